@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# System packages a CPU-only Debian bookworm machine needs to run vitstream and its tests:
+# Mesa's lavapipe (a Vulkan driver on the CPU) from bookworm-backports, because Dawn refuses
+# Mesa 22 from bookworm itself; the Vulkan loader; ffmpeg; Chromium for the dashboard test.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo 'deb http://deb.debian.org/debian bookworm-backports main' | $SUDO tee /etc/apt/sources.list.d/backports.list >/dev/null
+fi
+need=()
+dpkg -s libvulkan1 >/dev/null 2>&1 || need+=(libvulkan1)
+dpkg -s ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
+mesa_ok=0
+v=$(dpkg-query -W -f '${Version}' mesa-vulkan-drivers 2>/dev/null || true)
+case "$v" in 2[3-9].*|[3-9][0-9].*) mesa_ok=1;; esac
+if [ ${#need[@]} -gt 0 ] || [ $mesa_ok = 0 ]; then
+  $SUDO apt-get update -qq
+  [ ${#need[@]} -gt 0 ] && $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+  [ $mesa_ok = 1 ] || $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers
+fi
+echo "system: mesa-vulkan-drivers $(dpkg-query -W -f '${Version}' mesa-vulkan-drivers), $(ffmpeg -version | head -1)"

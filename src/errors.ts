@@ -1,0 +1,29 @@
+/**
+ * Typed errors. Each says which input was wrong and what was expected, so that a user reading
+ * one line knows what to fix. `input` names the file, URL, stream or tensor concerned.
+ */
+export class VitstreamError extends Error {
+  readonly input?: string;
+  constructor(message: string, options?: { input?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.input = options?.input;
+  }
+}
+
+/** A model config or pipeline config that does not validate. */
+export class ConfigError extends VitstreamError {}
+/** A weights file that is truncated, malformed or does not match the model config. */
+export class WeightsFormatError extends VitstreamError {}
+/** Weights that could not be downloaded or verified. */
+export class DownloadError extends VitstreamError {}
+/** No usable GPU adapter, or a device that was lost. */
+export class GpuUnavailableError extends VitstreamError {}
+/** An engine used wrongly (closed, batch too large, wrong input size). */
+export class EngineError extends VitstreamError {}
+/** Tensor or image input (CLI `infer`, `.npy` files) of the wrong kind or size. */
+export class InputError extends VitstreamError {}
+/** ffmpeg could not be found or is unusable. */
+export class FfmpegNotFoundError extends VitstreamError {}
+/** A video source that cannot be opened or decoded. */
+export class VideoSourceError extends VitstreamError {}

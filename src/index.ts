@@ -1,0 +1,1 @@
+// re-exports are filled in as modules land

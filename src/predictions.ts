@@ -1,0 +1,18 @@
+/** One class and its softmax probability. */
+export interface TopClass {
+  index: number;
+  label: string;
+  score: number;
+}
+
+/** The result for one frame, as pushed to sinks and WebSocket clients. */
+export interface Prediction {
+  streamId: string;
+  frame: number;
+  ptsMs: number;
+  /** Epoch ms when the frame arrived from its source. */
+  receivedAtMs: number;
+  /** Frame arrival to prediction, ms. */
+  latencyMs: number;
+  top: TopClass[];
+}
