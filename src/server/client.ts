@@ -1,0 +1,174 @@
+import { WebSocket } from 'ws';
+import { ALL_STREAMS, type ServerMessageType } from './protocol.js';
+
+export interface ClientLimits {
+  /** Messages waiting in our own queue (after the socket's buffer is full) before the oldest is dropped. */
+  maxQueue: number;
+  /** Bytes waiting in our own queue before the oldest is dropped. */
+  maxQueueBytes: number;
+  /** Bytes the socket may hold unsent (ws.bufferedAmount) before we stop writing and start queueing. */
+  maxBufferedBytes: number;
+}
+
+/** Counters shared by every client of a hub, read by the metrics collector at scrape time. */
+export interface DeliveryTotals {
+  sent: Partial<Record<ServerMessageType, number>>;
+  dropped: number;
+}
+
+interface Queued {
+  data: string;
+  type: ServerMessageType;
+}
+
+export interface ClientSnapshot {
+  id: number;
+  subscriptions: string[];
+  queued: number;
+  queuedBytes: number;
+  bufferedAmount: number;
+  /** Messages dropped for this client over its life. */
+  missedTotal: number;
+}
+
+/**
+ * One connected WebSocket with its subscriptions and its own bounded outgoing queue.
+ *
+ * Writes go straight to the socket while its buffer is below `maxBufferedBytes`; past that they
+ * wait here, and past our own limits the oldest waiting message is dropped and counted. The
+ * count reaches the client as a `missed` notice ahead of the next message it does get, so a slow
+ * reader learns it has gaps while the publisher never waits for it.
+ */
+export class ClientChannel {
+  readonly id: number;
+  alive = true;
+  private readonly streams = new Set<string>();
+  private readonly queue: Queued[] = [];
+  private queueHead = 0;
+  private queueBytes = 0;
+  private pendingMissed = 0;
+  private missedTotal = 0;
+  // One bound callback per client: ws calls it when a write reaches the kernel, which is our cue to pump.
+  private readonly onWritten = (err?: Error): void => {
+    if (!err) this.pump();
+  };
+
+  constructor(
+    id: number,
+    readonly ws: WebSocket,
+    private readonly limits: ClientLimits,
+    private readonly totals: DeliveryTotals,
+  ) {
+    this.id = id;
+  }
+
+  get subscriptionKey(): string {
+    return this.streams.has(ALL_STREAMS) ? ALL_STREAMS : [...this.streams].sort().join('\n');
+  }
+
+  subscriptions(): string[] {
+    return [...this.streams].sort();
+  }
+
+  subscribe(ids: readonly string[]): void {
+    for (const id of ids) this.streams.add(id);
+  }
+
+  unsubscribe(ids: readonly string[]): void {
+    for (const id of ids) this.streams.delete(id);
+  }
+
+  wants(streamId: string): boolean {
+    return this.streams.has(ALL_STREAMS) || this.streams.has(streamId);
+  }
+
+  get hasSubscriptions(): boolean {
+    return this.streams.size > 0;
+  }
+
+  /** Sends now, queues, or drops the oldest queued message; never blocks and never throws. */
+  send(data: string, type: ServerMessageType): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.queued === 0 && this.pendingMissed === 0 && this.ws.bufferedAmount < this.limits.maxBufferedBytes) {
+      this.write(data, type);
+      return;
+    }
+    this.queue.push({ data, type });
+    this.queueBytes += data.length;
+    while (
+      this.queued > 0 &&
+      (this.queued > this.limits.maxQueue || this.queueBytes > this.limits.maxQueueBytes)
+    ) {
+      this.dropOldest();
+    }
+    this.pump();
+  }
+
+  snapshot(): ClientSnapshot {
+    return {
+      id: this.id,
+      subscriptions: this.subscriptions(),
+      queued: this.queued,
+      queuedBytes: this.queueBytes,
+      bufferedAmount: this.ws.readyState === WebSocket.OPEN ? this.ws.bufferedAmount : 0,
+      missedTotal: this.missedTotal,
+    };
+  }
+
+  /** Forget queued messages (the socket is going away). */
+  clear(): void {
+    this.queue.length = 0;
+    this.queueHead = 0;
+    this.queueBytes = 0;
+  }
+
+  private get queued(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  private dropOldest(): void {
+    const dropped = this.queue[this.queueHead]!;
+    this.queue[this.queueHead] = undefined as unknown as Queued;
+    this.queueHead++;
+    this.queueBytes -= dropped.data.length;
+    this.pendingMissed++;
+    this.missedTotal++;
+    this.totals.dropped++;
+    this.compact();
+  }
+
+  private pump(): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    while (this.ws.bufferedAmount < this.limits.maxBufferedBytes) {
+      if (this.pendingMissed > 0) {
+        const count = this.pendingMissed;
+        this.pendingMissed = 0;
+        this.write(JSON.stringify({ type: 'missed', count }), 'missed');
+        continue;
+      }
+      if (this.queued === 0) break;
+      const next = this.queue[this.queueHead]!;
+      this.queue[this.queueHead] = undefined as unknown as Queued;
+      this.queueHead++;
+      this.queueBytes -= next.data.length;
+      this.compact();
+      this.write(next.data, next.type);
+    }
+  }
+
+  private write(data: string, type: ServerMessageType): void {
+    this.ws.send(data, this.onWritten);
+    this.totals.sent[type] = (this.totals.sent[type] ?? 0) + 1;
+  }
+
+  // A head index instead of Array.shift keeps dropping O(1); the array is compacted once half is dead.
+  private compact(): void {
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+}

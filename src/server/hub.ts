@@ -1,0 +1,394 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import type { Prediction } from '../predictions.js';
+import { type Logger, silentLogger } from '../util/logger.js';
+import { type AccessRules, checkAccess } from './auth.js';
+import { ClientChannel, type ClientSnapshot, type DeliveryTotals } from './client.js';
+import type { ServerMetrics } from './metrics.js';
+import {
+  ALL_STREAMS,
+  type ClientMessage,
+  type PredictionMessage,
+  parseClientMessage,
+  type ServerEvent,
+  type ServerMessage,
+  type StatsMessage,
+  type StatsSnapshot,
+} from './protocol.js';
+import { type RgbImage, thumbnailDataUrl } from './thumbnail.js';
+
+export interface HubOptions extends AccessRules {
+  /** Version string sent in `hello`. */
+  version: string;
+  metrics: ServerMetrics;
+  totals: DeliveryTotals;
+  /** Path that accepts WebSocket upgrades. Default '/ws'. */
+  path?: string;
+  /** Max messages queued per client beyond the socket buffer before the oldest is dropped. Default 256. */
+  maxClientQueue?: number;
+  /** Max characters queued per client beyond the socket buffer. Default 4 MiB. */
+  maxClientQueueBytes?: number;
+  /** Socket buffer (ws.bufferedAmount) above which a client's messages are queued. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** Largest incoming message, bytes; larger ones close the socket with 1009. Default 64 KiB. */
+  maxPayload?: number;
+  /** Upgrades beyond this many clients get 503. Default 1000. */
+  maxClients?: number;
+  /** Bad messages a client may send before it is closed with 1008. Default 50. */
+  maxClientErrors?: number;
+  /** Ping interval; a client silent for two intervals is terminated. Default 30 000 ms. */
+  heartbeatMs?: number;
+  /** Thumbnails: longer side in pixels (default 64) and per-stream rate (default 2/s; 0 = no limit). */
+  thumbnail?: { size?: number; fps?: number };
+  /** If given, polled every `statsIntervalMs` (default 1000) and the result published as `stats`. */
+  statsProvider?: () => StatsSnapshot | undefined;
+  statsIntervalMs?: number;
+  /** Time a client gets to finish the closing handshake on close() before it is cut. Default 1000 ms. */
+  closeGraceMs?: number;
+  logger?: Logger;
+}
+
+/** A thumbnail for a prediction: the classified RGB frame (encoded here) or a ready data URL. */
+export type ThumbnailSource = RgbImage | { dataUrl: string };
+
+export interface PublishOptions {
+  thumbnail?: ThumbnailSource;
+}
+
+/** Close reasons travel in a control frame: at most 123 bytes of UTF-8. */
+function closeReason(reason: string): string {
+  const buf = Buffer.from(reason, 'utf8');
+  return buf.length <= 123 ? reason : buf.subarray(0, 120).toString('utf8').replace(/\uFFFD+$/, '');
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  503: 'Service Unavailable',
+};
+
+function refuseUpgrade(socket: Duplex, status: number, message: string): void {
+  const headers = [
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`,
+    'Connection: close',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(message)}`,
+  ];
+  if (status === 401) headers.push('WWW-Authenticate: Bearer');
+  socket.once('finish', () => socket.destroy());
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${message}`);
+}
+
+/**
+ * Fans predictions, stats and events out to WebSocket clients. Each client gets its own bounded
+ * queue (see ClientChannel), so publishing is synchronous, cheap and never waits for a reader.
+ */
+export class Hub {
+  private readonly wss: WebSocketServer;
+  private readonly channels = new Map<WebSocket, ClientChannel>();
+  private readonly knownStreams = new Set<string>();
+  private readonly lastThumbnailAt = new Map<string, number>();
+  private readonly logger: Logger;
+  private readonly path: string;
+  private readonly heartbeatMs: number;
+  private readonly thumbSize: number;
+  private readonly thumbIntervalMs: number;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private nextId = 1;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: HubOptions) {
+    this.logger = options.logger ?? silentLogger;
+    this.path = options.path ?? '/ws';
+    this.heartbeatMs = options.heartbeatMs ?? 30_000;
+    this.thumbSize = options.thumbnail?.size ?? 64;
+    const fps = options.thumbnail?.fps ?? 2;
+    this.thumbIntervalMs = fps > 0 ? 1000 / fps : 0;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: options.maxPayload ?? 64 * 1024,
+    });
+    this.wss.on('connection', (ws: WebSocket) => this.onConnection(ws));
+    if (this.heartbeatMs > 0) this.every(this.heartbeatMs, () => this.heartbeat());
+    const provider = options.statsProvider;
+    if (provider) {
+      this.every(options.statsIntervalMs ?? 1000, () => {
+        const snapshot = provider();
+        if (snapshot) this.publishStats(snapshot);
+      });
+    }
+  }
+
+  get clientCount(): number {
+    return this.channels.size;
+  }
+
+  /** Stream ids the hub knows of: declared with setStreams or seen in published messages. */
+  get streams(): string[] {
+    return [...this.knownStreams].sort();
+  }
+
+  /** Per-client queue figures, for diagnostics and tests. */
+  clients(): ClientSnapshot[] {
+    return [...this.channels.values()].map((c) => c.snapshot());
+  }
+
+  /** Handles an HTTP upgrade request: checks path, origin, token and capacity, then accepts. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', (err) => this.logger.debug({ err }, 'upgrade socket error'));
+    const { metrics } = this.options;
+    if (this.closing) {
+      refuseUpgrade(socket, 503, 'server is shutting down');
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== this.path) {
+      metrics.wsRejected.inc({ reason: 'path' });
+      refuseUpgrade(socket, 404, `WebSocket endpoint is ${this.path}`);
+      return;
+    }
+    const access = checkAccess(req, url, this.options);
+    if (!access.ok) {
+      metrics.wsRejected.inc({ reason: access.reason });
+      this.logger.info({ remote: req.socket.remoteAddress, reason: access.reason }, 'WebSocket refused');
+      refuseUpgrade(socket, access.status, access.message);
+      return;
+    }
+    if (this.channels.size >= (this.options.maxClients ?? 1000)) {
+      metrics.wsRejected.inc({ reason: 'capacity' });
+      refuseUpgrade(socket, 503, 'too many clients');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+  }
+
+  /** Declares the stream ids (e.g. from the config) so that clients learn them before any prediction. */
+  setStreams(ids: readonly string[]): void {
+    this.knownStreams.clear();
+    for (const id of ids) this.knownStreams.add(id);
+    this.broadcast({ type: 'streams', streams: this.streams });
+  }
+
+  /**
+   * True if a thumbnail for this stream would be sent now: someone is subscribed and the
+   * per-stream rate allows it. Lets the pipeline skip copying pixels it would throw away.
+   */
+  wantsThumbnail(streamId: string): boolean {
+    const last = this.lastThumbnailAt.get(streamId);
+    if (last !== undefined && performance.now() - last < this.thumbIntervalMs) return false;
+    for (const c of this.channels.values()) if (c.wants(streamId)) return true;
+    return false;
+  }
+
+  /**
+   * Sends a prediction to the clients subscribed to its stream. A thumbnail, if given, is
+   * encoded now (the pixels may be a pooled buffer) and only when the rate limit allows.
+   */
+  publish(prediction: Prediction, options: PublishOptions = {}): void {
+    const { streamId } = prediction;
+    this.options.metrics.predictionLatency.observe({ stream: streamId }, prediction.latencyMs / 1000);
+    this.noteStream(streamId);
+    const targets = this.subscribersOf(streamId);
+    if (targets.length === 0) return;
+    const message: PredictionMessage = {
+      type: 'prediction',
+      streamId,
+      frame: prediction.frame,
+      ptsMs: prediction.ptsMs,
+      receivedAtMs: prediction.receivedAtMs,
+      latencyMs: prediction.latencyMs,
+      top: prediction.top,
+    };
+    if (options.thumbnail && this.wantsThumbnail(streamId)) {
+      try {
+        const t = options.thumbnail;
+        message.thumbnail = 'dataUrl' in t ? t.dataUrl : thumbnailDataUrl(t, this.thumbSize);
+        this.lastThumbnailAt.set(streamId, performance.now());
+      } catch (err) {
+        this.logger.warn({ err, streamId }, 'thumbnail skipped');
+      }
+    }
+    const data = JSON.stringify(message);
+    for (const c of targets) c.send(data, 'prediction');
+  }
+
+  /** Sends stats; each client sees only the streams it subscribes to (engine figures go to all). */
+  publishStats(snapshot: StatsSnapshot): void {
+    for (const id of Object.keys(snapshot.streams)) this.noteStream(id);
+    const atMs = Date.now();
+    const byKey = new Map<string, string | null>();
+    for (const c of this.channels.values()) {
+      if (!c.hasSubscriptions) continue;
+      const key = c.subscriptionKey;
+      let data = byKey.get(key);
+      if (data === undefined) {
+        const streams: StatsMessage['streams'] = {};
+        for (const [id, s] of Object.entries(snapshot.streams)) if (c.wants(id)) streams[id] = s;
+        const message: StatsMessage = { type: 'stats', atMs, streams };
+        if (snapshot.engine) message.engine = snapshot.engine;
+        data = Object.keys(streams).length > 0 || snapshot.engine ? JSON.stringify(message) : null;
+        byKey.set(key, data);
+      }
+      if (data !== null) c.send(data, 'stats');
+    }
+  }
+
+  /** Sends an event: to a stream's subscribers if it names a stream, else to every client. */
+  publishEvent(event: ServerEvent): void {
+    if (event.streamId !== undefined) this.noteStream(event.streamId);
+    const data = JSON.stringify({ ...event, type: 'event', atMs: Date.now() });
+    for (const c of this.channels.values()) {
+      if (event.streamId === undefined || c.wants(event.streamId)) c.send(data, 'event');
+    }
+  }
+
+  /** Closes every client (they may reconnect), e.g. after rotating the token. */
+  disconnectAll(code = 1012, reason = 'server restarting'): void {
+    for (const c of this.channels.values()) {
+      c.clear();
+      c.ws.close(code, closeReason(reason));
+    }
+  }
+
+  /** Closes all clients with 1001 and stops timers. Resolves once every socket is gone. */
+  close(reason = 'server shutting down'): Promise<void> {
+    this.closing ??= this.doClose(reason);
+    return this.closing;
+  }
+
+  private async doClose(reason: string): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    const graceMs = this.options.closeGraceMs ?? 1000;
+    await Promise.all(
+      [...this.channels.values()].map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            const ws = c.ws;
+            c.clear();
+            if (ws.readyState === ws.CLOSED) return resolve();
+            // A client that stopped reading never completes the closing handshake: cut it after the grace period.
+            const timer = setTimeout(() => ws.terminate(), graceMs);
+            ws.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            ws.close(1001, closeReason(reason));
+          }),
+      ),
+    );
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private subscribersOf(streamId: string): ClientChannel[] {
+    const out: ClientChannel[] = [];
+    for (const c of this.channels.values()) if (c.wants(streamId)) out.push(c);
+    return out;
+  }
+
+  private noteStream(id: string): void {
+    if (this.knownStreams.has(id)) return;
+    this.knownStreams.add(id);
+    this.broadcast({ type: 'streams', streams: this.streams });
+  }
+
+  private broadcast(message: ServerMessage): void {
+    const data = JSON.stringify(message);
+    for (const c of this.channels.values()) c.send(data, message.type);
+  }
+
+  private onConnection(ws: WebSocket): void {
+    const { metrics, totals } = this.options;
+    const channel = new ClientChannel(
+      this.nextId++,
+      ws,
+      {
+        maxQueue: this.options.maxClientQueue ?? 256,
+        maxQueueBytes: this.options.maxClientQueueBytes ?? 4 * 1024 * 1024,
+        maxBufferedBytes: this.options.maxBufferedBytes ?? 1024 * 1024,
+      },
+      totals,
+    );
+    this.channels.set(ws, channel);
+    metrics.wsClients.set(this.channels.size);
+    let errors = 0;
+    const maxErrors = this.options.maxClientErrors ?? 50;
+
+    ws.on('pong', () => {
+      channel.alive = true;
+    });
+    ws.on('error', (err) => {
+      // ws follows an error (oversized frame: 1009, bad framing: 1002) with a close; just note it.
+      this.logger.debug({ err, client: channel.id }, 'WebSocket client error');
+    });
+    ws.on('close', () => {
+      channel.clear();
+      this.channels.delete(ws);
+      metrics.wsClients.set(this.channels.size);
+    });
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      channel.alive = true;
+      const reply = (message: ServerMessage): void => channel.send(JSON.stringify(message), message.type);
+      const fail = (message: string): void => {
+        reply({ type: 'error', message });
+        if (++errors >= maxErrors) ws.close(1008, 'too many invalid messages');
+      };
+      if (isBinary) return fail('binary messages are not accepted: send JSON text');
+      const parsed = parseClientMessage(rawText(data));
+      if (!parsed.ok) return fail(parsed.error);
+      this.onClientMessage(channel, parsed.message, reply);
+    });
+
+    channel.send(
+      JSON.stringify({ type: 'hello', version: this.options.version, streams: this.streams, heartbeatMs: this.heartbeatMs }),
+      'hello',
+    );
+  }
+
+  private onClientMessage(channel: ClientChannel, message: ClientMessage, reply: (m: ServerMessage) => void): void {
+    switch (message.type) {
+      case 'subscribe':
+        channel.subscribe(message.streams);
+        reply({ type: 'subscribed', streams: channel.subscriptions() });
+        break;
+      case 'unsubscribe':
+        channel.unsubscribe(message.streams);
+        reply({ type: 'subscribed', streams: channel.subscriptions() });
+        break;
+      case 'ping':
+        reply(message.id === undefined ? { type: 'pong' } : { type: 'pong', id: message.id });
+        break;
+    }
+  }
+
+  private heartbeat(): void {
+    for (const c of this.channels.values()) {
+      if (!c.alive) {
+        this.logger.info({ client: c.id }, 'client missed a heartbeat: terminating');
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}
+
+export { ALL_STREAMS };

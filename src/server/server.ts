@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { type Logger, silentLogger } from '../util/logger.js';
+import { packageRoot } from '../util/paths.js';
+import { checkToken } from './auth.js';
+import type { DeliveryTotals } from './client.js';
+import { Hub, type HubOptions } from './hub.js';
+import { createMetrics, type MetricsOptions, type ServerMetrics } from './metrics.js';
+import { defaultPublicDir, loadStaticFiles } from './static.js';
+
+export interface ServerOptions
+  extends Omit<HubOptions, 'version' | 'metrics' | 'totals' | 'logger'>,
+    MetricsOptions {
+  /** TCP port; 0 picks a free one (see `url`). Default 8080. */
+  port?: number;
+  /** Interface to listen on. Default '127.0.0.1'; use '0.0.0.0' to serve other machines. */
+  host?: string;
+  /** Folder with the dashboard files. Default: the package's src/server/public. */
+  publicDir?: string;
+  logger?: Logger;
+}
+
+export interface VitstreamServer {
+  hub: Hub;
+  metrics: ServerMetrics;
+  /** http://host:port/ as actually bound. */
+  url: string;
+  /** WebSocket endpoint, ws://host:port/ws. */
+  wsUrl: string;
+  port: number;
+  /** Closes every client with 1001 and `reason`, stops timers and the HTTP server. Idempotent. */
+  close(reason?: string): Promise<void>;
+}
+
+const SECURITY_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+};
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/**
+ * Starts the HTTP server: the dashboard on `/`, the WebSocket hub on `/ws`, Prometheus text on
+ * `/metrics` (behind the token when one is set) and `/healthz`. Resolves once listening.
+ */
+export async function createServer(options: ServerOptions = {}): Promise<VitstreamServer> {
+  const logger = options.logger ?? silentLogger;
+  const host = options.host ?? '127.0.0.1';
+  const files = loadStaticFiles(options.publicDir ?? defaultPublicDir());
+  const totals: DeliveryTotals = { sent: {}, dropped: 0 };
+  const metrics = createMetrics(totals, options);
+  const hub = new Hub({ ...options, version: packageVersion(), metrics, totals, logger });
+  const startedAt = Date.now();
+
+  const server = http.createServer((req, res) => {
+    const send = (status: number, body: string | Buffer, headers: Record<string, string | number> = {}): void => {
+      res.writeHead(status, { 'Content-Length': Buffer.byteLength(body), ...headers });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    const text = (status: number, body: string): void =>
+      send(status, body, { 'Content-Type': 'text/plain; charset=utf-8' });
+
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return text(405, 'method not allowed: use GET\n');
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/healthz') {
+      const body = JSON.stringify({
+        status: 'ok',
+        uptimeS: Math.round((Date.now() - startedAt) / 1000),
+        clients: hub.clientCount,
+        streams: hub.streams,
+      });
+      return send(200, body, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+    }
+    if (url.pathname === '/metrics') {
+      const access = checkToken(req, url, options);
+      if (!access.ok) return send(401, `${access.message}\n`, { 'WWW-Authenticate': 'Bearer' });
+      metrics.text().then(
+        (body) => send(200, body, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' }),
+        (err: unknown) => {
+          logger.error({ err }, 'metrics collection failed');
+          text(500, 'metrics collection failed\n');
+        },
+      );
+      return;
+    }
+    const file = files.get(url.pathname);
+    if (file) {
+      return send(200, file.body, { 'Content-Type': file.contentType, 'Cache-Control': 'no-cache', ...SECURITY_HEADERS });
+    }
+    text(404, 'not found\n');
+  });
+  server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
+  server.on('clientError', (err, socket) => {
+    logger.debug({ err }, 'bad HTTP request');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(
+        new ConfigError(`cannot listen on ${host}:${options.port ?? 8080}: ${err.code ?? err.message}`, {
+          input: `${host}:${options.port ?? 8080}`,
+          cause: err,
+        }),
+      );
+    };
+    server.once('error', onError);
+    server.listen(options.port ?? 8080, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => logger.error({ err }, 'HTTP server error'));
+
+  const port = (server.address() as AddressInfo).port;
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${hostPart}:${port}/`;
+  logger.info({ url }, 'server listening');
+
+  let closing: Promise<void> | undefined;
+  const close = (reason = 'server shutting down'): Promise<void> => {
+    closing ??= (async () => {
+      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await hub.close(reason);
+      server.closeAllConnections();
+      await httpClosed;
+      logger.info('server closed');
+    })();
+    return closing;
+  };
+
+  return { hub, metrics, url, wsUrl: `ws://${hostPart}:${port}/ws`, port, close };
+}
