@@ -11,10 +11,16 @@ export interface Frame {
   height: number;
   /** RGB24, width*height*3 bytes. May be a view into a pooled buffer: copy to keep it. */
   rgb: Uint8Array;
+  /**
+   * Hands `rgb`'s buffer back to its pool (decodeFrames sets it). After release the pixels may be
+   * overwritten. Optional for consumers: an unreleased buffer is garbage collected, but sources with
+   * a finite `maxUnreleased` wait for releases (backpressure). Idempotent.
+   */
+  release?(): void;
 }
 
 /** Frame metadata without pixels, carried alongside a batch. */
-export type FrameInfo = Omit<Frame, 'rgb'>;
+export type FrameInfo = Omit<Frame, 'rgb' | 'release'>;
 
 /**
  * Several frames packed contiguously ([count, H, W, 3]) for one engine call. `data` is a view

@@ -1,0 +1,147 @@
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { VideoSourceError } from '../errors.js';
+import { type FfmpegHandle, passthroughArgs } from './ffmpeg.js';
+import { isImagePath, type ResolvedSource } from './source.js';
+
+export type ResizeMode = 'squash' | 'center-crop' | 'letterbox';
+
+export interface FrameSize {
+  width: number;
+  height: number;
+}
+
+export function normalizeSize(size: number | FrameSize | [number, number]): FrameSize {
+  const s = typeof size === 'number' ? { width: size, height: size } : Array.isArray(size) ? { width: size[0], height: size[1] } : size;
+  if (!Number.isInteger(s.width) || !Number.isInteger(s.height) || s.width < 1 || s.height < 1) {
+    throw new TypeError(`frame size must be positive integers, got ${JSON.stringify(size)}`);
+  }
+  return s;
+}
+
+/**
+ * The filter chain that turns any input into RGB24 frames of exactly `size`, then `showinfo`, whose
+ * per-frame line on stderr carries the frame's pts (our timestamp side channel). showinfo runs on
+ * the small RGB frame, so its checksums cost little next to decoding.
+ */
+export function scaleFilter(size: FrameSize, resize: ResizeMode, flags = 'bilinear'): string {
+  const { width: w, height: h } = size;
+  const chain =
+    resize === 'squash'
+      ? [`scale=${w}:${h}:flags=${flags}`]
+      : resize === 'center-crop'
+        ? [`scale=${w}:${h}:force_original_aspect_ratio=increase:flags=${flags}`, `crop=${w}:${h}`]
+        : [
+            `scale=${w}:${h}:force_original_aspect_ratio=decrease:flags=${flags}`,
+            `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black`,
+          ];
+  return [...chain, 'format=rgb24', 'showinfo'].join(',');
+}
+
+function escapeGlob(p: string): string {
+  return p.replace(/[*?[\]{}\\]/g, '\\$&');
+}
+
+/** Input arguments (everything before and including `-i`) for a source. Checks local paths first, for clearer errors than ffmpeg's. */
+export async function inputArgs(src: ResolvedSource, ff: FfmpegHandle): Promise<string[]> {
+  const args: string[] = [];
+  const timeoutUs = String(Math.round((src.timeoutMs ?? 10_000) * 1000));
+  if (src.realtime) args.push('-re');
+  if (src.loop) args.push('-stream_loop', '-1');
+  switch (src.kind) {
+    case 'file': {
+      const st = await stat(src.input).catch((err: NodeJS.ErrnoException) => {
+        throw new VideoSourceError(`${src.input}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, {
+          input: src.input,
+          cause: err,
+        });
+      });
+      if (st.isDirectory()) return inputArgs({ ...src, kind: 'images' }, ff);
+      if (st.size === 0) throw new VideoSourceError(`${src.input}: file is empty (0 bytes), expected a video`, { input: src.input });
+      if (src.format) args.push('-f', src.format);
+      break;
+    }
+    case 'images': {
+      const pattern = await imagePattern(src.input);
+      args.push('-f', 'image2', '-pattern_type', 'glob', '-framerate', String(src.framerate ?? 25));
+      args.push(...(src.inputArgs ?? []), '-i', pattern);
+      return args;
+    }
+    case 'device':
+      args.push('-f', src.format ?? 'v4l2');
+      if (src.inputFormat) args.push('-input_format', src.inputFormat);
+      if (src.videoSize) args.push('-video_size', src.videoSize);
+      if (src.framerate) args.push('-framerate', String(src.framerate));
+      break;
+    case 'url': {
+      const scheme = src.input.slice(0, src.input.indexOf(':')).toLowerCase();
+      if (scheme === 'rtsp' || scheme === 'rtsps') {
+        // TCP interleaving survives NAT and lossy Wi-Fi; UDP loses whole frames silently.
+        args.push('-rtsp_transport', 'tcp', ff.major >= 5 || ff.major === 0 ? '-timeout' : '-stimeout', timeoutUs);
+      } else if (scheme === 'http' || scheme === 'https') {
+        args.push('-rw_timeout', timeoutUs);
+      }
+      if (src.format) args.push('-f', src.format);
+      break;
+    }
+    case 'stdin':
+      if (src.format) args.push('-f', src.format);
+      break;
+  }
+  args.push(...(src.inputArgs ?? []), '-i', src.kind === 'stdin' ? 'pipe:0' : src.input);
+  return args;
+}
+
+async function imagePattern(input: string): Promise<string> {
+  const asDir = await stat(input).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!asDir) return input; // a glob: ffmpeg expands it (glob(3), sorted)
+  const names = (await readdir(input)).filter(isImagePath);
+  const exts = [...new Set(names.map((n) => path.extname(n).toLowerCase()))];
+  if (exts.length === 0) throw new VideoSourceError(`${input}: directory holds no images (.jpg, .png, ...)`, { input });
+  if (exts.length > 1) {
+    throw new VideoSourceError(`${input}: directory mixes image types (${exts.join(', ')}); give a glob such as ${path.join(input, `*${exts[0]}`)}`, {
+      input,
+    });
+  }
+  const sample = names.find((n) => path.extname(n).toLowerCase() === exts[0]) ?? '';
+  return path.join(escapeGlob(input), `*${path.extname(sample)}`);
+}
+
+export interface DecodeArgsOptions {
+  size: FrameSize;
+  resize: ResizeMode;
+  scaleFlags?: string;
+  /** Decoder threads (ffmpeg `-threads` before `-i`); default: ffmpeg's choice. */
+  threads?: number;
+}
+
+/** The full ffmpeg command line for raw RGB24 frames on stdout and showinfo lines on stderr. */
+export async function decodeArgs(src: ResolvedSource, ff: FfmpegHandle, opts: DecodeArgsOptions): Promise<string[]> {
+  const input = await inputArgs(src, ff);
+  return [
+    '-hide_banner',
+    '-nostats',
+    // level prefixes let us tell errors from chatter when explaining a failure.
+    '-loglevel',
+    'level+info',
+    ...(src.kind === 'stdin' ? [] : ['-nostdin']),
+    ...(opts.threads ? ['-threads', String(opts.threads)] : []),
+    ...input,
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
+    ...passthroughArgs(ff),
+    '-vf',
+    scaleFilter(opts.size, opts.resize, opts.scaleFlags),
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
+  ];
+}

@@ -1,0 +1,28 @@
+import type { VideoSourceError } from '../errors.js';
+
+/** What happens to a source over its life; observe it to log, export metrics or show a dashboard. */
+export type SourceEvent =
+  | { type: 'started'; streamId: string; atMs: number; pid: number | undefined; attempt: number }
+  | {
+      type: 'stats';
+      streamId: string;
+      atMs: number;
+      /** Frames decoded, emitted downstream and dropped (live policies), since the source started. */
+      frames: number;
+      emitted: number;
+      dropped: number;
+      /** Decoded frames per second over the last interval. */
+      fps: number;
+    }
+  | { type: 'error'; streamId: string; atMs: number; error: VideoSourceError }
+  | { type: 'reconnecting'; streamId: string; atMs: number; attempt: number; delayMs: number }
+  | {
+      type: 'ended';
+      streamId: string;
+      atMs: number;
+      reason: 'complete' | 'error' | 'unsubscribed';
+      frames: number;
+      dropped: number;
+    };
+
+export type SourceEventHandler = (event: SourceEvent) => void;

@@ -1,0 +1,104 @@
+/**
+ * Reads ffmpeg's stderr (run with `-loglevel level+info` and a trailing `showinfo` filter): turns
+ * showinfo's per-frame lines into presentation times, and keeps a short tail of everything else to
+ * explain failures. Lines end in \n or \r (progress lines use \r).
+ */
+export class StderrLog {
+  /** Error-level lines ([error]/[fatal]) seen after the first frame: decoding trouble in a file that still exits 0. */
+  readonly decodeErrors: string[] = [];
+  private readonly tail: string[] = [];
+  private partial = '';
+  private timeBase: [number, number] | undefined;
+  private framesSeen = 0;
+
+  constructor(
+    private readonly onPts: (ptsMs: number | undefined) => void,
+    private readonly tailLines = 40,
+  ) {}
+
+  write(chunk: string): void {
+    const text = this.partial + chunk;
+    let start = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10 || c === 13) {
+        if (i > start) this.line(text.slice(start, i));
+        start = i + 1;
+      }
+    }
+    this.partial = text.slice(start);
+  }
+
+  end(): void {
+    if (this.partial) this.line(this.partial);
+    this.partial = '';
+  }
+
+  private line(line: string): void {
+    if (line.startsWith('[Parsed_showinfo')) {
+      const n = line.indexOf('] n:');
+      if (n >= 0) {
+        this.framesSeen++;
+        this.onPts(this.ptsMs(line, n));
+        return;
+      }
+      const tb = /config in time_base: (\d+)\/(\d+)/.exec(line);
+      if (tb) this.timeBase = [Number(tb[1]), Number(tb[2])];
+      return; // side data and colour lines are noise
+    }
+    if (this.framesSeen > 0 && /\[(error|fatal)\]/.test(line)) {
+      this.decodeErrors.push(line);
+      if (this.decodeErrors.length > 20) this.decodeErrors.shift();
+    }
+    this.tail.push(line);
+    if (this.tail.length > this.tailLines) this.tail.shift();
+  }
+
+  // The integer pts times the time base is exact; showinfo's pts_time is printed with 6 significant digits only.
+  private ptsMs(line: string, from: number): number | undefined {
+    const m = / pts:\s*(-?\d+|NOPTS)/.exec(line.slice(from));
+    if (!m || m[1] === 'NOPTS' || !this.timeBase || this.timeBase[1] === 0) return undefined;
+    return (Number(m[1]) * this.timeBase[0] * 1000) / this.timeBase[1];
+  }
+
+  get frames(): number {
+    return this.framesSeen;
+  }
+
+  /** The most telling lines: errors and warnings, with ffmpeg's context prefixes stripped. */
+  problems(max = 4): string[] {
+    const picked = this.tail.filter((l) => /\[(fatal|error|warning)\]/.test(l) || !l.startsWith('['));
+    const useful = picked.filter((l) => !/^\s*$/.test(l) && !/Conversion failed!|Exiting normally|^\s*To ignore this/.test(l));
+    return useful.slice(-max).map(stripPrefix);
+  }
+
+  lastLines(max = 6): string[] {
+    return this.tail.slice(-max).map(stripPrefix);
+  }
+}
+
+export function stripPrefix(line: string): string {
+  return line.replace(/^(\[[^\]]*@ 0x[0-9a-f]+\] )?(\[(info|warning|error|fatal|verbose|debug)\] )?/, '').trim();
+}
+
+/** A one-phrase reason for ffmpeg's failure, from its messages; undefined when none is recognised. */
+export function classifyFailure(lines: string[]): string | undefined {
+  const text = lines.join('\n');
+  const rules: [RegExp, string][] = [
+    [/matches no streams|does not contain any stream|no video stream/i, 'has no video stream (audio-only or data-only input)'],
+    [/Decoder \(codec [^)]*\) not found|unknown codec|Unsupported codec|Failed to open codec|Decoding requested, but no decoder/i, 'uses a codec this ffmpeg cannot decode'],
+    [/No such file or directory/i, 'no such file'],
+    [/Connection refused/i, 'unreachable: connection refused'],
+    [/Connection timed out|Operation timed out|timed out/i, 'unreachable: timed out'],
+    [/Failed to resolve hostname|Name or service not known|Temporary failure in name resolution/i, 'unreachable: host name does not resolve'],
+    [/Server returned (\d{3}[^\n]*)/i, 'server refused the request'],
+    [/Network is unreachable|No route to host/i, 'unreachable: no route to host'],
+    [/Permission denied/i, 'permission denied'],
+    [/moov atom not found/i, 'not a complete MP4/MOV (moov atom not found): truncated or not a video'],
+    [/Invalid data found when processing input/i, 'not a recognisable video (invalid data)'],
+    [/partial file|File ended prematurely|Truncat|premature|end of file/i, 'truncated'],
+    [/corrupt|error while decoding|Invalid NAL|concealing/i, 'corrupt data'],
+  ];
+  for (const [re, reason] of rules) if (re.test(text)) return reason;
+  return undefined;
+}
