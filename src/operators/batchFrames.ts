@@ -1,0 +1,162 @@
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { InputError } from '../errors.js';
+import { BufferPool } from '../video/bufferPool.js';
+import type { Frame, FrameBatch, FrameInfo } from '../video/frame.js';
+
+export interface BatchOptions {
+  /** Frames per batch at most. */
+  maxBatch: number;
+  /** A batch goes out when its oldest frame has waited this long, full or not. */
+  maxDelayMs: number;
+  /**
+   * Batches emitted and not yet released, at most (default Infinity). When reached, incoming frames
+   * wait unreleased, which holds back their sources (see decodeFrames' maxUnreleased). 2 or 3 gives
+   * double buffering with an engine that releases each batch when done.
+   */
+  maxInFlight?: number;
+  scheduler?: SchedulerLike;
+}
+
+/**
+ * Packs frames from any number of merged streams into [count, H, W, 3] batches. Each frame is copied
+ * into the current batch buffer as it arrives and released at once. `batch.data` is a view into a
+ * pooled buffer: call `batch.release()` when done so the buffer is reused. Completion and errors
+ * wait until every frame received has been emitted in a batch.
+ */
+export function batchFrames(options: BatchOptions): OperatorFunction<Frame, FrameBatch> {
+  const { maxBatch, maxDelayMs } = options;
+  if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new RangeError(`batchFrames: maxBatch must be an integer >= 1, got ${maxBatch}`);
+  if (!(maxDelayMs >= 0)) throw new RangeError(`batchFrames: maxDelayMs must be >= 0, got ${maxDelayMs}`);
+  const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
+  const scheduler = options.scheduler ?? asyncScheduler;
+
+  return (source) =>
+    new Observable<FrameBatch>((subscriber) => {
+      let frameBytes = 0;
+      let pool: BufferPool | undefined;
+      let cur: { buf: Uint8Array; infos: FrameInfo[]; oldestAt: number } | undefined;
+      const pending: { frame: Frame; at: number }[] = []; // frames waiting for a free batch buffer
+      let timer: Subscription | undefined;
+      let terminal: { error?: unknown } | undefined;
+      let closed = false;
+
+      const arm = (at: number) => {
+        timer?.unsubscribe();
+        timer = scheduler.schedule(() => {
+          timer = undefined;
+          if (cur && cur.infos.length > 0) emitCurrent();
+        }, Math.max(0, at + maxDelayMs - scheduler.now()));
+      };
+
+      const take = (frame: Frame, at: number) => {
+        if (frame.width * frame.height * 3 !== frameBytes || frame.rgb.byteLength !== frameBytes) {
+          throw new InputError(
+            `batchFrames: frame ${frame.index} of stream ${frame.streamId} is ${frame.width}x${frame.height} (${frame.rgb.byteLength} bytes); this batch holds ${frameBytes}-byte frames`,
+            { input: frame.streamId },
+          );
+        }
+        const c = cur as NonNullable<typeof cur>;
+        c.buf.set(frame.rgb, c.infos.length * frameBytes);
+        const { streamId, index, ptsMs, receivedAtMs, width, height } = frame;
+        c.infos.push({ streamId, index, ptsMs, receivedAtMs, width, height });
+        frame.release?.();
+        if (c.infos.length === 1) {
+          c.oldestAt = at;
+          arm(at);
+        }
+        if (c.infos.length === maxBatch) emitCurrent();
+      };
+
+      const ensureBuffer = (): boolean => {
+        if (cur) return true;
+        if (!pool || pool.outstanding >= maxInFlight) return false;
+        cur = { buf: pool.acquire(), infos: [], oldestAt: 0 };
+        return true;
+      };
+
+      function emitCurrent() {
+        const c = cur;
+        if (!c || c.infos.length === 0) return;
+        cur = undefined;
+        timer?.unsubscribe();
+        timer = undefined;
+        const p = pool as BufferPool;
+        let released = false;
+        const batch: FrameBatch = {
+          frames: c.infos,
+          count: c.infos.length,
+          data: c.buf.subarray(0, c.infos.length * frameBytes),
+          release: () => {
+            if (released) return;
+            released = true;
+            p.release(c.buf);
+            drain();
+          },
+        };
+        subscriber.next(batch);
+      }
+
+      // Moves waiting frames into free buffers; emits what is full or overdue; delivers a held completion.
+      function drain() {
+        if (closed) return;
+        try {
+          while (pending.length > 0 && ensureBuffer()) {
+            const { frame, at } = pending.shift() as { frame: Frame; at: number };
+            take(frame, at);
+          }
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        if (cur && cur.infos.length > 0 && (terminal || cur.oldestAt + maxDelayMs <= scheduler.now())) emitCurrent();
+        if (terminal && pending.length === 0 && !cur) {
+          closed = true;
+          if (terminal.error !== undefined) subscriber.error(terminal.error);
+          else subscriber.complete();
+        }
+      }
+
+      function fail(err: unknown) {
+        closed = true;
+        subscriber.error(err);
+      }
+
+      const sub = source.subscribe({
+        next: (frame) => {
+          if (closed) {
+            frame.release?.();
+            return;
+          }
+          if (!pool) {
+            frameBytes = frame.width * frame.height * 3;
+            pool = new BufferPool(maxBatch * frameBytes, Number.isFinite(maxInFlight) ? maxInFlight : 4);
+          }
+          const at = scheduler.now();
+          if (pending.length > 0 || !ensureBuffer()) {
+            pending.push({ frame, at });
+            return;
+          }
+          try {
+            take(frame, at);
+          } catch (err) {
+            fail(err);
+          }
+        },
+        error: (error) => {
+          terminal = { error };
+          drain();
+        },
+        complete: () => {
+          terminal = {};
+          drain();
+        },
+      });
+
+      return () => {
+        closed = true;
+        sub.unsubscribe();
+        timer?.unsubscribe();
+        for (const p of pending.splice(0)) p.frame.release?.();
+      };
+    });
+}

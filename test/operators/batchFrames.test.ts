@@ -1,0 +1,86 @@
+import { Subject } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import { batchFrames } from '../../src/operators/batchFrames.js';
+import type { Frame, FrameBatch } from '../../src/video/frame.js';
+
+function frame(streamId: string, index: number, released?: Set<string>): Frame {
+  const rgb = new Uint8Array(2 * 2 * 3).fill((index * 7 + streamId.charCodeAt(0)) & 255);
+  return {
+    streamId, index, ptsMs: index * 40, receivedAtMs: 0, width: 2, height: 2, rgb,
+    release: () => released?.add(`${streamId}:${index}`),
+  };
+}
+
+const ids = (b: FrameBatch) => b.frames.map((f) => `${f.streamId}:${f.index}`).join(',');
+
+describe('batchFrames (marbles)', () => {
+  it('emits when full or when the oldest frame is maxDelayMs old, across merged streams', () => {
+    new TestScheduler((a, b) => expect(a).toEqual(b)).run(({ cold, expectObservable }) => {
+      const values = { a: frame('a', 0), b: frame('b', 0), c: frame('a', 1), d: frame('b', 1), e: frame('a', 2) };
+      // three frames fill a batch at t=2; d arrives at 10 and waits 5 ms alone-ish with e; stream completes at 30
+      const src = cold('abc-------de-------------------|', values);
+      const out = src.pipe(batchFrames({ maxBatch: 3, maxDelayMs: 5 }));
+      expectObservable(out, '^').toBe('--x------------y---------------|', {
+        x: expect.objectContaining({ count: 3 }),
+        y: expect.objectContaining({ count: 2 }),
+      });
+    });
+  });
+
+  it('flushes a partial batch on completion, and delivers an error after the frames before it', () => {
+    new TestScheduler((a, b) => expect(a).toEqual(b)).run(({ cold, expectObservable }) => {
+      const v = { a: frame('a', 0), b: frame('a', 1) };
+      expectObservable(cold('ab|', v).pipe(batchFrames({ maxBatch: 4, maxDelayMs: 100 }))).toBe('--(x|)', { x: expect.objectContaining({ count: 2 }) });
+      expectObservable(cold('ab#', v, new Error('boom')).pipe(batchFrames({ maxBatch: 4, maxDelayMs: 100 }))).toBe('--(x#)', { x: expect.objectContaining({ count: 2 }) }, new Error('boom'));
+    });
+  });
+});
+
+describe('batchFrames (data and flow)', () => {
+  it('packs frames contiguously as [count,H,W,3], keeps their info and releases them', () => {
+    const released = new Set<string>();
+    const src = new Subject<Frame>();
+    const batches: FrameBatch[] = [];
+    src.pipe(batchFrames({ maxBatch: 2, maxDelayMs: 1000 })).subscribe((b) => batches.push(b));
+    const f = [frame('a', 0, released), frame('b', 5, released), frame('a', 1, released)];
+    for (const x of f) src.next(x);
+    src.complete();
+    expect(batches.map(ids)).toEqual(['a:0,b:5', 'a:1']);
+    expect(batches[0].data.length).toBe(2 * 12);
+    expect(Array.from(batches[0].data.subarray(12, 24))).toEqual(Array.from(f[1].rgb));
+    expect(batches[0].frames[1]).toMatchObject({ streamId: 'b', index: 5, ptsMs: 200, width: 2, height: 2 });
+    expect(released.size).toBe(3);
+  });
+
+  it('with maxInFlight, holds frames unreleased until a batch is released, loses none and reuses the buffer', () => {
+    const released = new Set<string>();
+    const src = new Subject<Frame>();
+    const batches: FrameBatch[] = [];
+    let done = false;
+    src.pipe(batchFrames({ maxBatch: 2, maxDelayMs: 1000, maxInFlight: 1 })).subscribe({ next: (b) => batches.push(b), complete: () => { done = true; } });
+    for (let i = 0; i < 5; i++) src.next(frame('a', i, released));
+    src.complete();
+    expect(batches.length).toBe(1);
+    expect(released.size).toBe(2); // frames 2..4 wait, unreleased: that is the backpressure signal
+    expect(done).toBe(false);
+    const firstBuffer = batches[0].data.buffer;
+    batches[0].release();
+    expect(batches.length).toBe(2);
+    expect(batches[1].data.buffer).toBe(firstBuffer);
+    batches[1].release();
+    expect(batches.map(ids)).toEqual(['a:0,a:1', 'a:2,a:3', 'a:4']);
+    expect(done).toBe(true);
+    expect(released.size).toBe(5);
+  });
+
+  it('rejects a frame of another size with an InputError', () => {
+    const src = new Subject<Frame>();
+    let error: unknown;
+    src.pipe(batchFrames({ maxBatch: 4, maxDelayMs: 10 })).subscribe({ error: (e) => { error = e; } });
+    src.next(frame('a', 0));
+    src.next({ ...frame('b', 0), width: 3, rgb: new Uint8Array(27) });
+    expect((error as Error).name).toBe('InputError');
+    expect((error as Error).message).toMatch(/stream b/);
+  });
+});
