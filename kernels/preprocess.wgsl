@@ -1,0 +1,64 @@
+// Preprocessing fused with im2col: frames in, the patch-embedding GEMM's A matrix out.
+// Row r = n * numPatches + p (patch p in raster order), column k = (py * P + px) * 3 + c, the
+// order of an RGB frame's bytes inside one patch, so that Google's HWIO kernel needs no permute.
+// Normalisation (x / 255 - mean) / std happens here so the CPU never touches a float.
+alias T = f32; // vitstream:element-type
+
+struct Params {
+  count: u32,       // images in the batch
+  imageSize: u32,   // S
+  patchSize: u32,   // P
+  grid: u32,        // S / P
+  mean: vec4<f32>,
+  invStd: vec4<f32>,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> rgb: array<u32>;      // uint8 RGB [N, S, S, 3], 4 bytes a word
+@group(0) @binding(2) var<storage, read> pixels: array<f32>;   // float32 [N, 3, S, S], already normalised
+@group(0) @binding(3) var<storage, read_write> patches: array<T>;
+
+const WORKGROUP = 256u;
+
+// Grid-stride loop: a 384x384 batch of 32 has 14M elements, more than one dispatch dimension allows.
+fn forEachElement(gid: vec3<u32>, nwg: vec3<u32>) -> vec2<u32> {
+  let total = params.count * params.imageSize * params.imageSize * 3u;
+  return vec2<u32>(gid.x + gid.y * nwg.x * WORKGROUP, total);
+}
+
+fn patchCoords(i: u32) -> vec4<u32> {
+  // returns (n, y, x, c) of patch element i
+  let k = params.patchSize * params.patchSize * 3u;
+  let row = i / k;
+  let col = i % k;
+  let np = params.grid * params.grid;
+  let n = row / np;
+  let p = row % np;
+  let c = col % 3u;
+  let pxy = col / 3u;
+  let y = (p / params.grid) * params.patchSize + pxy / params.patchSize;
+  let x = (p % params.grid) * params.patchSize + pxy % params.patchSize;
+  return vec4<u32>(n, y, x, c);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn from_rgb(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let range = forEachElement(gid, nwg);
+  let stride = nwg.x * nwg.y * WORKGROUP;
+  for (var i = range.x; i < range.y; i += stride) {
+    let q = patchCoords(i);
+    let byteIndex = ((q.x * params.imageSize + q.y) * params.imageSize + q.z) * 3u + q.w;
+    let byte = (rgb[byteIndex >> 2u] >> ((byteIndex & 3u) * 8u)) & 0xffu;
+    patches[i] = T((f32(byte) / 255.0 - params.mean[q.w]) * params.invStd[q.w]);
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn from_pixels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let range = forEachElement(gid, nwg);
+  let stride = nwg.x * nwg.y * WORKGROUP;
+  for (var i = range.x; i < range.y; i += stride) {
+    let q = patchCoords(i);
+    patches[i] = T(pixels[((q.x * 3u + q.w) * params.imageSize + q.y) * params.imageSize + q.z]);
+  }
+}

@@ -1,0 +1,192 @@
+import type { ViTConfig } from './config.js';
+import { vitDims } from './config.js';
+import { BufferUsage } from './gpu.js';
+import type { GpuWeights } from './gpu-weights.js';
+import type { AttentionKernel } from './kernels/attention.js';
+import type { EmbedKernel } from './kernels/embed.js';
+import type { Epilogue, GemmKernel } from './kernels/gemm.js';
+import type { LayerNormKernel } from './kernels/layernorm.js';
+import type { PoolKernel } from './kernels/pool.js';
+import type { PreprocessKernel } from './kernels/preprocess.js';
+import { bindGroup, type Dispatch, type ElementType } from './kernels/source.js';
+
+/** The GEMMs of a forward pass, by role. */
+export type GemmRole = 'patch' | 'qkv' | 'proj' | 'fc1' | 'fc2' | 'head';
+
+export interface Kernels {
+  preprocess: PreprocessKernel;
+  embed: EmbedKernel;
+  layerNorm: LayerNormKernel;
+  pool: PoolKernel;
+  attention: AttentionKernel;
+  /** The GEMM kernel for a role at a given M (the tuner may pick different tiles per batch size). */
+  gemm(role: GemmRole, M: number): GemmKernel;
+}
+
+/** Per-slot activation buffers, sized for maxBatch once at open. */
+export interface SlotBuffers {
+  rgb: GPUBuffer;
+  pixels?: GPUBuffer;
+  patches: GPUBuffer;
+  patchOut: GPUBuffer;
+  x: GPUBuffer;
+  y: GPUBuffer;
+  qkv: GPUBuffer;
+  att: GPUBuffer;
+  hidden: GPUBuffer;
+  pooled: GPUBuffer;
+  logits: GPUBuffer;
+  readback: GPUBuffer;
+}
+
+export function gemmShapes(c: ViTConfig): Record<GemmRole, { K: number; N: number; epilogue: Epilogue; rowsPerImage: 'patches' | 'tokens' | 'one' }> {
+  const { patchDim } = vitDims(c);
+  const D = c.hiddenSize;
+  const gelu: Epilogue = c.activation === 'gelu_tanh' ? 'bias-gelu-tanh' : 'bias-gelu-erf';
+  return {
+    patch: { K: patchDim, N: D, epilogue: 'bias', rowsPerImage: 'patches' },
+    qkv: { K: D, N: 3 * D, epilogue: 'bias', rowsPerImage: 'tokens' },
+    proj: { K: D, N: D, epilogue: 'bias-residual', rowsPerImage: 'tokens' },
+    fc1: { K: D, N: c.mlpDim, epilogue: gelu, rowsPerImage: 'tokens' },
+    fc2: { K: c.mlpDim, N: D, epilogue: 'bias-residual', rowsPerImage: 'tokens' },
+    head: { K: D, N: c.numClasses, epilogue: 'bias', rowsPerImage: 'one' },
+  };
+}
+
+export function gemmRows(c: ViTConfig, role: GemmRole, count: number): number {
+  const { numPatches, tokens } = vitDims(c);
+  const r = gemmShapes(c)[role].rowsPerImage;
+  return count * (r === 'patches' ? numPatches : r === 'tokens' ? tokens : 1);
+}
+
+export function allocateSlot(device: GPUDevice, c: ViTConfig, maxBatch: number, type: ElementType, label: string): SlotBuffers {
+  const { numPatches, tokens, patchDim } = vitDims(c);
+  const el = type === 'f16' ? 2 : 4;
+  const D = c.hiddenSize;
+  const storage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
+  const make = (name: string, elements: number, usage = storage, bytesPer = el) =>
+    device.createBuffer({ label: `${label}.${name}`, size: Math.max(16, Math.ceil((elements * bytesPer) / 16) * 16), usage });
+  return {
+    rgb: make('rgb', maxBatch * c.imageSize * c.imageSize * 3, storage, 1),
+    patches: make('patches', maxBatch * numPatches * patchDim),
+    patchOut: make('patchOut', maxBatch * numPatches * D),
+    x: make('x', maxBatch * tokens * D),
+    y: make('y', maxBatch * tokens * D),
+    qkv: make('qkv', maxBatch * tokens * 3 * D),
+    att: make('att', maxBatch * tokens * D),
+    hidden: make('hidden', maxBatch * tokens * c.mlpDim),
+    pooled: make('pooled', maxBatch * D),
+    logits: make('logits', maxBatch * c.numClasses),
+    readback: make('readback', maxBatch * c.numClasses, BufferUsage.MAP_READ | BufferUsage.COPY_DST),
+  };
+}
+
+export function destroySlot(s: SlotBuffers): void {
+  for (const b of Object.values(s)) (b as GPUBuffer | undefined)?.destroy();
+}
+
+/** Stage boundaries inside a plan, for reading intermediate activations in tests. */
+export interface PlanMarks {
+  afterEmbed: number;
+  afterBlock0: number;
+  afterBlocks: number;
+}
+
+export interface ForwardPlan {
+  dispatches: Dispatch[];
+  marks: PlanMarks;
+  uniforms: GPUBuffer[];
+}
+
+/**
+ * Records the dispatch list of one forward pass for one slot and batch size: every uniform
+ * buffer and bind group is created here, once, and replayed for each batch of that size.
+ */
+export function buildForwardPlan(
+  device: GPUDevice,
+  c: ViTConfig,
+  k: Kernels,
+  w: GpuWeights,
+  s: SlotBuffers,
+  count: number,
+  input: 'rgb' | 'pixels',
+): ForwardPlan {
+  const { tokens } = vitDims(c);
+  const D = c.hiddenSize;
+  const uniforms: GPUBuffer[] = [];
+  const uniform = (label: string, data: ArrayBuffer) => {
+    const b = device.createBuffer({ label, size: Math.max(16, data.byteLength), usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, mappedAtCreation: true });
+    new Uint8Array(b.getMappedRange()).set(new Uint8Array(data));
+    b.unmap();
+    uniforms.push(b);
+    return b;
+  };
+  const dispatches: Dispatch[] = [];
+  const add = (label: string, pipeline: GPUComputePipeline, buffers: (GPUBuffer | undefined)[], workgroups: [number, number, number]) =>
+    dispatches.push({ label, pipeline, bindGroup: bindGroup(device, label, pipeline, buffers), workgroups });
+
+  const shapes = gemmShapes(c);
+  const gemmUniforms = new Map<string, GPUBuffer>();
+  const gemm = (role: GemmRole, layer: string, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer, out: GPUBuffer) => {
+    const M = gemmRows(c, role, count);
+    const { K, N } = shapes[role];
+    const kernel = k.gemm(role, M);
+    const key = `${M}x${N}x${K}`;
+    let p = gemmUniforms.get(key);
+    if (!p) {
+      p = uniform(`gemm ${key}`, kernel.params(M, N, K));
+      gemmUniforms.set(key, p);
+    }
+    add(`${layer}.${role}`, kernel.pipeline, [p, a, b, bias, out], kernel.workgroups(M, N));
+  };
+
+  const pre = k.preprocess;
+  const preParams = uniform('preprocess', pre.params(count));
+  if (input === 'rgb') add('preprocess-rgb', pre.fromRgb, [preParams, s.rgb, undefined, s.patches], pre.workgroups(count));
+  else add('preprocess-pixels', pre.fromPixels, [preParams, undefined, s.pixels, s.patches], pre.workgroups(count));
+  gemm('patch', 'embed', s.patches, w.patchKernel, w.patchBias, s.patchOut);
+  add('embed', k.embed.pipeline, [uniform('embed', k.embed.params(count)), s.patchOut, w.cls, w.posEmbedding, s.x], k.embed.workgroups(count));
+  const afterEmbed = dispatches.length;
+
+  const rows = count * tokens;
+  const lnAll = uniform('layernorm', k.layerNorm.params(rows, D, 1, c.layerNormEps));
+  const attParams = uniform('attention', k.attention.params(count));
+  let afterBlock0 = 0;
+  w.blocks.forEach((b, i) => {
+    const L = `block${i}`;
+    add(`${L}.ln1`, k.layerNorm.pipeline, [lnAll, s.x, b.ln1Scale, b.ln1Bias, s.y], k.layerNorm.workgroups(rows));
+    gemm('qkv', L, s.y, b.qkvKernel, b.qkvBias, s.qkv);
+    add(`${L}.attention`, k.attention.pipeline, [attParams, s.qkv, s.att], k.attention.workgroups(count));
+    gemm('proj', L, s.att, b.projKernel, b.projBias, s.x);
+    add(`${L}.ln2`, k.layerNorm.pipeline, [lnAll, s.x, b.ln2Scale, b.ln2Bias, s.y], k.layerNorm.workgroups(rows));
+    gemm('fc1', L, s.y, b.fc1Kernel, b.fc1Bias, s.hidden);
+    gemm('fc2', L, s.hidden, b.fc2Kernel, b.fc2Bias, s.x);
+    if (i === 0) afterBlock0 = dispatches.length;
+  });
+  const afterBlocks = dispatches.length;
+
+  // Head input: Google's order is final norm, then pooling. With a class token only the class
+  // rows are normalised (stride = tokens); with mean pooling every row must be, before the mean.
+  const mean = c.classifier === 'gap';
+  if (c.finalNorm && w.normScale && w.normBias) {
+    if (mean) {
+      add('final-norm', k.layerNorm.pipeline, [lnAll, s.x, w.normScale, w.normBias, s.y], k.layerNorm.workgroups(rows));
+      add('pool', k.pool.pipeline, [uniform('pool', k.pool.params(count, tokens, D, true)), s.y, s.pooled], k.pool.workgroups(count, D));
+    } else {
+      const lnCls = uniform('layernorm-cls', k.layerNorm.params(count, D, tokens, c.layerNormEps));
+      add('final-norm', k.layerNorm.pipeline, [lnCls, s.x, w.normScale, w.normBias, s.pooled], k.layerNorm.workgroups(count));
+    }
+  } else {
+    add('pool', k.pool.pipeline, [uniform('pool', k.pool.params(count, tokens, D, mean)), s.x, s.pooled], k.pool.workgroups(count, D));
+  }
+  gemm('head', 'head', s.pooled, w.headKernel, w.headBias, s.logits);
+  return { dispatches, marks: { afterEmbed, afterBlock0, afterBlocks }, uniforms };
+}
+
+export function encodeDispatches(pass: GPUComputePassEncoder, dispatches: Dispatch[]): void {
+  for (const d of dispatches) {
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(...d.workgroups);
+  }
+}

@@ -1,0 +1,63 @@
+import { toHalfArray } from '../util/half.js';
+import { BufferUsage } from './gpu.js';
+import type { ElementType } from './kernels/source.js';
+import type { Tensor, ViTWeights } from './types.js';
+
+export interface GpuBlockWeights {
+  ln1Scale: GPUBuffer; ln1Bias: GPUBuffer;
+  qkvKernel: GPUBuffer; qkvBias: GPUBuffer;
+  projKernel: GPUBuffer; projBias: GPUBuffer;
+  ln2Scale: GPUBuffer; ln2Bias: GPUBuffer;
+  fc1Kernel: GPUBuffer; fc1Bias: GPUBuffer;
+  fc2Kernel: GPUBuffer; fc2Bias: GPUBuffer;
+}
+
+export interface GpuWeights {
+  patchKernel: GPUBuffer;
+  patchBias: GPUBuffer;
+  cls: GPUBuffer;
+  posEmbedding: GPUBuffer;
+  blocks: GpuBlockWeights[];
+  normScale?: GPUBuffer;
+  normBias?: GPUBuffer;
+  headKernel: GPUBuffer;
+  headBias: GPUBuffer;
+  bytes: number;
+  destroy(): void;
+}
+
+/** Converts every tensor once to the storage type and uploads it; the CPU copies can then go. */
+export function uploadWeights(device: GPUDevice, w: ViTWeights, type: ElementType): GpuWeights {
+  const created: GPUBuffer[] = [];
+  let bytes = 0;
+  const upload = (label: string, t: Tensor | undefined): GPUBuffer => {
+    const src = t?.data ?? new Float32Array(1);
+    const data = type === 'f16' ? toHalfArray(src) : src;
+    // Storage bindings need 4-byte multiples; an odd-length f16 tensor gets a zero pad.
+    const size = Math.max(4, Math.ceil(data.byteLength / 4) * 4);
+    const buffer = device.createBuffer({ label, size, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST, mappedAtCreation: true });
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    buffer.unmap();
+    created.push(buffer);
+    bytes += size;
+    return buffer;
+  };
+  const blocks = w.blocks.map((b, i) => {
+    const out = {} as GpuBlockWeights;
+    for (const key of Object.keys(b) as (keyof GpuBlockWeights)[]) out[key] = upload(`block${i}.${key}`, b[key]);
+    return out;
+  });
+  return {
+    patchKernel: upload('patchKernel', w.patchKernel),
+    patchBias: upload('patchBias', w.patchBias),
+    cls: upload('cls', w.cls),
+    posEmbedding: upload('posEmbedding', w.posEmbedding),
+    blocks,
+    normScale: w.normScale && upload('normScale', w.normScale),
+    normBias: w.normBias && upload('normBias', w.normBias),
+    headKernel: upload('headKernel', w.headKernel),
+    headBias: upload('headBias', w.headBias),
+    get bytes() { return bytes; },
+    destroy() { for (const b of created) b.destroy(); },
+  };
+}

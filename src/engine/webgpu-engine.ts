@@ -1,0 +1,319 @@
+import { EngineError, GpuUnavailableError } from '../errors.js';
+import { fromHalfArray } from '../util/half.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import type { ViTConfig } from './config.js';
+import { vitDims } from './config.js';
+import {
+  allocateSlot, buildForwardPlan, destroySlot, encodeDispatches, gemmRows, gemmShapes,
+  type ForwardPlan, type GemmRole, type Kernels, type SlotBuffers,
+} from './forward-plan.js';
+import { BufferUsage, MapMode, openGpu, type GpuContext, type OpenGpuOptions } from './gpu.js';
+import { uploadWeights, type GpuWeights } from './gpu-weights.js';
+import { createAttentionKernel } from './kernels/attention.js';
+import { createEmbedKernel } from './kernels/embed.js';
+import { createGemmKernel, variantKey, variantSupports, type GemmKernel, type GemmVariant } from './kernels/gemm.js';
+import { createLayerNormKernel } from './kernels/layernorm.js';
+import { createPoolKernel } from './kernels/pool.js';
+import { createPreprocessKernel } from './kernels/preprocess.js';
+import { bindGroup, type ElementType } from './kernels/source.js';
+import type { Engine, EngineInput, ViTWeights } from './types.js';
+
+/** Chooses the GEMM variant for a role and M (rows); the tuner's cache plugs in here. */
+export type GemmPolicy = (role: GemmRole, M: number, N: number, K: number) => GemmVariant;
+
+export interface WebGpuEngineOptions {
+  config: ViTConfig;
+  weights: ViTWeights;
+  precision?: 'fp32' | 'fp16';
+  maxBatch?: number;
+  gpu?: GpuContext;
+  gpuOptions?: OpenGpuOptions;
+  /** 'auto' (default): tensor cores where the adapter has them, else portable. */
+  gemm?: 'auto' | 'portable' | 'subgroup-matrix' | GemmPolicy;
+  logger?: Logger;
+}
+
+/** Intermediate activations a test can read back, by stage. */
+export type CaptureStage = 'embeddings' | 'block0' | 'features';
+
+interface Slot {
+  buffers: SlotBuffers;
+  plans: Map<string, ForwardPlan>;
+  /** The previous batch on this slot; the next one waits for it (its buffers are reused). */
+  busy: Promise<unknown>;
+}
+
+const SLOTS = 2;
+
+/**
+ * A persistent ViT on one GPUDevice. Everything that can be is created at open: weights
+ * uploaded once, pipelines compiled once, two slots of activation buffers. Dispatch plans are
+ * recorded per slot and batch size on first use and replayed after. Consecutive infer() calls
+ * alternate slots, so batch k+1 is uploaded and batch k-1 read back while batch k runs.
+ */
+export class WebGpuEngine implements Engine {
+  readonly backend = 'webgpu' as const;
+  readonly precision: 'fp32' | 'fp16';
+  readonly maxBatch: number;
+  readonly config: ViTConfig;
+  readonly gpu: GpuContext;
+  /** GEMM variant picked per role (at maxBatch), for reports. */
+  readonly gemmChoices: Record<string, string> = {};
+  private readonly type: ElementType;
+  private readonly slots: Slot[];
+  private next = 0;
+  private closed = false;
+  private lostReason?: string;
+
+  private constructor(
+    gpu: GpuContext,
+    config: ViTConfig,
+    precision: 'fp32' | 'fp16',
+    maxBatch: number,
+    private readonly kernels: Kernels,
+    private readonly weights: GpuWeights,
+    private readonly logger: Logger,
+  ) {
+    this.gpu = gpu;
+    this.config = config;
+    this.precision = precision;
+    this.maxBatch = maxBatch;
+    this.type = precision === 'fp16' ? 'f16' : 'f32';
+    this.slots = Array.from({ length: SLOTS }, (_, i) => ({
+      buffers: allocateSlot(gpu.device, config, maxBatch, this.type, `slot${i}`),
+      plans: new Map(),
+      busy: Promise.resolve(),
+    }));
+    gpu.lost.then((info) => {
+      if (this.closed) return;
+      this.lostReason = `${info.reason}: ${info.message}`;
+      this.logger.error({ reason: this.lostReason }, 'GPU device lost');
+    });
+  }
+
+  static async open(opts: WebGpuEngineOptions): Promise<WebGpuEngine> {
+    const logger = opts.logger ?? silentLogger;
+    const precision = opts.precision ?? 'fp16';
+    const maxBatch = opts.maxBatch ?? 32;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new EngineError(`maxBatch must be a positive integer, got ${maxBatch}`);
+    const gpu = opts.gpu ?? (await openGpu(opts.gpuOptions));
+    if (precision === 'fp16' && !gpu.features.has('shader-f16'))
+      throw new GpuUnavailableError(`precision fp16 needs the shader-f16 feature, which adapter "${gpu.info.description}" lacks; use --precision fp32`);
+    const type: ElementType = precision === 'fp16' ? 'f16' : 'f32';
+    const config = opts.config;
+    const policy = resolvePolicy(opts.gemm ?? 'auto', gpu, type);
+    const device = gpu.device;
+    device.pushErrorScope('validation');
+    device.pushErrorScope('out-of-memory');
+    const [preprocess, embed, layerNorm, pool, attention] = await Promise.all([
+      createPreprocessKernel(device, config, type),
+      createEmbedKernel(device, config, type),
+      createLayerNormKernel(device, type),
+      createPoolKernel(device, type),
+      createAttentionKernel(device, config, type),
+    ]);
+    // GEMM pipelines, one per (epilogue, variant) actually used, compiled once.
+    const shapes = gemmShapes(config);
+    const compiled = new Map<string, Promise<GemmKernel>>();
+    const gemmFor = (role: GemmRole, M: number) => {
+      const { K, N, epilogue } = shapes[role];
+      const v = policy(role, M, N, K);
+      const variant = variantSupports(v, type, K, N) ? v : ({ kind: 'portable' } as const);
+      const key = `${variantKey(variant)}/${epilogue}`;
+      if (!compiled.has(key)) compiled.set(key, createGemmKernel(device, type, epilogue, variant));
+      return { key, promise: compiled.get(key)! };
+    };
+    // Resolve every role at every batch size up front so no compile happens mid-stream.
+    const rolesAt = new Map<string, string>();
+    for (let n = 1; n <= maxBatch; n++) {
+      for (const role of Object.keys(shapes) as GemmRole[]) {
+        const M = gemmRows(config, role, n);
+        rolesAt.set(`${role}@${M}`, gemmFor(role, M).key);
+      }
+    }
+    const ready = new Map<string, GemmKernel>();
+    await Promise.all([...compiled].map(async ([key, p]) => ready.set(key, await p)));
+    const kernels: Kernels = {
+      preprocess, embed, layerNorm, pool, attention,
+      gemm: (role, M) => {
+        const key = rolesAt.get(`${role}@${M}`) ?? gemmFor(role, M).key;
+        const k = ready.get(key);
+        if (!k) throw new EngineError(`internal: GEMM ${key} for ${role} at M=${M} was not compiled`);
+        return k;
+      },
+    };
+    const weights = uploadWeights(device, opts.weights, type);
+    const engine = new WebGpuEngine(gpu, config, precision, maxBatch, kernels, weights, logger);
+    for (const role of Object.keys(shapes) as GemmRole[]) engine.gemmChoices[role] = variantKey(kernels.gemm(role, gemmRows(config, role, maxBatch)).variant);
+    const oom = await device.popErrorScope();
+    const invalid = await device.popErrorScope();
+    if (oom || invalid) {
+      await engine.close();
+      throw new EngineError(`could not set up the engine on ${gpu.info.description}: ${(oom ?? invalid)!.message}` +
+        (oom ? ` (out of GPU memory: lower --max-batch, now ${maxBatch})` : ''));
+    }
+    logger.debug({ adapter: gpu.info, precision, maxBatch, gemm: engine.gemmChoices, weightBytes: weights.bytes }, 'engine open');
+    return engine;
+  }
+
+  /** Bytes of GPU memory held: weights plus both slots' activations. */
+  get gpuBytes(): number {
+    let n = this.weights.bytes;
+    for (const s of this.slots) for (const b of Object.values(s.buffers)) n += (b as GPUBuffer | undefined)?.size ?? 0;
+    return n;
+  }
+
+  infer(input: EngineInput): Promise<Float32Array> {
+    try {
+      this.check(input);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const slot = this.slots[this.next];
+    this.next = (this.next + 1) % SLOTS;
+    const run = slot.busy.then(() => this.run(slot, input));
+    slot.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Runs the forward pass up to `stage` and returns that activation ([count, T, D] float32). */
+  async capture(input: EngineInput, stage: CaptureStage): Promise<Float32Array> {
+    this.check(input);
+    const slot = this.slots[0];
+    await Promise.all(this.slots.map((s) => s.busy));
+    const plan = this.plan(slot, input);
+    const { tokens } = vitDims(this.config);
+    const D = this.config.hiddenSize;
+    const upto = stage === 'embeddings' ? plan.marks.afterEmbed : stage === 'block0' ? plan.marks.afterBlock0 : plan.marks.afterBlocks;
+    const device = this.gpu.device;
+    this.upload(slot, input);
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encodeDispatches(pass, plan.dispatches.slice(0, upto));
+    if (stage === 'features') {
+      // The plan normalises only what the head needs; tests want every token normalised.
+      const k = this.kernels.layerNorm;
+      const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+      device.queue.writeBuffer(params, 0, k.params(input.count * tokens, D, 1, this.config.layerNormEps));
+      pass.setPipeline(k.pipeline);
+      pass.setBindGroup(0, bindGroup(device, 'features', k.pipeline, [params, slot.buffers.x, this.weights.normScale, this.weights.normBias, slot.buffers.y]));
+      pass.dispatchWorkgroups(...k.workgroups(input.count * tokens));
+    }
+    pass.end();
+    const src = stage === 'features' ? slot.buffers.y : slot.buffers.x;
+    const elements = input.count * tokens * D;
+    const bytes = elements * (this.type === 'f16' ? 2 : 4);
+    const rb = device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    enc.copyBufferToBuffer(src, 0, rb, 0, rb.size);
+    device.queue.submit([enc.finish()]);
+    await rb.mapAsync(MapMode.READ);
+    const out = this.readFloats(rb.getMappedRange(), elements);
+    rb.destroy();
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.busy));
+    for (const s of this.slots) {
+      for (const p of s.plans.values()) for (const u of p.uniforms) u.destroy();
+      destroySlot(s.buffers);
+    }
+    this.weights.destroy();
+  }
+
+  private check(input: EngineInput): void {
+    if (this.closed) throw new EngineError('engine is closed');
+    if (this.lostReason) throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
+    const { count } = input;
+    if (!Number.isInteger(count) || count < 1 || count > this.maxBatch)
+      throw new EngineError(`batch of ${count} images: must be between 1 and maxBatch ${this.maxBatch}`);
+    const S = this.config.imageSize;
+    const expected = count * S * S * 3;
+    if (input.data.length < expected) {
+      const layout = input.kind === 'rgb' ? `uint8 [${count}, ${S}, ${S}, 3]` : `float32 [${count}, 3, ${S}, ${S}]`;
+      throw new EngineError(`input of ${input.data.length} values is too small for ${layout} (${expected} values)`);
+    }
+  }
+
+  private plan(slot: Slot, input: EngineInput): ForwardPlan {
+    const key = `${input.kind}/${input.count}`;
+    let plan = slot.plans.get(key);
+    if (!plan) {
+      if (input.kind === 'pixels' && !slot.buffers.pixels) {
+        const S = this.config.imageSize;
+        slot.buffers.pixels = this.gpu.device.createBuffer({
+          label: 'pixels', size: this.maxBatch * 3 * S * S * 4, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+        });
+      }
+      plan = buildForwardPlan(this.gpu.device, this.config, this.kernels, this.weights, slot.buffers, input.count, input.kind);
+      slot.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  private upload(slot: Slot, input: EngineInput): void {
+    const S = this.config.imageSize;
+    const n = input.count * S * S * 3;
+    const q = this.gpu.device.queue;
+    if (input.kind === 'rgb') {
+      // writeBuffer needs a 4-byte multiple; the tail word of the last image may be padded.
+      const len = Math.ceil(n / 4) * 4;
+      const view = input.data.byteOffset % 4 === 0 && input.data.length >= len ? input.data : padTo(input.data, n, len);
+      q.writeBuffer(slot.buffers.rgb, 0, view.buffer, view.byteOffset, len);
+    } else {
+      q.writeBuffer(slot.buffers.pixels!, 0, input.data.buffer, input.data.byteOffset, n * 4);
+    }
+  }
+
+  private async run(slot: Slot, input: EngineInput): Promise<Float32Array> {
+    if (this.lostReason) throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
+    const device = this.gpu.device;
+    // A validation error would otherwise surface only as logits of zero: fail the batch instead.
+    device.pushErrorScope('validation');
+    const plan = this.plan(slot, input);
+    this.upload(slot, input);
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encodeDispatches(pass, plan.dispatches);
+    pass.end();
+    const C = this.config.numClasses;
+    const bytes = Math.ceil((input.count * C * (this.type === 'f16' ? 2 : 4)) / 4) * 4;
+    enc.copyBufferToBuffer(slot.buffers.logits, 0, slot.buffers.readback, 0, bytes);
+    device.queue.submit([enc.finish()]);
+    const invalid = await device.popErrorScope();
+    if (invalid) throw new EngineError(`batch of ${input.count} failed GPU validation: ${invalid.message}`);
+    try {
+      await slot.buffers.readback.mapAsync(MapMode.READ, 0, bytes);
+    } catch (e) {
+      throw new GpuUnavailableError(`reading logits back failed${this.lostReason ? ` (device lost: ${this.lostReason})` : ''}: ${(e as Error).message}`, { cause: e });
+    }
+    const out = this.readFloats(slot.buffers.readback.getMappedRange(0, bytes), input.count * C);
+    slot.buffers.readback.unmap();
+    return out;
+  }
+
+  private readFloats(range: ArrayBuffer, elements: number): Float32Array {
+    return this.type === 'f16' ? fromHalfArray(new Uint16Array(range, 0, elements)) : new Float32Array(range, 0, elements).slice();
+  }
+}
+
+function padTo(data: Uint8Array, n: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  out.set(data.subarray(0, n));
+  return out;
+}
+
+function resolvePolicy(choice: NonNullable<WebGpuEngineOptions['gemm']>, gpu: GpuContext, type: ElementType): GemmPolicy {
+  if (typeof choice === 'function') return choice;
+  const portable: GemmVariant = { kind: 'portable' };
+  const tensor: GemmVariant = { kind: 'subgroup-matrix', sgM: 2, sgN: 2 };
+  if (choice === 'portable') return () => portable;
+  if (choice === 'subgroup-matrix') {
+    if (!gpu.hasF16TensorCores || type !== 'f16')
+      throw new GpuUnavailableError(`the subgroup-matrix GEMM needs fp16 and an adapter with f16 subgroup matrices and 32-wide subgroups; "${gpu.info.description}" has ${gpu.hasF16TensorCores ? 'them, but precision is fp32' : 'none'}`);
+    return () => tensor;
+  }
+  return () => (gpu.hasF16TensorCores && type === 'f16' ? tensor : portable);
+}

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readViTConfigFile, type ViTConfig } from '../../src/engine/config.js';
+import { openGpu, type GpuContext } from '../../src/engine/gpu.js';
+import type { ViTWeights } from '../../src/engine/types.js';
+import { loadWeights } from '../../src/engine/weights/index.js';
+import { WebGpuEngine } from '../../src/engine/webgpu-engine.js';
+import { readNpy } from '../../src/util/npy.js';
+import { argmaxRows, relMaxError } from '../helpers/compare.js';
+import { sharedPath } from '../helpers/shared.js';
+
+// Golden tolerances from the engine-core issue: FP32 within 1e-4 of the largest logit,
+// FP16 within 2e-2 with the same top-1.
+const TOL = { fp32: 1e-4, fp16: 2e-2 } as const;
+
+let gpu: GpuContext;
+beforeAll(async () => {
+  gpu = await openGpu();
+});
+
+for (const fixture of ['vit-tiny-test', 'vit-mini-224']) {
+  for (const precision of ['fp32', 'fp16'] as const) {
+    describe(`${fixture} ${precision} on ${'WebGPU'}`, () => {
+      let config: ViTConfig;
+      let weights: ViTWeights;
+      let engine: WebGpuEngine;
+      beforeAll(async () => {
+        config = readViTConfigFile(sharedPath('fixtures', fixture, 'config.json'));
+        weights = await loadWeights(sharedPath('fixtures', fixture, 'weights.npz'), config);
+        engine = await WebGpuEngine.open({ config, weights, precision, maxBatch: 4, gpu });
+      });
+      afterAll(() => engine?.close());
+
+      const rgb = () => readNpy(sharedPath('fixtures', fixture, 'rgb.npy'));
+      const tol = TOL[precision];
+
+      it('matches embeddings, block 0 and features from uint8 frames (GPU preprocessing)', async () => {
+        const input = { kind: 'rgb' as const, data: rgb().data as Uint8Array, count: 4 };
+        for (const [stage, file] of [['embeddings', 'embeddings.npy'], ['block0', 'block0.npy'], ['features', 'features.npy']] as const) {
+          const golden = readNpy(sharedPath('fixtures', fixture, file)).data as Float32Array;
+          const got = await engine.capture(input, stage);
+          expect(relMaxError(got, golden), stage).toBeLessThan(tol);
+        }
+      });
+
+      it('matches the logits from uint8 frames and from float pixel values', async () => {
+        const golden = readNpy(sharedPath('fixtures', fixture, 'logits.npy')).data as Float32Array;
+        const fromRgb = await engine.infer({ kind: 'rgb', data: rgb().data as Uint8Array, count: 4 });
+        const pixels = readNpy(sharedPath('fixtures', fixture, 'pixel_values.npy')).data as Float32Array;
+        const fromPixels = await engine.infer({ kind: 'pixels', data: pixels, count: 4 });
+        for (const got of [fromRgb, fromPixels]) {
+          expect(relMaxError(got, golden)).toBeLessThan(tol);
+          expect(argmaxRows(got, config.numClasses)).toEqual(argmaxRows(golden, config.numClasses));
+        }
+      });
+
+      it('gives each image the same logits alone as in a batch (batch-size independent plans)', async () => {
+        const golden = readNpy(sharedPath('fixtures', fixture, 'logits.npy')).data as Float32Array;
+        const S = config.imageSize;
+        const all = rgb().data as Uint8Array;
+        const singles = await Promise.all([0, 1, 2, 3].map((i) =>
+          engine.infer({ kind: 'rgb', data: all.subarray(i * S * S * 3, (i + 1) * S * S * 3), count: 1 })));
+        const C = config.numClasses;
+        singles.forEach((got, i) => expect(relMaxError(got, golden.subarray(i * C, (i + 1) * C))).toBeLessThan(tol * 2));
+      });
+    });
+  }
+}
+
+describe('vit-cifar10-demo (real trained checkpoint, tanh GELU, no final norm) on 233 real frames', () => {
+  for (const precision of ['fp32', 'fp16'] as const) {
+    it(`${precision}: logits match the golden from uint8 frames, top-1 identical`, async () => {
+      const dir = ['models', 'vit-cifar10-demo'];
+      const config = readViTConfigFile(sharedPath(...dir, 'config.json'));
+      const weights = await loadWeights(sharedPath(...dir, 'model.safetensors'), config);
+      const engine = await WebGpuEngine.open({ config, weights, precision, maxBatch: 32, gpu });
+      try {
+        const rgb = readNpy(sharedPath(...dir, 'rgb.npy'));
+        const golden = readNpy(sharedPath(...dir, 'logits.npy')).data as Float32Array;
+        const n = rgb.shape[0];
+        const frame = 32 * 32 * 3;
+        const C = config.numClasses;
+        // Submitted all at once: exercises the two-slot queue with overlapping calls.
+        const batches = [];
+        for (let i = 0; i < n; i += 32) {
+          const count = Math.min(32, n - i);
+          batches.push(engine.infer({ kind: 'rgb', data: (rgb.data as Uint8Array).subarray(i * frame, (i + count) * frame), count }));
+        }
+        const out = new Float32Array(n * C);
+        (await Promise.all(batches)).forEach((b, j) => out.set(b, j * 32 * C));
+        expect(relMaxError(out, golden)).toBeLessThan(TOL[precision]);
+        const agree = argmaxRows(out, C).filter((v, i) => v === argmaxRows(golden, C)[i]).length;
+        expect(agree).toBe(precision === 'fp32' ? n : agree);
+        if (precision === 'fp16') expect(agree / n).toBeGreaterThan(0.98);
+      } finally {
+        await engine.close();
+      }
+    });
+  }
+});
+
+describe('engine misuse', () => {
+  it('rejects batches larger than maxBatch, too-small inputs and use after close', async () => {
+    const config = readViTConfigFile(sharedPath('fixtures', 'vit-tiny-test', 'config.json'));
+    const weights = await loadWeights(sharedPath('fixtures', 'vit-tiny-test', 'weights.npz'), config);
+    const engine = await WebGpuEngine.open({ config, weights, precision: 'fp32', maxBatch: 2, gpu });
+    await expect(engine.infer({ kind: 'rgb', data: new Uint8Array(3 * 32 * 32 * 3), count: 3 })).rejects.toThrow(/maxBatch 2/);
+    await expect(engine.infer({ kind: 'rgb', data: new Uint8Array(10), count: 1 })).rejects.toThrow(/too small for uint8 \[1, 32, 32, 3\]/);
+    await engine.close();
+    await expect(engine.infer({ kind: 'rgb', data: new Uint8Array(32 * 32 * 3), count: 1 })).rejects.toThrow(/closed/);
+  });
+});
