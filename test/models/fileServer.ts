@@ -11,14 +11,16 @@ export interface Hit {
 
 /**
  * A small HTTP server over a folder, with misbehaviours chosen by the first path segment:
- * `/ok/f` honours Range; `/norange/f` ignores it (200 with the whole file); `/drop/f` cuts the connection
- * after `dropAfter` body bytes while `drops` lasts, then behaves like /ok; `/redirect/f` sends 302 to
- * /ok/f; `/stall/f` sends headers and then nothing.
+ * `/ok/f` honours Range; `/norange/f` ignores it (200 with the whole file); `/drop/f`, while `drops` lasts,
+ * sends `dropAfter` body bytes and holds the connection until `cut()` destroys it (so a test can wait
+ * until the client has stored those bytes: a socket destroyed at once may lose data still in flight),
+ * then behaves like /ok; `/redirect/f` sends 302 to /ok/f; `/stall/f` sends headers and then nothing.
  */
 export class FileServer {
   readonly hits: Hit[] = [];
   drops = 0;
   dropAfter = 0;
+  private held: http.ServerResponse[] = [];
   private readonly server: http.Server;
   private readonly cache = new Map<string, Buffer>();
 
@@ -34,6 +36,11 @@ export class FileServer {
   async stop(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Destroys the connections /drop/ is holding. */
+  cut(): void {
+    for (const res of this.held.splice(0)) res.socket?.destroy();
   }
 
   hitsFor(file: string): Hit[] {
@@ -94,7 +101,8 @@ export class FileServer {
     const rest = body.subarray(start);
     if (mode === 'drop' && this.drops > 0) {
       this.drops--;
-      res.write(rest.subarray(0, this.dropAfter), () => res.socket?.destroy());
+      res.write(rest.subarray(0, this.dropAfter));
+      this.held.push(res);
       return;
     }
     res.end(rest);
