@@ -96,7 +96,15 @@ export function gemm(
 }
 
 /** Row-wise LayerNorm of x[rows, d] into out (which may be x); two-pass variance. */
-export function layerNorm(x: Float32Array, scale: Float32Array, bias: Float32Array, out: Float32Array, rows: number, d: number, eps: number): void {
+export function layerNorm(
+  x: Float32Array,
+  scale: Float32Array,
+  bias: Float32Array,
+  out: Float32Array,
+  rows: number,
+  d: number,
+  eps: number,
+): void {
   for (let r = 0; r < rows; r++) {
     const o = r * d;
     let mean = 0;
@@ -113,7 +121,14 @@ export function layerNorm(x: Float32Array, scale: Float32Array, bias: Float32Arr
 }
 
 /** Self-attention of one image: qkv rows [t, 3d] from `base`, softmax(q·kᵀ/√hd)·v per head into out rows [t, d]. */
-function attention(qkv: Float32Array, out: Float32Array, base: number, t: number, d: number, heads: number): void {
+function attention(
+  qkv: Float32Array,
+  out: Float32Array,
+  base: number,
+  t: number,
+  d: number,
+  heads: number,
+): void {
   const hd = d / heads;
   const stride = 3 * d;
   const scale = 1 / Math.sqrt(hd);
@@ -161,8 +176,13 @@ export function checkInput(config: ViTConfig, input: EngineInput, what = 'refere
     throw new EngineError(`${what}: batch count must be a positive integer, got ${input.count}`);
   const want = input.count * s * s * 3;
   if (input.data.length !== want) {
-    const layout = input.kind === 'rgb' ? `uint8 RGB [${input.count}, ${s}, ${s}, 3]` : `float32 pixels [${input.count}, 3, ${s}, ${s}]`;
-    throw new EngineError(`${what}: ${layout} needs ${want} values, got ${input.data.length} (model ${config.name} takes ${s}x${s} images)`);
+    const layout =
+      input.kind === 'rgb'
+        ? `uint8 RGB [${input.count}, ${s}, ${s}, 3]`
+        : `float32 pixels [${input.count}, 3, ${s}, ${s}]`;
+    throw new EngineError(
+      `${what}: ${layout} needs ${want} values, got ${input.data.length} (model ${config.name} takes ${s}x${s} images)`,
+    );
   }
 }
 
@@ -218,7 +238,12 @@ export interface ReferenceResult {
  * The forward pass as steps: it yields after the embedding and after each block, so that the
  * CPU engine can let the event loop breathe between them while a batch takes seconds.
  */
-function* forwardSteps(config: ViTConfig, w: ViTWeights, input: EngineInput, opts: ReferenceOptions): Generator<void, ReferenceResult> {
+function* forwardSteps(
+  config: ViTConfig,
+  w: ViTWeights,
+  input: EngineInput,
+  opts: ReferenceOptions,
+): Generator<void, ReferenceResult> {
   checkInput(config, input);
   const { numPatches, tokens: t, patchDim } = vitDims(config);
   const n = input.count;
@@ -235,7 +260,10 @@ function* forwardSteps(config: ViTConfig, w: ViTWeights, input: EngineInput, opt
   const first = config.classifier === 'token' ? 1 : 0;
   for (let i = 0; i < n; i++) {
     if (first) {
-      if (!w.cls) throw new EngineError(`model ${config.name}: class-token classifier but the weights have no class token`);
+      if (!w.cls)
+        throw new EngineError(
+          `model ${config.name}: class-token classifier but the weights have no class token`,
+        );
       for (let j = 0; j < d; j++) x[i * t * d + j] = w.cls.data[j] + pos[j];
     }
     for (let q = 0; q < numPatches; q++) {
@@ -266,7 +294,8 @@ function* forwardSteps(config: ViTConfig, w: ViTWeights, input: EngineInput, opt
   }
 
   if (config.finalNorm) {
-    if (!w.normScale || !w.normBias) throw new EngineError(`model ${config.name}: final_norm is on but the weights have no final LayerNorm`);
+    if (!w.normScale || !w.normBias)
+      throw new EngineError(`model ${config.name}: final_norm is on but the weights have no final LayerNorm`);
     layerNorm(x, w.normScale.data, w.normBias.data, x, rows, d, eps);
   }
   if (opts.capture) result.features = x.slice();
@@ -285,7 +314,12 @@ function* forwardSteps(config: ViTConfig, w: ViTWeights, input: EngineInput, opt
 }
 
 /** Runs the whole forward pass synchronously. */
-export function referenceForward(config: ViTConfig, weights: ViTWeights, input: EngineInput, opts: ReferenceOptions = {}): ReferenceResult {
+export function referenceForward(
+  config: ViTConfig,
+  weights: ViTWeights,
+  input: EngineInput,
+  opts: ReferenceOptions = {},
+): ReferenceResult {
   const steps = forwardSteps(config, weights, input, opts);
   for (;;) {
     const r = steps.next();
@@ -299,7 +333,11 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
  * The `--backend cpu` engine: the reference forward pass behind the Engine interface. Batches
  * run one at a time in call order, yielding to the event loop between blocks.
  */
-export function createCpuEngine(config: ViTConfig, weights: ViTWeights, opts: { maxBatch?: number } = {}): Engine {
+export function createCpuEngine(
+  config: ViTConfig,
+  weights: ViTWeights,
+  opts: { maxBatch?: number } = {},
+): Engine {
   const maxBatch = opts.maxBatch ?? 16;
   let queue: Promise<unknown> = Promise.resolve();
   let closed = false;
@@ -320,7 +358,11 @@ export function createCpuEngine(config: ViTConfig, weights: ViTWeights, opts: { 
     infer(input) {
       if (closed) return Promise.reject(new EngineError(`cpu engine (${config.name}) is closed`));
       if (input.count > maxBatch)
-        return Promise.reject(new EngineError(`cpu engine (${config.name}): batch of ${input.count} exceeds maxBatch ${maxBatch}`));
+        return Promise.reject(
+          new EngineError(
+            `cpu engine (${config.name}): batch of ${input.count} exceeds maxBatch ${maxBatch}`,
+          ),
+        );
       try {
         checkInput(config, input, `cpu engine (${config.name})`);
       } catch (e) {

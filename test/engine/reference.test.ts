@@ -43,19 +43,22 @@ describe('erf', () => {
 describe.each(['vit-tiny-test', 'vit-mini-224'])('reference forward on %s', (fixture) => {
   const dir = (f: string) => sharedPath('fixtures', fixture, f);
 
-  it.each(['pixels', 'rgb'] as const)('matches the golden intermediates and logits from %s input', async (kind) => {
-    const config = readViTConfigFile(dir('config.json'));
-    const weights = await loadWeights(dir('weights.npz'), config);
-    const input: EngineInput =
-      kind === 'rgb'
-        ? { kind, data: readNpy(dir('rgb.npy')).data as Uint8Array, count: 4 }
-        : { kind, data: f32(dir('pixel_values.npy')), count: 4 };
-    const r = referenceForward(config, weights, input, { capture: true });
-    expect(relErr(r.embeddings!, f32(dir('embeddings.npy')))).toBeLessThan(1e-4);
-    expect(relErr(r.block0!, f32(dir('block0.npy')))).toBeLessThan(1e-4);
-    expect(relErr(r.features!, f32(dir('features.npy')))).toBeLessThan(1e-4);
-    expect(relErr(r.logits, f32(dir('logits.npy')))).toBeLessThan(1e-4);
-  });
+  it.each(['pixels', 'rgb'] as const)(
+    'matches the golden intermediates and logits from %s input',
+    async (kind) => {
+      const config = readViTConfigFile(dir('config.json'));
+      const weights = await loadWeights(dir('weights.npz'), config);
+      const input: EngineInput =
+        kind === 'rgb'
+          ? { kind, data: readNpy(dir('rgb.npy')).data as Uint8Array, count: 4 }
+          : { kind, data: f32(dir('pixel_values.npy')), count: 4 };
+      const r = referenceForward(config, weights, input, { capture: true });
+      expect(relErr(r.embeddings!, f32(dir('embeddings.npy')))).toBeLessThan(1e-4);
+      expect(relErr(r.block0!, f32(dir('block0.npy')))).toBeLessThan(1e-4);
+      expect(relErr(r.features!, f32(dir('features.npy')))).toBeLessThan(1e-4);
+      expect(relErr(r.logits, f32(dir('logits.npy')))).toBeLessThan(1e-4);
+    },
+  );
 });
 
 describe('reference forward on the trained vit-cifar10-demo (tanh GELU, no final norm)', () => {
@@ -68,7 +71,11 @@ describe('reference forward on the trained vit-cifar10-demo (tanh GELU, no final
     const weights = await loadWeights(dir('model.safetensors'), config);
     const rgb = readNpy(dir('rgb.npy'));
     const want = f32(dir('logits.npy'));
-    const { logits } = referenceForward(config, weights, { kind: 'rgb', data: rgb.data as Uint8Array, count: rgb.shape[0] });
+    const { logits } = referenceForward(config, weights, {
+      kind: 'rgb',
+      data: rgb.data as Uint8Array,
+      count: rgb.shape[0],
+    });
     expect(rgb.shape[0]).toBe(233);
     expect(relErr(logits, want)).toBeLessThan(1e-4);
     expect(argmaxRows(logits, 10)).toEqual(argmaxRows(want, 10));
@@ -93,9 +100,15 @@ describe('cpu engine', () => {
     ]);
     expect(relErr(a, want.subarray(0, 10))).toBeLessThan(1e-4);
     expect(relErr(b, want.subarray(10, 20))).toBeLessThan(1e-4);
-    await expect(engine.infer({ kind: 'rgb', data: rgb.subarray(0, one - 1), count: 1 })).rejects.toThrow(/needs 3072 values, got 3071/);
-    await expect(engine.infer({ kind: 'rgb', data: new Uint8Array(5 * one), count: 5 })).rejects.toBeInstanceOf(EngineError);
+    await expect(engine.infer({ kind: 'rgb', data: rgb.subarray(0, one - 1), count: 1 })).rejects.toThrow(
+      /needs 3072 values, got 3071/,
+    );
+    await expect(
+      engine.infer({ kind: 'rgb', data: new Uint8Array(5 * one), count: 5 }),
+    ).rejects.toBeInstanceOf(EngineError);
     await engine.close();
-    await expect(engine.infer({ kind: 'rgb', data: rgb.subarray(0, one), count: 1 })).rejects.toThrow(/closed/);
+    await expect(engine.infer({ kind: 'rgb', data: rgb.subarray(0, one), count: 1 })).rejects.toThrow(
+      /closed/,
+    );
   });
 });

@@ -18,7 +18,12 @@ function halfToFloat(h: number): number {
  * Converts `count` elements stored as `dtype` in `bytes` (little-endian) to float32.
  * `bigEndian` swaps bytes first (npy `>f4` and friends).
  */
-export function toFloat32(bytes: Uint8Array, dtype: StoredDtype, count: number, bigEndian = false): Float32Array {
+export function toFloat32(
+  bytes: Uint8Array,
+  dtype: StoredDtype,
+  count: number,
+  bigEndian = false,
+): Float32Array {
   const size = DTYPE_BYTES[dtype];
   if (bigEndian && size > 1) swapBytes(bytes, size);
   // Copy to a fresh, aligned buffer when the view is not aligned for its element type.

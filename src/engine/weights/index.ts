@@ -8,9 +8,9 @@ import { openNpz } from './npz.js';
 import { openSafetensors } from './safetensors.js';
 import { fmtShape, numel, type TensorSource } from './source.js';
 
-export type { TensorSource } from './source.js';
 export { openNpz } from './npz.js';
 export { openSafetensors } from './safetensors.js';
+export type { TensorSource } from './source.js';
 
 /** Opens a weights file as npz or safetensors, chosen by its first bytes (not its name). */
 export async function openTensorSource(file: string): Promise<TensorSource> {
@@ -18,10 +18,16 @@ export async function openTensorSource(file: string): Promise<TensorSource> {
   try {
     size = (await stat(file)).size;
   } catch (e) {
-    throw new WeightsFormatError(`${file}: cannot open weights file (${(e as Error).message})`, { input: file, cause: e });
+    throw new WeightsFormatError(`${file}: cannot open weights file (${(e as Error).message})`, {
+      input: file,
+      cause: e,
+    });
   }
   if (size === 0)
-    throw new WeightsFormatError(`${file}: empty file (0 bytes); expected a .npz or .safetensors checkpoint`, { input: file });
+    throw new WeightsFormatError(
+      `${file}: empty file (0 bytes); expected a .npz or .safetensors checkpoint`,
+      { input: file },
+    );
   const head = Buffer.alloc(Math.min(size, 16));
   const fh = await open(file, 'r');
   try {
@@ -30,7 +36,11 @@ export async function openTensorSource(file: string): Promise<TensorSource> {
     await fh.close();
   }
   // Zip local file header, or the end record of an empty zip.
-  if (head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6)))
+  if (
+    head[0] === 0x50 &&
+    head[1] === 0x4b &&
+    ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6))
+  )
     return openNpz(file);
   // safetensors: u64 header length, then the JSON header's opening brace.
   if (head.length > 8 && head[8] === 0x7b) return openSafetensors(file);
@@ -43,7 +53,10 @@ export async function openTensorSource(file: string): Promise<TensorSource> {
 function planForSource(src: TensorSource, config: ViTConfig): LayoutPlan {
   const detected = detectLayout(src.names);
   if (!detected) {
-    const sample = src.names.slice(0, 5).map((n) => `'${n}'`).join(', ');
+    const sample = src.names
+      .slice(0, 5)
+      .map((n) => `'${n}'`)
+      .join(', ');
     throw new WeightsFormatError(
       `${src.file}: tensor names match no known ViT layout (Google 'embedding/kernel', timm 'patch_embed.proj.weight' or Hugging Face '...embeddings.patch_embeddings.projection.weight' expected); found ${src.names.length} tensors: ${sample}${src.names.length > 5 ? ', ...' : ''}`,
       { input: src.file },
@@ -63,9 +76,12 @@ function validate(src: TensorSource, plan: LayoutPlan, config: ViTConfig): void 
   for (const field of fieldsOf(plan)) {
     for (const part of field.parts) {
       const found = src.shape(part.name);
-      if (found === undefined) problems.push(`tensor '${part.name}' missing (expected shape ${fmtShape(part.shape)})`);
+      if (found === undefined)
+        problems.push(`tensor '${part.name}' missing (expected shape ${fmtShape(part.shape)})`);
       else if (found.length !== part.shape.length || found.some((d, i) => d !== part.shape[i]))
-        problems.push(`tensor '${part.name}': expected shape ${fmtShape(part.shape)}, found ${fmtShape(found)}`);
+        problems.push(
+          `tensor '${part.name}': expected shape ${fmtShape(part.shape)}, found ${fmtShape(found)}`,
+        );
     }
   }
   for (const u of plan.unsupported)
@@ -84,9 +100,12 @@ async function build(src: TensorSource, field: Field): Promise<Tensor> {
   for (const p of field.parts) parts.push(await src.read(p.name));
   const data = field.combine(parts);
   if (data.length !== numel(field.shape))
-    throw new WeightsFormatError(`${src.file}: '${field.parts[0]?.name}' gave ${data.length} values, ${fmtShape(field.shape)} expected`, {
-      input: src.file,
-    });
+    throw new WeightsFormatError(
+      `${src.file}: '${field.parts[0]?.name}' gave ${data.length} values, ${fmtShape(field.shape)} expected`,
+      {
+        input: src.file,
+      },
+    );
   return { data, shape: field.shape };
 }
 
@@ -96,14 +115,22 @@ async function build(src: TensorSource, field: Field): Promise<Tensor> {
  * Tensors the config does not use (a final norm the config turns off, optimiser state) are
  * ignored. Errors are WeightsFormatError naming the file, the tensor, expected and found.
  */
-export async function loadWeights(file: string, config: ViTConfig, log: Logger = silentLogger): Promise<ViTWeights> {
+export async function loadWeights(
+  file: string,
+  config: ViTConfig,
+  log: Logger = silentLogger,
+): Promise<ViTWeights> {
   const src = await openTensorSource(file);
   try {
     const plan = planForSource(src, config);
     validate(src, plan, config);
-    log.debug({ file, layout: plan.layout, format: src.format, tensors: src.names.length }, 'loading weights');
+    log.debug(
+      { file, layout: plan.layout, format: src.format, tensors: src.names.length },
+      'loading weights',
+    );
     const top: Partial<Record<keyof typeof plan.top, Tensor>> = {};
-    for (const [key, field] of Object.entries(plan.top)) top[key as keyof typeof plan.top] = await build(src, field);
+    for (const [key, field] of Object.entries(plan.top))
+      top[key as keyof typeof plan.top] = await build(src, field);
     const blocks: BlockWeights[] = [];
     for (const b of plan.blocks) {
       const out: Partial<BlockWeights> = {};
@@ -138,8 +165,17 @@ export async function inferConfigFromWeights(file: string, name = 'inferred'): P
     if (!detected) return fail('tensor names match no known ViT layout');
     const s = (n: string) => src.shape(n) ?? fail(`tensor '${n}' missing`);
     const has = (n: string) => src.shape(n) !== undefined;
-    const countLayers = (re: RegExp) => new Set(src.names.map((n) => re.exec(n)?.[1]).filter((x) => x !== undefined)).size;
-    let D: number, P: number, T: number, layers: number, heads: number, mlp: number, classes: number, cls: boolean, norm: boolean;
+    const countLayers = (re: RegExp) =>
+      new Set(src.names.map((n) => re.exec(n)?.[1]).filter((x) => x !== undefined)).size;
+    let D: number,
+      P: number,
+      T: number,
+      layers: number,
+      heads: number,
+      mlp: number,
+      classes: number,
+      cls: boolean,
+      norm: boolean;
     const p = detected.prefix;
     if (detected.layout === 'google') {
       [P, , , D] = s('embedding/kernel');
@@ -170,7 +206,8 @@ export async function inferConfigFromWeights(file: string, name = 'inferred'): P
       norm = has(`${p}layernorm.weight`);
     }
     const grid = Math.round(Math.sqrt(T - (cls ? 1 : 0)));
-    if (grid * grid !== T - (cls ? 1 : 0)) fail(`position embedding of ${T} tokens is not a square grid${cls ? ' plus a class token' : ''}`);
+    if (grid * grid !== T - (cls ? 1 : 0))
+      fail(`position embedding of ${T} tokens is not a square grid${cls ? ' plus a class token' : ''}`);
     return parseViTConfig(
       {
         name,

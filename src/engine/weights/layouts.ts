@@ -81,7 +81,11 @@ const concat = (parts: Float32Array[]) => {
   return out;
 };
 
-const zeros = (shape: number[]): Field => ({ parts: [], shape, combine: () => new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+const zeros = (shape: number[]): Field => ({
+  parts: [],
+  shape,
+  combine: () => new Float32Array(shape.reduce((a, b) => a * b, 1)),
+});
 
 // ---- layouts --------------------------------------------------------------------------
 
@@ -91,7 +95,8 @@ export function detectLayout(names: readonly string[]): { layout: Layout; prefix
   if (set.has('embedding/kernel')) return { layout: 'google', prefix: '' };
   if (set.has('patch_embed.proj.weight')) return { layout: 'timm', prefix: '' };
   const hf = names.find((n) => n.endsWith('embeddings.patch_embeddings.projection.weight'));
-  if (hf !== undefined) return { layout: 'hf', prefix: hf.slice(0, -'embeddings.patch_embeddings.projection.weight'.length) };
+  if (hf !== undefined)
+    return { layout: 'hf', prefix: hf.slice(0, -'embeddings.patch_embeddings.projection.weight'.length) };
   return undefined;
 }
 
@@ -108,7 +113,15 @@ export function planFor(layout: Layout, prefix: string, c: ViTConfig): LayoutPla
 
 function dims(c: ViTConfig) {
   const { tokens, headDim } = vitDims(c);
-  return { D: c.hiddenSize, H: c.numHeads, hd: headDim, M: c.mlpDim, C: c.numClasses, P: c.patchSize, T: tokens };
+  return {
+    D: c.hiddenSize,
+    H: c.numHeads,
+    hd: headDim,
+    M: c.mlpDim,
+    C: c.numClasses,
+    P: c.patchSize,
+    T: tokens,
+  };
 }
 
 function googlePlan(c: ViTConfig): LayoutPlan {
@@ -139,7 +152,11 @@ function googlePlan(c: ViTConfig): LayoutPlan {
         combine: (p: Float32Array[]) => concatColumns(p, D, D),
       },
       qkvBias: c.qkvBias
-        ? { parts: qkv.map((n) => ({ name: `${att}/${n}/bias`, shape: [H, hd] })), shape: [3 * D], combine: concat }
+        ? {
+            parts: qkv.map((n) => ({ name: `${att}/${n}/bias`, shape: [H, hd] })),
+            shape: [3 * D],
+            combine: concat,
+          }
         : zeros([3 * D]),
       projKernel: as(`${att}/out/kernel`, [H, hd, D], [D, D]),
       projBias: as(`${att}/out/bias`, [D], [D]),
@@ -156,7 +173,10 @@ function googlePlan(c: ViTConfig): LayoutPlan {
     top,
     blocks,
     unsupported: [
-      { name: 'pre_logits/kernel', why: 'a pre-logits (representation) layer, as in ImageNet-21k checkpoints without a fine-tuned head' },
+      {
+        name: 'pre_logits/kernel',
+        why: 'a pre-logits (representation) layer, as in ImageNet-21k checkpoints without a fine-tuned head',
+      },
     ],
   };
 }
@@ -198,7 +218,10 @@ function timmPlan(c: ViTConfig): LayoutPlan {
     top,
     blocks,
     unsupported: [
-      { name: 'fc_norm.weight', why: 'a LayerNorm after pooling (fc_norm), where this engine normalises before pooling' },
+      {
+        name: 'fc_norm.weight',
+        why: 'a LayerNorm after pooling (fc_norm), where this engine normalises before pooling',
+      },
       { name: 'head.fc.weight', why: 'a multi-layer classifier head' },
       { name: 'blocks.0.ls1.gamma', why: 'LayerScale' },
     ],
@@ -228,7 +251,12 @@ function hfPlan(c: ViTConfig, p: string): LayoutPlan {
       qkvKernel: {
         parts: qkv.map((n) => ({ name: `${n}.weight`, shape: [D, D] })),
         shape: [D, 3 * D],
-        combine: (ws: Float32Array[]) => concatColumns(ws.map((w) => transpose(w, D, D)), D, D),
+        combine: (ws: Float32Array[]) =>
+          concatColumns(
+            ws.map((w) => transpose(w, D, D)),
+            D,
+            D,
+          ),
       },
       qkvBias: c.qkvBias
         ? { parts: qkv.map((n) => ({ name: `${n}.bias`, shape: [D] })), shape: [3 * D], combine: concat }

@@ -23,7 +23,8 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeader | { need: number } 
   if (bytes[0] !== 0x93 || String.fromCharCode(...bytes.subarray(1, 6)) !== 'NUMPY')
     throw new Error('not an npy array (bad magic)');
   const major = bytes[6];
-  if (major < 1 || major > 3) throw new Error(`npy format version ${major} not supported (1, 2 or 3 expected)`);
+  if (major < 1 || major > 3)
+    throw new Error(`npy format version ${major} not supported (1, 2 or 3 expected)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const start = major === 1 ? 10 : 12;
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
@@ -32,10 +33,12 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeader | { need: number } 
   const header = decoder.decode(bytes.subarray(start, start + headerLen));
   const descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || shapeText === undefined) throw new Error(`malformed npy header ${JSON.stringify(header)}`);
+  if (descr === undefined || shapeText === undefined)
+    throw new Error(`malformed npy header ${JSON.stringify(header)}`);
   const m = /^([<>=|])([a-z]\d+)$/.exec(descr);
   const dtype = m ? DESCR[m[2]] : undefined;
-  if (!m || !dtype) throw new Error(`npy dtype '${descr}' not supported (float16, float32 or float64 expected)`);
+  if (!m || !dtype)
+    throw new Error(`npy dtype '${descr}' not supported (float16, float32 or float64 expected)`);
   const shape = shapeText
     .split(',')
     .map((s) => s.trim())

@@ -1,8 +1,8 @@
 import { close, open, read } from 'node:fs';
-import { promisify } from 'node:util';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants as zc, inflateRawSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { inflateRawSync, constants as zc } from 'node:zlib';
 import yauzl from 'yauzl';
 import { WeightsFormatError } from '../../errors.js';
 import { DTYPE_BYTES, toFloat32 } from './dtype.js';
@@ -59,24 +59,41 @@ export async function openNpz(file: string): Promise<TensorSource> {
       if (!entry.fileName.endsWith('.npy')) continue;
       const name = entry.fileName.slice(0, -4);
       const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true });
-      entries.set(name, { entry, fileDataStart, header: await readEntryHeader(fd, entry, fileDataStart, file, name) });
+      entries.set(name, {
+        entry,
+        fileDataStart,
+        header: await readEntryHeader(fd, entry, fileDataStart, file, name),
+      });
     }
   } catch (e) {
     zip.close();
     if (e instanceof WeightsFormatError) throw e;
-    throw new WeightsFormatError(`${file}: corrupt npz archive (${(e as Error).message})`, { input: file, cause: e });
+    throw new WeightsFormatError(`${file}: corrupt npz archive (${(e as Error).message})`, {
+      input: file,
+      cause: e,
+    });
   }
   return new NpzSource(file, fd, zip, entries);
 }
 
-async function readEntryHeader(fd: number, entry: yauzl.Entry, fileDataStart: number, file: string, name: string) {
+async function readEntryHeader(
+  fd: number,
+  entry: yauzl.Entry,
+  fileDataStart: number,
+  file: string,
+  name: string,
+) {
   const where = `${file}: tensor '${name}'`;
-  if (entry.isEncrypted()) throw new WeightsFormatError(`${where}: encrypted zip entries are not supported`, { input: file });
+  if (entry.isEncrypted())
+    throw new WeightsFormatError(`${where}: encrypted zip entries are not supported`, { input: file });
   const method = entry.compressionMethod;
   if (method !== STORED && method !== DEFLATED)
-    throw new WeightsFormatError(`${where}: zip compression method ${method} not supported (stored or deflate expected)`, {
-      input: file,
-    });
+    throw new WeightsFormatError(
+      `${where}: zip compression method ${method} not supported (stored or deflate expected)`,
+      {
+        input: file,
+      },
+    );
   // Headers are small (np.save pads them to 64 or 128 bytes); grow the window if one is not.
   let window = 4096;
   for (;;) {
@@ -92,7 +109,10 @@ async function readEntryHeader(fd: number, entry: yauzl.Entry, fileDataStart: nu
         // Z_SYNC_FLUSH decodes as much as this prefix holds instead of failing on the cut.
         bytes = inflateRawSync(raw, { finishFlush: zc.Z_SYNC_FLUSH });
       } catch (e) {
-        throw new WeightsFormatError(`${where}: corrupt deflate data (${(e as Error).message})`, { input: file, cause: e });
+        throw new WeightsFormatError(`${where}: corrupt deflate data (${(e as Error).message})`, {
+          input: file,
+          cause: e,
+        });
       }
     }
     let parsed: ReturnType<typeof parseNpyHeader>;
@@ -111,7 +131,10 @@ async function readEntryHeader(fd: number, entry: yauzl.Entry, fileDataStart: nu
       return parsed;
     }
     if (raw.length >= entry.compressedSize)
-      throw new WeightsFormatError(`${where}: npy header cut short (${bytes.length} of ${parsed.need} bytes)`, { input: file });
+      throw new WeightsFormatError(
+        `${where}: npy header cut short (${bytes.length} of ${parsed.need} bytes)`,
+        { input: file },
+      );
     window *= 16;
   }
 }
@@ -135,17 +158,22 @@ class NpzSource implements TensorSource {
 
   async read(name: string): Promise<Float32Array> {
     const e = this.entries.get(name);
-    if (!e) throw new WeightsFormatError(`${this.file}: no tensor '${name}' in the archive`, { input: this.file });
+    if (!e)
+      throw new WeightsFormatError(`${this.file}: no tensor '${name}' in the archive`, { input: this.file });
     const { header } = e;
     const count = numel(header.shape);
     const bytes = new Uint8Array(count * DTYPE_BYTES[header.dtype]);
     const where = `${this.file}: tensor '${name}'`;
     try {
-      if (e.entry.compressionMethod === STORED) await readExactly(this.fd, bytes, e.fileDataStart + header.dataOffset, where);
+      if (e.entry.compressionMethod === STORED)
+        await readExactly(this.fd, bytes, e.fileDataStart + header.dataOffset, where);
       else await this.inflateInto(e, bytes);
     } catch (err) {
       if (err instanceof WeightsFormatError) throw err;
-      throw new WeightsFormatError(`${where}: cannot read data (${(err as Error).message})`, { input: this.file, cause: err });
+      throw new WeightsFormatError(`${where}: cannot read data (${(err as Error).message})`, {
+        input: this.file,
+        cause: err,
+      });
     }
     const data = toFloat32(bytes, header.dtype, count, header.bigEndian);
     return header.fortran ? fortranToC(data, header.shape) : data;
@@ -165,7 +193,8 @@ class NpzSource implements TensorSource {
             skip -= s;
             c = c.subarray(s);
           }
-          if (filled + c.length > bytes.length) return done(new Error('entry holds more data than its npy header says'));
+          if (filled + c.length > bytes.length)
+            return done(new Error('entry holds more data than its npy header says'));
           bytes.set(c, filled);
           filled += c.length;
           done();

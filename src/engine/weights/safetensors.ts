@@ -33,8 +33,11 @@ export async function openSafetensors(file: string): Promise<TensorSource> {
     await fh.read(lenBuf, 0, 8, 0);
     const headerLen = Number(lenBuf.readBigUInt64LE(0));
     if (headerLen < 2 || headerLen > MAX_HEADER)
-      fail(`not a safetensors file: header length ${headerLen} is implausible (2 to ${MAX_HEADER} bytes expected)`);
-    if (8 + headerLen > size) fail(`truncated: the ${headerLen}-byte JSON header needs ${8 + headerLen} bytes, the file has ${size}`);
+      fail(
+        `not a safetensors file: header length ${headerLen} is implausible (2 to ${MAX_HEADER} bytes expected)`,
+      );
+    if (8 + headerLen > size)
+      fail(`truncated: the ${headerLen}-byte JSON header needs ${8 + headerLen} bytes, the file has ${size}`);
     const headerBuf = Buffer.alloc(headerLen);
     await fh.read(headerBuf, 0, headerLen, 8);
     let header: unknown;
@@ -43,7 +46,8 @@ export async function openSafetensors(file: string): Promise<TensorSource> {
     } catch (e) {
       fail(`not a safetensors file: header is not JSON (${(e as Error).message})`);
     }
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('safetensors header is not a JSON object');
+    if (typeof header !== 'object' || header === null || Array.isArray(header))
+      fail('safetensors header is not a JSON object');
     const dataStart = 8 + headerLen;
     const entries = new Map<string, StEntry>();
     for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
@@ -60,12 +64,16 @@ export async function openSafetensors(file: string): Promise<TensorSource> {
         e.data_offsets.length !== 2 ||
         !e.data_offsets.every((d) => Number.isInteger(d) && d >= 0)
       )
-        fail(`${where}: malformed header entry ${JSON.stringify(raw)} (dtype, shape and data_offsets expected)`);
+        fail(
+          `${where}: malformed header entry ${JSON.stringify(raw)} (dtype, shape and data_offsets expected)`,
+        );
       const shape = e.shape as number[];
       const [b, en] = e.data_offsets as number[];
       const bytesPer = DTYPES[e.dtype as string] ? DTYPE_BYTES[DTYPES[e.dtype as string]] : undefined;
       if (bytesPer !== undefined && en - b !== numel(shape) * bytesPer)
-        fail(`${where}: ${e.dtype} ${fmtShape(shape)} needs ${numel(shape) * bytesPer} bytes, data_offsets [${b}, ${en}] hold ${en - b}`);
+        fail(
+          `${where}: ${e.dtype} ${fmtShape(shape)} needs ${numel(shape) * bytesPer} bytes, data_offsets [${b}, ${en}] hold ${en - b}`,
+        );
       if (dataStart + en > size)
         fail(`${where}: data ends at byte ${dataStart + en} but the file has ${size} bytes (truncated)`);
       entries.set(name, { dtype: e.dtype as string, shape, begin: dataStart + b, end: dataStart + en });
@@ -95,17 +103,29 @@ class SafetensorsSource implements TensorSource {
 
   async read(name: string): Promise<Float32Array> {
     const e = this.entries.get(name);
-    if (!e) throw new WeightsFormatError(`${this.file}: no tensor '${name}' in the file`, { input: this.file });
+    if (!e)
+      throw new WeightsFormatError(`${this.file}: no tensor '${name}' in the file`, { input: this.file });
     const dtype = DTYPES[e.dtype];
     if (!dtype)
-      throw new WeightsFormatError(`${this.file}: tensor '${name}' has dtype ${e.dtype}; F32, F16, BF16 or F64 expected`, {
-        input: this.file,
-      });
+      throw new WeightsFormatError(
+        `${this.file}: tensor '${name}' has dtype ${e.dtype}; F32, F16, BF16 or F64 expected`,
+        {
+          input: this.file,
+        },
+      );
     const bytes = new Uint8Array(e.end - e.begin);
     for (let done = 0; done < bytes.length; ) {
-      const { bytesRead } = await this.fh.read(bytes, done, Math.min(64 << 20, bytes.length - done), e.begin + done);
+      const { bytesRead } = await this.fh.read(
+        bytes,
+        done,
+        Math.min(64 << 20, bytes.length - done),
+        e.begin + done,
+      );
       if (bytesRead === 0)
-        throw new WeightsFormatError(`${this.file}: tensor '${name}': file ends inside its data (truncated)`, { input: this.file });
+        throw new WeightsFormatError(
+          `${this.file}: tensor '${name}': file ends inside its data (truncated)`,
+          { input: this.file },
+        );
       done += bytesRead;
     }
     return toFloat32(bytes, dtype, numel(e.shape));
