@@ -12,7 +12,9 @@ export interface AccessRules {
   allowedOrigins?: readonly string[];
 }
 
-export type AccessResult = { ok: true } | { ok: false; status: 401 | 403; reason: 'auth' | 'origin'; message: string };
+export type AccessResult =
+  | { ok: true }
+  | { ok: false; status: 401 | 403; reason: 'auth' | 'origin'; message: string };
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();

@@ -89,7 +89,11 @@ export class ClientChannel {
   /** Sends now, queues, or drops the oldest queued message; never blocks and never throws. */
   send(data: string, type: ServerMessageType): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    if (this.queued === 0 && this.pendingMissed === 0 && this.ws.bufferedAmount < this.limits.maxBufferedBytes) {
+    if (
+      this.queued === 0 &&
+      this.pendingMissed === 0 &&
+      this.ws.bufferedAmount < this.limits.maxBufferedBytes
+    ) {
       this.write(data, type);
       return;
     }

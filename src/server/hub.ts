@@ -59,7 +59,12 @@ export interface PublishOptions {
 /** Close reasons travel in a control frame: at most 123 bytes of UTF-8. */
 function closeReason(reason: string): string {
   const buf = Buffer.from(reason, 'utf8');
-  return buf.length <= 123 ? reason : buf.subarray(0, 120).toString('utf8').replace(/\uFFFD+$/, '');
+  return buf.length <= 123
+    ? reason
+    : buf
+        .subarray(0, 120)
+        .toString('utf8')
+        .replace(/\uFFFD+$/, '');
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -351,12 +356,21 @@ export class Hub {
     });
 
     channel.send(
-      JSON.stringify({ type: 'hello', version: this.options.version, streams: this.streams, heartbeatMs: this.heartbeatMs }),
+      JSON.stringify({
+        type: 'hello',
+        version: this.options.version,
+        streams: this.streams,
+        heartbeatMs: this.heartbeatMs,
+      }),
       'hello',
     );
   }
 
-  private onClientMessage(channel: ClientChannel, message: ClientMessage, reply: (m: ServerMessage) => void): void {
+  private onClientMessage(
+    channel: ClientChannel,
+    message: ClientMessage,
+    reply: (m: ServerMessage) => void,
+  ): void {
     switch (message.type) {
       case 'subscribe':
         channel.subscribe(message.streams);

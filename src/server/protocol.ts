@@ -116,10 +116,7 @@ export type ServerMessage =
 
 export type ServerMessageType = ServerMessage['type'];
 
-const streamList = z
-  .array(z.string().min(1).max(MAX_STREAM_ID_LENGTH))
-  .min(1)
-  .max(MAX_STREAMS_PER_MESSAGE);
+const streamList = z.array(z.string().min(1).max(MAX_STREAM_ID_LENGTH)).min(1).max(MAX_STREAMS_PER_MESSAGE);
 
 const clientSchemas = {
   subscribe: z.object({ type: z.literal('subscribe'), streams: streamList }),
@@ -149,7 +146,10 @@ export function parseClientMessage(text: string): ParseResult {
     return { ok: false, error: `"type" must be a string, one of: ${CLIENT_TYPES}` };
   }
   if (!Object.hasOwn(clientSchemas, type)) {
-    return { ok: false, error: `unknown message type "${type.slice(0, 40)}": expected one of ${CLIENT_TYPES}` };
+    return {
+      ok: false,
+      error: `unknown message type "${type.slice(0, 40)}": expected one of ${CLIENT_TYPES}`,
+    };
   }
   const result = clientSchemas[type as keyof typeof clientSchemas].safeParse(value);
   if (!result.success) {

@@ -44,7 +44,9 @@ const SECURITY_HEADERS = {
 
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? '0.0.0';
   } catch {
     return '0.0.0';
@@ -65,7 +67,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Vitstre
   const startedAt = Date.now();
 
   const server = http.createServer((req, res) => {
-    const send = (status: number, body: string | Buffer, headers: Record<string, string | number> = {}): void => {
+    const send = (
+      status: number,
+      body: string | Buffer,
+      headers: Record<string, string | number> = {},
+    ): void => {
       res.writeHead(status, { 'Content-Length': Buffer.byteLength(body), ...headers });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
@@ -100,7 +106,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Vitstre
     }
     const file = files.get(url.pathname);
     if (file) {
-      return send(200, file.body, { 'Content-Type': file.contentType, 'Cache-Control': 'no-cache', ...SECURITY_HEADERS });
+      return send(200, file.body, {
+        'Content-Type': file.contentType,
+        'Cache-Control': 'no-cache',
+        ...SECURITY_HEADERS,
+      });
     }
     text(404, 'not found\n');
   });

@@ -30,10 +30,13 @@ export function loadStaticFiles(dir: string): Map<string, StaticFile> {
       out.set(urlPath, { body: readFileSync(path.join(dir, file)), contentType });
     } catch (err) {
       const where = path.join(dir, file);
-      throw new VitstreamError(`dashboard file missing: ${where} (expected the package's src/server/public)`, {
-        input: where,
-        cause: err,
-      });
+      throw new VitstreamError(
+        `dashboard file missing: ${where} (expected the package's src/server/public)`,
+        {
+          input: where,
+          cause: err,
+        },
+      );
     }
   }
   return out;

@@ -15,7 +15,9 @@ export interface RgbImage {
 export function downscaleRgb(src: RgbImage, maxSide: number): RgbImage {
   const { width: sw, height: sh, rgb } = src;
   if (rgb.length < sw * sh * 3) {
-    throw new RangeError(`thumbnail: expected ${sw}x${sh}x3 = ${sw * sh * 3} bytes of RGB, got ${rgb.length}`);
+    throw new RangeError(
+      `thumbnail: expected ${sw}x${sh}x3 = ${sw * sh * 3} bytes of RGB, got ${rgb.length}`,
+    );
   }
   const scale = Math.min(1, maxSide / Math.max(sw, sh));
   const dw = Math.max(1, Math.round(sw * scale));
@@ -74,7 +76,8 @@ const CRC_TABLE = (() => {
 
 function crc32(...parts: Uint8Array[]): number {
   let c = 0xffffffff;
-  for (const part of parts) for (let i = 0; i < part.length; i++) c = CRC_TABLE[(c ^ part[i]!) & 0xff]! ^ (c >>> 8);
+  for (const part of parts)
+    for (let i = 0; i < part.length; i++) c = CRC_TABLE[(c ^ part[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 

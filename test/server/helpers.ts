@@ -1,4 +1,4 @@
-import { WebSocket, type ClientOptions } from 'ws';
+import { type ClientOptions, WebSocket } from 'ws';
 import type { Prediction } from '../../src/predictions.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: test messages are inspected loosely

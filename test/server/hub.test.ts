@@ -39,7 +39,12 @@ describe('hub', () => {
     const c = await client();
     const hello = c.messages[0]!;
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    expect(hello).toEqual({ type: 'hello', version: pkg.version, streams: ['cam1', 'cam2'], heartbeatMs: 30_000 });
+    expect(hello).toEqual({
+      type: 'hello',
+      version: pkg.version,
+      streams: ['cam1', 'cam2'],
+      heartbeatMs: 30_000,
+    });
   });
 
   it('delivers only the subscribed streams; * gets all', async () => {
@@ -50,7 +55,13 @@ describe('hub', () => {
     await b.subscribe(['b']);
 
     const { hub } = server!;
-    for (const p of [prediction('a', 1), prediction('b', 1), prediction('c', 1), prediction('a', 2), prediction('b', 2)]) {
+    for (const p of [
+      prediction('a', 1),
+      prediction('b', 1),
+      prediction('c', 1),
+      prediction('a', 2),
+      prediction('b', 2),
+    ]) {
       hub.publish(p);
     }
     await fence([a, all, b, none], 'one');
@@ -90,7 +101,10 @@ describe('hub', () => {
     await a.subscribe(['a']);
     await all.subscribe(['*']);
     server!.hub.publishStats({
-      streams: { a: { fpsIn: 25, fpsClassified: 5, latencyMs: 40, dropped: 0 }, b: { fpsIn: 30, dropped: 3 } },
+      streams: {
+        a: { fpsIn: 25, fpsClassified: 5, latencyMs: 40, dropped: 0 },
+        b: { fpsIn: 30, dropped: 3 },
+      },
       engine: { utilization: 0.5 },
     });
     await fence([a, all, none], 's');
@@ -121,7 +135,13 @@ describe('hub', () => {
     server!.hub.publishEvent({ kind: 'reconnecting', message: 'source lost', streamId: 'a', level: 'warn' });
     await fence([a, b], 'e');
     const ev = a.ofType('event').find((m) => m.kind === 'reconnecting')!;
-    expect(ev).toMatchObject({ type: 'event', kind: 'reconnecting', streamId: 'a', level: 'warn', message: 'source lost' });
+    expect(ev).toMatchObject({
+      type: 'event',
+      kind: 'reconnecting',
+      streamId: 'a',
+      level: 'warn',
+      message: 'source lost',
+    });
     expect(typeof ev.atMs).toBe('number');
     expect(b.ofType('event').filter((m) => m.kind === 'reconnecting')).toEqual([]);
   });
@@ -159,7 +179,9 @@ describe('hub', () => {
     await start({ thumbnail: { fps: 0 } });
     const c = await client();
     await c.subscribe(['a']);
-    server!.hub.publish(prediction('a', 1), { thumbnail: { rgb: new Uint8Array(10), width: 32, height: 32 } });
+    server!.hub.publish(prediction('a', 1), {
+      thumbnail: { rgb: new Uint8Array(10), width: 32, height: 32 },
+    });
     const p = await c.waitFor((m) => m.type === 'prediction');
     expect(p.thumbnail).toBeUndefined();
   });

@@ -1,7 +1,6 @@
 // vitstream dashboard: one WebSocket, one card per stream. Plain JS, no build step.
 // Messages may arrive far faster than a screen refreshes, so they only update `state`;
 // the DOM is redrawn at most once per animation frame, and only for streams that changed.
-'use strict';
 
 (() => {
   const params = new URLSearchParams(location.search);
@@ -84,7 +83,8 @@
       const delay = Math.min(10000, 500 * 2 ** Math.min(attempt, 5)) * (0.75 + Math.random() * 0.5);
       attempt++;
       let why = ev.reason ? `: ${ev.reason}` : '';
-      if (!opened && !everOpened && token === null) why = ' (if the server needs a token, add ?token=… to this URL)';
+      if (!opened && !everOpened && token === null)
+        why = ' (if the server needs a token, add ?token=… to this URL)';
       else if (!opened && !everOpened) why = ' (check the token in this URL)';
       setConn('down', `disconnected${why} — retry in ${Math.round(delay / 1000)} s`);
       for (const s of streams.values()) s.dirty = true;
@@ -179,7 +179,8 @@
 
   const fmt = {
     fps: (v) => (typeof v === 'number' ? `${v.toFixed(v < 10 ? 1 : 0)} fps` : '–'),
-    ms: (v) => (typeof v === 'number' ? (v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(1)} s`) : '–'),
+    ms: (v) =>
+      typeof v === 'number' ? (v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(1)} s`) : '–',
     int: (v) => (typeof v === 'number' ? Math.round(v).toLocaleString() : '–'),
     pct: (v) => `${(v * 100).toFixed(v >= 0.995 || v < 0.1 ? 1 : 0)}%`,
   };
@@ -243,7 +244,8 @@
 
     if (p && Array.isArray(p.top)) {
       const list = el.querySelector('.top');
-      while (list.children.length < p.top.length) list.append(rowTemplate.content.firstElementChild.cloneNode(true));
+      while (list.children.length < p.top.length)
+        list.append(rowTemplate.content.firstElementChild.cloneNode(true));
       while (list.children.length > p.top.length) list.lastElementChild.remove();
       p.top.forEach((t, i) => {
         const row = list.children[i];
@@ -257,7 +259,9 @@
 
     el.querySelector('.s-fps-in').textContent = fmt.fps(st.fpsIn);
     el.querySelector('.s-fps-cls').textContent = fmt.fps(st.fpsClassified);
-    el.querySelector('.s-latency').textContent = fmt.ms(typeof st.latencyMs === 'number' ? st.latencyMs : p?.latencyMs);
+    el.querySelector('.s-latency').textContent = fmt.ms(
+      typeof st.latencyMs === 'number' ? st.latencyMs : p?.latencyMs,
+    );
     el.querySelector('.s-dropped').textContent = fmt.int(st.dropped);
     el.querySelector('.s-frame').textContent = p ? fmt.int(p.frame) : '–';
   }
