@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { Observable } from 'rxjs';
-import { VideoSourceError } from '../errors.js';
+import { FfmpegNotFoundError, VideoSourceError } from '../errors.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { decodeArgs, type FrameSize, normalizeSize, type ResizeMode } from '../video/args.js';
 import { BufferPool } from '../video/bufferPool.js';
@@ -80,7 +80,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     let lastPts: number | undefined;
     let lastDelta = 0;
     let firstWall: number | undefined;
-    let terminal: { error?: VideoSourceError } | undefined; // held until `waiting` drains
+    let terminal: { error?: Error } | undefined; // held until `waiting` drains
     let statsTimer: ReturnType<typeof setInterval> | undefined;
     let lastStats = { at: Date.now(), frames: 0 };
 
@@ -259,9 +259,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       child = proc;
       proc.on('error', (err) => {
         if (closed) return;
-        closed = true;
-        stopStats();
-        subscriber.error(fail(`could not run ffmpeg (${ff.path}): ${err.message}`, err));
+        terminal = { error: fail(`could not run ffmpeg (${ff.path}): ${err.message}`, err) };
+        finish();
       });
       proc.stdout?.on('data', onData);
       proc.stderr?.setEncoding('utf8');
@@ -273,8 +272,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
 
     start().catch((err: unknown) => {
       if (closed) return;
-      closed = true;
-      subscriber.error(err instanceof VideoSourceError || (err as Error)?.name === 'FfmpegNotFoundError' ? err : fail(String((err as Error)?.message ?? err), err));
+      terminal = { error: err instanceof VideoSourceError || err instanceof FfmpegNotFoundError ? err : fail(String((err as Error)?.message ?? err), err) };
+      finish();
     });
 
     return () => {

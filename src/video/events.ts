@@ -1,6 +1,5 @@
-import type { VideoSourceError } from '../errors.js';
-
 /** What happens to a source over its life; observe it to log, export metrics or show a dashboard. */
+/** `error` carries a VideoSourceError (or FfmpegNotFoundError) naming the input and the reason. */
 export type SourceEvent =
   | { type: 'started'; streamId: string; atMs: number; pid: number | undefined; attempt: number }
   | {
@@ -14,7 +13,7 @@ export type SourceEvent =
       /** Decoded frames per second over the last interval. */
       fps: number;
     }
-  | { type: 'error'; streamId: string; atMs: number; error: VideoSourceError }
+  | { type: 'error'; streamId: string; atMs: number; error: Error }
   | { type: 'reconnecting'; streamId: string; atMs: number; attempt: number; delayMs: number }
   | {
       type: 'ended';
