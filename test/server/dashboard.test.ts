@@ -1,0 +1,210 @@
+import { existsSync } from 'node:fs';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Prediction } from '../../src/predictions.js';
+import { createServer, type VitstreamServer } from '../../src/server/index.js';
+
+const CHROMIUM = process.env.VITSTREAM_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = process.env.VITSTREAM_SCREENSHOTS ?? '/tmp';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium)
+  console.warn(`dashboard tests skipped: no Chromium at ${CHROMIUM} (set VITSTREAM_CHROMIUM)`);
+
+const LABELS: Record<string, string[]> = {
+  'front-door': ['golden retriever', 'Labrador retriever', 'tennis ball', 'kuvasz', 'Great Pyrenees'],
+  'parking-lot': [
+    'sports car, sport car',
+    'convertible',
+    'car wheel',
+    'grille, radiator grille',
+    'racer, race car',
+  ],
+  'rtsp://10.0.0.12:554/stream1': [
+    'street sign',
+    'traffic light, traffic signal',
+    'trolleybus',
+    'cab, taxi',
+    'mailbag',
+  ],
+};
+
+function fakePrediction(streamId: string, frame: number, labels: string[]): Prediction {
+  const raw = labels.map((_, i) => Math.exp(-i * 1.1));
+  const total = raw.reduce((a, b) => a + b, 0) * 1.15;
+  return {
+    streamId,
+    frame,
+    ptsMs: frame * 40,
+    receivedAtMs: Date.now() - 35,
+    latencyMs: 35 + (frame % 10),
+    top: labels.map((label, i) => ({ label, index: 100 + i, score: raw[i]! / total })),
+  };
+}
+
+/** A smooth coloured test pattern, different per stream, as the classified 224x224 frame. */
+function frameRgb(seed: number): { rgb: Uint8Array; width: number; height: number } {
+  const size = 224;
+  const rgb = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const o = (y * size + x) * 3;
+      rgb[o] = (x + seed * 70) & 255;
+      rgb[o + 1] = (y * 1.1 + seed * 40) & 255;
+      rgb[o + 2] = 128 + 100 * Math.sin((x + y) / 20 + seed);
+    }
+  }
+  return { rgb, width: size, height: size };
+}
+
+describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
+  let server: VitstreamServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = await createServer({ port: 0, token: 'dash-token', thumbnail: { fps: 0 } });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  function publishAll(frame: number, labelsFor = (id: string) => LABELS[id]!): void {
+    Object.keys(LABELS).forEach((id, i) => {
+      server.hub.publish(fakePrediction(id, frame, labelsFor(id)), { thumbnail: frameRgb(i) });
+    });
+    server.hub.publishStats({
+      streams: {
+        'front-door': { fpsIn: 25, fpsClassified: 5, latencyMs: 38, dropped: 0, state: 'live' },
+        'parking-lot': { fpsIn: 30, fpsClassified: 6, latencyMs: 41, dropped: 12, state: 'live' },
+        'rtsp://10.0.0.12:554/stream1': {
+          fpsIn: 0,
+          fpsClassified: 0,
+          latencyMs: 0,
+          dropped: 3,
+          state: 'reconnecting',
+        },
+      },
+      engine: { utilization: 0.42, batchLatencyMs: 18.5, batchSize: 8 },
+    });
+  }
+
+  async function openPage(width: number, height: number, token = 'dash-token'): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    await page.goto(`${server.url}?token=${token}`);
+    (page as unknown as { errors: string[] }).errors = errors;
+    return page;
+  }
+
+  // Waits for the page to catch up; generous because a loaded 2-core CI machine can stall Chromium.
+  const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 50 });
+  const card = (id: string): string => `.card[data-stream="${id}"]`;
+
+  it('shows a card per stream with labels, scores, stats and a thumbnail, and updates them live', async () => {
+    const page = await openPage(1280, 800);
+    await page.waitForSelector('#conn[data-state="live"]');
+    // The page subscribes after connecting; publish until its subscription has landed.
+    await poll(() => server.hub.clients().some((c) => c.subscriptions.includes('*'))).toBe(true);
+    publishAll(1);
+    server.hub.publishEvent({
+      kind: 'reconnecting',
+      level: 'warn',
+      streamId: 'rtsp://10.0.0.12:554/stream1',
+      message: 'connection refused, retry in 2 s',
+    });
+
+    for (const id of Object.keys(LABELS)) await page.waitForSelector(`${card(id)} .row .label`);
+    const front = page.locator(card('front-door'));
+    await poll(() => front.locator('.row .label').allTextContents()).toEqual(LABELS['front-door']);
+    const scores = await front.locator('.row .score').allTextContents();
+    const expected = fakePrediction('front-door', 1, LABELS['front-door']!).top.map((t) => t.score);
+    expect(scores.map((s) => Number.parseFloat(s) / 100)).toEqual(expected.map((v) => expect.closeTo(v, 2)));
+    const barWidths = await front
+      .locator('.row .fill')
+      .evaluateAll((els) => els.map((e) => (e as HTMLElement).style.width));
+    expect(barWidths.map((w) => Number.parseFloat(w) / 100)).toEqual(
+      expected.map((v) => expect.closeTo(v, 4)),
+    );
+    await poll(() => front.locator('.s-fps-in').textContent()).toBe('25 fps');
+    expect(await front.locator('.s-dropped').textContent()).toBe('0');
+    expect(await page.locator(card('parking-lot')).locator('.s-dropped').textContent()).toBe('12');
+    expect(await page.locator(card('rtsp://10.0.0.12:554/stream1')).locator('.state').textContent()).toBe(
+      'reconnecting',
+    );
+    expect(await page.locator('#sum-engine').textContent()).toBe('42% busy');
+    const thumb = front.locator('.thumb img');
+    expect(await thumb.getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+    await poll(() => thumb.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(64);
+    expect(await page.locator('#events-count').textContent()).toBe('1');
+
+    // A new prediction replaces the labels.
+    publishAll(2, (id) => [...LABELS[id]!].reverse());
+    await expect
+      .poll(() => front.locator('.row .label').first().textContent())
+      .toBe(LABELS['front-door']!.at(-1));
+    expect(await front.locator('.s-frame').textContent()).toBe('2');
+    publishAll(3);
+    await poll(() => front.locator('.row .label').first().textContent()).toBe('golden retriever');
+
+    await page.locator('#events-box summary').click();
+    await page.screenshot({ path: `${SHOTS}/vitstream-dashboard-desktop.png`, fullPage: true });
+    expect((page as unknown as { errors: string[] }).errors).toEqual([]);
+    await page.close();
+  });
+
+  it('fits a 375 px phone screen without horizontal scrolling', async () => {
+    const page = await openPage(375, 740);
+    await page.waitForSelector('#conn[data-state="live"]');
+    await poll(() => server.hub.clientCount).toBeGreaterThan(0);
+    await poll(() => server.hub.clients().every((c) => c.subscriptions.includes('*'))).toBe(true);
+    publishAll(4);
+    for (const id of Object.keys(LABELS)) await page.waitForSelector(`${card(id)} .row .label`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    const cardBox = await page.locator(card('front-door')).boundingBox();
+    expect(cardBox!.x).toBeGreaterThanOrEqual(0);
+    expect(cardBox!.x + cardBox!.width).toBeLessThanOrEqual(375);
+    await page.screenshot({ path: `${SHOTS}/vitstream-dashboard-phone.png`, fullPage: true });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: `${SHOTS}/vitstream-dashboard-phone-dark.png` });
+    await page.close();
+  });
+
+  it('reconnects by itself after the server drops the socket', async () => {
+    const page = await openPage(1024, 700);
+    await page.waitForSelector('#conn[data-state="live"]');
+    server.hub.disconnectAll(1012, 'restarting');
+    await page.waitForSelector('#conn[data-state="down"]');
+    await page.waitForSelector('#conn[data-state="live"]');
+    await poll(
+      () =>
+        server.hub.clients().length > 0 && server.hub.clients().every((c) => c.subscriptions.includes('*')),
+    ).toBe(true);
+    publishAll(99);
+    await poll(() => page.locator(card('front-door')).locator('.s-frame').textContent()).toBe('99');
+    await page.close();
+  });
+
+  it('says it cannot connect when the token is wrong', async () => {
+    const page = await openPage(1024, 700, 'wrong');
+    await page.waitForSelector('#conn[data-state="down"]');
+    expect(await page.locator('#conn-text').textContent()).toMatch(/check the token/);
+    await page.close();
+  });
+});
