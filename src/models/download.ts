@@ -269,7 +269,16 @@ async function downloadLocked(t: DownloadTarget, o: FetchWeightsOptions, log: Lo
     let interrupted: Interrupted | undefined;
     for (const url of t.urls) {
       try {
-        const got = await transfer(url, part, t, o, log);
+        let got = await transfer(url, part, t, o, log);
+        if (got.resumedFrom > 0 && t.sha256 !== null && got.sha256 !== t.sha256) {
+          // The kept prefix may be what is wrong (a crash can leave garbage at its end): one clean try.
+          log.warn(
+            { url, resumedFrom: got.resumedFrom },
+            'resumed download fails verification; starting over',
+          );
+          await rm(part, { force: true });
+          got = await transfer(url, part, t, o, log);
+        }
         await finish(url, part, got, t);
         return;
       } catch (e) {
@@ -327,6 +336,8 @@ function allSourcesFailed(t: DownloadTarget, failures: Error[]): DownloadError {
 interface Transferred {
   size: number;
   sha256: string;
+  /** Bytes that came from an earlier run's `.part` rather than this request. */
+  resumedFrom: number;
 }
 
 /** `bytes 100-199/1000` -> {start: 100, total: 1000}; total is null for `*`. */
@@ -402,7 +413,7 @@ async function transfer(
       // Our .part already reaches the end (a run that died between the last byte and the rename), or is longer.
       await res.body?.cancel();
       const cr = parseContentRange(res.headers.get('content-range'));
-      if (cr?.total === start) return { size: start, sha256: hash.digest('hex') };
+      if (cr?.total === start) return { size: start, sha256: hash.digest('hex'), resumedFrom: start };
       await rm(part, { force: true });
       throw new Interrupted(
         `server refused range bytes=${start}- (file is ${cr?.total ?? 'of unknown size'})`,
@@ -438,7 +449,7 @@ async function transfer(
     }
     if (total !== null && received < total)
       throw new Interrupted(`connection closed at ${received} of ${total} bytes`);
-    return { size: received, sha256: h.digest('hex') };
+    return { size: received, sha256: h.digest('hex'), resumedFrom: append ? start : 0 };
   } catch (e) {
     if (o.signal?.aborted) throw o.signal.reason;
     if (e instanceof Interrupted || e instanceof HttpFailure || e instanceof DownloadError) throw e;

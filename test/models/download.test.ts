@@ -131,6 +131,18 @@ describe('fetchWeights', () => {
     expect(server.hitsFor(FILE)).toEqual([expect.objectContaining({ range: 'bytes=1000-', status: 200 })]);
   });
 
+  it('starts over once when a resumed file fails verification (a damaged .part)', async () => {
+    const dest = targetFor(url('ok'), { cacheDir }).dest;
+    await mkdir(path.dirname(dest), { recursive: true });
+    await writeFile(`${dest}.part`, Buffer.alloc(1000, 0xab));
+    const p = await fetchWeights(url('ok'), { cacheDir });
+    expect(Buffer.compare(await readFile(p), bytes)).toBe(0);
+    expect(server.hitsFor(FILE).map((h) => [h.status, h.range])).toEqual([
+      [206, 'bytes=1000-'],
+      [200, undefined],
+    ]);
+  });
+
   it('finishes a .part that already holds the whole file (server answers 416)', async () => {
     const dest = targetFor(url('ok'), { cacheDir }).dest;
     await mkdir(path.dirname(dest), { recursive: true });
