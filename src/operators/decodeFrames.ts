@@ -227,7 +227,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         error = fail(explain('no video frames could be decoded'));
       } else if (options.strict !== false && !src.live && stderr.decodeErrors.length > 0) {
         const errs = stderr.decodeErrors.slice(-3).map((l) => l.replace(/^.*\[(error|fatal)\] /, ''));
-        error = fail(`decoded ${decoded} frames, then hit ${classifyFailure(errs) ?? 'decode errors'} (ffmpeg: ${errs.join(' | ')})`);
+        error = fail(`decoded ${decoded} frames, then hit ${/ended prematurely|partial file|truncat/i.test(errs.join(' ')) ? 'truncated data' : 'corrupt data'} (ffmpeg: ${errs.join(' | ')})`);
       }
       terminal = { error };
       if (waiting.length === 0) finish();

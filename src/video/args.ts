@@ -51,13 +51,13 @@ export async function inputArgs(src: ResolvedSource, ff: FfmpegHandle): Promise<
   switch (src.kind) {
     case 'file': {
       const st = await stat(src.input).catch((err: NodeJS.ErrnoException) => {
-        throw new VideoSourceError(`${src.input}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, {
+        throw new VideoSourceError(`video source ${src.input}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, {
           input: src.input,
           cause: err,
         });
       });
       if (st.isDirectory()) return inputArgs({ ...src, kind: 'images' }, ff);
-      if (st.size === 0) throw new VideoSourceError(`${src.input}: file is empty (0 bytes), expected a video`, { input: src.input });
+      if (st.size === 0) throw new VideoSourceError(`video source ${src.input}: file is empty (0 bytes), expected a video`, { input: src.input });
       if (src.format) args.push('-f', src.format);
       break;
     }
@@ -100,9 +100,9 @@ async function imagePattern(input: string): Promise<string> {
   if (!asDir) return input; // a glob: ffmpeg expands it (glob(3), sorted)
   const names = (await readdir(input)).filter(isImagePath);
   const exts = [...new Set(names.map((n) => path.extname(n).toLowerCase()))];
-  if (exts.length === 0) throw new VideoSourceError(`${input}: directory holds no images (.jpg, .png, ...)`, { input });
+  if (exts.length === 0) throw new VideoSourceError(`video source ${input}: directory holds no images (.jpg, .png, ...)`, { input });
   if (exts.length > 1) {
-    throw new VideoSourceError(`${input}: directory mixes image types (${exts.join(', ')}); give a glob such as ${path.join(input, `*${exts[0]}`)}`, {
+    throw new VideoSourceError(`video source ${input}: directory mixes image types (${exts.join(', ')}); give a glob such as ${path.join(input, `*${exts[0]}`)}`, {
       input,
     });
   }

@@ -18,12 +18,12 @@ export interface ResolveOptions {
 }
 
 /** Runs `<bin> -version` and parses the banner; rejects if it cannot be executed. */
-export function probeVersion(bin: string, timeoutMs = 10_000): Promise<{ version: string; major: number; minor: number }> {
+export function probeVersion(bin: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 10_000): Promise<{ version: string; major: number; minor: number }> {
   return new Promise((resolve, reject) => {
     let out = '';
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(bin, ['-hide_banner', '-version'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: timeoutMs });
+      child = spawn(bin, ['-hide_banner', '-version'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: timeoutMs, env });
     } catch (err) {
       reject(err);
       return;
@@ -61,7 +61,7 @@ async function locate(env: NodeJS.ProcessEnv): Promise<FfmpegHandle> {
   const envPath = env.FFMPEG_PATH;
   if (envPath) {
     try {
-      return { path: envPath, from: 'FFMPEG_PATH', ...(await probeVersion(envPath)) };
+      return { path: envPath, from: 'FFMPEG_PATH', ...(await probeVersion(envPath, env)) };
     } catch (err) {
       // An explicit choice that does not work is an error, not a reason to silently use another binary.
       throw new FfmpegNotFoundError(
@@ -74,7 +74,7 @@ async function locate(env: NodeJS.ProcessEnv): Promise<FfmpegHandle> {
   const staticPath = await ffmpegStaticPath();
   if (staticPath) {
     try {
-      return { path: staticPath, from: 'ffmpeg-static', ...(await probeVersion(staticPath)) };
+      return { path: staticPath, from: 'ffmpeg-static', ...(await probeVersion(staticPath, env)) };
     } catch (err) {
       tried.push(`ffmpeg-static at ${staticPath} (${(err as Error).message})`);
     }
@@ -82,7 +82,7 @@ async function locate(env: NodeJS.ProcessEnv): Promise<FfmpegHandle> {
     tried.push('the ffmpeg-static package (not installed)');
   }
   try {
-    return { path: 'ffmpeg', from: 'PATH', ...(await probeVersion('ffmpeg')) };
+    return { path: 'ffmpeg', from: 'PATH', ...(await probeVersion('ffmpeg', env)) };
   } catch (err) {
     tried.push(`"ffmpeg" on the PATH (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
@@ -93,7 +93,7 @@ async function locate(env: NodeJS.ProcessEnv): Promise<FfmpegHandle> {
   );
 }
 
-// Memoised per FFMPEG_PATH value: the version check spawns a process, so do it once per process.
+// Memoised per FFMPEG_PATH and PATH: the version check spawns a process, so do it once per process.
 const memo = new Map<string, Promise<FfmpegHandle>>();
 
 /**
@@ -102,7 +102,7 @@ const memo = new Map<string, Promise<FfmpegHandle>>();
  */
 export function resolveFfmpeg(options: ResolveOptions = {}): Promise<FfmpegHandle> {
   const env = options.env ?? process.env;
-  const key = env.FFMPEG_PATH ?? '';
+  const key = `${env.FFMPEG_PATH ?? ''}\0${env.PATH ?? ''}`;
   let p = memo.get(key);
   if (!p) {
     p = locate(env);

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { passthroughArgs, resolveFfmpeg } from '../../src/video/ffmpeg.js';
+import { detectKind, resolveSource } from '../../src/video/source.js';
+
+describe('resolveFfmpeg', () => {
+  it('finds the system ffmpeg and its version', async () => {
+    const ff = await resolveFfmpeg({ env: { PATH: process.env.PATH } });
+    expect(['PATH', 'ffmpeg-static']).toContain(ff.from);
+    expect(ff.major).toBeGreaterThanOrEqual(4);
+    expect(passthroughArgs(ff)).toHaveLength(2);
+  });
+
+  it('rejects a broken FFMPEG_PATH by name', async () => {
+    const err = await resolveFfmpeg({ env: { FFMPEG_PATH: '/nonexistent/ffmpeg', PATH: process.env.PATH } }).catch((e: Error) => e);
+    expect((err as Error).name).toBe('FfmpegNotFoundError');
+    expect((err as Error).message).toContain('/nonexistent/ffmpeg');
+  });
+
+  it('names all three places when nothing is found', async () => {
+    const err = await resolveFfmpeg({ env: { FFMPEG_PATH: '', PATH: '/nonexistent' } }).catch((e: Error) => e);
+    // ffmpeg-static is optional; where installed, it is found and this case cannot fail
+    const staticInstalled = await import('ffmpeg-static' as string).then(() => true, () => false);
+    if (!staticInstalled) {
+      expect((err as Error).name).toBe('FfmpegNotFoundError');
+      expect((err as Error).message).toMatch(/FFMPEG_PATH.*ffmpeg-static.*PATH/s);
+    }
+  });
+});
+
+describe('source kinds', () => {
+  it('detects the kind and live-ness from the string', () => {
+    expect(detectKind('/dev/video0')).toBe('device');
+    expect(detectKind('rtsp://cam/stream')).toBe('url');
+    expect(detectKind('-')).toBe('stdin');
+    expect(detectKind('frames/*.jpg')).toBe('images');
+    expect(detectKind('clip.mkv')).toBe('file');
+    expect(resolveSource('rtsp://cam/stream').live).toBe(true);
+    expect(resolveSource('https://host/live.m3u8').live).toBe(true);
+    expect(resolveSource('https://host/clip.mp4').live).toBe(false);
+    expect(resolveSource({ path: 'clip.mp4', realtime: true }).live).toBe(true);
+    expect(resolveSource('clip.mp4').live).toBe(false);
+    expect(resolveSource({ url: 'http://x/y.mjpg', id: 'door' }).id).toBe('door');
+  });
+});
