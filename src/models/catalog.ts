@@ -144,6 +144,24 @@ export const CATALOG: readonly CatalogEntry[] = [
     std: HALF,
   },
   {
+    id: 'timm/vit_base_patch32_224.augreg_in21k_ft_in1k',
+    preset: 'vit-b32-224',
+    urls: hf('timm/vit_base_patch32_224.augreg_in21k_ft_in1k', null),
+    fileName: 'model.safetensors',
+    format: 'safetensors',
+    layout: 'timm',
+    sizeBytes: null,
+    approxMB: 353,
+    sha256: null, // not found in any public record
+    sha256Source: '',
+    license: 'Apache-2.0',
+    source:
+      'Google AugReg ViT-B/32 pre-trained on ImageNet-21k, fine-tuned on ImageNet-1k at 224, ported by timm; ' +
+      'huggingface.co/timm/vit_base_patch32_224.augreg_in21k_ft_in1k',
+    mean: HALF,
+    std: HALF,
+  },
+  {
     id: 'timm/vit_base_patch32_384.augreg_in21k_ft_in1k',
     preset: 'vit-b32-384',
     urls: hf('timm/vit_base_patch32_384.augreg_in21k_ft_in1k', null),
@@ -209,12 +227,14 @@ export const CATALOG: readonly CatalogEntry[] = [
 ];
 
 /**
- * Which checkpoint a preset name downloads. Verified timm safetensors where one exists; for the others the
+ * Which checkpoint a preset name downloads. `vit-l32-224` has none: neither Google's bucket nor timm
+ * publishes an ImageNet-1k ViT-L/32 fine-tuned at 224. Verified timm safetensors where one exists; for the others the
  * most direct checkpoint (which, lacking a pinned hash, needs `--allow-unverified`).
  */
 export const DEFAULT_FOR_PRESET: Readonly<Record<string, string>> = {
   'vit-b16-224': 'timm/vit_base_patch16_224.augreg2_in21k_ft_in1k',
   'vit-b16-384': 'timm/vit_base_patch16_384.augreg_in21k_ft_in1k',
+  'vit-b32-224': 'timm/vit_base_patch32_224.augreg_in21k_ft_in1k',
   'vit-b32-384': 'timm/vit_base_patch32_384.augreg_in21k_ft_in1k',
   'vit-l16-224': 'timm/vit_large_patch16_224.augreg_in21k_ft_in1k',
   'vit-l16-384': 'timm/vit_large_patch16_384.augreg_in21k_ft_in1k',

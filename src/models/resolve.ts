@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isPreset } from '../engine/presets.js';
 import { DownloadError } from '../errors.js';
 import { CATALOG, type CatalogEntry, DEFAULT_FOR_PRESET, entryForUrl, findCheckpoint } from './catalog.js';
 import { type FetchWeightsOptions, fetchWeights, parseUrlSpec } from './download.js';
@@ -38,6 +39,11 @@ export async function resolveWeightsDetailed(
   }
   const entry = findCheckpoint(spec);
   if (entry) return { path: await fetchWeights(entry, options), entry, kind: 'catalog' };
+  if (isPreset(spec))
+    throw new DownloadError(
+      `model '${spec}' has no downloadable ImageNet-1k checkpoint; pass one with --weights /path/to/file.npz|.safetensors`,
+      { input: spec },
+    );
   throw new DownloadError(unknownSpecMessage(spec), { input: spec });
 }
 
