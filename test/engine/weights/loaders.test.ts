@@ -199,6 +199,16 @@ describe('npz variants (np.savez_compressed, npy v2/v3, float16/float64, big-end
     expect(maxDiff(await loadWeights(file, config()), want)).toBe(0);
   });
 
+  it('reads ZIP64 archives, stored and deflated', async () => {
+    const want = await loadWeights(fixture(name, 'weights.npz'), config());
+    const entries = await readZipEntries(fixture(name, 'weights.npz'));
+    for (const deflate of [false, true]) {
+      const file = tmpFile(`zip64-${deflate}.npz`);
+      writeZip(file, entries, deflate, true);
+      expect(maxDiff(await loadWeights(file, config()), want)).toBe(0);
+    }
+  });
+
   it('converts float64 and big-endian float32 exactly', async () => {
     const want = await loadWeights(fixture(name, 'weights.npz'), config());
     let i = 0;

@@ -65,8 +65,18 @@ export async function readZipEntries(file: string): Promise<Map<string, Buffer>>
   return out;
 }
 
-/** A zip (stored or deflated entries), as np.savez / np.savez_compressed write it. */
-export function writeZip(file: string, entries: Map<string, Uint8Array>, deflate: boolean): void {
+/**
+ * A zip (stored or deflated entries), as np.savez / np.savez_compressed write it; `zip64`
+ * writes every size and offset through the ZIP64 extra field and end records, as zip tools
+ * do for archives over 4 GB (ViT-H and larger checkpoints).
+ */
+export function writeZip(
+  file: string,
+  entries: Map<string, Uint8Array>,
+  deflate: boolean,
+  zip64 = false,
+): void {
+  const FULL = 0xffffffff;
   const parts: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;
@@ -74,36 +84,68 @@ export function writeZip(file: string, entries: Map<string, Uint8Array>, deflate
     const fname = Buffer.from(name);
     const body = deflate ? deflateRawSync(data) : Buffer.from(data);
     const crc = crc32(data);
+    const localExtra = Buffer.alloc(zip64 ? 20 : 0);
+    const cdExtra = Buffer.alloc(zip64 ? 28 : 0);
+    if (zip64) {
+      localExtra.writeUInt16LE(1, 0);
+      localExtra.writeUInt16LE(16, 2);
+      localExtra.writeBigUInt64LE(BigInt(data.length), 4);
+      localExtra.writeBigUInt64LE(BigInt(body.length), 12);
+      cdExtra.writeUInt16LE(1, 0);
+      cdExtra.writeUInt16LE(24, 2);
+      cdExtra.writeBigUInt64LE(BigInt(data.length), 4);
+      cdExtra.writeBigUInt64LE(BigInt(body.length), 12);
+      cdExtra.writeBigUInt64LE(BigInt(offset), 20);
+    }
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(zip64 ? 45 : 20, 4);
     local.writeUInt16LE(deflate ? 8 : 0, 8);
     local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(data.length, 22);
+    local.writeUInt32LE(zip64 ? FULL : body.length, 18);
+    local.writeUInt32LE(zip64 ? FULL : data.length, 22);
     local.writeUInt16LE(fname.length, 26);
+    local.writeUInt16LE(localExtra.length, 28);
     const cd = Buffer.alloc(46);
     cd.writeUInt32LE(0x02014b50, 0);
-    cd.writeUInt16LE(20, 4);
-    cd.writeUInt16LE(20, 6);
+    cd.writeUInt16LE(zip64 ? 45 : 20, 4);
+    cd.writeUInt16LE(zip64 ? 45 : 20, 6);
     cd.writeUInt16LE(deflate ? 8 : 0, 10);
     cd.writeUInt32LE(crc, 16);
-    cd.writeUInt32LE(body.length, 20);
-    cd.writeUInt32LE(data.length, 24);
+    cd.writeUInt32LE(zip64 ? FULL : body.length, 20);
+    cd.writeUInt32LE(zip64 ? FULL : data.length, 24);
     cd.writeUInt16LE(fname.length, 28);
-    cd.writeUInt32LE(offset, 42);
-    parts.push(local, fname, body);
-    central.push(cd, fname);
-    offset += 30 + fname.length + body.length;
+    cd.writeUInt16LE(cdExtra.length, 30);
+    cd.writeUInt32LE(zip64 ? FULL : offset, 42);
+    parts.push(local, fname, localExtra, body);
+    central.push(cd, fname, cdExtra);
+    offset += 30 + fname.length + localExtra.length + body.length;
   }
   const cdBuf = Buffer.concat(central);
+  const tail: Buffer[] = [];
+  if (zip64) {
+    const rec = Buffer.alloc(56);
+    rec.writeUInt32LE(0x06064b50, 0);
+    rec.writeBigUInt64LE(44n, 4);
+    rec.writeUInt16LE(45, 12);
+    rec.writeUInt16LE(45, 14);
+    rec.writeBigUInt64LE(BigInt(entries.size), 24);
+    rec.writeBigUInt64LE(BigInt(entries.size), 32);
+    rec.writeBigUInt64LE(BigInt(cdBuf.length), 40);
+    rec.writeBigUInt64LE(BigInt(offset), 48);
+    const loc = Buffer.alloc(20);
+    loc.writeUInt32LE(0x07064b50, 0);
+    loc.writeBigUInt64LE(BigInt(offset + cdBuf.length), 8);
+    loc.writeUInt32LE(1, 16);
+    tail.push(rec, loc);
+  }
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.size, 8);
-  end.writeUInt16LE(entries.size, 10);
-  end.writeUInt32LE(cdBuf.length, 12);
-  end.writeUInt32LE(offset, 16);
-  writeFileSync(file, Buffer.concat([...parts, cdBuf, end]));
+  end.writeUInt16LE(zip64 ? 0xffff : entries.size, 8);
+  end.writeUInt16LE(zip64 ? 0xffff : entries.size, 10);
+  end.writeUInt32LE(zip64 ? FULL : cdBuf.length, 12);
+  end.writeUInt32LE(zip64 ? FULL : offset, 16);
+  writeFileSync(file, Buffer.concat([...parts, cdBuf, ...tail, end]));
 }
 
 export interface NpyParts {
