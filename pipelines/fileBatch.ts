@@ -24,12 +24,26 @@ export interface FileBatchOptions extends Omit<DecodeOptions, 'maxUnreleased' | 
  * not released), decoders pause ffmpeg's stdout. Errors with the first bad file's VideoSourceError,
  * after the batches of the frames that did decode. Consumers must call `batch.release()`.
  */
-export function fileBatch(files: (string | VideoSource)[], options: FileBatchOptions): Observable<FrameBatch> {
-  const { sample, maxBatch, maxDelayMs = 50, concurrency = 2, maxInFlight = 3, maxUnreleasedPerFile = 4, ...decode } = options;
+export function fileBatch(
+  files: (string | VideoSource)[],
+  options: FileBatchOptions,
+): Observable<FrameBatch> {
+  const {
+    sample,
+    maxBatch,
+    maxDelayMs = 50,
+    concurrency = 2,
+    maxInFlight = 3,
+    maxUnreleasedPerFile = 4,
+    ...decode
+  } = options;
   return from(files).pipe(
     mergeMap((file) => {
       const src: VideoSource = typeof file === 'string' ? { path: file } : file;
-      const frames = decodeFrames({ ...src, live: false }, { ...decode, maxUnreleased: maxUnreleasedPerFile });
+      const frames = decodeFrames(
+        { ...src, live: false },
+        { ...decode, maxUnreleased: maxUnreleasedPerFile },
+      );
       return sample ? frames.pipe(sampleFrames(sample)) : frames;
     }, concurrency),
     batchFrames({ maxBatch, maxDelayMs, maxInFlight }),

@@ -34,7 +34,15 @@ export interface LiveFeeds {
  * 'stats' events) rather than build latency.
  */
 export function liveFeeds(sources: (string | VideoSource)[], options: LiveFeedsOptions): LiveFeeds {
-  const { sample, maxBatch, maxDelayMs = 100, maxInFlight = 2, policyFor, maxUnreleasedPerSource = 2, ...decode } = options;
+  const {
+    sample,
+    maxBatch,
+    maxDelayMs = 100,
+    maxInFlight = 2,
+    policyFor,
+    maxUnreleasedPerSource = 2,
+    ...decode
+  } = options;
   const events = new Subject<SourceEvent>();
   const batches = merge(
     ...sources.map((s, i) => {

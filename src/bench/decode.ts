@@ -4,14 +4,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeFrames } from '../operators/decodeFrames.js';
-import { resolveFfmpeg } from '../video/ffmpeg.js';
 import { packageRoot } from '../util/paths.js';
+import { resolveFfmpeg } from '../video/ffmpeg.js';
 
 /** The shared clip the benchmark upscales: VITSTREAM_SHARED/media/bottles_640x360.mp4, or ../shared beside the checkout. */
 function sharedClip(): string {
   const shared = process.env.VITSTREAM_SHARED ?? path.resolve(packageRoot(), '..', 'shared');
   const p = path.join(shared, 'media', 'bottles_640x360.mp4');
-  if (!existsSync(p)) throw new Error(`benchmark input missing: ${p}; pass a video file or set VITSTREAM_SHARED`);
+  if (!existsSync(p))
+    throw new Error(`benchmark input missing: ${p}; pass a video file or set VITSTREAM_SHARED`);
   return p;
 }
 
@@ -48,7 +49,9 @@ function run(bin: string, args: string[]): Promise<void> {
       err = (err + d).slice(-2000);
     });
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${bin} ${args.join(' ')} exited ${code}: ${err}`))));
+    p.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${bin} ${args.join(' ')} exited ${code}: ${err}`)),
+    );
   });
 }
 
@@ -57,9 +60,29 @@ async function bareFfmpeg(bin: string, file: string, frames: number, size: numbe
   const t0 = performance.now();
   let bytes = 0;
   await new Promise<void>((resolve, reject) => {
-    const p = spawn(bin, ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', file, '-frames:v', String(frames), '-vf', `scale=${size}:${size}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const p = spawn(
+      bin,
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'error',
+        '-i',
+        file,
+        '-frames:v',
+        String(frames),
+        '-vf',
+        `scale=${size}:${size}`,
+        '-f',
+        'rawvideo',
+        '-pix_fmt',
+        'rgb24',
+        '-',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     p.stdout.on('data', (d: Buffer) => {
       bytes += d.length;
     });
@@ -68,7 +91,12 @@ async function bareFfmpeg(bin: string, file: string, frames: number, size: numbe
   });
   const seconds = (performance.now() - t0) / 1000;
   const n = bytes / (size * size * 3);
-  return { what: `ffmpeg -vf scale=${size}:${size} -f rawvideo (pipe)`, frames: n, seconds, fps: n / seconds };
+  return {
+    what: `ffmpeg -vf scale=${size}:${size} -f rawvideo (pipe)`,
+    frames: n,
+    seconds,
+    fps: n / seconds,
+  };
 }
 
 async function viaDecodeFrames(file: string, frames: number, size: number): Promise<BenchDecodeRow> {
@@ -103,7 +131,24 @@ export async function benchDecode(options: BenchDecodeOptions = {}): Promise<Ben
     if (!file) {
       tmp = mkdtempSync(path.join(tmpdir(), 'vitstream-bench-'));
       file = path.join(tmp, 'bottles_1080p.mp4');
-      await run(ff.path, ['-hide_banner', '-loglevel', 'error', '-y', '-i', sharedClip(), '-frames:v', String(frames), '-vf', 'scale=1920:1080', '-c:v', 'libx264', '-preset', 'veryfast', '-an', file]);
+      await run(ff.path, [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-y',
+        '-i',
+        sharedClip(),
+        '-frames:v',
+        String(frames),
+        '-vf',
+        'scale=1920:1080',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-an',
+        file,
+      ]);
     }
     // warm the page cache and both code paths once
     await bareFfmpeg(ff.path, file, Math.min(frames, 30), size);
@@ -125,8 +170,14 @@ export async function benchDecode(options: BenchDecodeOptions = {}): Promise<Ben
 }
 
 export function formatTable(r: BenchDecodeResult): string {
-  const lines = [`decode benchmark: ${r.file}`, `${'what'.padEnd(48)} ${'frames'.padStart(7)} ${'s'.padStart(7)} ${'fps'.padStart(8)}`];
-  for (const row of r.rows) lines.push(`${row.what.padEnd(48)} ${String(row.frames).padStart(7)} ${row.seconds.toFixed(2).padStart(7)} ${row.fps.toFixed(1).padStart(8)}`);
+  const lines = [
+    `decode benchmark: ${r.file}`,
+    `${'what'.padEnd(48)} ${'frames'.padStart(7)} ${'s'.padStart(7)} ${'fps'.padStart(8)}`,
+  ];
+  for (const row of r.rows)
+    lines.push(
+      `${row.what.padEnd(48)} ${String(row.frames).padStart(7)} ${row.seconds.toFixed(2).padStart(7)} ${row.fps.toFixed(1).padStart(8)}`,
+    );
   lines.push(`decodeFrames / ffmpeg: ${(r.ratio * 100).toFixed(1)}% (target >= 90%)`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,10 @@
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import {
+  asyncScheduler,
+  Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
 import { InputError } from '../errors.js';
 import { BufferPool } from '../video/bufferPool.js';
 import type { Frame, FrameBatch, FrameInfo } from '../video/frame.js';
@@ -25,7 +31,8 @@ export interface BatchOptions {
  */
 export function batchFrames(options: BatchOptions): OperatorFunction<Frame, FrameBatch> {
   const { maxBatch, maxDelayMs } = options;
-  if (!(Number.isInteger(maxBatch) && maxBatch >= 1)) throw new RangeError(`batchFrames: maxBatch must be an integer >= 1, got ${maxBatch}`);
+  if (!(Number.isInteger(maxBatch) && maxBatch >= 1))
+    throw new RangeError(`batchFrames: maxBatch must be an integer >= 1, got ${maxBatch}`);
   if (!(maxDelayMs >= 0)) throw new RangeError(`batchFrames: maxDelayMs must be >= 0, got ${maxDelayMs}`);
   const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
   const scheduler = options.scheduler ?? asyncScheduler;
@@ -42,10 +49,13 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
 
       const arm = (at: number) => {
         timer?.unsubscribe();
-        timer = scheduler.schedule(() => {
-          timer = undefined;
-          if (cur && cur.infos.length > 0) emitCurrent();
-        }, Math.max(0, at + maxDelayMs - scheduler.now()));
+        timer = scheduler.schedule(
+          () => {
+            timer = undefined;
+            if (cur && cur.infos.length > 0) emitCurrent();
+          },
+          Math.max(0, at + maxDelayMs - scheduler.now()),
+        );
       };
 
       const take = (frame: Frame, at: number) => {
@@ -108,7 +118,8 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
           fail(err);
           return;
         }
-        if (cur && cur.infos.length > 0 && (terminal || cur.oldestAt + maxDelayMs <= scheduler.now())) emitCurrent();
+        if (cur && cur.infos.length > 0 && (terminal || cur.oldestAt + maxDelayMs <= scheduler.now()))
+          emitCurrent();
         if (terminal && pending.length === 0 && !cur) {
           closed = true;
           if (terminal.error !== undefined) subscriber.error(terminal.error);

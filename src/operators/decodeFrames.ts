@@ -1,15 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
 import { Observable } from 'rxjs';
 import { FfmpegNotFoundError, VideoSourceError } from '../errors.js';
-import { silentLogger, type Logger } from '../util/logger.js';
+import { type Logger, silentLogger } from '../util/logger.js';
 import { decodeArgs, type FrameSize, normalizeSize, type ResizeMode } from '../video/args.js';
 import { BufferPool } from '../video/bufferPool.js';
 import type { SourceEventHandler } from '../video/events.js';
 import { type FfmpegHandle, resolveFfmpeg } from '../video/ffmpeg.js';
 import type { Frame } from '../video/frame.js';
-import { classifyFailure, StderrLog } from '../video/stderrLog.js';
 import { resolveSource, type VideoSource } from '../video/source.js';
 import { killFfmpeg, spawnFfmpeg } from '../video/spawn.js';
+import { classifyFailure, StderrLog } from '../video/stderrLog.js';
 
 export type DropPolicy = 'drop-oldest' | 'drop-newest' | 'block';
 
@@ -63,7 +63,10 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     const policy: DropPolicy = src.live ? (options.policy ?? 'drop-oldest') : 'block';
     const maxQueued = Math.max(1, options.maxQueued ?? 1);
     const onEvent = options.onEvent;
-    const pool = new BufferPool(frameBytes, Number.isFinite(maxUnreleased) ? maxUnreleased + maxQueued + 2 : 16);
+    const pool = new BufferPool(
+      frameBytes,
+      Number.isFinite(maxUnreleased) ? maxUnreleased + maxQueued + 2 : 16,
+    );
 
     let child: ChildProcess | undefined;
     let closed = false; // unsubscribed or terminated
@@ -152,7 +155,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     }
 
     function flush() {
-      while (!closed && waiting.length > 0 && unreleased < maxUnreleased) emit(waiting.shift() as PooledFrame);
+      while (!closed && waiting.length > 0 && unreleased < maxUnreleased)
+        emit(waiting.shift() as PooledFrame);
       if (closed) return;
       if (waiting.length === 0) {
         if (terminal) finish();
@@ -179,7 +183,14 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       closed = true;
       stopStats();
       const err = terminal.error;
-      onEvent?.({ type: 'ended', streamId: src.id, atMs: Date.now(), reason: err ? 'error' : 'complete', frames: decoded, dropped });
+      onEvent?.({
+        type: 'ended',
+        streamId: src.id,
+        atMs: Date.now(),
+        reason: err ? 'error' : 'complete',
+        frames: decoded,
+        dropped,
+      });
       if (err) {
         onEvent?.({ type: 'error', streamId: src.id, atMs: Date.now(), error: err });
         subscriber.error(err);
@@ -213,7 +224,11 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         ptsQueue.push(undefined);
         pair();
       }
-      if (filling && fillOffset > 0) log.warn({ input: src.input, bytes: fillOffset }, 'ffmpeg ended inside a frame; partial frame dropped');
+      if (filling && fillOffset > 0)
+        log.warn(
+          { input: src.input, bytes: fillOffset },
+          'ffmpeg ended inside a frame; partial frame dropped',
+        );
       const problems = stderr.problems();
       const explain = (fallback: string) => {
         const reason = classifyFailure(problems) ?? fallback;
@@ -227,7 +242,9 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         error = fail(explain('no video frames could be decoded'));
       } else if (options.strict !== false && !src.live && stderr.decodeErrors.length > 0) {
         const errs = stderr.decodeErrors.slice(-3).map((l) => l.replace(/^.*\[(error|fatal)\] /, ''));
-        error = fail(`decoded ${decoded} frames, then hit ${/ended prematurely|partial file|truncat/i.test(errs.join(' ')) ? 'truncated data' : 'corrupt data'} (ffmpeg: ${errs.join(' | ')})`);
+        error = fail(
+          `decoded ${decoded} frames, then hit ${/ended prematurely|partial file|truncat/i.test(errs.join(' ')) ? 'truncated data' : 'corrupt data'} (ffmpeg: ${errs.join(' | ')})`,
+        );
       }
       terminal = { error };
       if (waiting.length === 0) finish();
@@ -251,7 +268,12 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
 
     const start = async () => {
       const ff = options.ffmpeg ?? (await resolveFfmpeg());
-      const args = await decodeArgs(src, ff, { size, resize: options.resize ?? 'squash', scaleFlags: options.scaleFlags, threads: options.threads });
+      const args = await decodeArgs(src, ff, {
+        size,
+        resize: options.resize ?? 'squash',
+        scaleFlags: options.scaleFlags,
+        threads: options.threads,
+      });
       if (closed) return;
       log.debug({ input: src.input, args }, 'spawning ffmpeg');
       const feed = src.stream ?? (src.kind === 'stdin' ? process.stdin : undefined);
@@ -272,7 +294,12 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
 
     start().catch((err: unknown) => {
       if (closed) return;
-      terminal = { error: err instanceof VideoSourceError || err instanceof FfmpegNotFoundError ? err : fail(String((err as Error)?.message ?? err), err) };
+      terminal = {
+        error:
+          err instanceof VideoSourceError || err instanceof FfmpegNotFoundError
+            ? err
+            : fail(String((err as Error)?.message ?? err), err),
+      };
       finish();
     });
 
@@ -282,11 +309,18 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       stopStats();
       for (const f of waiting.splice(0)) f.release();
       if (child) killFfmpeg(child, options.killGraceMs ?? 2000);
-      if (wasOpen) onEvent?.({ type: 'ended', streamId: src.id, atMs: Date.now(), reason: 'unsubscribed', frames: decoded, dropped });
+      if (wasOpen)
+        onEvent?.({
+          type: 'ended',
+          streamId: src.id,
+          atMs: Date.now(),
+          reason: 'unsubscribed',
+          frames: decoded,
+          dropped,
+        });
     };
   });
 }
-
 
 /** A frame whose pixels live in a pool buffer; `emitted` tells release() whether it counted against flow control. */
 class PooledFrame implements Frame {

@@ -1,4 +1,11 @@
-import { asyncScheduler, type MonoTypeOperatorFunction, Observable, type SchedulerLike, type Subscription, timer } from 'rxjs';
+import {
+  asyncScheduler,
+  type MonoTypeOperatorFunction,
+  Observable,
+  type SchedulerLike,
+  type Subscription,
+  timer,
+} from 'rxjs';
 
 export interface BackoffOptions {
   /** First retry delay (default 500 ms). */

@@ -11,7 +11,8 @@ export type SampleOptions = { every: number } | { fps: number };
 export function sampleFrames(options: SampleOptions): MonoTypeOperatorFunction<Frame> {
   const every = 'every' in options ? options.every : undefined;
   const fps = 'fps' in options ? options.fps : undefined;
-  if (every !== undefined && !(Number.isInteger(every) && every >= 1)) throw new RangeError(`sampleFrames: every must be an integer >= 1, got ${every}`);
+  if (every !== undefined && !(Number.isInteger(every) && every >= 1))
+    throw new RangeError(`sampleFrames: every must be an integer >= 1, got ${every}`);
   if (fps !== undefined && !(fps > 0)) throw new RangeError(`sampleFrames: fps must be > 0, got ${fps}`);
   const periodMs = fps ? 1000 / fps : 0;
   // Frame times are in ms with sub-ms rounding; allow a small slack so 30 fps -> 10 fps keeps every 3rd frame.

@@ -12,7 +12,12 @@ export interface FrameSize {
 }
 
 export function normalizeSize(size: number | FrameSize | [number, number]): FrameSize {
-  const s = typeof size === 'number' ? { width: size, height: size } : Array.isArray(size) ? { width: size[0], height: size[1] } : size;
+  const s =
+    typeof size === 'number'
+      ? { width: size, height: size }
+      : Array.isArray(size)
+        ? { width: size[0], height: size[1] }
+        : size;
   if (!Number.isInteger(s.width) || !Number.isInteger(s.height) || s.width < 1 || s.height < 1) {
     throw new TypeError(`frame size must be positive integers, got ${JSON.stringify(size)}`);
   }
@@ -51,13 +56,19 @@ export async function inputArgs(src: ResolvedSource, ff: FfmpegHandle): Promise<
   switch (src.kind) {
     case 'file': {
       const st = await stat(src.input).catch((err: NodeJS.ErrnoException) => {
-        throw new VideoSourceError(`video source ${src.input}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, {
-          input: src.input,
-          cause: err,
-        });
+        throw new VideoSourceError(
+          `video source ${src.input}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`,
+          {
+            input: src.input,
+            cause: err,
+          },
+        );
       });
       if (st.isDirectory()) return inputArgs({ ...src, kind: 'images' }, ff);
-      if (st.size === 0) throw new VideoSourceError(`video source ${src.input}: file is empty (0 bytes), expected a video`, { input: src.input });
+      if (st.size === 0)
+        throw new VideoSourceError(`video source ${src.input}: file is empty (0 bytes), expected a video`, {
+          input: src.input,
+        });
       if (src.format) args.push('-f', src.format);
       break;
     }
@@ -77,7 +88,12 @@ export async function inputArgs(src: ResolvedSource, ff: FfmpegHandle): Promise<
       const scheme = src.input.slice(0, src.input.indexOf(':')).toLowerCase();
       if (scheme === 'rtsp' || scheme === 'rtsps') {
         // TCP interleaving survives NAT and lossy Wi-Fi; UDP loses whole frames silently.
-        args.push('-rtsp_transport', 'tcp', ff.major >= 5 || ff.major === 0 ? '-timeout' : '-stimeout', timeoutUs);
+        args.push(
+          '-rtsp_transport',
+          'tcp',
+          ff.major >= 5 || ff.major === 0 ? '-timeout' : '-stimeout',
+          timeoutUs,
+        );
       } else if (scheme === 'http' || scheme === 'https') {
         args.push('-rw_timeout', timeoutUs);
       }
@@ -100,11 +116,17 @@ async function imagePattern(input: string): Promise<string> {
   if (!asDir) return input; // a glob: ffmpeg expands it (glob(3), sorted)
   const names = (await readdir(input)).filter(isImagePath);
   const exts = [...new Set(names.map((n) => path.extname(n).toLowerCase()))];
-  if (exts.length === 0) throw new VideoSourceError(`video source ${input}: directory holds no images (.jpg, .png, ...)`, { input });
-  if (exts.length > 1) {
-    throw new VideoSourceError(`video source ${input}: directory mixes image types (${exts.join(', ')}); give a glob such as ${path.join(input, `*${exts[0]}`)}`, {
+  if (exts.length === 0)
+    throw new VideoSourceError(`video source ${input}: directory holds no images (.jpg, .png, ...)`, {
       input,
     });
+  if (exts.length > 1) {
+    throw new VideoSourceError(
+      `video source ${input}: directory mixes image types (${exts.join(', ')}); give a glob such as ${path.join(input, `*${exts[0]}`)}`,
+      {
+        input,
+      },
+    );
   }
   const sample = names.find((n) => path.extname(n).toLowerCase() === exts[0]) ?? '';
   return path.join(escapeGlob(input), `*${path.extname(sample)}`);
@@ -119,7 +141,11 @@ export interface DecodeArgsOptions {
 }
 
 /** The full ffmpeg command line for raw RGB24 frames on stdout and showinfo lines on stderr. */
-export async function decodeArgs(src: ResolvedSource, ff: FfmpegHandle, opts: DecodeArgsOptions): Promise<string[]> {
+export async function decodeArgs(
+  src: ResolvedSource,
+  ff: FfmpegHandle,
+  opts: DecodeArgsOptions,
+): Promise<string[]> {
   const input = await inputArgs(src, ff);
   return [
     '-hide_banner',

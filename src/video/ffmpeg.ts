@@ -18,12 +18,20 @@ export interface ResolveOptions {
 }
 
 /** Runs `<bin> -version` and parses the banner; rejects if it cannot be executed. */
-export function probeVersion(bin: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 10_000): Promise<{ version: string; major: number; minor: number }> {
+export function probeVersion(
+  bin: string,
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 10_000,
+): Promise<{ version: string; major: number; minor: number }> {
   return new Promise((resolve, reject) => {
     let out = '';
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(bin, ['-hide_banner', '-version'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: timeoutMs, env });
+      child = spawn(bin, ['-hide_banner', '-version'], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: timeoutMs,
+        env,
+      });
     } catch (err) {
       reject(err);
       return;

@@ -29,9 +29,7 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
       const thisAttempt = attempt;
       return decodeFrames(src, {
         ...options,
-        onEvent:
-          onEvent &&
-          ((e) => onEvent(e.type === 'started' ? { ...e, attempt: thisAttempt } : e)),
+        onEvent: onEvent && ((e) => onEvent(e.type === 'started' ? { ...e, attempt: thisAttempt } : e)),
       });
     }).pipe(
       map((f) => {
@@ -43,7 +41,9 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
         ...options.backoff,
         completeIsFailure: () => {
           // decodeFrames reports its own errors as events; this one is ours.
-          const error = new VideoSourceError(`video source ${src.input}: live stream ended unexpectedly`, { input: src.input });
+          const error = new VideoSourceError(`video source ${src.input}: live stream ended unexpectedly`, {
+            input: src.input,
+          });
           onEvent?.({ type: 'error', streamId: src.id, atMs: Date.now(), error });
           return error;
         },

@@ -68,7 +68,9 @@ export class StderrLog {
   /** The most telling lines: errors and warnings, with ffmpeg's context prefixes stripped. */
   problems(max = 4): string[] {
     const picked = this.tail.filter((l) => /\[(fatal|error|warning)\]/.test(l) || !l.startsWith('['));
-    const useful = picked.filter((l) => !/^\s*$/.test(l) && !/Conversion failed!|Exiting normally|^\s*To ignore this/.test(l));
+    const useful = picked.filter(
+      (l) => !/^\s*$/.test(l) && !/Conversion failed!|Exiting normally|^\s*To ignore this/.test(l),
+    );
     return useful.slice(-max).map(stripPrefix);
   }
 
@@ -78,19 +80,30 @@ export class StderrLog {
 }
 
 export function stripPrefix(line: string): string {
-  return line.replace(/^(\[[^\]]*@ 0x[0-9a-f]+\] )?(\[(info|warning|error|fatal|verbose|debug)\] )?/, '').trim();
+  return line
+    .replace(/^(\[[^\]]*@ 0x[0-9a-f]+\] )?(\[(info|warning|error|fatal|verbose|debug)\] )?/, '')
+    .trim();
 }
 
 /** A one-phrase reason for ffmpeg's failure, from its messages; undefined when none is recognised. */
 export function classifyFailure(lines: string[]): string | undefined {
   const text = lines.join('\n');
   const rules: [RegExp, string][] = [
-    [/matches no streams|does not contain any stream|no video stream/i, 'has no video stream (audio-only or data-only input)'],
-    [/Decoder \(codec [^)]*\) not found|unknown codec|Unsupported codec|Failed to open codec|Decoding requested, but no decoder/i, 'uses a codec this ffmpeg cannot decode'],
+    [
+      /matches no streams|does not contain any stream|no video stream/i,
+      'has no video stream (audio-only or data-only input)',
+    ],
+    [
+      /Decoder \(codec [^)]*\) not found|unknown codec|Unsupported codec|Failed to open codec|Decoding requested, but no decoder/i,
+      'uses a codec this ffmpeg cannot decode',
+    ],
     [/No such file or directory/i, 'no such file'],
     [/Connection refused/i, 'unreachable: connection refused'],
     [/Connection timed out|Operation timed out|timed out/i, 'unreachable: timed out'],
-    [/Failed to resolve hostname|Name or service not known|Temporary failure in name resolution/i, 'unreachable: host name does not resolve'],
+    [
+      /Failed to resolve hostname|Name or service not known|Temporary failure in name resolution/i,
+      'unreachable: host name does not resolve',
+    ],
     [/Server returned (\d{3}[^\n]*)/i, 'server refused the request'],
     [/Network is unreachable|No route to host/i, 'unreachable: no route to host'],
     [/Permission denied/i, 'permission denied'],

@@ -7,7 +7,13 @@ import type { Frame, FrameBatch } from '../../src/video/frame.js';
 function frame(streamId: string, index: number, released?: Set<string>): Frame {
   const rgb = new Uint8Array(2 * 2 * 3).fill((index * 7 + streamId.charCodeAt(0)) & 255);
   return {
-    streamId, index, ptsMs: index * 40, receivedAtMs: 0, width: 2, height: 2, rgb,
+    streamId,
+    index,
+    ptsMs: index * 40,
+    receivedAtMs: 0,
+    width: 2,
+    height: 2,
+    rgb,
     release: () => released?.add(`${streamId}:${index}`),
   };
 }
@@ -17,7 +23,13 @@ const ids = (b: FrameBatch) => b.frames.map((f) => `${f.streamId}:${f.index}`).j
 describe('batchFrames (marbles)', () => {
   it('emits when full or when the oldest frame is maxDelayMs old, across merged streams', () => {
     new TestScheduler((a, b) => expect(a).toEqual(b)).run(({ cold, expectObservable }) => {
-      const values = { a: frame('a', 0), b: frame('b', 0), c: frame('a', 1), d: frame('b', 1), e: frame('a', 2) };
+      const values = {
+        a: frame('a', 0),
+        b: frame('b', 0),
+        c: frame('a', 1),
+        d: frame('b', 1),
+        e: frame('a', 2),
+      };
       // three frames fill a batch at t=2; d arrives at 10 and waits 5 ms alone-ish with e; stream completes at 30
       const src = cold('abc-------de-------------------|', values);
       const out = src.pipe(batchFrames({ maxBatch: 3, maxDelayMs: 5 }));
@@ -31,8 +43,12 @@ describe('batchFrames (marbles)', () => {
   it('flushes a partial batch on completion, and delivers an error after the frames before it', () => {
     new TestScheduler((a, b) => expect(a).toEqual(b)).run(({ cold, expectObservable }) => {
       const v = { a: frame('a', 0), b: frame('a', 1) };
-      expectObservable(cold('ab|', v).pipe(batchFrames({ maxBatch: 4, maxDelayMs: 100 }))).toBe('--(x|)', { x: expect.objectContaining({ count: 2 }) });
-      expectObservable(cold('ab#', v, new Error('boom')).pipe(batchFrames({ maxBatch: 4, maxDelayMs: 100 }))).toBe('--(x#)', { x: expect.objectContaining({ count: 2 }) }, new Error('boom'));
+      expectObservable(cold('ab|', v).pipe(batchFrames({ maxBatch: 4, maxDelayMs: 100 }))).toBe('--(x|)', {
+        x: expect.objectContaining({ count: 2 }),
+      });
+      expectObservable(
+        cold('ab#', v, new Error('boom')).pipe(batchFrames({ maxBatch: 4, maxDelayMs: 100 })),
+      ).toBe('--(x#)', { x: expect.objectContaining({ count: 2 }) }, new Error('boom'));
     });
   });
 });
@@ -58,7 +74,12 @@ describe('batchFrames (data and flow)', () => {
     const src = new Subject<Frame>();
     const batches: FrameBatch[] = [];
     let done = false;
-    src.pipe(batchFrames({ maxBatch: 2, maxDelayMs: 1000, maxInFlight: 1 })).subscribe({ next: (b) => batches.push(b), complete: () => { done = true; } });
+    src.pipe(batchFrames({ maxBatch: 2, maxDelayMs: 1000, maxInFlight: 1 })).subscribe({
+      next: (b) => batches.push(b),
+      complete: () => {
+        done = true;
+      },
+    });
     for (let i = 0; i < 5; i++) src.next(frame('a', i, released));
     src.complete();
     expect(batches.length).toBe(1);
@@ -77,7 +98,11 @@ describe('batchFrames (data and flow)', () => {
   it('rejects a frame of another size with an InputError', () => {
     const src = new Subject<Frame>();
     let error: unknown;
-    src.pipe(batchFrames({ maxBatch: 4, maxDelayMs: 10 })).subscribe({ error: (e) => { error = e; } });
+    src.pipe(batchFrames({ maxBatch: 4, maxDelayMs: 10 })).subscribe({
+      error: (e) => {
+        error = e;
+      },
+    });
     src.next(frame('a', 0));
     src.next({ ...frame('b', 0), width: 3, rgb: new Uint8Array(27) });
     expect((error as Error).name).toBe('InputError');

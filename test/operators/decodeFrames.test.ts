@@ -15,21 +15,40 @@ let portrait: string;
 
 beforeAll(() => {
   h264 = makeClip(tmp.file('a.mp4'), { frames: 24 });
-  vp9 = makeClip(tmp.file('b.webm'), { frames: 20, codec: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '200k'] });
+  vp9 = makeClip(tmp.file('b.webm'), {
+    frames: 20,
+    codec: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '200k'],
+  });
   mjpeg = makeClip(tmp.file('c.avi'), { frames: 20, codec: ['-c:v', 'mjpeg', '-q:v', '5'] });
   odd = makeClip(tmp.file('odd.mp4'), { size: '1918x1078', frames: 6 });
   portrait = makeClip(tmp.file('portrait.mp4'), { size: '120x200', frames: 12 });
   // Variable frame rate: 10 frames 40 ms apart, then 10 frames 100 ms apart, then 5 frames 15 ms apart.
   vfr = tmp.file('vfr.mkv');
   ffmpeg([
-    '-f', 'lavfi', '-i', 'testsrc2=size=96x64:rate=25', '-frames:v', '25',
-    '-vf', "setpts='(if(lt(N,10),N*0.04,if(lt(N,20),0.4+(N-10)*0.1,1.4+(N-20)*0.015)))/TB'",
-    '-fps_mode', 'vfr', '-c:v', 'libx264', '-preset', 'ultrafast', vfr,
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=96x64:rate=25',
+    '-frames:v',
+    '25',
+    '-vf',
+    "setpts='(if(lt(N,10),N*0.04,if(lt(N,20),0.4+(N-10)*0.1,1.4+(N-20)*0.015)))/TB'",
+    '-fps_mode',
+    'vfr',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    vfr,
   ]);
 });
 afterAll(() => tmp.dispose());
 
-async function decodeAll(file: string, size: number | { width: number; height: number }, resize?: 'squash' | 'center-crop' | 'letterbox') {
+async function decodeAll(
+  file: string,
+  size: number | { width: number; height: number },
+  resize?: 'squash' | 'center-crop' | 'letterbox',
+) {
   const frames = await lastValueFrom(decodeFrames(file, { size, resize }).pipe(toArray()));
   return frames;
 }
@@ -56,7 +75,7 @@ describe('decodeFrames', () => {
     const probe = ffprobeFramesPtsMs(vfr);
     expect(frames.length).toBe(probe.length);
     const t0 = probe[0];
-    frames.forEach((f, i) => expect(f.ptsMs).toBeCloseTo(probe[i] - t0, 3));
+    for (const [i, f] of frames.entries()) expect(f.ptsMs).toBeCloseTo(probe[i] - t0, 3);
     // the file really is VFR: distinct frame intervals
     const deltas = new Set(probe.slice(1).map((t, i) => Math.round(t - probe[i])));
     expect(deltas.size).toBeGreaterThanOrEqual(3);
@@ -76,10 +95,15 @@ describe('decodeFrames', () => {
     const frames = await decodeAll(odd, { width: 64, height: 64 }, 'center-crop');
     // 1918x1078 -> height 64 keeps aspect at width round(1918*64/1078) = 114; crop the centre 64 columns
     const w = Math.round((1918 * 64) / 1078);
-    const ref = referenceFrames(odd, `scale=${w}:64:flags=bilinear,crop=64:64:${Math.trunc((w - 64) / 2)}:0`, 64, 64);
+    const ref = referenceFrames(
+      odd,
+      `scale=${w}:64:flags=bilinear,crop=64:64:${Math.trunc((w - 64) / 2)}:0`,
+      64,
+      64,
+    );
     expect(frames.length).toBe(6);
     expect(ref.length).toBe(6);
-    frames.forEach((f, i) => expect(Buffer.from(f.rgb).equals(ref[i])).toBe(true));
+    for (const [i, f] of frames.entries()) expect(Buffer.from(f.rgb).equals(ref[i])).toBe(true);
   });
 
   it('letterboxes a portrait video: black bars left and right, picture in the middle', async () => {
@@ -107,7 +131,9 @@ describe('decodeFrames', () => {
 
   it('reads a Node stream through stdin', async () => {
     const { createReadStream } = await import('node:fs');
-    const frames = await lastValueFrom(decodeFrames({ stream: createReadStream(mjpeg), id: 'pipe' }, { size: 8 }).pipe(toArray()));
+    const frames = await lastValueFrom(
+      decodeFrames({ stream: createReadStream(mjpeg), id: 'pipe' }, { size: 8 }).pipe(toArray()),
+    );
     expect(frames.length).toBe(20);
     expect(frames[0].streamId).toBe('pipe');
   });
@@ -151,7 +177,9 @@ describe('decodeFrames', () => {
   });
 
   it('emits the first frame without waiting for the whole file', async () => {
-    const f = await firstValueFrom(decodeFrames(sharedPath('media', 'people_at_table_768x432_long.mp4'), { size: 8 }));
+    const f = await firstValueFrom(
+      decodeFrames(sharedPath('media', 'people_at_table_768x432_long.mp4'), { size: 8 }),
+    );
     expect(f.index).toBe(0);
     expect(f.ptsMs).toBe(0);
   });

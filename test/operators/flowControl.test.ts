@@ -23,7 +23,17 @@ describe('live flow control', () => {
     const events: SourceEvent[] = [];
     const held: Frame[] = [];
     await new Promise<void>((resolve, reject) => {
-      decodeFrames({ path: clip, live: true }, { size: 8, maxUnreleased: 3, maxQueued: 2, policy: 'drop-newest', statsIntervalMs: 10, onEvent: (e) => onEvent(e, events, held) }).subscribe({
+      decodeFrames(
+        { path: clip, live: true },
+        {
+          size: 8,
+          maxUnreleased: 3,
+          maxQueued: 2,
+          policy: 'drop-newest',
+          statsIntervalMs: 10,
+          onEvent: (e) => onEvent(e, events, held),
+        },
+      ).subscribe({
         next: (f) => {
           got.push(f.index);
           held.push(f);
@@ -43,7 +53,17 @@ describe('live flow control', () => {
     const events: SourceEvent[] = [];
     const held: Frame[] = [];
     await new Promise<void>((resolve, reject) => {
-      decodeFrames({ path: clip, live: true }, { size: 8, maxUnreleased: 3, maxQueued: 2, policy: 'drop-oldest', statsIntervalMs: 10, onEvent: (e) => onEvent(e, events, held) }).subscribe({
+      decodeFrames(
+        { path: clip, live: true },
+        {
+          size: 8,
+          maxUnreleased: 3,
+          maxQueued: 2,
+          policy: 'drop-oldest',
+          statsIntervalMs: 10,
+          onEvent: (e) => onEvent(e, events, held),
+        },
+      ).subscribe({
         next: (f) => {
           got.push(f.index);
           held.push(f);
@@ -65,7 +85,10 @@ describe('live flow control', () => {
         next: (f) => {
           got.push(f.index);
           held.push(f);
-          if (held.length === 3) setTimeout(() => { for (const h of held.splice(0)) h.release?.(); }, 20);
+          if (held.length === 3)
+            setTimeout(() => {
+              for (const h of held.splice(0)) h.release?.();
+            }, 20);
         },
         error: reject,
         complete: resolve,
@@ -73,5 +96,4 @@ describe('live flow control', () => {
     });
     expect(got).toEqual(Array.from({ length: 40 }, (_, i) => i));
   });
-
 });

@@ -5,7 +5,13 @@ import type { Frame } from '../../src/video/frame.js';
 
 function frame(streamId: string, index: number, ptsMs: number, released: string[] = []): Frame {
   return {
-    streamId, index, ptsMs, receivedAtMs: 0, width: 1, height: 1, rgb: new Uint8Array(3),
+    streamId,
+    index,
+    ptsMs,
+    receivedAtMs: 0,
+    width: 1,
+    height: 1,
+    rgb: new Uint8Array(3),
     release: () => released.push(`${streamId}:${index}`),
   };
 }
@@ -13,7 +19,10 @@ function frame(streamId: string, index: number, ptsMs: number, released: string[
 describe('sampleFrames', () => {
   it('keeps every Nth frame by index, per stream, and releases the rest', async () => {
     const released: string[] = [];
-    const input = [0, 1, 2, 3, 4, 5, 6].flatMap((i) => [frame('a', i, i * 40, released), frame('b', i + 1, i * 40, released)]);
+    const input = [0, 1, 2, 3, 4, 5, 6].flatMap((i) => [
+      frame('a', i, i * 40, released),
+      frame('b', i + 1, i * 40, released),
+    ]);
     const out = await lastValueFrom(from(input).pipe(sampleFrames({ every: 3 }), toArray()));
     expect(out.map((f) => `${f.streamId}:${f.index}`)).toEqual(['a:0', 'b:3', 'a:3', 'b:6', 'a:6']);
     expect(released.length).toBe(input.length - out.length);

@@ -1,4 +1,4 @@
-import { lastValueFrom, mergeMap, tap, timer, toArray, map } from 'rxjs';
+import { lastValueFrom, map, mergeMap, tap, timer, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileBatch } from '../../pipelines/fileBatch.js';
 import type { FrameInfo } from '../../src/video/frame.js';
@@ -10,7 +10,10 @@ let a: string;
 let b: string;
 beforeAll(() => {
   a = makeClip(tmp.file('a.mp4'), { frames: 23 });
-  b = makeClip(tmp.file('b.webm'), { frames: 17, codec: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8'] });
+  b = makeClip(tmp.file('b.webm'), {
+    frames: 17,
+    codec: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8'],
+  });
 });
 afterAll(() => tmp.dispose());
 
@@ -28,7 +31,11 @@ describe('fileBatch', () => {
             timer(2).pipe(
               tap(() => {
                 batch.frames.forEach((f, i) => {
-                  if (f.streamId === a && !Buffer.from(batch.data.subarray(i * 768, (i + 1) * 768)).equals(refA[f.index])) pixelsOk = false;
+                  if (
+                    f.streamId === a &&
+                    !Buffer.from(batch.data.subarray(i * 768, (i + 1) * 768)).equals(refA[f.index])
+                  )
+                    pixelsOk = false;
                 });
                 infos.push(...batch.frames);
                 batch.release();

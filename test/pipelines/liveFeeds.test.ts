@@ -26,7 +26,13 @@ describe('liveFeeds', () => {
         { id: 'cam', url: cam.url },
         { id: 'dead', url: dead },
       ],
-      { size: 16, maxBatch: 4, maxDelayMs: 30, backoff: { initialMs: 100, maxMs: 400 }, statsIntervalMs: 200 },
+      {
+        size: 16,
+        maxBatch: 4,
+        maxDelayMs: 30,
+        backoff: { initialMs: 100, maxMs: 400 },
+        statsIntervalMs: 200,
+      },
     );
     const events: SourceEvent[] = [];
     const frames: FrameInfo[] = [];
@@ -36,7 +42,10 @@ describe('liveFeeds', () => {
       b.release();
     });
     try {
-      const ok = await waitFor(() => cam.connections() >= 2 && frames.filter((f) => f.streamId === 'cam').length >= 20, 20_000);
+      const ok = await waitFor(
+        () => cam.connections() >= 2 && frames.filter((f) => f.streamId === 'cam').length >= 20,
+        20_000,
+      );
       expect(ok).toBe(true);
       const camEvents = events.filter((e) => e.streamId === 'cam').map((e) => e.type);
       expect(camEvents[0]).toBe('started');
@@ -53,7 +62,9 @@ describe('liveFeeds', () => {
       expect(err.name).toBe('VideoSourceError');
       expect(err.message).toContain(dead);
       expect(err.message).toMatch(/unreachable|refused/i);
-      const delays = events.flatMap((e) => (e.streamId === 'dead' && e.type === 'reconnecting' ? [e.delayMs] : []));
+      const delays = events.flatMap((e) =>
+        e.streamId === 'dead' && e.type === 'reconnecting' ? [e.delayMs] : [],
+      );
       expect(delays.slice(0, 3)).toEqual([100, 200, 400].slice(0, Math.min(3, delays.length)));
       expect(events.some((e) => e.type === 'stats' && e.streamId === 'cam')).toBe(true);
     } finally {

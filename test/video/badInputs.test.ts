@@ -23,7 +23,11 @@ async function attempt(input: string): Promise<{ frames: Frame[]; error: Error |
 async function attemptCollect(input: string) {
   const frames: Frame[] = [];
   const error = await new Promise<Error | undefined>((resolve) =>
-    decodeFrames(input, { size: 16 }).subscribe({ next: (f) => frames.push(f), error: resolve, complete: () => resolve(undefined) }),
+    decodeFrames(input, { size: 16 }).subscribe({
+      next: (f) => frames.push(f),
+      error: resolve,
+      complete: () => resolve(undefined),
+    }),
   );
   return { frames, error };
 }
@@ -79,7 +83,9 @@ describe('bad inputs give a VideoSourceError naming the input and the reason', (
     writeFileSync(f, readFileSync(good));
     truncateSync(f, Math.floor(readFileSync(good).length * 0.6));
     // What ffmpeg itself gets out of the cut file, independently:
-    const reference = ffmpeg(['-i', f, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-vf', 'scale=16:16', '-']).length / (16 * 16 * 3);
+    const reference =
+      ffmpeg(['-i', f, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-vf', 'scale=16:16', '-']).length /
+      (16 * 16 * 3);
     const { frames, error } = await attemptCollect(f);
     expect(reference).toBeGreaterThan(0);
     expect(reference).toBeLessThan(40);
@@ -92,7 +98,8 @@ describe('bad inputs give a VideoSourceError naming the input and the reason', (
     makeClip(f, { frames: 30, codec: ['-c:v', 'mjpeg'] });
     const bytes = readFileSync(f);
     // scribble over the middle third: some JPEGs become undecodable
-    for (let i = Math.floor(bytes.length / 3); i < (2 * bytes.length) / 3; i += 7) bytes[i] = (bytes[i] * 31 + 17) & 255;
+    for (let i = Math.floor(bytes.length / 3); i < (2 * bytes.length) / 3; i += 7)
+      bytes[i] = (bytes[i] * 31 + 17) & 255;
     writeFileSync(f, bytes);
     const { frames, error } = await attemptCollect(f);
     expect(frames.length).toBeGreaterThan(0);

@@ -11,15 +11,22 @@ describe('resolveFfmpeg', () => {
   });
 
   it('rejects a broken FFMPEG_PATH by name', async () => {
-    const err = await resolveFfmpeg({ env: { FFMPEG_PATH: '/nonexistent/ffmpeg', PATH: process.env.PATH } }).catch((e: Error) => e);
+    const err = await resolveFfmpeg({
+      env: { FFMPEG_PATH: '/nonexistent/ffmpeg', PATH: process.env.PATH },
+    }).catch((e: Error) => e);
     expect((err as Error).name).toBe('FfmpegNotFoundError');
     expect((err as Error).message).toContain('/nonexistent/ffmpeg');
   });
 
   it('names all three places when nothing is found', async () => {
-    const err = await resolveFfmpeg({ env: { FFMPEG_PATH: '', PATH: '/nonexistent' } }).catch((e: Error) => e);
+    const err = await resolveFfmpeg({ env: { FFMPEG_PATH: '', PATH: '/nonexistent' } }).catch(
+      (e: Error) => e,
+    );
     // ffmpeg-static is optional; where installed, it is found and this case cannot fail
-    const staticInstalled = await import('ffmpeg-static' as string).then(() => true, () => false);
+    const staticInstalled = await import('ffmpeg-static' as string).then(
+      () => true,
+      () => false,
+    );
     if (!staticInstalled) {
       expect((err as Error).name).toBe('FfmpegNotFoundError');
       expect((err as Error).message).toMatch(/FFMPEG_PATH.*ffmpeg-static.*PATH/s);

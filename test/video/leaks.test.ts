@@ -7,7 +7,15 @@ import { ffmpegChildren, TempDir, waitFor } from './media.js';
 const tmp = new TempDir();
 afterAll(() => tmp.dispose());
 
-const handles = () => (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().filter((h) => (h as { constructor?: { name?: string } })?.constructor?.name === 'ChildProcess' || (h as { constructor?: { name?: string } })?.constructor?.name === 'Socket' && (h as { _type?: string })._type === 'pipe').length;
+const handles = () =>
+  (process as unknown as { _getActiveHandles(): unknown[] })
+    ._getActiveHandles()
+    .filter(
+      (h) =>
+        (h as { constructor?: { name?: string } })?.constructor?.name === 'ChildProcess' ||
+        ((h as { constructor?: { name?: string } })?.constructor?.name === 'Socket' &&
+          (h as { _type?: string })._type === 'pipe'),
+    ).length;
 
 describe('no ffmpeg outlives its subscription', () => {
   let baseline = 0;
@@ -35,7 +43,10 @@ describe('no ffmpeg outlives its subscription', () => {
     // ffmpeg waits on a stdin that never ends nor sends; killGraceMs short in case SIGTERM is not enough
     const { PassThrough } = await import('node:stream');
     const feed = new PassThrough();
-    const sub = decodeFrames({ stream: feed, id: 'stuck', format: 'mjpeg' }, { size: 8, killGraceMs: 200 }).subscribe({ error: () => {} });
+    const sub = decodeFrames(
+      { stream: feed, id: 'stuck', format: 'mjpeg' },
+      { size: 8, killGraceMs: 200 },
+    ).subscribe({ error: () => {} });
     expect(await waitFor(() => ffmpegChildren().length === 1, 5000)).toBe(true);
     sub.unsubscribe();
     expect(await waitFor(() => ffmpegChildren().length === 0, 5000)).toBe(true);

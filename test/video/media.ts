@@ -5,16 +5,33 @@ import path from 'node:path';
 
 /** Runs ffmpeg (the system one) and returns stdout; throws with stderr on failure. */
 export function ffmpeg(args: string[], input?: Buffer): Buffer {
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], { input, maxBuffer: 1 << 30 });
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], {
+    input,
+    maxBuffer: 1 << 30,
+  });
   if (r.status !== 0) throw new Error(`ffmpeg ${args.join(' ')} failed: ${r.stderr.toString()}`);
   return r.stdout;
 }
 
 export function ffprobeFramesPtsMs(file: string): number[] {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time,best_effort_timestamp_time', '-of', 'csv=p=0', file], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-  });
+  const out = execFileSync(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'frame=pts_time,best_effort_timestamp_time',
+      '-of',
+      'csv=p=0',
+      file,
+    ],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 26,
+    },
+  );
   return out
     .trim()
     .split('\n')
@@ -27,7 +44,21 @@ export function ffprobeFramesPtsMs(file: string): number[] {
 
 /** ffmpeg's own raw RGB24 output for `file` through `vf`, split into frames. */
 export function referenceFrames(file: string, vf: string, width: number, height: number): Buffer[] {
-  const raw = ffmpeg(['-i', file, '-map', '0:v:0', '-fps_mode', 'passthrough', '-vf', vf, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']);
+  const raw = ffmpeg([
+    '-i',
+    file,
+    '-map',
+    '0:v:0',
+    '-fps_mode',
+    'passthrough',
+    '-vf',
+    vf,
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-',
+  ]);
   const n = width * height * 3;
   const frames: Buffer[] = [];
   for (let off = 0; off + n <= raw.length; off += n) frames.push(raw.subarray(off, off + n));
@@ -45,7 +76,10 @@ export class TempDir {
 }
 
 /** A short synthetic clip (testsrc2 has moving, colourful content). */
-export function makeClip(out: string, opts: { size?: string; rate?: number; frames?: number; codec?: string[]; extra?: string[] } = {}): string {
+export function makeClip(
+  out: string,
+  opts: { size?: string; rate?: number; frames?: number; codec?: string[]; extra?: string[] } = {},
+): string {
   ffmpeg([
     '-f',
     'lavfi',
@@ -63,12 +97,7 @@ export function makeClip(out: string, opts: { size?: string; rate?: number; fram
 /** ffmpeg children of this process still alive (zombies excluded). */
 export function ffmpegChildren(): number[] {
   const r = spawnSync('pgrep', ['-P', String(process.pid), 'ffmpeg']);
-  return r.stdout
-    .toString()
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map(Number);
+  return r.stdout.toString().trim().split('\n').filter(Boolean).map(Number);
 }
 
 export async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<boolean> {

@@ -8,8 +8,21 @@ import { ffmpeg } from './media.js';
  * A camera stand-in: multipart MJPEG over HTTP on 127.0.0.1 at `fps`, looping over JPEGs made by
  * ffmpeg. `dropAfter` frames into each of the first `drops` connections it cuts the socket.
  */
-export async function startMjpegServer(dir: string, opts: { fps?: number; dropAfter?: number; drops?: number } = {}) {
-  ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=10', '-frames:v', '10', '-q:v', '5', path.join(dir, 'cam-%02d.jpg')]);
+export async function startMjpegServer(
+  dir: string,
+  opts: { fps?: number; dropAfter?: number; drops?: number } = {},
+) {
+  ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=64x48:rate=10',
+    '-frames:v',
+    '10',
+    '-q:v',
+    '5',
+    path.join(dir, 'cam-%02d.jpg'),
+  ]);
   const jpegs = readdirSync(dir)
     .filter((n) => n.startsWith('cam-'))
     .sort()
@@ -18,19 +31,25 @@ export async function startMjpegServer(dir: string, opts: { fps?: number; dropAf
   const sockets = new Set<import('node:net').Socket>();
   const server = http.createServer((req, res) => {
     const conn = ++connections;
-    res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=frame', 'Cache-Control': 'no-cache' });
+    res.writeHead(200, {
+      'Content-Type': 'multipart/x-mixed-replace; boundary=frame',
+      'Cache-Control': 'no-cache',
+    });
     let sent = 0;
-    const timer = setInterval(() => {
-      const jpeg = jpegs[sent % jpegs.length];
-      res.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
-      res.write(jpeg);
-      res.write('\r\n');
-      sent++;
-      if (opts.dropAfter !== undefined && conn <= (opts.drops ?? 1) && sent >= opts.dropAfter) {
-        clearInterval(timer);
-        req.socket.destroy();
-      }
-    }, 1000 / (opts.fps ?? 20));
+    const timer = setInterval(
+      () => {
+        const jpeg = jpegs[sent % jpegs.length];
+        res.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
+        res.write(jpeg);
+        res.write('\r\n');
+        sent++;
+        if (opts.dropAfter !== undefined && conn <= (opts.drops ?? 1) && sent >= opts.dropAfter) {
+          clearInterval(timer);
+          req.socket.destroy();
+        }
+      },
+      1000 / (opts.fps ?? 20),
+    );
     req.on('close', () => clearInterval(timer));
   });
   server.on('connection', (s) => {
