@@ -89,6 +89,14 @@ function validate(src: TensorSource, plan: LayoutPlan, config: ViTConfig): void 
   if (problems.length === 0) return;
   const shown = problems.slice(0, 8);
   if (problems.length > shown.length) shown.push(`... and ${problems.length - shown.length} more`);
+  try {
+    const c = inferFromSource(src, 'inferred');
+    shown.push(
+      `the file looks like: image ${c.imageSize}, patch ${c.patchSize}, hidden ${c.hiddenSize}, ${c.numLayers} layers, mlp ${c.mlpDim}, ${c.numClasses} classes, ${c.classifier} pooling${c.finalNorm ? '' : ', no final norm'}`,
+    );
+  } catch {
+    // A file too broken to describe: the problems above say enough.
+  }
   throw new WeightsFormatError(
     `${src.file}: ${plan.layout} ${src.format} weights do not fit model '${config.name}' (hidden ${config.hiddenSize}, ${config.numLayers} layers, ${config.numHeads} heads, mlp ${config.mlpDim}, patch ${config.patchSize}, image ${config.imageSize}, ${config.numClasses} classes):\n  ${shown.join('\n  ')}`,
     { input: src.file },
@@ -158,73 +166,78 @@ function headsForWidth(d: number): number {
 export async function inferConfigFromWeights(file: string, name = 'inferred'): Promise<ViTConfig> {
   const src = await openTensorSource(file);
   try {
-    const detected = detectLayout(src.names);
-    const fail = (what: string): never => {
-      throw new WeightsFormatError(`${file}: cannot infer the model config: ${what}`, { input: file });
-    };
-    if (!detected) return fail('tensor names match no known ViT layout');
-    const s = (n: string) => src.shape(n) ?? fail(`tensor '${n}' missing`);
-    const has = (n: string) => src.shape(n) !== undefined;
-    const countLayers = (re: RegExp) =>
-      new Set(src.names.map((n) => re.exec(n)?.[1]).filter((x) => x !== undefined)).size;
-    let D: number,
-      P: number,
-      T: number,
-      layers: number,
-      heads: number,
-      mlp: number,
-      classes: number,
-      cls: boolean,
-      norm: boolean;
-    const p = detected.prefix;
-    if (detected.layout === 'google') {
-      [P, , , D] = s('embedding/kernel');
-      T = s('Transformer/posembed_input/pos_embedding')[1];
-      layers = countLayers(/^Transformer\/encoderblock_(\d+)\//);
-      heads = s('Transformer/encoderblock_0/MultiHeadDotProductAttention_1/query/kernel')[1];
-      mlp = s('Transformer/encoderblock_0/MlpBlock_3/Dense_0/kernel')[1];
-      classes = s('head/kernel')[1];
-      cls = has('cls');
-      norm = has('Transformer/encoder_norm/scale');
-    } else if (detected.layout === 'timm') {
-      [D, , P] = s('patch_embed.proj.weight');
-      T = s('pos_embed')[1];
-      layers = countLayers(/^blocks\.(\d+)\./);
-      heads = headsForWidth(D);
-      mlp = s('blocks.0.mlp.fc1.weight')[0];
-      classes = s('head.weight')[0];
-      cls = has('cls_token');
-      norm = has('norm.weight');
-    } else {
-      [D, , P] = s(`${p}embeddings.patch_embeddings.projection.weight`);
-      T = s(`${p}embeddings.position_embeddings`)[1];
-      layers = countLayers(/encoder\.layer\.(\d+)\./);
-      heads = headsForWidth(D);
-      mlp = s(`${p}encoder.layer.0.intermediate.dense.weight`)[0];
-      classes = s('classifier.weight')[0];
-      cls = has(`${p}embeddings.cls_token`);
-      norm = has(`${p}layernorm.weight`);
-    }
-    const grid = Math.round(Math.sqrt(T - (cls ? 1 : 0)));
-    if (grid * grid !== T - (cls ? 1 : 0))
-      fail(`position embedding of ${T} tokens is not a square grid${cls ? ' plus a class token' : ''}`);
-    return parseViTConfig(
-      {
-        name,
-        image_size: grid * P,
-        patch_size: P,
-        hidden_size: D,
-        num_heads: heads,
-        num_layers: layers,
-        mlp_dim: mlp,
-        num_classes: classes,
-        classifier: cls ? 'token' : 'gap',
-        final_norm: norm,
-        layer_norm_eps: detected.layout === 'hf' ? 1e-12 : 1e-6,
-      },
-      `config inferred from ${file}`,
-    );
+    return inferFromSource(src, name);
   } finally {
     await src.close();
   }
+}
+
+function inferFromSource(src: TensorSource, name: string): ViTConfig {
+  const file = src.file;
+  const detected = detectLayout(src.names);
+  const fail = (what: string): never => {
+    throw new WeightsFormatError(`${file}: cannot infer the model config: ${what}`, { input: file });
+  };
+  if (!detected) return fail('tensor names match no known ViT layout');
+  const s = (n: string) => src.shape(n) ?? fail(`tensor '${n}' missing`);
+  const has = (n: string) => src.shape(n) !== undefined;
+  const countLayers = (re: RegExp) =>
+    new Set(src.names.map((n) => re.exec(n)?.[1]).filter((x) => x !== undefined)).size;
+  let D: number,
+    P: number,
+    T: number,
+    layers: number,
+    heads: number,
+    mlp: number,
+    classes: number,
+    cls: boolean,
+    norm: boolean;
+  const p = detected.prefix;
+  if (detected.layout === 'google') {
+    [P, , , D] = s('embedding/kernel');
+    T = s('Transformer/posembed_input/pos_embedding')[1];
+    layers = countLayers(/^Transformer\/encoderblock_(\d+)\//);
+    heads = s('Transformer/encoderblock_0/MultiHeadDotProductAttention_1/query/kernel')[1];
+    mlp = s('Transformer/encoderblock_0/MlpBlock_3/Dense_0/kernel')[1];
+    classes = s('head/kernel')[1];
+    cls = has('cls');
+    norm = has('Transformer/encoder_norm/scale');
+  } else if (detected.layout === 'timm') {
+    [D, , P] = s('patch_embed.proj.weight');
+    T = s('pos_embed')[1];
+    layers = countLayers(/^blocks\.(\d+)\./);
+    heads = headsForWidth(D);
+    mlp = s('blocks.0.mlp.fc1.weight')[0];
+    classes = s('head.weight')[0];
+    cls = has('cls_token');
+    norm = has('norm.weight');
+  } else {
+    [D, , P] = s(`${p}embeddings.patch_embeddings.projection.weight`);
+    T = s(`${p}embeddings.position_embeddings`)[1];
+    layers = countLayers(/encoder\.layer\.(\d+)\./);
+    heads = headsForWidth(D);
+    mlp = s(`${p}encoder.layer.0.intermediate.dense.weight`)[0];
+    classes = s('classifier.weight')[0];
+    cls = has(`${p}embeddings.cls_token`);
+    norm = has(`${p}layernorm.weight`);
+  }
+  const grid = Math.round(Math.sqrt(T - (cls ? 1 : 0)));
+  if (grid * grid !== T - (cls ? 1 : 0))
+    fail(`position embedding of ${T} tokens is not a square grid${cls ? ' plus a class token' : ''}`);
+  return parseViTConfig(
+    {
+      name,
+      image_size: grid * P,
+      patch_size: P,
+      hidden_size: D,
+      num_heads: heads,
+      num_layers: layers,
+      mlp_dim: mlp,
+      num_classes: classes,
+      classifier: cls ? 'token' : 'gap',
+      final_norm: norm,
+      layer_norm_eps: detected.layout === 'hf' ? 1e-12 : 1e-6,
+    },
+    `config inferred from ${file}`,
+  );
 }

@@ -172,7 +172,7 @@ describe('Hugging Face ViTForImageClassification names', () => {
       inferred.hiddenSize,
       inferred.numLayers,
       inferred.numClasses,
-    ]).toEqual([32, 8, 64, 2, 10]);
+    ]).toEqual([config.imageSize, config.patchSize, config.hiddenSize, config.numLayers, config.numClasses]);
   });
 });
 
@@ -305,7 +305,8 @@ describe('bad weights files', () => {
     writeSafetensors(tmpFile('missing.safetensors'), t);
     const e = await rejection(loadWeights(tmpFile('missing.safetensors'), config()));
     expect(e.message).toContain(tmpFile('missing.safetensors'));
-    expect(e.message).toMatch(/tensor 'blocks\.1\.mlp\.fc2\.weight' missing \(expected shape \[64, 256\]\)/);
+    const { hiddenSize: d, mlpDim: m } = config();
+    expect(e.message).toContain(`tensor 'blocks.1.mlp.fc2.weight' missing (expected shape [${d}, ${m}])`);
   });
 
   it('a missing npz entry names it', async () => {
@@ -313,27 +314,32 @@ describe('bad weights files', () => {
     entries.delete('Transformer/encoder_norm/scale.npy');
     writeZip(tmpFile('missing.npz'), entries, false);
     const e = await rejection(loadWeights(tmpFile('missing.npz'), config()));
-    expect(e.message).toMatch(/tensor 'Transformer\/encoder_norm\/scale' missing \(expected shape \[64\]\)/);
+    expect(e.message).toContain(
+      `tensor 'Transformer/encoder_norm/scale' missing (expected shape [${config().hiddenSize}])`,
+    );
   });
 
   it('a config of another size names the tensor, the expected and the found shape', async () => {
-    const wide = { ...config(), hiddenSize: 128 };
+    const { hiddenSize: d, patchSize: p, imageSize: s } = config();
+    const wide = { ...config(), hiddenSize: 2 * d };
     for (const f of ['weights.safetensors', 'weights.npz']) {
       const e = await rejection(loadWeights(fixture(name, f), wide));
       expect(e.message).toContain(fixture(name, f));
+      // The message also describes what the file holds, to point at the right --model.
+      expect(e.message).toContain(`the file looks like: image ${s}, patch ${p}, hidden ${d},`);
       if (f === 'weights.npz')
         expect(e.message).toContain(
-          "tensor 'embedding/kernel': expected shape [8, 8, 3, 128], found [8, 8, 3, 64]",
+          `tensor 'embedding/kernel': expected shape [${p}, ${p}, 3, ${2 * d}], found [${p}, ${p}, 3, ${d}]`,
         );
       else
         expect(e.message).toContain(
-          "tensor 'patch_embed.proj.weight': expected shape [128, 3, 8, 8], found [64, 3, 8, 8]",
+          `tensor 'patch_embed.proj.weight': expected shape [${2 * d}, 3, ${p}, ${p}], found [${d}, 3, ${p}, ${p}]`,
         );
     }
-    const deeper = { ...config(), numLayers: 3 };
+    const deeper = { ...config(), numLayers: config().numLayers + 1 };
     const e = await rejection(loadWeights(fixture(name, 'weights.npz'), deeper));
     expect(e.message).toContain(
-      "tensor 'Transformer/encoderblock_2/LayerNorm_0/scale' missing (expected shape [64])",
+      `tensor 'Transformer/encoderblock_${config().numLayers}/LayerNorm_0/scale' missing (expected shape [${d}])`,
     );
   });
 
@@ -362,8 +368,11 @@ describe('bad weights files', () => {
     entries.set(key, entries.get(key)!.subarray(0, entries.get(key)!.length - 8));
     writeZip(tmpFile('short-entry.npz'), entries, false);
     const e = await rejection(loadWeights(tmpFile('short-entry.npz'), config()));
+    const { hiddenSize: d, numClasses: c } = config();
     expect(e.message).toMatch(
-      /tensor 'head\/kernel': npy header says f32 \[64, 10\] \(\d+ bytes with header\) but the entry holds \d+ bytes/,
+      new RegExp(
+        `tensor 'head/kernel': npy header says f32 \\[${d}, ${c}\\] \\(\\d+ bytes with header\\) but the entry holds \\d+ bytes`,
+      ),
     );
   });
 
@@ -434,6 +443,6 @@ describe('vit-cifar10-demo checkpoint', () => {
     expect(w.normScale).toBeUndefined();
     expect(w.blocks).toHaveLength(4);
     const e = await rejection(loadWeights(dir('model.safetensors'), { ...config, finalNorm: true }));
-    expect(e.message).toContain("tensor 'norm.weight' missing (expected shape [48])");
+    expect(e.message).toContain(`tensor 'norm.weight' missing (expected shape [${config.hiddenSize}])`);
   });
 });
