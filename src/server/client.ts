@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { ALL_STREAMS, type ServerMessageType } from './protocol.js';
 
@@ -8,6 +9,12 @@ export interface ClientLimits {
   maxQueueBytes: number;
   /** Bytes the socket may hold unsent (ws.bufferedAmount) before we stop writing and start queueing. */
   maxBufferedBytes: number;
+  /**
+   * Writes handed to the socket and not yet flushed, before we start queueing. Each pending write
+   * costs a few hundred bytes of bookkeeping beyond its data, so many small messages need this
+   * bound as well as the byte one.
+   */
+  maxInFlight: number;
 }
 
 /** Counters shared by every client of a hub, read by the metrics collector at scrape time. */
@@ -17,9 +24,13 @@ export interface DeliveryTotals {
 }
 
 interface Queued {
-  data: string;
+  data: Buffer;
   type: ServerMessageType;
 }
+
+// Messages are UTF-8 encoded once per publish and the same Buffer goes to every client: ws frames
+// a Buffer without copying it, where a string would be re-encoded per client.
+const TEXT = { binary: false } as const;
 
 export interface ClientSnapshot {
   id: number;
@@ -48,8 +59,15 @@ export class ClientChannel {
   private queueBytes = 0;
   private pendingMissed = 0;
   private missedTotal = 0;
+  private inFlight = 0;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    socketOf(this.ws)?.uncork();
+  };
   // One bound callback per client: ws calls it when a write reaches the kernel, which is our cue to pump.
   private readonly onWritten = (err?: Error): void => {
+    this.inFlight--;
     if (!err) this.pump();
   };
 
@@ -87,13 +105,9 @@ export class ClientChannel {
   }
 
   /** Sends now, queues, or drops the oldest queued message; never blocks and never throws. */
-  send(data: string, type: ServerMessageType): void {
+  send(data: Buffer, type: ServerMessageType): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    if (
-      this.queued === 0 &&
-      this.pendingMissed === 0 &&
-      this.ws.bufferedAmount < this.limits.maxBufferedBytes
-    ) {
+    if (this.queued === 0 && this.pendingMissed === 0 && this.writable()) {
       this.write(data, type);
       return;
     }
@@ -141,13 +155,17 @@ export class ClientChannel {
     this.compact();
   }
 
+  private writable(): boolean {
+    return this.inFlight < this.limits.maxInFlight && this.ws.bufferedAmount < this.limits.maxBufferedBytes;
+  }
+
   private pump(): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    while (this.ws.bufferedAmount < this.limits.maxBufferedBytes) {
+    while (this.writable()) {
       if (this.pendingMissed > 0) {
         const count = this.pendingMissed;
         this.pendingMissed = 0;
-        this.write(JSON.stringify({ type: 'missed', count }), 'missed');
+        this.write(Buffer.from(JSON.stringify({ type: 'missed', count })), 'missed');
         continue;
       }
       if (this.queued === 0) break;
@@ -160,8 +178,19 @@ export class ClientChannel {
     }
   }
 
-  private write(data: string, type: ServerMessageType): void {
-    this.ws.send(data, this.onWritten);
+  private write(data: Buffer, type: ServerMessageType): void {
+    // A pipeline publishes a whole batch of predictions in one go: holding the socket corked until
+    // the current task ends turns those sends into one writev instead of a syscall each.
+    if (!this.corked) {
+      const socket = socketOf(this.ws);
+      if (socket) {
+        socket.cork();
+        this.corked = true;
+        process.nextTick(this.uncork);
+      }
+    }
+    this.inFlight++;
+    this.ws.send(data, TEXT, this.onWritten);
     this.totals.sent[type] = (this.totals.sent[type] ?? 0) + 1;
   }
 
@@ -175,4 +204,10 @@ export class ClientChannel {
       this.queueHead = 0;
     }
   }
+}
+
+/** The TCP socket under a ws WebSocket (a long-standing internal of ws 8), if it is still there. */
+function socketOf(ws: WebSocket): Socket | undefined {
+  const socket = (ws as unknown as { _socket?: Socket | null })._socket;
+  return socket && typeof socket.cork === 'function' ? socket : undefined;
 }

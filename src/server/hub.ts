@@ -27,10 +27,12 @@ export interface HubOptions extends AccessRules {
   path?: string;
   /** Max messages queued per client beyond the socket buffer before the oldest is dropped. Default 256. */
   maxClientQueue?: number;
-  /** Max characters queued per client beyond the socket buffer. Default 4 MiB. */
+  /** Max bytes queued per client beyond the socket buffer. Default 4 MiB. */
   maxClientQueueBytes?: number;
   /** Socket buffer (ws.bufferedAmount) above which a client's messages are queued. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /** Unflushed socket writes above which a client's messages are queued. Default 256. */
+  maxInFlight?: number;
   /** Largest incoming message, bytes; larger ones close the socket with 1009. Default 64 KiB. */
   maxPayload?: number;
   /** Upgrades beyond this many clients get 503. Default 1000. */
@@ -218,7 +220,7 @@ export class Hub {
         this.logger.warn({ err, streamId }, 'thumbnail skipped');
       }
     }
-    const data = JSON.stringify(message);
+    const data = encode(message);
     for (const c of targets) c.send(data, 'prediction');
   }
 
@@ -226,7 +228,7 @@ export class Hub {
   publishStats(snapshot: StatsSnapshot): void {
     for (const id of Object.keys(snapshot.streams)) this.noteStream(id);
     const atMs = Date.now();
-    const byKey = new Map<string, string | null>();
+    const byKey = new Map<string, Buffer | null>();
     for (const c of this.channels.values()) {
       if (!c.hasSubscriptions) continue;
       const key = c.subscriptionKey;
@@ -236,7 +238,7 @@ export class Hub {
         for (const [id, s] of Object.entries(snapshot.streams)) if (c.wants(id)) streams[id] = s;
         const message: StatsMessage = { type: 'stats', atMs, streams };
         if (snapshot.engine) message.engine = snapshot.engine;
-        data = Object.keys(streams).length > 0 || snapshot.engine ? JSON.stringify(message) : null;
+        data = Object.keys(streams).length > 0 || snapshot.engine ? encode(message) : null;
         byKey.set(key, data);
       }
       if (data !== null) c.send(data, 'stats');
@@ -246,7 +248,7 @@ export class Hub {
   /** Sends an event: to a stream's subscribers if it names a stream, else to every client. */
   publishEvent(event: ServerEvent): void {
     if (event.streamId !== undefined) this.noteStream(event.streamId);
-    const data = JSON.stringify({ ...event, type: 'event', atMs: Date.now() });
+    const data = encode({ ...event, type: 'event', atMs: Date.now() });
     for (const c of this.channels.values()) {
       if (event.streamId === undefined || c.wants(event.streamId)) c.send(data, 'event');
     }
@@ -309,7 +311,7 @@ export class Hub {
   }
 
   private broadcast(message: ServerMessage): void {
-    const data = JSON.stringify(message);
+    const data = encode(message);
     for (const c of this.channels.values()) c.send(data, message.type);
   }
 
@@ -322,6 +324,7 @@ export class Hub {
         maxQueue: this.options.maxClientQueue ?? 256,
         maxQueueBytes: this.options.maxClientQueueBytes ?? 4 * 1024 * 1024,
         maxBufferedBytes: this.options.maxBufferedBytes ?? 1024 * 1024,
+        maxInFlight: this.options.maxInFlight ?? 256,
       },
       totals,
     );
@@ -344,7 +347,7 @@ export class Hub {
     });
     ws.on('message', (data: RawData, isBinary: boolean) => {
       channel.alive = true;
-      const reply = (message: ServerMessage): void => channel.send(JSON.stringify(message), message.type);
+      const reply = (message: ServerMessage): void => channel.send(encode(message), message.type);
       const fail = (message: string): void => {
         reply({ type: 'error', message });
         if (++errors >= maxErrors) ws.close(1008, 'too many invalid messages');
@@ -356,7 +359,7 @@ export class Hub {
     });
 
     channel.send(
-      JSON.stringify({
+      encode({
         type: 'hello',
         version: this.options.version,
         streams: this.streams,
@@ -397,6 +400,10 @@ export class Hub {
       c.ws.ping();
     }
   }
+}
+
+function encode(message: ServerMessage): Buffer {
+  return Buffer.from(JSON.stringify(message));
 }
 
 function rawText(data: RawData): string {
