@@ -125,8 +125,13 @@ export class Hub {
     const provider = options.statsProvider;
     if (provider) {
       this.every(options.statsIntervalMs ?? 1000, () => {
-        const snapshot = provider();
-        if (snapshot) this.publishStats(snapshot);
+        // A timer callback that throws would take the process down; a bad stats source must not.
+        try {
+          const snapshot = provider();
+          if (snapshot) this.publishStats(snapshot);
+        } catch (err) {
+          this.logger.warn({ err }, 'stats provider failed');
+        }
       });
     }
   }

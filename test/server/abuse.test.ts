@@ -165,6 +165,10 @@ describe('slow clients', () => {
     expect(frames.length + missed).toBe(published);
     expect(frames.at(-1)).toBe(published - 1);
     expect(frames.every((f, i) => i === 0 || f > frames[i - 1]!)).toBe(true);
+
+    const droppedTotal = server!.hub.clients().reduce((n, c) => n + c.missedTotal, 0);
+    const text = await (await fetch(`${server!.url}metrics`)).text();
+    expect(text).toContain(`vitstream_ws_messages_dropped_total ${droppedTotal}\n`);
     raw.destroy();
   });
 

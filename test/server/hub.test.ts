@@ -127,6 +127,21 @@ describe('hub', () => {
     expect(second.streams.a.fpsIn).toBeGreaterThan(first.streams.a.fpsIn);
   });
 
+  it('survives a stats provider that throws', async () => {
+    let calls = 0;
+    await start({
+      statsIntervalMs: 10,
+      statsProvider: () => {
+        if (++calls % 2 === 1) throw new Error('boom');
+        return { streams: { a: { fpsIn: calls } } };
+      },
+    });
+    const c = await client();
+    await c.subscribe(['a']);
+    await c.next((m) => m.type === 'stats');
+    expect(calls).toBeGreaterThan(1);
+  });
+
   it('routes stream events to subscribers and global events to everyone', async () => {
     await start();
     const [a, b] = [await client(), await client()];
