@@ -16,6 +16,7 @@ import {
   type StatsMessage,
   type StatsSnapshot,
 } from './protocol.js';
+import type { PipelineStats } from './stats.js';
 import { type RgbImage, thumbnailDataUrl } from './thumbnail.js';
 
 export interface HubOptions extends AccessRules {
@@ -23,6 +24,8 @@ export interface HubOptions extends AccessRules {
   version: string;
   metrics: ServerMetrics;
   totals: DeliveryTotals;
+  /** Told of every published prediction (counts it as classified, records its latency). */
+  stats?: PipelineStats;
   /** Path that accepts WebSocket upgrades. Default '/ws'. */
   path?: string;
   /** Max messages queued per client beyond the socket buffer before the oldest is dropped. Default 256. */
@@ -198,12 +201,12 @@ export class Hub {
   }
 
   /**
-   * Sends a prediction to the clients subscribed to its stream. A thumbnail, if given, is
+   * Sends a prediction to the clients subscribed to its stream (and reports it to `stats`). A thumbnail, if given, is
    * encoded now (the pixels may be a pooled buffer) and only when the rate limit allows.
    */
   publish(prediction: Prediction, options: PublishOptions = {}): void {
     const { streamId } = prediction;
-    this.options.metrics.predictionLatency.observe({ stream: streamId }, prediction.latencyMs / 1000);
+    this.options.stats?.classified(prediction);
     this.noteStream(streamId);
     const targets = this.subscribersOf(streamId);
     if (targets.length === 0) return;

@@ -4,4 +4,6 @@ export { Hub, type HubOptions, type PublishOptions, type ThumbnailSource } from 
 export { createMetrics, type MetricsOptions, type ServerMetrics } from './metrics.js';
 export * from './protocol.js';
 export { createServer, type ServerOptions, type VitstreamServer } from './server.js';
+export { PipelineStats, type PipelineStatsOptions } from './stats.js';
 export { downscaleRgb, encodePng, type RgbImage, thumbnailDataUrl } from './thumbnail.js';
+export { SlidingWindow } from './window.js';

@@ -9,10 +9,12 @@ import { checkToken } from './auth.js';
 import type { DeliveryTotals } from './client.js';
 import { Hub, type HubOptions } from './hub.js';
 import { createMetrics, type MetricsOptions, type ServerMetrics } from './metrics.js';
+import type { StatsSnapshot } from './protocol.js';
 import { defaultPublicDir, loadStaticFiles } from './static.js';
+import { PipelineStats } from './stats.js';
 
 export interface ServerOptions
-  extends Omit<HubOptions, 'version' | 'metrics' | 'totals' | 'logger'>,
+  extends Omit<HubOptions, 'version' | 'metrics' | 'totals' | 'logger' | 'stats'>,
     MetricsOptions {
   /** TCP port; 0 picks a free one (see `url`). Default 8080. */
   port?: number;
@@ -26,6 +28,11 @@ export interface ServerOptions
 export interface VitstreamServer {
   hub: Hub;
   metrics: ServerMetrics;
+  /**
+   * Where the pipeline reports arrivals, drops, batches and source events; its snapshot is
+   * published as `stats` every `statsIntervalMs` unless a `statsProvider` was given.
+   */
+  stats: PipelineStats;
   /** http://host:port/ as actually bound. */
   url: string;
   /** WebSocket endpoint, ws://host:port/ws. */
@@ -63,7 +70,20 @@ export async function createServer(options: ServerOptions = {}): Promise<Vitstre
   const files = loadStaticFiles(options.publicDir ?? defaultPublicDir());
   const totals: DeliveryTotals = { sent: {}, dropped: 0 };
   const metrics = createMetrics(totals, options);
-  const hub = new Hub({ ...options, version: packageVersion(), metrics, totals, logger });
+  const stats = new PipelineStats(metrics, { onEvent: (event) => hub.publishEvent(event) });
+  const defaultProvider = (): StatsSnapshot | undefined => {
+    const snapshot = stats.snapshot();
+    return Object.keys(snapshot.streams).length > 0 ? snapshot : undefined;
+  };
+  const hub: Hub = new Hub({
+    ...options,
+    statsProvider: options.statsProvider ?? defaultProvider,
+    version: packageVersion(),
+    metrics,
+    totals,
+    stats,
+    logger,
+  });
   const startedAt = Date.now();
 
   const server = http.createServer((req, res) => {
@@ -155,5 +175,5 @@ export async function createServer(options: ServerOptions = {}): Promise<Vitstre
     return closing;
   };
 
-  return { hub, metrics, url, wsUrl: `ws://${hostPart}:${port}/ws`, port, close };
+  return { hub, metrics, stats, url, wsUrl: `ws://${hostPart}:${port}/ws`, port, close };
 }

@@ -61,7 +61,13 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    server = await createServer({ port: 0, token: 'dash-token', thumbnail: { fps: 0 } });
+    // The test publishes its own stats; the server's own (from PipelineStats) would overwrite them.
+    server = await createServer({
+      port: 0,
+      token: 'dash-token',
+      thumbnail: { fps: 0 },
+      statsProvider: () => undefined,
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [

@@ -127,6 +127,32 @@ describe('hub', () => {
     expect(second.streams.a.fpsIn).toBeGreaterThan(first.streams.a.fpsIn);
   });
 
+  it('publishes the pipeline stats by default, counting published predictions as classified', async () => {
+    const s = await start({ statsIntervalMs: 20 });
+    const c = await client();
+    await c.subscribe(['cam']);
+    s.stats.setState('cam', 'live');
+    s.stats.frameIn('cam', 10);
+    s.hub.publish(prediction('cam', 1));
+    s.stats.sourceEvent({
+      type: 'reconnecting',
+      streamId: 'cam',
+      atMs: Date.now(),
+      attempt: 1,
+      delayMs: 500,
+    });
+    const ev = await c.waitFor((m) => m.type === 'event');
+    expect(ev).toMatchObject({ kind: 'reconnecting', streamId: 'cam', level: 'warn' });
+    const stats = await c.next((m) => m.type === 'stats');
+    expect(stats.streams.cam).toMatchObject({
+      state: 'reconnecting',
+      framesIn: 10,
+      classified: 1,
+      dropped: 0,
+    });
+    expect(stats.engine).toMatchObject({ utilization: 0 });
+  });
+
   it('survives a stats provider that throws', async () => {
     let calls = 0;
     await start({

@@ -1,0 +1,212 @@
+import type { Prediction } from '../predictions.js';
+import type { SourceEvent } from '../video/events.js';
+import type { ServerMetrics } from './metrics.js';
+import type { EngineStats, ServerEvent, StatsSnapshot, StreamStats } from './protocol.js';
+import { SlidingWindow } from './window.js';
+
+export interface PipelineStatsOptions {
+  /** Window for fps, mean latency and utilisation. Default 5000 ms. */
+  windowMs?: number;
+  /** Clock, epoch ms. Injected by tests. */
+  now?: () => number;
+  /** Called for source happenings worth telling clients about (errors, reconnections, ends). */
+  onEvent?: (event: ServerEvent) => void;
+}
+
+interface StreamState {
+  /** Undefined until told (setState or a source event): clients then judge by predictions. */
+  state: string | undefined;
+  framesIn: number;
+  classified: number;
+  dropped: number;
+  /** Last cumulative counts reported by the source, to turn its totals into increments. */
+  sourceFrames: number;
+  sourceDropped: number;
+  inWindow: SlidingWindow;
+  outWindow: SlidingWindow;
+}
+
+/**
+ * The one place a pipeline reports what happens: it keeps the Prometheus metrics and the
+ * per-stream figures behind the `stats` messages in step. Feed it either source events
+ * (`sourceEvent`, from decodeFrames' onEvent) or `frameIn` calls for arrivals, not both.
+ * `createServer` makes one (`server.stats`) and publishes its snapshot every second; the hub
+ * reports each published prediction to it, so `classified` is only for predictions not published.
+ */
+export class PipelineStats {
+  private readonly streams = new Map<string, StreamState>();
+  private readonly batchWindow: SlidingWindow;
+  private readonly busyWindow: SlidingWindow;
+  private readonly windowMs: number;
+  private readonly now: () => number;
+  private lastBatchSize: number | undefined;
+
+  constructor(
+    private readonly metrics: ServerMetrics,
+    private readonly options: PipelineStatsOptions = {},
+  ) {
+    this.windowMs = options.windowMs ?? 5000;
+    this.now = options.now ?? Date.now;
+    this.batchWindow = new SlidingWindow(this.windowMs);
+    this.busyWindow = new SlidingWindow(this.windowMs);
+  }
+
+  /** Follows a source's life: arrivals and drops from its periodic stats, state from the rest. */
+  sourceEvent(ev: SourceEvent): void {
+    const s = this.stream(ev.streamId);
+    const stream = ev.streamId;
+    switch (ev.type) {
+      case 'started':
+        this.setState(stream, 'live');
+        if (ev.attempt > 0)
+          this.emit({
+            kind: 'reconnected',
+            level: 'info',
+            streamId: stream,
+            message: `source back after ${ev.attempt} retries`,
+          });
+        break;
+      case 'stats':
+        this.sourceTotals(stream, ev.frames, ev.dropped, ev.atMs);
+        break;
+      case 'error':
+        this.setState(stream, 'error');
+        this.emit({ kind: 'source-error', level: 'error', streamId: stream, message: ev.error.message });
+        break;
+      case 'reconnecting':
+        this.setState(stream, 'reconnecting');
+        this.metrics.streamReconnects.inc({ stream });
+        s.sourceFrames = 0;
+        s.sourceDropped = 0;
+        this.emit({
+          kind: 'reconnecting',
+          level: 'warn',
+          streamId: stream,
+          message: `retry ${ev.attempt} in ${(ev.delayMs / 1000).toFixed(1)} s`,
+        });
+        break;
+      case 'ended':
+        // Frames decoded since the last periodic stats would otherwise go uncounted.
+        this.sourceTotals(stream, ev.frames, ev.dropped, ev.atMs);
+        this.setState(stream, 'ended');
+        this.emit({
+          kind: 'ended',
+          level: ev.reason === 'error' ? 'error' : 'info',
+          streamId: stream,
+          message: `source ended (${ev.reason}) after ${ev.frames} frames`,
+        });
+        break;
+    }
+  }
+
+  /** Turns a source's running totals (which restart with each ffmpeg run) into increments. */
+  private sourceTotals(stream: string, frames: number, dropped: number, atMs: number): void {
+    const s = this.stream(stream);
+    if (frames < s.sourceFrames) s.sourceFrames = 0;
+    if (dropped < s.sourceDropped) s.sourceDropped = 0;
+    const newFrames = frames - s.sourceFrames;
+    const newDropped = dropped - s.sourceDropped;
+    s.sourceFrames = frames;
+    s.sourceDropped = dropped;
+    if (newFrames > 0) this.frameIn(stream, newFrames, atMs);
+    if (newDropped > 0) this.dropped(stream, 'source_behind', newDropped);
+  }
+
+  frameIn(streamId: string, count = 1, atMs = this.now()): void {
+    const s = this.stream(streamId);
+    s.framesIn += count;
+    s.inWindow.add(atMs, count);
+    this.metrics.framesIn.inc({ stream: streamId }, count);
+  }
+
+  /** Frames dropped before classification; `reason` e.g. 'engine_behind', 'decode_error'. */
+  dropped(streamId: string, reason: string, count = 1): void {
+    this.stream(streamId).dropped += count;
+    this.metrics.framesDropped.inc({ stream: streamId, reason }, count);
+  }
+
+  classified(prediction: Pick<Prediction, 'streamId' | 'latencyMs'>): void {
+    const s = this.stream(prediction.streamId);
+    s.classified++;
+    s.outWindow.add(this.now(), 1, prediction.latencyMs);
+    this.metrics.framesClassified.inc({ stream: prediction.streamId });
+    this.metrics.predictionLatency.observe({ stream: prediction.streamId }, prediction.latencyMs / 1000);
+  }
+
+  /**
+   * One engine batch. `busyMs` is the time the engine was busy on it (default `latencyMs`; with
+   * batches overlapping in flight, pass the non-overlapping share so utilisation stays <= 1).
+   */
+  batch(info: { size: number; latencyMs: number; busyMs?: number }): void {
+    const now = this.now();
+    this.lastBatchSize = info.size;
+    this.batchWindow.add(now, 1, info.latencyMs);
+    this.busyWindow.add(now, 1, info.busyMs ?? info.latencyMs);
+    this.metrics.batchLatency.observe(info.latencyMs / 1000);
+    this.metrics.batchSize.observe(info.size);
+  }
+
+  /** e.g. 'connecting', 'live', 'reconnecting', 'ended', 'error'. */
+  setState(streamId: string, state: string): void {
+    this.stream(streamId).state = state;
+    this.metrics.streamUp.set({ stream: streamId }, state === 'live' ? 1 : 0);
+  }
+
+  /** Forget a stream (removed from the configuration). */
+  remove(streamId: string): void {
+    this.streams.delete(streamId);
+    this.metrics.streamUp.remove({ stream: streamId });
+  }
+
+  /** The figures for a `stats` message; also refreshes the utilisation gauge. */
+  snapshot(): StatsSnapshot {
+    const now = this.now();
+    const streams: Record<string, StreamStats> = {};
+    for (const [id, s] of this.streams) {
+      const latency = s.outWindow.mean(now);
+      streams[id] = {
+        ...(s.state === undefined ? {} : { state: s.state }),
+        fpsIn: round(s.inWindow.rate(now)),
+        fpsClassified: round(s.outWindow.rate(now)),
+        ...(latency === undefined ? {} : { latencyMs: round(latency) }),
+        dropped: s.dropped,
+        framesIn: s.framesIn,
+        classified: s.classified,
+      };
+    }
+    const utilization = Math.min(1, this.busyWindow.sumRate(now));
+    this.metrics.engineUtilization.set(utilization);
+    const engine: EngineStats = { utilization: round(utilization, 3) };
+    const batchLatency = this.batchWindow.mean(now);
+    if (batchLatency !== undefined) engine.batchLatencyMs = round(batchLatency);
+    if (this.lastBatchSize !== undefined) engine.batchSize = this.lastBatchSize;
+    return { streams, engine };
+  }
+
+  private stream(id: string): StreamState {
+    let s = this.streams.get(id);
+    if (!s) {
+      s = {
+        state: undefined,
+        framesIn: 0,
+        classified: 0,
+        dropped: 0,
+        sourceFrames: 0,
+        sourceDropped: 0,
+        inWindow: new SlidingWindow(this.windowMs),
+        outWindow: new SlidingWindow(this.windowMs),
+      };
+      this.streams.set(id, s);
+    }
+    return s;
+  }
+
+  private emit(event: ServerEvent): void {
+    this.options.onEvent?.(event);
+  }
+}
+
+function round(v: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
