@@ -201,8 +201,9 @@ export class Hub {
   }
 
   /**
-   * Sends a prediction to the clients subscribed to its stream (and reports it to `stats`). A thumbnail, if given, is
-   * encoded now (the pixels may be a pooled buffer) and only when the rate limit allows.
+   * Sends a prediction to the clients subscribed to its stream and reports it to `stats`. A
+   * thumbnail, if given, is encoded now (the pixels may be a pooled buffer) and only when the
+   * rate limit allows.
    */
   publish(prediction: Prediction, options: PublishOptions = {}): void {
     const { streamId } = prediction;
