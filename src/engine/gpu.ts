@@ -121,7 +121,10 @@ export async function openGpu(opts: OpenGpuOptions = {}): Promise<GpuContext> {
     throw new GpuUnavailableError(`could not create a WebGPU device on ${describe(adapter).description}: ${(e as Error).message}`, { cause: e });
   }
   const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfig[]; subgroupMinSize?: number; subgroupMaxSize?: number };
-  const configs = features.includes('chromium-experimental-subgroup-matrix' as GPUFeatureName) ? (info.subgroupMatrixConfigs ?? []).map((c) => ({ ...c })) : [];
+  // Dawn's config objects expose their fields as prototype getters: copy them one by one.
+  const configs = features.includes('chromium-experimental-subgroup-matrix' as GPUFeatureName)
+    ? (info.subgroupMatrixConfigs ?? []).map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }))
+    : [];
   const subgroupMinSize = info.subgroupMinSize ?? 0;
   const subgroupMaxSize = info.subgroupMaxSize ?? 0;
   const has = (t: string, r: string, M: number, N: number, K: number) =>

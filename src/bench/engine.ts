@@ -1,0 +1,154 @@
+import type { ViTConfig } from '../engine/config.js';
+import { gemmRows, gemmShapes, type GemmRole } from '../engine/forward-plan.js';
+import { timeGemm } from '../engine/gemm-timing.js';
+import { openGpu, type GpuContext } from '../engine/gpu.js';
+import { randomFrames, randomWeights } from '../engine/random-weights.js';
+import { readTuningCache, tunedPolicy } from '../engine/tuning.js';
+import type { ViTWeights } from '../engine/types.js';
+import { WebGpuEngine } from '../engine/webgpu-engine.js';
+import { formatTable } from './table.js';
+
+export interface EngineBenchOptions {
+  config: ViTConfig;
+  weights?: ViTWeights;
+  precisions: ('fp32' | 'fp16')[];
+  batches: number[];
+  iterations: number;
+  warmup: number;
+  gemm?: 'auto' | 'portable' | 'subgroup-matrix' | 'tuned';
+  gpu?: GpuContext;
+  /** Called with progress lines (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+export interface EngineBenchRow {
+  precision: string;
+  batch: number;
+  medianMs: number;
+  p90Ms: number;
+  imagesPerSec: number;
+  pipelinedImagesPerSec: number;
+  speedupVsFp32?: number;
+}
+
+export interface GemmBenchRow {
+  precision: string;
+  role: GemmRole;
+  M: number;
+  N: number;
+  K: number;
+  variant: string;
+  ms: number;
+  tflops: number;
+}
+
+export interface EngineBenchResult {
+  adapter: string;
+  model: string;
+  rows: EngineBenchRow[];
+  gemms: GemmBenchRow[];
+  gpuMemoryMB: Record<string, number>;
+  gemmChoices: Record<string, Record<string, string>>;
+  agreement?: { batch: number; top1Agreement: number; maxAbsDiff: number; maxAbsLogit: number };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+
+/**
+ * FasterTransformer's ViT table for one model: latency per batch (median of N after warm-up,
+ * upload of uint8 frames and readback of logits included), images/s one batch at a time and
+ * with two batches in flight, speedup versus FP32, achieved TFLOP/s per GEMM shape, GPU memory.
+ */
+export async function benchEngine(o: EngineBenchOptions): Promise<EngineBenchResult> {
+  const log = o.log ?? (() => {});
+  const gpu = o.gpu ?? (await openGpu());
+  const weights = o.weights ?? randomWeights(o.config);
+  const maxBatch = Math.max(...o.batches);
+  const rows: EngineBenchRow[] = [];
+  const gemms: GemmBenchRow[] = [];
+  const gpuMemoryMB: Record<string, number> = {};
+  const gemmChoices: Record<string, Record<string, string>> = {};
+  const agreementBatch = Math.min(8, maxBatch);
+  const agreementFrames = randomFrames(o.config, agreementBatch, 11);
+  const logitsBy: Record<string, Float32Array> = {};
+  for (const precision of o.precisions) {
+    const type = precision === 'fp16' ? 'f16' : 'f32';
+    const gemm = o.gemm === 'tuned' ? tunedPolicy(gpu, type, readTuningCache()) : o.gemm;
+    log(`opening ${o.config.name} ${precision} (max batch ${maxBatch})`);
+    const engine = await WebGpuEngine.open({ config: o.config, weights, precision, maxBatch, gpu, gemm });
+    gpuMemoryMB[precision] = Math.round(engine.gpuBytes / 2 ** 20);
+    gemmChoices[precision] = { ...engine.gemmChoices };
+    try {
+      logitsBy[precision] = await engine.infer({ kind: 'rgb', data: agreementFrames, count: agreementBatch });
+      for (const batch of o.batches) {
+        const frames = randomFrames(o.config, batch);
+        const input = { kind: 'rgb' as const, data: frames, count: batch };
+        for (let i = 0; i < o.warmup; i++) await engine.infer(input);
+        const times: number[] = [];
+        for (let i = 0; i < o.iterations; i++) {
+          const t0 = performance.now();
+          await engine.infer(input);
+          times.push(performance.now() - t0);
+        }
+        // Throughput with both slots busy: the next batch uploads while one computes.
+        const t0 = performance.now();
+        await Promise.all(Array.from({ length: o.iterations }, () => engine.infer(input)));
+        const pipelined = (o.iterations * batch) / ((performance.now() - t0) / 1000);
+        const m = median(times);
+        rows.push({ precision, batch, medianMs: m, p90Ms: pct(times, 0.9), imagesPerSec: (batch / m) * 1000, pipelinedImagesPerSec: pipelined });
+        log(`  batch ${batch}: ${m.toFixed(2)} ms`);
+      }
+    } finally {
+      await engine.close();
+    }
+    const shapes = gemmShapes(o.config);
+    for (const role of Object.keys(shapes) as GemmRole[]) {
+      const { N, K, epilogue } = shapes[role];
+      const M = gemmRows(o.config, role, maxBatch);
+      const variantName = gemmChoices[precision][role];
+      const m = /^sgmat-(\d+)x(\d+)$/.exec(variantName);
+      const variant = m ? { kind: 'subgroup-matrix' as const, sgM: Number(m[1]), sgN: Number(m[2]) } : { kind: 'portable' as const };
+      const t = await timeGemm(gpu.device, variant, type, { M, N, K, epilogue });
+      gemms.push({ precision, role, M, N, K, variant: variantName, ms: t.ms, tflops: t.tflops });
+    }
+  }
+  for (const r of rows) {
+    const base = rows.find((b) => b.precision === 'fp32' && b.batch === r.batch);
+    if (base) r.speedupVsFp32 = base.medianMs / r.medianMs;
+  }
+  let agreement: EngineBenchResult['agreement'];
+  if (logitsBy.fp32 && logitsBy.fp16) {
+    const C = o.config.numClasses;
+    let agree = 0;
+    let maxAbsDiff = 0;
+    let maxAbsLogit = 0;
+    for (let i = 0; i < agreementBatch; i++) {
+      const a = logitsBy.fp32.subarray(i * C, (i + 1) * C);
+      const b = logitsBy.fp16.subarray(i * C, (i + 1) * C);
+      if (a.indexOf(Math.max(...a)) === b.indexOf(Math.max(...b))) agree++;
+      for (let c = 0; c < C; c++) {
+        maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[c] - b[c]));
+        maxAbsLogit = Math.max(maxAbsLogit, Math.abs(a[c]));
+      }
+    }
+    agreement = { batch: agreementBatch, top1Agreement: agree / agreementBatch, maxAbsDiff, maxAbsLogit };
+  }
+  return { adapter: gpu.info.description || gpu.info.device, model: o.config.name, rows, gemms, gpuMemoryMB, gemmChoices, agreement };
+}
+
+export function formatEngineBench(r: EngineBenchResult): string {
+  const out: string[] = [`model ${r.model} on ${r.adapter}`, ''];
+  out.push(formatTable(
+    ['precision', 'batch', 'median ms', 'p90 ms', 'img/s', 'img/s (2 in flight)', 'speedup vs FP32'],
+    r.rows.map((x) => [x.precision, x.batch, x.medianMs.toFixed(2), x.p90Ms.toFixed(2), x.imagesPerSec.toFixed(0), x.pipelinedImagesPerSec.toFixed(0), x.speedupVsFp32 ? `${x.speedupVsFp32.toFixed(2)}x` : '-']),
+  ));
+  out.push('', formatTable(['precision', 'GEMM', 'M x N x K', 'kernel', 'ms', 'TFLOP/s'],
+    r.gemms.map((g) => [g.precision, g.role, `${g.M}x${g.N}x${g.K}`, g.variant, g.ms.toFixed(3), g.tflops.toFixed(1)])));
+  out.push('', `GPU memory held by the engine: ${Object.entries(r.gpuMemoryMB).map(([p, mb]) => `${p} ${mb} MiB`).join(', ')}`);
+  if (r.agreement) {
+    const a = r.agreement;
+    out.push(`FP16 vs FP32 on ${a.batch} random frames: top-1 agreement ${(a.top1Agreement * 100).toFixed(0)}%, max |logit diff| ${a.maxAbsDiff.toExponential(2)} (max |logit| ${a.maxAbsLogit.toFixed(2)})`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { VitstreamError } from '../errors.js';
+import { registerBench } from './commands/bench.js';
+import { registerInfo } from './commands/info.js';
+import { registerTune } from './commands/tune.js';
+
+/** `vitstream <command>`: each command lives in its own module under commands/. */
+export function buildProgram(): Command {
+  const program = new Command('vitstream')
+    .description('Streaming video classification with Vision Transformers on WebGPU')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .option('--log-level <level>', 'log level on stderr: silent, error, warn, info, debug', 'warn');
+  registerInfo(program);
+  registerBench(program);
+  registerTune(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) process.exit(e.exitCode);
+    // Expected failures (bad input, missing GPU, ...) are one clear line; anything else is a bug.
+    if (e instanceof VitstreamError) {
+      process.stderr.write(`vitstream: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+await main(process.argv);

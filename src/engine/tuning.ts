@@ -1,0 +1,133 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ViTConfig } from './config.js';
+import { gemmRows, gemmShapes, type GemmRole } from './forward-plan.js';
+import { timeGemm } from './gemm-timing.js';
+import type { GpuContext } from './gpu.js';
+import { SUBGROUP_MATRIX_TILES, variantKey, variantSupports, type GemmVariant } from './kernels/gemm.js';
+import type { ElementType } from './kernels/source.js';
+import type { GemmPolicy } from './webgpu-engine.js';
+
+/**
+ * GEMM autotuning, like FasterTransformer's `vit_gemm`: for every GEMM shape of a model and
+ * batch size, time each candidate kernel on the actual adapter and keep the fastest. Results
+ * live in a JSON cache keyed by adapter and shape, read by the engine at open.
+ */
+export interface TuningEntry {
+  variant: string;
+  ms: number;
+  tflops: number;
+  /** Every candidate's time, for the report. */
+  candidates: Record<string, number>;
+}
+
+export interface TuningCache {
+  version: 1;
+  /** adapter key -> "type MxNxK" -> best variant */
+  adapters: Record<string, Record<string, TuningEntry>>;
+}
+
+export function adapterKey(gpu: GpuContext): string {
+  const i = gpu.info;
+  return [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' / ') || 'unknown adapter';
+}
+
+export function defaultTuningFile(): string {
+  const base = process.env.VITSTREAM_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'vitstream');
+  return path.join(base, 'gemm-tuning.json');
+}
+
+/** Reads the cache; a missing, unreadable or stale-format file is an empty cache (defaults apply). */
+export function readTuningCache(file = defaultTuningFile()): TuningCache {
+  if (!existsSync(file)) return { version: 1, adapters: {} };
+  try {
+    const c = JSON.parse(readFileSync(file, 'utf8')) as TuningCache;
+    return c && c.version === 1 && typeof c.adapters === 'object' ? c : { version: 1, adapters: {} };
+  } catch {
+    return { version: 1, adapters: {} };
+  }
+}
+
+export function writeTuningCache(cache: TuningCache, file = defaultTuningFile()): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(cache, null, 1)}\n`);
+  renameSync(tmp, file);
+}
+
+const shapeKey = (type: ElementType, M: number, N: number, K: number) => `${type} ${M}x${N}x${K}`;
+
+export function candidatesFor(gpu: GpuContext, type: ElementType, K: number, N: number): GemmVariant[] {
+  const all: GemmVariant[] = [{ kind: 'portable' }];
+  if (gpu.hasF16TensorCores && type === 'f16') all.push(...SUBGROUP_MATRIX_TILES);
+  return all.filter((v) => variantSupports(v, type, K, N));
+}
+
+export interface TuneRow {
+  role: GemmRole;
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  entry: TuningEntry;
+}
+
+export async function tuneModel(
+  gpu: GpuContext,
+  config: ViTConfig,
+  type: ElementType,
+  batches: number[],
+  cache: TuningCache,
+  onRow?: (row: TuneRow) => void,
+): Promise<TuneRow[]> {
+  const key = adapterKey(gpu);
+  const table = (cache.adapters[key] ??= {});
+  const rows: TuneRow[] = [];
+  const shapes = gemmShapes(config);
+  for (const batch of batches) {
+    for (const role of Object.keys(shapes) as GemmRole[]) {
+      const { K, N, epilogue } = shapes[role];
+      const M = gemmRows(config, role, batch);
+      const candidates: Record<string, number> = {};
+      let best: TuningEntry | undefined;
+      for (const v of candidatesFor(gpu, type, K, N)) {
+        const t = await timeGemm(gpu.device, v, type, { M, N, K, epilogue });
+        candidates[variantKey(v)] = t.ms;
+        if (!best || t.ms < best.ms) best = { variant: variantKey(v), ms: t.ms, tflops: t.tflops, candidates };
+      }
+      table[shapeKey(type, M, N, K)] = best!;
+      const row = { role, batch, M, N, K, entry: best! };
+      rows.push(row);
+      onRow?.(row);
+    }
+  }
+  return rows;
+}
+
+function parseVariant(key: string): GemmVariant | undefined {
+  if (key === 'portable') return { kind: 'portable' };
+  const m = /^sgmat-(\d+)x(\d+)$/.exec(key);
+  return m ? { kind: 'subgroup-matrix', sgM: Number(m[1]), sgN: Number(m[2]) } : undefined;
+}
+
+/**
+ * The engine's GEMM policy from the cache: the tuned variant for an exact shape, else the one
+ * tuned for the nearest M of the same N and K, else the default (tensor cores when present).
+ */
+export function tunedPolicy(gpu: GpuContext, type: ElementType, cache: TuningCache): GemmPolicy {
+  const table = cache.adapters[adapterKey(gpu)] ?? {};
+  const fallback: GemmVariant = gpu.hasF16TensorCores && type === 'f16' ? SUBGROUP_MATRIX_TILES[0] : { kind: 'portable' };
+  return (_role, M, N, K) => {
+    const exact = table[shapeKey(type, M, N, K)];
+    if (exact) return parseVariant(exact.variant) ?? fallback;
+    let nearest: { d: number; v: string } | undefined;
+    for (const [k, e] of Object.entries(table)) {
+      const m = new RegExp(`^${type} (\\d+)x${N}x${K}$`).exec(k);
+      if (!m) continue;
+      const d = Math.abs(Math.log(Number(m[1]) / M));
+      if (!nearest || d < nearest.d) nearest = { d, v: e.variant };
+    }
+    return (nearest && parseVariant(nearest.v)) ?? fallback;
+  };
+}
