@@ -10,7 +10,8 @@ const clients: TestClient[] = [];
 const sockets: net.Socket[] = [];
 
 async function start(options: Parameters<typeof createServer>[0] = {}): Promise<VitstreamServer> {
-  server = await createServer({ port: 0, ...options });
+  // No periodic stats: a timer-driven message would make exact message accounting racy.
+  server = await createServer({ port: 0, statsProvider: () => undefined, ...options });
   return server;
 }
 

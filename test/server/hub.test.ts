@@ -7,7 +7,8 @@ let server: VitstreamServer | undefined;
 const clients: TestClient[] = [];
 
 async function start(options: Parameters<typeof createServer>[0] = {}): Promise<VitstreamServer> {
-  server = await createServer({ port: 0, ...options });
+  // No periodic stats unless a test asks: timer-driven messages would make message counts racy.
+  server = await createServer({ port: 0, statsProvider: () => undefined, ...options });
   return server;
 }
 
@@ -128,7 +129,7 @@ describe('hub', () => {
   });
 
   it('publishes the pipeline stats by default, counting published predictions as classified', async () => {
-    const s = await start({ statsIntervalMs: 20 });
+    const s = await start({ statsIntervalMs: 20, statsProvider: undefined });
     const c = await client();
     await c.subscribe(['cam']);
     s.stats.setState('cam', 'live');
