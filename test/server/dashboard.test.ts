@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Prediction } from '../../src/predictions.js';
 import { createServer, type VitstreamServer } from '../../src/server/index.js';
+import { sharedPath } from '../helpers/shared.js';
 
 const CHROMIUM = process.env.VITSTREAM_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = process.env.VITSTREAM_SCREENSHOTS ?? '/tmp';
@@ -11,14 +13,8 @@ if (!haveChromium)
   console.warn(`dashboard tests skipped: no Chromium at ${CHROMIUM} (set VITSTREAM_CHROMIUM)`);
 
 const LABELS: Record<string, string[]> = {
-  'front-door': ['golden retriever', 'Labrador retriever', 'tennis ball', 'kuvasz', 'Great Pyrenees'],
-  'parking-lot': [
-    'sports car, sport car',
-    'convertible',
-    'car wheel',
-    'grille, radiator grille',
-    'racer, race car',
-  ],
+  'front-door': ['water bottle', 'pop bottle, soda bottle', 'water jug', 'beer bottle', 'wine bottle'],
+  'parking-lot': ['parking meter', 'sports car, sport car', 'convertible', 'car wheel', 'minivan'],
   'rtsp://10.0.0.12:554/stream1': [
     'street sign',
     'traffic light, traffic signal',
@@ -26,6 +22,12 @@ const LABELS: Record<string, string[]> = {
     'cab, taxi',
     'mailbag',
   ],
+};
+/** A real frame per stream for the thumbnails (the shared sample footage), as the classifier sees it. */
+const CLIPS: Record<string, [string, number]> = {
+  'front-door': ['bottles_640x360.mp4', 5],
+  'parking-lot': ['parking_cars_768x432.mp4', 12],
+  'rtsp://10.0.0.12:554/stream1': ['street_bikes_640x272.mp4', 3],
 };
 
 function fakePrediction(streamId: string, frame: number, labels: string[]): Prediction {
@@ -41,26 +43,29 @@ function fakePrediction(streamId: string, frame: number, labels: string[]): Pred
   };
 }
 
-/** A smooth coloured test pattern, different per stream, as the classified 224x224 frame. */
-function frameRgb(seed: number): { rgb: Uint8Array; width: number; height: number } {
-  const size = 224;
-  const rgb = new Uint8Array(size * size * 3);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const o = (y * size + x) * 3;
-      rgb[o] = (x + seed * 70) & 255;
-      rgb[o + 1] = (y * 1.1 + seed * 40) & 255;
-      rgb[o + 2] = 128 + 100 * Math.sin((x + y) / 20 + seed);
-    }
-  }
-  return { rgb, width: size, height: size };
+function frameRgb(streamId: string): { rgb: Uint8Array; width: number; height: number } {
+  const [clip, atS] = CLIPS[streamId]!;
+  const args = ['-v', 'error', '-ss', String(atS), '-i', sharedPath('media', clip), '-frames:v', '1'];
+  const rgb = execFileSync('ffmpeg', [
+    ...args,
+    '-vf',
+    'scale=224:224',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-',
+  ]);
+  return { rgb, width: 224, height: 224 };
 }
 
 describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
   let server: VitstreamServer;
   let browser: Browser;
+  const frames = new Map<string, ReturnType<typeof frameRgb>>();
 
   beforeAll(async () => {
+    for (const id of Object.keys(LABELS)) frames.set(id, frameRgb(id));
     // The test publishes its own stats; the server's own (from PipelineStats) would overwrite them.
     server = await createServer({
       port: 0,
@@ -87,9 +92,9 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
   });
 
   function publishAll(frame: number, labelsFor = (id: string) => LABELS[id]!): void {
-    Object.keys(LABELS).forEach((id, i) => {
-      server.hub.publish(fakePrediction(id, frame, labelsFor(id)), { thumbnail: frameRgb(i) });
-    });
+    for (const id of Object.keys(LABELS)) {
+      server.hub.publish(fakePrediction(id, frame, labelsFor(id)), { thumbnail: frames.get(id)! });
+    }
     server.hub.publishStats({
       streams: {
         'front-door': { fpsIn: 25, fpsClassified: 5, latencyMs: 38, dropped: 0, state: 'live' },
@@ -166,7 +171,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
       .toBe(LABELS['front-door']!.at(-1));
     expect(await front.locator('.s-frame').textContent()).toBe('2');
     publishAll(3);
-    await poll(() => front.locator('.row .label').first().textContent()).toBe('golden retriever');
+    await poll(() => front.locator('.row .label').first().textContent()).toBe(LABELS['front-door']![0]);
 
     await page.locator('#events-box summary').click();
     await page.screenshot({ path: `${SHOTS}/vitstream-dashboard-desktop.png`, fullPage: true });
