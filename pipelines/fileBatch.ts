@@ -1,4 +1,4 @@
-import { from, mergeMap, type Observable } from 'rxjs';
+import { catchError, EMPTY, from, mergeMap, type Observable } from 'rxjs';
 import { batchFrames } from '../src/operators/batchFrames.js';
 import { type DecodeOptions, decodeFrames } from '../src/operators/decodeFrames.js';
 import { type SampleOptions, sampleFrames } from '../src/operators/sampleFrames.js';
@@ -17,6 +17,11 @@ export interface FileBatchOptions extends Omit<DecodeOptions, 'maxUnreleased' | 
   maxInFlight?: number;
   /** Frames each decoder may have out before its ffmpeg is paused (default 4). */
   maxUnreleasedPerFile?: number;
+  /**
+   * When given, a file that fails is reported here (after the batches of its good frames) and the
+   * other files go on; without it the first failure ends the whole stream.
+   */
+  onFileError?: (file: VideoSource, error: Error) => void;
 }
 
 /**
@@ -35,6 +40,7 @@ export function fileBatch(
     concurrency = 2,
     maxInFlight = 3,
     maxUnreleasedPerFile = 4,
+    onFileError,
     ...decode
   } = options;
   return from(files).pipe(
@@ -44,7 +50,15 @@ export function fileBatch(
         { ...src, live: false },
         { ...decode, maxUnreleased: maxUnreleasedPerFile },
       );
-      return sample ? frames.pipe(sampleFrames(sample)) : frames;
+      const sampled = sample ? frames.pipe(sampleFrames(sample)) : frames;
+      return onFileError
+        ? sampled.pipe(
+            catchError((e: Error) => {
+              onFileError(src, e);
+              return EMPTY;
+            }),
+          )
+        : sampled;
     }, concurrency),
     batchFrames({ maxBatch, maxDelayMs, maxInFlight }),
   );

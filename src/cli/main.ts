@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { VitstreamError } from '../errors.js';
 import { registerBench } from './commands/bench.js';
+import { registerClassify } from './commands/classify.js';
+import { registerInfer } from './commands/infer.js';
 import { registerInfo } from './commands/info.js';
 import { registerTune } from './commands/tune.js';
 
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .option('--log-level <level>', 'log level on stderr: silent, error, warn, info, debug', 'warn');
   registerInfo(program);
+  registerInfer(program);
+  registerClassify(program);
   registerBench(program);
   registerTune(program);
   return program;

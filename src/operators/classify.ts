@@ -1,0 +1,75 @@
+import { from, mergeMap, type OperatorFunction } from 'rxjs';
+import { topK } from '../engine/postprocess.js';
+import type { Engine } from '../engine/types.js';
+import type { Prediction } from '../predictions.js';
+import type { FrameBatch, FrameInfo } from '../video/frame.js';
+
+export interface ClassifyOptions {
+  /** Classes per prediction (default 5). */
+  topK?: number;
+  /** Class names; default: the engine's config labels, else "class N". */
+  labels?: readonly string[];
+  /** Batches in the engine at once (default 2: one computing while the next uploads). */
+  maxInFlight?: number;
+  /** Called with each batch's frames and pixels before the batch buffer is released (thumbnails). */
+  onFrames?: (frames: FrameInfo[], rgb: Uint8Array, frameBytes: number) => void;
+  /** Called after each batch with its size and engine time (metrics). */
+  onBatch?: (stats: { count: number; engineMs: number }) => void;
+  /**
+   * 'fail' (default): an engine error ends the stream. 'skip': the batch is dropped, `onError`
+   * is told, and the stream goes on (live feeds, where one bad batch must not stop the rest).
+   */
+  errors?: 'fail' | 'skip';
+  onError?: (error: unknown, frames: FrameInfo[]) => void;
+  now?: () => number;
+}
+
+/**
+ * Batches in, one prediction per frame out, in input order. At most `maxInFlight` batches are
+ * inside the engine; each batch's buffer is released once the engine has read it.
+ */
+export function classify(engine: Engine, options: ClassifyOptions = {}): OperatorFunction<FrameBatch, Prediction> {
+  const k = Math.min(options.topK ?? 5, engine.config.numClasses);
+  const labels = options.labels ?? engine.config.labels;
+  const now = options.now ?? Date.now;
+  const C = engine.config.numClasses;
+  return (source) => {
+    // Completion order of overlapping batches is the engine's order, but emission is chained
+    // explicitly so that predictions leave in input order whatever the backend does.
+    let previous: Promise<unknown> = Promise.resolve();
+    return source.pipe(
+      mergeMap((batch) => {
+        const started = performance.now();
+        const inference = engine.infer({ kind: 'rgb', data: batch.data, count: batch.count });
+        const ordered = previous.then(() => inference);
+        previous = ordered.catch(() => undefined);
+        const run = async (): Promise<Prediction[]> => {
+          let logits: Float32Array;
+          try {
+            logits = await ordered;
+          } catch (e) {
+            batch.release();
+            if (options.errors === 'skip') {
+              options.onError?.(e, batch.frames);
+              return [];
+            }
+            throw e;
+          }
+          options.onBatch?.({ count: batch.count, engineMs: performance.now() - started });
+          options.onFrames?.(batch.frames, batch.data, batch.data.length / batch.count);
+          batch.release();
+          const t = now();
+          return batch.frames.map((f, i) => ({
+            streamId: f.streamId,
+            frame: f.index,
+            ptsMs: f.ptsMs,
+            receivedAtMs: f.receivedAtMs,
+            latencyMs: t - f.receivedAtMs,
+            top: topK(logits, k, labels, i * C, C),
+          }));
+        };
+        return from(run()).pipe(mergeMap((ps) => from(ps)));
+      }, options.maxInFlight ?? 2),
+    );
+  };
+}

@@ -1,0 +1,27 @@
+import { execFile } from 'node:child_process';
+import { resolveFfmpeg } from './ffmpeg.js';
+
+export interface MediaInfo {
+  /** Container duration, when ffmpeg reports one (not for live or piped input). */
+  durationMs?: number;
+  /** The video stream's nominal frame rate. */
+  fps?: number;
+  /** durationMs × fps, rounded: an estimate for progress bars, not a count. */
+  estimatedFrames?: number;
+}
+
+/**
+ * What ffmpeg says about an input without decoding it (`ffmpeg -i`, which prints the header and
+ * exits). Only for progress display: failures return {} and the decode reports the real error.
+ */
+export async function probeMedia(input: string, timeoutMs = 10_000): Promise<MediaInfo> {
+  const ff = await resolveFfmpeg().catch(() => undefined);
+  if (!ff) return {};
+  const stderr = await new Promise<string>((resolve) =>
+    execFile(ff.path, ['-hide_banner', '-i', input], { timeout: timeoutMs }, (_e, _out, err) => resolve(String(err ?? ''))));
+  const d = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(stderr);
+  const durationMs = d ? ((Number(d[1]) * 60 + Number(d[2])) * 60 + Number(d[3])) * 1000 : undefined;
+  const f = /Video:.*?, (\d+(?:\.\d+)?) fps/.exec(stderr) ?? /Video:.*?, (\d+(?:\.\d+)?) tbr/.exec(stderr);
+  const fps = f ? Number(f[1]) : undefined;
+  return { durationMs, fps, estimatedFrames: durationMs && fps ? Math.round((durationMs / 1000) * fps) : undefined };
+}
