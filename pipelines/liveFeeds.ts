@@ -16,6 +16,8 @@ export interface LiveFeedsOptions extends Omit<LiveOptions, 'onEvent' | 'maxUnre
   maxInFlight?: number;
   /** Per-source override of the drop policy. */
   policyFor?: (source: VideoSource) => DropPolicy | undefined;
+  /** Per-source override of `sample`. */
+  sampleFor?: (source: VideoSource) => SampleOptions | undefined;
   /** Frames each source may have out unreleased (default 2): keeps the wait, hence latency, short. */
   maxUnreleasedPerSource?: number;
 }
@@ -40,6 +42,7 @@ export function liveFeeds(sources: (string | VideoSource)[], options: LiveFeedsO
     maxDelayMs = 100,
     maxInFlight = 2,
     policyFor,
+    sampleFor,
     maxUnreleasedPerSource = 2,
     ...decode
   } = options;
@@ -56,7 +59,8 @@ export function liveFeeds(sources: (string | VideoSource)[], options: LiveFeedsO
         // The failure was already reported as an 'error' event; this source stops, the others go on.
         catchError(() => EMPTY),
       );
-      return sample ? frames.pipe(sampleFrames(sample)) : frames;
+      const keep = sampleFor?.(src) ?? sample;
+      return keep ? frames.pipe(sampleFrames(keep)) : frames;
     }),
   ).pipe(batchFrames({ maxBatch, maxDelayMs, maxInFlight }));
   return { batches, events: events.asObservable() };

@@ -5,6 +5,7 @@ import { registerBench } from './commands/bench.js';
 import { registerClassify } from './commands/classify.js';
 import { registerInfer } from './commands/infer.js';
 import { registerInfo } from './commands/info.js';
+import { registerServe } from './commands/serve.js';
 import { registerTune } from './commands/tune.js';
 
 /** `vitstream <command>`: each command lives in its own module under commands/. */
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerInfer(program);
   registerClassify(program);
+  registerServe(program);
   registerBench(program);
   registerTune(program);
   return program;

@@ -9,7 +9,7 @@ import {
 } from './forward-plan.js';
 import { BufferUsage, MapMode, openGpu, type GpuContext, type OpenGpuOptions } from './gpu.js';
 import { uploadWeights, type GpuWeights } from './gpu-weights.js';
-import { createAttentionKernel } from './kernels/attention.js';
+import { attentionSupports, createAttentionKernel, type AttentionVariant } from './kernels/attention.js';
 import { createEmbedKernel } from './kernels/embed.js';
 import { createGemmKernel, variantKey, variantSupports, type GemmKernel, type GemmVariant } from './kernels/gemm.js';
 import { createLayerNormKernel } from './kernels/layernorm.js';
@@ -30,6 +30,8 @@ export interface WebGpuEngineOptions {
   gpuOptions?: OpenGpuOptions;
   /** 'auto' (default): tensor cores where the adapter has them, else portable. */
   gemm?: 'auto' | 'portable' | 'subgroup-matrix' | GemmPolicy;
+  /** 'auto' (default): the tensor-core kernel where the adapter has f16 subgroup matrices, else portable. */
+  attention?: 'auto' | AttentionVariant;
   logger?: Logger;
 }
 
@@ -59,6 +61,8 @@ export class WebGpuEngine implements Engine {
   readonly gpu: GpuContext;
   /** GEMM variant picked per role (at maxBatch), for reports. */
   readonly gemmChoices: Record<string, string> = {};
+  /** Attention kernel in use, for reports. */
+  attentionChoice: AttentionVariant = 'portable';
   private readonly type: ElementType;
   private readonly slots: Slot[];
   private next = 0;
@@ -102,6 +106,7 @@ export class WebGpuEngine implements Engine {
     const type: ElementType = precision === 'fp16' ? 'f16' : 'f32';
     const config = opts.config;
     const policy = resolvePolicy(opts.gemm ?? 'auto', gpu, type);
+    const attentionVariant = resolveAttention(opts.attention ?? 'auto', gpu, type, vitDims(config).headDim);
     const device = gpu.device;
     device.pushErrorScope('validation');
     device.pushErrorScope('out-of-memory');
@@ -110,7 +115,7 @@ export class WebGpuEngine implements Engine {
       createEmbedKernel(device, config, type),
       createLayerNormKernel(device, type),
       createPoolKernel(device, type),
-      createAttentionKernel(device, config, type),
+      createAttentionKernel(device, config, type, attentionVariant),
     ]);
     // GEMM pipelines, one per (epilogue, variant) actually used, compiled once.
     const shapes = gemmShapes(config);
@@ -145,6 +150,7 @@ export class WebGpuEngine implements Engine {
     const weights = uploadWeights(device, opts.weights, type);
     const engine = new WebGpuEngine(gpu, config, precision, maxBatch, kernels, weights, logger);
     for (const role of Object.keys(shapes) as GemmRole[]) engine.gemmChoices[role] = variantKey(kernels.gemm(role, gemmRows(config, role, maxBatch)).variant);
+    engine.attentionChoice = attentionVariant;
     const oom = await device.popErrorScope();
     const invalid = await device.popErrorScope();
     if (oom || invalid) {
@@ -303,6 +309,13 @@ function padTo(data: Uint8Array, n: number, len: number): Uint8Array {
   const out = new Uint8Array(len);
   out.set(data.subarray(0, n));
   return out;
+}
+
+function resolveAttention(choice: 'auto' | AttentionVariant, gpu: GpuContext, type: ElementType, headDim: number): AttentionVariant {
+  const tensor = attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, type, headDim);
+  if (choice === 'subgroup-matrix' && !tensor)
+    throw new GpuUnavailableError(`the subgroup-matrix attention needs fp16, a head dimension that is a multiple of 16 (here ${headDim}) and an adapter with f16 subgroup matrices; "${gpu.info.description}" ${gpu.hasF16TensorCores ? 'has them' : 'has none'}`);
+  return choice === 'auto' ? (tensor ? 'subgroup-matrix' : 'portable') : choice;
 }
 
 function resolvePolicy(choice: NonNullable<WebGpuEngineOptions['gemm']>, gpu: GpuContext, type: ElementType): GemmPolicy {

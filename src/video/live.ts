@@ -39,7 +39,9 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
       }),
       reconnect({
         ...options.backoff,
-        completeIsFailure: () => {
+        // A file played as live ends when the file does: that is its natural end, not a fault
+        // (use `loop` to play it forever). Cameras and network feeds are never expected to end.
+        completeIsFailure: src.kind === 'file' ? undefined : () => {
           // decodeFrames reports its own errors as events; this one is ours.
           const error = new VideoSourceError(`video source ${src.input}: live stream ended unexpectedly`, {
             input: src.input,

@@ -7,19 +7,51 @@ const EPILOGUE_CODE: Record<Epilogue, number> = { bias: 0, 'bias-gelu-erf': 1, '
 /**
  * A GEMM variant: `portable` (kernels/gemm.wgsl, any adapter, f32 or f16 storage) or
  * `subgroup-matrix` (kernels/gemm_subgroup_matrix.wgsl, tensor cores, f16 only) with its tile
- * shape in subgroups (sgM x sgN, each subgroup 32x32 outputs).
+ * shape: sgM x sgN subgroups, each owning fm x fn fragments of 16x16 (default 2 x 2).
  */
-export type GemmVariant = { kind: 'portable' } | { kind: 'subgroup-matrix'; sgM: number; sgN: number };
+export type GemmVariant = { kind: 'portable' } | { kind: 'subgroup-matrix'; sgM: number; sgN: number; fm?: number; fn?: number };
 
 export function variantKey(v: GemmVariant): string {
-  return v.kind === 'portable' ? 'portable' : `sgmat-${v.sgM}x${v.sgN}`;
+  if (v.kind === 'portable') return 'portable';
+  const fm = v.fm ?? 2;
+  const fn = v.fn ?? 2;
+  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}`;
 }
 
+/** Inverse of variantKey; undefined for a name it does not know. */
+export function parseVariant(key: string): GemmVariant | undefined {
+  if (key === 'portable') return { kind: 'portable' };
+  const m = /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?$/.exec(key);
+  if (!m) return undefined;
+  const v: GemmVariant = { kind: 'subgroup-matrix', sgM: Number(m[1]), sgN: Number(m[2]) };
+  if (m[3]) Object.assign(v, { fm: Number(m[3]), fn: Number(m[4]) });
+  return v;
+}
+
+/** Output tile of a workgroup, rows x columns. */
+export function tileOf(v: GemmVariant): { bm: number; bn: number } {
+  if (v.kind === 'portable') return { bm: 64, bn: 64 };
+  return { bm: 16 * (v.fm ?? 2) * v.sgM, bn: 16 * (v.fn ?? 2) * v.sgN };
+}
+
+/** Workgroup memory of a subgroup-matrix variant: two padded A and B buffers (BK 32) and a 16x16 f32 scratch per subgroup. */
+export function workgroupBytes(v: GemmVariant): number {
+  if (v.kind === 'portable') return 2 * 16 * 64 * 4;
+  const { bm, bn } = tileOf(v);
+  return 2 * (bm * 40 + 32 * (bn + 8)) * 2 + 256 * 4 * v.sgM * v.sgN;
+}
+
+/** Tuning candidates; those over the adapter's workgroup memory limit are dropped where used. */
 export const SUBGROUP_MATRIX_TILES: GemmVariant[] = [
   { kind: 'subgroup-matrix', sgM: 2, sgN: 2 },
   { kind: 'subgroup-matrix', sgM: 4, sgN: 2 },
   { kind: 'subgroup-matrix', sgM: 2, sgN: 4 },
-  { kind: 'subgroup-matrix', sgM: 4, sgN: 4 },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 2 },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 2, fn: 4 },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 4 },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2 },
+  { kind: 'subgroup-matrix', sgM: 4, sgN: 2, fm: 2, fn: 4 },
+  { kind: 'subgroup-matrix', sgM: 1, sgN: 4, fm: 4, fn: 2 },
 ];
 
 /** Whether a variant can run a shape at all (vec4 loads need K and N multiples of 4). */
@@ -47,10 +79,10 @@ export async function createGemmKernel(device: GPUDevice, type: ElementType, epi
       workgroups: (M, N) => [Math.ceil(N / 64), Math.ceil(M / 64), 1],
     };
   }
-  const code = kernelSource('gemm_subgroup_matrix', { consts: { SG_M: variant.sgM, SG_N: variant.sgN } });
+  const consts = { SG_M: variant.sgM, SG_N: variant.sgN, FM: variant.fm ?? 2, FN: variant.fn ?? 2 };
+  const code = kernelSource('gemm_subgroup_matrix', { consts });
   const pipeline = await computePipeline(device, label, code, 'main', constants);
-  const bm = 32 * variant.sgM;
-  const bn = 32 * variant.sgN;
+  const { bm, bn } = tileOf(variant);
   return {
     variant, epilogue, pipeline,
     params: (M, N, K) => new Uint32Array([M, N, K, 0]).buffer,

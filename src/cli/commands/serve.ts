@@ -1,0 +1,135 @@
+import type { Command } from 'commander';
+import { runDashboardPipeline, type FeedSpec } from '../../../pipelines/dashboard.js';
+import { InputError } from '../../errors.js';
+import { createServer } from '../../server/server.js';
+import { parseServeConfig, readServeConfig, type ServeConfig } from '../../serve-config.js';
+import { createLogger } from '../../util/logger.js';
+import { openEngineFromFlags } from '../engine-options.js';
+
+interface ServeFlags {
+  config?: string;
+  port?: string;
+  host?: string;
+  token?: string;
+  realtime?: boolean;
+  loop?: boolean;
+  fps?: string;
+  model?: string;
+  weights?: string;
+  precision?: string;
+  backend?: string;
+  maxBatch?: string;
+  cacheDir?: string;
+  allowUnverified?: boolean;
+  exitWhenDone?: boolean;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('classify live feeds continuously: WebSocket predictions, a dashboard on http://host:port/, /metrics for Prometheus')
+    .argument('[sources...]', 'feeds (camera /dev/videoN, rtsp:// or http(s):// URL, file) when no --config is given')
+    .option('--config <file>', 'YAML or JSON: server, model, batching and streams (see README)')
+    .option('--port <n>', 'HTTP port (overrides the config)')
+    .option('--host <addr>', 'interface to listen on (overrides the config)')
+    .option('--token <token>', 'require this token from WebSocket and /metrics clients (or VITSTREAM_TOKEN)')
+    .option('--realtime', 'play file sources at their own frame rate, as a camera would')
+    .option('--loop', 'play file sources again when they end')
+    .option('--fps <f>', 'classify at most f frames per second of each feed')
+    .option('--model <preset|config.json>', 'model (overrides the config)')
+    .option('--weights <file|url|name>', 'weights (overrides the config)')
+    .option('--precision <p>', 'fp32, fp16 or int8 (overrides the config)')
+    .option('--backend <b>', 'webgpu or cpu (overrides the config)')
+    .option('--max-batch <n>', 'largest batch (overrides the config)')
+    .option('--cache-dir <dir>', 'where downloaded weights are kept')
+    .option('--allow-unverified', 'allow downloading checkpoints that have no pinned SHA-256')
+    .option('--exit-when-done', 'exit once every feed has ended (files played once) instead of serving on')
+    .action(async (sources: string[], f: ServeFlags) => {
+      const logLevel = program.opts().logLevel as string;
+      const logger = createLogger('vitstream serve', logLevel === 'warn' ? 'info' : logLevel);
+      const config = buildConfig(sources, f);
+      const engine = await openEngineFromFlags(
+        {
+          model: config.model.model,
+          weights: config.model.weights,
+          precision: config.model.precision,
+          int8Mode: String(config.model.int8Mode ?? 1),
+          backend: config.model.backend,
+          maxBatch: String(config.batching.maxBatch ?? 16),
+          cacheDir: f.cacheDir,
+          allowUnverified: f.allowUnverified,
+        },
+        logLevel,
+      );
+      const server = await createServer({
+        host: config.server.host,
+        port: config.server.port,
+        token: config.server.token ?? process.env.VITSTREAM_TOKEN,
+        allowedOrigins: config.server.allowedOrigins,
+        logger,
+      });
+      const feeds: FeedSpec[] = config.streams.map((s) => ({
+        ...s,
+        sample: s.every ? { every: s.every } : s.fps ? { fps: s.fps } : undefined,
+      }));
+      const pipeline = runDashboardPipeline({
+        engine,
+        server,
+        feeds,
+        maxBatch: config.batching.maxBatch,
+        maxDelayMs: config.batching.maxDelayMs,
+        resize: config.resize,
+        topK: config.model.topK,
+        backoff: config.reconnect,
+        logger,
+      });
+      process.stderr.write(`vitstream: serving ${feeds.length} feed(s) on ${server.url} (dashboard), ${server.wsUrl} (WebSocket), ${server.url}metrics\n`);
+      let stopping = false;
+      const shutdown = async (why: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`vitstream: ${why}: stopping feeds, closing clients\n`);
+        pipeline.stop();
+        await server.close(why === 'all feeds ended' ? 'all feeds ended' : 'server shutting down');
+        await engine.close();
+      };
+      const onSignal = (sig: string) => void shutdown(`received ${sig}`).then(() => process.exit(0));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      await pipeline.done;
+      if (f.exitWhenDone) await shutdown('all feeds ended');
+    });
+}
+
+function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
+  if (!f.config && sources.length === 0) throw new InputError('serve: give feeds as arguments or a --config file', { input: 'serve' });
+  if (f.config && sources.length > 0) throw new InputError('serve: give feeds either as arguments or in --config, not both', { input: 'serve' });
+  const base: ServeConfig = f.config
+    ? readServeConfig(f.config)
+    : parseServeConfig({ streams: sources.map((s) => ({ url: s })) }, 'command line');
+  const port = f.port === undefined ? undefined : Number(f.port);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw new InputError(`--port: expected 0-65535, got "${f.port}"`, { input: '--port' });
+  const fps = f.fps === undefined ? undefined : Number(f.fps);
+  if (fps !== undefined && !(fps > 0)) throw new InputError(`--fps: expected a positive number, got "${f.fps}"`, { input: '--fps' });
+  return parseServeConfig(
+    {
+      ...base,
+      server: { ...base.server, ...(port !== undefined && { port }), ...(f.host && { host: f.host }), ...(f.token && { token: f.token }) },
+      model: {
+        ...base.model,
+        ...(f.model && { model: f.model }),
+        ...(f.weights && { weights: f.weights }),
+        ...(f.precision && { precision: f.precision }),
+        ...(f.backend && { backend: f.backend }),
+      },
+      batching: { ...base.batching, ...(f.maxBatch && { maxBatch: Number(f.maxBatch) }) },
+      streams: base.streams.map((s) => ({
+        ...s,
+        ...(f.realtime && { realtime: true }),
+        ...(f.loop && { loop: true }),
+        ...(fps && !s.every && { fps }),
+      })),
+    },
+    f.config ?? 'command line',
+  );
+}

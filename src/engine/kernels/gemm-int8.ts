@@ -1,0 +1,79 @@
+import { EngineError } from '../../errors.js';
+import { computePipeline, kernelSource } from './source.js';
+
+/** What an INT8 GEMM does after dequantising: bias, then maybe GELU or a residual add. */
+export type Int8Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
+const EPILOGUE_CODE: Record<Int8Epilogue, number> = { bias: 0, 'bias-gelu-erf': 1, 'bias-gelu-tanh': 2, 'bias-residual': 3 };
+
+/**
+ * An INT8 GEMM variant: `dot4` (kernels/gemm_int8.wgsl, any adapter with the WGSL feature
+ * packed_4x8_integer_dot_product) or `subgroup-matrix` (kernels/gemm_int8_subgroup_matrix.wgsl,
+ * i8 tensor cores) with its tile in subgroups (sgM x sgN, 32x32 outputs each).
+ * The two read weights in different layouts (see `weightLayout`).
+ */
+export type Int8GemmVariant = { kind: 'dot4' } | { kind: 'subgroup-matrix'; sgM: number; sgN: number };
+
+export const INT8_SUBGROUP_MATRIX_TILES: Int8GemmVariant[] = [
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2 },
+  { kind: 'subgroup-matrix', sgM: 4, sgN: 2 },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 4 },
+  { kind: 'subgroup-matrix', sgM: 4, sgN: 4 },
+];
+
+export function int8VariantKey(v: Int8GemmVariant): string {
+  return v.kind === 'dot4' ? 'dot4' : `i8mat-${v.sgM}x${v.sgN}`;
+}
+
+export function parseInt8Variant(key: string): Int8GemmVariant {
+  if (key === 'dot4') return { kind: 'dot4' };
+  const m = /^i8mat-(\d)x(\d)$/.exec(key);
+  if (!m) throw new EngineError(`unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n> expected)`, { input: key });
+  return { kind: 'subgroup-matrix', sgM: Number(m[1]), sgN: Number(m[2]) };
+}
+
+/**
+ * Weight layout a variant reads, 4 int8 per word: `nk` = [N, K/4] (one row per output channel,
+ * packed along K, for dot4) or `kn` = [K, N/4] (row-major K x N packed along N, the right
+ * operand of an i8 subgroup matrix).
+ */
+export const weightLayout = (v: Int8GemmVariant): 'nk' | 'kn' => (v.kind === 'dot4' ? 'nk' : 'kn');
+
+export interface Int8GemmKernel {
+  variant: Int8GemmVariant;
+  epilogue: Int8Epilogue;
+  outInt8: boolean;
+  pipeline: GPUComputePipeline;
+  /**
+   * Params struct {M, N, K, _pad: u32, aScale, outInvScale, _, _: f32}.
+   * Bindings: params, a (u32 [M, K/4]), b (weights, see weightLayout), wScale (f32 [N]),
+   * bias (f32 [N]), c (f16 [M, N]), cq (u32 [M, N/4]). Both outputs are always bound.
+   */
+  params(M: number, N: number, K: number, aScale: number, outScale?: number): ArrayBuffer;
+  workgroups(M: number, N: number): [number, number, number];
+}
+
+export async function createInt8GemmKernel(
+  device: GPUDevice,
+  epilogue: Int8Epilogue,
+  variant: Int8GemmVariant,
+  outInt8 = false,
+): Promise<Int8GemmKernel> {
+  const constants = { EPILOGUE: EPILOGUE_CODE[epilogue], OUT_INT8: outInt8 ? 1 : 0 };
+  const label = `gemm-int8-${int8VariantKey(variant)}-${epilogue}${outInt8 ? '-q' : ''}`;
+  const params = (M: number, N: number, K: number, aScale: number, outScale = 1) => {
+    if (K % 4 !== 0 || N % 4 !== 0) throw new EngineError(`INT8 GEMM ${M}x${N}x${K}: K and N must be multiples of 4`);
+    const buf = new ArrayBuffer(32);
+    new Uint32Array(buf, 0, 3).set([M, N, K]);
+    new Float32Array(buf, 16, 2).set([aScale, 1 / outScale]);
+    return buf;
+  };
+  if (variant.kind === 'dot4') {
+    const pipeline = await computePipeline(device, label, kernelSource('gemm_int8'), 'main', constants);
+    return { variant, epilogue, outInt8, pipeline, params, workgroups: (M, N) => [Math.ceil(N / 64), Math.ceil(M / 64), 1] };
+  }
+  const code = kernelSource('gemm_int8_subgroup_matrix', { consts: { SG_M: variant.sgM, SG_N: variant.sgN } });
+  const pipeline = await computePipeline(device, label, code, 'main', constants);
+  const bm = 32 * variant.sgM;
+  const bn = 32 * variant.sgN;
+  return { variant, epilogue, outInt8, pipeline, params, workgroups: (M, N) => [Math.ceil(N / bn), Math.ceil(M / bm), 1] };
+}

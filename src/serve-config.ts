@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/**
+ * `vitstream serve --config feeds.yaml`: the server, the model and the feeds, validated with
+ * messages that name the file and the field.
+ */
+const streamSchema = z
+  .object({
+    id: z.string().min(1).regex(/^[\w.:@/-]+$/, 'letters, digits and . _ - : @ / only').optional(),
+    url: z.string().min(1).optional(),
+    path: z.string().min(1).optional(),
+    realtime: z.boolean().optional(),
+    loop: z.boolean().optional(),
+    live: z.boolean().optional(),
+    format: z.string().optional(),
+    every: z.number().int().positive().optional(),
+    fps: z.number().positive().optional(),
+    policy: z.enum(['drop-oldest', 'drop-newest', 'block']).optional(),
+    timeoutMs: z.number().int().positive().optional(),
+  })
+  .strict()
+  .refine((s) => (s.url ? 1 : 0) + (s.path ? 1 : 0) === 1, { message: 'give exactly one of url or path' })
+  .refine((s) => !(s.every && s.fps), { message: 'every and fps are alternatives' });
+
+export const serveConfigSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        token: z.string().min(8, 'tokens shorter than 8 characters are too easy to guess').optional(),
+        allowedOrigins: z.array(z.string()).optional(),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080 }),
+    model: z
+      .object({
+        model: z.string().default('vit-b16-224'),
+        weights: z.string().optional(),
+        precision: z.enum(['fp32', 'fp16', 'int8']).optional(),
+        int8Mode: z.union([z.literal(1), z.literal(2)]).optional(),
+        backend: z.enum(['webgpu', 'cpu']).default('webgpu'),
+        topK: z.number().int().positive().default(5),
+      })
+      .strict()
+      .default({ model: 'vit-b16-224', backend: 'webgpu', topK: 5 }),
+    batching: z
+      .object({
+        maxBatch: z.number().int().positive().optional(),
+        maxDelayMs: z.number().positive().optional(),
+      })
+      .strict()
+      .default({}),
+    resize: z.enum(['squash', 'center-crop', 'letterbox']).default('squash'),
+    reconnect: z
+      .object({ initialMs: z.number().positive().optional(), maxMs: z.number().positive().optional(), maxRetries: z.number().int().nonnegative().optional() })
+      .strict()
+      .default({}),
+    streams: z.array(streamSchema).min(1, 'at least one stream is needed'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.streams.forEach((s, i) => {
+      const id = s.id ?? s.url ?? s.path!;
+      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['streams', i, 'id'], message: `duplicate stream id "${id}"` });
+      seen.add(id);
+    });
+  });
+
+export type ServeConfig = z.infer<typeof serveConfigSchema>;
+export type StreamConfig = ServeConfig['streams'][number];
+
+export function parseServeConfig(raw: unknown, source = 'serve config'): ServeConfig {
+  const r = serveConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`${source}: invalid\n${lines.join('\n')}`, { input: source });
+  }
+  return r.data;
+}
+
+export function readServeConfig(file: string): ServeConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`${file}: cannot read (${(e as Error).message})`, { input: file, cause: e });
+  }
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'} (${(e as Error).message})`, { input: file, cause: e });
+  }
+  return parseServeConfig(raw, file);
+}
