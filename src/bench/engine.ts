@@ -1,6 +1,7 @@
 import type { ViTConfig } from '../engine/config.js';
 import { gemmRows, gemmShapes, type GemmRole } from '../engine/forward-plan.js';
 import { timeGemm } from '../engine/gemm-timing.js';
+import { parseVariant } from '../engine/kernels/gemm.js';
 import { openGpu, type GpuContext } from '../engine/gpu.js';
 import { randomFrames, randomWeights } from '../engine/random-weights.js';
 import { readTuningCache, tunedPolicy } from '../engine/tuning.js';
@@ -107,8 +108,7 @@ export async function benchEngine(o: EngineBenchOptions): Promise<EngineBenchRes
       const { N, K, epilogue } = shapes[role];
       const M = gemmRows(o.config, role, maxBatch);
       const variantName = gemmChoices[precision][role];
-      const m = /^sgmat-(\d+)x(\d+)$/.exec(variantName);
-      const variant = m ? { kind: 'subgroup-matrix' as const, sgM: Number(m[1]), sgN: Number(m[2]) } : { kind: 'portable' as const };
+      const variant = parseVariant(variantName) ?? { kind: 'portable' as const };
       const t = await timeGemm(gpu.device, variant, type, { M, N, K, epilogue });
       gemms.push({ precision, role, M, N, K, variant: variantName, ms: t.ms, tflops: t.tflops });
     }

@@ -1,4 +1,5 @@
 import { BufferUsage } from './gpu.js';
+import { createAttentionKernel, type AttentionShape, type AttentionVariant } from './kernels/attention.js';
 import { createGemmKernel, type Epilogue, type GemmVariant } from './kernels/gemm.js';
 import { bindGroup, type ElementType } from './kernels/source.js';
 
@@ -48,4 +49,43 @@ export async function timeGemm(
   const ms = (performance.now() - t0) / iterations;
   for (const x of [params, a, b, bias, c]) x.destroy();
   return { ms, tflops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
+}
+
+/**
+ * Times one attention kernel (all heads of `count` images) the way timeGemm times a GEMM:
+ * `iterations` dispatches in one command buffer after a warm-up, wall clock to completion.
+ */
+export async function timeAttention(
+  device: GPUDevice,
+  variant: AttentionVariant,
+  type: ElementType,
+  shape: AttentionShape & { count: number },
+  iterations = 20,
+): Promise<GemmTiming> {
+  const { count, tokens, numHeads, headDim } = shape;
+  const D = numHeads * headDim;
+  const el = type === 'f16' ? 2 : 4;
+  const kernel = await createAttentionKernel(device, shape, type, variant);
+  const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
+  const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+  device.queue.writeBuffer(params, 0, kernel.params(count));
+  const qkv = device.createBuffer({ size: Math.ceil((count * tokens * 3 * D * el) / 16) * 16, usage: storage });
+  const out = device.createBuffer({ size: Math.ceil((count * tokens * D * el) / 16) * 16, usage: storage });
+  const group = bindGroup(device, 'time-attention', kernel.pipeline, [params, qkv, out]);
+  const run = async (n: number) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, group);
+    for (let i = 0; i < n; i++) pass.dispatchWorkgroups(...kernel.workgroups(count));
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
+  await run(2);
+  const t0 = performance.now();
+  await run(iterations);
+  const ms = (performance.now() - t0) / iterations;
+  for (const x of [params, qkv, out]) x.destroy();
+  return { ms, tflops: (4 * count * numHeads * tokens * tokens * headDim) / (ms * 1e-3) / 1e12 };
 }

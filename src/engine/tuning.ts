@@ -5,7 +5,7 @@ import type { ViTConfig } from './config.js';
 import { gemmRows, gemmShapes, type GemmRole } from './forward-plan.js';
 import { timeGemm } from './gemm-timing.js';
 import type { GpuContext } from './gpu.js';
-import { SUBGROUP_MATRIX_TILES, variantKey, variantSupports, type GemmVariant } from './kernels/gemm.js';
+import { parseVariant, SUBGROUP_MATRIX_TILES, variantKey, variantSupports, workgroupBytes, type GemmVariant } from './kernels/gemm.js';
 import type { ElementType } from './kernels/source.js';
 import type { GemmPolicy } from './webgpu-engine.js';
 
@@ -61,7 +61,7 @@ const shapeKey = (type: ElementType, M: number, N: number, K: number) => `${type
 export function candidatesFor(gpu: GpuContext, type: ElementType, K: number, N: number): GemmVariant[] {
   const all: GemmVariant[] = [{ kind: 'portable' }];
   if (gpu.hasF16TensorCores && type === 'f16') all.push(...SUBGROUP_MATRIX_TILES);
-  return all.filter((v) => variantSupports(v, type, K, N));
+  return all.filter((v) => variantSupports(v, type, K, N) && workgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize);
 }
 
 export interface TuneRow {
@@ -103,12 +103,6 @@ export async function tuneModel(
     }
   }
   return rows;
-}
-
-function parseVariant(key: string): GemmVariant | undefined {
-  if (key === 'portable') return { kind: 'portable' };
-  const m = /^sgmat-(\d+)x(\d+)$/.exec(key);
-  return m ? { kind: 'subgroup-matrix', sgM: Number(m[1]), sgN: Number(m[2]) } : undefined;
 }
 
 /**

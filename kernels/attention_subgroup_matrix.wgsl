@@ -1,0 +1,163 @@
+// Fused multi-head attention on tensor cores (flash-attention style), for adapters with f16
+// 16x16x16 subgroup matrices and 32-wide subgroups. softmax(q kᵀ · scale) v, f16 storage,
+// f32 scores and accumulation; the T x T score matrix never leaves workgroup memory.
+//
+// A workgroup of QSG subgroups owns BQ = 16 QSG queries of one (image, head); each subgroup owns
+// 16 query rows, whose Q fragments stay in registers. Keys and values are walked in tiles of BKV,
+// staged in workgroup memory (rows past T zeroed, their scores masked), so T need not be a
+// multiple of 16. Per tile and subgroup:
+//   S = Q Kᵀ            subgroup matrices, stored as f32 to the subgroup's scratch rows
+//   online softmax      two lanes per query row (lane % 16 = row, lane / 16 = column parity);
+//                       running max and sum in base 2, P written as f16
+//   PV = P V            subgroup matrices into fresh accumulators, stored over the scratch
+//   o = o * alpha + PV  each lane keeps its half of its row's output in registers
+// Matrix offsets derive from @builtin(subgroup_id) so that they are subgroup-uniform.
+enable f16;
+enable subgroups;
+enable chromium_experimental_subgroup_matrix;
+
+const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
+const QSG: u32 = 4u; // vitstream:const QSG
+const BQ = 16u * QSG;
+const BKV = 64u;
+const THREADS = 32u * QSG;
+const HF = HEAD_DIM / 16u;            // fragments along the head dimension
+const KF = BKV / 16u;                 // fragments along a key tile
+const DV = HEAD_DIM / 4u;             // vec4s per head row
+const SKV = HEAD_DIM + 8u;            // K/V tile row stride (f16), padded against bank conflicts
+const SP = BKV + 8u;                  // P row stride (f16)
+const SW = max(BKV, HEAD_DIM) + 4u;   // score / PV scratch row stride (f32)
+const SCOLS = BKV / 2u;               // score columns per lane
+const OCOLS = HEAD_DIM / 2u;          // output columns per lane
+const LOG2E = 1.4426950408889634;
+const NEG = -1.0e30;                  // not -inf: -inf - -inf would be NaN
+const_assert BQ <= BKV;               // Q is staged through the K tile
+const_assert HEAD_DIM % 16u == 0u;
+
+struct Params {
+  count: u32,
+  tokens: u32,
+  hidden: u32,   // D = heads * HEAD_DIM
+  scale: f32,    // HEAD_DIM^-0.5
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> qkv: array<vec4<f16>>;  // [N * T, 3D]: q | k | v
+@group(0) @binding(2) var<storage, read_write> out: array<f16>;   // [N * T, D]
+
+var<workgroup> kTile: array<f16, BKV * SKV>;
+var<workgroup> vTile: array<f16, BKV * SKV>;
+var<workgroup> pTile: array<f16, BQ * SP>;
+var<workgroup> sTile: array<f32, BQ * SW>;
+
+@compute @workgroup_size(THREADS)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
+        @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let Tn = params.tokens;
+  let D4 = params.hidden / 4u;
+  let row4 = 3u * D4;
+  let h4 = wid.y * DV;
+  let base = wid.z * Tn;
+  let q0 = wid.x * BQ;
+  let scale = params.scale * LOG2E;
+
+  // Q through the K tile into registers, once.
+  for (var e = tid; e < BQ * DV; e += THREADS) {
+    let r = e / DV;
+    let c = e % DV;
+    var v = vec4<f16>();
+    if (q0 + r < Tn) { v = qkv[(base + q0 + r) * row4 + h4 + c]; }
+    let o = r * SKV + c * 4u;
+    kTile[o] = v.x; kTile[o + 1u] = v.y; kTile[o + 2u] = v.z; kTile[o + 3u] = v.w;
+  }
+  workgroupBarrier();
+  var qf: array<subgroup_matrix_left<f16, 16, 16>, HF>;
+  for (var d = 0u; d < HF; d++) {
+    qf[d] = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&kTile, sg * 16u * SKV + d * 16u, SKV);
+  }
+  workgroupBarrier();
+
+  let r = lane % 16u;
+  let half = lane / 16u;
+  let sRow = (sg * 16u + r) * SW;
+  let pRow = (sg * 16u + r) * SP;
+  var m = NEG;
+  var l = 0.0;
+  var o: array<f32, OCOLS>;
+  var sv: array<f32, SCOLS>;
+
+  for (var k0 = 0u; k0 < Tn; k0 += BKV) {
+    for (var e = tid; e < BKV * DV; e += THREADS) {
+      let j = e / DV;
+      let c = e % DV;
+      var kv = vec4<f16>();
+      var vv = vec4<f16>();
+      if (k0 + j < Tn) {
+        let g = (base + k0 + j) * row4 + h4 + c;
+        kv = qkv[g + D4];
+        vv = qkv[g + 2u * D4];
+      }
+      let t = j * SKV + c * 4u;
+      kTile[t] = kv.x; kTile[t + 1u] = kv.y; kTile[t + 2u] = kv.z; kTile[t + 3u] = kv.w;
+      vTile[t] = vv.x; vTile[t + 1u] = vv.y; vTile[t + 2u] = vv.z; vTile[t + 3u] = vv.w;
+    }
+    workgroupBarrier();
+
+    // S = Q Kᵀ: Kᵀ is the K tile read column-major.
+    for (var j = 0u; j < KF; j++) {
+      var s = subgroup_matrix_result<f32, 16, 16>();
+      for (var d = 0u; d < HF; d++) {
+        let kt = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&kTile, j * 16u * SKV + d * 16u, SKV);
+        s = subgroupMatrixMultiplyAccumulate(qf[d], kt, s);
+      }
+      subgroupMatrixStore<row_major>(&sTile, sg * 16u * SW + j * 16u, s, SW);
+    }
+    workgroupBarrier();
+
+    // Online softmax over this tile, in base 2.
+    let valid = min(BKV, Tn - k0);
+    var tileMax = m;
+    for (var i = 0u; i < SCOLS; i++) {
+      let c = 2u * i + half;
+      let x = select(NEG, sTile[sRow + c] * scale, c < valid);
+      sv[i] = x;
+      tileMax = max(tileMax, x);
+    }
+    tileMax = max(tileMax, subgroupShuffleXor(tileMax, 16u));
+    let alpha = exp2(m - tileMax);
+    var psum = 0.0;
+    for (var i = 0u; i < SCOLS; i++) {
+      let p = exp2(sv[i] - tileMax);
+      psum += p;
+      pTile[pRow + 2u * i + half] = f16(p);
+    }
+    l = l * alpha + psum + subgroupShuffleXor(psum, 16u);
+    m = tileMax;
+    workgroupBarrier();
+
+    // PV = P V into the scratch rows (the scores there have been consumed).
+    var pf: array<subgroup_matrix_left<f16, 16, 16>, KF>;
+    for (var j = 0u; j < KF; j++) {
+      pf[j] = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&pTile, sg * 16u * SP + j * 16u, SP);
+    }
+    for (var d = 0u; d < HF; d++) {
+      var acc = subgroup_matrix_result<f32, 16, 16>();
+      for (var j = 0u; j < KF; j++) {
+        let vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&vTile, j * 16u * SKV + d * 16u, SKV);
+        acc = subgroupMatrixMultiplyAccumulate(pf[j], vf, acc);
+      }
+      subgroupMatrixStore<row_major>(&sTile, sg * 16u * SW + d * 16u, acc, SW);
+    }
+    workgroupBarrier();
+    for (var i = 0u; i < OCOLS; i++) {
+      o[i] = o[i] * alpha + sTile[sRow + 2u * i + half];
+    }
+  }
+
+  let qi = q0 + sg * 16u + r;
+  if (qi < Tn) {
+    let inv = 1.0 / l;
+    let ob = (base + qi) * params.hidden + wid.y * HEAD_DIM;
+    for (var i = 0u; i < OCOLS; i++) { out[ob + 2u * i + half] = f16(o[i] * inv); }
+  }
+}

@@ -1,0 +1,118 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BufferUsage, MapMode, openGpu, type GpuContext } from '../../src/engine/gpu.js';
+import { attentionSupports, createAttentionKernel, type AttentionVariant } from '../../src/engine/kernels/attention.js';
+import { bindGroup, type ElementType } from '../../src/engine/kernels/source.js';
+import { fromHalfArray, toHalfArray } from '../../src/util/half.js';
+import { relMaxError } from '../helpers/compare.js';
+
+let gpu: GpuContext;
+beforeAll(async () => {
+  gpu = await openGpu();
+});
+
+function rand(n: number, seed: number, amplitude: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 2 * amplitude;
+  }
+  return out;
+}
+
+/** Independent float64 reference: per image and head, softmax(q kᵀ / √hd) v, two-pass softmax. */
+function cpuAttention(qkv: Float32Array, count: number, tokens: number, heads: number, hd: number): Float32Array {
+  const D = heads * hd;
+  const out = new Float32Array(count * tokens * D);
+  const scores = new Float64Array(tokens);
+  for (let n = 0; n < count; n++) {
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < tokens; i++) {
+        const q = (n * tokens + i) * 3 * D + h * hd;
+        let max = -Infinity;
+        for (let j = 0; j < tokens; j++) {
+          const k = (n * tokens + j) * 3 * D + D + h * hd;
+          let s = 0;
+          for (let e = 0; e < hd; e++) s += qkv[q + e] * qkv[k + e];
+          scores[j] = s / Math.sqrt(hd);
+          max = Math.max(max, scores[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j < tokens; j++) sum += scores[j] = Math.exp(scores[j] - max);
+        for (let e = 0; e < hd; e++) {
+          let acc = 0;
+          for (let j = 0; j < tokens; j++) acc += scores[j] * qkv[(n * tokens + j) * 3 * D + 2 * D + h * hd + e];
+          out[(n * tokens + i) * D + h * hd + e] = acc / sum;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+async function runAttention(variant: AttentionVariant, type: ElementType, count: number, tokens: number, heads: number, hd: number) {
+  const { device } = gpu;
+  const D = heads * hd;
+  // Amplitude 2: scores up to a few units, so the softmax is peaked enough to catch masking errors.
+  const raw = rand(count * tokens * 3 * D, tokens * 31 + hd, 2);
+  const qkv = type === 'f16' ? fromHalfArray(toHalfArray(raw)) : raw;
+  const kernel = await createAttentionKernel(device, { tokens, numHeads: heads, headDim: hd }, type, variant);
+  const el = type === 'f16' ? 2 : 4;
+  const data = type === 'f16' ? toHalfArray(qkv) : qkv;
+  const usage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
+  // Sized exactly (to 16 bytes): reads past the last image must be masked by the kernel, not padded.
+  const input = device.createBuffer({ size: Math.ceil(data.byteLength / 16) * 16, usage });
+  device.queue.writeBuffer(input, 0, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
+  const outBytes = Math.ceil((count * tokens * D * el) / 16) * 16;
+  const out = device.createBuffer({ size: outBytes, usage });
+  const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+  device.queue.writeBuffer(params, 0, kernel.params(count));
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(kernel.pipeline);
+  pass.setBindGroup(0, bindGroup(device, 'attention-test', kernel.pipeline, [params, input, out]));
+  pass.dispatchWorkgroups(...kernel.workgroups(count));
+  pass.end();
+  const rb = device.createBuffer({ size: outBytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+  enc.copyBufferToBuffer(out, 0, rb, 0, outBytes);
+  device.queue.submit([enc.finish()]);
+  await rb.mapAsync(MapMode.READ);
+  const n = count * tokens * D;
+  const got = type === 'f16' ? fromHalfArray(new Uint16Array(rb.getMappedRange().slice(0, n * 2))) : new Float32Array(rb.getMappedRange().slice(0, n * 4));
+  for (const b of [input, out, params, rb]) b.destroy();
+  return { got, expected: cpuAttention(qkv, count, tokens, heads, hd) };
+}
+
+// Ragged token counts (none a multiple of 16 or of a key tile) and two head dimensions.
+const CASES = [
+  { tokens: 17, hd: 16 },
+  { tokens: 197, hd: 64 },
+  { tokens: 300, hd: 16 },
+  { tokens: 300, hd: 64 },
+] as const;
+
+describe('portable attention (every adapter)', () => {
+  for (const type of ['f32', 'f16'] as const) {
+    it(`${type} matches a float64 softmax(qkᵀ/√d)v on ragged T`, async () => {
+      for (const { tokens, hd } of CASES) {
+        const { got, expected } = await runAttention('portable', type, 2, tokens, 2, hd);
+        expect(relMaxError(got, expected), `T=${tokens} hd=${hd}`).toBeLessThan(type === 'f32' ? 1e-5 : 4e-3);
+      }
+    });
+  }
+});
+
+// [gpu] The tensor-core kernel exists only where the adapter has f16 subgroup matrices (the H100
+// machine; lavapipe has none).
+describe('[gpu] subgroup-matrix attention (tensor cores)', () => {
+  it('matches a float64 softmax(qkᵀ/√d)v on ragged T, or the adapter has no tensor cores', async () => {
+    if (!attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, 'f16', 64)) {
+      console.log(`[gpu] skipped: adapter "${gpu.info.description}" has no f16 subgroup matrices; run on the GPU machine`);
+      return;
+    }
+    for (const { tokens, hd } of [...CASES, { tokens: 577, hd: 64 }]) {
+      const { got, expected } = await runAttention('subgroup-matrix', 'f16', 2, tokens, 3, hd);
+      expect(relMaxError(got, expected), `T=${tokens} hd=${hd}`).toBeLessThan(4e-3);
+    }
+  });
+});
