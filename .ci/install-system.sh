@@ -16,8 +16,8 @@ mesa_ok=0
 v=$(dpkg-query -W -f '${Version}' mesa-vulkan-drivers 2>/dev/null || true)
 case "$v" in 2[3-9].*|[3-9][0-9].*) mesa_ok=1;; esac
 if [ ${#need[@]} -gt 0 ] || [ $mesa_ok = 0 ]; then
-  $SUDO apt-get update -qq
-  [ ${#need[@]} -gt 0 ] && $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
-  [ $mesa_ok = 1 ] || $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers
+  $SUDO apt-get update -qq >/dev/null
+  [ ${#need[@]} -gt 0 ] && $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  [ $mesa_ok = 1 ] || $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers >/dev/null
 fi
 echo "system: mesa-vulkan-drivers $(dpkg-query -W -f '${Version}' mesa-vulkan-drivers), $(ffmpeg -version | head -1)"

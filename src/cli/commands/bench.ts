@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { benchDecode, formatTable as formatDecodeTable } from '../../bench/decode.js';
 import { benchEngine, formatEngineBench } from '../../bench/engine.js';
 import { resolveModel } from '../../engine/presets.js';
 import { parseIntList, parsePositiveInt, parsePrecisions } from '../options.js';
@@ -26,5 +27,14 @@ export function registerBench(program: Command): void {
         log: (l) => process.stderr.write(`${l}\n`),
       });
       process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatEngineBench(result)}\n`);
+    });
+  bench
+    .command('decode')
+    .description('frames/s of decodeFrames versus bare ffmpeg -f rawvideo on the same 1080p H.264 file (made from a sample clip unless given)')
+    .argument('[file]', 'video file to decode (default: a 1080p H.264 clip generated with ffmpeg)')
+    .option('--json', 'print JSON')
+    .action(async (file: string | undefined, o: { json?: boolean }) => {
+      const r = await benchDecode({ file, print: false });
+      process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatDecodeTable(r));
     });
 }
