@@ -1,0 +1,77 @@
+import { EngineError } from '../../errors.js';
+import type { ViTConfig } from '../config.js';
+import type { ViTWeights } from '../types.js';
+import { AbsHistogram } from './histogram.js';
+import { observeForward } from './observer.js';
+import { channelScales, scaleFor } from './quant.js';
+import { type ActivationRange, type CalibrationMethod, INT8_ROLES, type Int8Role, type Int8Scales } from './scales.js';
+
+export interface CalibrateOptions {
+  config: ViTConfig;
+  weights: ViTWeights;
+  /** uint8 RGB frames [count, S, S, 3] at the model's size. */
+  frames: Uint8Array;
+  count: number;
+  method?: CalibrationMethod;
+  /** For `percentile` (default 99.99). */
+  percentile?: number;
+  /** Images per CPU forward pass (memory vs. overhead; default 8). */
+  batch?: number;
+  /** Progress: images done so far. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Post-training calibration: runs the FP32 CPU forward pass over the frames, histograms |x| at
+ * every INT8 GEMM input, and picks each tensor's clip threshold by `max` (the largest |x|),
+ * `percentile` (that percentile of |x|) or `mse` (the threshold minimising quantisation MSE).
+ * Weight scales are per output channel (absmax / 127).
+ */
+export async function calibrate(o: CalibrateOptions): Promise<Int8Scales> {
+  const { config, weights, frames, count } = o;
+  const method = o.method ?? 'percentile';
+  const percentile = o.percentile ?? 99.99;
+  if (!(percentile > 0 && percentile <= 100)) throw new EngineError(`percentile must be in (0, 100], got ${percentile}`);
+  const S = config.imageSize;
+  const frameBytes = S * S * 3;
+  if (count < 1 || frames.length < count * frameBytes)
+    throw new EngineError(`calibration needs at least one ${S}x${S} RGB frame; got ${Math.floor(frames.length / frameBytes)}`);
+  const hist = Array.from({ length: config.numLayers }, () =>
+    Object.fromEntries(INT8_ROLES.map((r) => [r, new AbsHistogram()])) as Record<Int8Role, AbsHistogram>);
+  const batch = Math.max(1, o.batch ?? 8);
+  for (let i = 0; i < count; i += batch) {
+    const n = Math.min(batch, count - i);
+    observeForward(config, weights, { kind: 'rgb', data: frames.subarray(i * frameBytes, (i + n) * frameBytes), count: n }, (layer, role, x) => hist[layer][role].add(x));
+    o.onProgress?.(i + n, count);
+    // Let the event loop run (progress bars, signals) between batches.
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  const threshold = (h: AbsHistogram) => (method === 'max' ? h.absMax : method === 'percentile' ? h.percentile(percentile) : h.mseThreshold());
+  const blocks = hist.map((b) => Object.fromEntries(INT8_ROLES.map((role) => {
+    const h = b[role];
+    const t = threshold(h);
+    const range: ActivationRange = { scale: scaleFor(t), threshold: t, absMax: h.absMax };
+    return [role, range];
+  })) as Record<Int8Role, ActivationRange>);
+  return {
+    format: 'vitstream-int8-scales',
+    version: 1,
+    model: config.name,
+    method,
+    ...(method === 'percentile' ? { percentile } : {}),
+    images: count,
+    blocks,
+    weights: weightScales(config, weights),
+  };
+}
+
+/** Per-output-channel weight scales of every INT8 GEMM. */
+export function weightScales(config: ViTConfig, weights: ViTWeights): Record<Int8Role, number[]>[] {
+  const D = config.hiddenSize;
+  const F = config.mlpDim;
+  const dims: Record<Int8Role, [number, number]> = { qkv: [D, 3 * D], proj: [D, D], fc1: [D, F], fc2: [F, D] };
+  return weights.blocks.map((b) => {
+    const kernels: Record<Int8Role, Float32Array> = { qkv: b.qkvKernel.data, proj: b.projKernel.data, fc1: b.fc1Kernel.data, fc2: b.fc2Kernel.data };
+    return Object.fromEntries(INT8_ROLES.map((r) => [r, Array.from(channelScales(kernels[r], ...dims[r]))])) as Record<Int8Role, number[]>;
+  });
+}

@@ -1,0 +1,313 @@
+import { EngineError, GpuUnavailableError } from '../../errors.js';
+import { fromHalfArray } from '../../util/half.js';
+import { silentLogger, type Logger } from '../../util/logger.js';
+import type { ViTConfig } from '../config.js';
+import { vitDims } from '../config.js';
+import { BufferUsage, MapMode, openGpu, type GpuContext, type OpenGpuOptions } from '../gpu.js';
+import { createAttentionKernel } from '../kernels/attention.js';
+import { createEmbedKernel } from '../kernels/embed.js';
+import { createGemmKernel, variantSupports, type GemmVariant } from '../kernels/gemm.js';
+import {
+  createInt8GemmKernel, int8VariantKey, weightLayout, type Int8Epilogue, type Int8GemmKernel, type Int8GemmVariant,
+} from '../kernels/gemm-int8.js';
+import { createLayerNormKernel } from '../kernels/layernorm.js';
+import { createLayerNormInt8Kernel } from '../kernels/layernorm-int8.js';
+import { createPoolKernel } from '../kernels/pool.js';
+import { createPreprocessKernel } from '../kernels/preprocess.js';
+import { createQuantizeKernel } from '../kernels/quantize.js';
+import type { Engine, EngineInput, ViTWeights } from '../types.js';
+import {
+  allocateInt8Slot, buildInt8Plan, destroyInt8Slot, type Int8Kernels, type Int8Mode, type Int8Plan, type Int8SlotBuffers,
+} from './int8-plan.js';
+import { uploadInt8Weights, type Int8GpuWeights } from './int8-weights.js';
+import { INT8_ROLES, type Int8Role, type Int8Scales, validateScales } from './scales.js';
+
+/** Picks the INT8 GEMM tile for a role and M (rows); all picks must share one weight layout. */
+export type Int8GemmPolicy = (role: Int8Role, M: number, N: number, K: number) => Int8GemmVariant;
+
+export interface Int8EngineOptions {
+  config: ViTConfig;
+  weights: ViTWeights;
+  scales: Int8Scales;
+  mode?: Int8Mode;
+  maxBatch?: number;
+  gpu?: GpuContext;
+  gpuOptions?: OpenGpuOptions;
+  /**
+   * 'auto' (default): i8 tensor cores where the adapter has them (tile by size), else dot4;
+   * 'dot4' or 'subgroup-matrix' to force one kind; or a policy (e.g. from `tuneInt8Gemms`).
+   */
+  gemm?: 'auto' | 'dot4' | 'subgroup-matrix' | Int8GemmPolicy;
+  logger?: Logger;
+}
+
+interface Slot {
+  buffers: Int8SlotBuffers;
+  plans: Map<string, Int8Plan>;
+  busy: Promise<unknown>;
+}
+
+const SLOTS = 2;
+/** Workgroups that fill an H100 (132 SMs) twice: below it a smaller tile wins. */
+const FILL = 264;
+
+/** Tile by size: the largest tile that still yields enough workgroups to fill the GPU. */
+export function defaultTile(M: number, N: number): Int8GemmVariant {
+  for (const [sgM, sgN] of [[4, 4], [4, 2], [2, 2]] as const) {
+    if (Math.ceil(M / (32 * sgM)) * Math.ceil(N / (32 * sgN)) >= FILL) return { kind: 'subgroup-matrix', sgM, sgN };
+  }
+  return { kind: 'subgroup-matrix', sgM: 2, sgN: 2 };
+}
+
+/**
+ * The ViT forward pass with its four block GEMMs (qkv, proj, fc1, fc2) in INT8, like
+ * FasterTransformer's INT8 ViT: weights per output channel, activations per tensor with
+ * calibrated scales, int32 accumulation. Patch embedding, attention, LayerNorm and the head
+ * run in FP16 with the FP16 engine's kernels. Same design as WebGpuEngine: everything created
+ * at open, two I/O slots, one recorded plan per slot and batch size.
+ */
+export class Int8Engine implements Engine {
+  readonly backend = 'webgpu' as const;
+  readonly precision = 'int8' as const;
+  readonly int8Mode: Int8Mode;
+  readonly maxBatch: number;
+  readonly config: ViTConfig;
+  readonly gpu: GpuContext;
+  /** INT8 GEMM variant per role (at maxBatch), for reports. */
+  readonly gemmChoices: Record<string, string> = {};
+  /** Why the tensor-core path was not used, when 'auto' fell back to dot4. */
+  gemmFallback?: string;
+  private readonly slots: Slot[];
+  private next = 0;
+  private closed = false;
+  private lostReason?: string;
+
+  private constructor(
+    gpu: GpuContext,
+    config: ViTConfig,
+    mode: Int8Mode,
+    maxBatch: number,
+    private readonly kernels: Int8Kernels,
+    private readonly weights: Int8GpuWeights,
+    private readonly scales: Int8Scales,
+    private readonly logger: Logger,
+  ) {
+    this.gpu = gpu;
+    this.config = config;
+    this.int8Mode = mode;
+    this.maxBatch = maxBatch;
+    this.slots = Array.from({ length: SLOTS }, (_, i) => ({
+      buffers: allocateInt8Slot(gpu.device, config, maxBatch, `int8-slot${i}`),
+      plans: new Map(),
+      busy: Promise.resolve(),
+    }));
+    gpu.lost.then((info) => {
+      if (this.closed) return;
+      this.lostReason = `${info.reason}: ${info.message}`;
+      this.logger.error({ reason: this.lostReason }, 'GPU device lost');
+    });
+  }
+
+  static async open(opts: Int8EngineOptions): Promise<Int8Engine> {
+    const logger = opts.logger ?? silentLogger;
+    const mode = opts.mode ?? 1;
+    if (mode !== 1 && mode !== 2) throw new EngineError(`int8 mode must be 1 or 2, got ${mode}`);
+    const maxBatch = opts.maxBatch ?? 32;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new EngineError(`maxBatch must be a positive integer, got ${maxBatch}`);
+    const config = opts.config;
+    const scales = validateScales(opts.scales, 'int8 scales', config);
+    const D = config.hiddenSize;
+    if (D % 4 !== 0 || config.mlpDim % 4 !== 0)
+      throw new EngineError(`model ${config.name}: INT8 needs hidden size and MLP size multiples of 4 (got ${D}, ${config.mlpDim})`);
+    const gpu = opts.gpu ?? (await openGpu(opts.gpuOptions));
+    if (!gpu.features.has('shader-f16'))
+      throw new GpuUnavailableError(`precision int8 keeps FP16 activations and needs shader-f16, which adapter "${gpu.info.description}" lacks`);
+    const device = gpu.device;
+    const choice = opts.gemm ?? 'auto';
+    if (choice === 'subgroup-matrix' && !gpu.hasI8TensorCores)
+      throw new GpuUnavailableError(`the subgroup-matrix INT8 GEMM needs i8 subgroup matrices (16x16x32) and 32-wide subgroups; "${gpu.info.description}" has none`);
+    const useTensorCores = typeof choice === 'function' ? true : choice === 'subgroup-matrix' || (choice === 'auto' && gpu.hasI8TensorCores);
+    const policy: Int8GemmPolicy = typeof choice === 'function' ? choice : useTensorCores ? (_r, M, N) => defaultTile(M, N) : () => ({ kind: 'dot4' });
+
+    device.pushErrorScope('validation');
+    device.pushErrorScope('out-of-memory');
+    const fp16Gemm: GemmVariant = gpu.hasF16TensorCores ? { kind: 'subgroup-matrix', sgM: 2, sgN: 2 } : { kind: 'portable' };
+    const { patchDim } = vitDims(config);
+    const [preprocess, embed, layerNorm, layerNormInt8, pool, attention, quantize, patch, head] = await Promise.all([
+      createPreprocessKernel(device, config, 'f16'),
+      createEmbedKernel(device, config, 'f16'),
+      createLayerNormKernel(device, 'f16'),
+      createLayerNormInt8Kernel(device),
+      createPoolKernel(device, 'f16'),
+      createAttentionKernel(device, config, 'f16'),
+      createQuantizeKernel(device, 'f16'),
+      createGemmKernel(device, 'f16', 'bias', variantSupports(fp16Gemm, 'f16', patchDim, D) ? fp16Gemm : { kind: 'portable' }),
+      createGemmKernel(device, 'f16', 'bias', variantSupports(fp16Gemm, 'f16', D, config.numClasses) ? fp16Gemm : { kind: 'portable' }),
+    ]);
+    const gelu: Int8Epilogue = config.activation === 'gelu_tanh' ? 'bias-gelu-tanh' : 'bias-gelu-erf';
+    const shapes: Record<Int8Role, { K: number; N: number; epilogue: Int8Epilogue; outInt8: boolean }> = {
+      qkv: { K: D, N: 3 * D, epilogue: 'bias', outInt8: false },
+      proj: { K: D, N: D, epilogue: 'bias-residual', outInt8: false },
+      fc1: { K: D, N: config.mlpDim, epilogue: gelu, outInt8: mode === 2 },
+      fc2: { K: config.mlpDim, N: D, epilogue: 'bias-residual', outInt8: false },
+    };
+    const { tokens } = vitDims(config);
+    const compileAll = async (pick: Int8GemmPolicy) => {
+      const compiled = new Map<string, Promise<Int8GemmKernel>>();
+      const at = new Map<string, string>();
+      for (let n = 1; n <= maxBatch; n++) {
+        for (const role of INT8_ROLES) {
+          const { K, N, epilogue, outInt8 } = shapes[role];
+          const v = pick(role, n * tokens, N, K);
+          const key = `${int8VariantKey(v)}/${epilogue}/${outInt8}`;
+          if (!compiled.has(key)) compiled.set(key, createInt8GemmKernel(device, epilogue, v, outInt8));
+          at.set(`${role}@${n * tokens}`, key);
+        }
+      }
+      const ready = new Map<string, Int8GemmKernel>();
+      await Promise.all([...compiled].map(async ([key, p]) => ready.set(key, await p)));
+      const layouts = new Set([...ready.values()].map((k) => weightLayout(k.variant)));
+      if (layouts.size > 1) throw new EngineError('INT8 GEMM policy mixes dot4 and subgroup-matrix variants; they read different weight layouts');
+      return (role: Int8Role, M: number) => {
+        const k = ready.get(at.get(`${role}@${M}`) ?? '');
+        if (!k) throw new EngineError(`internal: INT8 GEMM for ${role} at M=${M} was not compiled`);
+        return k;
+      };
+    };
+    let gemm: Int8Kernels['gemm'];
+    let fallback: string | undefined;
+    try {
+      gemm = await compileAll(policy);
+    } catch (e) {
+      // A driver that advertises i8 matrices but rejects the kernel should not cost the user INT8.
+      if (choice !== 'auto' || !useTensorCores) throw e;
+      fallback = (e as Error).message;
+      logger.warn({ error: fallback }, 'INT8 tensor-core GEMM unavailable; using dot4');
+      gemm = await compileAll(() => ({ kind: 'dot4' }));
+    }
+    const kernels: Int8Kernels = { preprocess, embed, layerNorm, layerNormInt8, pool, attention, quantize, patch, head, gemm };
+    const layout = weightLayout(gemm('qkv', tokens).variant);
+    const weights = uploadInt8Weights(device, config, opts.weights, scales, layout);
+    const engine = new Int8Engine(gpu, config, mode, maxBatch, kernels, weights, scales, logger);
+    engine.gemmFallback = fallback;
+    for (const role of INT8_ROLES) engine.gemmChoices[role] = int8VariantKey(gemm(role, maxBatch * tokens).variant);
+    engine.gemmChoices.patch = patch.variant.kind === 'portable' ? 'fp16-portable' : 'fp16-sgmat';
+    const oom = await device.popErrorScope();
+    const invalid = await device.popErrorScope();
+    if (oom || invalid) {
+      await engine.close();
+      throw new EngineError(`could not set up the INT8 engine on ${gpu.info.description}: ${(oom ?? invalid)!.message}` +
+        (oom ? ` (out of GPU memory: lower --max-batch, now ${maxBatch})` : ''));
+    }
+    logger.debug({ adapter: gpu.info, mode, maxBatch, gemm: engine.gemmChoices, weightBytes: weights.bytes }, 'int8 engine open');
+    return engine;
+  }
+
+  /** Bytes of GPU memory held: weights plus both slots' activations. */
+  get gpuBytes(): number {
+    let n = this.weights.bytes;
+    for (const s of this.slots) for (const b of Object.values(s.buffers)) n += (b as GPUBuffer | undefined)?.size ?? 0;
+    return n;
+  }
+
+  infer(input: EngineInput): Promise<Float32Array> {
+    try {
+      this.check(input);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const slot = this.slots[this.next];
+    this.next = (this.next + 1) % SLOTS;
+    const run = slot.busy.then(() => this.run(slot, input));
+    slot.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.busy));
+    for (const s of this.slots) {
+      for (const p of s.plans.values()) for (const u of p.uniforms) u.destroy();
+      destroyInt8Slot(s.buffers);
+    }
+    this.weights.destroy();
+  }
+
+  private check(input: EngineInput): void {
+    if (this.closed) throw new EngineError('engine is closed');
+    if (this.lostReason) throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
+    const { count } = input;
+    if (!Number.isInteger(count) || count < 1 || count > this.maxBatch)
+      throw new EngineError(`batch of ${count} images: must be between 1 and maxBatch ${this.maxBatch}`);
+    const S = this.config.imageSize;
+    const expected = count * S * S * 3;
+    if (input.data.length < expected) {
+      const layout = input.kind === 'rgb' ? `uint8 [${count}, ${S}, ${S}, 3]` : `float32 [${count}, 3, ${S}, ${S}]`;
+      throw new EngineError(`input of ${input.data.length} values is too small for ${layout} (${expected} values)`);
+    }
+  }
+
+  private plan(slot: Slot, input: EngineInput): Int8Plan {
+    const key = `${input.kind}/${input.count}`;
+    let plan = slot.plans.get(key);
+    if (!plan) {
+      if (input.kind === 'pixels' && !slot.buffers.pixels) {
+        const S = this.config.imageSize;
+        slot.buffers.pixels = this.gpu.device.createBuffer({
+          label: 'pixels', size: this.maxBatch * 3 * S * S * 4, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+        });
+      }
+      plan = buildInt8Plan(this.gpu.device, this.config, this.int8Mode, this.kernels, this.weights, this.scales, slot.buffers, input.count, input.kind);
+      slot.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  private upload(slot: Slot, input: EngineInput): void {
+    const S = this.config.imageSize;
+    const n = input.count * S * S * 3;
+    const q = this.gpu.device.queue;
+    if (input.kind === 'rgb') {
+      const len = Math.ceil(n / 4) * 4;
+      let view = input.data;
+      if (view.byteOffset % 4 !== 0 || view.length < len) {
+        view = new Uint8Array(len);
+        view.set(input.data.subarray(0, n));
+      }
+      q.writeBuffer(slot.buffers.rgb, 0, view.buffer, view.byteOffset, len);
+    } else {
+      q.writeBuffer(slot.buffers.pixels!, 0, input.data.buffer, input.data.byteOffset, n * 4);
+    }
+  }
+
+  private async run(slot: Slot, input: EngineInput): Promise<Float32Array> {
+    if (this.lostReason) throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
+    const device = this.gpu.device;
+    device.pushErrorScope('validation');
+    const plan = this.plan(slot, input);
+    this.upload(slot, input);
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (const d of plan.dispatches) {
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(...d.workgroups);
+    }
+    pass.end();
+    const C = this.config.numClasses;
+    const bytes = Math.ceil((input.count * C * 2) / 4) * 4;
+    enc.copyBufferToBuffer(slot.buffers.logits, 0, slot.buffers.readback, 0, bytes);
+    device.queue.submit([enc.finish()]);
+    const invalid = await device.popErrorScope();
+    if (invalid) throw new EngineError(`batch of ${input.count} failed GPU validation: ${invalid.message}`);
+    try {
+      await slot.buffers.readback.mapAsync(MapMode.READ, 0, bytes);
+    } catch (e) {
+      throw new GpuUnavailableError(`reading logits back failed${this.lostReason ? ` (device lost: ${this.lostReason})` : ''}: ${(e as Error).message}`, { cause: e });
+    }
+    const out = fromHalfArray(new Uint16Array(slot.buffers.readback.getMappedRange(0, bytes), 0, input.count * C));
+    slot.buffers.readback.unmap();
+    return out;
+  }
+}

@@ -1,0 +1,90 @@
+import { toHalfArray } from '../../util/half.js';
+import type { ViTConfig } from '../config.js';
+import { BufferUsage } from '../gpu.js';
+import type { Tensor, ViTWeights } from '../types.js';
+import { channelScales, quantizeKernel } from './quant.js';
+import { INT8_ROLES, type Int8Role, type Int8Scales } from './scales.js';
+
+/** One INT8 GEMM's weights: packed int8 kernel, per-channel scales and bias (f32). */
+export interface Int8Linear {
+  kernel: GPUBuffer;
+  scale: GPUBuffer;
+  bias: GPUBuffer;
+}
+
+export interface Int8BlockWeights extends Record<Int8Role, Int8Linear> {
+  ln1Scale: GPUBuffer; ln1Bias: GPUBuffer;
+  ln2Scale: GPUBuffer; ln2Bias: GPUBuffer;
+}
+
+/** Everything outside the INT8 GEMMs stays FP16, as the FP16 engine stores it. */
+export interface Int8GpuWeights {
+  patchKernel: GPUBuffer;
+  patchBias: GPUBuffer;
+  cls: GPUBuffer;
+  posEmbedding: GPUBuffer;
+  blocks: Int8BlockWeights[];
+  normScale?: GPUBuffer;
+  normBias?: GPUBuffer;
+  headKernel: GPUBuffer;
+  headBias: GPUBuffer;
+  bytes: number;
+  destroy(): void;
+}
+
+/**
+ * Quantises the four GEMM kernels of each block per output channel (scales from the scales
+ * file when it has them, else from the weights) into the layout the chosen GEMM variant reads,
+ * and uploads everything once.
+ */
+export function uploadInt8Weights(device: GPUDevice, config: ViTConfig, w: ViTWeights, scales: Int8Scales, layout: 'nk' | 'kn'): Int8GpuWeights {
+  const created: GPUBuffer[] = [];
+  let bytes = 0;
+  const put = (label: string, data: ArrayBufferView): GPUBuffer => {
+    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    const buffer = device.createBuffer({ label, size, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST, mappedAtCreation: true });
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    buffer.unmap();
+    created.push(buffer);
+    bytes += size;
+    return buffer;
+  };
+  const half = (label: string, t: Tensor | undefined) => put(label, toHalfArray(t?.data ?? new Float32Array(4)));
+  const D = config.hiddenSize;
+  const F = config.mlpDim;
+  const dims: Record<Int8Role, [number, number]> = { qkv: [D, 3 * D], proj: [D, D], fc1: [D, F], fc2: [F, D] };
+  const blocks = w.blocks.map((b, i) => {
+    const tensors: Record<Int8Role, [Tensor, Tensor]> = {
+      qkv: [b.qkvKernel, b.qkvBias], proj: [b.projKernel, b.projBias], fc1: [b.fc1Kernel, b.fc1Bias], fc2: [b.fc2Kernel, b.fc2Bias],
+    };
+    const out = {
+      ln1Scale: half(`block${i}.ln1Scale`, b.ln1Scale), ln1Bias: half(`block${i}.ln1Bias`, b.ln1Bias),
+      ln2Scale: half(`block${i}.ln2Scale`, b.ln2Scale), ln2Bias: half(`block${i}.ln2Bias`, b.ln2Bias),
+    } as Int8BlockWeights;
+    for (const role of INT8_ROLES) {
+      const [K, N] = dims[role];
+      const [kernel, bias] = tensors[role];
+      const stored = scales.weights?.[i]?.[role];
+      const s = stored?.length === N ? Float32Array.from(stored) : channelScales(kernel.data, K, N);
+      out[role] = {
+        kernel: put(`block${i}.${role}.int8`, quantizeKernel(kernel.data, K, N, s, layout)),
+        scale: put(`block${i}.${role}.scale`, s),
+        bias: put(`block${i}.${role}.bias`, Float32Array.from(bias.data)),
+      };
+    }
+    return out;
+  });
+  return {
+    patchKernel: half('patchKernel', w.patchKernel),
+    patchBias: half('patchBias', w.patchBias),
+    cls: half('cls', w.cls),
+    posEmbedding: half('posEmbedding', w.posEmbedding),
+    blocks,
+    normScale: w.normScale && half('normScale', w.normScale),
+    normBias: w.normBias && half('normBias', w.normBias),
+    headKernel: half('headKernel', w.headKernel),
+    headBias: half('headBias', w.headBias),
+    get bytes() { return bytes; },
+    destroy() { for (const b of created) b.destroy(); },
+  };
+}

@@ -1,0 +1,130 @@
+import { type ViTConfig, vitDims } from '../config.js';
+import { checkInput, gemm, geluErf, geluTanh, layerNorm } from '../reference.js';
+import type { EngineInput, ViTWeights } from '../types.js';
+import type { Int8Role } from './scales.js';
+
+/** Called with every tensor that feeds an INT8 GEMM: [rows, K] float32, valid until the next call. */
+export type Observe = (layer: number, role: Int8Role, x: Float32Array) => void;
+
+/**
+ * The FP32 forward pass of src/engine/reference.ts (same numerics: its GEMM, LayerNorm and
+ * GELU), instrumented at the inputs of the qkv, proj, fc1 and fc2 GEMMs, where the INT8 engine
+ * quantises. Returns the logits so that callers can also compare. Kept separate from the
+ * reference so that the reference stays a plain yardstick.
+ */
+export function observeForward(config: ViTConfig, w: ViTWeights, input: EngineInput, observe: Observe): Float32Array {
+  checkInput(config, input, 'calibration forward');
+  const { numPatches, tokens: t, patchDim } = vitDims(config);
+  const n = input.count;
+  const d = config.hiddenSize;
+  const rows = n * t;
+  const eps = config.layerNormEps;
+  const gelu = config.activation === 'gelu_tanh' ? geluTanh : geluErf;
+
+  const emb = new Float32Array(n * numPatches * d);
+  gemm(patchify(config, input), w.patchKernel.data, w.patchBias.data, emb, n * numPatches, patchDim, d);
+  const x = new Float32Array(rows * d);
+  const pos = w.posEmbedding.data;
+  const first = config.classifier === 'token' ? 1 : 0;
+  for (let i = 0; i < n; i++) {
+    if (first && w.cls) for (let j = 0; j < d; j++) x[i * t * d + j] = w.cls.data[j] + pos[j];
+    for (let q = 0; q < numPatches; q++) {
+      const xo = (i * t + first + q) * d;
+      const eo = (i * numPatches + q) * d;
+      const po = (first + q) * d;
+      for (let j = 0; j < d; j++) x[xo + j] = emb[eo + j] + pos[po + j];
+    }
+  }
+  const h = new Float32Array(rows * d);
+  const qkv = new Float32Array(rows * 3 * d);
+  const att = new Float32Array(rows * d);
+  const mlp = new Float32Array(rows * config.mlpDim);
+  for (const [l, b] of w.blocks.entries()) {
+    layerNorm(x, b.ln1Scale.data, b.ln1Bias.data, h, rows, d, eps);
+    observe(l, 'qkv', h);
+    gemm(h, b.qkvKernel.data, b.qkvBias.data, qkv, rows, d, 3 * d);
+    for (let i = 0; i < n; i++) attention(qkv, att, i * t, t, d, config.numHeads);
+    observe(l, 'proj', att);
+    gemm(att, b.projKernel.data, b.projBias.data, x, rows, d, d, x);
+    layerNorm(x, b.ln2Scale.data, b.ln2Bias.data, h, rows, d, eps);
+    observe(l, 'fc1', h);
+    gemm(h, b.fc1Kernel.data, b.fc1Bias.data, mlp, rows, d, config.mlpDim);
+    for (let i = 0; i < mlp.length; i++) mlp[i] = gelu(mlp[i]);
+    observe(l, 'fc2', mlp);
+    gemm(mlp, b.fc2Kernel.data, b.fc2Bias.data, x, rows, config.mlpDim, d, x);
+  }
+  if (config.finalNorm && w.normScale && w.normBias) layerNorm(x, w.normScale.data, w.normBias.data, x, rows, d, eps);
+  const pooled = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    if (config.classifier === 'token') pooled.set(x.subarray(i * t * d, i * t * d + d), i * d);
+    else {
+      const acc = new Float64Array(d);
+      for (let q = 0; q < t; q++) for (let j = 0; j < d; j++) acc[j] += x[(i * t + q) * d + j];
+      for (let j = 0; j < d; j++) pooled[i * d + j] = acc[j] / t;
+    }
+  }
+  const logits = new Float32Array(n * config.numClasses);
+  gemm(pooled, w.headKernel.data, w.headBias.data, logits, n, d, config.numClasses);
+  return logits;
+}
+
+/** Rows (image, patch) x columns (py, px, channel), normalised: the reference's patch matrix. */
+function patchify(config: ViTConfig, input: EngineInput): Float32Array {
+  const { grid, numPatches, patchDim } = vitDims(config);
+  const s = config.imageSize;
+  const p = config.patchSize;
+  const out = new Float32Array(input.count * numPatches * patchDim);
+  const scale = config.std.map((v) => 1 / (255 * v));
+  const shift = config.mean.map((m, c) => m / config.std[c]);
+  let o = 0;
+  for (let n = 0; n < input.count; n++)
+    for (let gy = 0; gy < grid; gy++)
+      for (let gx = 0; gx < grid; gx++)
+        for (let py = 0; py < p; py++)
+          for (let px = 0; px < p; px++) {
+            const y = gy * p + py;
+            const x = gx * p + px;
+            for (let c = 0; c < 3; c++)
+              out[o++] = input.kind === 'rgb'
+                ? input.data[((n * s + y) * s + x) * 3 + c] * scale[c] - shift[c]
+                : input.data[((n * 3 + c) * s + y) * s + x];
+          }
+  return out;
+}
+
+/** softmax(q·kᵀ/√hd)·v per head for one image's rows [t, 3d] from `base` (float64 sums). */
+function attention(qkv: Float32Array, out: Float32Array, base: number, t: number, d: number, heads: number): void {
+  const hd = d / heads;
+  const stride = 3 * d;
+  const scale = 1 / Math.sqrt(hd);
+  const scores = new Float64Array(t);
+  const acc = new Float64Array(hd);
+  for (let h = 0; h < heads; h++) {
+    const qo = base * stride + h * hd;
+    for (let i = 0; i < t; i++) {
+      const qi = qo + i * stride;
+      let max = Number.NEGATIVE_INFINITY;
+      for (let j = 0; j < t; j++) {
+        const kj = qo + d + j * stride;
+        let s = 0;
+        for (let e = 0; e < hd; e++) s += qkv[qi + e] * qkv[kj + e];
+        s *= scale;
+        scores[j] = s;
+        if (s > max) max = s;
+      }
+      let sum = 0;
+      for (let j = 0; j < t; j++) {
+        scores[j] = Math.exp(scores[j] - max);
+        sum += scores[j];
+      }
+      acc.fill(0);
+      for (let j = 0; j < t; j++) {
+        const p = scores[j] / sum;
+        const vj = qo + 2 * d + j * stride;
+        for (let e = 0; e < hd; e++) acc[e] += p * qkv[vj + e];
+      }
+      const oi = (base + i) * d + h * hd;
+      for (let e = 0; e < hd; e++) out[oi + e] = acc[e];
+    }
+  }
+}

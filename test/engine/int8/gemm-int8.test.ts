@@ -1,0 +1,126 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { openGpu, type GpuContext } from '../../../src/engine/gpu.js';
+import { int8Gemm, quantizeValue } from '../../../src/engine/int8/quant.js';
+import {
+  createInt8GemmKernel, INT8_SUBGROUP_MATRIX_TILES, int8VariantKey, weightLayout, type Int8Epilogue, type Int8GemmVariant,
+} from '../../../src/engine/kernels/gemm-int8.js';
+import { bindGroup } from '../../../src/engine/kernels/source.js';
+import { geluErf, geluTanh } from '../../../src/engine/reference.js';
+import { fromHalfArray, toHalfArray } from '../../../src/util/half.js';
+import { randFloats, randInt8, readBack, uniform, upload } from './gpu-helpers.js';
+
+let gpu: GpuContext;
+beforeAll(async () => {
+  gpu = await openGpu();
+});
+
+const transpose = (b: Int8Array, K: number, N: number) => {
+  const t = new Int8Array(K * N);
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) t[n * K + k] = b[k * N + n];
+  return t;
+};
+
+/**
+ * Runs one INT8 GEMM on random int8 operands and returns what it wrote next to the exact
+ * integer product (int8Gemm, int32) pushed through the same epilogue on the CPU.
+ */
+async function run(variant: Int8GemmVariant, epilogue: Int8Epilogue, outInt8: boolean, M: number, N: number, K: number) {
+  const { device } = gpu;
+  const a = randInt8(M * K, 1 + M);
+  const b = randInt8(K * N, 2 + N);
+  const wScale = randFloats(N, 3, 0.5e-3, 2e-3);
+  const bias = randFloats(N, 4);
+  const prev = fromHalfArray(toHalfArray(randFloats(M * N, 5)));
+  const aScale = 0.01;
+  const outScale = 0.05;
+  const kernel = await createInt8GemmKernel(device, epilogue, variant, outInt8);
+  const c = upload(device, toHalfArray(prev));
+  const cq = upload(device, new Uint8Array(M * N));
+  const weights = weightLayout(variant) === 'nk' ? transpose(b, K, N) : b;
+  const group = bindGroup(device, 'int8-gemm-test', kernel.pipeline, [
+    uniform(device, kernel.params(M, N, K, aScale, outScale)), upload(device, a), upload(device, weights),
+    upload(device, wScale), upload(device, bias), c, cq,
+  ]);
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(kernel.pipeline);
+  pass.setBindGroup(0, group);
+  pass.dispatchWorkgroups(...kernel.workgroups(M, N));
+  pass.end();
+  device.queue.submit([enc.finish()]);
+  const exact = int8Gemm(a, b, M, N, K);
+  const act = epilogue === 'bias-gelu-erf' ? geluErf : epilogue === 'bias-gelu-tanh' ? geluTanh : (x: number) => x;
+  const expected = new Float32Array(M * N);
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      const i = m * N + n;
+      expected[i] = act(exact[i] * aScale * wScale[n] + bias[n]) + (epilogue === 'bias-residual' ? prev[i] : 0);
+    }
+  if (outInt8) {
+    const got = new Int8Array(await readBack(device, cq, M * N));
+    return { got: Float32Array.from(got), expected: expected.map((v) => quantizeValue(v, 1 / outScale)) };
+  }
+  return { got: fromHalfArray(new Uint16Array(await readBack(device, c, M * N * 2))), expected };
+}
+
+function check(got: Float32Array, expected: Float32Array, outInt8: boolean, what: string) {
+  let worst = 0;
+  let off = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const d = Math.abs(got[i] - expected[i]);
+    // f16 output: half an f16 ulp of the value plus f32 rounding slack; int8: one step at most
+    // where the CPU's and GPU's f32 roundings land on opposite sides of a rounding boundary.
+    const tol = outInt8 ? 1 : Math.abs(expected[i]) * 2 ** -10 + 1e-3;
+    worst = Math.max(worst, d / tol);
+    if (d !== 0) off++;
+  }
+  expect(worst, `${what}: worst error / tolerance`).toBeLessThanOrEqual(1);
+  if (outInt8) expect(off / expected.length, `${what}: share of int8 outputs off by one`).toBeLessThan(0.01);
+}
+
+// Ragged: M not a tile multiple; N and K multiples of 4 only (not of 16, 32 or 64), so every
+// edge of the word-packed tiles and the padded workgroup rows is crossed.
+const SHAPES = [
+  [197, 100, 68],
+  [77, 1000, 196],
+  [33, 20, 36],
+] as const;
+const CASES: [Int8Epilogue, boolean][] = [
+  ['bias', false], ['bias-gelu-erf', false], ['bias-gelu-tanh', false], ['bias-residual', false],
+  ['bias-gelu-erf', true], ['bias-gelu-tanh', true], ['bias', true],
+];
+
+describe('portable INT8 GEMM (dot4I8Packed)', () => {
+  it('the adapter offers packed_4x8_integer_dot_product (lavapipe does)', async () => {
+    const { create } = await import('webgpu');
+    const features = create([]).wgslLanguageFeatures;
+    expect(features.has('packed_4x8_integer_dot_product')).toBe(true);
+  });
+  for (const [epilogue, outInt8] of CASES) {
+    it(`${epilogue}${outInt8 ? ' -> int8' : ' -> f16'} matches the exact integer product on ragged shapes`, async () => {
+      for (const [M, N, K] of SHAPES) {
+        const { got, expected } = await run({ kind: 'dot4' }, epilogue, outInt8, M, N, K);
+        check(got, expected, outInt8, `dot4 ${M}x${N}x${K}`);
+      }
+    });
+  }
+});
+
+// [gpu] i8 tensor cores exist only where the adapter has i8 subgroup matrices (the H100
+// machine; lavapipe has none).
+describe('[gpu] subgroup-matrix INT8 GEMM (i8 tensor cores)', () => {
+  it('every tile shape and epilogue matches the exact integer product, or the adapter has none', async () => {
+    if (!gpu.hasI8TensorCores) {
+      console.log(`[gpu] skipped: adapter "${gpu.info.description}" has no i8 subgroup matrices; run on the GPU machine`);
+      return;
+    }
+    for (const variant of INT8_SUBGROUP_MATRIX_TILES) {
+      for (const [epilogue, outInt8] of CASES) {
+        for (const [M, N, K] of [...SHAPES, [300, 2304, 768]] as const) {
+          const { got, expected } = await run(variant, epilogue, outInt8, M, N, K);
+          check(got, expected, outInt8, `${int8VariantKey(variant)} ${epilogue}${outInt8 ? ' q' : ''} ${M}x${N}x${K}`);
+        }
+      }
+    }
+  }, 120_000);
+});
