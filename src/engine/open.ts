@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../util/logger.js';
 import type { ViTConfig } from './config.js';
 import { openGpu, type GpuContext, type OpenGpuOptions } from './gpu.js';
 import { resolveModel } from './presets.js';
+import { RecoveringEngine } from './recovering-engine.js';
 import { createCpuEngine } from './reference.js';
 import { readTuningCache, tunedPolicy } from './tuning.js';
 import type { Backend, Engine, Precision, ViTWeights } from './types.js';
@@ -52,10 +53,11 @@ export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> 
     return createCpuEngine(config, weights, { maxBatch: opts.maxBatch });
   }
   if (precision === 'int8') throw new EngineError('precision int8 is not wired into openEngine yet');
-  const gpu = opts.gpu ?? (await openGpu(opts.gpuOptions));
   const type = precision === 'fp16' ? 'f16' : 'f32';
-  return WebGpuEngine.open({
-    config, weights, precision, maxBatch: opts.maxBatch, gpu, logger,
-    gemm: tunedPolicy(gpu, type, readTuningCache()),
-  });
+  const open = async (gpu?: GpuContext) => {
+    const ctx = gpu ?? (await openGpu(opts.gpuOptions));
+    return WebGpuEngine.open({ config, weights, precision, maxBatch: opts.maxBatch, gpu: ctx, logger, gemm: tunedPolicy(ctx, type, readTuningCache()) });
+  };
+  // A lost device is replaced by a new one (same adapter choice), weights re-uploaded.
+  return new RecoveringEngine(await open(opts.gpu), () => open(), logger);
 }

@@ -1,0 +1,62 @@
+import { GpuUnavailableError } from '../errors.js';
+import { silentLogger, type Logger } from '../util/logger.js';
+import type { Engine, EngineInput } from './types.js';
+
+/**
+ * An engine that survives GPU device loss (driver reset, GPU hang, another process's crash): a
+ * batch that fails because the device is gone makes it open a fresh engine (new device, weights
+ * uploaded again from the CPU copy) and retries that batch once. Batches already queued on the
+ * lost device fail with the device-lost error if the retry fails too. Long-running `serve`
+ * processes use this so that a GPU reset does not need a restart.
+ */
+export class RecoveringEngine implements Engine {
+  private current: Promise<Engine>;
+  private closed = false;
+  /** Times a fresh engine was opened after a loss. */
+  recoveries = 0;
+
+  constructor(
+    first: Engine,
+    private readonly reopen: () => Promise<Engine>,
+    private readonly logger: Logger = silentLogger,
+  ) {
+    this.current = Promise.resolve(first);
+    this.config = first.config;
+    this.backend = first.backend;
+    this.precision = first.precision;
+    this.maxBatch = first.maxBatch;
+  }
+
+  readonly config: Engine['config'];
+  readonly backend: Engine['backend'];
+  readonly precision: Engine['precision'];
+  readonly maxBatch: number;
+
+  async infer(input: EngineInput): Promise<Float32Array> {
+    const engine = await this.current;
+    try {
+      return await engine.infer(input);
+    } catch (e) {
+      if (!(e instanceof GpuUnavailableError) || this.closed) throw e;
+      const fresh = await this.replace(engine, e);
+      return fresh.infer(input);
+    }
+  }
+
+  /** One replacement per lost engine, however many batches notice the loss. */
+  private replace(lost: Engine, why: Error): Promise<Engine> {
+    return (this.current = this.current.then(async (now) => {
+      if (now !== lost) return now;
+      this.logger.warn({ err: why }, 'GPU device lost: opening a new engine');
+      await lost.close().catch(() => undefined);
+      const fresh = await this.reopen();
+      this.recoveries++;
+      return fresh;
+    }));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await (await this.current).close();
+  }
+}
