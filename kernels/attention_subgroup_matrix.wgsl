@@ -11,7 +11,9 @@
 //                       running max and sum in base 2, P written as f16
 //   PV = P V            subgroup matrices into fresh accumulators, stored over the scratch
 //   o = o * alpha + PV  each lane keeps its half of its row's output in registers
-// Matrix offsets derive from @builtin(subgroup_id) so that they are subgroup-uniform.
+// Matrix offsets derive from @builtin(subgroup_id) so that they are subgroup-uniform. Loops over
+// fragments and lane columns are unrolled (vitstream:unroll): fragments and per-lane values are
+// named registers, never arrays a compiler might spill to local memory.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -71,10 +73,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     kTile[o] = v.x; kTile[o + 1u] = v.y; kTile[o + 2u] = v.z; kTile[o + 3u] = v.w;
   }
   workgroupBarrier();
-  var qf: array<subgroup_matrix_left<f16, 16, 16>, HF>;
-  for (var d = 0u; d < HF; d++) {
-    qf[d] = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&kTile, sg * 16u * SKV + d * 16u, SKV);
-  }
+  // vitstream:unroll d < HF
+  let qf{d} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&kTile, sg * 16u * SKV + {d}u * 16u, SKV);
+  // vitstream:end
   workgroupBarrier();
 
   let r = lane % 16u;
@@ -83,8 +84,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let pRow = (sg * 16u + r) * SP;
   var m = NEG;
   var l = 0.0;
-  var o: array<f32, OCOLS>;
-  var sv: array<f32, SCOLS>;
+  // vitstream:unroll i < OCOLS
+  var o{i} = 0.0;
+  // vitstream:end
 
   for (var k0 = 0u; k0 < Tn; k0 += BKV) {
     for (var e = tid; e < BKV * DV; e += THREADS) {
@@ -104,60 +106,65 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
 
     // S = Q Kᵀ: Kᵀ is the K tile read column-major.
-    for (var j = 0u; j < KF; j++) {
+    // vitstream:unroll j < KF
+    {
       var s = subgroup_matrix_result<f32, 16, 16>();
-      for (var d = 0u; d < HF; d++) {
-        let kt = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&kTile, j * 16u * SKV + d * 16u, SKV);
-        s = subgroupMatrixMultiplyAccumulate(qf[d], kt, s);
-      }
-      subgroupMatrixStore<row_major>(&sTile, sg * 16u * SW + j * 16u, s, SW);
+      // vitstream:unroll d < HF
+      s = subgroupMatrixMultiplyAccumulate(qf{d},
+        subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&kTile, {j}u * 16u * SKV + {d}u * 16u, SKV), s);
+      // vitstream:end
+      subgroupMatrixStore<row_major>(&sTile, sg * 16u * SW + {j}u * 16u, s, SW);
     }
+    // vitstream:end
     workgroupBarrier();
 
     // Online softmax over this tile, in base 2.
     let valid = min(BKV, Tn - k0);
     var tileMax = m;
-    for (var i = 0u; i < SCOLS; i++) {
-      let c = 2u * i + half;
-      let x = select(NEG, sTile[sRow + c] * scale, c < valid);
-      sv[i] = x;
-      tileMax = max(tileMax, x);
-    }
+    // vitstream:unroll i < SCOLS
+    let x{i} = select(NEG, sTile[sRow + 2u * {i}u + half] * scale, 2u * {i}u + half < valid);
+    tileMax = max(tileMax, x{i});
+    // vitstream:end
     tileMax = max(tileMax, subgroupShuffleXor(tileMax, 16u));
     let alpha = exp2(m - tileMax);
     var psum = 0.0;
-    for (var i = 0u; i < SCOLS; i++) {
-      let p = exp2(sv[i] - tileMax);
+    // vitstream:unroll i < SCOLS
+    {
+      let p = exp2(x{i} - tileMax);
       psum += p;
-      pTile[pRow + 2u * i + half] = f16(p);
+      pTile[pRow + 2u * {i}u + half] = f16(p);
     }
+    // vitstream:end
     l = l * alpha + psum + subgroupShuffleXor(psum, 16u);
     m = tileMax;
     workgroupBarrier();
 
     // PV = P V into the scratch rows (the scores there have been consumed).
-    var pf: array<subgroup_matrix_left<f16, 16, 16>, KF>;
-    for (var j = 0u; j < KF; j++) {
-      pf[j] = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&pTile, sg * 16u * SP + j * 16u, SP);
-    }
-    for (var d = 0u; d < HF; d++) {
+    // vitstream:unroll j < KF
+    let pf{j} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&pTile, sg * 16u * SP + {j}u * 16u, SP);
+    // vitstream:end
+    // vitstream:unroll d < HF
+    {
       var acc = subgroup_matrix_result<f32, 16, 16>();
-      for (var j = 0u; j < KF; j++) {
-        let vf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&vTile, j * 16u * SKV + d * 16u, SKV);
-        acc = subgroupMatrixMultiplyAccumulate(pf[j], vf, acc);
-      }
-      subgroupMatrixStore<row_major>(&sTile, sg * 16u * SW + d * 16u, acc, SW);
+      // vitstream:unroll j < KF
+      acc = subgroupMatrixMultiplyAccumulate(pf{j},
+        subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&vTile, {j}u * 16u * SKV + {d}u * 16u, SKV), acc);
+      // vitstream:end
+      subgroupMatrixStore<row_major>(&sTile, sg * 16u * SW + {d}u * 16u, acc, SW);
     }
+    // vitstream:end
     workgroupBarrier();
-    for (var i = 0u; i < OCOLS; i++) {
-      o[i] = o[i] * alpha + sTile[sRow + 2u * i + half];
-    }
+    // vitstream:unroll i < OCOLS
+    o{i} = o{i} * alpha + sTile[sRow + 2u * {i}u + half];
+    // vitstream:end
   }
 
   let qi = q0 + sg * 16u + r;
   if (qi < Tn) {
     let inv = 1.0 / l;
     let ob = (base + qi) * params.hidden + wid.y * HEAD_DIM;
-    for (var i = 0u; i < OCOLS; i++) { out[ob + 2u * i + half] = f16(o[i] * inv); }
+    // vitstream:unroll i < OCOLS
+    out[ob + 2u * {i}u + half] = f16(o{i} * inv);
+    // vitstream:end
   }
 }

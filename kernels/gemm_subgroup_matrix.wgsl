@@ -70,6 +70,8 @@ fn emit(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, 
   workgroupBarrier();
 }
 
+// Loops over fragments and per-thread loads are unrolled (vitstream:unroll) so that fragments
+// and prefetched vectors are named registers rather than arrays the compiler might spill.
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
         @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {
@@ -82,93 +84,95 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let col0 = wid.x * BN;
   let sr = (sg / SG_N) * 16u * FM;
   let sc = (sg % SG_N) * 16u * FN;
-  var acc: array<array<subgroup_matrix_result<f32, 16, 16>, FN>, FM>;
-  var ra: array<vec4<f16>, A_PER_THREAD>;
-  var rb: array<vec4<f16>, B_PER_THREAD>;
+  // vitstream:unroll i < FM
+  // vitstream:unroll j < FN
+  var acc{i}{j} = subgroup_matrix_result<f32, 16, 16>();
+  // vitstream:end
+  // vitstream:end
 
   // Global -> registers for the K step at k0 (zeros past the edges).
   var k0 = 0u;
-  for (var i = 0u; i < A_PER_THREAD; i++) {
-    let e = tid + i * THREADS;
-    let m = e / (BK / 4u);
-    let k4 = e % (BK / 4u);
-    var v = vec4<f16>();
-    if (e < A_VECS && row0 + m < M && k0 + k4 * 4u < K) { v = a[(row0 + m) * K4 + k0 / 4u + k4]; }
-    ra[i] = v;
-  }
-  for (var i = 0u; i < B_PER_THREAD; i++) {
-    let e = tid + i * THREADS;
-    let k = e / (BN / 4u);
-    let n4 = e % (BN / 4u);
-    var v = vec4<f16>();
-    if (e < B_VECS && k0 + k < K && col0 + n4 * 4u < N) { v = b[(k0 + k) * N4 + col0 / 4u + n4]; }
-    rb[i] = v;
-  }
+  // vitstream:unroll i < A_PER_THREAD
+  var ra{i} = loadA(tid + {i}u * THREADS, row0, 0u, M, K, K4);
+  // vitstream:end
+  // vitstream:unroll i < B_PER_THREAD
+  var rb{i} = loadB(tid + {i}u * THREADS, col0, 0u, N, K, N4);
+  // vitstream:end
 
   var buf = 0u;
   loop {
     // Registers -> workgroup buffer `buf`. Its previous readers finished before the last barrier.
     let aBase = buf * A_TILE;
     let bBase = buf * B_TILE;
-    for (var i = 0u; i < A_PER_THREAD; i++) {
-      let e = tid + i * THREADS;
-      if (e < A_VECS) {
-        let o = aBase + (e / (BK / 4u)) * SA + (e % (BK / 4u)) * 4u;
-        let v = ra[i];
-        tileA[o] = v.x; tileA[o + 1u] = v.y; tileA[o + 2u] = v.z; tileA[o + 3u] = v.w;
-      }
-    }
-    for (var i = 0u; i < B_PER_THREAD; i++) {
-      let e = tid + i * THREADS;
-      if (e < B_VECS) {
-        let o = bBase + (e / (BN / 4u)) * SB + (e % (BN / 4u)) * 4u;
-        let v = rb[i];
-        tileB[o] = v.x; tileB[o + 1u] = v.y; tileB[o + 2u] = v.z; tileB[o + 3u] = v.w;
-      }
-    }
+    // vitstream:unroll i < A_PER_THREAD
+    storeA(tid + {i}u * THREADS, aBase, ra{i});
+    // vitstream:end
+    // vitstream:unroll i < B_PER_THREAD
+    storeB(tid + {i}u * THREADS, bBase, rb{i});
+    // vitstream:end
     workgroupBarrier();
 
     // Next tile's global loads go out before this tile's multiplies.
     let kn = k0 + BK;
     if (kn < K) {
-      for (var i = 0u; i < A_PER_THREAD; i++) {
-        let e = tid + i * THREADS;
-        let m = e / (BK / 4u);
-        let k4 = e % (BK / 4u);
-        var v = vec4<f16>();
-        if (e < A_VECS && row0 + m < M && kn + k4 * 4u < K) { v = a[(row0 + m) * K4 + kn / 4u + k4]; }
-        ra[i] = v;
-      }
-      for (var i = 0u; i < B_PER_THREAD; i++) {
-        let e = tid + i * THREADS;
-        let k = e / (BN / 4u);
-        let n4 = e % (BN / 4u);
-        var v = vec4<f16>();
-        if (e < B_VECS && kn + k < K && col0 + n4 * 4u < N) { v = b[(kn + k) * N4 + col0 / 4u + n4]; }
-        rb[i] = v;
-      }
+      // vitstream:unroll i < A_PER_THREAD
+      ra{i} = loadA(tid + {i}u * THREADS, row0, kn, M, K, K4);
+      // vitstream:end
+      // vitstream:unroll i < B_PER_THREAD
+      rb{i} = loadB(tid + {i}u * THREADS, col0, kn, N, K, N4);
+      // vitstream:end
     }
 
-    for (var kk = 0u; kk < BK; kk += 16u) {
-      var af: array<subgroup_matrix_left<f16, 16, 16>, FM>;
-      for (var i = 0u; i < FM; i++) {
-        af[i] = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&tileA, aBase + (sr + 16u * i) * SA + kk, SA);
-      }
-      for (var j = 0u; j < FN; j++) {
-        let bf = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&tileB, bBase + kk * SB + sc + 16u * j, SB);
-        for (var i = 0u; i < FM; i++) {
-          acc[i][j] = subgroupMatrixMultiplyAccumulate(af[i], bf, acc[i][j]);
-        }
-      }
+    // vitstream:unroll s < BK / 16
+    {
+      let kk = {s}u * 16u;
+      // vitstream:unroll i < FM
+      let a{i} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&tileA, aBase + (sr + 16u * {i}u) * SA + kk, SA);
+      // vitstream:end
+      // vitstream:unroll j < FN
+      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&tileB, bBase + kk * SB + sc + 16u * {j}u, SB);
+      // vitstream:unroll i < FM
+      acc{i}{j} = subgroupMatrixMultiplyAccumulate(a{i}, b{j}, acc{i}{j});
+      // vitstream:end
+      // vitstream:end
     }
+    // vitstream:end
     k0 = kn;
     if (k0 >= K) { break; }
     buf = 1u - buf;
   }
 
-  for (var i = 0u; i < FM; i++) {
-    for (var j = 0u; j < FN; j++) {
-      emit(acc[i][j], sg, lane, row0 + sr + 16u * i, col0 + sc + 16u * j);
-    }
+  // vitstream:unroll i < FM
+  // vitstream:unroll j < FN
+  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u);
+  // vitstream:end
+  // vitstream:end
+}
+
+fn loadA(e: u32, row0: u32, k0: u32, M: u32, K: u32, K4: u32) -> vec4<f16> {
+  let m = e / (BK / 4u);
+  let k4 = e % (BK / 4u);
+  if (e < A_VECS && row0 + m < M && k0 + k4 * 4u < K) { return a[(row0 + m) * K4 + k0 / 4u + k4]; }
+  return vec4<f16>();
+}
+
+fn loadB(e: u32, col0: u32, k0: u32, N: u32, K: u32, N4: u32) -> vec4<f16> {
+  let k = e / (BN / 4u);
+  let n4 = e % (BN / 4u);
+  if (e < B_VECS && k0 + k < K && col0 + n4 * 4u < N) { return b[(k0 + k) * N4 + col0 / 4u + n4]; }
+  return vec4<f16>();
+}
+
+fn storeA(e: u32, base: u32, v: vec4<f16>) {
+  if (e < A_VECS) {
+    let o = base + (e / (BK / 4u)) * SA + (e % (BK / 4u)) * 4u;
+    tileA[o] = v.x; tileA[o + 1u] = v.y; tileA[o + 2u] = v.z; tileA[o + 3u] = v.w;
+  }
+}
+
+fn storeB(e: u32, base: u32, v: vec4<f16>) {
+  if (e < B_VECS) {
+    let o = base + (e / (BN / 4u)) * SB + (e % (BN / 4u)) * 4u;
+    tileB[o] = v.x; tileB[o + 1u] = v.y; tileB[o + 2u] = v.z; tileB[o + 3u] = v.w;
   }
 }

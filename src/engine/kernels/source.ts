@@ -40,7 +40,84 @@ export function kernelSource(name: string, opts: KernelSourceOptions = {}): stri
     if (!re.test(text)) throw new EngineError(`kernel ${name}: no template constant ${k}`);
     text = text.replace(re, `const ${k}: u32 = ${v}u;`);
   }
-  return text;
+  return unroll(text, name);
+}
+
+/**
+ * Expands `// vitstream:unroll i < EXPR` ... `// vitstream:end` blocks (nestable): the body is
+ * repeated for i = 0 .. EXPR-1 with `{i}` replaced by the index. EXPR is integer arithmetic over
+ * numbers and the module's `const` declarations. Subgroup matrices and per-lane registers held in
+ * arrays indexed by loop counters can end up in local memory; unrolled named values cannot.
+ */
+function unroll(text: string, kernel: string): string {
+  const lines = text.split('\n');
+  const open = /^\s*\/\/ vitstream:unroll (\w+) < (.+?)\s*$/;
+  const close = /^\s*\/\/ vitstream:end\s*$/;
+  const expand = (from: number, to: number, vars: Record<string, number>): string[] => {
+    const out: string[] = [];
+    for (let i = from; i < to; i++) {
+      const m = open.exec(lines[i]);
+      if (!m) {
+        out.push(lines[i].replace(/\{(\w+)\}/g, (all, v: string) => (v in vars ? String(vars[v]) : all)));
+        continue;
+      }
+      let depth = 1;
+      let j = i + 1;
+      for (; j < to && depth > 0; j++) {
+        if (open.test(lines[j])) depth++;
+        else if (close.test(lines[j])) depth--;
+      }
+      if (depth > 0) throw new EngineError(`kernel ${kernel}: unclosed vitstream:unroll at line ${i + 1}`);
+      const count = constExpr(text, m[2], kernel);
+      for (let k = 0; k < count; k++) out.push(...expand(i + 1, j - 1, { ...vars, [m[1]]: k }));
+      i = j - 1;
+    }
+    return out;
+  };
+  return expand(0, lines.length, {}).join('\n');
+}
+
+/** Evaluates integer arithmetic (+ - * / %, parentheses, WGSL `const` names) as WGSL's u32 would. */
+function constExpr(text: string, expr: string, kernel: string, depth = 0): number {
+  const tokens = expr.match(/\d+u?|\w+|[-+*/%()]/g) ?? [];
+  let pos = 0;
+  const fail = (why: string): never => {
+    throw new EngineError(`kernel ${kernel}: cannot evaluate '${expr}' for vitstream:unroll: ${why}`);
+  };
+  const atom = (): number => {
+    const t = tokens[pos++];
+    if (t === undefined) return fail('unexpected end');
+    if (t === '(') {
+      const v = sum();
+      if (tokens[pos++] !== ')') fail('missing )');
+      return v;
+    }
+    if (/^\d+u?$/.test(t)) return Number.parseInt(t, 10);
+    if (/^\w+$/.test(t)) {
+      if (depth > 16) fail('constants nest too deep');
+      const decl = new RegExp(`^const ${t}(?:: u32)? = (.+?);`, 'm').exec(text);
+      if (!decl) fail(`no const ${t}`);
+      return constExpr(text, decl![1], kernel, depth + 1);
+    }
+    return fail(`unexpected '${t}'`);
+  };
+  const product = (): number => {
+    let v = atom();
+    while (tokens[pos] === '*' || tokens[pos] === '/' || tokens[pos] === '%') {
+      const op = tokens[pos++];
+      const r = atom();
+      v = op === '*' ? v * r : op === '/' ? Math.floor(v / r) : v % r;
+    }
+    return v;
+  };
+  const sum = (): number => {
+    let v = product();
+    while (tokens[pos] === '+' || tokens[pos] === '-') v = tokens[pos++] === '+' ? v + product() : v - product();
+    return v;
+  };
+  const v = sum();
+  if (pos !== tokens.length) fail('trailing tokens');
+  return v;
 }
 
 /** Compiles a compute pipeline, turning WGSL errors into an EngineError that names the kernel. */
