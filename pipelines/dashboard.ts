@@ -1,14 +1,20 @@
-import { type Subscription } from 'rxjs';
+import { stat } from 'node:fs/promises';
+import { type Subscription, tap } from 'rxjs';
 import type { Engine } from '../src/engine/types.js';
+import { type BatchingChoice, chooseBatching, measureBatchLatency } from '../src/operators/autoBatch.js';
 import { classify } from '../src/operators/classify.js';
 import type { DropPolicy } from '../src/operators/decodeFrames.js';
 import type { BackoffOptions } from '../src/operators/reconnect.js';
 import type { SampleOptions } from '../src/operators/sampleFrames.js';
+import { parseStreamRequest } from '../src/serve-config.js';
+import type { StreamInfo } from '../src/server/protocol.js';
 import type { VitstreamServer } from '../src/server/server.js';
+import { type StreamController, StreamRequestError } from '../src/server/streams.js';
 import { type Logger, silentLogger } from '../src/util/logger.js';
 import type { ResizeMode } from '../src/video/args.js';
-import { resolveSource, type VideoSource } from '../src/video/source.js';
-import { liveFeeds } from './liveFeeds.js';
+import { probeMedia } from '../src/video/probe.js';
+import { type ResolvedSource, resolveSource, type VideoSource } from '../src/video/source.js';
+import { type FeedSource, liveFeeds } from './liveFeeds.js';
 
 export interface FeedSpec extends VideoSource {
   sample?: SampleOptions;
@@ -24,35 +30,143 @@ export interface DashboardPipelineOptions {
   resize?: ResizeMode;
   topK?: number;
   backoff?: BackoffOptions;
+  /** Stall watchdog defaults for live feeds (each feed may override them). */
+  firstFrameTimeoutMs?: number;
+  noFrameTimeoutMs?: number;
+  /**
+   * Keep running when every feed has ended or been removed, so that feeds can be added later
+   * through the stream API (default true). False: `done` resolves once no feed is left.
+   */
+  keepAlive?: boolean;
+  /** Accept run-time stream control (HTTP /streams, WebSocket add-stream...). Default true. */
+  streamControl?: boolean;
   logger?: Logger;
 }
 
 export interface DashboardPipeline {
-  /** Resolves when every feed has ended for good (files played once), or after stop(). */
+  /** Resolves when every feed has ended for good (files played once, keepAlive false), or after stop(). */
   done: Promise<void>;
+  /** Streams running now. */
+  streams(): StreamInfo[];
   stop(): void;
 }
 
+/** How long predictions still in flight for a removed stream are held back from clients. */
+const REMOVED_GRACE_MS = 60_000;
+
 /**
- * Live feeds -> batches -> engine -> WebSocket hub and metrics. Each feed reconnects on its own;
- * a failing batch is reported and skipped, never ending the other streams.
+ * Live feeds -> batches -> engine -> WebSocket hub and metrics. Each feed reconnects on its own
+ * and has a stall watchdog; feeds can be added and removed while it runs (the server's stream
+ * API); a failing batch is reported and skipped, never ending the other streams.
  */
 export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipeline {
   const logger = o.logger ?? silentLogger;
   const { engine, server } = o;
   const sources = o.feeds.map((f, i) => resolveSource(f, i));
-  server.hub.setStreams(sources.map((s) => s.id));
-  const bySource = new Map(o.feeds.map((f, i) => [sources[i].id, f]));
-  const feeds = liveFeeds(sources, {
-    size: engine.config.imageSize,
-    resize: o.resize,
-    maxBatch: Math.min(o.maxBatch ?? engine.maxBatch, engine.maxBatch),
-    maxDelayMs: o.maxDelayMs ?? 50,
-    backoff: o.backoff,
-    policyFor: (s) => bySource.get(s.id ?? '')?.policy,
-    sampleFor: (s) => bySource.get(s.id ?? '')?.sample,
+  const maxBatch = Math.min(o.maxBatch ?? engine.maxBatch, engine.maxBatch);
+  const maxDelayMs = o.maxDelayMs ?? 50;
+  server.metrics.batchMaxSize.set(maxBatch);
+  server.metrics.batchMaxDelay.set(maxDelayMs / 1000);
+  const gpu = engine as Engine & { gpuBytes?: number };
+  server.metrics.setGpuBytesProvider(() => gpu.gpuBytes);
+  const states = new Map<string, string>();
+  const removed = new Map<string, number>(); // id -> when: its late predictions are not published
+  const feeds = liveFeeds(
+    o.feeds.map((f, i) => ({ ...f, id: sources[i].id })),
+    {
+      size: engine.config.imageSize,
+      resize: o.resize,
+      maxBatch,
+      maxDelayMs,
+      backoff: o.backoff,
+      firstFrameTimeoutMs: o.firstFrameTimeoutMs,
+      noFrameTimeoutMs: o.noFrameTimeoutMs,
+      keepAlive: o.keepAlive ?? true,
+      onSkipped: (f) => server.stats.skipped(f.streamId, 'sampling'),
+    },
+  );
+  const announce = () => server.hub.setStreams(feeds.list().map((s) => s.id));
+  announce();
+  const eventsSub = feeds.events.subscribe((ev) => {
+    switch (ev.type) {
+      case 'added':
+        removed.delete(ev.streamId);
+        states.set(ev.streamId, 'starting');
+        announce();
+        server.hub.publishEvent({
+          kind: 'stream-added',
+          level: 'info',
+          streamId: ev.streamId,
+          message: `stream added: ${ev.source.input}`,
+        });
+        return;
+      case 'removed': {
+        states.delete(ev.streamId);
+        const now = Date.now();
+        for (const [id, at] of removed) if (now - at > REMOVED_GRACE_MS) removed.delete(id);
+        removed.set(ev.streamId, now);
+        server.hub.publishEvent({
+          kind: 'stream-removed',
+          level: 'info',
+          streamId: ev.streamId,
+          message: 'stream removed',
+        });
+        server.stats.remove(ev.streamId);
+        server.hub.removeStream(ev.streamId);
+        announce();
+        return;
+      }
+      default:
+        if (ev.type === 'started' || ev.type === 'recovered') states.set(ev.streamId, 'live');
+        else if (ev.type === 'stalled') states.set(ev.streamId, 'stalled');
+        else if (ev.type === 'reconnecting') states.set(ev.streamId, 'reconnecting');
+        else if (ev.type === 'ended' && ev.reason !== 'unsubscribed') states.set(ev.streamId, 'ended');
+        if (removed.has(ev.streamId)) return;
+        server.stats.sourceEvent(ev);
+    }
   });
-  const eventsSub = feeds.events.subscribe((ev) => server.stats.sourceEvent(ev));
+
+  const info = (s: ResolvedSource): StreamInfo => ({
+    id: s.id,
+    input: s.input,
+    kind: s.kind,
+    live: s.live,
+    ...(states.get(s.id) && { state: states.get(s.id) }),
+    ...(s.realtime !== undefined && { realtime: s.realtime }),
+    ...(s.loop !== undefined && { loop: s.loop }),
+    ...((s as FeedSource).sample && { sample: (s as FeedSource).sample }),
+  });
+  const controller: StreamController = {
+    list: () => feeds.list().map(info),
+    get: (id) => {
+      const s = feeds.list().find((x) => x.id === id);
+      return s && info(s);
+    },
+    add: async (request) => {
+      const spec = await validateStreamRequest(request);
+      if (feeds.has(spec.id ?? spec.url ?? spec.path ?? ''))
+        throw new StreamRequestError(
+          409,
+          `a stream with id "${spec.id ?? spec.url ?? spec.path}" already exists`,
+        );
+      try {
+        const s = feeds.add(spec);
+        logger.info({ stream: s.id, input: s.input }, 'stream added');
+        return info(s);
+      } catch (e) {
+        throw new StreamRequestError(
+          /already exists/.test((e as Error).message) ? 409 : 503,
+          (e as Error).message,
+        );
+      }
+    },
+    remove: async (id) => {
+      if (!feeds.remove(id)) throw new StreamRequestError(404, `no stream with id "${id}"`);
+      logger.info({ stream: id }, 'stream removed');
+    },
+  };
+  if (o.streamControl !== false) server.setStreamController(controller);
+
   // Pixels of frames whose stream wants a thumbnail, kept from batch release to publish.
   const pending = new Map<string, Uint8Array>();
   const S = engine.config.imageSize;
@@ -60,17 +174,23 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
   const done = new Promise<void>((resolve) => {
     sub = feeds.batches
       .pipe(
+        tap((b) => {
+          const now = Date.now();
+          for (const f of b.frames) server.stats.queueDelay(f.streamId, now - f.receivedAtMs);
+        }),
         classify(engine, {
           topK: o.topK,
           errors: 'skip',
           onError: (e, frames) => {
             logger.error({ err: e, frames: frames.length }, 'batch failed');
-            for (const f of frames) server.stats.dropped(f.streamId, 'engine_error', 1);
+            for (const f of frames)
+              if (!removed.has(f.streamId)) server.stats.dropped(f.streamId, 'engine_error', 1);
           },
           onBatch: ({ count, engineMs }) => server.stats.batch({ size: count, latencyMs: engineMs }),
           onFrames: (frames, rgb, frameBytes) => {
             frames.forEach((f, i) => {
-              if (server.hub.wantsThumbnail(f.streamId)) pending.set(`${f.streamId}\n${f.index}`, rgb.slice(i * frameBytes, (i + 1) * frameBytes));
+              if (server.hub.wantsThumbnail(f.streamId))
+                pending.set(`${f.streamId}\n${f.index}`, rgb.slice(i * frameBytes, (i + 1) * frameBytes));
             });
           },
         }),
@@ -80,6 +200,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
           const key = `${p.streamId}\n${p.frame}`;
           const rgb = pending.get(key);
           pending.delete(key);
+          if (removed.has(p.streamId)) return;
           server.hub.publish(p, { thumbnail: rgb ? { rgb, width: S, height: S } : undefined });
         },
         error: (e) => {
@@ -91,9 +212,90 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
   });
   return {
     done,
+    streams: controller.list,
     stop() {
+      server.setStreamController(undefined);
       sub?.unsubscribe();
       eventsSub.unsubscribe();
+      pending.clear();
     },
   };
+}
+
+const ALLOWED_SCHEMES = new Set([
+  'rtsp',
+  'rtsps',
+  'rtmp',
+  'rtmps',
+  'http',
+  'https',
+  'udp',
+  'tcp',
+  'srt',
+  'rtp',
+]);
+
+/** A stream request from the API, checked: shape (400), URL scheme (400), local path exists (400). */
+export async function validateStreamRequest(request: unknown): Promise<FeedSource> {
+  if (typeof request !== 'object' || request === null || Array.isArray(request))
+    throw new StreamRequestError(400, 'expected a JSON object such as {"id": "cam1", "url": "rtsp://..."}');
+  let s: ReturnType<typeof parseStreamRequest>;
+  try {
+    s = parseStreamRequest(request);
+  } catch (e) {
+    throw new StreamRequestError(400, (e as Error).message);
+  }
+  if (s.url !== undefined) {
+    const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s.url);
+    let ok = m !== null && ALLOWED_SCHEMES.has(m[1].toLowerCase());
+    if (ok) {
+      try {
+        new URL(s.url);
+      } catch {
+        ok = false;
+      }
+    }
+    if (!ok)
+      throw new StreamRequestError(
+        400,
+        `url "${s.url}": expected an absolute URL with one of the schemes ${[...ALLOWED_SCHEMES].join(', ')}`,
+      );
+  }
+  if (s.path !== undefined && !/^\/dev\/video\d+$/.test(s.path)) {
+    const st = await stat(s.path).catch(() => undefined);
+    if (!st?.isFile()) throw new StreamRequestError(400, `path "${s.path}": no such file on the server`);
+  }
+  const { every, fps, ...rest } = s;
+  return { ...rest, sample: every ? { every } : fps ? { fps } : undefined };
+}
+
+/** Frames per second a feed delivers after sampling: probed for files, `assumeFps` for cameras and URLs. */
+export async function feedFps(feed: FeedSpec, assumeFps = 30): Promise<number> {
+  const input = feed.url ?? feed.path;
+  const src = input ? resolveSource(feed) : undefined;
+  let fps = assumeFps;
+  if (src?.kind === 'file') fps = (await probeMedia(src.input, 5000)).fps ?? assumeFps;
+  const sample = feed.sample;
+  if (sample && 'fps' in sample) return Math.min(fps, sample.fps);
+  if (sample && 'every' in sample) return fps / sample.every;
+  return fps;
+}
+
+/**
+ * Chooses maxBatch and maxDelayMs for these feeds on this engine (see chooseBatching): measures the
+ * engine at a few batch sizes with warm-up calls on blank frames, which also warms it for the feeds.
+ */
+export async function autoBatching(
+  engine: Engine,
+  feeds: FeedSpec[],
+  logger: Logger = silentLogger,
+): Promise<BatchingChoice & { latency: { size: number; ms: number }[] }> {
+  const fps = await Promise.all(feeds.map((f) => feedFps(f)));
+  const latency = await measureBatchLatency(engine);
+  const choice = chooseBatching({ fps, latency, engineMaxBatch: engine.maxBatch });
+  logger.info(
+    { maxBatch: choice.maxBatch, maxDelayMs: choice.maxDelayMs, fps, latency },
+    `batching chosen: ${choice.reason}`,
+  );
+  return { ...choice, latency };
 }

@@ -9,7 +9,11 @@ import { ConfigError } from './errors.js';
  */
 const streamSchema = z
   .object({
-    id: z.string().min(1).regex(/^[\w.:@/-]+$/, 'letters, digits and . _ - : @ / only').optional(),
+    id: z
+      .string()
+      .min(1)
+      .regex(/^[\w.:@/-]+$/, 'letters, digits and . _ - : @ / only')
+      .optional(),
     url: z.string().min(1).optional(),
     path: z.string().min(1).optional(),
     realtime: z.boolean().optional(),
@@ -20,6 +24,9 @@ const streamSchema = z
     fps: z.number().positive().optional(),
     policy: z.enum(['drop-oldest', 'drop-newest', 'block']).optional(),
     timeoutMs: z.number().int().positive().optional(),
+    /** Stall watchdog for this stream (ms; 0 disables), overriding `watchdog`. */
+    firstFrameTimeoutMs: z.number().int().nonnegative().optional(),
+    noFrameTimeoutMs: z.number().int().nonnegative().optional(),
   })
   .strict()
   .refine((s) => (s.url ? 1 : 0) + (s.path ? 1 : 0) === 1, { message: 'give exactly one of url or path' })
@@ -33,9 +40,11 @@ export const serveConfigSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
         token: z.string().min(8, 'tokens shorter than 8 characters are too easy to guess').optional(),
         allowedOrigins: z.array(z.string()).optional(),
+        /** Accept run-time stream control (HTTP /streams, WebSocket add-stream...). */
+        streamControl: z.boolean().default(true),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080 }),
+      .default({ host: '127.0.0.1', port: 8080, streamControl: true }),
     model: z
       .object({
         model: z.string().default('vit-b16-224'),
@@ -49,24 +58,39 @@ export const serveConfigSchema = z
       .default({ model: 'vit-b16-224', backend: 'webgpu', topK: 5 }),
     batching: z
       .object({
+        /** Both absent: chosen at start from the feeds' frame rates and the engine's measured latency. */
         maxBatch: z.number().int().positive().optional(),
         maxDelayMs: z.number().positive().optional(),
       })
       .strict()
       .default({}),
+    /** Stall watchdog defaults for live streams, ms (0 disables). */
+    watchdog: z
+      .object({
+        firstFrameTimeoutMs: z.number().int().nonnegative().default(15_000),
+        noFrameTimeoutMs: z.number().int().nonnegative().default(10_000),
+      })
+      .strict()
+      .default({ firstFrameTimeoutMs: 15_000, noFrameTimeoutMs: 10_000 }),
     resize: z.enum(['squash', 'center-crop', 'letterbox']).default('squash'),
     reconnect: z
-      .object({ initialMs: z.number().positive().optional(), maxMs: z.number().positive().optional(), maxRetries: z.number().int().nonnegative().optional() })
+      .object({
+        initialMs: z.number().positive().optional(),
+        maxMs: z.number().positive().optional(),
+        maxRetries: z.number().int().nonnegative().optional(),
+      })
       .strict()
       .default({}),
-    streams: z.array(streamSchema).min(1, 'at least one stream is needed'),
+    /** May be empty when streams are added at run time through the stream API. */
+    streams: z.array(streamSchema),
   })
   .strict()
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
     c.streams.forEach((s, i) => {
       const id = s.id ?? s.url ?? s.path!;
-      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: ['streams', i, 'id'], message: `duplicate stream id "${id}"` });
+      if (seen.has(id))
+        ctx.addIssue({ code: 'custom', path: ['streams', i, 'id'], message: `duplicate stream id "${id}"` });
       seen.add(id);
     });
   });
@@ -83,6 +107,16 @@ export function parseServeConfig(raw: unknown, source = 'serve config'): ServeCo
   return r.data;
 }
 
+/** One stream as the run-time API takes it (same fields as a `streams` entry); throws ConfigError listing every problem. */
+export function parseStreamRequest(raw: unknown, source = 'stream'): StreamConfig {
+  const r = streamSchema.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `${i.path.join('.') || '(stream)'}: ${i.message}`);
+    throw new ConfigError(`${source}: invalid: ${lines.join('; ')}`, { input: source });
+  }
+  return r.data;
+}
+
 export function readServeConfig(file: string): ServeConfig {
   let text: string;
   try {
@@ -94,7 +128,10 @@ export function readServeConfig(file: string): ServeConfig {
   try {
     raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
   } catch (e) {
-    throw new ConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'} (${(e as Error).message})`, { input: file, cause: e });
+    throw new ConfigError(
+      `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'} (${(e as Error).message})`,
+      { input: file, cause: e },
+    );
   }
   return parseServeConfig(raw, file);
 }

@@ -36,6 +36,8 @@ export interface DecodeOptions {
   strict?: boolean;
   /** Delay between SIGTERM and SIGKILL when stopping ffmpeg (default 2000 ms). */
   killGraceMs?: number;
+  /** Run ffmpeg in a process group of its own, stopped as a whole (default false; openSource sets it for live sources). */
+  processGroup?: boolean;
   onEvent?: SourceEventHandler;
   /** Period of 'stats' events (default 1000 ms; 0 disables). */
   statsIntervalMs?: number;
@@ -277,7 +279,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       if (closed) return;
       log.debug({ input: src.input, args }, 'spawning ffmpeg');
       const feed = src.stream ?? (src.kind === 'stdin' ? process.stdin : undefined);
-      const proc = spawnFfmpeg(ff.path, args, feed);
+      const proc = spawnFfmpeg(ff.path, args, feed, { processGroup: options.processGroup });
       child = proc;
       proc.on('error', (err) => {
         if (closed) return;

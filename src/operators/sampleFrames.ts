@@ -8,7 +8,10 @@ export type SampleOptions = { every: number } | { fps: number };
  * upstream do not shift the pattern), or at most `fps` frames per second of stream time (by ptsMs,
  * so VFR sources are sampled evenly). Skipped frames are released at once.
  */
-export function sampleFrames(options: SampleOptions): MonoTypeOperatorFunction<Frame> {
+export function sampleFrames(
+  options: SampleOptions,
+  hooks: { onSkip?: (frame: Frame) => void } = {},
+): MonoTypeOperatorFunction<Frame> {
   const every = 'every' in options ? options.every : undefined;
   const fps = 'fps' in options ? options.fps : undefined;
   if (every !== undefined && !(Number.isInteger(every) && every >= 1))
@@ -38,7 +41,10 @@ export function sampleFrames(options: SampleOptions): MonoTypeOperatorFunction<F
       return source.subscribe({
         next: (f) => {
           if (keep(f)) subscriber.next(f);
-          else f.release?.();
+          else {
+            hooks.onSkip?.(f);
+            f.release?.();
+          }
         },
         error: (e) => subscriber.error(e),
         complete: () => subscriber.complete(),

@@ -17,6 +17,7 @@ import {
   type StatsSnapshot,
 } from './protocol.js';
 import type { PipelineStats } from './stats.js';
+import { runControl, type StreamController } from './streams.js';
 import { type RgbImage, thumbnailDataUrl } from './thumbnail.js';
 
 export interface HubOptions extends AccessRules {
@@ -109,6 +110,8 @@ export class Hub {
   private readonly timers: NodeJS.Timeout[] = [];
   private nextId = 1;
   private closing: Promise<void> | undefined;
+  /** Set by the pipeline (server.setStreamController) to accept add/remove/list-streams messages. */
+  streamController: StreamController | undefined;
 
   constructor(private readonly options: HubOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -189,6 +192,12 @@ export class Hub {
     this.broadcast({ type: 'streams', streams: this.streams });
   }
 
+  /** Forgets a stream removed at run time: clients get the new `streams` list. */
+  removeStream(id: string): void {
+    this.lastThumbnailAt.delete(id);
+    if (this.knownStreams.delete(id)) this.broadcast({ type: 'streams', streams: this.streams });
+  }
+
   /**
    * True if a thumbnail for this stream would be sent now: someone is subscribed and the
    * per-stream rate allows it. Lets the pipeline skip copying pixels it would throw away.
@@ -217,6 +226,7 @@ export class Hub {
       frame: prediction.frame,
       ptsMs: prediction.ptsMs,
       receivedAtMs: prediction.receivedAtMs,
+      receivedAt: isoTime(prediction.receivedAtMs),
       latencyMs: prediction.latencyMs,
       top: prediction.top,
     };
@@ -395,7 +405,45 @@ export class Hub {
       case 'ping':
         reply(message.id === undefined ? { type: 'pong' } : { type: 'pong', id: message.id });
         break;
+      case 'add-stream':
+      case 'remove-stream':
+      case 'list-streams':
+        this.onControlMessage(message, reply);
+        break;
     }
+  }
+
+  /** Stream control over WebSocket: the same controller, checks and statuses as HTTP /streams. */
+  private onControlMessage(
+    message: Extract<ClientMessage, { type: 'add-stream' | 'remove-stream' | 'list-streams' }>,
+    reply: (m: ServerMessage) => void,
+  ): void {
+    const c = this.streamController;
+    if (!c) {
+      reply({
+        type: 'error',
+        status: 503,
+        message: `${message.type}: stream control is not available on this server`,
+      });
+      return;
+    }
+    const refuse = (status: number, why: string) =>
+      reply({ type: 'error', status, message: `${message.type}: ${why}` });
+    if (message.type === 'list-streams') {
+      reply({ type: 'stream-list', streams: c.list() });
+      return;
+    }
+    if (message.type === 'remove-stream') {
+      const id = message.id;
+      void runControl(() => c.remove(id)).then((r) =>
+        r.ok ? reply({ type: 'stream-removed', id }) : refuse(r.status, r.message),
+      );
+      return;
+    }
+    const { type: _type, ...request } = message;
+    void runControl(() => c.add(request)).then((r) =>
+      r.ok ? reply({ type: 'stream-added', stream: r.value }) : refuse(r.status, r.message),
+    );
   }
 
   private heartbeat(): void {
@@ -409,6 +457,11 @@ export class Hub {
       c.ws.ping();
     }
   }
+}
+
+function isoTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
 }
 
 function encode(message: ServerMessage): Buffer {

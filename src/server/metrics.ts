@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeliveryTotals } from './client.js';
+import { activeResourceCount, childProcessCount } from './processStats.js';
 import type { ServerMessageType } from './protocol.js';
 
 /**
@@ -27,6 +28,22 @@ export interface ServerMetrics {
   readonly streamUp: Gauge<'stream'>;
   /** Source reconnection attempts. Labels: stream. */
   readonly streamReconnects: Counter<'stream'>;
+  /** Stall watchdog firings. Labels: stream, kind ('first-frame' | 'no-frame'). */
+  readonly streamStalls: Counter<'stream' | 'kind'>;
+  /** Source restarts (ffmpeg restarted after a failure, an unexpected end or a stall). Labels: stream. */
+  readonly streamRestarts: Counter<'stream'>;
+  /** Frames left out on purpose (sampling). Labels: stream, reason ('sampling'). */
+  readonly framesSkipped: Counter<'stream' | 'reason'>;
+  /** Frame arrival to the start of its engine batch, seconds. Labels: stream. */
+  readonly queueDelay: Histogram<'stream'>;
+  /** Frames per second arriving / classified, over the stats window. Labels: stream. */
+  readonly streamInputFps: Gauge<'stream'>;
+  readonly streamClassifiedFps: Gauge<'stream'>;
+  /** The batching parameters in use (chosen automatically unless configured). */
+  readonly batchMaxSize: Gauge<never>;
+  readonly batchMaxDelay: Gauge<never>;
+  /** Where GPU memory in use is read at scrape time (the engine's gpuBytes). */
+  setGpuBytesProvider(fn: (() => number | undefined) | undefined): void;
   /** Connected WebSocket clients. */
   readonly wsClients: Gauge<never>;
   /** WebSocket upgrades refused. Labels: reason ('auth', 'origin', 'path', 'capacity'). */
@@ -105,6 +122,96 @@ export function createMetrics(totals: DeliveryTotals, options: MetricsOptions = 
     labelNames: ['stream'] as const,
     registers,
   });
+  const streamStalls = new Counter({
+    name: `${PREFIX}stream_stalls_total`,
+    help: 'Stall watchdog firings: no first frame in time, or no frame for too long.',
+    labelNames: ['stream', 'kind'] as const,
+    registers,
+  });
+  const streamRestarts = new Counter({
+    name: `${PREFIX}stream_restarts_total`,
+    help: 'Source restarts after a failure, an unexpected end or a stall.',
+    labelNames: ['stream'] as const,
+    registers,
+  });
+  const framesSkipped = new Counter({
+    name: `${PREFIX}frames_skipped_total`,
+    help: 'Frames left out on purpose (sampling), not classified.',
+    labelNames: ['stream', 'reason'] as const,
+    registers,
+  });
+  const queueDelay = new Histogram({
+    name: `${PREFIX}queue_delay_seconds`,
+    help: 'Frame arrival to the start of its engine batch.',
+    labelNames: ['stream'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  const streamInputFps = new Gauge({
+    name: `${PREFIX}stream_input_fps`,
+    help: 'Frames per second arriving from the source (stats window).',
+    labelNames: ['stream'] as const,
+    registers,
+  });
+  const streamClassifiedFps = new Gauge({
+    name: `${PREFIX}stream_classified_fps`,
+    help: 'Frames per second classified (stats window).',
+    labelNames: ['stream'] as const,
+    registers,
+  });
+  const batchMaxSize = new Gauge({
+    name: `${PREFIX}batch_max_size`,
+    help: 'Largest batch the pipeline forms.',
+    registers,
+  });
+  const batchMaxDelay = new Gauge({
+    name: `${PREFIX}batch_max_delay_seconds`,
+    help: 'Longest a frame waits for companions before its batch goes out.',
+    registers,
+  });
+  let gpuBytes: (() => number | undefined) | undefined;
+  new Gauge({
+    name: `${PREFIX}gpu_memory_bytes`,
+    help: 'GPU memory held by the engine (weights and activations).',
+    registers,
+    collect() {
+      const v = gpuBytes?.();
+      if (v !== undefined) this.set(v);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}process_rss_bytes`,
+    help: 'Resident set size of the server process.',
+    registers,
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}process_heap_used_bytes`,
+    help: 'V8 heap in use.',
+    registers,
+    collect() {
+      this.set(process.memoryUsage().heapUsed);
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}process_active_handles`,
+    help: 'Handles and requests keeping the event loop alive (sockets, timers, child processes).',
+    registers,
+    collect() {
+      this.set(activeResourceCount());
+    },
+  });
+  new Gauge({
+    name: `${PREFIX}ffmpeg_processes`,
+    help: 'ffmpeg child processes alive.',
+    registers,
+    collect() {
+      const n = childProcessCount('ffmpeg');
+      if (n !== undefined) this.set(n);
+    },
+  });
   const wsClients = new Gauge({
     name: `${PREFIX}ws_clients`,
     help: 'Connected WebSocket clients.',
@@ -151,6 +258,17 @@ export function createMetrics(totals: DeliveryTotals, options: MetricsOptions = 
     engineUtilization,
     streamUp,
     streamReconnects,
+    streamStalls,
+    streamRestarts,
+    framesSkipped,
+    queueDelay,
+    streamInputFps,
+    streamClassifiedFps,
+    batchMaxSize,
+    batchMaxDelay,
+    setGpuBytesProvider: (fn) => {
+      gpuBytes = fn;
+    },
     wsClients,
     wsRejected,
     contentType: registry.contentType,

@@ -72,8 +72,12 @@ export interface PredictionMessage {
   type: 'prediction';
   streamId: string;
   frame: number;
+  /** The stream's own presentation time, ms; restarts with each (re)connection. */
   ptsMs: number;
+  /** Wall-clock time (epoch ms, this server's clock) at which the frame arrived from ffmpeg. */
   receivedAtMs: number;
+  /** `receivedAtMs` as ISO 8601 UTC, e.g. 2025-01-31T12:00:00.123Z. */
+  receivedAt: string;
   latencyMs: number;
   top: TopClass[];
   /** `data:image/png;base64,...` of the classified frame, sent at most a few times a second per stream. */
@@ -97,10 +101,36 @@ export interface MissedMessage {
 export interface ErrorMessage {
   type: 'error';
   message: string;
+  /** For failed control requests: the HTTP status the same request gets on /streams (400, 404, 409, 503). */
+  status?: number;
 }
 export interface PongMessage {
   type: 'pong';
   id?: string | number;
+}
+
+/** A stream as the control API shows it (HTTP /streams and the WebSocket control messages). */
+export interface StreamInfo {
+  id: string;
+  /** The URL, path or device ffmpeg opens. */
+  input: string;
+  kind: string;
+  live: boolean;
+  /** e.g. 'live', 'reconnecting', 'stalled', 'ended' once known. */
+  state?: string;
+  [key: string]: unknown;
+}
+export interface StreamAddedMessage {
+  type: 'stream-added';
+  stream: StreamInfo;
+}
+export interface StreamRemovedMessage {
+  type: 'stream-removed';
+  id: string;
+}
+export interface StreamListMessage {
+  type: 'stream-list';
+  streams: StreamInfo[];
 }
 
 export type ServerMessage =
@@ -112,7 +142,10 @@ export type ServerMessage =
   | EventMessage
   | MissedMessage
   | ErrorMessage
-  | PongMessage;
+  | PongMessage
+  | StreamAddedMessage
+  | StreamRemovedMessage
+  | StreamListMessage;
 
 export type ServerMessageType = ServerMessage['type'];
 
@@ -122,6 +155,13 @@ const clientSchemas = {
   subscribe: z.object({ type: z.literal('subscribe'), streams: streamList }),
   unsubscribe: z.object({ type: z.literal('unsubscribe'), streams: streamList }),
   ping: z.object({ type: z.literal('ping'), id: z.union([z.string().max(64), z.number()]).optional() }),
+  // The stream's fields ride along with `type`; the stream controller validates them.
+  'add-stream': z.looseObject({ type: z.literal('add-stream') }),
+  'remove-stream': z.object({
+    type: z.literal('remove-stream'),
+    id: z.string().min(1).max(MAX_STREAM_ID_LENGTH),
+  }),
+  'list-streams': z.object({ type: z.literal('list-streams') }),
 } as const;
 
 export type ClientMessage = z.infer<(typeof clientSchemas)[keyof typeof clientSchemas]>;

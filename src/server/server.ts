@@ -12,6 +12,8 @@ import { createMetrics, type MetricsOptions, type ServerMetrics } from './metric
 import type { StatsSnapshot } from './protocol.js';
 import { defaultPublicDir, loadStaticFiles } from './static.js';
 import { PipelineStats } from './stats.js';
+import type { StreamController } from './streams.js';
+import { handleStreamsRequest } from './streamsHttp.js';
 
 export interface ServerOptions
   extends Omit<HubOptions, 'version' | 'metrics' | 'totals' | 'logger' | 'stats'>,
@@ -38,6 +40,11 @@ export interface VitstreamServer {
   /** WebSocket endpoint, ws://host:port/ws. */
   wsUrl: string;
   port: number;
+  /**
+   * Enables run-time stream control (HTTP /streams and the WebSocket add-stream / remove-stream /
+   * list-streams messages); until called, those answer 503.
+   */
+  setStreamController(controller: StreamController | undefined): void;
   /** Closes every client with 1001 and `reason`, stops timers and the HTTP server. Idempotent. */
   close(reason?: string): Promise<void>;
 }
@@ -98,11 +105,14 @@ export async function createServer(options: ServerOptions = {}): Promise<Vitstre
     const text = (status: number, body: string): void =>
       send(status, body, { 'Content-Type': 'text/plain; charset=utf-8' });
 
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/streams' || url.pathname.startsWith('/streams/')) {
+      return handleStreamsRequest(req, res, url, options, hub.streamController);
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return text(405, 'method not allowed: use GET\n');
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz') {
       const body = JSON.stringify({
         status: 'ok',
@@ -175,5 +185,16 @@ export async function createServer(options: ServerOptions = {}): Promise<Vitstre
     return closing;
   };
 
-  return { hub, metrics, stats, url, wsUrl: `ws://${hostPart}:${port}/ws`, port, close };
+  return {
+    hub,
+    metrics,
+    stats,
+    url,
+    wsUrl: `ws://${hostPart}:${port}/ws`,
+    port,
+    setStreamController: (c) => {
+      hub.streamController = c;
+    },
+    close,
+  };
 }

@@ -24,6 +24,12 @@ interface StreamState {
   sourceDropped: number;
   inWindow: SlidingWindow;
   outWindow: SlidingWindow;
+  /** Label values used for this stream, so that remove() can drop every series it created. */
+  dropReasons: Set<string>;
+  skipReasons: Set<string>;
+  stallKinds: Set<string>;
+  stalls: number;
+  restarts: number;
 }
 
 /**
@@ -73,9 +79,37 @@ export class PipelineStats {
         this.setState(stream, 'error');
         this.emit({ kind: 'source-error', level: 'error', streamId: stream, message: ev.error.message });
         break;
+      case 'stalled':
+        this.setState(stream, 'stalled');
+        s.stalls++;
+        s.stallKinds.add(ev.kind);
+        this.metrics.streamStalls.inc({ stream, kind: ev.kind });
+        this.emit({
+          kind: 'stalled',
+          level: 'warn',
+          streamId: stream,
+          stall: ev.kind,
+          message:
+            ev.kind === 'first-frame'
+              ? `no first frame within ${(ev.waitedMs / 1000).toFixed(1)} s: ffmpeg killed, restarting`
+              : `no frame for ${(ev.waitedMs / 1000).toFixed(1)} s: ffmpeg killed, restarting`,
+        });
+        break;
+      case 'recovered':
+        this.setState(stream, 'live');
+        this.emit({
+          kind: 'recovered',
+          level: 'info',
+          streamId: stream,
+          message: `frames flowing again after ${(ev.downMs / 1000).toFixed(1)} s and ${ev.restarts} restart(s)`,
+        });
+        break;
       case 'reconnecting':
         this.setState(stream, 'reconnecting');
+        s.restarts++;
         this.metrics.streamReconnects.inc({ stream });
+        this.metrics.streamRestarts.inc({ stream });
+
         s.sourceFrames = 0;
         s.sourceDropped = 0;
         this.emit({
@@ -121,8 +155,26 @@ export class PipelineStats {
 
   /** Frames dropped before classification; `reason` e.g. 'engine_behind', 'decode_error'. */
   dropped(streamId: string, reason: string, count = 1): void {
-    this.stream(streamId).dropped += count;
+    const s = this.stream(streamId);
+    s.dropped += count;
+    s.dropReasons.add(reason);
     this.metrics.framesDropped.inc({ stream: streamId, reason }, count);
+  }
+
+  /** Frames left out on purpose (e.g. reason 'sampling'): not classified, not a fault. */
+  skipped(streamId: string, reason: string, count = 1): void {
+    this.stream(streamId).skipReasons.add(reason);
+    this.metrics.framesSkipped.inc({ stream: streamId, reason }, count);
+  }
+
+  /** Time a frame waited between arrival and the start of its engine batch. */
+  queueDelay(streamId: string, ms: number): void {
+    this.metrics.queueDelay.observe({ stream: streamId }, Math.max(0, ms) / 1000);
+  }
+
+  /** Whether the stream is known (reported on, and not removed). */
+  has(streamId: string): boolean {
+    return this.streams.has(streamId);
   }
 
   classified(prediction: Pick<Prediction, 'streamId' | 'latencyMs'>): void {
@@ -152,10 +204,27 @@ export class PipelineStats {
     this.metrics.streamUp.set({ stream: streamId }, state === 'live' ? 1 : 0);
   }
 
-  /** Forget a stream (removed from the configuration). */
+  /**
+   * Forget a stream (removed at run time): its figures and every Prometheus series labelled with
+   * it, so that streams coming and going over weeks do not grow the registry without bound.
+   */
   remove(streamId: string): void {
+    const s = this.streams.get(streamId);
     this.streams.delete(streamId);
-    this.metrics.streamUp.remove({ stream: streamId });
+    const stream = streamId;
+    const m = this.metrics;
+    m.streamUp.remove({ stream });
+    m.framesIn.remove({ stream });
+    m.framesClassified.remove({ stream });
+    m.predictionLatency.remove({ stream });
+    m.queueDelay.remove({ stream });
+    m.streamReconnects.remove({ stream });
+    m.streamRestarts.remove({ stream });
+    m.streamInputFps.remove({ stream });
+    m.streamClassifiedFps.remove({ stream });
+    for (const reason of s?.dropReasons ?? []) m.framesDropped.remove({ stream, reason });
+    for (const reason of s?.skipReasons ?? []) m.framesSkipped.remove({ stream, reason });
+    for (const kind of s?.stallKinds ?? []) m.streamStalls.remove({ stream, kind });
   }
 
   /** The figures for a `stats` message; also refreshes the utilisation gauge. */
@@ -164,14 +233,20 @@ export class PipelineStats {
     const streams: Record<string, StreamStats> = {};
     for (const [id, s] of this.streams) {
       const latency = s.outWindow.mean(now);
+      const fpsIn = s.inWindow.rate(now);
+      const fpsClassified = s.outWindow.rate(now);
+      this.metrics.streamInputFps.set({ stream: id }, fpsIn);
+      this.metrics.streamClassifiedFps.set({ stream: id }, fpsClassified);
       streams[id] = {
         ...(s.state === undefined ? {} : { state: s.state }),
-        fpsIn: round(s.inWindow.rate(now)),
-        fpsClassified: round(s.outWindow.rate(now)),
+        fpsIn: round(fpsIn),
+        fpsClassified: round(fpsClassified),
         ...(latency === undefined ? {} : { latencyMs: round(latency) }),
         dropped: s.dropped,
         framesIn: s.framesIn,
         classified: s.classified,
+        ...(s.stalls > 0 ? { stalls: s.stalls } : {}),
+        ...(s.restarts > 0 ? { restarts: s.restarts } : {}),
       };
     }
     const utilization = Math.min(1, this.busyWindow.sumRate(now));
@@ -195,6 +270,11 @@ export class PipelineStats {
         sourceDropped: 0,
         inWindow: new SlidingWindow(this.windowMs),
         outWindow: new SlidingWindow(this.windowMs),
+        dropReasons: new Set(),
+        skipReasons: new Set(),
+        stallKinds: new Set(),
+        stalls: 0,
+        restarts: 0,
       };
       this.streams.set(id, s);
     }

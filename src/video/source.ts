@@ -33,6 +33,9 @@ export interface VideoSource {
   inputFormat?: string;
   /** Network read timeout: a silent feed for this long counts as failed (default 10 s). */
   timeoutMs?: number;
+  /** Live sources: stall watchdog limits overriding the pipeline's (see openSource; 0 disables). */
+  firstFrameTimeoutMs?: number;
+  noFrameTimeoutMs?: number;
   /** Extra input options placed before `-i`, for anything not covered here. */
   inputArgs?: string[];
 }

@@ -73,9 +73,12 @@ describe('hub', () => {
 
     // The message carries the prediction as published.
     const got = all.ofType('prediction')[0]!;
-    const { type, ...rest } = got;
+    const { type, receivedAt, ...rest } = got;
     expect(type).toBe('prediction');
     expect(rest).toEqual(prediction('a', 1));
+    // The arrival time also travels as ISO 8601, the same instant as receivedAtMs.
+    expect(Date.parse(receivedAt)).toBe(prediction('a', 1).receivedAtMs);
+    expect(receivedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
   it('unsubscribe stops delivery and subscribe adds to the set', async () => {

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
-import { runDashboardPipeline, type FeedSpec } from '../../../pipelines/dashboard.js';
+import { autoBatching, type FeedSpec, runDashboardPipeline } from '../../../pipelines/dashboard.js';
 import { InputError } from '../../errors.js';
-import { createServer } from '../../server/server.js';
 import { parseServeConfig, readServeConfig, type ServeConfig } from '../../serve-config.js';
+import { childProcesses } from '../../server/processStats.js';
+import { createServer } from '../../server/server.js';
 import { createLogger } from '../../util/logger.js';
+import { signalGroup } from '../../video/spawn.js';
 import { openEngineFromFlags } from '../engine-options.js';
 
 interface ServeFlags {
@@ -19,6 +21,9 @@ interface ServeFlags {
   precision?: string;
   backend?: string;
   maxBatch?: string;
+  maxDelay?: string;
+  firstFrameTimeout?: string;
+  stallTimeout?: string;
   cacheDir?: string;
   allowUnverified?: boolean;
   exitWhenDone?: boolean;
@@ -27,8 +32,13 @@ interface ServeFlags {
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('classify live feeds continuously: WebSocket predictions, a dashboard on http://host:port/, /metrics for Prometheus')
-    .argument('[sources...]', 'feeds (camera /dev/videoN, rtsp:// or http(s):// URL, file) when no --config is given')
+    .description(
+      'classify live feeds continuously: WebSocket predictions, a dashboard on http://host:port/, /metrics for Prometheus',
+    )
+    .argument(
+      '[sources...]',
+      'feeds (camera /dev/videoN, rtsp:// or http(s):// URL, file) when no --config is given',
+    )
     .option('--config <file>', 'YAML or JSON: server, model, batching and streams (see README)')
     .option('--port <n>', 'HTTP port (overrides the config)')
     .option('--host <addr>', 'interface to listen on (overrides the config)')
@@ -40,7 +50,22 @@ export function registerServe(program: Command): void {
     .option('--weights <file|url|name>', 'weights (overrides the config)')
     .option('--precision <p>', 'fp32, fp16 or int8 (overrides the config)')
     .option('--backend <b>', 'webgpu or cpu (overrides the config)')
-    .option('--max-batch <n>', 'largest batch (overrides the config)')
+    .option(
+      '--max-batch <n>',
+      'largest batch (overrides the config; default: chosen from the feeds and the engine)',
+    )
+    .option(
+      '--max-delay <ms>',
+      'longest a frame waits for a batch (overrides the config; default: chosen automatically)',
+    )
+    .option(
+      '--first-frame-timeout <ms>',
+      'stall watchdog: restart a live feed with no first frame after ms (default 15000; 0 = off)',
+    )
+    .option(
+      '--stall-timeout <ms>',
+      'stall watchdog: restart a live feed that sends no frame for ms (default 10000; 0 = off)',
+    )
     .option('--cache-dir <dir>', 'where downloaded weights are kept')
     .option('--allow-unverified', 'allow downloading checkpoints that have no pinned SHA-256')
     .option('--exit-when-done', 'exit once every feed has ended (files played once) instead of serving on')
@@ -55,6 +80,7 @@ export function registerServe(program: Command): void {
           precision: config.model.precision,
           int8Mode: String(config.model.int8Mode ?? 1),
           backend: config.model.backend,
+          // Automatic batching picks within this engine maximum.
           maxBatch: String(config.batching.maxBatch ?? 16),
           cacheDir: f.cacheDir,
           allowUnverified: f.allowUnverified,
@@ -68,22 +94,38 @@ export function registerServe(program: Command): void {
         allowedOrigins: config.server.allowedOrigins,
         logger,
       });
-      const feeds: FeedSpec[] = config.streams.map((s) => ({
+      const feeds: FeedSpec[] = config.streams.map(({ every, fps, ...s }) => ({
         ...s,
-        sample: s.every ? { every: s.every } : s.fps ? { fps: s.fps } : undefined,
+        sample: every ? { every } : fps ? { fps } : undefined,
       }));
+      let { maxBatch, maxDelayMs } = config.batching;
+      if (maxBatch === undefined || maxDelayMs === undefined) {
+        const auto = await autoBatching(engine, feeds, logger);
+        maxBatch ??= auto.maxBatch;
+        maxDelayMs ??= auto.maxDelayMs;
+        const lat = auto.latency.map((l) => `${l.size}:${l.ms.toFixed(1)}ms`).join(' ');
+        process.stderr.write(
+          `vitstream: batching maxBatch=${maxBatch} maxDelayMs=${maxDelayMs} (${auto.reason}; engine ${lat})\n`,
+        );
+      }
       const pipeline = runDashboardPipeline({
         engine,
         server,
         feeds,
-        maxBatch: config.batching.maxBatch,
-        maxDelayMs: config.batching.maxDelayMs,
+        maxBatch,
+        maxDelayMs,
         resize: config.resize,
         topK: config.model.topK,
         backoff: config.reconnect,
+        firstFrameTimeoutMs: config.watchdog.firstFrameTimeoutMs,
+        noFrameTimeoutMs: config.watchdog.noFrameTimeoutMs,
+        keepAlive: !f.exitWhenDone,
+        streamControl: config.server.streamControl,
         logger,
       });
-      process.stderr.write(`vitstream: serving ${feeds.length} feed(s) on ${server.url} (dashboard), ${server.wsUrl} (WebSocket), ${server.url}metrics\n`);
+      process.stderr.write(
+        `vitstream: serving ${feeds.length} feed(s) on ${server.url} (dashboard), ${server.wsUrl} (WebSocket), ${server.url}metrics, ${server.url}streams (stream control)\n`,
+      );
       let stopping = false;
       const shutdown = async (why: string) => {
         if (stopping) return;
@@ -91,6 +133,7 @@ export function registerServe(program: Command): void {
         process.stderr.write(`vitstream: ${why}: stopping feeds, closing clients\n`);
         pipeline.stop();
         await server.close(why === 'all feeds ended' ? 'all feeds ended' : 'server shutting down');
+        await reapFfmpeg(2500);
         await engine.close();
       };
       const onSignal = (sig: string) => void shutdown(`received ${sig}`).then(() => process.exit(0));
@@ -101,20 +144,62 @@ export function registerServe(program: Command): void {
     });
 }
 
+/**
+ * Waits for stopped ffmpegs to exit (they were sent SIGTERM), then SIGKILLs any still there with
+ * their process groups: the process must not exit leaving children behind.
+ */
+async function reapFfmpeg(graceMs: number): Promise<void> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < graceMs) {
+    const left = childProcesses('ffmpeg');
+    if (!left || left.length === 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const pid of childProcesses('ffmpeg') ?? []) signalGroup(pid, 'SIGKILL');
+}
+
+function nonNegativeMs(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n >= 0))
+    throw new InputError(`${flag}: expected a whole number of ms >= 0, got "${v}"`, { input: flag });
+  return n;
+}
+
 function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
-  if (!f.config && sources.length === 0) throw new InputError('serve: give feeds as arguments or a --config file', { input: 'serve' });
-  if (f.config && sources.length > 0) throw new InputError('serve: give feeds either as arguments or in --config, not both', { input: 'serve' });
+  if (!f.config && sources.length === 0)
+    process.stderr.write(
+      'vitstream: no feeds given: starting empty; add streams with POST /streams or a WebSocket add-stream message\n',
+    );
+  if (f.config && sources.length > 0)
+    throw new InputError('serve: give feeds either as arguments or in --config, not both', {
+      input: 'serve',
+    });
   const base: ServeConfig = f.config
     ? readServeConfig(f.config)
     : parseServeConfig({ streams: sources.map((s) => ({ url: s })) }, 'command line');
+  const maxDelayMs = f.maxDelay === undefined ? undefined : Number(f.maxDelay);
+  if (maxDelayMs !== undefined && !(maxDelayMs > 0))
+    throw new InputError(`--max-delay: expected a positive number of ms, got "${f.maxDelay}"`, {
+      input: '--max-delay',
+    });
+  const firstFrameTimeoutMs = nonNegativeMs(f.firstFrameTimeout, '--first-frame-timeout');
+  const noFrameTimeoutMs = nonNegativeMs(f.stallTimeout, '--stall-timeout');
   const port = f.port === undefined ? undefined : Number(f.port);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) throw new InputError(`--port: expected 0-65535, got "${f.port}"`, { input: '--port' });
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
+    throw new InputError(`--port: expected 0-65535, got "${f.port}"`, { input: '--port' });
   const fps = f.fps === undefined ? undefined : Number(f.fps);
-  if (fps !== undefined && !(fps > 0)) throw new InputError(`--fps: expected a positive number, got "${f.fps}"`, { input: '--fps' });
+  if (fps !== undefined && !(fps > 0))
+    throw new InputError(`--fps: expected a positive number, got "${f.fps}"`, { input: '--fps' });
   return parseServeConfig(
     {
       ...base,
-      server: { ...base.server, ...(port !== undefined && { port }), ...(f.host && { host: f.host }), ...(f.token && { token: f.token }) },
+      server: {
+        ...base.server,
+        ...(port !== undefined && { port }),
+        ...(f.host && { host: f.host }),
+        ...(f.token && { token: f.token }),
+      },
       model: {
         ...base.model,
         ...(f.model && { model: f.model }),
@@ -122,7 +207,16 @@ function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
         ...(f.precision && { precision: f.precision }),
         ...(f.backend && { backend: f.backend }),
       },
-      batching: { ...base.batching, ...(f.maxBatch && { maxBatch: Number(f.maxBatch) }) },
+      batching: {
+        ...base.batching,
+        ...(f.maxBatch && { maxBatch: Number(f.maxBatch) }),
+        ...(maxDelayMs !== undefined && { maxDelayMs }),
+      },
+      watchdog: {
+        ...base.watchdog,
+        ...(firstFrameTimeoutMs !== undefined && { firstFrameTimeoutMs }),
+        ...(noFrameTimeoutMs !== undefined && { noFrameTimeoutMs }),
+      },
       streams: base.streams.map((s) => ({
         ...s,
         ...(f.realtime && { realtime: true }),

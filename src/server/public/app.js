@@ -114,7 +114,16 @@
     switch (msg.type) {
       case 'hello':
       case 'streams':
-        if (Array.isArray(msg.streams)) for (const id of msg.streams) if (wants(id)) streamState(id);
+        if (Array.isArray(msg.streams)) {
+          // The list is the server's whole set: streams removed at run time lose their card.
+          const listed = new Set(msg.streams);
+          for (const [id, s] of streams) {
+            if (listed.has(id)) continue;
+            s.el?.remove();
+            streams.delete(id);
+          }
+          for (const id of msg.streams) if (wants(id)) streamState(id);
+        }
         break;
       case 'prediction': {
         const s = streamState(msg.streamId);

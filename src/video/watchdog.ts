@@ -1,0 +1,100 @@
+import { type MonoTypeOperatorFunction, Observable } from 'rxjs';
+import { VideoSourceError } from '../errors.js';
+
+export type StallKind = 'first-frame' | 'no-frame';
+
+export interface WatchdogOptions {
+  /**
+   * Longest wait for the first frame after subscribing (default 15 000 ms; 0 disables). Generous,
+   * because a camera may send its first keyframe only after a full GOP and RTSP needs a handshake.
+   */
+  firstFrameTimeoutMs?: number;
+  /** Longest gap between two frames once frames flow (default 10 000 ms; 0 disables). */
+  noFrameTimeoutMs?: number;
+  /** Told just before the stream errors, e.g. to SIGKILL the ffmpeg that hung. */
+  onStall?: (stall: { kind: StallKind; waitedMs: number }) => void;
+  /** Clock (ms), injected by tests. */
+  now?: () => number;
+}
+
+export const DEFAULT_FIRST_FRAME_TIMEOUT_MS = 15_000;
+export const DEFAULT_NO_FRAME_TIMEOUT_MS = 10_000;
+
+/** Error raised by `watchdog`; `kind` says which timeout fired. */
+export class StallError extends VideoSourceError {
+  constructor(
+    input: string,
+    readonly kind: StallKind,
+    readonly waitedMs: number,
+  ) {
+    super(
+      kind === 'first-frame'
+        ? `video source ${input}: stalled: no first frame within ${Math.round(waitedMs)} ms (first-frame timeout)`
+        : `video source ${input}: stalled: no frame for ${Math.round(waitedMs)} ms (no-frame timeout)`,
+      { input },
+    );
+  }
+}
+
+/**
+ * Errors with a StallError when the source goes quiet: ffmpeg's own network timeouts do not cover
+ * every hang (a camera that keeps the TCP connection open but sends nothing, a decoder stuck on a
+ * broken stream). The error unsubscribes the source, which stops its ffmpeg; put `reconnect` after
+ * this to restart it. One timer per subscription, re-armed lazily rather than per frame.
+ */
+export function watchdog<T>(input: string, options: WatchdogOptions = {}): MonoTypeOperatorFunction<T> {
+  const firstMs = options.firstFrameTimeoutMs ?? DEFAULT_FIRST_FRAME_TIMEOUT_MS;
+  const gapMs = options.noFrameTimeoutMs ?? DEFAULT_NO_FRAME_TIMEOUT_MS;
+  const now = options.now ?? Date.now;
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      const startedAt = now();
+      let lastAt: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let done = false;
+      const limit = () => (lastAt === undefined ? firstMs : gapMs);
+      const check = () => {
+        timer = undefined;
+        if (done) return;
+        const since = lastAt ?? startedAt;
+        const waited = now() - since;
+        const ms = limit();
+        if (ms <= 0) return;
+        if (waited < ms) {
+          arm(ms - waited);
+          return;
+        }
+        done = true;
+        const kind: StallKind = lastAt === undefined ? 'first-frame' : 'no-frame';
+        options.onStall?.({ kind, waitedMs: waited });
+        subscriber.error(new StallError(input, kind, waited));
+      };
+      const arm = (ms: number) => {
+        timer = setTimeout(check, Math.max(1, ms));
+        timer.unref?.();
+      };
+      if (firstMs > 0) arm(firstMs);
+      const sub = source.subscribe({
+        next: (v) => {
+          const first = lastAt === undefined;
+          lastAt = now();
+          // Switching from the first-frame limit to the gap limit: the pending timer may be for the wrong length.
+          if (first && timer === undefined && gapMs > 0) arm(gapMs);
+          subscriber.next(v);
+        },
+        error: (e) => {
+          done = true;
+          subscriber.error(e);
+        },
+        complete: () => {
+          done = true;
+          subscriber.complete();
+        },
+      });
+      return () => {
+        done = true;
+        if (timer) clearTimeout(timer);
+        sub.unsubscribe();
+      };
+    });
+}
