@@ -35,6 +35,8 @@ const LOG2E = 1.4426950408889634;
 const NEG = -1.0e30;                  // not -inf: -inf - -inf would be NaN
 const_assert BQ <= BKV;               // Q is staged through the K tile
 const_assert HEAD_DIM % 16u == 0u;
+const KV_PER_THREAD = BKV * DV / THREADS;  // vec4s of K (and of V) each thread stages per tile
+const_assert (BKV * DV) % THREADS == 0u;
 
 struct Params {
   count: u32,
@@ -88,22 +90,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var o{i} = 0.0;
   // vitstream:end
 
+  // The next key tile's global loads are in flight in registers while this one is multiplied.
+  // vitstream:unroll i < KV_PER_THREAD
+  var kr{i} = loadKey(tid + {i}u * THREADS, base, 0u, Tn, row4, h4 + D4);
+  var vr{i} = loadKey(tid + {i}u * THREADS, base, 0u, Tn, row4, h4 + 2u * D4);
+  // vitstream:end
   for (var k0 = 0u; k0 < Tn; k0 += BKV) {
-    for (var e = tid; e < BKV * DV; e += THREADS) {
-      let j = e / DV;
-      let c = e % DV;
-      var kv = vec4<f16>();
-      var vv = vec4<f16>();
-      if (k0 + j < Tn) {
-        let g = (base + k0 + j) * row4 + h4 + c;
-        kv = qkv[g + D4];
-        vv = qkv[g + 2u * D4];
-      }
-      let t = j * SKV + c * 4u;
-      kTile[t] = kv.x; kTile[t + 1u] = kv.y; kTile[t + 2u] = kv.z; kTile[t + 3u] = kv.w;
-      vTile[t] = vv.x; vTile[t + 1u] = vv.y; vTile[t + 2u] = vv.z; vTile[t + 3u] = vv.w;
+    // vitstream:unroll i < KV_PER_THREAD
+    {
+      let e = tid + {i}u * THREADS;
+      let t = (e / DV) * SKV + (e % DV) * 4u;
+      kTile[t] = kr{i}.x; kTile[t + 1u] = kr{i}.y; kTile[t + 2u] = kr{i}.z; kTile[t + 3u] = kr{i}.w;
+      vTile[t] = vr{i}.x; vTile[t + 1u] = vr{i}.y; vTile[t + 2u] = vr{i}.z; vTile[t + 3u] = vr{i}.w;
     }
+    // vitstream:end
     workgroupBarrier();
+    if (k0 + BKV < Tn) {
+      // vitstream:unroll i < KV_PER_THREAD
+      kr{i} = loadKey(tid + {i}u * THREADS, base, k0 + BKV, Tn, row4, h4 + D4);
+      vr{i} = loadKey(tid + {i}u * THREADS, base, k0 + BKV, Tn, row4, h4 + 2u * D4);
+      // vitstream:end
+    }
 
     // S = Q Kᵀ: Kᵀ is the K tile read column-major.
     // vitstream:unroll j < KF
@@ -167,4 +174,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     out[ob + 2u * {i}u + half] = f16(o{i} * inv);
     // vitstream:end
   }
+}
+
+// vec4 e of a key tile starting at token k0 (row e / DV, column e % DV): K or V by `col`; zeros past T.
+fn loadKey(e: u32, base: u32, k0: u32, Tn: u32, row4: u32, col: u32) -> vec4<f16> {
+  let j = k0 + e / DV;
+  if (j < Tn) { return qkv[(base + j) * row4 + col + e % DV]; }
+  return vec4<f16>();
 }

@@ -11,7 +11,7 @@ import { BufferUsage, MapMode, openGpu, type GpuContext, type OpenGpuOptions } f
 import { uploadWeights, type GpuWeights } from './gpu-weights.js';
 import { attentionSupports, createAttentionKernel, type AttentionVariant } from './kernels/attention.js';
 import { createEmbedKernel } from './kernels/embed.js';
-import { createGemmKernel, variantKey, variantSupports, type GemmKernel, type GemmVariant } from './kernels/gemm.js';
+import { createGemmKernel, variantKey, variantSupports, workgroupBytes, type GemmKernel, type GemmVariant } from './kernels/gemm.js';
 import { createLayerNormKernel } from './kernels/layernorm.js';
 import { createPoolKernel } from './kernels/pool.js';
 import { createPreprocessKernel } from './kernels/preprocess.js';
@@ -288,13 +288,17 @@ export class WebGpuEngine implements Engine {
     const bytes = Math.ceil((input.count * C * (this.type === 'f16' ? 2 : 4)) / 4) * 4;
     enc.copyBufferToBuffer(slot.buffers.logits, 0, slot.buffers.readback, 0, bytes);
     device.queue.submit([enc.finish()]);
-    const invalid = await device.popErrorScope();
-    if (invalid) throw new EngineError(`batch of ${input.count} failed GPU validation: ${invalid.message}`);
-    try {
-      await slot.buffers.readback.mapAsync(MapMode.READ, 0, bytes);
-    } catch (e) {
-      throw new GpuUnavailableError(`reading logits back failed${this.lostReason ? ` (device lost: ${this.lostReason})` : ''}: ${(e as Error).message}`, { cause: e });
+    // The error scope and the readback are awaited together: one wait for the GPU, not two.
+    const [invalid, mapped] = await Promise.all([
+      device.popErrorScope(),
+      slot.buffers.readback.mapAsync(MapMode.READ, 0, bytes).then(() => undefined, (e: Error) => e),
+    ]);
+    if (invalid) {
+      if (!mapped) slot.buffers.readback.unmap();
+      throw new EngineError(`batch of ${input.count} failed GPU validation: ${invalid.message}`);
     }
+    if (mapped)
+      throw new GpuUnavailableError(`reading logits back failed${this.lostReason ? ` (device lost: ${this.lostReason})` : ''}: ${mapped.message}`, { cause: mapped });
     const out = this.readFloats(slot.buffers.readback.getMappedRange(0, bytes), input.count * C);
     slot.buffers.readback.unmap();
     return out;
@@ -321,12 +325,19 @@ function resolveAttention(choice: 'auto' | AttentionVariant, gpu: GpuContext, ty
 function resolvePolicy(choice: NonNullable<WebGpuEngineOptions['gemm']>, gpu: GpuContext, type: ElementType): GemmPolicy {
   if (typeof choice === 'function') return choice;
   const portable: GemmVariant = { kind: 'portable' };
-  const tensor: GemmVariant = { kind: 'subgroup-matrix', sgM: 2, sgN: 2 };
+  // Untuned defaults from `vitstream tune` on an H100: 128x128 tiles win once there are enough of
+  // them to fill the GPU, 64x64 ones below that.
+  const small: GemmVariant = { kind: 'subgroup-matrix', sgM: 2, sgN: 2 };
+  const large: GemmVariant = { kind: 'subgroup-matrix', sgM: 4, sgN: 2, fm: 2, fn: 4 };
+  const tensor: GemmPolicy = (_role, M, N) => {
+    const fits = workgroupBytes(large) <= gpu.limits.maxComputeWorkgroupStorageSize;
+    return fits && Math.ceil(M / 128) * Math.ceil(N / 128) >= 256 ? large : small;
+  };
   if (choice === 'portable') return () => portable;
   if (choice === 'subgroup-matrix') {
     if (!gpu.hasF16TensorCores || type !== 'f16')
       throw new GpuUnavailableError(`the subgroup-matrix GEMM needs fp16 and an adapter with f16 subgroup matrices and 32-wide subgroups; "${gpu.info.description}" has ${gpu.hasF16TensorCores ? 'them, but precision is fp32' : 'none'}`);
-    return () => tensor;
+    return tensor;
   }
-  return () => (gpu.hasF16TensorCores && type === 'f16' ? tensor : portable);
+  return gpu.hasF16TensorCores && type === 'f16' ? tensor : () => portable;
 }
