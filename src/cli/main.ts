@@ -26,10 +26,13 @@ export function buildProgram(): Command {
 
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram().exitOverride();
+  // exitOverride is not inherited by commands registered before it: without this, their usage errors exit 1 directly.
+  for (const cmd of program.commands) cmd.exitOverride();
   try {
     await program.parseAsync(argv);
   } catch (e) {
-    if (e instanceof CommanderError) process.exit(e.exitCode);
+    // Usage errors (unknown option, missing argument) exit 2 like other bad input; 1 means files failed.
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
     // Expected failures (bad input, missing GPU, ...) are one clear line; anything else is a bug.
     if (e instanceof VitstreamError) {
       process.stderr.write(`vitstream: ${e.message}\n`);
