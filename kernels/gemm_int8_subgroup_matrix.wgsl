@@ -1,15 +1,16 @@
 // Tensor-core INT8 GEMM through subgroup matrices (i8 x i8 -> i32, 16x16x32), for adapters with
 // `chromium-experimental-subgroup-matrix`, an i8 16x16x32 config and subgroups of 32.
-// C[M,N] = epilogue(dequant(A[M,K] · W[K,N])), K and N multiples of 4. Operands are int8
-// packed 4 per 32-bit word, row-major, which is how subgroupMatrixLoad reads i8 matrices from
-// array<i32>; its offset and stride count WORDS, not int8 elements:
+// C[M,N] = epilogue(dequant(A[M,K] · W[K,N])), K and N multiples of 16 (vec4<i32> loads).
+// Operands are int8 packed 4 per 32-bit word, row-major, which is how subgroupMatrixLoad reads
+// i8 matrices from array<i32>; its offset and stride count WORDS, not int8 elements:
 //   a: activations [M, K/4] (packed along K)
 //   b: weights [K, N/4] (packed along N: the right operand is K x N row-major)
-// A workgroup of SG_M x SG_N subgroups computes a (32 SG_M) x (32 SG_N) tile; each subgroup owns
-// a 32x32 block as 2x2 result fragments. A and B are staged through workgroup memory, BK = 64
-// int8 deep, with rows padded by 4 words against bank conflicts. Matrix load/store offsets must
-// be subgroup-uniform, hence @builtin(subgroup_id). The epilogue walks each fragment through a
-// 16x16 int32 scratch per subgroup.
+// A workgroup of SG_M x SG_N subgroups computes a (16 FM SG_M) x (16 FN SG_N) tile; each
+// subgroup owns FM x FN result fragments. A and B tiles (BK = 64 int8 deep) are double-buffered
+// in workgroup memory with rows padded by 4 words: the next tile's global loads are in flight in
+// registers while the subgroups multiply, one barrier per K step (as gemm_subgroup_matrix.wgsl).
+// Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id). The epilogue
+// walks each fragment through a 16x16 int32 scratch per subgroup.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -17,14 +18,22 @@ enable chromium_experimental_subgroup_matrix;
 
 const SG_M: u32 = 2u; // vitstream:const SG_M
 const SG_N: u32 = 2u; // vitstream:const SG_N
-const BM = 32u * SG_M;
-const BN = 32u * SG_N;
+const FM: u32 = 2u; // vitstream:const FM
+const FN: u32 = 2u; // vitstream:const FN
+const BM = 16u * FM * SG_M;
+const BN = 16u * FN * SG_N;
 const BK = 64u;
-const BKW = BK / 4u;        // words of K per A row in a stage
+const BKW = 16u;            // words of K per A row in a stage (BK / 4)
 const BNW = BN / 4u;        // words of N per B row in a stage
 const SAW = BKW + 4u;       // padded A row stride, words
 const SBW = BNW + 4u;       // padded B row stride, words
 const THREADS = 32u * SG_M * SG_N;
+const A_TILE = BM * SAW;
+const B_TILE = BK * SBW;
+const A_VECS = BM * BKW / 4u;
+const B_VECS = BK * BNW / 4u;
+const A_PER_THREAD = (A_VECS + THREADS - 1u) / THREADS;
+const B_PER_THREAD = (B_VECS + THREADS - 1u) / THREADS;
 
 struct Params {
   M: u32,
@@ -38,15 +47,15 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<i32>;
-@group(0) @binding(2) var<storage, read> b: array<i32>;
+@group(0) @binding(1) var<storage, read> a: array<vec4<i32>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<i32>>;
 @group(0) @binding(3) var<storage, read> wScale: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> c: array<f16>;
 @group(0) @binding(6) var<storage, read_write> cq: array<u32>;
 
-var<workgroup> tileA: array<i32, BM * SAW>;
-var<workgroup> tileB: array<i32, BK * SBW>;
+var<workgroup> tileA: array<i32, 2u * A_TILE>;
+var<workgroup> tileB: array<i32, 2u * B_TILE>;
 var<workgroup> scratch: array<i32, 256u * SG_M * SG_N>;
 
 fn dequant(acc: i32, m: u32, n: u32) -> f32 {
@@ -74,16 +83,45 @@ fn emit(frag: subgroup_matrix_result<i32, 16, 16>, sg: u32, lane: u32, m0: u32, 
       }
     }
   } else {
-    for (var i = 0u; i < 8u; i++) {
-      let e = lane + 32u * i;
-      let m = m0 + e / 16u;
-      let n = n0 + e % 16u;
-      if (m < params.M && n < params.N) {
-        c[m * params.N + n] = f16(dequant(scratch[base + e], m, n));
+    // Lane -> half a row: 8 consecutive columns, so that neighbouring lanes write neighbouring bytes.
+    let m = m0 + lane / 2u;
+    let e0 = base + (lane / 2u) * 16u + (lane % 2u) * 8u;
+    let nb = n0 + (lane % 2u) * 8u;
+    if (m < params.M) {
+      for (var i = 0u; i < 8u; i++) {
+        if (nb + i < params.N) { c[m * params.N + nb + i] = f16(dequant(scratch[e0 + i], m, nb + i)); }
       }
     }
   }
   workgroupBarrier();
+}
+
+fn loadA(e: u32, row0: u32, k0: u32, M: u32, K16: u32) -> vec4<i32> {
+  let m = e / (BKW / 4u);
+  let v = e % (BKW / 4u);
+  if (e < A_VECS && row0 + m < M && k0 / 16u + v < K16) { return a[(row0 + m) * K16 + k0 / 16u + v]; }
+  return vec4<i32>();
+}
+
+fn loadB(e: u32, col0: u32, k0: u32, K: u32, N16: u32) -> vec4<i32> {
+  let k = e / (BNW / 4u);
+  let v = e % (BNW / 4u);
+  if (e < B_VECS && k0 + k < K && col0 / 16u + v < N16) { return b[(k0 + k) * N16 + col0 / 16u + v]; }
+  return vec4<i32>();
+}
+
+fn storeA(e: u32, base: u32, v: vec4<i32>) {
+  if (e < A_VECS) {
+    let o = base + (e / (BKW / 4u)) * SAW + (e % (BKW / 4u)) * 4u;
+    tileA[o] = v.x; tileA[o + 1u] = v.y; tileA[o + 2u] = v.z; tileA[o + 3u] = v.w;
+  }
+}
+
+fn storeB(e: u32, base: u32, v: vec4<i32>) {
+  if (e < B_VECS) {
+    let o = base + (e / (BNW / 4u)) * SBW + (e % (BNW / 4u)) * 4u;
+    tileB[o] = v.x; tileB[o + 1u] = v.y; tileB[o + 2u] = v.z; tileB[o + 3u] = v.w;
+  }
 }
 
 @compute @workgroup_size(THREADS)
@@ -92,49 +130,69 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let M = params.M;
   let N = params.N;
   let K = params.K;
-  let KW = K / 4u;
-  let NW = N / 4u;
+  let K16 = K / 16u;
+  let N16 = N / 16u;
   let row0 = wid.y * BM;
   let col0 = wid.x * BN;
-  let colW0 = col0 / 4u;
-  let sr = (sg / SG_N) * 32u;
-  let sc = (sg % SG_N) * 32u;
-  var acc00 = subgroup_matrix_result<i32, 16, 16>();
-  var acc01 = subgroup_matrix_result<i32, 16, 16>();
-  var acc10 = subgroup_matrix_result<i32, 16, 16>();
-  var acc11 = subgroup_matrix_result<i32, 16, 16>();
-  for (var k0 = 0u; k0 < K; k0 += BK) {
-    let k0w = k0 / 4u;
-    for (var e = tid; e < BM * BKW; e += THREADS) {
-      let m = e / BKW;
-      let kw = e % BKW;
-      var v = 0i;
-      if (row0 + m < M && k0w + kw < KW) { v = a[(row0 + m) * KW + k0w + kw]; }
-      tileA[m * SAW + kw] = v;
-    }
-    for (var e = tid; e < BK * BNW; e += THREADS) {
-      let k = e / BNW;
-      let nw = e % BNW;
-      var v = 0i;
-      if (k0 + k < K && colW0 + nw < NW) { v = b[(k0 + k) * NW + colW0 + nw]; }
-      tileB[k * SBW + nw] = v;
-    }
+  let sr = (sg / SG_N) * 16u * FM;
+  let sc = (sg % SG_N) * 16u * FN;
+  // vitstream:unroll i < FM
+  // vitstream:unroll j < FN
+  var acc{i}{j} = subgroup_matrix_result<i32, 16, 16>();
+  // vitstream:end
+  // vitstream:end
+
+  var k0 = 0u;
+  // vitstream:unroll i < A_PER_THREAD
+  var ra{i} = loadA(tid + {i}u * THREADS, row0, 0u, M, K16);
+  // vitstream:end
+  // vitstream:unroll i < B_PER_THREAD
+  var rb{i} = loadB(tid + {i}u * THREADS, col0, 0u, K, N16);
+  // vitstream:end
+
+  var buf = 0u;
+  loop {
+    let aBase = buf * A_TILE;
+    let bBase = buf * B_TILE;
+    // vitstream:unroll i < A_PER_THREAD
+    storeA(tid + {i}u * THREADS, aBase, ra{i});
+    // vitstream:end
+    // vitstream:unroll i < B_PER_THREAD
+    storeB(tid + {i}u * THREADS, bBase, rb{i});
+    // vitstream:end
     workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk += 32u) {
-      let kkw = kk / 4u;
-      let a0 = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&tileA, sr * SAW + kkw, SAW);
-      let a1 = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&tileA, (sr + 16u) * SAW + kkw, SAW);
-      let b0 = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, row_major>(&tileB, kk * SBW + sc / 4u, SBW);
-      let b1 = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, row_major>(&tileB, kk * SBW + (sc + 16u) / 4u, SBW);
-      acc00 = subgroupMatrixMultiplyAccumulate(a0, b0, acc00);
-      acc01 = subgroupMatrixMultiplyAccumulate(a0, b1, acc01);
-      acc10 = subgroupMatrixMultiplyAccumulate(a1, b0, acc10);
-      acc11 = subgroupMatrixMultiplyAccumulate(a1, b1, acc11);
+
+    let kn = k0 + BK;
+    if (kn < K) {
+      // vitstream:unroll i < A_PER_THREAD
+      ra{i} = loadA(tid + {i}u * THREADS, row0, kn, M, K16);
+      // vitstream:end
+      // vitstream:unroll i < B_PER_THREAD
+      rb{i} = loadB(tid + {i}u * THREADS, col0, kn, K, N16);
+      // vitstream:end
     }
-    workgroupBarrier();
+
+    // vitstream:unroll s < BK / 32
+    {
+      // vitstream:unroll i < FM
+      let a{i} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&tileA, aBase + (sr + 16u * {i}u) * SAW + {s}u * 8u, SAW);
+      // vitstream:end
+      // vitstream:unroll j < FN
+      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, row_major>(&tileB, bBase + {s}u * 32u * SBW + sc / 4u + 4u * {j}u, SBW);
+      // vitstream:unroll i < FM
+      acc{i}{j} = subgroupMatrixMultiplyAccumulate(a{i}, b{j}, acc{i}{j});
+      // vitstream:end
+      // vitstream:end
+    }
+    // vitstream:end
+    k0 = kn;
+    if (k0 >= K) { break; }
+    buf = 1u - buf;
   }
-  emit(acc00, sg, lane, row0 + sr, col0 + sc);
-  emit(acc01, sg, lane, row0 + sr, col0 + sc + 16u);
-  emit(acc10, sg, lane, row0 + sr + 16u, col0 + sc);
-  emit(acc11, sg, lane, row0 + sr + 16u, col0 + sc + 16u);
+
+  // vitstream:unroll i < FM
+  // vitstream:unroll j < FN
+  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u);
+  // vitstream:end
+  // vitstream:end
 }

@@ -5,6 +5,9 @@ import { decodeFrames } from '../../operators/decodeFrames.js';
 import { readNpy } from '../../util/npy.js';
 import type { ViTConfig } from '../config.js';
 
+/** What a folder may hold for calibration; anything else in it (READMEs, licences) is skipped. */
+const MEDIA = /\.(npy|mp4|m4v|mkv|mov|avi|webm|ts|flv|mpg|mpeg|y4m|jpe?g|png|bmp|webp|gif|tiff?)$/i;
+
 export interface CalibrationFrames {
   /** uint8 RGB [count, S, S, 3]. */
   data: Uint8Array;
@@ -16,7 +19,7 @@ export interface CalibrationFrames {
 /**
  * Calibration images: `.npy` files of uint8 RGB [N, S, S, 3] (or one [S, S, 3] image) at the
  * model's size, and anything else (videos, still images) decoded by ffmpeg at the model's size.
- * Folders are expanded (not recursively, sorted). At most `maxFrames` in all, shared evenly
+ * Folders are expanded to the media files they hold (not recursively, sorted). At most `maxFrames` in all, shared evenly
  * among the sources; from a video, frames are picked evenly over its whole length.
  */
 export async function loadCalibrationFrames(config: ViTConfig, inputs: string[], maxFrames = 128): Promise<CalibrationFrames> {
@@ -30,7 +33,7 @@ export async function loadCalibrationFrames(config: ViTConfig, inputs: string[],
       throw new InputError(`calibration input ${p}: no such file or folder`, { input: p });
     }
     if (!st.isDirectory()) return [p];
-    return readdirSync(p).filter((f) => !f.startsWith('.')).sort().map((f) => path.join(p, f)).filter((f) => statSync(f).isFile());
+    return readdirSync(p).filter((f) => MEDIA.test(f)).sort().map((f) => path.join(p, f)).filter((f) => statSync(f).isFile());
   });
   if (files.length === 0) throw new InputError(`calibration inputs ${inputs.join(', ')}: no files found`, { input: inputs.join(',') });
   const share = Math.max(1, Math.ceil(maxFrames / files.length));

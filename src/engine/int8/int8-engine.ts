@@ -4,11 +4,11 @@ import { silentLogger, type Logger } from '../../util/logger.js';
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
 import { BufferUsage, MapMode, openGpu, type GpuContext, type OpenGpuOptions } from '../gpu.js';
-import { createAttentionKernel } from '../kernels/attention.js';
+import { attentionSupports, createAttentionKernel } from '../kernels/attention.js';
 import { createEmbedKernel } from '../kernels/embed.js';
 import { createGemmKernel, variantSupports, type GemmVariant } from '../kernels/gemm.js';
 import {
-  createInt8GemmKernel, int8VariantKey, weightLayout, type Int8Epilogue, type Int8GemmKernel, type Int8GemmVariant,
+  createInt8GemmKernel, int8TileOf, int8VariantKey, int8VariantSupports, weightLayout, type Int8Epilogue, type Int8GemmKernel, type Int8GemmVariant,
 } from '../kernels/gemm-int8.js';
 import { createLayerNormKernel } from '../kernels/layernorm.js';
 import { createLayerNormInt8Kernel } from '../kernels/layernorm-int8.js';
@@ -53,10 +53,15 @@ const FILL = 264;
 
 /** Tile by size: the largest tile that still yields enough workgroups to fill the GPU. */
 export function defaultTile(M: number, N: number): Int8GemmVariant {
-  for (const [sgM, sgN] of [[4, 4], [4, 2], [2, 2]] as const) {
-    if (Math.ceil(M / (32 * sgM)) * Math.ceil(N / (32 * sgN)) >= FILL) return { kind: 'subgroup-matrix', sgM, sgN };
+  const candidates: Int8GemmVariant[] = [
+    { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 4 },
+    { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 2 },
+  ];
+  for (const v of candidates) {
+    const { bm, bn } = int8TileOf(v);
+    if (Math.ceil(M / bm) * Math.ceil(N / bn) >= FILL) return v;
   }
-  return { kind: 'subgroup-matrix', sgM: 2, sgN: 2 };
+  return { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 2, fn: 2 };
 }
 
 /**
@@ -126,20 +131,26 @@ export class Int8Engine implements Engine {
     const choice = opts.gemm ?? 'auto';
     if (choice === 'subgroup-matrix' && !gpu.hasI8TensorCores)
       throw new GpuUnavailableError(`the subgroup-matrix INT8 GEMM needs i8 subgroup matrices (16x16x32) and 32-wide subgroups; "${gpu.info.description}" has none`);
-    const useTensorCores = typeof choice === 'function' ? true : choice === 'subgroup-matrix' || (choice === 'auto' && gpu.hasI8TensorCores);
+    // Tensor cores read K and N in 16s: a model whose sizes are not runs dot4 throughout.
+    const fits = int8VariantSupports({ kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 2, fn: 2 }, D, D) && config.mlpDim % 16 === 0;
+    if (choice === 'subgroup-matrix' && !fits)
+      throw new EngineError(`model ${config.name}: the INT8 tensor-core GEMM needs hidden and MLP sizes that are multiples of 16 (got ${D}, ${config.mlpDim}); use dot4`);
+    const useTensorCores = typeof choice === 'function' ? true : choice === 'subgroup-matrix' || (choice === 'auto' && gpu.hasI8TensorCores && fits);
     const policy: Int8GemmPolicy = typeof choice === 'function' ? choice : useTensorCores ? (_r, M, N) => defaultTile(M, N) : () => ({ kind: 'dot4' });
 
     device.pushErrorScope('validation');
     device.pushErrorScope('out-of-memory');
     const fp16Gemm: GemmVariant = gpu.hasF16TensorCores ? { kind: 'subgroup-matrix', sgM: 2, sgN: 2 } : { kind: 'portable' };
-    const { patchDim } = vitDims(config);
+    const { patchDim, headDim } = vitDims(config);
+    // The FP16 engine's attention: tensor cores where it can, else the portable kernel.
+    const attentionVariant = attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, 'f16', headDim) ? 'subgroup-matrix' : 'portable';
     const [preprocess, embed, layerNorm, layerNormInt8, pool, attention, quantize, patch, head] = await Promise.all([
       createPreprocessKernel(device, config, 'f16'),
       createEmbedKernel(device, config, 'f16'),
       createLayerNormKernel(device, 'f16'),
       createLayerNormInt8Kernel(device),
       createPoolKernel(device, 'f16'),
-      createAttentionKernel(device, config, 'f16'),
+      createAttentionKernel(device, config, 'f16', attentionVariant),
       createQuantizeKernel(device, 'f16'),
       createGemmKernel(device, 'f16', 'bias', variantSupports(fp16Gemm, 'f16', patchDim, D) ? fp16Gemm : { kind: 'portable' }),
       createGemmKernel(device, 'f16', 'bias', variantSupports(fp16Gemm, 'f16', D, config.numClasses) ? fp16Gemm : { kind: 'portable' }),
@@ -192,6 +203,7 @@ export class Int8Engine implements Engine {
     engine.gemmFallback = fallback;
     for (const role of INT8_ROLES) engine.gemmChoices[role] = int8VariantKey(gemm(role, maxBatch * tokens).variant);
     engine.gemmChoices.patch = patch.variant.kind === 'portable' ? 'fp16-portable' : 'fp16-sgmat';
+    engine.gemmChoices.attention = `fp16-${attention.variant}`;
     const oom = await device.popErrorScope();
     const invalid = await device.popErrorScope();
     if (oom || invalid) {

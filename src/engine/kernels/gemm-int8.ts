@@ -8,27 +8,44 @@ const EPILOGUE_CODE: Record<Int8Epilogue, number> = { bias: 0, 'bias-gelu-erf': 
 /**
  * An INT8 GEMM variant: `dot4` (kernels/gemm_int8.wgsl, any adapter with the WGSL feature
  * packed_4x8_integer_dot_product) or `subgroup-matrix` (kernels/gemm_int8_subgroup_matrix.wgsl,
- * i8 tensor cores) with its tile in subgroups (sgM x sgN, 32x32 outputs each).
+ * i8 tensor cores) with its tile: sgM x sgN subgroups, each owning fm x fn 16x16 fragments.
  * The two read weights in different layouts (see `weightLayout`).
  */
-export type Int8GemmVariant = { kind: 'dot4' } | { kind: 'subgroup-matrix'; sgM: number; sgN: number };
+export type Int8GemmVariant = { kind: 'dot4' } | { kind: 'subgroup-matrix'; sgM: number; sgN: number; fm: number; fn: number };
 
+const tile = (sgM: number, sgN: number, fm: number, fn: number): Int8GemmVariant => ({ kind: 'subgroup-matrix', sgM, sgN, fm, fn });
+/** Tuning candidates (subgroups sgM x sgN, fragments fm x fn each); see int8WorkgroupBytes. */
 export const INT8_SUBGROUP_MATRIX_TILES: Int8GemmVariant[] = [
-  { kind: 'subgroup-matrix', sgM: 2, sgN: 2 },
-  { kind: 'subgroup-matrix', sgM: 4, sgN: 2 },
-  { kind: 'subgroup-matrix', sgM: 2, sgN: 4 },
-  { kind: 'subgroup-matrix', sgM: 4, sgN: 4 },
+  tile(2, 2, 2, 2), tile(4, 2, 2, 2), tile(2, 4, 2, 2), tile(2, 2, 4, 2), tile(2, 2, 2, 4),
+  tile(2, 2, 4, 4), tile(4, 2, 2, 4), tile(2, 4, 4, 2), tile(1, 4, 4, 2),
 ];
 
 export function int8VariantKey(v: Int8GemmVariant): string {
-  return v.kind === 'dot4' ? 'dot4' : `i8mat-${v.sgM}x${v.sgN}`;
+  return v.kind === 'dot4' ? 'dot4' : `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}`;
 }
 
 export function parseInt8Variant(key: string): Int8GemmVariant {
   if (key === 'dot4') return { kind: 'dot4' };
-  const m = /^i8mat-(\d)x(\d)$/.exec(key);
-  if (!m) throw new EngineError(`unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n> expected)`, { input: key });
-  return { kind: 'subgroup-matrix', sgM: Number(m[1]), sgN: Number(m[2]) };
+  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)$/.exec(key);
+  if (!m) throw new EngineError(`unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n>-f<m>x<n> expected)`, { input: key });
+  return tile(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]));
+}
+
+/** Output tile of a workgroup, rows x columns. */
+export function int8TileOf(v: Int8GemmVariant): { bm: number; bn: number } {
+  return v.kind === 'dot4' ? { bm: 64, bn: 64 } : { bm: 16 * v.fm * v.sgM, bn: 16 * v.fn * v.sgN };
+}
+
+/** Workgroup memory: two padded A and B stages (64 int8 deep) and a 16x16 i32 scratch per subgroup. */
+export function int8WorkgroupBytes(v: Int8GemmVariant): number {
+  if (v.kind === 'dot4') return 2 * 8 * 64 * 4;
+  const { bm, bn } = int8TileOf(v);
+  return 4 * (2 * (bm * 20 + 64 * (bn / 4 + 4)) + 256 * v.sgM * v.sgN);
+}
+
+/** Whether a variant can run a shape: dot4 needs K, N multiples of 4; tensor cores 16 (vec4 word loads). */
+export function int8VariantSupports(v: Int8GemmVariant, K: number, N: number): boolean {
+  return v.kind === 'dot4' ? K % 4 === 0 && N % 4 === 0 : K % 16 === 0 && N % 16 === 0;
 }
 
 /**
@@ -61,7 +78,8 @@ export async function createInt8GemmKernel(
   const constants = { EPILOGUE: EPILOGUE_CODE[epilogue], OUT_INT8: outInt8 ? 1 : 0 };
   const label = `gemm-int8-${int8VariantKey(variant)}-${epilogue}${outInt8 ? '-q' : ''}`;
   const params = (M: number, N: number, K: number, aScale: number, outScale = 1) => {
-    if (K % 4 !== 0 || N % 4 !== 0) throw new EngineError(`INT8 GEMM ${M}x${N}x${K}: K and N must be multiples of 4`);
+    if (!int8VariantSupports(variant, K, N))
+      throw new EngineError(`INT8 GEMM ${int8VariantKey(variant)} ${M}x${N}x${K}: K and N must be multiples of ${variant.kind === 'dot4' ? 4 : 16}`);
     const buf = new ArrayBuffer(32);
     new Uint32Array(buf, 0, 3).set([M, N, K]);
     new Float32Array(buf, 16, 2).set([aScale, 1 / outScale]);
@@ -71,9 +89,8 @@ export async function createInt8GemmKernel(
     const pipeline = await computePipeline(device, label, kernelSource('gemm_int8'), 'main', constants);
     return { variant, epilogue, outInt8, pipeline, params, workgroups: (M, N) => [Math.ceil(N / 64), Math.ceil(M / 64), 1] };
   }
-  const code = kernelSource('gemm_int8_subgroup_matrix', { consts: { SG_M: variant.sgM, SG_N: variant.sgN } });
+  const code = kernelSource('gemm_int8_subgroup_matrix', { consts: { SG_M: variant.sgM, SG_N: variant.sgN, FM: variant.fm, FN: variant.fn } });
   const pipeline = await computePipeline(device, label, code, 'main', constants);
-  const bm = 32 * variant.sgM;
-  const bn = 32 * variant.sgN;
+  const { bm, bn } = int8TileOf(variant);
   return { variant, epilogue, outInt8, pipeline, params, workgroups: (M, N) => [Math.ceil(N / bn), Math.ceil(M / bm), 1] };
 }

@@ -1,0 +1,353 @@
+import { formatTable } from '../../bench/table.js';
+import type { ViTConfig } from '../config.js';
+import { vitDims } from '../config.js';
+import { BufferUsage, openGpu, type GpuContext } from '../gpu.js';
+import { createGemmKernel, SUBGROUP_MATRIX_TILES, variantKey, workgroupBytes, type GemmVariant } from '../kernels/gemm.js';
+import {
+  createInt8GemmKernel, INT8_SUBGROUP_MATRIX_TILES, int8VariantKey, int8VariantSupports, int8WorkgroupBytes, type Int8Epilogue, type Int8GemmVariant,
+} from '../kernels/gemm-int8.js';
+import { bindGroup } from '../kernels/source.js';
+import { randomFrames, randomWeights } from '../random-weights.js';
+import type { Engine, ViTWeights } from '../types.js';
+import { WebGpuEngine } from '../webgpu-engine.js';
+import { calibrate } from './calibrate.js';
+import { Int8Engine, type Int8GemmPolicy } from './int8-engine.js';
+import type { Int8Mode } from './int8-plan.js';
+import { INT8_ROLES, type Int8Role, type Int8Scales } from './scales.js';
+
+export interface Int8BenchOptions {
+  config: ViTConfig;
+  weights?: ViTWeights;
+  /** Scales from `vitstream calibrate`; else calibrated here on `calibFrames` random frames. */
+  scales?: Int8Scales;
+  calibFrames?: number;
+  modes: Int8Mode[];
+  batches: number[];
+  iterations: number;
+  warmup: number;
+  /** 'tuned': time every INT8 tile per GEMM shape first and use the fastest. */
+  gemm?: 'auto' | 'dot4' | 'subgroup-matrix' | 'tuned';
+  /** Also time the FP16 engine in the same process (same adapter, same weights). */
+  fp16?: boolean;
+  gpu?: GpuContext;
+  log?: (line: string) => void;
+}
+
+export interface Int8BenchRow {
+  precision: string;
+  batch: number;
+  medianMs: number;
+  p90Ms: number;
+  imagesPerSec: number;
+  pipelinedImagesPerSec: number;
+  speedupVsFp16?: number;
+}
+
+export interface Int8GemmRow {
+  precision: 'int8' | 'fp16';
+  role: Int8Role;
+  M: number;
+  N: number;
+  K: number;
+  variant: string;
+  ms: number;
+  /** Tera operations (multiply + add) per second. */
+  tops: number;
+}
+
+export interface Int8Agreement {
+  precision: string;
+  images: number;
+  top1Agreement: number;
+  maxAbsDiff: number;
+  maxAbsLogit: number;
+}
+
+export interface Int8BenchResult {
+  adapter: string;
+  model: string;
+  rows: Int8BenchRow[];
+  gemms: Int8GemmRow[];
+  agreement: Int8Agreement[];
+  gpuMemoryMB: Record<string, number>;
+  gemmChoices: Record<string, Record<string, string>>;
+  calibration: { method: string; images: number; seconds?: number };
+  gemmFallback?: string;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+
+function int8Shapes(c: ViTConfig, mode: Int8Mode): Record<Int8Role, { K: number; N: number; epilogue: Int8Epilogue; outInt8: boolean }> {
+  const D = c.hiddenSize;
+  const gelu: Int8Epilogue = c.activation === 'gelu_tanh' ? 'bias-gelu-tanh' : 'bias-gelu-erf';
+  return {
+    qkv: { K: D, N: 3 * D, epilogue: 'bias', outInt8: false },
+    proj: { K: D, N: D, epilogue: 'bias-residual', outInt8: false },
+    fc1: { K: D, N: c.mlpDim, epilogue: gelu, outInt8: mode === 2 },
+    fc2: { K: c.mlpDim, N: D, epilogue: 'bias-residual', outInt8: false },
+  };
+}
+
+/** Times one INT8 GEMM shape: `iterations` dispatches in one submit after a warm-up, wall clock. */
+export async function timeInt8Gemm(
+  device: GPUDevice,
+  variant: Int8GemmVariant,
+  shape: { M: number; N: number; K: number; epilogue?: Int8Epilogue; outInt8?: boolean },
+  iterations = 20,
+): Promise<{ ms: number; tops: number }> {
+  const { M, N, K } = shape;
+  const kernel = await createInt8GemmKernel(device, shape.epilogue ?? 'bias', variant, shape.outInt8 ?? false);
+  const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
+  const buf = (bytes: number) => device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: storage });
+  const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+  device.queue.writeBuffer(params, 0, kernel.params(M, N, K, 0.01, 0.05));
+  const buffers = [params, buf(M * K), buf(K * N), buf(N * 4), buf(N * 4), buf(M * N * 2), buf(M * N)];
+  const group = bindGroup(device, 'time-int8-gemm', kernel.pipeline, buffers);
+  const run = async (n: number) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, group);
+    for (let i = 0; i < n; i++) pass.dispatchWorkgroups(...kernel.workgroups(M, N));
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
+  await run(2);
+  const t0 = performance.now();
+  await run(iterations);
+  const ms = (performance.now() - t0) / iterations;
+  for (const b of buffers) b.destroy();
+  return { ms, tops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
+}
+
+/** FP16 GEMM of the same shape with the FP16 kernels (for the INT8 vs FP16 column). */
+async function timeFp16Gemm(device: GPUDevice, variant: GemmVariant, M: number, N: number, K: number, iterations = 20) {
+  const kernel = await createGemmKernel(device, 'f16', 'bias', variant);
+  const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
+  const buf = (bytes: number) => device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: storage });
+  const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+  device.queue.writeBuffer(params, 0, kernel.params(M, N, K));
+  const buffers = [params, buf(M * K * 2), buf(K * N * 2), buf(N * 2), buf(M * N * 2)];
+  const group = bindGroup(device, 'time-fp16-gemm', kernel.pipeline, buffers);
+  const run = async (n: number) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, group);
+    for (let i = 0; i < n; i++) pass.dispatchWorkgroups(...kernel.workgroups(M, N));
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
+  await run(2);
+  const t0 = performance.now();
+  await run(iterations);
+  const ms = (performance.now() - t0) / iterations;
+  for (const b of buffers) b.destroy();
+  return { ms, tops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
+}
+
+/**
+ * Times every INT8 tile for each GEMM of the model at each batch size and returns a policy
+ * picking the fastest (the INT8 counterpart of `vitstream tune`, kept in memory).
+ */
+export async function tuneInt8Gemms(gpu: GpuContext, config: ViTConfig, batches: number[], mode: Int8Mode, log: (l: string) => void = () => {}): Promise<Int8GemmPolicy> {
+  const { tokens } = vitDims(config);
+  const shapes = int8Shapes(config, mode);
+  const tiles = INT8_SUBGROUP_MATRIX_TILES.filter((v) => int8WorkgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize);
+  const best = new Map<string, Int8GemmVariant>();
+  for (const batch of batches) {
+    const M = batch * tokens;
+    for (const role of INT8_ROLES) {
+      const s = shapes[role];
+      let pick: { v: Int8GemmVariant; ms: number } | undefined;
+      for (const v of tiles) {
+        if (!int8VariantSupports(v, s.K, s.N)) continue;
+        const t = await timeInt8Gemm(gpu.device, v, { M, ...s }, 10);
+        if (!pick || t.ms < pick.ms) pick = { v, ms: t.ms };
+      }
+      if (pick) {
+        best.set(`${role}@${M}`, pick.v);
+        log(`  tune ${role} M=${M}: ${int8VariantKey(pick.v)} ${pick.ms.toFixed(3)} ms`);
+      }
+    }
+  }
+  const fallback: Int8GemmVariant = { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 2, fn: 2 };
+  // Batch sizes not tuned take the tile of the nearest tuned M of the same role.
+  return (role, M) => {
+    let near: Int8GemmVariant | undefined;
+    let dist = Number.POSITIVE_INFINITY;
+    for (const [key, v] of best) {
+      const [r, m] = key.split('@');
+      if (r === role && Math.abs(Number(m) - M) < dist) {
+        dist = Math.abs(Number(m) - M);
+        near = v;
+      }
+    }
+    return near ?? fallback;
+  };
+}
+
+async function timeEngine(engine: Engine, config: ViTConfig, batch: number, iterations: number, warmup: number) {
+  const input = { kind: 'rgb' as const, data: randomFrames(config, batch), count: batch };
+  for (let i = 0; i < warmup; i++) await engine.infer(input);
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const t0 = performance.now();
+    await engine.infer(input);
+    times.push(performance.now() - t0);
+  }
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: iterations }, () => engine.infer(input)));
+  const pipelined = (iterations * batch) / ((performance.now() - t0) / 1000);
+  const m = median(times);
+  return { medianMs: m, p90Ms: pct(times, 0.9), imagesPerSec: (batch / m) * 1000, pipelinedImagesPerSec: pipelined };
+}
+
+function agreement(precision: string, ref: Float32Array, got: Float32Array, images: number, C: number): Int8Agreement {
+  let agree = 0;
+  let maxAbsDiff = 0;
+  let maxAbsLogit = 0;
+  const argmax = (x: Float32Array, i: number) => {
+    let b = 0;
+    for (let c = 1; c < C; c++) if (x[i * C + c] > x[i * C + b]) b = c;
+    return b;
+  };
+  for (let i = 0; i < images; i++) {
+    if (argmax(ref, i) === argmax(got, i)) agree++;
+    for (let c = 0; c < C; c++) {
+      maxAbsDiff = Math.max(maxAbsDiff, Math.abs(ref[i * C + c] - got[i * C + c]));
+      maxAbsLogit = Math.max(maxAbsLogit, Math.abs(ref[i * C + c]));
+    }
+  }
+  return { precision, images, top1Agreement: agree / images, maxAbsDiff, maxAbsLogit };
+}
+
+/**
+ * The INT8 columns of FasterTransformer's ViT table: latency per batch and INT8 mode (uint8
+ * upload and logits readback included), img/s, speedup vs FP16 when `fp16` is on, INT8 vs FP16
+ * GEMM rates per shape, and logit agreement of each precision with the FP32 GPU engine.
+ */
+export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchResult> {
+  const log = o.log ?? (() => {});
+  const gpu = o.gpu ?? (await openGpu());
+  const config = o.config;
+  const weights = o.weights ?? randomWeights(config);
+  const maxBatch = Math.max(...o.batches);
+  let scales = o.scales;
+  let calibSeconds: number | undefined;
+  if (!scales) {
+    const n = o.calibFrames ?? 2;
+    log(`calibrating on ${n} random frames (CPU FP32 forward)`);
+    const t0 = performance.now();
+    scales = await calibrate({ config, weights, frames: randomFrames(config, n, 5), count: n, method: 'percentile', batch: 1 });
+    calibSeconds = (performance.now() - t0) / 1000;
+  }
+  const agreementImages = Math.min(16, maxBatch);
+  const agreementFrames = { kind: 'rgb' as const, data: randomFrames(config, agreementImages, 11), count: agreementImages };
+  const rows: Int8BenchRow[] = [];
+  const gemms: Int8GemmRow[] = [];
+  const gpuMemoryMB: Record<string, number> = {};
+  const gemmChoices: Record<string, Record<string, string>> = {};
+  const logits: Record<string, Float32Array> = {};
+  let gemmFallback: string | undefined;
+
+  {
+    log('FP32 reference engine for agreement');
+    const fp32 = await WebGpuEngine.open({ config, weights, precision: 'fp32', maxBatch: agreementImages, gpu });
+    logits.fp32 = await fp32.infer(agreementFrames);
+    await fp32.close();
+  }
+  if (o.fp16) {
+    log(`opening ${config.name} fp16`);
+    const e = await WebGpuEngine.open({ config, weights, precision: 'fp16', maxBatch, gpu });
+    gpuMemoryMB.fp16 = Math.round(e.gpuBytes / 2 ** 20);
+    gemmChoices.fp16 = { ...e.gemmChoices };
+    logits.fp16 = await e.infer(agreementFrames);
+    for (const batch of o.batches) {
+      rows.push({ precision: 'fp16', batch, ...(await timeEngine(e, config, batch, o.iterations, o.warmup)) });
+      log(`  fp16 batch ${batch}: ${rows.at(-1)!.medianMs.toFixed(2)} ms`);
+    }
+    await e.close();
+  }
+  for (const mode of o.modes) {
+    const name = `int8-m${mode}`;
+    let gemm: Int8BenchOptions['gemm'] | Int8GemmPolicy = o.gemm ?? 'auto';
+    if (gemm === 'tuned') gemm = gpu.hasI8TensorCores ? await tuneInt8Gemms(gpu, config, o.batches, mode, log) : 'auto';
+    log(`opening ${config.name} ${name}`);
+    const e = await Int8Engine.open({ config, weights, scales, mode, maxBatch, gpu, gemm });
+    gemmFallback ??= e.gemmFallback;
+    gpuMemoryMB[name] = Math.round(e.gpuBytes / 2 ** 20);
+    gemmChoices[name] = { ...e.gemmChoices };
+    logits[name] = await e.infer(agreementFrames);
+    for (const batch of o.batches) {
+      rows.push({ precision: name, batch, ...(await timeEngine(e, config, batch, o.iterations, o.warmup)) });
+      log(`  ${name} batch ${batch}: ${rows.at(-1)!.medianMs.toFixed(2)} ms`);
+    }
+    await e.close();
+  }
+  for (const r of rows) {
+    const base = rows.find((b) => b.precision === 'fp16' && b.batch === r.batch);
+    if (base && r.precision !== 'fp16') r.speedupVsFp16 = base.medianMs / r.medianMs;
+  }
+
+  // GEMM rates at the largest batch: every INT8 tile (best reported) vs every FP16 tile (best).
+  const { tokens } = vitDims(config);
+  const M = maxBatch * tokens;
+  const shapes = int8Shapes(config, 1);
+  const i8Tiles: Int8GemmVariant[] = gpu.hasI8TensorCores
+    ? INT8_SUBGROUP_MATRIX_TILES.filter((v) => int8WorkgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize)
+    : [{ kind: 'dot4' }];
+  const f16Tiles: GemmVariant[] = gpu.hasF16TensorCores
+    ? SUBGROUP_MATRIX_TILES.filter((v) => workgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize)
+    : [{ kind: 'portable' }];
+  for (const role of INT8_ROLES) {
+    const { K, N } = shapes[role];
+    let bestI8: Int8GemmRow | undefined;
+    for (const v of i8Tiles) {
+      if (!int8VariantSupports(v, K, N)) continue;
+      const t = await timeInt8Gemm(gpu.device, v, { M, N, K });
+      if (!bestI8 || t.ms < bestI8.ms) bestI8 = { precision: 'int8', role, M, N, K, variant: int8VariantKey(v), ...t };
+    }
+    let bestF16: Int8GemmRow | undefined;
+    for (const v of f16Tiles) {
+      const t = await timeFp16Gemm(gpu.device, v, M, N, K);
+      if (!bestF16 || t.ms < bestF16.ms) bestF16 = { precision: 'fp16', role, M, N, K, variant: variantKey(v), ...t };
+    }
+    if (bestI8) gemms.push(bestI8);
+    if (bestF16) gemms.push(bestF16);
+    log(`  GEMM ${role} ${M}x${N}x${K}: int8 ${bestI8?.tops.toFixed(1)} TOP/s, fp16 ${bestF16?.tops.toFixed(1)} TFLOP/s`);
+  }
+  const C = config.numClasses;
+  const agreementRows = Object.keys(logits).filter((k) => k !== 'fp32').map((k) => agreement(k, logits.fp32, logits[k], agreementImages, C));
+  return {
+    adapter: gpu.info.description || gpu.info.device,
+    model: config.name,
+    rows,
+    gemms,
+    agreement: agreementRows,
+    gpuMemoryMB,
+    gemmChoices,
+    calibration: { method: scales.method, images: scales.images, seconds: calibSeconds },
+    gemmFallback,
+  };
+}
+
+export function formatInt8Bench(r: Int8BenchResult): string {
+  const out: string[] = [`model ${r.model} on ${r.adapter}`, ''];
+  out.push(formatTable(
+    ['precision', 'batch', 'median ms', 'p90 ms', 'img/s', 'img/s (2 in flight)', 'speedup vs FP16'],
+    r.rows.map((x) => [x.precision, x.batch, x.medianMs.toFixed(2), x.p90Ms.toFixed(2), x.imagesPerSec.toFixed(0), x.pipelinedImagesPerSec.toFixed(0), x.speedupVsFp16 ? `${x.speedupVsFp16.toFixed(2)}x` : '-']),
+  ));
+  out.push('', formatTable(['precision', 'GEMM', 'M x N x K', 'best kernel', 'ms', 'TOP/s'],
+    r.gemms.map((g) => [g.precision, g.role, `${g.M}x${g.N}x${g.K}`, g.variant, g.ms.toFixed(3), g.tops.toFixed(1)])));
+  out.push('', formatTable(['precision', 'images', 'top-1 agreement vs FP32', 'max |logit diff|', 'max |logit|'],
+    r.agreement.map((a) => [a.precision, a.images, `${(a.top1Agreement * 100).toFixed(1)}%`, a.maxAbsDiff.toExponential(2), a.maxAbsLogit.toFixed(2)])));
+  out.push('', `GPU memory held: ${Object.entries(r.gpuMemoryMB).map(([p, mb]) => `${p} ${mb} MiB`).join(', ')}`);
+  out.push(`kernels: ${Object.entries(r.gemmChoices).map(([p, c]) => `${p} {${Object.entries(c).map(([k, v]) => `${k}: ${v}`).join(', ')}}`).join('; ')}`);
+  out.push(`scales: ${r.calibration.method} over ${r.calibration.images} images${r.calibration.seconds ? ` (calibrated here in ${r.calibration.seconds.toFixed(0)} s)` : ''}`);
+  if (r.gemmFallback) out.push(`tensor-core INT8 GEMM unavailable, dot4 used: ${r.gemmFallback}`);
+  return out.join('\n');
+}

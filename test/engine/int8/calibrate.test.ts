@@ -1,0 +1,100 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readViTConfigFile } from '../../../src/engine/config.js';
+import { calibrate } from '../../../src/engine/int8/calibrate.js';
+import { AbsHistogram } from '../../../src/engine/int8/histogram.js';
+import { loadCalibrationFrames } from '../../../src/engine/int8/inputs.js';
+import { observeForward } from '../../../src/engine/int8/observer.js';
+import { quantizeArray, dequantizeArray } from '../../../src/engine/int8/quant.js';
+import { readScales, writeScales } from '../../../src/engine/int8/scales.js';
+import { loadWeights } from '../../../src/engine/weights/index.js';
+import { readNpy } from '../../../src/util/npy.js';
+import { relMaxError } from '../../helpers/compare.js';
+import { sharedPath } from '../../helpers/shared.js';
+import { randFloats } from './gpu-helpers.js';
+
+describe('histogram thresholds', () => {
+  // Laplace-like values with a few large outliers, as transformer activations have.
+  const values = randFloats(200_000, 41, -1, 1).map((u) => Math.sign(u) * -Math.log(1 - Math.abs(u) * 0.999));
+  for (let i = 0; i < 20; i++) values[i * 1000] = 30 + i;
+
+  it('max is the largest |x|; a percentile matches sorting, within one bin', () => {
+    const h = new AbsHistogram();
+    for (let i = 0; i < values.length; i += 50_000) h.add(values.subarray(i, i + 50_000));
+    const sorted = Array.from(values, Math.abs).sort((a, b) => a - b);
+    expect(h.absMax).toBe(sorted.at(-1));
+    for (const p of [99, 99.9, 99.99]) {
+      const exact = sorted[Math.ceil((sorted.length * p) / 100) - 1];
+      expect(Math.abs(h.percentile(p) - exact), `p${p}`).toBeLessThanOrEqual(h.range / 2048);
+    }
+  });
+
+  it('the mse threshold quantises the data with less error than the other thresholds', () => {
+    const h = new AbsHistogram();
+    h.add(values);
+    const t = h.mseThreshold();
+    // Measured on the data itself, not on the histogram the threshold came from.
+    const mse = (threshold: number) => {
+      const back = dequantizeArray(quantizeArray(values, threshold / 127), threshold / 127);
+      return back.reduce((s, b, i) => s + (b - values[i]) ** 2, 0);
+    };
+    const best = mse(t);
+    for (const other of [h.absMax, h.percentile(99.99), h.percentile(99.9), h.percentile(99), t / 2, t * 0.8])
+      expect(best, `threshold ${t} vs ${other}`).toBeLessThanOrEqual(mse(other) * 1.02);
+  });
+});
+
+describe('calibration forward pass', () => {
+  it('computes the FP32 golden logits while it observes (vit-mini-224)', async () => {
+    const dir = ['fixtures', 'vit-mini-224'];
+    const config = readViTConfigFile(sharedPath(...dir, 'config.json'));
+    const weights = await loadWeights(sharedPath(...dir, 'weights.npz'), config);
+    const rgb = readNpy(sharedPath(...dir, 'rgb.npy'));
+    const seen: string[] = [];
+    const logits = observeForward(config, weights, { kind: 'rgb', data: rgb.data as Uint8Array, count: 4 }, (l, role, x) => {
+      seen.push(`${l}.${role}:${x.length}`);
+    });
+    expect(relMaxError(logits, readNpy(sharedPath(...dir, 'logits.npy')).data)).toBeLessThan(1e-4);
+    const rows = 4 * 197;
+    expect(seen).toEqual([0, 1].flatMap((l) => [`${l}.qkv:${rows * 96}`, `${l}.proj:${rows * 96}`, `${l}.fc1:${rows * 96}`, `${l}.fc2:${rows * 384}`]));
+  });
+
+  it('writes scales every method orders as max >= percentile, and reads them back checked', async () => {
+    const dir = ['models', 'vit-cifar10-demo'];
+    const config = readViTConfigFile(sharedPath(...dir, 'config.json'));
+    const weights = await loadWeights(sharedPath(...dir, 'model.safetensors'), config);
+    const frames = await loadCalibrationFrames(config, [sharedPath(...dir, 'rgb.npy')], 40);
+    expect(frames.count).toBe(40);
+    const byMethod = {
+      max: await calibrate({ config, weights, frames: frames.data, count: frames.count, method: 'max' }),
+      percentile: await calibrate({ config, weights, frames: frames.data, count: frames.count, method: 'percentile', percentile: 99.9 }),
+      mse: await calibrate({ config, weights, frames: frames.data, count: frames.count, method: 'mse' }),
+    };
+    for (const [l, b] of byMethod.max.blocks.entries()) {
+      for (const role of ['qkv', 'proj', 'fc1', 'fc2'] as const) {
+        expect(b[role].threshold).toBe(b[role].absMax);
+        expect(byMethod.percentile.blocks[l][role].threshold).toBeLessThanOrEqual(b[role].absMax);
+        expect(byMethod.mse.blocks[l][role].threshold).toBeLessThanOrEqual(b[role].absMax * (1 + 1e-9));
+      }
+    }
+    // Weight scales: per output column, its largest |w| / 127.
+    const w = weights.blocks[0].fc1Kernel.data;
+    const col = (n: number) => Math.max(...Array.from({ length: config.hiddenSize }, (_, k) => Math.abs(w[k * config.mlpDim + n])));
+    expect(byMethod.max.weights?.[0].fc1[5]).toBeCloseTo(col(5) / 127, 7);
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'vitstream-int8-')), 'scales.json');
+    writeScales(file, byMethod.mse);
+    expect(readScales(file, config)).toEqual(byMethod.mse);
+    writeFileSync(file, JSON.stringify({ ...byMethod.mse, blocks: byMethod.mse.blocks.slice(1) }));
+    expect(() => readScales(file, config)).toThrow(/scales for 3 blocks, but model vit-cifar10-demo has 4/);
+  });
+
+  it('takes frames from video files through ffmpeg, spread over each video', async () => {
+    const config = readViTConfigFile(sharedPath('models', 'vit-cifar10-demo', 'config.json'));
+    const frames = await loadCalibrationFrames(config, [sharedPath('media')], 12);
+    expect(frames.count).toBe(12);
+    expect(frames.perSource.every((s) => /\.(mp4|mkv)$/.test(s.source))).toBe(true);
+    expect(frames.data.length).toBe(12 * 32 * 32 * 3);
+  });
+});
