@@ -41,6 +41,9 @@ export function classify(engine: Engine, options: ClassifyOptions = {}): Operato
       mergeMap((batch) => {
         const started = performance.now();
         const inference = engine.infer({ kind: 'rgb', data: batch.data, count: batch.count });
+        // Handled through `ordered`, but only once earlier batches finish: until then a rejection would be
+        // 'unhandled', which ends a Node process by default.
+        inference.catch(() => undefined);
         const ordered = previous.then(() => inference);
         previous = ordered.catch(() => undefined);
         const run = async (): Promise<Prediction[]> => {
