@@ -269,16 +269,16 @@ export async function validateStreamRequest(request: unknown): Promise<FeedSourc
   return { ...rest, sample: every ? { every } : fps ? { fps } : undefined };
 }
 
-/** Frames per second a feed delivers after sampling: probed for files, `assumeFps` for cameras and URLs. */
-export async function feedFps(feed: FeedSpec, assumeFps = 30): Promise<number> {
+/** A feed's own frame rate (probed for files, `assumeFps` for cameras and URLs) and what it delivers after sampling. */
+export async function feedFps(feed: FeedSpec, assumeFps = 30): Promise<{ source: number; delivered: number }> {
   const input = feed.url ?? feed.path;
   const src = input ? resolveSource(feed) : undefined;
   let fps = assumeFps;
   if (src?.kind === 'file') fps = (await probeMedia(src.input, 5000)).fps ?? assumeFps;
   const sample = feed.sample;
-  if (sample && 'fps' in sample) return Math.min(fps, sample.fps);
-  if (sample && 'every' in sample) return fps / sample.every;
-  return fps;
+  if (sample && 'fps' in sample) return { source: fps, delivered: Math.min(fps, sample.fps) };
+  if (sample && 'every' in sample) return { source: fps, delivered: fps / sample.every };
+  return { source: fps, delivered: fps };
 }
 
 /**
@@ -290,9 +290,10 @@ export async function autoBatching(
   feeds: FeedSpec[],
   logger: Logger = silentLogger,
 ): Promise<BatchingChoice & { latency: { size: number; ms: number }[] }> {
-  const fps = await Promise.all(feeds.map((f) => feedFps(f)));
+  const rates = await Promise.all(feeds.map((f) => feedFps(f)));
+  const fps = rates.map((r) => r.delivered);
   const latency = await measureBatchLatency(engine);
-  const choice = chooseBatching({ fps, latency, engineMaxBatch: engine.maxBatch });
+  const choice = chooseBatching({ fps, sourceFps: rates.map((r) => r.source), latency, engineMaxBatch: engine.maxBatch });
   logger.info(
     { maxBatch: choice.maxBatch, maxDelayMs: choice.maxDelayMs, fps, latency },
     `batching chosen: ${choice.reason}`,

@@ -21,6 +21,7 @@ export class RecoveringEngine implements Engine {
     private readonly logger: Logger = silentLogger,
   ) {
     this.current = Promise.resolve(first);
+    this.latest = first;
     this.config = first.config;
     this.backend = first.backend;
     this.precision = first.precision;
@@ -31,6 +32,13 @@ export class RecoveringEngine implements Engine {
   readonly backend: Engine['backend'];
   readonly precision: Engine['precision'];
   readonly maxBatch: number;
+  /** The engine in use now, for synchronous figures (gpuBytes). */
+  private latest: Engine;
+
+  /** GPU memory held by the engine in use (undefined for backends that do not report it). */
+  get gpuBytes(): number | undefined {
+    return (this.latest as Engine & { gpuBytes?: number }).gpuBytes;
+  }
 
   async infer(input: EngineInput): Promise<Float32Array> {
     const engine = await this.current;
@@ -50,6 +58,7 @@ export class RecoveringEngine implements Engine {
       this.logger.warn({ err: why }, 'GPU device lost: opening a new engine');
       await lost.close().catch(() => undefined);
       const fresh = await this.reopen();
+      this.latest = fresh;
       this.recoveries++;
       return fresh;
     }));

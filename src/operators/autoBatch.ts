@@ -66,19 +66,24 @@ export function latencyAt(table: BatchLatency[], size: number): number {
 
 /**
  * Picks batching parameters from the sources' frame rates and the measured engine latency:
- * - maxDelayMs = one frame interval of the fastest source, so no frame waits for companions longer
- *   than the gap to its own source's next frame (the bound holds for every source);
+ * - maxDelayMs = one frame interval of the fastest source (its own rate, before sampling), so no
+ *   frame waits for companions longer than the gap to its source's next frame (the bound holds for
+ *   every source);
  * - the smallest batch b whose throughput b / L(b) covers all sources together with 25 % headroom
  *   keeps the engine fed without queueing; maxBatch is twice that (room to catch up after a
  *   hiccup, since a batch only fills when frames are waiting), at least what arrives within
  *   maxDelayMs, at most the engine's largest batch.
  */
 export function chooseBatching(o: {
+  /** Frames per second each source delivers to the batcher (after sampling). */
   fps: number[];
+  /** Each source's own frame rate, before sampling (default: `fps`): bounds the wait. */
+  sourceFps?: number[];
   latency: BatchLatency[];
   engineMaxBatch: number;
 }): BatchingChoice {
   const fps = o.fps.filter((f) => f > 0);
+  const native = (o.sourceFps ?? o.fps).filter((f) => f > 0);
   const engineMax = Math.max(1, o.engineMaxBatch);
   if (fps.length === 0) {
     return {
@@ -89,7 +94,7 @@ export function chooseBatching(o: {
     };
   }
   const totalFps = fps.reduce((a, b) => a + b, 0);
-  const maxDelayMs = Math.max(1, Math.round((1000 / Math.max(...fps)) * 10) / 10);
+  const maxDelayMs = Math.max(1, Math.round((1000 / Math.max(...fps, ...native)) * 10) / 10);
   let keepsUpAt: number | undefined;
   for (let b = 1; b <= engineMax; b++) {
     if ((b * 1000) / Math.max(1e-3, latencyAt(o.latency, b)) >= totalFps * 1.25) {

@@ -1,0 +1,155 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import path from 'node:path';
+import type { Subscription } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SourceEvent } from '../../src/video/events.js';
+import { openSource } from '../../src/video/live.js';
+import { ffmpeg, ffmpegChildren, TempDir, waitFor } from './media.js';
+
+const tmp = new TempDir();
+let jpegs: Buffer[] = [];
+
+beforeAll(() => {
+  ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=10', '-frames:v', '5', '-q:v', '5', tmp.file('w-%02d.jpg')]);
+  jpegs = readdirSync(tmp.dir)
+    .filter((n) => n.startsWith('w-'))
+    .sort()
+    .map((n) => readFileSync(path.join(tmp.dir, n)));
+});
+afterAll(() => tmp.dispose());
+
+/**
+ * An MJPEG camera on 127.0.0.1 that misbehaves on purpose: it starts sending frames after
+ * `startAfterMs` (Infinity: never) and stops (keeping the connection open) after `stopAfterMs`.
+ */
+async function camera(opts: { startAfterMs?: number; stopAfterMs?: number; fps?: number }) {
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server = http.createServer((req, res) => {
+    connections++;
+    res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=frame' });
+    const t0 = Date.now();
+    let i = 0;
+    const timer = setInterval(
+      () => {
+        const t = Date.now() - t0;
+        if (t < (opts.startAfterMs ?? 0) || t > (opts.stopAfterMs ?? Number.POSITIVE_INFINITY)) return;
+        const j = jpegs[i++ % jpegs.length];
+        res.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${j.length}\r\n\r\n`);
+        res.write(j);
+        res.write('\r\n');
+      },
+      1000 / (opts.fps ?? 20),
+    );
+    req.on('close', () => clearInterval(timer));
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/cam.mjpg`,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Runs a live source with short watchdog limits, recording events and the most ffmpegs alive at once. */
+function run(url: string, firstFrameTimeoutMs: number, noFrameTimeoutMs: number) {
+  const events: SourceEvent[] = [];
+  let frames = 0;
+  let maxChildren = 0;
+  const poll = setInterval(() => {
+    maxChildren = Math.max(maxChildren, ffmpegChildren().length);
+  }, 100);
+  const sub: Subscription = openSource(
+    { id: 'cam', url },
+    {
+      size: 16,
+      firstFrameTimeoutMs,
+      noFrameTimeoutMs,
+      backoff: { initialMs: 100, maxMs: 200 },
+      statsIntervalMs: 0,
+      onEvent: (e) => events.push(e),
+    },
+  ).subscribe((f) => {
+    frames++;
+    f.release?.();
+  });
+  return {
+    events,
+    frames: () => frames,
+    maxChildren: () => maxChildren,
+    stop() {
+      clearInterval(poll);
+      sub.unsubscribe();
+    },
+  };
+}
+
+describe('stall watchdog', () => {
+  it('a camera that sends nothing: the first-frame timeout kills ffmpeg and restarts it', async () => {
+    const cam = await camera({ startAfterMs: Number.POSITIVE_INFINITY });
+    const r = run(cam.url, 800, 1000);
+    try {
+      expect(await waitFor(() => r.events.filter((e) => e.type === 'stalled').length >= 2, 15_000)).toBe(true);
+      const stall = r.events.find((e) => e.type === 'stalled') as Extract<SourceEvent, { type: 'stalled' }>;
+      expect(stall.kind).toBe('first-frame');
+      expect(stall.waitedMs).toBeGreaterThanOrEqual(800);
+      expect(typeof stall.pid).toBe('number');
+      // the stalled ffmpeg was killed and a new one connected
+      expect(await waitFor(() => cam.connections() >= 2, 5000)).toBe(true);
+      expect(r.events.some((e) => e.type === 'reconnecting')).toBe(true);
+      expect(r.frames()).toBe(0);
+      // never more than the one ffmpeg of this source alive at a time
+      expect(r.maxChildren()).toBeLessThanOrEqual(1);
+    } finally {
+      r.stop();
+      await cam.close();
+    }
+    expect(await waitFor(() => ffmpegChildren().length === 0, 5000)).toBe(true);
+  });
+
+  it('a camera that stops after 2 s: the no-frame timeout fires, then it recovers', async () => {
+    const cam = await camera({ stopAfterMs: 2000 });
+    const r = run(cam.url, 5000, 1000);
+    try {
+      expect(await waitFor(() => r.events.some((e) => e.type === 'stalled'), 15_000)).toBe(true);
+      const stall = r.events.find((e) => e.type === 'stalled') as Extract<SourceEvent, { type: 'stalled' }>;
+      expect(stall.kind).toBe('no-frame');
+      expect(r.frames()).toBeGreaterThan(5);
+      // the reconnection gets 2 s of frames again: the source is reported back
+      expect(await waitFor(() => r.events.some((e) => e.type === 'recovered'), 10_000)).toBe(true);
+      const types = r.events.map((e) => e.type);
+      expect(types.indexOf('stalled')).toBeLessThan(types.indexOf('reconnecting'));
+      expect(types.indexOf('reconnecting')).toBeLessThan(types.indexOf('recovered'));
+      expect(r.maxChildren()).toBeLessThanOrEqual(1);
+    } finally {
+      r.stop();
+      await cam.close();
+    }
+    expect(await waitFor(() => ffmpegChildren().length === 0, 5000)).toBe(true);
+  });
+
+  it('a camera whose first frame comes after 5 s, within an 8 s first-frame timeout: no false stall', async () => {
+    const cam = await camera({ startAfterMs: 5000 });
+    const r = run(cam.url, 8000, 1500);
+    try {
+      expect(await waitFor(() => r.frames() >= 20, 15_000)).toBe(true);
+      expect(r.events.filter((e) => e.type === 'stalled')).toEqual([]);
+      expect(r.events.filter((e) => e.type === 'reconnecting')).toEqual([]);
+      expect(cam.connections()).toBe(1);
+    } finally {
+      r.stop();
+      await cam.close();
+    }
+    expect(await waitFor(() => ffmpegChildren().length === 0, 5000)).toBe(true);
+  });
+});
