@@ -168,6 +168,10 @@ describe('vitstream classify (files to predictions)', () => {
     [['--model', 'vit-nonexistent'], /unknown model 'vit-nonexistent'/],
     [['--precision', 'fp64'], /--precision: expected fp32, fp16 or int8/],
     [['--no-such-flag'], /unknown option '--no-such-flag'/],
+    [
+      ['--out', '/nonexistent-dir/x.jsonl'],
+      /cannot write predictions to \/nonexistent-dir\/x\.jsonl: ENOENT/,
+    ],
   ])('bad flags %j: one clear message, exit code 2, no stack trace', async (flags, message) => {
     const args = ['classify', clip('person_signing_640x480.mkv'), ...model.args, ...flags];
     // --model given twice: commander keeps the last, so the bad one wins.

@@ -1,0 +1,29 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
+
+// Exit codes are part of the CLI's contract: 0 success, 1 some input files failed (classify),
+// 2 the command line or an input was wrong. Usage errors from the parser must say so with 2 too.
+
+beforeAll(() => ensureBuilt());
+
+describe('vitstream usage errors', () => {
+  it.each([
+    [['classify'], /missing required argument 'files'/],
+    [['classify', 'x.mp4', '--bogus'], /unknown option '--bogus'/],
+    [['infer'], /required option '--input <files...>' not specified/],
+    [['serve', '--port'], /argument missing/],
+    [['no-such-command'], /unknown command 'no-such-command'/],
+    [['serve', 'x.mp4', '--port', '70000'], /--port: expected 0-65535, got "70000"/],
+  ])('%j: exit 2 with a message, no stack trace', async (args, message) => {
+    const r = await runCli(args);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.code).toBe(2);
+  });
+
+  it.each([[['--help']], [['--version']], [['classify', '--help']]])('%j: exit 0 on stdout', async (args) => {
+    const r = await runCli(args);
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBeGreaterThan(0);
+  });
+});
