@@ -270,7 +270,10 @@ export async function validateStreamRequest(request: unknown): Promise<FeedSourc
 }
 
 /** A feed's own frame rate (probed for files, `assumeFps` for cameras and URLs) and what it delivers after sampling. */
-export async function feedFps(feed: FeedSpec, assumeFps = 30): Promise<{ source: number; delivered: number }> {
+export async function feedFps(
+  feed: FeedSpec,
+  assumeFps = 30,
+): Promise<{ source: number; delivered: number }> {
   const input = feed.url ?? feed.path;
   const src = input ? resolveSource(feed) : undefined;
   let fps = assumeFps;
@@ -293,7 +296,12 @@ export async function autoBatching(
   const rates = await Promise.all(feeds.map((f) => feedFps(f)));
   const fps = rates.map((r) => r.delivered);
   const latency = await measureBatchLatency(engine);
-  const choice = chooseBatching({ fps, sourceFps: rates.map((r) => r.source), latency, engineMaxBatch: engine.maxBatch });
+  const choice = chooseBatching({
+    fps,
+    sourceFps: rates.map((r) => r.source),
+    latency,
+    engineMaxBatch: engine.maxBatch,
+  });
   logger.info(
     { maxBatch: choice.maxBatch, maxDelayMs: choice.maxDelayMs, fps, latency },
     `batching chosen: ${choice.reason}`,

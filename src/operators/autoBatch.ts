@@ -94,7 +94,7 @@ export function chooseBatching(o: {
     };
   }
   const totalFps = fps.reduce((a, b) => a + b, 0);
-  const maxDelayMs = Math.max(1, Math.round((1000 / Math.max(...fps, ...native)) * 10) / 10);
+  const maxDelayMs = Math.max(1, Math.floor((1000 / Math.max(...fps, ...native)) * 10) / 10);
   let keepsUpAt: number | undefined;
   for (let b = 1; b <= engineMax; b++) {
     if ((b * 1000) / Math.max(1e-3, latencyAt(o.latency, b)) >= totalFps * 1.25) {

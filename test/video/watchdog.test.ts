@@ -12,7 +12,17 @@ const tmp = new TempDir();
 let jpegs: Buffer[] = [];
 
 beforeAll(() => {
-  ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=10', '-frames:v', '5', '-q:v', '5', tmp.file('w-%02d.jpg')]);
+  ffmpeg([
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=64x48:rate=10',
+    '-frames:v',
+    '5',
+    '-q:v',
+    '5',
+    tmp.file('w-%02d.jpg'),
+  ]);
   jpegs = readdirSync(tmp.dir)
     .filter((n) => n.startsWith('w-'))
     .sort()
@@ -99,7 +109,9 @@ describe('stall watchdog', () => {
     const cam = await camera({ startAfterMs: Number.POSITIVE_INFINITY });
     const r = run(cam.url, 800, 1000);
     try {
-      expect(await waitFor(() => r.events.filter((e) => e.type === 'stalled').length >= 2, 15_000)).toBe(true);
+      expect(await waitFor(() => r.events.filter((e) => e.type === 'stalled').length >= 2, 15_000)).toBe(
+        true,
+      );
       const stall = r.events.find((e) => e.type === 'stalled') as Extract<SourceEvent, { type: 'stalled' }>;
       expect(stall.kind).toBe('first-frame');
       expect(stall.waitedMs).toBeGreaterThanOrEqual(800);
