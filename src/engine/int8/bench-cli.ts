@@ -25,7 +25,19 @@ const o = new Command('int8-bench')
   .option('--fp16', 'time the FP16 engine too, in the same process')
   .option('--json', 'JSON output')
   .parse()
-  .opts<{ model: string; weights?: string; scales?: string; calibFrames: string; batch: string; modes: string; iterations: string; warmup: string; gemm: string; fp16?: boolean; json?: boolean }>();
+  .opts<{
+    model: string;
+    weights?: string;
+    scales?: string;
+    calibFrames: string;
+    batch: string;
+    modes: string;
+    iterations: string;
+    warmup: string;
+    gemm: string;
+    fp16?: boolean;
+    json?: boolean;
+  }>();
 
 const config = resolveModel(o.model);
 const result = await benchInt8Engine({

@@ -1,10 +1,22 @@
 import { formatTable } from '../../bench/table.js';
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
-import { BufferUsage, openGpu, type GpuContext } from '../gpu.js';
-import { createGemmKernel, SUBGROUP_MATRIX_TILES, variantKey, workgroupBytes, type GemmVariant } from '../kernels/gemm.js';
+import { BufferUsage, type GpuContext, openGpu } from '../gpu.js';
 import {
-  createInt8GemmKernel, INT8_SUBGROUP_MATRIX_TILES, int8VariantKey, int8VariantSupports, int8WorkgroupBytes, type Int8Epilogue, type Int8GemmVariant,
+  createGemmKernel,
+  type GemmVariant,
+  SUBGROUP_MATRIX_TILES,
+  variantKey,
+  workgroupBytes,
+} from '../kernels/gemm.js';
+import {
+  createInt8GemmKernel,
+  INT8_SUBGROUP_MATRIX_TILES,
+  type Int8Epilogue,
+  type Int8GemmVariant,
+  int8VariantKey,
+  int8VariantSupports,
+  int8WorkgroupBytes,
 } from '../kernels/gemm-int8.js';
 import { bindGroup } from '../kernels/source.js';
 import { randomFrames, randomWeights } from '../random-weights.js';
@@ -76,9 +88,13 @@ export interface Int8BenchResult {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
-function int8Shapes(c: ViTConfig, mode: Int8Mode): Record<Int8Role, { K: number; N: number; epilogue: Int8Epilogue; outInt8: boolean }> {
+function int8Shapes(
+  c: ViTConfig,
+  mode: Int8Mode,
+): Record<Int8Role, { K: number; N: number; epilogue: Int8Epilogue; outInt8: boolean }> {
   const D = c.hiddenSize;
   const gelu: Int8Epilogue = c.activation === 'gelu_tanh' ? 'bias-gelu-tanh' : 'bias-gelu-erf';
   return {
@@ -97,9 +113,15 @@ export async function timeInt8Gemm(
   iterations = 20,
 ): Promise<{ ms: number; tops: number }> {
   const { M, N, K } = shape;
-  const kernel = await createInt8GemmKernel(device, shape.epilogue ?? 'bias', variant, shape.outInt8 ?? false);
+  const kernel = await createInt8GemmKernel(
+    device,
+    shape.epilogue ?? 'bias',
+    variant,
+    shape.outInt8 ?? false,
+  );
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
-  const buf = (bytes: number) => device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: storage });
+  const buf = (bytes: number) =>
+    device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: storage });
   const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
   device.queue.writeBuffer(params, 0, kernel.params(M, N, K, 0.01, 0.05));
   const buffers = [params, buf(M * K), buf(K * N), buf(N * 4), buf(N * 4), buf(M * N * 2), buf(M * N)];
@@ -123,10 +145,18 @@ export async function timeInt8Gemm(
 }
 
 /** FP16 GEMM of the same shape with the FP16 kernels (for the INT8 vs FP16 column). */
-async function timeFp16Gemm(device: GPUDevice, variant: GemmVariant, M: number, N: number, K: number, iterations = 20) {
+async function timeFp16Gemm(
+  device: GPUDevice,
+  variant: GemmVariant,
+  M: number,
+  N: number,
+  K: number,
+  iterations = 20,
+) {
   const kernel = await createGemmKernel(device, 'f16', 'bias', variant);
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
-  const buf = (bytes: number) => device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: storage });
+  const buf = (bytes: number) =>
+    device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: storage });
   const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
   device.queue.writeBuffer(params, 0, kernel.params(M, N, K));
   const buffers = [params, buf(M * K * 2), buf(K * N * 2), buf(N * 2), buf(M * N * 2)];
@@ -153,10 +183,18 @@ async function timeFp16Gemm(device: GPUDevice, variant: GemmVariant, M: number, 
  * Times every INT8 tile for each GEMM of the model at each batch size and returns a policy
  * picking the fastest (the INT8 counterpart of `vitstream tune`, kept in memory).
  */
-export async function tuneInt8Gemms(gpu: GpuContext, config: ViTConfig, batches: number[], mode: Int8Mode, log: (l: string) => void = () => {}): Promise<Int8GemmPolicy> {
+export async function tuneInt8Gemms(
+  gpu: GpuContext,
+  config: ViTConfig,
+  batches: number[],
+  mode: Int8Mode,
+  log: (l: string) => void = () => {},
+): Promise<Int8GemmPolicy> {
   const { tokens } = vitDims(config);
   const shapes = int8Shapes(config, mode);
-  const tiles = INT8_SUBGROUP_MATRIX_TILES.filter((v) => int8WorkgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize);
+  const tiles = INT8_SUBGROUP_MATRIX_TILES.filter(
+    (v) => int8WorkgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize,
+  );
   const best = new Map<string, Int8GemmVariant>();
   for (const batch of batches) {
     const M = batch * tokens;
@@ -190,7 +228,13 @@ export async function tuneInt8Gemms(gpu: GpuContext, config: ViTConfig, batches:
   };
 }
 
-async function timeEngine(engine: Engine, config: ViTConfig, batch: number, iterations: number, warmup: number) {
+async function timeEngine(
+  engine: Engine,
+  config: ViTConfig,
+  batch: number,
+  iterations: number,
+  warmup: number,
+) {
   const input = { kind: 'rgb' as const, data: randomFrames(config, batch), count: batch };
   for (let i = 0; i < warmup; i++) await engine.infer(input);
   const times: number[] = [];
@@ -203,10 +247,21 @@ async function timeEngine(engine: Engine, config: ViTConfig, batch: number, iter
   await Promise.all(Array.from({ length: iterations }, () => engine.infer(input)));
   const pipelined = (iterations * batch) / ((performance.now() - t0) / 1000);
   const m = median(times);
-  return { medianMs: m, p90Ms: pct(times, 0.9), imagesPerSec: (batch / m) * 1000, pipelinedImagesPerSec: pipelined };
+  return {
+    medianMs: m,
+    p90Ms: pct(times, 0.9),
+    imagesPerSec: (batch / m) * 1000,
+    pipelinedImagesPerSec: pipelined,
+  };
 }
 
-function agreement(precision: string, ref: Float32Array, got: Float32Array, images: number, C: number): Int8Agreement {
+function agreement(
+  precision: string,
+  ref: Float32Array,
+  got: Float32Array,
+  images: number,
+  C: number,
+): Int8Agreement {
   let agree = 0;
   let maxAbsDiff = 0;
   let maxAbsLogit = 0;
@@ -242,11 +297,22 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
     const n = o.calibFrames ?? 2;
     log(`calibrating on ${n} random frames (CPU FP32 forward)`);
     const t0 = performance.now();
-    scales = await calibrate({ config, weights, frames: randomFrames(config, n, 5), count: n, method: 'percentile', batch: 1 });
+    scales = await calibrate({
+      config,
+      weights,
+      frames: randomFrames(config, n, 5),
+      count: n,
+      method: 'percentile',
+      batch: 1,
+    });
     calibSeconds = (performance.now() - t0) / 1000;
   }
   const agreementImages = Math.min(16, maxBatch);
-  const agreementFrames = { kind: 'rgb' as const, data: randomFrames(config, agreementImages, 11), count: agreementImages };
+  const agreementFrames = {
+    kind: 'rgb' as const,
+    data: randomFrames(config, agreementImages, 11),
+    count: agreementImages,
+  };
   const rows: Int8BenchRow[] = [];
   const gemms: Int8GemmRow[] = [];
   const gpuMemoryMB: Record<string, number> = {};
@@ -256,7 +322,13 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
 
   {
     log('FP32 reference engine for agreement');
-    const fp32 = await WebGpuEngine.open({ config, weights, precision: 'fp32', maxBatch: agreementImages, gpu });
+    const fp32 = await WebGpuEngine.open({
+      config,
+      weights,
+      precision: 'fp32',
+      maxBatch: agreementImages,
+      gpu,
+    });
     logits.fp32 = await fp32.infer(agreementFrames);
     await fp32.close();
   }
@@ -267,7 +339,11 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
     gemmChoices.fp16 = { ...e.gemmChoices };
     logits.fp16 = await e.infer(agreementFrames);
     for (const batch of o.batches) {
-      rows.push({ precision: 'fp16', batch, ...(await timeEngine(e, config, batch, o.iterations, o.warmup)) });
+      rows.push({
+        precision: 'fp16',
+        batch,
+        ...(await timeEngine(e, config, batch, o.iterations, o.warmup)),
+      });
       log(`  fp16 batch ${batch}: ${rows.at(-1)!.medianMs.toFixed(2)} ms`);
     }
     await e.close();
@@ -275,7 +351,8 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
   for (const mode of o.modes) {
     const name = `int8-m${mode}`;
     let gemm: Int8BenchOptions['gemm'] | Int8GemmPolicy = o.gemm ?? 'auto';
-    if (gemm === 'tuned') gemm = gpu.hasI8TensorCores ? await tuneInt8Gemms(gpu, config, o.batches, mode, log) : 'auto';
+    if (gemm === 'tuned')
+      gemm = gpu.hasI8TensorCores ? await tuneInt8Gemms(gpu, config, o.batches, mode, log) : 'auto';
     log(`opening ${config.name} ${name}`);
     const e = await Int8Engine.open({ config, weights, scales, mode, maxBatch, gpu, gemm });
     gemmFallback ??= e.gemmFallback;
@@ -298,7 +375,9 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
   const M = maxBatch * tokens;
   const shapes = int8Shapes(config, 1);
   const i8Tiles: Int8GemmVariant[] = gpu.hasI8TensorCores
-    ? INT8_SUBGROUP_MATRIX_TILES.filter((v) => int8WorkgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize)
+    ? INT8_SUBGROUP_MATRIX_TILES.filter(
+        (v) => int8WorkgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize,
+      )
     : [{ kind: 'dot4' }];
   const f16Tiles: GemmVariant[] = gpu.hasF16TensorCores
     ? SUBGROUP_MATRIX_TILES.filter((v) => workgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize)
@@ -309,19 +388,25 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
     for (const v of i8Tiles) {
       if (!int8VariantSupports(v, K, N)) continue;
       const t = await timeInt8Gemm(gpu.device, v, { M, N, K });
-      if (!bestI8 || t.ms < bestI8.ms) bestI8 = { precision: 'int8', role, M, N, K, variant: int8VariantKey(v), ...t };
+      if (!bestI8 || t.ms < bestI8.ms)
+        bestI8 = { precision: 'int8', role, M, N, K, variant: int8VariantKey(v), ...t };
     }
     let bestF16: Int8GemmRow | undefined;
     for (const v of f16Tiles) {
       const t = await timeFp16Gemm(gpu.device, v, M, N, K);
-      if (!bestF16 || t.ms < bestF16.ms) bestF16 = { precision: 'fp16', role, M, N, K, variant: variantKey(v), ...t };
+      if (!bestF16 || t.ms < bestF16.ms)
+        bestF16 = { precision: 'fp16', role, M, N, K, variant: variantKey(v), ...t };
     }
     if (bestI8) gemms.push(bestI8);
     if (bestF16) gemms.push(bestF16);
-    log(`  GEMM ${role} ${M}x${N}x${K}: int8 ${bestI8?.tops.toFixed(1)} TOP/s, fp16 ${bestF16?.tops.toFixed(1)} TFLOP/s`);
+    log(
+      `  GEMM ${role} ${M}x${N}x${K}: int8 ${bestI8?.tops.toFixed(1)} TOP/s, fp16 ${bestF16?.tops.toFixed(1)} TFLOP/s`,
+    );
   }
   const C = config.numClasses;
-  const agreementRows = Object.keys(logits).filter((k) => k !== 'fp32').map((k) => agreement(k, logits.fp32, logits[k], agreementImages, C));
+  const agreementRows = Object.keys(logits)
+    .filter((k) => k !== 'fp32')
+    .map((k) => agreement(k, logits.fp32, logits[k], agreementImages, C));
   return {
     adapter: gpu.info.description || gpu.info.device,
     model: config.name,
@@ -337,17 +422,66 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
 
 export function formatInt8Bench(r: Int8BenchResult): string {
   const out: string[] = [`model ${r.model} on ${r.adapter}`, ''];
-  out.push(formatTable(
-    ['precision', 'batch', 'median ms', 'p90 ms', 'img/s', 'img/s (2 in flight)', 'speedup vs FP16'],
-    r.rows.map((x) => [x.precision, x.batch, x.medianMs.toFixed(2), x.p90Ms.toFixed(2), x.imagesPerSec.toFixed(0), x.pipelinedImagesPerSec.toFixed(0), x.speedupVsFp16 ? `${x.speedupVsFp16.toFixed(2)}x` : '-']),
-  ));
-  out.push('', formatTable(['precision', 'GEMM', 'M x N x K', 'best kernel', 'ms', 'TOP/s'],
-    r.gemms.map((g) => [g.precision, g.role, `${g.M}x${g.N}x${g.K}`, g.variant, g.ms.toFixed(3), g.tops.toFixed(1)])));
-  out.push('', formatTable(['precision', 'images', 'top-1 agreement vs FP32', 'max |logit diff|', 'max |logit|'],
-    r.agreement.map((a) => [a.precision, a.images, `${(a.top1Agreement * 100).toFixed(1)}%`, a.maxAbsDiff.toExponential(2), a.maxAbsLogit.toFixed(2)])));
-  out.push('', `GPU memory held: ${Object.entries(r.gpuMemoryMB).map(([p, mb]) => `${p} ${mb} MiB`).join(', ')}`);
-  out.push(`kernels: ${Object.entries(r.gemmChoices).map(([p, c]) => `${p} {${Object.entries(c).map(([k, v]) => `${k}: ${v}`).join(', ')}}`).join('; ')}`);
-  out.push(`scales: ${r.calibration.method} over ${r.calibration.images} images${r.calibration.seconds ? ` (calibrated here in ${r.calibration.seconds.toFixed(0)} s)` : ''}`);
+  out.push(
+    formatTable(
+      ['precision', 'batch', 'median ms', 'p90 ms', 'img/s', 'img/s (2 in flight)', 'speedup vs FP16'],
+      r.rows.map((x) => [
+        x.precision,
+        x.batch,
+        x.medianMs.toFixed(2),
+        x.p90Ms.toFixed(2),
+        x.imagesPerSec.toFixed(0),
+        x.pipelinedImagesPerSec.toFixed(0),
+        x.speedupVsFp16 ? `${x.speedupVsFp16.toFixed(2)}x` : '-',
+      ]),
+    ),
+  );
+  out.push(
+    '',
+    formatTable(
+      ['precision', 'GEMM', 'M x N x K', 'best kernel', 'ms', 'TOP/s'],
+      r.gemms.map((g) => [
+        g.precision,
+        g.role,
+        `${g.M}x${g.N}x${g.K}`,
+        g.variant,
+        g.ms.toFixed(3),
+        g.tops.toFixed(1),
+      ]),
+    ),
+  );
+  out.push(
+    '',
+    formatTable(
+      ['precision', 'images', 'top-1 agreement vs FP32', 'max |logit diff|', 'max |logit|'],
+      r.agreement.map((a) => [
+        a.precision,
+        a.images,
+        `${(a.top1Agreement * 100).toFixed(1)}%`,
+        a.maxAbsDiff.toExponential(2),
+        a.maxAbsLogit.toFixed(2),
+      ]),
+    ),
+  );
+  out.push(
+    '',
+    `GPU memory held: ${Object.entries(r.gpuMemoryMB)
+      .map(([p, mb]) => `${p} ${mb} MiB`)
+      .join(', ')}`,
+  );
+  out.push(
+    `kernels: ${Object.entries(r.gemmChoices)
+      .map(
+        ([p, c]) =>
+          `${p} {${Object.entries(c)
+            .map(([k, v]) => `${k}: ${v}`)
+            .join(', ')}}`,
+      )
+      .join('; ')}`,
+  );
+  out.push(
+    `scales: ${r.calibration.method} over ${r.calibration.images} images${r.calibration.seconds ? ` (calibrated here in ${r.calibration.seconds.toFixed(0)} s)` : ''}`,
+  );
   if (r.gemmFallback) out.push(`tensor-core INT8 GEMM unavailable, dot4 used: ${r.gemmFallback}`);
   return out.join('\n');
 }

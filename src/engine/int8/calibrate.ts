@@ -4,7 +4,13 @@ import type { ViTWeights } from '../types.js';
 import { AbsHistogram } from './histogram.js';
 import { observeForward } from './observer.js';
 import { channelScales, scaleFor } from './quant.js';
-import { type ActivationRange, type CalibrationMethod, INT8_ROLES, type Int8Role, type Int8Scales } from './scales.js';
+import {
+  type ActivationRange,
+  type CalibrationMethod,
+  INT8_ROLES,
+  type Int8Role,
+  type Int8Scales,
+} from './scales.js';
 
 export interface CalibrateOptions {
   config: ViTConfig;
@@ -31,28 +37,45 @@ export async function calibrate(o: CalibrateOptions): Promise<Int8Scales> {
   const { config, weights, frames, count } = o;
   const method = o.method ?? 'percentile';
   const percentile = o.percentile ?? 99.99;
-  if (!(percentile > 0 && percentile <= 100)) throw new EngineError(`percentile must be in (0, 100], got ${percentile}`);
+  if (!(percentile > 0 && percentile <= 100))
+    throw new EngineError(`percentile must be in (0, 100], got ${percentile}`);
   const S = config.imageSize;
   const frameBytes = S * S * 3;
   if (count < 1 || frames.length < count * frameBytes)
-    throw new EngineError(`calibration needs at least one ${S}x${S} RGB frame; got ${Math.floor(frames.length / frameBytes)}`);
-  const hist = Array.from({ length: config.numLayers }, () =>
-    Object.fromEntries(INT8_ROLES.map((r) => [r, new AbsHistogram()])) as Record<Int8Role, AbsHistogram>);
+    throw new EngineError(
+      `calibration needs at least one ${S}x${S} RGB frame; got ${Math.floor(frames.length / frameBytes)}`,
+    );
+  const hist = Array.from(
+    { length: config.numLayers },
+    () =>
+      Object.fromEntries(INT8_ROLES.map((r) => [r, new AbsHistogram()])) as Record<Int8Role, AbsHistogram>,
+  );
   const batch = Math.max(1, o.batch ?? 8);
   for (let i = 0; i < count; i += batch) {
     const n = Math.min(batch, count - i);
-    observeForward(config, weights, { kind: 'rgb', data: frames.subarray(i * frameBytes, (i + n) * frameBytes), count: n }, (layer, role, x) => hist[layer][role].add(x));
+    observeForward(
+      config,
+      weights,
+      { kind: 'rgb', data: frames.subarray(i * frameBytes, (i + n) * frameBytes), count: n },
+      (layer, role, x) => hist[layer][role].add(x),
+    );
     o.onProgress?.(i + n, count);
     // Let the event loop run (progress bars, signals) between batches.
     await new Promise<void>((r) => setImmediate(r));
   }
-  const threshold = (h: AbsHistogram) => (method === 'max' ? h.absMax : method === 'percentile' ? h.percentile(percentile) : h.mseThreshold());
-  const blocks = hist.map((b) => Object.fromEntries(INT8_ROLES.map((role) => {
-    const h = b[role];
-    const t = threshold(h);
-    const range: ActivationRange = { scale: scaleFor(t), threshold: t, absMax: h.absMax };
-    return [role, range];
-  })) as Record<Int8Role, ActivationRange>);
+  const threshold = (h: AbsHistogram) =>
+    method === 'max' ? h.absMax : method === 'percentile' ? h.percentile(percentile) : h.mseThreshold();
+  const blocks = hist.map(
+    (b) =>
+      Object.fromEntries(
+        INT8_ROLES.map((role) => {
+          const h = b[role];
+          const t = threshold(h);
+          const range: ActivationRange = { scale: scaleFor(t), threshold: t, absMax: h.absMax };
+          return [role, range];
+        }),
+      ) as Record<Int8Role, ActivationRange>,
+  );
   return {
     format: 'vitstream-int8-scales',
     version: 1,
@@ -69,9 +92,21 @@ export async function calibrate(o: CalibrateOptions): Promise<Int8Scales> {
 export function weightScales(config: ViTConfig, weights: ViTWeights): Record<Int8Role, number[]>[] {
   const D = config.hiddenSize;
   const F = config.mlpDim;
-  const dims: Record<Int8Role, [number, number]> = { qkv: [D, 3 * D], proj: [D, D], fc1: [D, F], fc2: [F, D] };
+  const dims: Record<Int8Role, [number, number]> = {
+    qkv: [D, 3 * D],
+    proj: [D, D],
+    fc1: [D, F],
+    fc2: [F, D],
+  };
   return weights.blocks.map((b) => {
-    const kernels: Record<Int8Role, Float32Array> = { qkv: b.qkvKernel.data, proj: b.projKernel.data, fc1: b.fc1Kernel.data, fc2: b.fc2Kernel.data };
-    return Object.fromEntries(INT8_ROLES.map((r) => [r, Array.from(channelScales(kernels[r], ...dims[r]))])) as Record<Int8Role, number[]>;
+    const kernels: Record<Int8Role, Float32Array> = {
+      qkv: b.qkvKernel.data,
+      proj: b.projKernel.data,
+      fc1: b.fc1Kernel.data,
+      fc2: b.fc2Kernel.data,
+    };
+    return Object.fromEntries(
+      INT8_ROLES.map((r) => [r, Array.from(channelScales(kernels[r], ...dims[r]))]),
+    ) as Record<Int8Role, number[]>;
   });
 }

@@ -5,11 +5,19 @@ import { Int8Engine, type Int8EngineOptions } from './int8-engine.js';
 import type { Int8Mode } from './int8-plan.js';
 import type { Int8Scales } from './scales.js';
 
-export { calibrate, weightScales, type CalibrateOptions } from './calibrate.js';
+export { type CalibrateOptions, calibrate, weightScales } from './calibrate.js';
 export { loadCalibrationFrames } from './inputs.js';
 export { defaultTile, Int8Engine, type Int8EngineOptions, type Int8GemmPolicy } from './int8-engine.js';
 export type { Int8Mode } from './int8-plan.js';
-export { defaultScalesPath, INT8_ROLES, readScales, writeScales, type CalibrationMethod, type Int8Role, type Int8Scales } from './scales.js';
+export {
+  type CalibrationMethod,
+  defaultScalesPath,
+  INT8_ROLES,
+  type Int8Role,
+  type Int8Scales,
+  readScales,
+  writeScales,
+} from './scales.js';
 
 export interface OpenInt8EngineOptions {
   config: ViTConfig;

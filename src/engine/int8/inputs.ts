@@ -22,20 +22,31 @@ export interface CalibrationFrames {
  * Folders are expanded to the media files they hold (not recursively, sorted). At most `maxFrames` in all, shared evenly
  * among the sources; from a video, frames are picked evenly over its whole length.
  */
-export async function loadCalibrationFrames(config: ViTConfig, inputs: string[], maxFrames = 128): Promise<CalibrationFrames> {
+export async function loadCalibrationFrames(
+  config: ViTConfig,
+  inputs: string[],
+  maxFrames = 128,
+): Promise<CalibrationFrames> {
   const S = config.imageSize;
   const frameBytes = S * S * 3;
   const files = inputs.flatMap((p) => {
-    let st;
+    let st: ReturnType<typeof statSync>;
     try {
       st = statSync(p);
     } catch {
       throw new InputError(`calibration input ${p}: no such file or folder`, { input: p });
     }
     if (!st.isDirectory()) return [p];
-    return readdirSync(p).filter((f) => MEDIA.test(f)).sort().map((f) => path.join(p, f)).filter((f) => statSync(f).isFile());
+    return readdirSync(p)
+      .filter((f) => MEDIA.test(f))
+      .sort()
+      .map((f) => path.join(p, f))
+      .filter((f) => statSync(f).isFile());
   });
-  if (files.length === 0) throw new InputError(`calibration inputs ${inputs.join(', ')}: no files found`, { input: inputs.join(',') });
+  if (files.length === 0)
+    throw new InputError(`calibration inputs ${inputs.join(', ')}: no files found`, {
+      input: inputs.join(','),
+    });
   const share = Math.max(1, Math.ceil(maxFrames / files.length));
   const chunks: Uint8Array[] = [];
   const perSource: CalibrationFrames['perSource'] = [];
@@ -43,14 +54,19 @@ export async function loadCalibrationFrames(config: ViTConfig, inputs: string[],
   for (const file of files) {
     if (total >= maxFrames) break;
     const want = Math.min(share, maxFrames - total);
-    const frames = file.toLowerCase().endsWith('.npy') ? npyFrames(file, S, want) : await videoFrames(file, S, want);
+    const frames = file.toLowerCase().endsWith('.npy')
+      ? npyFrames(file, S, want)
+      : await videoFrames(file, S, want);
     chunks.push(...frames);
     perSource.push({ source: file, frames: frames.length });
     total += frames.length;
   }
-  if (total === 0) throw new InputError(`calibration inputs ${inputs.join(', ')}: no frames decoded`, { input: inputs.join(',') });
+  if (total === 0)
+    throw new InputError(`calibration inputs ${inputs.join(', ')}: no frames decoded`, {
+      input: inputs.join(','),
+    });
   const data = new Uint8Array(total * frameBytes);
-  chunks.forEach((c, i) => data.set(c, i * frameBytes));
+  for (const [i, c] of chunks.entries()) data.set(c, i * frameBytes);
   return { data, count: total, perSource };
 }
 
@@ -58,7 +74,10 @@ function npyFrames(file: string, S: number, want: number): Uint8Array[] {
   const a = readNpy(file);
   const shape = a.shape.length === 3 ? [1, ...a.shape] : a.shape;
   if (a.dtype !== 'uint8' || shape.length !== 4 || shape[1] !== S || shape[2] !== S || shape[3] !== 3)
-    throw new InputError(`${file}: uint8 RGB [N, ${S}, ${S}, 3] expected (the model's input size), got ${a.dtype} [${a.shape.join(', ')}]`, { input: file });
+    throw new InputError(
+      `${file}: uint8 RGB [N, ${S}, ${S}, 3] expected (the model's input size), got ${a.dtype} [${a.shape.join(', ')}]`,
+      { input: file },
+    );
   const n = shape[0];
   const frameBytes = S * S * 3;
   return evenly(n, want).map((i) => (a.data as Uint8Array).slice(i * frameBytes, (i + 1) * frameBytes));

@@ -1,14 +1,21 @@
 import { EngineError, GpuUnavailableError } from '../../errors.js';
 import { fromHalfArray } from '../../util/half.js';
-import { silentLogger, type Logger } from '../../util/logger.js';
+import { type Logger, silentLogger } from '../../util/logger.js';
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
-import { BufferUsage, MapMode, openGpu, type GpuContext, type OpenGpuOptions } from '../gpu.js';
+import { BufferUsage, type GpuContext, MapMode, type OpenGpuOptions, openGpu } from '../gpu.js';
 import { attentionSupports, createAttentionKernel } from '../kernels/attention.js';
 import { createEmbedKernel } from '../kernels/embed.js';
-import { createGemmKernel, variantSupports, type GemmVariant } from '../kernels/gemm.js';
+import { createGemmKernel, type GemmVariant, variantSupports } from '../kernels/gemm.js';
 import {
-  createInt8GemmKernel, int8TileOf, int8VariantKey, int8VariantSupports, weightLayout, type Int8Epilogue, type Int8GemmKernel, type Int8GemmVariant,
+  createInt8GemmKernel,
+  type Int8Epilogue,
+  type Int8GemmKernel,
+  type Int8GemmVariant,
+  int8TileOf,
+  int8VariantKey,
+  int8VariantSupports,
+  weightLayout,
 } from '../kernels/gemm-int8.js';
 import { createLayerNormKernel } from '../kernels/layernorm.js';
 import { createLayerNormInt8Kernel } from '../kernels/layernorm-int8.js';
@@ -17,9 +24,15 @@ import { createPreprocessKernel } from '../kernels/preprocess.js';
 import { createQuantizeKernel } from '../kernels/quantize.js';
 import type { Engine, EngineInput, ViTWeights } from '../types.js';
 import {
-  allocateInt8Slot, buildInt8Plan, destroyInt8Slot, type Int8Kernels, type Int8Mode, type Int8Plan, type Int8SlotBuffers,
+  allocateInt8Slot,
+  buildInt8Plan,
+  destroyInt8Slot,
+  type Int8Kernels,
+  type Int8Mode,
+  type Int8Plan,
+  type Int8SlotBuffers,
 } from './int8-plan.js';
-import { uploadInt8Weights, type Int8GpuWeights } from './int8-weights.js';
+import { type Int8GpuWeights, uploadInt8Weights } from './int8-weights.js';
 import { INT8_ROLES, type Int8Role, type Int8Scales, validateScales } from './scales.js';
 
 /** Picks the INT8 GEMM tile for a role and M (rows); all picks must share one weight layout. */
@@ -118,43 +131,77 @@ export class Int8Engine implements Engine {
     const mode = opts.mode ?? 1;
     if (mode !== 1 && mode !== 2) throw new EngineError(`int8 mode must be 1 or 2, got ${mode}`);
     const maxBatch = opts.maxBatch ?? 32;
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new EngineError(`maxBatch must be a positive integer, got ${maxBatch}`);
+    if (!Number.isInteger(maxBatch) || maxBatch < 1)
+      throw new EngineError(`maxBatch must be a positive integer, got ${maxBatch}`);
     const config = opts.config;
     const scales = validateScales(opts.scales, 'int8 scales', config);
     const D = config.hiddenSize;
     if (D % 4 !== 0 || config.mlpDim % 4 !== 0)
-      throw new EngineError(`model ${config.name}: INT8 needs hidden size and MLP size multiples of 4 (got ${D}, ${config.mlpDim})`);
+      throw new EngineError(
+        `model ${config.name}: INT8 needs hidden size and MLP size multiples of 4 (got ${D}, ${config.mlpDim})`,
+      );
     const gpu = opts.gpu ?? (await openGpu(opts.gpuOptions));
     if (!gpu.features.has('shader-f16'))
-      throw new GpuUnavailableError(`precision int8 keeps FP16 activations and needs shader-f16, which adapter "${gpu.info.description}" lacks`);
+      throw new GpuUnavailableError(
+        `precision int8 keeps FP16 activations and needs shader-f16, which adapter "${gpu.info.description}" lacks`,
+      );
     const device = gpu.device;
     const choice = opts.gemm ?? 'auto';
     if (choice === 'subgroup-matrix' && !gpu.hasI8TensorCores)
-      throw new GpuUnavailableError(`the subgroup-matrix INT8 GEMM needs i8 subgroup matrices (16x16x32) and 32-wide subgroups; "${gpu.info.description}" has none`);
+      throw new GpuUnavailableError(
+        `the subgroup-matrix INT8 GEMM needs i8 subgroup matrices (16x16x32) and 32-wide subgroups; "${gpu.info.description}" has none`,
+      );
     // Tensor cores read K and N in 16s: a model whose sizes are not runs dot4 throughout.
-    const fits = int8VariantSupports({ kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 2, fn: 2 }, D, D) && config.mlpDim % 16 === 0;
+    const fits =
+      int8VariantSupports({ kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 2, fn: 2 }, D, D) &&
+      config.mlpDim % 16 === 0;
     if (choice === 'subgroup-matrix' && !fits)
-      throw new EngineError(`model ${config.name}: the INT8 tensor-core GEMM needs hidden and MLP sizes that are multiples of 16 (got ${D}, ${config.mlpDim}); use dot4`);
-    const useTensorCores = typeof choice === 'function' ? true : choice === 'subgroup-matrix' || (choice === 'auto' && gpu.hasI8TensorCores && fits);
-    const policy: Int8GemmPolicy = typeof choice === 'function' ? choice : useTensorCores ? (_r, M, N) => defaultTile(M, N) : () => ({ kind: 'dot4' });
+      throw new EngineError(
+        `model ${config.name}: the INT8 tensor-core GEMM needs hidden and MLP sizes that are multiples of 16 (got ${D}, ${config.mlpDim}); use dot4`,
+      );
+    const useTensorCores =
+      typeof choice === 'function'
+        ? true
+        : choice === 'subgroup-matrix' || (choice === 'auto' && gpu.hasI8TensorCores && fits);
+    const policy: Int8GemmPolicy =
+      typeof choice === 'function'
+        ? choice
+        : useTensorCores
+          ? (_r, M, N) => defaultTile(M, N)
+          : () => ({ kind: 'dot4' });
 
     device.pushErrorScope('validation');
     device.pushErrorScope('out-of-memory');
-    const fp16Gemm: GemmVariant = gpu.hasF16TensorCores ? { kind: 'subgroup-matrix', sgM: 2, sgN: 2 } : { kind: 'portable' };
+    const fp16Gemm: GemmVariant = gpu.hasF16TensorCores
+      ? { kind: 'subgroup-matrix', sgM: 2, sgN: 2 }
+      : { kind: 'portable' };
     const { patchDim, headDim } = vitDims(config);
     // The FP16 engine's attention: tensor cores where it can, else the portable kernel.
-    const attentionVariant = attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, 'f16', headDim) ? 'subgroup-matrix' : 'portable';
-    const [preprocess, embed, layerNorm, layerNormInt8, pool, attention, quantize, patch, head] = await Promise.all([
-      createPreprocessKernel(device, config, 'f16'),
-      createEmbedKernel(device, config, 'f16'),
-      createLayerNormKernel(device, 'f16'),
-      createLayerNormInt8Kernel(device),
-      createPoolKernel(device, 'f16'),
-      createAttentionKernel(device, config, 'f16', attentionVariant),
-      createQuantizeKernel(device, 'f16'),
-      createGemmKernel(device, 'f16', 'bias', variantSupports(fp16Gemm, 'f16', patchDim, D) ? fp16Gemm : { kind: 'portable' }),
-      createGemmKernel(device, 'f16', 'bias', variantSupports(fp16Gemm, 'f16', D, config.numClasses) ? fp16Gemm : { kind: 'portable' }),
-    ]);
+    const attentionVariant = attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, 'f16', headDim)
+      ? 'subgroup-matrix'
+      : 'portable';
+    const [preprocess, embed, layerNorm, layerNormInt8, pool, attention, quantize, patch, head] =
+      await Promise.all([
+        createPreprocessKernel(device, config, 'f16'),
+        createEmbedKernel(device, config, 'f16'),
+        createLayerNormKernel(device, 'f16'),
+        createLayerNormInt8Kernel(device),
+        createPoolKernel(device, 'f16'),
+        createAttentionKernel(device, config, 'f16', attentionVariant),
+        createQuantizeKernel(device, 'f16'),
+        createGemmKernel(
+          device,
+          'f16',
+          'bias',
+          variantSupports(fp16Gemm, 'f16', patchDim, D) ? fp16Gemm : { kind: 'portable' },
+        ),
+        createGemmKernel(
+          device,
+          'f16',
+          'bias',
+          variantSupports(fp16Gemm, 'f16', D, config.numClasses) ? fp16Gemm : { kind: 'portable' },
+        ),
+      ]);
     const gelu: Int8Epilogue = config.activation === 'gelu_tanh' ? 'bias-gelu-tanh' : 'bias-gelu-erf';
     const shapes: Record<Int8Role, { K: number; N: number; epilogue: Int8Epilogue; outInt8: boolean }> = {
       qkv: { K: D, N: 3 * D, epilogue: 'bias', outInt8: false },
@@ -178,7 +225,10 @@ export class Int8Engine implements Engine {
       const ready = new Map<string, Int8GemmKernel>();
       await Promise.all([...compiled].map(async ([key, p]) => ready.set(key, await p)));
       const layouts = new Set([...ready.values()].map((k) => weightLayout(k.variant)));
-      if (layouts.size > 1) throw new EngineError('INT8 GEMM policy mixes dot4 and subgroup-matrix variants; they read different weight layouts');
+      if (layouts.size > 1)
+        throw new EngineError(
+          'INT8 GEMM policy mixes dot4 and subgroup-matrix variants; they read different weight layouts',
+        );
       return (role: Int8Role, M: number) => {
         const k = ready.get(at.get(`${role}@${M}`) ?? '');
         if (!k) throw new EngineError(`internal: INT8 GEMM for ${role} at M=${M} was not compiled`);
@@ -196,29 +246,47 @@ export class Int8Engine implements Engine {
       logger.warn({ error: fallback }, 'INT8 tensor-core GEMM unavailable; using dot4');
       gemm = await compileAll(() => ({ kind: 'dot4' }));
     }
-    const kernels: Int8Kernels = { preprocess, embed, layerNorm, layerNormInt8, pool, attention, quantize, patch, head, gemm };
+    const kernels: Int8Kernels = {
+      preprocess,
+      embed,
+      layerNorm,
+      layerNormInt8,
+      pool,
+      attention,
+      quantize,
+      patch,
+      head,
+      gemm,
+    };
     const layout = weightLayout(gemm('qkv', tokens).variant);
     const weights = uploadInt8Weights(device, config, opts.weights, scales, layout);
     const engine = new Int8Engine(gpu, config, mode, maxBatch, kernels, weights, scales, logger);
     engine.gemmFallback = fallback;
-    for (const role of INT8_ROLES) engine.gemmChoices[role] = int8VariantKey(gemm(role, maxBatch * tokens).variant);
+    for (const role of INT8_ROLES)
+      engine.gemmChoices[role] = int8VariantKey(gemm(role, maxBatch * tokens).variant);
     engine.gemmChoices.patch = patch.variant.kind === 'portable' ? 'fp16-portable' : 'fp16-sgmat';
     engine.gemmChoices.attention = `fp16-${attention.variant}`;
     const oom = await device.popErrorScope();
     const invalid = await device.popErrorScope();
     if (oom || invalid) {
       await engine.close();
-      throw new EngineError(`could not set up the INT8 engine on ${gpu.info.description}: ${(oom ?? invalid)!.message}` +
-        (oom ? ` (out of GPU memory: lower --max-batch, now ${maxBatch})` : ''));
+      throw new EngineError(
+        `could not set up the INT8 engine on ${gpu.info.description}: ${(oom ?? invalid)!.message}` +
+          (oom ? ` (out of GPU memory: lower --max-batch, now ${maxBatch})` : ''),
+      );
     }
-    logger.debug({ adapter: gpu.info, mode, maxBatch, gemm: engine.gemmChoices, weightBytes: weights.bytes }, 'int8 engine open');
+    logger.debug(
+      { adapter: gpu.info, mode, maxBatch, gemm: engine.gemmChoices, weightBytes: weights.bytes },
+      'int8 engine open',
+    );
     return engine;
   }
 
   /** Bytes of GPU memory held: weights plus both slots' activations. */
   get gpuBytes(): number {
     let n = this.weights.bytes;
-    for (const s of this.slots) for (const b of Object.values(s.buffers)) n += (b as GPUBuffer | undefined)?.size ?? 0;
+    for (const s of this.slots)
+      for (const b of Object.values(s.buffers)) n += (b as GPUBuffer | undefined)?.size ?? 0;
     return n;
   }
 
@@ -248,15 +316,19 @@ export class Int8Engine implements Engine {
 
   private check(input: EngineInput): void {
     if (this.closed) throw new EngineError('engine is closed');
-    if (this.lostReason) throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
+    if (this.lostReason)
+      throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
     const { count } = input;
     if (!Number.isInteger(count) || count < 1 || count > this.maxBatch)
       throw new EngineError(`batch of ${count} images: must be between 1 and maxBatch ${this.maxBatch}`);
     const S = this.config.imageSize;
     const expected = count * S * S * 3;
     if (input.data.length < expected) {
-      const layout = input.kind === 'rgb' ? `uint8 [${count}, ${S}, ${S}, 3]` : `float32 [${count}, 3, ${S}, ${S}]`;
-      throw new EngineError(`input of ${input.data.length} values is too small for ${layout} (${expected} values)`);
+      const layout =
+        input.kind === 'rgb' ? `uint8 [${count}, ${S}, ${S}, 3]` : `float32 [${count}, 3, ${S}, ${S}]`;
+      throw new EngineError(
+        `input of ${input.data.length} values is too small for ${layout} (${expected} values)`,
+      );
     }
   }
 
@@ -267,10 +339,22 @@ export class Int8Engine implements Engine {
       if (input.kind === 'pixels' && !slot.buffers.pixels) {
         const S = this.config.imageSize;
         slot.buffers.pixels = this.gpu.device.createBuffer({
-          label: 'pixels', size: this.maxBatch * 3 * S * S * 4, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+          label: 'pixels',
+          size: this.maxBatch * 3 * S * S * 4,
+          usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
         });
       }
-      plan = buildInt8Plan(this.gpu.device, this.config, this.int8Mode, this.kernels, this.weights, this.scales, slot.buffers, input.count, input.kind);
+      plan = buildInt8Plan(
+        this.gpu.device,
+        this.config,
+        this.int8Mode,
+        this.kernels,
+        this.weights,
+        this.scales,
+        slot.buffers,
+        input.count,
+        input.kind,
+      );
       slot.plans.set(key, plan);
     }
     return plan;
@@ -294,7 +378,8 @@ export class Int8Engine implements Engine {
   }
 
   private async run(slot: Slot, input: EngineInput): Promise<Float32Array> {
-    if (this.lostReason) throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
+    if (this.lostReason)
+      throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
     const device = this.gpu.device;
     device.pushErrorScope('validation');
     const plan = this.plan(slot, input);
@@ -316,9 +401,14 @@ export class Int8Engine implements Engine {
     try {
       await slot.buffers.readback.mapAsync(MapMode.READ, 0, bytes);
     } catch (e) {
-      throw new GpuUnavailableError(`reading logits back failed${this.lostReason ? ` (device lost: ${this.lostReason})` : ''}: ${(e as Error).message}`, { cause: e });
+      throw new GpuUnavailableError(
+        `reading logits back failed${this.lostReason ? ` (device lost: ${this.lostReason})` : ''}: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
-    const out = fromHalfArray(new Uint16Array(slot.buffers.readback.getMappedRange(0, bytes), 0, input.count * C));
+    const out = fromHalfArray(
+      new Uint16Array(slot.buffers.readback.getMappedRange(0, bytes), 0, input.count * C),
+    );
     slot.buffers.readback.unmap();
     return out;
   }

@@ -49,7 +49,12 @@ export interface Int8SlotBuffers {
   unused: GPUBuffer;
 }
 
-export function allocateInt8Slot(device: GPUDevice, c: ViTConfig, maxBatch: number, label: string): Int8SlotBuffers {
+export function allocateInt8Slot(
+  device: GPUDevice,
+  c: ViTConfig,
+  maxBatch: number,
+  label: string,
+): Int8SlotBuffers {
   const { numPatches, tokens, patchDim } = vitDims(c);
   const D = c.hiddenSize;
   const rows = maxBatch * tokens;
@@ -107,32 +112,82 @@ export function buildInt8Plan(
   const rows = count * tokens;
   const uniforms: GPUBuffer[] = [];
   const uniform = (label: string, data: ArrayBuffer) => {
-    const b = device.createBuffer({ label, size: Math.max(16, data.byteLength), usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, mappedAtCreation: true });
+    const b = device.createBuffer({
+      label,
+      size: Math.max(16, data.byteLength),
+      usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+      mappedAtCreation: true,
+    });
     new Uint8Array(b.getMappedRange()).set(new Uint8Array(data));
     b.unmap();
     uniforms.push(b);
     return b;
   };
   const dispatches: Dispatch[] = [];
-  const add = (label: string, pipeline: GPUComputePipeline, buffers: (GPUBuffer | undefined)[], workgroups: [number, number, number]) =>
+  const add = (
+    label: string,
+    pipeline: GPUComputePipeline,
+    buffers: (GPUBuffer | undefined)[],
+    workgroups: [number, number, number],
+  ) =>
     dispatches.push({ label, pipeline, bindGroup: bindGroup(device, label, pipeline, buffers), workgroups });
   const quantize = (label: string, src: GPUBuffer, dst: GPUBuffer, elements: number, scale: number) =>
-    add(label, k.quantize.quantize, [uniform(label, k.quantize.params(elements, scale)), src, dst], k.quantize.workgroups(elements));
-  const int8Gemm = (label: string, role: Int8Role, layer: number, a: GPUBuffer, out: { f16?: GPUBuffer; q?: GPUBuffer }, outScale?: number) => {
+    add(
+      label,
+      k.quantize.quantize,
+      [uniform(label, k.quantize.params(elements, scale)), src, dst],
+      k.quantize.workgroups(elements),
+    );
+  const int8Gemm = (
+    label: string,
+    role: Int8Role,
+    layer: number,
+    a: GPUBuffer,
+    out: { f16?: GPUBuffer; q?: GPUBuffer },
+    outScale?: number,
+  ) => {
     const [K, N] = { qkv: [D, 3 * D], proj: [D, D], fc1: [D, F], fc2: [F, D] }[role];
     const kernel = k.gemm(role, rows);
     const lin = w.blocks[layer][role];
     const p = uniform(label, kernel.params(rows, N, K, scales.blocks[layer][role].scale, outScale));
-    add(label, kernel.pipeline, [p, a, lin.kernel, lin.scale, lin.bias, out.f16 ?? s.unused, out.q ?? s.unused], kernel.workgroups(rows, N));
+    add(
+      label,
+      kernel.pipeline,
+      [p, a, lin.kernel, lin.scale, lin.bias, out.f16 ?? s.unused, out.q ?? s.unused],
+      kernel.workgroups(rows, N),
+    );
   };
 
   const pre = k.preprocess;
   const preParams = uniform('preprocess', pre.params(count));
-  if (input === 'rgb') add('preprocess-rgb', pre.fromRgb, [preParams, s.rgb, undefined, s.patches], pre.workgroups(count));
-  else add('preprocess-pixels', pre.fromPixels, [preParams, undefined, s.pixels, s.patches], pre.workgroups(count));
+  if (input === 'rgb')
+    add('preprocess-rgb', pre.fromRgb, [preParams, s.rgb, undefined, s.patches], pre.workgroups(count));
+  else
+    add(
+      'preprocess-pixels',
+      pre.fromPixels,
+      [preParams, undefined, s.pixels, s.patches],
+      pre.workgroups(count),
+    );
   const patchRows = count * numPatches;
-  add('embed.patch', k.patch.pipeline, [uniform('patch', k.patch.params(patchRows, D, patchDim)), s.patches, w.patchKernel, w.patchBias, s.patchOut], k.patch.workgroups(patchRows, D));
-  add('embed', k.embed.pipeline, [uniform('embed', k.embed.params(count)), s.patchOut, w.cls, w.posEmbedding, s.x], k.embed.workgroups(count));
+  add(
+    'embed.patch',
+    k.patch.pipeline,
+    [
+      uniform('patch', k.patch.params(patchRows, D, patchDim)),
+      s.patches,
+      w.patchKernel,
+      w.patchBias,
+      s.patchOut,
+    ],
+    k.patch.workgroups(patchRows, D),
+  );
+  add(
+    'embed',
+    k.embed.pipeline,
+    [uniform('embed', k.embed.params(count)), s.patchOut, w.cls, w.posEmbedding, s.x],
+    k.embed.workgroups(count),
+  );
 
   const ln = uniform('layernorm', k.layerNorm.params(rows, D, 1, c.layerNormEps));
   const attParams = uniform('attention', k.attention.params(count));
@@ -140,22 +195,54 @@ export function buildInt8Plan(
     const L = `block${i}`;
     const sc = scales.blocks[i];
     if (mode === 1) {
-      add(`${L}.ln1`, k.layerNorm.pipeline, [ln, s.x, b.ln1Scale, b.ln1Bias, s.y], k.layerNorm.workgroups(rows));
+      add(
+        `${L}.ln1`,
+        k.layerNorm.pipeline,
+        [ln, s.x, b.ln1Scale, b.ln1Bias, s.y],
+        k.layerNorm.workgroups(rows),
+      );
       quantize(`${L}.quantize-qkv`, s.y, s.yq, rows * D, sc.qkv.scale);
     } else {
-      add(`${L}.ln1-int8`, k.layerNormInt8.pipeline, [uniform(`${L}.ln1`, k.layerNormInt8.params(rows, D, c.layerNormEps, sc.qkv.scale)), s.x, b.ln1Scale, b.ln1Bias, s.yq], k.layerNormInt8.workgroups(rows));
+      add(
+        `${L}.ln1-int8`,
+        k.layerNormInt8.pipeline,
+        [
+          uniform(`${L}.ln1`, k.layerNormInt8.params(rows, D, c.layerNormEps, sc.qkv.scale)),
+          s.x,
+          b.ln1Scale,
+          b.ln1Bias,
+          s.yq,
+        ],
+        k.layerNormInt8.workgroups(rows),
+      );
     }
     int8Gemm(`${L}.qkv`, 'qkv', i, s.yq, { f16: s.qkv });
     add(`${L}.attention`, k.attention.pipeline, [attParams, s.qkv, s.att], k.attention.workgroups(count));
     quantize(`${L}.quantize-proj`, s.att, s.yq, rows * D, sc.proj.scale);
     int8Gemm(`${L}.proj`, 'proj', i, s.yq, { f16: s.x });
     if (mode === 1) {
-      add(`${L}.ln2`, k.layerNorm.pipeline, [ln, s.x, b.ln2Scale, b.ln2Bias, s.y], k.layerNorm.workgroups(rows));
+      add(
+        `${L}.ln2`,
+        k.layerNorm.pipeline,
+        [ln, s.x, b.ln2Scale, b.ln2Bias, s.y],
+        k.layerNorm.workgroups(rows),
+      );
       quantize(`${L}.quantize-fc1`, s.y, s.yq, rows * D, sc.fc1.scale);
       int8Gemm(`${L}.fc1`, 'fc1', i, s.yq, { f16: s.hidden });
       quantize(`${L}.quantize-fc2`, s.hidden, s.hq, rows * F, sc.fc2.scale);
     } else {
-      add(`${L}.ln2-int8`, k.layerNormInt8.pipeline, [uniform(`${L}.ln2`, k.layerNormInt8.params(rows, D, c.layerNormEps, sc.fc1.scale)), s.x, b.ln2Scale, b.ln2Bias, s.yq], k.layerNormInt8.workgroups(rows));
+      add(
+        `${L}.ln2-int8`,
+        k.layerNormInt8.pipeline,
+        [
+          uniform(`${L}.ln2`, k.layerNormInt8.params(rows, D, c.layerNormEps, sc.fc1.scale)),
+          s.x,
+          b.ln2Scale,
+          b.ln2Bias,
+          s.yq,
+        ],
+        k.layerNormInt8.workgroups(rows),
+      );
       int8Gemm(`${L}.fc1`, 'fc1', i, s.yq, { q: s.hq }, sc.fc2.scale);
     }
     int8Gemm(`${L}.fc2`, 'fc2', i, s.hq, { f16: s.x });
@@ -165,15 +252,40 @@ export function buildInt8Plan(
   const mean = c.classifier === 'gap';
   if (c.finalNorm && w.normScale && w.normBias) {
     if (mean) {
-      add('final-norm', k.layerNorm.pipeline, [ln, s.x, w.normScale, w.normBias, s.y], k.layerNorm.workgroups(rows));
-      add('pool', k.pool.pipeline, [uniform('pool', k.pool.params(count, tokens, D, true)), s.y, s.pooled], k.pool.workgroups(count, D));
+      add(
+        'final-norm',
+        k.layerNorm.pipeline,
+        [ln, s.x, w.normScale, w.normBias, s.y],
+        k.layerNorm.workgroups(rows),
+      );
+      add(
+        'pool',
+        k.pool.pipeline,
+        [uniform('pool', k.pool.params(count, tokens, D, true)), s.y, s.pooled],
+        k.pool.workgroups(count, D),
+      );
     } else {
       const lnCls = uniform('layernorm-cls', k.layerNorm.params(count, D, tokens, c.layerNormEps));
-      add('final-norm', k.layerNorm.pipeline, [lnCls, s.x, w.normScale, w.normBias, s.pooled], k.layerNorm.workgroups(count));
+      add(
+        'final-norm',
+        k.layerNorm.pipeline,
+        [lnCls, s.x, w.normScale, w.normBias, s.pooled],
+        k.layerNorm.workgroups(count),
+      );
     }
   } else {
-    add('pool', k.pool.pipeline, [uniform('pool', k.pool.params(count, tokens, D, mean)), s.x, s.pooled], k.pool.workgroups(count, D));
+    add(
+      'pool',
+      k.pool.pipeline,
+      [uniform('pool', k.pool.params(count, tokens, D, mean)), s.x, s.pooled],
+      k.pool.workgroups(count, D),
+    );
   }
-  add('head', k.head.pipeline, [uniform('head', k.head.params(count, c.numClasses, D)), s.pooled, w.headKernel, w.headBias, s.logits], k.head.workgroups(count, c.numClasses));
+  add(
+    'head',
+    k.head.pipeline,
+    [uniform('head', k.head.params(count, c.numClasses, D)), s.pooled, w.headKernel, w.headBias, s.logits],
+    k.head.workgroups(count, c.numClasses),
+  );
   return { dispatches, uniforms };
 }

@@ -13,8 +13,10 @@ export interface Int8Linear {
 }
 
 export interface Int8BlockWeights extends Record<Int8Role, Int8Linear> {
-  ln1Scale: GPUBuffer; ln1Bias: GPUBuffer;
-  ln2Scale: GPUBuffer; ln2Bias: GPUBuffer;
+  ln1Scale: GPUBuffer;
+  ln1Bias: GPUBuffer;
+  ln2Scale: GPUBuffer;
+  ln2Bias: GPUBuffer;
 }
 
 /** Everything outside the INT8 GEMMs stays FP16, as the FP16 engine stores it. */
@@ -37,29 +39,53 @@ export interface Int8GpuWeights {
  * file when it has them, else from the weights) into the layout the chosen GEMM variant reads,
  * and uploads everything once.
  */
-export function uploadInt8Weights(device: GPUDevice, config: ViTConfig, w: ViTWeights, scales: Int8Scales, layout: 'nk' | 'kn'): Int8GpuWeights {
+export function uploadInt8Weights(
+  device: GPUDevice,
+  config: ViTConfig,
+  w: ViTWeights,
+  scales: Int8Scales,
+  layout: 'nk' | 'kn',
+): Int8GpuWeights {
   const created: GPUBuffer[] = [];
   let bytes = 0;
   const put = (label: string, data: ArrayBufferView): GPUBuffer => {
     const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
-    const buffer = device.createBuffer({ label, size, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST, mappedAtCreation: true });
-    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    const buffer = device.createBuffer({
+      label,
+      size,
+      usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(buffer.getMappedRange()).set(
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    );
     buffer.unmap();
     created.push(buffer);
     bytes += size;
     return buffer;
   };
-  const half = (label: string, t: Tensor | undefined) => put(label, toHalfArray(t?.data ?? new Float32Array(4)));
+  const half = (label: string, t: Tensor | undefined) =>
+    put(label, toHalfArray(t?.data ?? new Float32Array(4)));
   const D = config.hiddenSize;
   const F = config.mlpDim;
-  const dims: Record<Int8Role, [number, number]> = { qkv: [D, 3 * D], proj: [D, D], fc1: [D, F], fc2: [F, D] };
+  const dims: Record<Int8Role, [number, number]> = {
+    qkv: [D, 3 * D],
+    proj: [D, D],
+    fc1: [D, F],
+    fc2: [F, D],
+  };
   const blocks = w.blocks.map((b, i) => {
     const tensors: Record<Int8Role, [Tensor, Tensor]> = {
-      qkv: [b.qkvKernel, b.qkvBias], proj: [b.projKernel, b.projBias], fc1: [b.fc1Kernel, b.fc1Bias], fc2: [b.fc2Kernel, b.fc2Bias],
+      qkv: [b.qkvKernel, b.qkvBias],
+      proj: [b.projKernel, b.projBias],
+      fc1: [b.fc1Kernel, b.fc1Bias],
+      fc2: [b.fc2Kernel, b.fc2Bias],
     };
     const out = {
-      ln1Scale: half(`block${i}.ln1Scale`, b.ln1Scale), ln1Bias: half(`block${i}.ln1Bias`, b.ln1Bias),
-      ln2Scale: half(`block${i}.ln2Scale`, b.ln2Scale), ln2Bias: half(`block${i}.ln2Bias`, b.ln2Bias),
+      ln1Scale: half(`block${i}.ln1Scale`, b.ln1Scale),
+      ln1Bias: half(`block${i}.ln1Bias`, b.ln1Bias),
+      ln2Scale: half(`block${i}.ln2Scale`, b.ln2Scale),
+      ln2Bias: half(`block${i}.ln2Bias`, b.ln2Bias),
     } as Int8BlockWeights;
     for (const role of INT8_ROLES) {
       const [K, N] = dims[role];
@@ -84,7 +110,11 @@ export function uploadInt8Weights(device: GPUDevice, config: ViTConfig, w: ViTWe
     normBias: w.normBias && half('normBias', w.normBias),
     headKernel: half('headKernel', w.headKernel),
     headBias: half('headBias', w.headBias),
-    get bytes() { return bytes; },
-    destroy() { for (const b of created) b.destroy(); },
+    get bytes() {
+      return bytes;
+    },
+    destroy() {
+      for (const b of created) b.destroy();
+    },
   };
 }

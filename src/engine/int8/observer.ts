@@ -1,5 +1,5 @@
 import { type ViTConfig, vitDims } from '../config.js';
-import { checkInput, gemm, geluErf, geluTanh, layerNorm } from '../reference.js';
+import { checkInput, geluErf, geluTanh, gemm, layerNorm } from '../reference.js';
 import type { EngineInput, ViTWeights } from '../types.js';
 import type { Int8Role } from './scales.js';
 
@@ -12,7 +12,12 @@ export type Observe = (layer: number, role: Int8Role, x: Float32Array) => void;
  * quantises. Returns the logits so that callers can also compare. Kept separate from the
  * reference so that the reference stays a plain yardstick.
  */
-export function observeForward(config: ViTConfig, w: ViTWeights, input: EngineInput, observe: Observe): Float32Array {
+export function observeForward(
+  config: ViTConfig,
+  w: ViTWeights,
+  input: EngineInput,
+  observe: Observe,
+): Float32Array {
   checkInput(config, input, 'calibration forward');
   const { numPatches, tokens: t, patchDim } = vitDims(config);
   const n = input.count;
@@ -53,7 +58,8 @@ export function observeForward(config: ViTConfig, w: ViTWeights, input: EngineIn
     observe(l, 'fc2', mlp);
     gemm(mlp, b.fc2Kernel.data, b.fc2Bias.data, x, rows, config.mlpDim, d, x);
   }
-  if (config.finalNorm && w.normScale && w.normBias) layerNorm(x, w.normScale.data, w.normBias.data, x, rows, d, eps);
+  if (config.finalNorm && w.normScale && w.normBias)
+    layerNorm(x, w.normScale.data, w.normBias.data, x, rows, d, eps);
   const pooled = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
     if (config.classifier === 'token') pooled.set(x.subarray(i * t * d, i * t * d + d), i * d);
@@ -85,15 +91,23 @@ function patchify(config: ViTConfig, input: EngineInput): Float32Array {
             const y = gy * p + py;
             const x = gx * p + px;
             for (let c = 0; c < 3; c++)
-              out[o++] = input.kind === 'rgb'
-                ? input.data[((n * s + y) * s + x) * 3 + c] * scale[c] - shift[c]
-                : input.data[((n * 3 + c) * s + y) * s + x];
+              out[o++] =
+                input.kind === 'rgb'
+                  ? input.data[((n * s + y) * s + x) * 3 + c] * scale[c] - shift[c]
+                  : input.data[((n * 3 + c) * s + y) * s + x];
           }
   return out;
 }
 
 /** softmax(q·kᵀ/√hd)·v per head for one image's rows [t, 3d] from `base` (float64 sums). */
-function attention(qkv: Float32Array, out: Float32Array, base: number, t: number, d: number, heads: number): void {
+function attention(
+  qkv: Float32Array,
+  out: Float32Array,
+  base: number,
+  t: number,
+  d: number,
+  heads: number,
+): void {
   const hd = d / heads;
   const stride = 3 * d;
   const scale = 1 / Math.sqrt(hd);

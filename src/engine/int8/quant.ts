@@ -15,7 +15,7 @@ export function roundHalfEven(x: number): number {
 /** q = clamp(rint(x · (1/scale)), ±127), the product rounded to f32 as the GPU computes it. */
 export function quantizeValue(x: number, invScale: number): number {
   const q = roundHalfEven(Math.fround(Math.fround(x) * Math.fround(invScale)));
-  return q > QMAX ? QMAX : q < -QMAX ? -QMAX : q;
+  return Math.min(QMAX, Math.max(-QMAX, q));
 }
 
 export function quantizeArray(x: ArrayLike<number>, scale: number): Int8Array {
@@ -52,7 +52,13 @@ export function channelScales(w: Float32Array, K: number, N: number): Float32Arr
  * 32-bit words (4 int8 each, little-endian: element i of a word in bits 8i..8i+7):
  * `nk` = W transposed, [N, K] (rows along K), `kn` = W as it is, [K, N] (rows along N).
  */
-export function quantizeKernel(w: Float32Array, K: number, N: number, scales: Float32Array, layout: 'nk' | 'kn'): Int8Array {
+export function quantizeKernel(
+  w: Float32Array,
+  K: number,
+  N: number,
+  scales: Float32Array,
+  layout: 'nk' | 'kn',
+): Int8Array {
   const out = new Int8Array(K * N);
   const inv = scales.map((s) => Math.fround(1 / s));
   for (let k = 0; k < K; k++)

@@ -52,7 +52,10 @@ export function readScales(file: string, config?: ViTConfig): Int8Scales {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new ConfigError(`${file}: cannot read INT8 scales (${(e as Error).message}); run \`vitstream calibrate\` to make one`, { input: file, cause: e });
+    throw new ConfigError(
+      `${file}: cannot read INT8 scales (${(e as Error).message}); run \`vitstream calibrate\` to make one`,
+      { input: file, cause: e },
+    );
   }
   return validateScales(raw, file, config);
 }
@@ -60,23 +63,40 @@ export function readScales(file: string, config?: ViTConfig): Int8Scales {
 export function validateScales(raw: unknown, source: string, config?: ViTConfig): Int8Scales {
   const s = raw as Partial<Int8Scales>;
   if (!s || s.format !== 'vitstream-int8-scales' || s.version !== 1 || !Array.isArray(s.blocks))
-    throw new ConfigError(`${source}: not a vitstream INT8 scales file (format "vitstream-int8-scales", version 1, blocks[] expected)`, { input: source });
+    throw new ConfigError(
+      `${source}: not a vitstream INT8 scales file (format "vitstream-int8-scales", version 1, blocks[] expected)`,
+      { input: source },
+    );
   s.blocks.forEach((b, i) => {
     for (const role of INT8_ROLES) {
       const r = b?.[role];
       if (!r || !(r.scale > 0) || !Number.isFinite(r.scale))
-        throw new ConfigError(`${source}: block ${i} ${role}: positive finite scale expected, got ${JSON.stringify(r?.scale)}`, { input: source });
+        throw new ConfigError(
+          `${source}: block ${i} ${role}: positive finite scale expected, got ${JSON.stringify(r?.scale)}`,
+          { input: source },
+        );
     }
   });
   if (config) {
     if (s.blocks.length !== config.numLayers)
-      throw new ConfigError(`${source}: scales for ${s.blocks.length} blocks, but model ${config.name} has ${config.numLayers}`, { input: source });
+      throw new ConfigError(
+        `${source}: scales for ${s.blocks.length} blocks, but model ${config.name} has ${config.numLayers}`,
+        { input: source },
+      );
     if (s.weights) {
-      const want: Record<Int8Role, number> = { qkv: 3 * config.hiddenSize, proj: config.hiddenSize, fc1: config.mlpDim, fc2: config.hiddenSize };
+      const want: Record<Int8Role, number> = {
+        qkv: 3 * config.hiddenSize,
+        proj: config.hiddenSize,
+        fc1: config.mlpDim,
+        fc2: config.hiddenSize,
+      };
       s.weights.forEach((w, i) => {
         for (const role of INT8_ROLES)
           if (w?.[role]?.length !== want[role])
-            throw new ConfigError(`${source}: block ${i} ${role} weight scales: ${want[role]} values expected, got ${w?.[role]?.length}`, { input: source });
+            throw new ConfigError(
+              `${source}: block ${i} ${role} weight scales: ${want[role]} values expected, got ${w?.[role]?.length}`,
+              { input: source },
+            );
       });
     }
   }

@@ -3,7 +3,12 @@ import { computePipeline, kernelSource } from './source.js';
 
 /** What an INT8 GEMM does after dequantising: bias, then maybe GELU or a residual add. */
 export type Int8Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
-const EPILOGUE_CODE: Record<Int8Epilogue, number> = { bias: 0, 'bias-gelu-erf': 1, 'bias-gelu-tanh': 2, 'bias-residual': 3 };
+const EPILOGUE_CODE: Record<Int8Epilogue, number> = {
+  bias: 0,
+  'bias-gelu-erf': 1,
+  'bias-gelu-tanh': 2,
+  'bias-residual': 3,
+};
 
 /**
  * An INT8 GEMM variant: `dot4` (kernels/gemm_int8.wgsl, any adapter with the WGSL feature
@@ -11,13 +16,28 @@ const EPILOGUE_CODE: Record<Int8Epilogue, number> = { bias: 0, 'bias-gelu-erf': 
  * i8 tensor cores) with its tile: sgM x sgN subgroups, each owning fm x fn 16x16 fragments.
  * The two read weights in different layouts (see `weightLayout`).
  */
-export type Int8GemmVariant = { kind: 'dot4' } | { kind: 'subgroup-matrix'; sgM: number; sgN: number; fm: number; fn: number };
+export type Int8GemmVariant =
+  | { kind: 'dot4' }
+  | { kind: 'subgroup-matrix'; sgM: number; sgN: number; fm: number; fn: number };
 
-const tile = (sgM: number, sgN: number, fm: number, fn: number): Int8GemmVariant => ({ kind: 'subgroup-matrix', sgM, sgN, fm, fn });
+const tile = (sgM: number, sgN: number, fm: number, fn: number): Int8GemmVariant => ({
+  kind: 'subgroup-matrix',
+  sgM,
+  sgN,
+  fm,
+  fn,
+});
 /** Tuning candidates (subgroups sgM x sgN, fragments fm x fn each); see int8WorkgroupBytes. */
 export const INT8_SUBGROUP_MATRIX_TILES: Int8GemmVariant[] = [
-  tile(2, 2, 2, 2), tile(4, 2, 2, 2), tile(2, 4, 2, 2), tile(2, 2, 4, 2), tile(2, 2, 2, 4),
-  tile(2, 2, 4, 4), tile(4, 2, 2, 4), tile(2, 4, 4, 2), tile(1, 4, 4, 2),
+  tile(2, 2, 2, 2),
+  tile(4, 2, 2, 2),
+  tile(2, 4, 2, 2),
+  tile(2, 2, 4, 2),
+  tile(2, 2, 2, 4),
+  tile(2, 2, 4, 4),
+  tile(4, 2, 2, 4),
+  tile(2, 4, 4, 2),
+  tile(1, 4, 4, 2),
 ];
 
 export function int8VariantKey(v: Int8GemmVariant): string {
@@ -27,7 +47,10 @@ export function int8VariantKey(v: Int8GemmVariant): string {
 export function parseInt8Variant(key: string): Int8GemmVariant {
   if (key === 'dot4') return { kind: 'dot4' };
   const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)$/.exec(key);
-  if (!m) throw new EngineError(`unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n>-f<m>x<n> expected)`, { input: key });
+  if (!m)
+    throw new EngineError(`unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n>-f<m>x<n> expected)`, {
+      input: key,
+    });
   return tile(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]));
 }
 
@@ -79,7 +102,9 @@ export async function createInt8GemmKernel(
   const label = `gemm-int8-${int8VariantKey(variant)}-${epilogue}${outInt8 ? '-q' : ''}`;
   const params = (M: number, N: number, K: number, aScale: number, outScale = 1) => {
     if (!int8VariantSupports(variant, K, N))
-      throw new EngineError(`INT8 GEMM ${int8VariantKey(variant)} ${M}x${N}x${K}: K and N must be multiples of ${variant.kind === 'dot4' ? 4 : 16}`);
+      throw new EngineError(
+        `INT8 GEMM ${int8VariantKey(variant)} ${M}x${N}x${K}: K and N must be multiples of ${variant.kind === 'dot4' ? 4 : 16}`,
+      );
     const buf = new ArrayBuffer(32);
     new Uint32Array(buf, 0, 3).set([M, N, K]);
     new Float32Array(buf, 16, 2).set([aScale, 1 / outScale]);
@@ -87,10 +112,26 @@ export async function createInt8GemmKernel(
   };
   if (variant.kind === 'dot4') {
     const pipeline = await computePipeline(device, label, kernelSource('gemm_int8'), 'main', constants);
-    return { variant, epilogue, outInt8, pipeline, params, workgroups: (M, N) => [Math.ceil(N / 64), Math.ceil(M / 64), 1] };
+    return {
+      variant,
+      epilogue,
+      outInt8,
+      pipeline,
+      params,
+      workgroups: (M, N) => [Math.ceil(N / 64), Math.ceil(M / 64), 1],
+    };
   }
-  const code = kernelSource('gemm_int8_subgroup_matrix', { consts: { SG_M: variant.sgM, SG_N: variant.sgN, FM: variant.fm, FN: variant.fn } });
+  const code = kernelSource('gemm_int8_subgroup_matrix', {
+    consts: { SG_M: variant.sgM, SG_N: variant.sgN, FM: variant.fm, FN: variant.fn },
+  });
   const pipeline = await computePipeline(device, label, code, 'main', constants);
   const { bm, bn } = int8TileOf(variant);
-  return { variant, epilogue, outInt8, pipeline, params, workgroups: (M, N) => [Math.ceil(N / bn), Math.ceil(M / bm), 1] };
+  return {
+    variant,
+    epilogue,
+    outInt8,
+    pipeline,
+    params,
+    workgroups: (M, N) => [Math.ceil(N / bn), Math.ceil(M / bm), 1],
+  };
 }

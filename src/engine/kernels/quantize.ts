@@ -1,4 +1,4 @@
-import { computePipeline, kernelSource, spread, type ElementType } from './source.js';
+import { computePipeline, type ElementType, kernelSource, spread } from './source.js';
 
 /** Per-tensor float <-> packed int8 conversion (kernels/quantize.wgsl). */
 export interface QuantizeKernel {

@@ -7,7 +7,7 @@ import { calibrate } from '../../../src/engine/int8/calibrate.js';
 import { AbsHistogram } from '../../../src/engine/int8/histogram.js';
 import { loadCalibrationFrames } from '../../../src/engine/int8/inputs.js';
 import { observeForward } from '../../../src/engine/int8/observer.js';
-import { quantizeArray, dequantizeArray } from '../../../src/engine/int8/quant.js';
+import { dequantizeArray, quantizeArray } from '../../../src/engine/int8/quant.js';
 import { readScales, writeScales } from '../../../src/engine/int8/scales.js';
 import { loadWeights } from '../../../src/engine/weights/index.js';
 import { readNpy } from '../../../src/util/npy.js';
@@ -53,12 +53,24 @@ describe('calibration forward pass', () => {
     const weights = await loadWeights(sharedPath(...dir, 'weights.npz'), config);
     const rgb = readNpy(sharedPath(...dir, 'rgb.npy'));
     const seen: string[] = [];
-    const logits = observeForward(config, weights, { kind: 'rgb', data: rgb.data as Uint8Array, count: 4 }, (l, role, x) => {
-      seen.push(`${l}.${role}:${x.length}`);
-    });
+    const logits = observeForward(
+      config,
+      weights,
+      { kind: 'rgb', data: rgb.data as Uint8Array, count: 4 },
+      (l, role, x) => {
+        seen.push(`${l}.${role}:${x.length}`);
+      },
+    );
     expect(relMaxError(logits, readNpy(sharedPath(...dir, 'logits.npy')).data)).toBeLessThan(1e-4);
     const rows = 4 * 197;
-    expect(seen).toEqual([0, 1].flatMap((l) => [`${l}.qkv:${rows * 96}`, `${l}.proj:${rows * 96}`, `${l}.fc1:${rows * 96}`, `${l}.fc2:${rows * 384}`]));
+    expect(seen).toEqual(
+      [0, 1].flatMap((l) => [
+        `${l}.qkv:${rows * 96}`,
+        `${l}.proj:${rows * 96}`,
+        `${l}.fc1:${rows * 96}`,
+        `${l}.fc2:${rows * 384}`,
+      ]),
+    );
   });
 
   it('writes scales every method orders as max >= percentile, and reads them back checked', async () => {
@@ -69,7 +81,14 @@ describe('calibration forward pass', () => {
     expect(frames.count).toBe(40);
     const byMethod = {
       max: await calibrate({ config, weights, frames: frames.data, count: frames.count, method: 'max' }),
-      percentile: await calibrate({ config, weights, frames: frames.data, count: frames.count, method: 'percentile', percentile: 99.9 }),
+      percentile: await calibrate({
+        config,
+        weights,
+        frames: frames.data,
+        count: frames.count,
+        method: 'percentile',
+        percentile: 99.9,
+      }),
       mse: await calibrate({ config, weights, frames: frames.data, count: frames.count, method: 'mse' }),
     };
     for (const [l, b] of byMethod.max.blocks.entries()) {
@@ -81,7 +100,8 @@ describe('calibration forward pass', () => {
     }
     // Weight scales: per output column, its largest |w| / 127.
     const w = weights.blocks[0].fc1Kernel.data;
-    const col = (n: number) => Math.max(...Array.from({ length: config.hiddenSize }, (_, k) => Math.abs(w[k * config.mlpDim + n])));
+    const col = (n: number) =>
+      Math.max(...Array.from({ length: config.hiddenSize }, (_, k) => Math.abs(w[k * config.mlpDim + n])));
     expect(byMethod.max.weights?.[0].fc1[5]).toBeCloseTo(col(5) / 127, 7);
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'vitstream-int8-')), 'scales.json');
     writeScales(file, byMethod.mse);

@@ -1,8 +1,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { openGpu, type GpuContext } from '../../../src/engine/gpu.js';
+import { type GpuContext, openGpu } from '../../../src/engine/gpu.js';
 import { int8Gemm, quantizeValue } from '../../../src/engine/int8/quant.js';
 import {
-  createInt8GemmKernel, INT8_SUBGROUP_MATRIX_TILES, int8VariantKey, int8WorkgroupBytes, weightLayout, type Int8Epilogue, type Int8GemmVariant,
+  createInt8GemmKernel,
+  INT8_SUBGROUP_MATRIX_TILES,
+  type Int8Epilogue,
+  type Int8GemmVariant,
+  int8VariantKey,
+  int8WorkgroupBytes,
+  weightLayout,
 } from '../../../src/engine/kernels/gemm-int8.js';
 import { bindGroup } from '../../../src/engine/kernels/source.js';
 import { geluErf, geluTanh } from '../../../src/engine/reference.js';
@@ -24,7 +30,14 @@ const transpose = (b: Int8Array, K: number, N: number) => {
  * Runs one INT8 GEMM on random int8 operands and returns what it wrote next to the exact
  * integer product (int8Gemm, int32) pushed through the same epilogue on the CPU.
  */
-async function run(variant: Int8GemmVariant, epilogue: Int8Epilogue, outInt8: boolean, M: number, N: number, K: number) {
+async function run(
+  variant: Int8GemmVariant,
+  epilogue: Int8Epilogue,
+  outInt8: boolean,
+  M: number,
+  N: number,
+  K: number,
+) {
   const { device } = gpu;
   const a = randInt8(M * K, 1 + M);
   const b = randInt8(K * N, 2 + N);
@@ -38,8 +51,13 @@ async function run(variant: Int8GemmVariant, epilogue: Int8Epilogue, outInt8: bo
   const cq = upload(device, new Uint8Array(M * N));
   const weights = weightLayout(variant) === 'nk' ? transpose(b, K, N) : b;
   const group = bindGroup(device, 'int8-gemm-test', kernel.pipeline, [
-    uniform(device, kernel.params(M, N, K, aScale, outScale)), upload(device, a), upload(device, weights),
-    upload(device, wScale), upload(device, bias), c, cq,
+    uniform(device, kernel.params(M, N, K, aScale, outScale)),
+    upload(device, a),
+    upload(device, weights),
+    upload(device, wScale),
+    upload(device, bias),
+    c,
+    cq,
   ]);
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
@@ -49,12 +67,14 @@ async function run(variant: Int8GemmVariant, epilogue: Int8Epilogue, outInt8: bo
   pass.end();
   device.queue.submit([enc.finish()]);
   const exact = int8Gemm(a, b, M, N, K);
-  const act = epilogue === 'bias-gelu-erf' ? geluErf : epilogue === 'bias-gelu-tanh' ? geluTanh : (x: number) => x;
+  const act =
+    epilogue === 'bias-gelu-erf' ? geluErf : epilogue === 'bias-gelu-tanh' ? geluTanh : (x: number) => x;
   const expected = new Float32Array(M * N);
   for (let m = 0; m < M; m++)
     for (let n = 0; n < N; n++) {
       const i = m * N + n;
-      expected[i] = act(exact[i] * aScale * wScale[n] + bias[n]) + (epilogue === 'bias-residual' ? prev[i] : 0);
+      expected[i] =
+        act(exact[i] * aScale * wScale[n] + bias[n]) + (epilogue === 'bias-residual' ? prev[i] : 0);
     }
   if (outInt8) {
     const got = new Int8Array(await readBack(device, cq, M * N));
@@ -86,8 +106,13 @@ const SHAPES = [
   [33, 20, 36],
 ] as const;
 const CASES: [Int8Epilogue, boolean][] = [
-  ['bias', false], ['bias-gelu-erf', false], ['bias-gelu-tanh', false], ['bias-residual', false],
-  ['bias-gelu-erf', true], ['bias-gelu-tanh', true], ['bias', true],
+  ['bias', false],
+  ['bias-gelu-erf', false],
+  ['bias-gelu-tanh', false],
+  ['bias-residual', false],
+  ['bias-gelu-erf', true],
+  ['bias-gelu-tanh', true],
+  ['bias', true],
 ];
 
 describe('portable INT8 GEMM (dot4I8Packed)', () => {
@@ -111,18 +136,32 @@ describe('portable INT8 GEMM (dot4I8Packed)', () => {
 describe('[gpu] subgroup-matrix INT8 GEMM (i8 tensor cores)', () => {
   it('every tile shape and epilogue matches the exact integer product, or the adapter has none', async () => {
     if (!gpu.hasI8TensorCores) {
-      console.log(`[gpu] skipped: adapter "${gpu.info.description}" has no i8 subgroup matrices; run on the GPU machine`);
+      console.log(
+        `[gpu] skipped: adapter "${gpu.info.description}" has no i8 subgroup matrices; run on the GPU machine`,
+      );
       return;
     }
     // Tensor cores load K and N in 16s; M stays ragged, and K = 208 ends on half a 64-deep stage.
-    const shapes = [[197, 112, 208], [77, 1008, 192], [33, 48, 16], [300, 2304, 768]] as const;
-    const tiles = INT8_SUBGROUP_MATRIX_TILES.filter((v) => int8WorkgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize);
+    const shapes = [
+      [197, 112, 208],
+      [77, 1008, 192],
+      [33, 48, 16],
+      [300, 2304, 768],
+    ] as const;
+    const tiles = INT8_SUBGROUP_MATRIX_TILES.filter(
+      (v) => int8WorkgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize,
+    );
     for (const variant of tiles) {
       for (const [epilogue, outInt8] of CASES) {
         // The big shape once per tile: its CPU integer reference takes a second.
         for (const [M, N, K] of epilogue === 'bias' && !outInt8 ? shapes : shapes.slice(0, 3)) {
           const { got, expected } = await run(variant, epilogue, outInt8, M, N, K);
-          check(got, expected, outInt8, `${int8VariantKey(variant)} ${epilogue}${outInt8 ? ' q' : ''} ${M}x${N}x${K}`);
+          check(
+            got,
+            expected,
+            outInt8,
+            `${int8VariantKey(variant)} ${epilogue}${outInt8 ? ' q' : ''} ${M}x${N}x${K}`,
+          );
         }
       }
     }

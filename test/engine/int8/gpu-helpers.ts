@@ -6,7 +6,7 @@ export function randInt8(n: number, seed: number): Int8Array {
   let s = seed >>> 0;
   for (let i = 0; i < n; i++) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >>> 24) % 255 - 127;
+    out[i] = ((s >>> 24) % 255) - 127;
   }
   return out;
 }
@@ -23,7 +23,10 @@ export function randFloats(n: number, seed: number, lo = -1, hi = 1): Float32Arr
 
 export function upload(device: GPUDevice, data: ArrayBufferView, usage = 0): GPUBuffer {
   const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
-  const buf = device.createBuffer({ size, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC | usage });
+  const buf = device.createBuffer({
+    size,
+    usage: BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC | usage,
+  });
   const bytes = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
   bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   device.queue.writeBuffer(buf, 0, bytes);
@@ -31,7 +34,10 @@ export function upload(device: GPUDevice, data: ArrayBufferView, usage = 0): GPU
 }
 
 export function uniform(device: GPUDevice, data: ArrayBuffer): GPUBuffer {
-  const buf = device.createBuffer({ size: Math.max(16, data.byteLength), usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+  const buf = device.createBuffer({
+    size: Math.max(16, data.byteLength),
+    usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+  });
   device.queue.writeBuffer(buf, 0, data);
   return buf;
 }

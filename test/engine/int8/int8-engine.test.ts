@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readViTConfigFile } from '../../../src/engine/config.js';
-import { openGpu, type GpuContext } from '../../../src/engine/gpu.js';
+import { type GpuContext, openGpu } from '../../../src/engine/gpu.js';
 import { calibrate } from '../../../src/engine/int8/calibrate.js';
 import { openInt8Engine } from '../../../src/engine/int8/index.js';
 import { loadWeights } from '../../../src/engine/weights/index.js';
@@ -25,7 +25,12 @@ const TIE = 0.02;
 const MODELS = [
   { name: 'vit-tiny-test', dir: ['fixtures', 'vit-tiny-test'], weights: 'weights.npz', calibEvery: 1 },
   { name: 'vit-mini-224', dir: ['fixtures', 'vit-mini-224'], weights: 'weights.safetensors', calibEvery: 1 },
-  { name: 'vit-cifar10-demo', dir: ['models', 'vit-cifar10-demo'], weights: 'model.safetensors', calibEvery: 2 },
+  {
+    name: 'vit-cifar10-demo',
+    dir: ['models', 'vit-cifar10-demo'],
+    weights: 'model.safetensors',
+    calibEvery: 2,
+  },
 ];
 
 function margin(row: ArrayLike<number>): number {
@@ -49,8 +54,15 @@ for (const m of MODELS) {
       const frameBytes = config.imageSize ** 2 * 3;
       const all = rgb.data as Uint8Array;
       const calib = new Uint8Array(Math.ceil(count / m.calibEvery) * frameBytes);
-      for (let i = 0, j = 0; i < count; i += m.calibEvery, j++) calib.set(all.subarray(i * frameBytes, (i + 1) * frameBytes), j * frameBytes);
-      const scales = await calibrate({ config, weights, frames: calib, count: calib.length / frameBytes, method: 'percentile' });
+      for (let i = 0, j = 0; i < count; i += m.calibEvery, j++)
+        calib.set(all.subarray(i * frameBytes, (i + 1) * frameBytes), j * frameBytes);
+      const scales = await calibrate({
+        config,
+        weights,
+        frames: calib,
+        count: calib.length / frameBytes,
+        method: 'percentile',
+      });
       const C = config.numClasses;
       const want = argmaxRows(golden, C);
       const report: string[] = [];
@@ -64,7 +76,11 @@ for (const m of MODELS) {
         const runs: Promise<void>[] = [];
         for (let i = 0; i < count; i += maxBatch) {
           const n = Math.min(maxBatch, count - i);
-          runs.push(engine.infer({ kind: 'rgb', data: all.subarray(i * frameBytes, (i + n) * frameBytes), count: n }).then((l) => logits.set(l, i * C)));
+          runs.push(
+            engine
+              .infer({ kind: 'rgb', data: all.subarray(i * frameBytes, (i + n) * frameBytes), count: n })
+              .then((l) => logits.set(l, i * C)),
+          );
         }
         await Promise.all(runs);
         const got = argmaxRows(logits, C);
@@ -73,7 +89,9 @@ for (const m of MODELS) {
         const maxLogit = golden.reduce((a, b) => Math.max(a, Math.abs(b)), 0);
         const clear = want.map((_, i) => margin(golden.subarray(i * C, (i + 1) * C)) > TIE * maxLogit);
         const clearFlips = got.filter((g, i) => clear[i] && g !== want[i]).length;
-        report.push(`mode ${mode}: top-1 agreement ${(agree * 100).toFixed(1)}% of ${count} (${clear.filter(Boolean).length} without a near tie: ${clearFlips} flipped), max |logit error| / max |logit| ${err.toExponential(2)}`);
+        report.push(
+          `mode ${mode}: top-1 agreement ${(agree * 100).toFixed(1)}% of ${count} (${clear.filter(Boolean).length} without a near tie: ${clearFlips} flipped), max |logit error| / max |logit| ${err.toExponential(2)}`,
+        );
         expect(clearFlips, `mode ${mode}: inputs without a near tie whose top-1 changed`).toBe(0);
         expect(agree, `mode ${mode} top-1 agreement on ${m.name}`).toBeGreaterThanOrEqual(0.75);
         expect(err, `mode ${mode} logit error`).toBeLessThan(0.1);

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { openGpu, type GpuContext } from '../../../src/engine/gpu.js';
+import { type GpuContext, openGpu } from '../../../src/engine/gpu.js';
 import { dequantizeArray, quantizeArray, roundHalfEven } from '../../../src/engine/int8/quant.js';
 import { createLayerNormInt8Kernel } from '../../../src/engine/kernels/layernorm-int8.js';
 import { createQuantizeKernel } from '../../../src/engine/kernels/quantize.js';
@@ -15,7 +15,9 @@ beforeAll(async () => {
 
 describe('CPU quantisation', () => {
   it('rounds half to even like WGSL round() and numpy.rint', () => {
-    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4, -2.6].map(roundHalfEven)).toEqual([0, 2, 2, -0, -2, -2, 2, -3]);
+    expect([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4, -2.6].map(roundHalfEven)).toEqual([
+      0, 2, 2, -0, -2, -2, 2, -3,
+    ]);
   });
 
   it('round trip: error at most half a step inside the range, saturation at ±127 outside', () => {
@@ -23,13 +25,18 @@ describe('CPU quantisation', () => {
     const x = randFloats(10_000, 9, -3, 3);
     const back = dequantizeArray(quantizeArray(x, scale), scale);
     for (let i = 0; i < x.length; i++) {
-      if (Math.abs(x[i]) <= 127 * scale) expect(Math.abs(back[i] - x[i])).toBeLessThanOrEqual(scale / 2 + 1e-7);
+      if (Math.abs(x[i]) <= 127 * scale)
+        expect(Math.abs(back[i] - x[i])).toBeLessThanOrEqual(scale / 2 + 1e-7);
       else expect(back[i]).toBeCloseTo(Math.sign(x[i]) * 127 * scale, 6);
     }
   });
 });
 
-async function gpuQuantize(type: ElementType, x: Float32Array, scale: number): Promise<{ q: Int8Array; back: Float32Array }> {
+async function gpuQuantize(
+  type: ElementType,
+  x: Float32Array,
+  scale: number,
+): Promise<{ q: Int8Array; back: Float32Array }> {
   const { device } = gpu;
   const k = await createQuantizeKernel(device, type);
   const src = upload(device, type === 'f16' ? toHalfArray(x) : x);
@@ -48,7 +55,10 @@ async function gpuQuantize(type: ElementType, x: Float32Array, scale: number): P
   device.queue.submit([enc.finish()]);
   const q = new Int8Array(await readBack(device, packed, Math.ceil(x.length / 4) * 4));
   const raw = await readBack(device, out, x.length * (type === 'f16' ? 2 : 4));
-  return { q: q.subarray(0, x.length), back: type === 'f16' ? fromHalfArray(new Uint16Array(raw)) : new Float32Array(raw) };
+  return {
+    q: q.subarray(0, x.length),
+    back: type === 'f16' ? fromHalfArray(new Uint16Array(raw)) : new Float32Array(raw),
+  };
 }
 
 describe('quantize kernel (every adapter)', () => {
@@ -61,7 +71,8 @@ describe('quantize kernel (every adapter)', () => {
       const { q, back } = await gpuQuantize(type, x, scale);
       expect(Array.from(q)).toEqual(Array.from(quantizeArray(x, scale)));
       const expected = dequantizeArray(quantizeArray(x, scale), scale);
-      for (let i = 0; i < x.length; i++) expect(Math.abs(back[i] - expected[i])).toBeLessThanOrEqual(type === 'f16' ? 2e-3 : 1e-6);
+      for (let i = 0; i < x.length; i++)
+        expect(Math.abs(back[i] - expected[i])).toBeLessThanOrEqual(type === 'f16' ? 2e-3 : 1e-6);
     });
   }
 });
@@ -80,9 +91,16 @@ describe('int8 LayerNorm kernel (mode 2)', () => {
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
     pass.setPipeline(k.pipeline);
-    pass.setBindGroup(0, bindGroup(device, 'ln-int8', k.pipeline, [
-      uniform(device, k.params(rows, D, 1e-6, scale)), upload(device, toHalfArray(x)), upload(device, toHalfArray(gamma)), upload(device, toHalfArray(beta)), y,
-    ]));
+    pass.setBindGroup(
+      0,
+      bindGroup(device, 'ln-int8', k.pipeline, [
+        uniform(device, k.params(rows, D, 1e-6, scale)),
+        upload(device, toHalfArray(x)),
+        upload(device, toHalfArray(gamma)),
+        upload(device, toHalfArray(beta)),
+        y,
+      ]),
+    );
     pass.dispatchWorkgroups(...k.workgroups(rows));
     pass.end();
     device.queue.submit([enc.finish()]);
