@@ -63,6 +63,10 @@ export class PipelineStats {
     const stream = ev.streamId;
     switch (ev.type) {
       case 'started':
+        // A new ffmpeg counts from zero. Reset here, not at 'reconnecting': a connection torn down
+        // by the stall watchdog reports its final totals ('ended') after the retry is scheduled.
+        s.sourceFrames = 0;
+        s.sourceDropped = 0;
         this.setState(stream, 'live');
         if (ev.attempt > 0)
           this.emit({
@@ -109,9 +113,6 @@ export class PipelineStats {
         s.restarts++;
         this.metrics.streamReconnects.inc({ stream });
         this.metrics.streamRestarts.inc({ stream });
-
-        s.sourceFrames = 0;
-        s.sourceDropped = 0;
         this.emit({
           kind: 'reconnecting',
           level: 'warn',

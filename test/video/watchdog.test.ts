@@ -4,6 +4,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import type { Subscription } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics } from '../../src/server/metrics.js';
+import { PipelineStats } from '../../src/server/stats.js';
 import type { SourceEvent } from '../../src/video/events.js';
 import { openSource } from '../../src/video/live.js';
 import { ffmpeg, ffmpegChildren, TempDir, waitFor } from './media.js';
@@ -86,7 +88,7 @@ function run(url: string, firstFrameTimeoutMs: number, noFrameTimeoutMs: number)
       firstFrameTimeoutMs,
       noFrameTimeoutMs,
       backoff: { initialMs: 100, maxMs: 200 },
-      statsIntervalMs: 0,
+      statsIntervalMs: 300,
       onEvent: (e) => events.push(e),
     },
   ).subscribe((f) => {
@@ -143,6 +145,21 @@ describe('stall watchdog', () => {
       expect(types.indexOf('stalled')).toBeLessThan(types.indexOf('reconnecting'));
       expect(types.indexOf('reconnecting')).toBeLessThan(types.indexOf('recovered'));
       expect(r.maxChildren()).toBeLessThanOrEqual(1);
+      // Frame totals survive the stall: the torn-down connection's last report comes after the
+      // retry is scheduled and must not be counted twice.
+      const stats = new PipelineStats(createMetrics({ sent: {}, dropped: 0 }));
+      for (const e of r.events) stats.sourceEvent(e);
+      stats.sourceEvent({
+        type: 'ended',
+        streamId: 'cam',
+        atMs: Date.now(),
+        reason: 'unsubscribed',
+        frames: 0,
+        dropped: 0,
+      });
+      const framesIn = stats.snapshot().streams.cam.framesIn as number;
+      expect(framesIn).toBeGreaterThanOrEqual(r.frames() - 2);
+      expect(framesIn).toBeLessThanOrEqual(r.frames() + 2);
     } finally {
       r.stop();
       await cam.close();
