@@ -11,6 +11,7 @@ export interface EngineFlags {
   weights?: string;
   precision?: string;
   int8Mode?: string;
+  scales?: string;
   backend: string;
   maxBatch: string;
   adapter?: string;
@@ -25,6 +26,7 @@ export function addEngineOptions(cmd: Command, defaults: { maxBatch?: number } =
     .option('--weights <file|url|name>', "weights: a .npz/.safetensors file (offline), an https URL, or a checkpoint name; default: the model's default checkpoint, downloaded on first use")
     .option('--precision <p>', 'fp32, fp16 or int8 (default fp16 on webgpu, fp32 on cpu)')
     .option('--int8-mode <1|2>', 'INT8 mode: 1 = int8 GEMM inputs, 2 = int8 between fused kernels', '1')
+    .option('--scales <file>', 'INT8 calibration scales from `vitstream calibrate` (default: scales.json beside the weights)')
     .option('--backend <b>', 'webgpu or cpu', 'webgpu')
     .option('--max-batch <n>', 'largest batch the engine takes', String(defaults.maxBatch ?? 32))
     .option('--adapter <name|index>', 'WebGPU adapter (see `vitstream info`)')
@@ -44,6 +46,7 @@ export async function openEngineFromFlags(f: EngineFlags, logLevel?: string): Pr
       weights: f.weights,
       precision: f.precision as Precision | undefined,
       int8Mode: Number(f.int8Mode ?? 1) as 1 | 2,
+      scales: f.scales,
       backend: f.backend as Backend,
       maxBatch: parsePositiveInt(f.maxBatch, '--max-batch'),
       gpuOptions: { adapter: f.adapter },

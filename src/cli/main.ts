@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { VitstreamError } from '../errors.js';
 import { registerBench } from './commands/bench.js';
+import { registerCalibrate } from './commands/calibrate.js';
 import { registerClassify } from './commands/classify.js';
 import { registerInfer } from './commands/infer.js';
 import { registerInfo } from './commands/info.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerBench(program);
   registerTune(program);
+  registerCalibrate(program);
   return program;
 }
 

@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
 import { EngineError } from '../errors.js';
 import { resolveWeightsDetailed } from '../models/resolve.js';
 import type { FetchWeightsOptions } from '../models/download.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import type { ViTConfig } from './config.js';
 import { openGpu, type GpuContext, type OpenGpuOptions } from './gpu.js';
+import { defaultScalesPath, type Int8Scales, openInt8Engine, readScales } from './int8/index.js';
 import { resolveModel } from './presets.js';
 import { RecoveringEngine } from './recovering-engine.js';
 import { createCpuEngine } from './reference.js';
@@ -20,6 +22,8 @@ export interface OpenEngineOptions {
   precision?: Precision;
   /** INT8 only: 1 = int8 GEMM inputs, 2 = int8 between fused kernels (FasterTransformer's quant modes). */
   int8Mode?: 1 | 2;
+  /** INT8 only: the scales from `vitstream calibrate` (a file, or the object); default scales.json beside the weights. */
+  scales?: string | Int8Scales;
   backend?: Backend;
   maxBatch?: number;
   gpu?: GpuContext;
@@ -38,12 +42,14 @@ export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> 
   const logger = opts.logger ?? silentLogger;
   let config = typeof opts.model === 'object' ? opts.model : resolveModel(opts.model ?? 'vit-b16-224');
   let weights: ViTWeights;
+  let weightsFile: string | undefined;
   if (typeof opts.weights === 'object') {
     weights = opts.weights;
   } else {
     const resolved = await resolveWeightsDetailed(opts.weights ?? config.name, opts.download);
     if (resolved.entry) config = { ...config, mean: resolved.entry.mean, std: resolved.entry.std };
     logger.info({ weights: resolved.path }, 'loading weights');
+    weightsFile = resolved.path;
     weights = await loadWeights(resolved.path, config, logger);
   }
   const backend = opts.backend ?? 'webgpu';
@@ -52,7 +58,12 @@ export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> 
     if (precision !== 'fp32') throw new EngineError(`--backend cpu runs fp32 only (asked for ${precision})`);
     return createCpuEngine(config, weights, { maxBatch: opts.maxBatch });
   }
-  if (precision === 'int8') throw new EngineError('precision int8 is not wired into openEngine yet');
+  if (precision === 'int8') {
+    const scales = typeof opts.scales === 'object' ? opts.scales : readScales(int8ScalesFile(opts.scales, weightsFile), config);
+    const mode = opts.int8Mode ?? 1;
+    const open = async (gpu?: GpuContext) => openInt8Engine({ config, weights, scales, mode, maxBatch: opts.maxBatch, gpu: gpu ?? (await openGpu(opts.gpuOptions)) });
+    return new RecoveringEngine(await open(opts.gpu), () => open(), logger);
+  }
   const type = precision === 'fp16' ? 'f16' : 'f32';
   const open = async (gpu?: GpuContext) => {
     const ctx = gpu ?? (await openGpu(opts.gpuOptions));
@@ -60,4 +71,13 @@ export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> 
   };
   // A lost device is replaced by a new one (same adapter choice), weights re-uploaded.
   return new RecoveringEngine(await open(opts.gpu), () => open(), logger);
+}
+
+function int8ScalesFile(given: string | undefined, weightsFile: string | undefined): string {
+  if (given) return given;
+  const beside = weightsFile && defaultScalesPath(weightsFile);
+  if (beside && existsSync(beside)) return beside;
+  throw new EngineError(
+    `precision int8 needs calibration scales${beside ? ` (none at ${beside})` : ''}: run \`vitstream calibrate --model ... --weights ... --images <frames>\` first, or pass --scales scales.json`,
+  );
 }
