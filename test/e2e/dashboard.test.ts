@@ -81,7 +81,9 @@ describe.skipIf(!haveChromium)('dashboard of a running vitstream serve, in Chrom
       // A thumbnail of the frame as classified (PNG data URL), decoded by the browser.
       const img = c.locator('.thumb img');
       await poll(() => img.getAttribute('src')).toMatch(/^data:image\/png;base64,/);
-      await poll(() => img.evaluate((e) => (e as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+      await poll(() =>
+        img.evaluate((e) => (e as unknown as { naturalWidth: number }).naturalWidth),
+      ).toBeGreaterThan(0);
       expect(await img.isVisible()).toBe(true);
       // Stats from the server's own pipeline counters.
       await poll(async () =>
@@ -106,7 +108,7 @@ describe.skipIf(!haveChromium)('dashboard of a running vitstream serve, in Chrom
     const { page, errors } = await openPage(375, 740);
     for (const id of CLIPS)
       await page.waitForSelector(`${card(id)} .thumb img[src^="data:image/png"]`, { timeout: 20_000 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     for (const id of CLIPS) {
       const box = (await page.locator(card(id)).boundingBox())!;
