@@ -6,7 +6,20 @@ import { GpuUnavailableError } from '../errors.js';
  * and `allow_unsafe_apis` exposes chromium-experimental-subgroup-matrix (tensor cores).
  * Without them an H100 looks like an FP32-only, SIMT-only device.
  */
-const DAWN_TOGGLES = 'enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia';
+const DAWN_FEATURES = ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'];
+
+/**
+ * Robust buffer access clamps every array index in every shader; in the GEMM inner loops that
+ * costs 1.4-1.7x on the H100 (tensor-core GEMMs at batch 32: qkv 1.15 -> 0.82 ms, fc1 1.99 ->
+ * 1.09 ms). Every vitstream kernel bounds-checks its own global accesses (the tests size buffers
+ * exactly to catch a missed check), so it is off unless VITSTREAM_ROBUST_BUFFERS=1.
+ * VITSTREAM_DAWN_TOGGLES adds toggles (comma-separated) for experiments and workarounds.
+ */
+function dawnToggles(): string[] {
+  const robust = process.env.VITSTREAM_ROBUST_BUFFERS === '1';
+  const extra = (process.env.VITSTREAM_DAWN_TOGGLES ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  return [`enable-dawn-features=${[...DAWN_FEATURES, ...(robust ? [] : ['disable_robustness']), ...extra].join(',')}`];
+}
 
 const constants = globals as { GPUBufferUsage: GPUFlagsConstantMap; GPUMapMode: GPUFlagsConstantMap };
 interface GPUFlagsConstantMap { readonly [name: string]: number }
@@ -53,7 +66,7 @@ export interface OpenGpuOptions {
 let gpuSingleton: GPU | undefined;
 /** Dawn's instance is process-wide by nature (one native library); created lazily once. */
 function dawn(): GPU {
-  gpuSingleton ??= create([DAWN_TOGGLES]);
+  gpuSingleton ??= create(dawnToggles());
   return gpuSingleton;
 }
 
