@@ -167,7 +167,7 @@ export function layerNorm(
 }
 
 /** Self-attention of one image: qkv rows [t, 3d] from `base`, softmax(q·kᵀ/√hd)·v per head into out rows [t, d]. */
-function attention(
+export function attention(
   qkv: Float32Array,
   out: Float32Array,
   base: number,
@@ -236,7 +236,7 @@ export function checkInput(config: ViTConfig, input: EngineInput, what = 'refere
  * Rows (image, patch row, patch column) x columns (py, px, channel), the canonical patch
  * kernel's row order; RGB bytes are normalised on the way as (x/255 − mean)/std.
  */
-function patchify(config: ViTConfig, input: EngineInput): Float32Array {
+export function patchify(config: ViTConfig, input: EngineInput): Float32Array {
   const { grid, numPatches, patchDim } = vitDims(config);
   const s = config.imageSize;
   const p = config.patchSize;

@@ -1,5 +1,5 @@
 import { type ViTConfig, vitDims } from '../config.js';
-import { checkInput, geluErf, geluTanh, gemm, layerNorm } from '../reference.js';
+import { attention, checkInput, geluErf, geluTanh, gemm, layerNorm, patchify } from '../reference.js';
 import type { EngineInput, ViTWeights } from '../types.js';
 import type { Int8Role } from './scales.js';
 
@@ -72,73 +72,4 @@ export function observeForward(
   const logits = new Float32Array(n * config.numClasses);
   gemm(pooled, w.headKernel.data, w.headBias.data, logits, n, d, config.numClasses);
   return logits;
-}
-
-/** Rows (image, patch) x columns (py, px, channel), normalised: the reference's patch matrix. */
-function patchify(config: ViTConfig, input: EngineInput): Float32Array {
-  const { grid, numPatches, patchDim } = vitDims(config);
-  const s = config.imageSize;
-  const p = config.patchSize;
-  const out = new Float32Array(input.count * numPatches * patchDim);
-  const scale = config.std.map((v) => 1 / (255 * v));
-  const shift = config.mean.map((m, c) => m / config.std[c]);
-  let o = 0;
-  for (let n = 0; n < input.count; n++)
-    for (let gy = 0; gy < grid; gy++)
-      for (let gx = 0; gx < grid; gx++)
-        for (let py = 0; py < p; py++)
-          for (let px = 0; px < p; px++) {
-            const y = gy * p + py;
-            const x = gx * p + px;
-            for (let c = 0; c < 3; c++)
-              out[o++] =
-                input.kind === 'rgb'
-                  ? input.data[((n * s + y) * s + x) * 3 + c] * scale[c] - shift[c]
-                  : input.data[((n * 3 + c) * s + y) * s + x];
-          }
-  return out;
-}
-
-/** softmax(q·kᵀ/√hd)·v per head for one image's rows [t, 3d] from `base` (float64 sums). */
-function attention(
-  qkv: Float32Array,
-  out: Float32Array,
-  base: number,
-  t: number,
-  d: number,
-  heads: number,
-): void {
-  const hd = d / heads;
-  const stride = 3 * d;
-  const scale = 1 / Math.sqrt(hd);
-  const scores = new Float64Array(t);
-  const acc = new Float64Array(hd);
-  for (let h = 0; h < heads; h++) {
-    const qo = base * stride + h * hd;
-    for (let i = 0; i < t; i++) {
-      const qi = qo + i * stride;
-      let max = Number.NEGATIVE_INFINITY;
-      for (let j = 0; j < t; j++) {
-        const kj = qo + d + j * stride;
-        let s = 0;
-        for (let e = 0; e < hd; e++) s += qkv[qi + e] * qkv[kj + e];
-        s *= scale;
-        scores[j] = s;
-        if (s > max) max = s;
-      }
-      let sum = 0;
-      for (let j = 0; j < t; j++) {
-        scores[j] = Math.exp(scores[j] - max);
-        sum += scores[j];
-      }
-      acc.fill(0);
-      for (let j = 0; j < t; j++) {
-        const p = scores[j] / sum;
-        const vj = qo + 2 * d + j * stride;
-        for (let e = 0; e < hd; e++) acc[e] += p * qkv[vj + e];
-      }
-      const oi = (base + i) * d + h * hd;
-      for (let e = 0; e < hd; e++) out[oi + e] = acc[e];
-    }
-  }
 }
