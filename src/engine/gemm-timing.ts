@@ -1,7 +1,34 @@
 import { BufferUsage } from './gpu.js';
-import { createAttentionKernel, type AttentionShape, type AttentionVariant } from './kernels/attention.js';
+import { type AttentionShape, type AttentionVariant, createAttentionKernel } from './kernels/attention.js';
 import { createGemmKernel, type Epilogue, type GemmVariant } from './kernels/gemm.js';
 import { bindGroup, type ElementType } from './kernels/source.js';
+
+/**
+ * Milliseconds per dispatch of one kernel: `iterations` dispatches in one command buffer after a
+ * warm-up submit, wall clock to queue completion (one submit amortises the CPU round trip).
+ */
+export async function timeDispatches(
+  device: GPUDevice,
+  pipeline: GPUComputePipeline,
+  group: GPUBindGroup,
+  workgroups: [number, number, number],
+  iterations: number,
+): Promise<number> {
+  const run = async (n: number) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    for (let i = 0; i < n; i++) pass.dispatchWorkgroups(...workgroups);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
+  await run(2);
+  const t0 = performance.now();
+  await run(iterations);
+  return (performance.now() - t0) / iterations;
+}
 
 export interface GemmTiming {
   ms: number;
@@ -24,7 +51,8 @@ export async function timeGemm(
   const el = type === 'f16' ? 2 : 4;
   const kernel = await createGemmKernel(device, type, shape.epilogue ?? 'bias', variant);
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
-  const buf = (elements: number) => device.createBuffer({ size: Math.ceil((elements * el) / 16) * 16, usage: storage });
+  const buf = (elements: number) =>
+    device.createBuffer({ size: Math.ceil((elements * el) / 16) * 16, usage: storage });
   const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
   device.queue.writeBuffer(params, 0, kernel.params(M, N, K));
   const a = buf(M * K);
@@ -33,20 +61,7 @@ export async function timeGemm(
   const c = buf(M * N);
   // Zeros rather than garbage: garbage f16 bits can be NaN/Inf, which some GPUs process slower.
   const group = bindGroup(device, 'time-gemm', kernel.pipeline, [params, a, b, bias, c]);
-  const run = async (n: number) => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(kernel.pipeline);
-    pass.setBindGroup(0, group);
-    for (let i = 0; i < n; i++) pass.dispatchWorkgroups(...kernel.workgroups(M, N));
-    pass.end();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-  };
-  await run(2);
-  const t0 = performance.now();
-  await run(iterations);
-  const ms = (performance.now() - t0) / iterations;
+  const ms = await timeDispatches(device, kernel.pipeline, group, kernel.workgroups(M, N), iterations);
   for (const x of [params, a, b, bias, c]) x.destroy();
   return { ms, tflops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
 }
@@ -69,23 +84,13 @@ export async function timeAttention(
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
   const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
   device.queue.writeBuffer(params, 0, kernel.params(count));
-  const qkv = device.createBuffer({ size: Math.ceil((count * tokens * 3 * D * el) / 16) * 16, usage: storage });
+  const qkv = device.createBuffer({
+    size: Math.ceil((count * tokens * 3 * D * el) / 16) * 16,
+    usage: storage,
+  });
   const out = device.createBuffer({ size: Math.ceil((count * tokens * D * el) / 16) * 16, usage: storage });
   const group = bindGroup(device, 'time-attention', kernel.pipeline, [params, qkv, out]);
-  const run = async (n: number) => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(kernel.pipeline);
-    pass.setBindGroup(0, group);
-    for (let i = 0; i < n; i++) pass.dispatchWorkgroups(...kernel.workgroups(count));
-    pass.end();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-  };
-  await run(2);
-  const t0 = performance.now();
-  await run(iterations);
-  const ms = (performance.now() - t0) / iterations;
+  const ms = await timeDispatches(device, kernel.pipeline, group, kernel.workgroups(count), iterations);
   for (const x of [params, qkv, out]) x.destroy();
   return { ms, tflops: (4 * count * numHeads * tokens * tokens * headDim) / (ms * 1e-3) / 1e12 };
 }

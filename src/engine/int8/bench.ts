@@ -1,6 +1,7 @@
 import { formatTable } from '../../bench/table.js';
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
+import { timeDispatches, timeGemm } from '../gemm-timing.js';
 import { BufferUsage, type GpuContext, openGpu } from '../gpu.js';
 import {
   createGemmKernel,
@@ -126,20 +127,7 @@ export async function timeInt8Gemm(
   device.queue.writeBuffer(params, 0, kernel.params(M, N, K, 0.01, 0.05));
   const buffers = [params, buf(M * K), buf(K * N), buf(N * 4), buf(N * 4), buf(M * N * 2), buf(M * N)];
   const group = bindGroup(device, 'time-int8-gemm', kernel.pipeline, buffers);
-  const run = async (n: number) => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(kernel.pipeline);
-    pass.setBindGroup(0, group);
-    for (let i = 0; i < n; i++) pass.dispatchWorkgroups(...kernel.workgroups(M, N));
-    pass.end();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-  };
-  await run(2);
-  const t0 = performance.now();
-  await run(iterations);
-  const ms = (performance.now() - t0) / iterations;
+  const ms = await timeDispatches(device, kernel.pipeline, group, kernel.workgroups(M, N), iterations);
   for (const b of buffers) b.destroy();
   return { ms, tops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
 }
@@ -153,30 +141,8 @@ async function timeFp16Gemm(
   K: number,
   iterations = 20,
 ) {
-  const kernel = await createGemmKernel(device, 'f16', 'bias', variant);
-  const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
-  const buf = (bytes: number) =>
-    device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: storage });
-  const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
-  device.queue.writeBuffer(params, 0, kernel.params(M, N, K));
-  const buffers = [params, buf(M * K * 2), buf(K * N * 2), buf(N * 2), buf(M * N * 2)];
-  const group = bindGroup(device, 'time-fp16-gemm', kernel.pipeline, buffers);
-  const run = async (n: number) => {
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(kernel.pipeline);
-    pass.setBindGroup(0, group);
-    for (let i = 0; i < n; i++) pass.dispatchWorkgroups(...kernel.workgroups(M, N));
-    pass.end();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-  };
-  await run(2);
-  const t0 = performance.now();
-  await run(iterations);
-  const ms = (performance.now() - t0) / iterations;
-  for (const b of buffers) b.destroy();
-  return { ms, tops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
+  const t = await timeGemm(device, variant, 'f16', { M, N, K }, iterations);
+  return { ms: t.ms, tops: t.tflops };
 }
 
 /**
