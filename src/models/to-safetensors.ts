@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import type { ViTConfig } from '../engine/config.js';
 import type { Tensor, ViTWeights } from '../engine/types.js';
 import { inferConfigFromWeights, loadWeights } from '../engine/weights/index.js';
+import { toHalfArray } from '../util/half.js';
 import type { ConvertedDtype, WeightsConverter } from './convert.js';
 
 /**
@@ -58,40 +59,9 @@ function patchToOIHW(k: Float32Array, d: number, p: number): Float32Array {
   return out;
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float32 to IEEE half, round to nearest even; overflow goes to infinity, tiny values to subnormals or zero. */
-export function floatToHalf(v: number): number {
-  f32[0] = v;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  const mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    const m = mant | 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = m & ((1 << shift) - 1);
-    let h = m >>> shift;
-    if (rest > half || (rest === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = sign | (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent (and reaches infinity at the top).
-  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
-  return h;
-}
-
 function encode(t: Tensor, dtype: ConvertedDtype): Uint8Array {
   if (dtype === 'f32') return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  const h = new Uint16Array(t.data.length);
-  for (let i = 0; i < h.length; i++) h[i] = floatToHalf(t.data[i]!);
+  const h = toHalfArray(t.data);
   return new Uint8Array(h.buffer);
 }
 

@@ -6,7 +6,8 @@ import { toFloat32 } from '../../src/engine/weights/dtype.js';
 import { openSafetensors } from '../../src/engine/weights/index.js';
 import { CATALOG } from '../../src/models/catalog.js';
 import { convertedPath, ensureConverted } from '../../src/models/convert.js';
-import { floatToHalf, toTimmSafetensors } from '../../src/models/to-safetensors.js';
+import { toTimmSafetensors } from '../../src/models/to-safetensors.js';
+import { toHalfBits as floatToHalf } from '../../src/util/half.js';
 import { sharedPath } from '../helpers/shared.js';
 
 let dir: string;
