@@ -10,7 +10,7 @@ import type { ConvertedDtype, WeightsConverter } from './convert.js';
  * a file the loader opens without a zip directory, per-entry npy headers or layout guessing, whose
  * tensors can be mapped straight from disk. timm's naming is the one every tool already reads.
  */
-function toTimmTensors(w: ViTWeights, c: ViTConfig): [string, Tensor][] {
+export function toTimmTensors(w: ViTWeights, c: ViTConfig): [string, Tensor][] {
   const D = c.hiddenSize;
   const P = c.patchSize;
   const out: [string, Tensor][] = [
