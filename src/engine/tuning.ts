@@ -92,7 +92,9 @@ export async function tuneModel(
       const candidates: Record<string, number> = {};
       let best: TuningEntry | undefined;
       for (const v of candidatesFor(gpu, type, K, N)) {
-        const t = await timeGemm(gpu.device, v, type, { M, N, K, epilogue });
+        // A candidate the driver refuses (compile or pipeline error) is left out, not fatal.
+        const t = await timeGemm(gpu.device, v, type, { M, N, K, epilogue }).catch(() => undefined);
+        if (!t) continue;
         candidates[variantKey(v)] = t.ms;
         if (!best || t.ms < best.ms) best = { variant: variantKey(v), ms: t.ms, tflops: t.tflops, candidates };
       }
