@@ -4,12 +4,15 @@
 //
 // A workgroup of SG_M x SG_N subgroups computes a (16 FM SG_M) x (16 FN SG_N) tile; each
 // subgroup owns FM x FN result fragments of 16x16 (more fragments: more multiply-accumulates per
-// fragment load). A and B tiles (BK = 32 deep) are double-buffered in workgroup memory with
-// padded rows: while the subgroups multiply out of one buffer, the next tile's global loads are
-// in flight in registers and land in the other buffer, so one barrier per K step suffices.
+// fragment load). A and B tiles (BK deep, 32 by default) are double-buffered in workgroup memory
+// with padded rows: while the subgroups multiply out of one buffer, the next tile's global loads
+// are in flight in registers and land in the other buffer, so one barrier per K step suffices.
+// The tiles are arrays of vec4<f16>: staging is one store per vector (four f16 stores were
+// 20-25% slower on an H100), and subgroupMatrixLoad reads them through its vector-array overload,
+// whose offset and stride count vectors (tested: counting scalars gives wrong results).
 // Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id) rather than
 // local_invocation_index / 32. The epilogue goes fragment by fragment through a 16x16 scratch
-// per subgroup.
+// per subgroup and reads bias and C as vec4 (N % 4 == 0).
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -21,7 +24,7 @@ const FM: u32 = 2u; // vitstream:const FM
 const FN: u32 = 2u; // vitstream:const FN
 const BM = 16u * FM * SG_M;
 const BN = 16u * FN * SG_N;
-const BK = 32u;
+const BK: u32 = 32u; // vitstream:const BK
 const THREADS = 32u * SG_M * SG_N;
 const SA = BK + 8u;
 const SB = BN + 8u;
@@ -42,11 +45,11 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f16>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<f16>>;
-@group(0) @binding(3) var<storage, read> bias: array<f16>;
-@group(0) @binding(4) var<storage, read_write> c: array<f16>;
+@group(0) @binding(3) var<storage, read> bias: array<vec4<f16>>;
+@group(0) @binding(4) var<storage, read_write> c: array<vec4<f16>>;
 
-var<workgroup> tileA: array<f16, 2u * A_TILE>;
-var<workgroup> tileB: array<f16, 2u * B_TILE>;
+var<workgroup> tileA: array<vec4<f16>, 2u * A_TILE / 4u>;
+var<workgroup> tileB: array<vec4<f16>, 2u * B_TILE / 4u>;
 var<workgroup> scratch: array<f32, 256u * SG_M * SG_N>;
 
 fn emit(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32) {
@@ -57,15 +60,21 @@ fn emit(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, 
   let e0 = (lane / 2u) * 16u + (lane % 2u) * 8u;
   let nb = n0 + (lane % 2u) * 8u;
   if (m < params.M) {
-    for (var i = 0u; i < 8u; i++) {
-      let n = nb + i;
+    // vitstream:unroll h < 2
+    {
+      let n = nb + {h}u * 4u;
       if (n < params.N) {
-        let idx = m * params.N + n;
-        var previous = 0.0;
-        if (EPILOGUE == 3u) { previous = f32(c[idx]); }
-        c[idx] = f16(applyEpilogue(scratch[sg * 256u + e0 + i], f32(bias[n]), previous));
+        let q = (m * params.N + n) / 4u;
+        let bv = vec4<f32>(bias[n / 4u]);
+        var p = vec4<f32>();
+        if (EPILOGUE == 3u) { p = vec4<f32>(c[q]); }
+        let o = sg * 256u + e0 + {h}u * 4u;
+        c[q] = vec4<f16>(vec4<f32>(
+          applyEpilogue(scratch[o], bv.x, p.x), applyEpilogue(scratch[o + 1u], bv.y, p.y),
+          applyEpilogue(scratch[o + 2u], bv.z, p.z), applyEpilogue(scratch[o + 3u], bv.w, p.w)));
       }
     }
+    // vitstream:end
   }
   workgroupBarrier();
 }
@@ -127,10 +136,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     {
       let kk = {s}u * 16u;
       // vitstream:unroll i < FM
-      let a{i} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&tileA, aBase + (sr + 16u * {i}u) * SA + kk, SA);
+      let a{i} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&tileA, (aBase + (sr + 16u * {i}u) * SA + kk) / 4u, SA / 4u);
       // vitstream:end
       // vitstream:unroll j < FN
-      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&tileB, bBase + kk * SB + sc + 16u * {j}u, SB);
+      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&tileB, (bBase + kk * SB + sc + 16u * {j}u) / 4u, SB / 4u);
       // vitstream:unroll i < FM
       acc{i}{j} = subgroupMatrixMultiplyAccumulate(a{i}, b{j}, acc{i}{j});
       // vitstream:end
@@ -166,13 +175,13 @@ fn loadB(e: u32, col0: u32, k0: u32, N: u32, K: u32, N4: u32) -> vec4<f16> {
 fn storeA(e: u32, base: u32, v: vec4<f16>) {
   if (e < A_VECS) {
     let o = base + (e / (BK / 4u)) * SA + (e % (BK / 4u)) * 4u;
-    tileA[o] = v.x; tileA[o + 1u] = v.y; tileA[o + 2u] = v.z; tileA[o + 3u] = v.w;
+    tileA[o / 4u] = v;
   }
 }
 
 fn storeB(e: u32, base: u32, v: vec4<f16>) {
   if (e < B_VECS) {
     let o = base + (e / (BN / 4u)) * SB + (e % (BN / 4u)) * 4u;
-    tileB[o] = v.x; tileB[o + 1u] = v.y; tileB[o + 2u] = v.z; tileB[o + 3u] = v.w;
+    tileB[o / 4u] = v;
   }
 }

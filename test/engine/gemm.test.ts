@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BufferUsage, MapMode, openGpu, type GpuContext } from '../../src/engine/gpu.js';
-import { createGemmKernel, SUBGROUP_MATRIX_TILES, variantKey, variantSupports, workgroupBytes, type Epilogue, type GemmVariant } from '../../src/engine/kernels/gemm.js';
+import { createGemmKernel, DIRECT_TILES, SUBGROUP_MATRIX_TILES, variantKey, variantSupports, workgroupBytes, type Epilogue, type GemmVariant } from '../../src/engine/kernels/gemm.js';
 import { bindGroup, type ElementType } from '../../src/engine/kernels/source.js';
 import { gemm as cpuGemm, geluErf, geluTanh } from '../../src/engine/reference.js';
 import { fromHalfArray, toHalfArray } from '../../src/util/half.js';
@@ -101,7 +101,8 @@ describe('[gpu] subgroup-matrix GEMM (tensor cores)', () => {
     const fits = SUBGROUP_MATRIX_TILES.filter((v) => workgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize);
     expect(fits.length).toBeGreaterThan(SUBGROUP_MATRIX_TILES.length / 2);
   });
-  for (const variant of SUBGROUP_MATRIX_TILES) {
+  const bk64: GemmVariant = { kind: 'subgroup-matrix', sgM: 2, sgN: 2, bk: 64 };
+  for (const variant of [...SUBGROUP_MATRIX_TILES, bk64, ...DIRECT_TILES]) {
     it(`${variantKey(variant)}: every epilogue matches the CPU reference, or the adapter cannot run it`, async () => {
       if (!gpu.hasF16TensorCores || workgroupBytes(variant) > gpu.limits.maxComputeWorkgroupStorageSize) return;
       for (const epilogue of EPILOGUES) {

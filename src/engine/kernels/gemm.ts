@@ -7,14 +7,15 @@ const EPILOGUE_CODE: Record<Epilogue, number> = { bias: 0, 'bias-gelu-erf': 1, '
 /**
  * A GEMM variant: `portable` (kernels/gemm.wgsl, any adapter, f32 or f16 storage),
  * `subgroup-matrix` (kernels/gemm_subgroup_matrix.wgsl, tensor cores, f16 only) with its tile
- * shape: sgM x sgN subgroups, each owning fm x fn fragments of 16x16 (default 2 x 2), or
+ * shape: sgM x sgN subgroups, each owning fm x fn fragments of 16x16 (default 2 x 2), K steps
+ * of bk (default 32; 64 fits the workgroup memory only for small tiles), or
  * `subgroup-matrix-direct` (kernels/gemm_subgroup_matrix_direct.wgsl): the same tile shape, but
  * fragments loaded straight from storage, `ks` K-steps of 16 per loop trip (default 1); `bCol`
  * reads B pre-transposed ([N,K]), for timing only: the engine uploads weights as [K,N].
  */
 export type GemmVariant =
   | { kind: 'portable' }
-  | { kind: 'subgroup-matrix'; sgM: number; sgN: number; fm?: number; fn?: number }
+  | { kind: 'subgroup-matrix'; sgM: number; sgN: number; fm?: number; fn?: number; bk?: number }
   | { kind: 'subgroup-matrix-direct'; sgM: number; sgN: number; fm: number; fn: number; ks?: number; bCol?: boolean };
 
 export function variantKey(v: GemmVariant): string {
@@ -22,7 +23,7 @@ export function variantKey(v: GemmVariant): string {
   if (v.kind === 'subgroup-matrix-direct') return `sgdir-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${(v.ks ?? 1) === 1 ? '' : `-k${v.ks}`}${v.bCol ? '-bt' : ''}`;
   const fm = v.fm ?? 2;
   const fn = v.fn ?? 2;
-  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}`;
+  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}`;
 }
 
 /** Inverse of variantKey; undefined for a name it does not know. */
@@ -35,10 +36,11 @@ export function parseVariant(key: string): GemmVariant | undefined {
     if (d[6]) v.bCol = true;
     return v;
   }
-  const m = /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?$/.exec(key);
+  const m = /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?$/.exec(key);
   if (!m) return undefined;
   const v: GemmVariant = { kind: 'subgroup-matrix', sgM: Number(m[1]), sgN: Number(m[2]) };
   if (m[3]) Object.assign(v, { fm: Number(m[3]), fn: Number(m[4]) });
+  if (m[5]) v.bk = Number(m[5]);
   return v;
 }
 
@@ -57,10 +59,15 @@ export function workgroupBytes(v: GemmVariant): number {
   if (v.kind === 'portable') return 2 * 16 * 64 * 4;
   if (v.kind === 'subgroup-matrix-direct') return 256 * 4 * v.fn * v.sgM * v.sgN + 512;
   const { bm, bn } = tileOf(v);
-  return 2 * (bm * 40 + 32 * (bn + 8)) * 2 + 256 * 4 * v.sgM * v.sgN;
+  const bk = v.bk ?? 32;
+  return 2 * (bm * (bk + 8) + bk * (bn + 8)) * 2 + 256 * 4 * v.sgM * v.sgN;
 }
 
-/** Direct-load tensor-core candidates (K and N multiples of 16). */
+/**
+ * Direct-load tensor-core variants (K and N multiples of 16). Not tuning candidates: on an H100
+ * they lost to the staged kernel on every ViT-B/16 GEMM (e.g. fc1 13 vs 99 TFLOP/s); kept for
+ * `node bench/gemm-variants.mjs` and tested.
+ */
 export const DIRECT_TILES: GemmVariant[] = [
   { kind: 'subgroup-matrix-direct', sgM: 2, sgN: 2, fm: 4, fn: 4 },
   { kind: 'subgroup-matrix-direct', sgM: 2, sgN: 2, fm: 2, fn: 4 },
@@ -84,7 +91,6 @@ export const SUBGROUP_MATRIX_TILES: GemmVariant[] = [
   { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2 },
   { kind: 'subgroup-matrix', sgM: 4, sgN: 2, fm: 2, fn: 4 },
   { kind: 'subgroup-matrix', sgM: 1, sgN: 4, fm: 4, fn: 2 },
-  ...DIRECT_TILES,
 ];
 
 /** Whether a variant can run a shape at all (vec4 loads need K and N multiples of 4). */
@@ -124,7 +130,7 @@ export async function createGemmKernel(device: GPUDevice, type: ElementType, epi
     };
   }
   const consts = { SG_M: variant.sgM, SG_N: variant.sgN, FM: variant.fm ?? 2, FN: variant.fn ?? 2 };
-  const code = kernelSource('gemm_subgroup_matrix', { consts });
+  const code = kernelSource('gemm_subgroup_matrix', { consts: { ...consts, BK: variant.bk ?? 32 } });
   const pipeline = await computePipeline(device, label, code, 'main', constants);
   const { bm, bn } = tileOf(variant);
   return {
