@@ -12,11 +12,11 @@ const DAWN_FEATURES = ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'];
  * Robust buffer access clamps every array index in every shader; in the GEMM inner loops that
  * costs 1.4-1.7x on the H100 (tensor-core GEMMs at batch 32: qkv 1.15 -> 0.82 ms, fc1 1.99 ->
  * 1.09 ms). Every vitstream kernel bounds-checks its own global accesses (the tests size buffers
- * exactly to catch a missed check), so it is off unless VITSTREAM_ROBUST_BUFFERS=1.
- * VITSTREAM_DAWN_TOGGLES adds toggles (comma-separated) for experiments and workarounds.
+ * exactly to catch a missed check), so on GPUs it is off. On CPU adapters (lavapipe) it stays
+ * on: there, shaders without it ran up to 7x slower in places. VITSTREAM_ROBUST_BUFFERS=1 or 0
+ * forces it either way; VITSTREAM_DAWN_TOGGLES adds toggles (comma-separated).
  */
-function dawnToggles(): string[] {
-  const robust = process.env.VITSTREAM_ROBUST_BUFFERS === '1';
+function dawnToggles(robust: boolean): string[] {
   const extra = (process.env.VITSTREAM_DAWN_TOGGLES ?? '').split(',').map((t) => t.trim()).filter(Boolean);
   return [`enable-dawn-features=${[...DAWN_FEATURES, ...(robust ? [] : ['disable_robustness']), ...extra].join(',')}`];
 }
@@ -63,11 +63,25 @@ export interface OpenGpuOptions {
   powerPreference?: GPUPowerPreference;
 }
 
-let gpuSingleton: GPU | undefined;
-/** Dawn's instance is process-wide by nature (one native library); created lazily once. */
-function dawn(): GPU {
-  gpuSingleton ??= create(dawnToggles());
-  return gpuSingleton;
+/** Dawn instances are process-wide by nature (one native library): one per toggle set, made lazily. */
+const instances = new Map<boolean, GPU>();
+function dawn(robust: boolean): GPU {
+  let gpu = instances.get(robust);
+  if (!gpu) {
+    gpu = create(dawnToggles(robust));
+    instances.set(robust, gpu);
+  }
+  return gpu;
+}
+
+const isCpuAdapter = (a: GPUAdapter) => /llvmpipe|lavapipe|swiftshader/i.test(`${a.info.description} ${a.info.device} ${a.info.architecture}`);
+
+/** The instance whose adapters the engine uses: robustness as forced by the environment, else off unless the adapter is a CPU one. */
+async function instanceFor(request: (gpu: GPU) => Promise<GPUAdapter | null>): Promise<GPU> {
+  const forced = process.env.VITSTREAM_ROBUST_BUFFERS;
+  if (forced === '1' || forced === '0') return dawn(forced === '1');
+  const fast = await request(dawn(false));
+  return fast && isCpuAdapter(fast) ? dawn(true) : dawn(false);
 }
 
 const NO_ADAPTER_HELP =
@@ -80,13 +94,14 @@ function describe(a: GPUAdapter) {
 }
 
 async function pickAdapter(opts: OpenGpuOptions): Promise<GPUAdapter> {
-  const gpu = dawn();
+  const powerPreference = opts.powerPreference ?? 'high-performance';
+  const gpu = await instanceFor((g) => g.requestAdapter({ powerPreference }));
   if (opts.adapter === undefined) {
-    const a = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+    const a = await gpu.requestAdapter({ powerPreference });
     if (!a) throw new GpuUnavailableError(NO_ADAPTER_HELP);
     return a;
   }
-  const candidates = await listAdapters();
+  const candidates = await listAdapters(gpu);
   const byIndex = typeof opts.adapter === 'number' || /^\d+$/.test(String(opts.adapter));
   const found = byIndex
     ? candidates[Number(opts.adapter)]
@@ -99,8 +114,8 @@ async function pickAdapter(opts: OpenGpuOptions): Promise<GPUAdapter> {
 }
 
 /** Distinct adapters (high-performance, low-power, and fallback), for `vitstream info`. */
-export async function listAdapters(): Promise<GPUAdapter[]> {
-  const gpu = dawn();
+export async function listAdapters(instance?: GPU): Promise<GPUAdapter[]> {
+  const gpu = instance ?? (await instanceFor((g) => g.requestAdapter({ powerPreference: 'high-performance' })));
   const out: GPUAdapter[] = [];
   const seen = new Set<string>();
   for (const options of [{ powerPreference: 'high-performance' }, { powerPreference: 'low-power' }, { forceFallbackAdapter: true }] as GPURequestAdapterOptions[]) {

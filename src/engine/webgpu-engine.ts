@@ -1,6 +1,6 @@
 import { EngineError, GpuUnavailableError } from '../errors.js';
-import { fromHalfArray } from '../util/half.js';
 import { silentLogger, type Logger } from '../util/logger.js';
+import { SlottedEngine } from './slotted-engine.js';
 import type { ViTConfig } from './config.js';
 import { vitDims } from './config.js';
 import {
@@ -16,7 +16,7 @@ import { createLayerNormKernel } from './kernels/layernorm.js';
 import { createPoolKernel } from './kernels/pool.js';
 import { createPreprocessKernel } from './kernels/preprocess.js';
 import { bindGroup, type ElementType } from './kernels/source.js';
-import type { Engine, EngineInput, ViTWeights } from './types.js';
+import type { EngineInput, ViTWeights } from './types.js';
 
 /** Chooses the GEMM variant for a role and M (rows); the tuner's cache plugs in here. */
 export type GemmPolicy = (role: GemmRole, M: number, N: number, K: number) => GemmVariant;
@@ -38,36 +38,19 @@ export interface WebGpuEngineOptions {
 /** Intermediate activations a test can read back, by stage. */
 export type CaptureStage = 'embeddings' | 'block0' | 'features';
 
-interface Slot {
-  buffers: SlotBuffers;
-  plans: Map<string, ForwardPlan>;
-  /** The previous batch on this slot; the next one waits for it (its buffers are reused). */
-  busy: Promise<unknown>;
-}
-
-const SLOTS = 2;
-
 /**
  * A persistent ViT on one GPUDevice. Everything that can be is created at open: weights
  * uploaded once, pipelines compiled once, two slots of activation buffers. Dispatch plans are
  * recorded per slot and batch size on first use and replayed after. Consecutive infer() calls
  * alternate slots, so batch k+1 is uploaded and batch k-1 read back while batch k runs.
  */
-export class WebGpuEngine implements Engine {
-  readonly backend = 'webgpu' as const;
+export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
   readonly precision: 'fp32' | 'fp16';
-  readonly maxBatch: number;
-  readonly config: ViTConfig;
-  readonly gpu: GpuContext;
   /** GEMM variant picked per role (at maxBatch), for reports. */
   readonly gemmChoices: Record<string, string> = {};
   /** Attention kernel in use, for reports. */
   attentionChoice: AttentionVariant = 'portable';
   private readonly type: ElementType;
-  private readonly slots: Slot[];
-  private next = 0;
-  private closed = false;
-  private lostReason?: string;
 
   private constructor(
     gpu: GpuContext,
@@ -76,23 +59,28 @@ export class WebGpuEngine implements Engine {
     maxBatch: number,
     private readonly kernels: Kernels,
     private readonly weights: GpuWeights,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
-    this.gpu = gpu;
-    this.config = config;
+    const type: ElementType = precision === 'fp16' ? 'f16' : 'f32';
+    super(gpu, config, maxBatch, type, (label) => allocateSlot(gpu.device, config, maxBatch, type, label), logger);
     this.precision = precision;
-    this.maxBatch = maxBatch;
-    this.type = precision === 'fp16' ? 'f16' : 'f32';
-    this.slots = Array.from({ length: SLOTS }, (_, i) => ({
-      buffers: allocateSlot(gpu.device, config, maxBatch, this.type, `slot${i}`),
-      plans: new Map(),
-      busy: Promise.resolve(),
-    }));
-    gpu.lost.then((info) => {
-      if (this.closed) return;
-      this.lostReason = `${info.reason}: ${info.message}`;
-      this.logger.error({ reason: this.lostReason }, 'GPU device lost');
-    });
+    this.type = type;
+  }
+
+  protected get weightBytes(): number {
+    return this.weights.bytes;
+  }
+
+  protected destroyWeights(): void {
+    this.weights.destroy();
+  }
+
+  protected destroyBuffers(buffers: SlotBuffers): void {
+    destroySlot(buffers);
+  }
+
+  protected recordPlan(buffers: SlotBuffers, count: number, input: EngineInput['kind']): ForwardPlan {
+    return buildForwardPlan(this.gpu.device, this.config, this.kernels, this.weights, buffers, count, input);
   }
 
   static async open(opts: WebGpuEngineOptions): Promise<WebGpuEngine> {
@@ -162,26 +150,6 @@ export class WebGpuEngine implements Engine {
     return engine;
   }
 
-  /** Bytes of GPU memory held: weights plus both slots' activations. */
-  get gpuBytes(): number {
-    let n = this.weights.bytes;
-    for (const s of this.slots) for (const b of Object.values(s.buffers)) n += (b as GPUBuffer | undefined)?.size ?? 0;
-    return n;
-  }
-
-  infer(input: EngineInput): Promise<Float32Array> {
-    try {
-      this.check(input);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const slot = this.slots[this.next];
-    this.next = (this.next + 1) % SLOTS;
-    const run = slot.busy.then(() => this.run(slot, input));
-    slot.busy = run.catch(() => undefined);
-    return run;
-  }
-
   /** Runs the forward pass up to `stage` and returns that activation ([count, T, D] float32). */
   async capture(input: EngineInput, stage: CaptureStage): Promise<Float32Array> {
     this.check(input);
@@ -217,102 +185,6 @@ export class WebGpuEngine implements Engine {
     rb.destroy();
     return out;
   }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all(this.slots.map((s) => s.busy));
-    for (const s of this.slots) {
-      for (const p of s.plans.values()) for (const u of p.uniforms) u.destroy();
-      destroySlot(s.buffers);
-    }
-    this.weights.destroy();
-  }
-
-  private check(input: EngineInput): void {
-    if (this.closed) throw new EngineError('engine is closed');
-    if (this.lostReason) throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
-    const { count } = input;
-    if (!Number.isInteger(count) || count < 1 || count > this.maxBatch)
-      throw new EngineError(`batch of ${count} images: must be between 1 and maxBatch ${this.maxBatch}`);
-    const S = this.config.imageSize;
-    const expected = count * S * S * 3;
-    if (input.data.length < expected) {
-      const layout = input.kind === 'rgb' ? `uint8 [${count}, ${S}, ${S}, 3]` : `float32 [${count}, 3, ${S}, ${S}]`;
-      throw new EngineError(`input of ${input.data.length} values is too small for ${layout} (${expected} values)`);
-    }
-  }
-
-  private plan(slot: Slot, input: EngineInput): ForwardPlan {
-    const key = `${input.kind}/${input.count}`;
-    let plan = slot.plans.get(key);
-    if (!plan) {
-      if (input.kind === 'pixels' && !slot.buffers.pixels) {
-        const S = this.config.imageSize;
-        slot.buffers.pixels = this.gpu.device.createBuffer({
-          label: 'pixels', size: this.maxBatch * 3 * S * S * 4, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
-        });
-      }
-      plan = buildForwardPlan(this.gpu.device, this.config, this.kernels, this.weights, slot.buffers, input.count, input.kind);
-      slot.plans.set(key, plan);
-    }
-    return plan;
-  }
-
-  private upload(slot: Slot, input: EngineInput): void {
-    const S = this.config.imageSize;
-    const n = input.count * S * S * 3;
-    const q = this.gpu.device.queue;
-    if (input.kind === 'rgb') {
-      // writeBuffer needs a 4-byte multiple; the tail word of the last image may be padded.
-      const len = Math.ceil(n / 4) * 4;
-      const view = input.data.byteOffset % 4 === 0 && input.data.length >= len ? input.data : padTo(input.data, n, len);
-      q.writeBuffer(slot.buffers.rgb, 0, view.buffer, view.byteOffset, len);
-    } else {
-      q.writeBuffer(slot.buffers.pixels!, 0, input.data.buffer, input.data.byteOffset, n * 4);
-    }
-  }
-
-  private async run(slot: Slot, input: EngineInput): Promise<Float32Array> {
-    if (this.lostReason) throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
-    const device = this.gpu.device;
-    // A validation error would otherwise surface only as logits of zero: fail the batch instead.
-    device.pushErrorScope('validation');
-    const plan = this.plan(slot, input);
-    this.upload(slot, input);
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    encodeDispatches(pass, plan.dispatches);
-    pass.end();
-    const C = this.config.numClasses;
-    const bytes = Math.ceil((input.count * C * (this.type === 'f16' ? 2 : 4)) / 4) * 4;
-    enc.copyBufferToBuffer(slot.buffers.logits, 0, slot.buffers.readback, 0, bytes);
-    device.queue.submit([enc.finish()]);
-    // The error scope and the readback are awaited together: one wait for the GPU, not two.
-    const [invalid, mapped] = await Promise.all([
-      device.popErrorScope(),
-      slot.buffers.readback.mapAsync(MapMode.READ, 0, bytes).then(() => undefined, (e: Error) => e),
-    ]);
-    if (invalid) {
-      if (!mapped) slot.buffers.readback.unmap();
-      throw new EngineError(`batch of ${input.count} failed GPU validation: ${invalid.message}`);
-    }
-    if (mapped)
-      throw new GpuUnavailableError(`reading logits back failed${this.lostReason ? ` (device lost: ${this.lostReason})` : ''}: ${mapped.message}`, { cause: mapped });
-    const out = this.readFloats(slot.buffers.readback.getMappedRange(0, bytes), input.count * C);
-    slot.buffers.readback.unmap();
-    return out;
-  }
-
-  private readFloats(range: ArrayBuffer, elements: number): Float32Array {
-    return this.type === 'f16' ? fromHalfArray(new Uint16Array(range, 0, elements)) : new Float32Array(range, 0, elements).slice();
-  }
-}
-
-function padTo(data: Uint8Array, n: number, len: number): Uint8Array {
-  const out = new Uint8Array(len);
-  out.set(data.subarray(0, n));
-  return out;
 }
 
 function resolveAttention(choice: 'auto' | AttentionVariant, gpu: GpuContext, type: ElementType, headDim: number): AttentionVariant {

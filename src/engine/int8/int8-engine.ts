@@ -22,7 +22,8 @@ import { createLayerNormInt8Kernel } from '../kernels/layernorm-int8.js';
 import { createPoolKernel } from '../kernels/pool.js';
 import { createPreprocessKernel } from '../kernels/preprocess.js';
 import { createQuantizeKernel } from '../kernels/quantize.js';
-import type { Engine, EngineInput, ViTWeights } from '../types.js';
+import { SlottedEngine } from '../slotted-engine.js';
+import type { EngineInput, ViTWeights } from '../types.js';
 import {
   allocateInt8Slot,
   buildInt8Plan,
@@ -54,13 +55,6 @@ export interface Int8EngineOptions {
   logger?: Logger;
 }
 
-interface Slot {
-  buffers: Int8SlotBuffers;
-  plans: Map<string, Int8Plan>;
-  busy: Promise<unknown>;
-}
-
-const SLOTS = 2;
 /** Workgroups that fill an H100 (132 SMs) twice: below it a smaller tile wins. */
 const FILL = 264;
 
@@ -84,21 +78,13 @@ export function defaultTile(M: number, N: number): Int8GemmVariant {
  * run in FP16 with the FP16 engine's kernels. Same design as WebGpuEngine: everything created
  * at open, two I/O slots, one recorded plan per slot and batch size.
  */
-export class Int8Engine implements Engine {
-  readonly backend = 'webgpu' as const;
+export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
   readonly precision = 'int8' as const;
   readonly int8Mode: Int8Mode;
-  readonly maxBatch: number;
-  readonly config: ViTConfig;
-  readonly gpu: GpuContext;
   /** INT8 GEMM variant per role (at maxBatch), for reports. */
   readonly gemmChoices: Record<string, string> = {};
   /** Why the tensor-core path was not used, when 'auto' fell back to dot4. */
   gemmFallback?: string;
-  private readonly slots: Slot[];
-  private next = 0;
-  private closed = false;
-  private lostReason?: string;
 
   private constructor(
     gpu: GpuContext,
@@ -108,22 +94,43 @@ export class Int8Engine implements Engine {
     private readonly kernels: Int8Kernels,
     private readonly weights: Int8GpuWeights,
     private readonly scales: Int8Scales,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
-    this.gpu = gpu;
-    this.config = config;
+    super(
+      gpu,
+      config,
+      maxBatch,
+      'f16',
+      (label) => allocateInt8Slot(gpu.device, config, maxBatch, `int8-${label}`),
+      logger,
+    );
     this.int8Mode = mode;
-    this.maxBatch = maxBatch;
-    this.slots = Array.from({ length: SLOTS }, (_, i) => ({
-      buffers: allocateInt8Slot(gpu.device, config, maxBatch, `int8-slot${i}`),
-      plans: new Map(),
-      busy: Promise.resolve(),
-    }));
-    gpu.lost.then((info) => {
-      if (this.closed) return;
-      this.lostReason = `${info.reason}: ${info.message}`;
-      this.logger.error({ reason: this.lostReason }, 'GPU device lost');
-    });
+  }
+
+  protected get weightBytes(): number {
+    return this.weights.bytes;
+  }
+
+  protected destroyWeights(): void {
+    this.weights.destroy();
+  }
+
+  protected destroyBuffers(buffers: Int8SlotBuffers): void {
+    destroyInt8Slot(buffers);
+  }
+
+  protected recordPlan(buffers: Int8SlotBuffers, count: number, input: EngineInput['kind']): Int8Plan {
+    return buildInt8Plan(
+      this.gpu.device,
+      this.config,
+      this.int8Mode,
+      this.kernels,
+      this.weights,
+      this.scales,
+      buffers,
+      count,
+      input,
+    );
   }
 
   static async open(opts: Int8EngineOptions): Promise<Int8Engine> {
@@ -280,136 +287,5 @@ export class Int8Engine implements Engine {
       'int8 engine open',
     );
     return engine;
-  }
-
-  /** Bytes of GPU memory held: weights plus both slots' activations. */
-  get gpuBytes(): number {
-    let n = this.weights.bytes;
-    for (const s of this.slots)
-      for (const b of Object.values(s.buffers)) n += (b as GPUBuffer | undefined)?.size ?? 0;
-    return n;
-  }
-
-  infer(input: EngineInput): Promise<Float32Array> {
-    try {
-      this.check(input);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    const slot = this.slots[this.next];
-    this.next = (this.next + 1) % SLOTS;
-    const run = slot.busy.then(() => this.run(slot, input));
-    slot.busy = run.catch(() => undefined);
-    return run;
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all(this.slots.map((s) => s.busy));
-    for (const s of this.slots) {
-      for (const p of s.plans.values()) for (const u of p.uniforms) u.destroy();
-      destroyInt8Slot(s.buffers);
-    }
-    this.weights.destroy();
-  }
-
-  private check(input: EngineInput): void {
-    if (this.closed) throw new EngineError('engine is closed');
-    if (this.lostReason)
-      throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
-    const { count } = input;
-    if (!Number.isInteger(count) || count < 1 || count > this.maxBatch)
-      throw new EngineError(`batch of ${count} images: must be between 1 and maxBatch ${this.maxBatch}`);
-    const S = this.config.imageSize;
-    const expected = count * S * S * 3;
-    if (input.data.length < expected) {
-      const layout =
-        input.kind === 'rgb' ? `uint8 [${count}, ${S}, ${S}, 3]` : `float32 [${count}, 3, ${S}, ${S}]`;
-      throw new EngineError(
-        `input of ${input.data.length} values is too small for ${layout} (${expected} values)`,
-      );
-    }
-  }
-
-  private plan(slot: Slot, input: EngineInput): Int8Plan {
-    const key = `${input.kind}/${input.count}`;
-    let plan = slot.plans.get(key);
-    if (!plan) {
-      if (input.kind === 'pixels' && !slot.buffers.pixels) {
-        const S = this.config.imageSize;
-        slot.buffers.pixels = this.gpu.device.createBuffer({
-          label: 'pixels',
-          size: this.maxBatch * 3 * S * S * 4,
-          usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
-        });
-      }
-      plan = buildInt8Plan(
-        this.gpu.device,
-        this.config,
-        this.int8Mode,
-        this.kernels,
-        this.weights,
-        this.scales,
-        slot.buffers,
-        input.count,
-        input.kind,
-      );
-      slot.plans.set(key, plan);
-    }
-    return plan;
-  }
-
-  private upload(slot: Slot, input: EngineInput): void {
-    const S = this.config.imageSize;
-    const n = input.count * S * S * 3;
-    const q = this.gpu.device.queue;
-    if (input.kind === 'rgb') {
-      const len = Math.ceil(n / 4) * 4;
-      let view = input.data;
-      if (view.byteOffset % 4 !== 0 || view.length < len) {
-        view = new Uint8Array(len);
-        view.set(input.data.subarray(0, n));
-      }
-      q.writeBuffer(slot.buffers.rgb, 0, view.buffer, view.byteOffset, len);
-    } else {
-      q.writeBuffer(slot.buffers.pixels!, 0, input.data.buffer, input.data.byteOffset, n * 4);
-    }
-  }
-
-  private async run(slot: Slot, input: EngineInput): Promise<Float32Array> {
-    if (this.lostReason)
-      throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
-    const device = this.gpu.device;
-    device.pushErrorScope('validation');
-    const plan = this.plan(slot, input);
-    this.upload(slot, input);
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (const d of plan.dispatches) {
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(...d.workgroups);
-    }
-    pass.end();
-    const C = this.config.numClasses;
-    const bytes = Math.ceil((input.count * C * 2) / 4) * 4;
-    enc.copyBufferToBuffer(slot.buffers.logits, 0, slot.buffers.readback, 0, bytes);
-    device.queue.submit([enc.finish()]);
-    const invalid = await device.popErrorScope();
-    if (invalid) throw new EngineError(`batch of ${input.count} failed GPU validation: ${invalid.message}`);
-    try {
-      await slot.buffers.readback.mapAsync(MapMode.READ, 0, bytes);
-    } catch (e) {
-      throw new GpuUnavailableError(
-        `reading logits back failed${this.lostReason ? ` (device lost: ${this.lostReason})` : ''}: ${(e as Error).message}`,
-        { cause: e },
-      );
-    }
-    const out = fromHalfArray(
-      new Uint16Array(slot.buffers.readback.getMappedRange(0, bytes), 0, input.count * C),
-    );
-    slot.buffers.readback.unmap();
-    return out;
   }
 }

@@ -1,0 +1,206 @@
+import { EngineError, GpuUnavailableError } from '../errors.js';
+import { fromHalfArray } from '../util/half.js';
+import type { Logger } from '../util/logger.js';
+import type { ViTConfig } from './config.js';
+import { encodeDispatches } from './forward-plan.js';
+import { BufferUsage, type GpuContext, MapMode } from './gpu.js';
+import type { Dispatch } from './kernels/source.js';
+import type { Engine, EngineInput } from './types.js';
+
+/** The I/O buffers every GPU engine's slot has, whatever its activations. */
+export interface SlotIO {
+  rgb: GPUBuffer;
+  /** Created on first use of float pixel input. */
+  pixels?: GPUBuffer;
+  logits: GPUBuffer;
+  readback: GPUBuffer;
+}
+
+/** A forward pass recorded for one slot and batch size. */
+export interface RecordedPlan {
+  dispatches: Dispatch[];
+  uniforms: GPUBuffer[];
+}
+
+interface Slot<B, P> {
+  buffers: B;
+  plans: Map<string, P>;
+  /** The previous batch on this slot; the next one waits for it (its buffers are reused). */
+  busy: Promise<unknown>;
+}
+
+const SLOTS = 2;
+
+/**
+ * The batch machinery the GPU engines share (FP32/FP16 and INT8): input checks, two slots used
+ * in turn so that batch k+1 uploads and batch k-1 reads back while batch k runs, one recorded
+ * plan per slot and batch size (created on first use, replayed after), one submit per batch,
+ * logits read back, device loss turned into errors. Subclasses allocate a slot's buffers and
+ * record its plan.
+ */
+export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> implements Engine {
+  readonly backend = 'webgpu' as const;
+  abstract readonly precision: Engine['precision'];
+  protected readonly slots: Slot<B, P>[];
+  private next = 0;
+  protected closed = false;
+  protected lostReason?: string;
+
+  protected constructor(
+    readonly gpu: GpuContext,
+    readonly config: ViTConfig,
+    readonly maxBatch: number,
+    /** Storage type of the logits buffer. */
+    private readonly logitsType: 'f16' | 'f32',
+    allocate: (label: string) => B,
+    protected readonly logger: Logger,
+  ) {
+    this.slots = Array.from({ length: SLOTS }, (_, i) => ({
+      buffers: allocate(`slot${i}`),
+      plans: new Map(),
+      busy: Promise.resolve(),
+    }));
+    gpu.lost.then((info) => {
+      if (this.closed) return;
+      this.lostReason = `${info.reason}: ${info.message}`;
+      this.logger.error({ reason: this.lostReason }, 'GPU device lost');
+    });
+  }
+
+  protected abstract recordPlan(buffers: B, count: number, input: EngineInput['kind']): P;
+  protected abstract destroyBuffers(buffers: B): void;
+  /** Bytes of weights on the GPU, and their release at close. */
+  protected abstract readonly weightBytes: number;
+  protected abstract destroyWeights(): void;
+
+  /** Bytes of GPU memory held: weights plus both slots' buffers. */
+  get gpuBytes(): number {
+    let n = this.weightBytes;
+    for (const s of this.slots)
+      for (const b of Object.values(s.buffers)) n += (b as GPUBuffer | undefined)?.size ?? 0;
+    return n;
+  }
+
+  infer(input: EngineInput): Promise<Float32Array> {
+    try {
+      this.check(input);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const slot = this.slots[this.next];
+    this.next = (this.next + 1) % SLOTS;
+    const run = slot.busy.then(() => this.run(slot, input));
+    slot.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.busy));
+    for (const s of this.slots) {
+      for (const p of s.plans.values()) for (const u of p.uniforms) u.destroy();
+      this.destroyBuffers(s.buffers);
+    }
+    this.destroyWeights();
+  }
+
+  protected check(input: EngineInput): void {
+    if (this.closed) throw new EngineError('engine is closed');
+    if (this.lostReason)
+      throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
+    const { count } = input;
+    if (!Number.isInteger(count) || count < 1 || count > this.maxBatch)
+      throw new EngineError(`batch of ${count} images: must be between 1 and maxBatch ${this.maxBatch}`);
+    const S = this.config.imageSize;
+    const expected = count * S * S * 3;
+    if (input.data.length < expected) {
+      const layout =
+        input.kind === 'rgb' ? `uint8 [${count}, ${S}, ${S}, 3]` : `float32 [${count}, 3, ${S}, ${S}]`;
+      throw new EngineError(
+        `input of ${input.data.length} values is too small for ${layout} (${expected} values)`,
+      );
+    }
+  }
+
+  protected plan(slot: Slot<B, P>, input: EngineInput): P {
+    const key = `${input.kind}/${input.count}`;
+    let plan = slot.plans.get(key);
+    if (!plan) {
+      if (input.kind === 'pixels' && !slot.buffers.pixels) {
+        const S = this.config.imageSize;
+        slot.buffers.pixels = this.gpu.device.createBuffer({
+          label: 'pixels',
+          size: this.maxBatch * 3 * S * S * 4,
+          usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+        });
+      }
+      plan = this.recordPlan(slot.buffers, input.count, input.kind);
+      slot.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  protected upload(slot: Slot<B, P>, input: EngineInput): void {
+    const S = this.config.imageSize;
+    const n = input.count * S * S * 3;
+    const q = this.gpu.device.queue;
+    if (input.kind === 'rgb') {
+      // writeBuffer needs a 4-byte multiple; the tail word of the last image may be padded.
+      const len = Math.ceil(n / 4) * 4;
+      let view = input.data;
+      if (view.byteOffset % 4 !== 0 || view.length < len) {
+        view = new Uint8Array(len);
+        view.set(input.data.subarray(0, n));
+      }
+      q.writeBuffer(slot.buffers.rgb, 0, view.buffer, view.byteOffset, len);
+    } else {
+      q.writeBuffer(slot.buffers.pixels!, 0, input.data.buffer, input.data.byteOffset, n * 4);
+    }
+  }
+
+  private async run(slot: Slot<B, P>, input: EngineInput): Promise<Float32Array> {
+    if (this.lostReason)
+      throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
+    const device = this.gpu.device;
+    // A validation error would otherwise surface only as logits of zero: fail the batch instead.
+    device.pushErrorScope('validation');
+    const plan = this.plan(slot, input);
+    this.upload(slot, input);
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encodeDispatches(pass, plan.dispatches);
+    pass.end();
+    const C = this.config.numClasses;
+    const bytes = Math.ceil((input.count * C * (this.logitsType === 'f16' ? 2 : 4)) / 4) * 4;
+    const { logits, readback } = slot.buffers;
+    enc.copyBufferToBuffer(logits, 0, readback, 0, bytes);
+    device.queue.submit([enc.finish()]);
+    // The error scope and the readback are awaited together: one wait for the GPU, not two.
+    const [invalid, mapError] = await Promise.all([
+      device.popErrorScope(),
+      readback.mapAsync(MapMode.READ, 0, bytes).then(
+        () => undefined,
+        (e: Error) => e,
+      ),
+    ]);
+    if (invalid) {
+      if (!mapError) readback.unmap();
+      throw new EngineError(`batch of ${input.count} failed GPU validation: ${invalid.message}`);
+    }
+    if (mapError)
+      throw new GpuUnavailableError(
+        `reading logits back failed${this.lostReason ? ` (device lost: ${this.lostReason})` : ''}: ${mapError.message}`,
+        { cause: mapError },
+      );
+    const out = this.readFloats(readback.getMappedRange(0, bytes), input.count * C);
+    readback.unmap();
+    return out;
+  }
+
+  protected readFloats(range: ArrayBuffer, elements: number, type = this.logitsType): Float32Array {
+    return type === 'f16'
+      ? fromHalfArray(new Uint16Array(range, 0, elements))
+      : new Float32Array(range, 0, elements).slice();
+  }
+}
