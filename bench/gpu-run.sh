@@ -11,10 +11,12 @@ export VITSTREAM_CACHE=$out/cache
 export VITSTREAM_SHARED=${VITSTREAM_SHARED:-$PWD/.gpu-shared}
 step() { echo; echo "=== $* ($(date +%T))"; }
 step info; node dist/src/cli/main.js info 2>&1 | grep -v '^Warning'
-step "gpu tests"; node node_modules/vitest/vitest.mjs run test/engine/gemm.test.ts test/engine/attention.test.ts test/engine/webgpu-engine.test.ts 2>&1 | grep -v '^Warning' | tail -25
+step "gpu tests"; node node_modules/vitest/vitest.mjs run test/engine/gemm.test.ts test/engine/attention.test.ts test/engine/webgpu-engine.test.ts test/engine/recovering-engine.test.ts test/engine/int8/gemm-int8.test.ts test/engine/int8/quantize.test.ts test/engine/int8/int8-engine.test.ts 2>&1 | grep -v '^Warning' | grep -E '✓|×|Test Files|Tests|FAIL|Error' | tail -40
 step attention; node bench/attention-timing.mjs "$model" "$batches" 2>&1 | grep -v '^Warning'
 step tune; node dist/src/cli/main.js tune --model "$model" --precision fp16 --batch "$batches" 2>&1 | grep -v '^Warning'
-step bench; node dist/src/cli/main.js bench --model "$model" --batch "$batches" --gemm tuned --json 2>&1 > "$out/bench.json" | grep -v '^Warning'
-node -e "import('./dist/src/bench/engine.js').then(m=>console.log(m.formatEngineBench(JSON.parse(require('fs').readFileSync('$out/bench.json','utf8')))))" 2>/dev/null || cat "$out/bench.json"
+# INT8 columns when calibration scales for these random weights were carried (SCALES=file).
+precisions=fp32,fp16; scales=()
+if [ -n "${SCALES:-}" ] && [ -f "$SCALES" ]; then precisions=fp32,fp16,int8; scales=(--scales "$SCALES"); fi
+step bench; node dist/src/cli/main.js bench --model "$model" --precision "$precisions" "${scales[@]}" --batch "$batches" --gemm tuned 2>&1 | grep -v '^Warning' | tee "$out/bench.txt"
 step "cuBLAS / SDPA per-op yardstick"; python3 bench/torch_gemm.py 32 2>&1 | tail -6
 step pytorch; python3 bench/pytorch_vit.py --model "${PYTORCH_MODEL:-vit_base_patch16_384}" --batch "$batches" 2>&1 | tail -12
