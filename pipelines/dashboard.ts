@@ -85,14 +85,19 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
       onSkipped: (f) => server.stats.skipped(f.streamId, 'sampling'),
     },
   );
-  const announce = () => server.hub.setStreams(feeds.list().map((s) => s.id));
-  announce();
+  server.hub.setStreams(feeds.list().map((s) => s.id));
+  // Streams that ended on their own stay on the hub (clients see them 'ended'); removed ones leave.
+  const announce = (added?: string) => {
+    for (const id of states.keys()) if (!feeds.has(id)) states.delete(id);
+    if (added !== undefined && !server.hub.streams.includes(added))
+      server.hub.setStreams([...server.hub.streams, added]);
+  };
   const eventsSub = feeds.events.subscribe((ev) => {
     switch (ev.type) {
       case 'added':
         removed.delete(ev.streamId);
         states.set(ev.streamId, 'starting');
-        announce();
+        announce(ev.streamId);
         server.hub.publishEvent({
           kind: 'stream-added',
           level: 'info',
@@ -176,7 +181,9 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
       .pipe(
         tap((b) => {
           const now = Date.now();
-          for (const f of b.frames) server.stats.queueDelay(f.streamId, now - f.receivedAtMs);
+          // Frames of a stream removed while they waited must not bring its series back.
+          for (const f of b.frames)
+            if (!removed.has(f.streamId)) server.stats.queueDelay(f.streamId, now - f.receivedAtMs);
         }),
         classify(engine, {
           topK: o.topK,
