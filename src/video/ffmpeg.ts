@@ -123,7 +123,9 @@ export function resolveFfmpeg(options: ResolveOptions = {}): Promise<FfmpegHandl
 
 /** Arguments selecting "one output frame per decoded frame, timestamps untouched" for this version. */
 export function passthroughArgs(ff: FfmpegHandle): string[] {
-  // -fps_mode appeared in 5.1; -vsync passthrough is its older (now deprecated) spelling.
-  const hasFpsMode = ff.major > 5 || (ff.major === 5 && ff.minor >= 1) || ff.major === 0;
+  // -fps_mode appeared in 5.1; -vsync passthrough is its older (now deprecated) spelling, still
+  // accepted by current releases. Git builds report no version number (major 0): some are years
+  // old (ffmpeg-static's 2018 "N-47683" build has no -fps_mode), so they get the old spelling.
+  const hasFpsMode = ff.major > 5 || (ff.major === 5 && ff.minor >= 1);
   return hasFpsMode ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough'];
 }

@@ -49,3 +49,14 @@ describe('source kinds', () => {
     expect(resolveSource({ url: 'http://x/y.mjpg', id: 'door' }).id).toBe('door');
   });
 });
+
+describe('passthroughArgs', () => {
+  const handle = (version: string, major: number, minor: number) => ({ path: 'ffmpeg', from: 'PATH' as const, version, major, minor });
+  it('uses -fps_mode from 5.1 on and -vsync before, and for git builds with no version number', () => {
+    expect(passthroughArgs(handle('5.1.9', 5, 1))).toEqual(['-fps_mode', 'passthrough']);
+    expect(passthroughArgs(handle('7.0', 7, 0))).toEqual(['-fps_mode', 'passthrough']);
+    expect(passthroughArgs(handle('4.4.2', 4, 4))).toEqual(['-vsync', 'passthrough']);
+    // ffmpeg-static ships "N-47683-g0e8eb07980-static" (2018), which has no -fps_mode.
+    expect(passthroughArgs(handle('N-47683-g0e8eb07980-static', 0, 0))).toEqual(['-vsync', 'passthrough']);
+  });
+});
