@@ -1,19 +1,33 @@
 // Times GEMM kernel variants (any parseable key, including timing-only ones such as pre-transposed
 // B, `-bt`) on the ViT-B/16-384 GEMM shapes at one batch size; prints ms and TFLOP/s per shape.
 // Usage (after a build): node bench/gemm-variants.mjs [batch] [variant,variant,...]
-import { openGpu } from '../dist/src/engine/gpu.js';
+
 import { timeGemm } from '../dist/src/engine/gemm-timing.js';
+import { openGpu } from '../dist/src/engine/gpu.js';
 import { parseVariant, SUBGROUP_MATRIX_TILES, variantKey } from '../dist/src/engine/kernels/gemm.js';
 
 const [batch = '32', list] = process.argv.slice(2);
 const keys = list ? list.split(',') : SUBGROUP_MATRIX_TILES.map(variantKey);
 const tokens = 577 * Number(batch);
-const shapes = { qkv: [tokens, 2304, 768, 'bias'], proj: [tokens, 768, 768, 'bias-residual'], fc1: [tokens, 3072, 768, 'bias-gelu-erf'], fc2: [tokens, 768, 3072, 'bias-residual'] };
+const shapes = {
+  qkv: [tokens, 2304, 768, 'bias'],
+  proj: [tokens, 768, 768, 'bias-residual'],
+  fc1: [tokens, 3072, 768, 'bias-gelu-erf'],
+  fc2: [tokens, 768, 3072, 'bias-residual'],
+};
 const gpu = await openGpu();
-console.log(`variant`.padEnd(24) + Object.keys(shapes).map((s) => s.padStart(16)).join(''));
+console.log(
+  `variant`.padEnd(24) +
+    Object.keys(shapes)
+      .map((s) => s.padStart(16))
+      .join(''),
+);
 for (const key of keys) {
   const v = parseVariant(key);
-  if (!v) { console.log(`${key}: unknown variant`); continue; }
+  if (!v) {
+    console.log(`${key}: unknown variant`);
+    continue;
+  }
   let line = key.padEnd(24);
   for (const [M, N, K, epilogue] of Object.values(shapes)) {
     try {

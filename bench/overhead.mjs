@@ -26,10 +26,19 @@ for (let i = 0; i < 30; i++) {
 console.log(`empty submit + map round trip: ${med(rt).toFixed(3)} ms`);
 
 const maxBatch = Math.max(...batches.split(',').map(Number));
-const engine = await WebGpuEngine.open({ config, weights: randomWeights(config), precision: 'fp16', maxBatch, gpu });
+const engine = await WebGpuEngine.open({
+  config,
+  weights: randomWeights(config),
+  precision: 'fp16',
+  maxBatch,
+  gpu,
+});
 const marks = {};
 const origEncoder = d.createCommandEncoder.bind(d);
-d.createCommandEncoder = (...a) => ((marks.encode = performance.now()), origEncoder(...a));
+d.createCommandEncoder = (...a) => {
+  marks.encode = performance.now();
+  return origEncoder(...a);
+};
 const origSubmit = d.queue.submit.bind(d.queue);
 d.queue.submit = (cbs) => {
   marks.submit = performance.now();
@@ -49,7 +58,9 @@ for (const count of batches.split(',').map(Number)) {
     rows.submit.push(marks.submitted - marks.submit);
     rows.wait.push(t1 - marks.submitted);
   }
-  console.log(`fp16 batch ${count}: infer ${med(rows.total).toFixed(2)} ms = encode ${med(rows.encode).toFixed(2)} + submit ${med(rows.submit).toFixed(2)} + GPU and readback ${med(rows.wait).toFixed(2)} (medians)`);
+  console.log(
+    `fp16 batch ${count}: infer ${med(rows.total).toFixed(2)} ms = encode ${med(rows.encode).toFixed(2)} + submit ${med(rows.submit).toFixed(2)} + GPU and readback ${med(rows.wait).toFixed(2)} (medians)`,
+  );
 }
 await engine.close();
 process.exit(0);

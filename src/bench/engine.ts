@@ -1,8 +1,8 @@
 import type { ViTConfig } from '../engine/config.js';
-import { gemmRows, gemmShapes, type GemmRole } from '../engine/forward-plan.js';
+import { type GemmRole, gemmRows, gemmShapes } from '../engine/forward-plan.js';
 import { timeGemm } from '../engine/gemm-timing.js';
+import { type GpuContext, openGpu } from '../engine/gpu.js';
 import { parseVariant } from '../engine/kernels/gemm.js';
-import { openGpu, type GpuContext } from '../engine/gpu.js';
 import { randomFrames, randomWeights } from '../engine/random-weights.js';
 import { readTuningCache, tunedPolicy } from '../engine/tuning.js';
 import type { ViTWeights } from '../engine/types.js';
@@ -54,7 +54,8 @@ export interface EngineBenchResult {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
 /**
  * FasterTransformer's ViT table for one model: latency per batch (median of N after warm-up,
@@ -97,7 +98,14 @@ export async function benchEngine(o: EngineBenchOptions): Promise<EngineBenchRes
         await Promise.all(Array.from({ length: o.iterations }, () => engine.infer(input)));
         const pipelined = (o.iterations * batch) / ((performance.now() - t0) / 1000);
         const m = median(times);
-        rows.push({ precision, batch, medianMs: m, p90Ms: pct(times, 0.9), imagesPerSec: (batch / m) * 1000, pipelinedImagesPerSec: pipelined });
+        rows.push({
+          precision,
+          batch,
+          medianMs: m,
+          p90Ms: pct(times, 0.9),
+          imagesPerSec: (batch / m) * 1000,
+          pipelinedImagesPerSec: pipelined,
+        });
         log(`  batch ${batch}: ${m.toFixed(2)} ms`);
       }
     } finally {
@@ -134,21 +142,58 @@ export async function benchEngine(o: EngineBenchOptions): Promise<EngineBenchRes
     }
     agreement = { batch: agreementBatch, top1Agreement: agree / agreementBatch, maxAbsDiff, maxAbsLogit };
   }
-  return { adapter: gpu.info.description || gpu.info.device, model: o.config.name, rows, gemms, gpuMemoryMB, gemmChoices, agreement };
+  return {
+    adapter: gpu.info.description || gpu.info.device,
+    model: o.config.name,
+    rows,
+    gemms,
+    gpuMemoryMB,
+    gemmChoices,
+    agreement,
+  };
 }
 
 export function formatEngineBench(r: EngineBenchResult): string {
   const out: string[] = [`model ${r.model} on ${r.adapter}`, ''];
-  out.push(formatTable(
-    ['precision', 'batch', 'median ms', 'p90 ms', 'img/s', 'img/s (2 in flight)', 'speedup vs FP32'],
-    r.rows.map((x) => [x.precision, x.batch, x.medianMs.toFixed(2), x.p90Ms.toFixed(2), x.imagesPerSec.toFixed(0), x.pipelinedImagesPerSec.toFixed(0), x.speedupVsFp32 ? `${x.speedupVsFp32.toFixed(2)}x` : '-']),
-  ));
-  out.push('', formatTable(['precision', 'GEMM', 'M x N x K', 'kernel', 'ms', 'TFLOP/s'],
-    r.gemms.map((g) => [g.precision, g.role, `${g.M}x${g.N}x${g.K}`, g.variant, g.ms.toFixed(3), g.tflops.toFixed(1)])));
-  out.push('', `GPU memory held by the engine: ${Object.entries(r.gpuMemoryMB).map(([p, mb]) => `${p} ${mb} MiB`).join(', ')}`);
+  out.push(
+    formatTable(
+      ['precision', 'batch', 'median ms', 'p90 ms', 'img/s', 'img/s (2 in flight)', 'speedup vs FP32'],
+      r.rows.map((x) => [
+        x.precision,
+        x.batch,
+        x.medianMs.toFixed(2),
+        x.p90Ms.toFixed(2),
+        x.imagesPerSec.toFixed(0),
+        x.pipelinedImagesPerSec.toFixed(0),
+        x.speedupVsFp32 ? `${x.speedupVsFp32.toFixed(2)}x` : '-',
+      ]),
+    ),
+  );
+  out.push(
+    '',
+    formatTable(
+      ['precision', 'GEMM', 'M x N x K', 'kernel', 'ms', 'TFLOP/s'],
+      r.gemms.map((g) => [
+        g.precision,
+        g.role,
+        `${g.M}x${g.N}x${g.K}`,
+        g.variant,
+        g.ms.toFixed(3),
+        g.tflops.toFixed(1),
+      ]),
+    ),
+  );
+  out.push(
+    '',
+    `GPU memory held by the engine: ${Object.entries(r.gpuMemoryMB)
+      .map(([p, mb]) => `${p} ${mb} MiB`)
+      .join(', ')}`,
+  );
   if (r.agreement) {
     const a = r.agreement;
-    out.push(`FP16 vs FP32 on ${a.batch} random frames: top-1 agreement ${(a.top1Agreement * 100).toFixed(0)}%, max |logit diff| ${a.maxAbsDiff.toExponential(2)} (max |logit| ${a.maxAbsLogit.toFixed(2)})`);
+    out.push(
+      `FP16 vs FP32 on ${a.batch} random frames: top-1 agreement ${(a.top1Agreement * 100).toFixed(0)}%, max |logit diff| ${a.maxAbsDiff.toExponential(2)} (max |logit| ${a.maxAbsLogit.toFixed(2)})`,
+    );
   }
   return out.join('\n');
 }

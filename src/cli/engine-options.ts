@@ -23,22 +23,35 @@ export interface EngineFlags {
 export function addEngineOptions(cmd: Command, defaults: { maxBatch?: number } = {}): Command {
   return cmd
     .option('--model <preset|config.json>', 'model preset or config file', 'vit-b16-224')
-    .option('--weights <file|url|name>', "weights: a .npz/.safetensors file (offline), an https URL, or a checkpoint name; default: the model's default checkpoint, downloaded on first use")
+    .option(
+      '--weights <file|url|name>',
+      "weights: a .npz/.safetensors file (offline), an https URL, or a checkpoint name; default: the model's default checkpoint, downloaded on first use",
+    )
     .option('--precision <p>', 'fp32, fp16 or int8 (default fp16 on webgpu, fp32 on cpu)')
     .option('--int8-mode <1|2>', 'INT8 mode: 1 = int8 GEMM inputs, 2 = int8 between fused kernels', '1')
-    .option('--scales <file>', 'INT8 calibration scales from `vitstream calibrate` (default: scales.json beside the weights)')
+    .option(
+      '--scales <file>',
+      'INT8 calibration scales from `vitstream calibrate` (default: scales.json beside the weights)',
+    )
     .option('--backend <b>', 'webgpu or cpu', 'webgpu')
     .option('--max-batch <n>', 'largest batch the engine takes', String(defaults.maxBatch ?? 32))
     .option('--adapter <name|index>', 'WebGPU adapter (see `vitstream info`)')
-    .option('--cache-dir <dir>', 'where downloaded weights are kept (default $VITSTREAM_CACHE or ~/.cache/vitstream)')
+    .option(
+      '--cache-dir <dir>',
+      'where downloaded weights are kept (default $VITSTREAM_CACHE or ~/.cache/vitstream)',
+    )
     .option('--allow-unverified', 'allow downloading checkpoints that have no pinned SHA-256');
 }
 
 export async function openEngineFromFlags(f: EngineFlags, logLevel?: string): Promise<Engine> {
-  if (f.backend !== 'webgpu' && f.backend !== 'cpu') throw new InputError(`--backend: expected webgpu or cpu, got "${f.backend}"`, { input: '--backend' });
+  if (f.backend !== 'webgpu' && f.backend !== 'cpu')
+    throw new InputError(`--backend: expected webgpu or cpu, got "${f.backend}"`, { input: '--backend' });
   if (f.precision && !['fp32', 'fp16', 'int8'].includes(f.precision))
-    throw new InputError(`--precision: expected fp32, fp16 or int8, got "${f.precision}"`, { input: '--precision' });
-  if (f.int8Mode && f.int8Mode !== '1' && f.int8Mode !== '2') throw new InputError(`--int8-mode: expected 1 or 2, got "${f.int8Mode}"`, { input: '--int8-mode' });
+    throw new InputError(`--precision: expected fp32, fp16 or int8, got "${f.precision}"`, {
+      input: '--precision',
+    });
+  if (f.int8Mode && f.int8Mode !== '1' && f.int8Mode !== '2')
+    throw new InputError(`--int8-mode: expected 1 or 2, got "${f.int8Mode}"`, { input: '--int8-mode' });
   const progress = downloadProgressReporter(`downloading ${f.weights ?? f.model} weights`);
   try {
     return await openEngine({
@@ -50,7 +63,11 @@ export async function openEngineFromFlags(f: EngineFlags, logLevel?: string): Pr
       backend: f.backend as Backend,
       maxBatch: parsePositiveInt(f.maxBatch, '--max-batch'),
       gpuOptions: { adapter: f.adapter },
-      download: { cacheDir: f.cacheDir, allowUnverified: f.allowUnverified, onProgress: (p) => progress.onProgress(p) },
+      download: {
+        cacheDir: f.cacheDir,
+        allowUnverified: f.allowUnverified,
+        onProgress: (p) => progress.onProgress(p),
+      },
       logger: createLogger('vitstream', logLevel),
     });
   } finally {

@@ -4,18 +4,23 @@ import { InputError } from '../errors.js';
 export function parseIntList(text: string, what: string): number[] {
   const xs = text.split(',').map((s) => Number(s.trim()));
   if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 1))
-    throw new InputError(`${what}: expected a comma-separated list of positive integers, got "${text}"`, { input: what });
+    throw new InputError(`${what}: expected a comma-separated list of positive integers, got "${text}"`, {
+      input: what,
+    });
   return xs;
 }
 
 export function parsePositiveInt(text: string, what: string): number {
   const x = Number(text);
-  if (!Number.isInteger(x) || x < 1) throw new InputError(`${what}: expected a positive integer, got "${text}"`, { input: what });
+  if (!Number.isInteger(x) || x < 1)
+    throw new InputError(`${what}: expected a positive integer, got "${text}"`, { input: what });
   return x;
 }
 
 export function parsePrecisions(text: string): ('fp32' | 'fp16')[] {
   const xs = text.split(',').map((s) => s.trim());
-  for (const x of xs) if (x !== 'fp32' && x !== 'fp16') throw new InputError(`--precision: expected fp32 or fp16, got "${x}"`, { input: '--precision' });
+  for (const x of xs)
+    if (x !== 'fp32' && x !== 'fp16')
+      throw new InputError(`--precision: expected fp32 or fp16, got "${x}"`, { input: '--precision' });
   return xs as ('fp32' | 'fp16')[];
 }

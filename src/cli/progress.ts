@@ -11,13 +11,25 @@ export interface ProgressBoard {
 export function progressBoard(stream: NodeJS.WriteStream = process.stderr): ProgressBoard {
   if (stream.isTTY) {
     const multi = new cliProgress.MultiBar(
-      { stream, format: '{label} [{bar}] {percentage}% | {value}/{total} frames | {note}', hideCursor: true, clearOnComplete: false, etaBuffer: 50 },
+      {
+        stream,
+        format: '{label} [{bar}] {percentage}% | {value}/{total} frames | {note}',
+        hideCursor: true,
+        clearOnComplete: false,
+        etaBuffer: 50,
+      },
       cliProgress.Presets.shades_classic,
     );
     const bars = new Map<string, cliProgress.SingleBar>();
     return {
       add(id, label, total) {
-        bars.set(id, multi.create(total ?? 0, 0, { label: label.padEnd(28).slice(0, 28), note: total ? '' : 'length unknown' }));
+        bars.set(
+          id,
+          multi.create(total ?? 0, 0, {
+            label: label.padEnd(28).slice(0, 28),
+            note: total ? '' : 'length unknown',
+          }),
+        );
       },
       update(id, done) {
         const b = bars.get(id);

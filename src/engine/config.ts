@@ -52,11 +52,23 @@ const configFileSchema = z
   })
   .superRefine((c, ctx) => {
     if (c.image_size % c.patch_size !== 0)
-      ctx.addIssue({ code: 'custom', path: ['patch_size'], message: `image_size ${c.image_size} is not a multiple of patch_size ${c.patch_size}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['patch_size'],
+        message: `image_size ${c.image_size} is not a multiple of patch_size ${c.patch_size}`,
+      });
     if (c.hidden_size % c.num_heads !== 0)
-      ctx.addIssue({ code: 'custom', path: ['num_heads'], message: `hidden_size ${c.hidden_size} is not divisible by num_heads ${c.num_heads}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['num_heads'],
+        message: `hidden_size ${c.hidden_size} is not divisible by num_heads ${c.num_heads}`,
+      });
     if (c.labels && c.labels.length !== c.num_classes)
-      ctx.addIssue({ code: 'custom', path: ['labels'], message: `${c.labels.length} labels given for ${c.num_classes} classes` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['labels'],
+        message: `${c.labels.length} labels given for ${c.num_classes} classes`,
+      });
   });
 
 const camelToSnake = (k: string) => k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`);
@@ -64,7 +76,9 @@ const camelToSnake = (k: string) => k.replace(/[A-Z]/g, (m) => `_${m.toLowerCase
 /** Validates a parsed config object; `source` names it in errors (a file path or preset name). */
 export function parseViTConfig(raw: unknown, source = 'model config'): ViTConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new ConfigError(`${source}: expected a JSON object with image_size, patch_size, hidden_size, ...`, { input: source });
+    throw new ConfigError(`${source}: expected a JSON object with image_size, patch_size, hidden_size, ...`, {
+      input: source,
+    });
   const snake: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) snake[camelToSnake(k)] = v;
   const r = configFileSchema.safeParse(snake);
@@ -98,7 +112,10 @@ export function readViTConfigFile(file: string): ViTConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`${file}: cannot read model config (${(e as Error).message})`, { input: file, cause: e });
+    throw new ConfigError(`${file}: cannot read model config (${(e as Error).message})`, {
+      input: file,
+      cause: e,
+    });
   }
   let raw: unknown;
   try {
@@ -114,5 +131,11 @@ export function vitDims(c: ViTConfig) {
   const grid = c.imageSize / c.patchSize;
   const numPatches = grid * grid;
   const tokens = numPatches + (c.classifier === 'token' ? 1 : 0);
-  return { grid, numPatches, tokens, headDim: c.hiddenSize / c.numHeads, patchDim: c.patchSize * c.patchSize * 3 };
+  return {
+    grid,
+    numPatches,
+    tokens,
+    headDim: c.hiddenSize / c.numHeads,
+    patchDim: c.patchSize * c.patchSize * 3,
+  };
 }

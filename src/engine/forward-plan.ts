@@ -39,7 +39,12 @@ export interface SlotBuffers {
   readback: GPUBuffer;
 }
 
-export function gemmShapes(c: ViTConfig): Record<GemmRole, { K: number; N: number; epilogue: Epilogue; rowsPerImage: 'patches' | 'tokens' | 'one' }> {
+export function gemmShapes(
+  c: ViTConfig,
+): Record<
+  GemmRole,
+  { K: number; N: number; epilogue: Epilogue; rowsPerImage: 'patches' | 'tokens' | 'one' }
+> {
   const { patchDim } = vitDims(c);
   const D = c.hiddenSize;
   const gelu: Epilogue = c.activation === 'gelu_tanh' ? 'bias-gelu-tanh' : 'bias-gelu-erf';
@@ -59,13 +64,23 @@ export function gemmRows(c: ViTConfig, role: GemmRole, count: number): number {
   return count * (r === 'patches' ? numPatches : r === 'tokens' ? tokens : 1);
 }
 
-export function allocateSlot(device: GPUDevice, c: ViTConfig, maxBatch: number, type: ElementType, label: string): SlotBuffers {
+export function allocateSlot(
+  device: GPUDevice,
+  c: ViTConfig,
+  maxBatch: number,
+  type: ElementType,
+  label: string,
+): SlotBuffers {
   const { numPatches, tokens, patchDim } = vitDims(c);
   const el = type === 'f16' ? 2 : 4;
   const D = c.hiddenSize;
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST;
   const make = (name: string, elements: number, usage = storage, bytesPer = el) =>
-    device.createBuffer({ label: `${label}.${name}`, size: Math.max(16, Math.ceil((elements * bytesPer) / 16) * 16), usage });
+    device.createBuffer({
+      label: `${label}.${name}`,
+      size: Math.max(16, Math.ceil((elements * bytesPer) / 16) * 16),
+      usage,
+    });
   return {
     rgb: make('rgb', maxBatch * c.imageSize * c.imageSize * 3, storage, 1),
     patches: make('patches', maxBatch * numPatches * patchDim),
@@ -115,19 +130,36 @@ export function buildForwardPlan(
   const D = c.hiddenSize;
   const uniforms: GPUBuffer[] = [];
   const uniform = (label: string, data: ArrayBuffer) => {
-    const b = device.createBuffer({ label, size: Math.max(16, data.byteLength), usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, mappedAtCreation: true });
+    const b = device.createBuffer({
+      label,
+      size: Math.max(16, data.byteLength),
+      usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+      mappedAtCreation: true,
+    });
     new Uint8Array(b.getMappedRange()).set(new Uint8Array(data));
     b.unmap();
     uniforms.push(b);
     return b;
   };
   const dispatches: Dispatch[] = [];
-  const add = (label: string, pipeline: GPUComputePipeline, buffers: (GPUBuffer | undefined)[], workgroups: [number, number, number]) =>
+  const add = (
+    label: string,
+    pipeline: GPUComputePipeline,
+    buffers: (GPUBuffer | undefined)[],
+    workgroups: [number, number, number],
+  ) =>
     dispatches.push({ label, pipeline, bindGroup: bindGroup(device, label, pipeline, buffers), workgroups });
 
   const shapes = gemmShapes(c);
   const gemmUniforms = new Map<string, GPUBuffer>();
-  const gemm = (role: GemmRole, layer: string, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer, out: GPUBuffer) => {
+  const gemm = (
+    role: GemmRole,
+    layer: string,
+    a: GPUBuffer,
+    b: GPUBuffer,
+    bias: GPUBuffer,
+    out: GPUBuffer,
+  ) => {
     const M = gemmRows(c, role, count);
     const { K, N } = shapes[role];
     const kernel = k.gemm(role, M);
@@ -142,10 +174,22 @@ export function buildForwardPlan(
 
   const pre = k.preprocess;
   const preParams = uniform('preprocess', pre.params(count));
-  if (input === 'rgb') add('preprocess-rgb', pre.fromRgb, [preParams, s.rgb, undefined, s.patches], pre.workgroups(count));
-  else add('preprocess-pixels', pre.fromPixels, [preParams, undefined, s.pixels, s.patches], pre.workgroups(count));
+  if (input === 'rgb')
+    add('preprocess-rgb', pre.fromRgb, [preParams, s.rgb, undefined, s.patches], pre.workgroups(count));
+  else
+    add(
+      'preprocess-pixels',
+      pre.fromPixels,
+      [preParams, undefined, s.pixels, s.patches],
+      pre.workgroups(count),
+    );
   gemm('patch', 'embed', s.patches, w.patchKernel, w.patchBias, s.patchOut);
-  add('embed', k.embed.pipeline, [uniform('embed', k.embed.params(count)), s.patchOut, w.cls, w.posEmbedding, s.x], k.embed.workgroups(count));
+  add(
+    'embed',
+    k.embed.pipeline,
+    [uniform('embed', k.embed.params(count)), s.patchOut, w.cls, w.posEmbedding, s.x],
+    k.embed.workgroups(count),
+  );
   const afterEmbed = dispatches.length;
 
   const rows = count * tokens;
@@ -154,11 +198,21 @@ export function buildForwardPlan(
   let afterBlock0 = 0;
   w.blocks.forEach((b, i) => {
     const L = `block${i}`;
-    add(`${L}.ln1`, k.layerNorm.pipeline, [lnAll, s.x, b.ln1Scale, b.ln1Bias, s.y], k.layerNorm.workgroups(rows));
+    add(
+      `${L}.ln1`,
+      k.layerNorm.pipeline,
+      [lnAll, s.x, b.ln1Scale, b.ln1Bias, s.y],
+      k.layerNorm.workgroups(rows),
+    );
     gemm('qkv', L, s.y, b.qkvKernel, b.qkvBias, s.qkv);
     add(`${L}.attention`, k.attention.pipeline, [attParams, s.qkv, s.att], k.attention.workgroups(count));
     gemm('proj', L, s.att, b.projKernel, b.projBias, s.x);
-    add(`${L}.ln2`, k.layerNorm.pipeline, [lnAll, s.x, b.ln2Scale, b.ln2Bias, s.y], k.layerNorm.workgroups(rows));
+    add(
+      `${L}.ln2`,
+      k.layerNorm.pipeline,
+      [lnAll, s.x, b.ln2Scale, b.ln2Bias, s.y],
+      k.layerNorm.workgroups(rows),
+    );
     gemm('fc1', L, s.y, b.fc1Kernel, b.fc1Bias, s.hidden);
     gemm('fc2', L, s.hidden, b.fc2Kernel, b.fc2Bias, s.x);
     if (i === 0) afterBlock0 = dispatches.length;
@@ -170,14 +224,34 @@ export function buildForwardPlan(
   const mean = c.classifier === 'gap';
   if (c.finalNorm && w.normScale && w.normBias) {
     if (mean) {
-      add('final-norm', k.layerNorm.pipeline, [lnAll, s.x, w.normScale, w.normBias, s.y], k.layerNorm.workgroups(rows));
-      add('pool', k.pool.pipeline, [uniform('pool', k.pool.params(count, tokens, D, true)), s.y, s.pooled], k.pool.workgroups(count, D));
+      add(
+        'final-norm',
+        k.layerNorm.pipeline,
+        [lnAll, s.x, w.normScale, w.normBias, s.y],
+        k.layerNorm.workgroups(rows),
+      );
+      add(
+        'pool',
+        k.pool.pipeline,
+        [uniform('pool', k.pool.params(count, tokens, D, true)), s.y, s.pooled],
+        k.pool.workgroups(count, D),
+      );
     } else {
       const lnCls = uniform('layernorm-cls', k.layerNorm.params(count, D, tokens, c.layerNormEps));
-      add('final-norm', k.layerNorm.pipeline, [lnCls, s.x, w.normScale, w.normBias, s.pooled], k.layerNorm.workgroups(count));
+      add(
+        'final-norm',
+        k.layerNorm.pipeline,
+        [lnCls, s.x, w.normScale, w.normBias, s.pooled],
+        k.layerNorm.workgroups(count),
+      );
     }
   } else {
-    add('pool', k.pool.pipeline, [uniform('pool', k.pool.params(count, tokens, D, mean)), s.x, s.pooled], k.pool.workgroups(count, D));
+    add(
+      'pool',
+      k.pool.pipeline,
+      [uniform('pool', k.pool.params(count, tokens, D, mean)), s.x, s.pooled],
+      k.pool.workgroups(count, D),
+    );
   }
   gemm('head', 'head', s.pooled, w.headKernel, w.headBias, s.logits);
   return { dispatches, marks: { afterEmbed, afterBlock0, afterBlocks }, uniforms };

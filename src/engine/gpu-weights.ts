@@ -4,12 +4,18 @@ import type { ElementType } from './kernels/source.js';
 import type { Tensor, ViTWeights } from './types.js';
 
 export interface GpuBlockWeights {
-  ln1Scale: GPUBuffer; ln1Bias: GPUBuffer;
-  qkvKernel: GPUBuffer; qkvBias: GPUBuffer;
-  projKernel: GPUBuffer; projBias: GPUBuffer;
-  ln2Scale: GPUBuffer; ln2Bias: GPUBuffer;
-  fc1Kernel: GPUBuffer; fc1Bias: GPUBuffer;
-  fc2Kernel: GPUBuffer; fc2Bias: GPUBuffer;
+  ln1Scale: GPUBuffer;
+  ln1Bias: GPUBuffer;
+  qkvKernel: GPUBuffer;
+  qkvBias: GPUBuffer;
+  projKernel: GPUBuffer;
+  projBias: GPUBuffer;
+  ln2Scale: GPUBuffer;
+  ln2Bias: GPUBuffer;
+  fc1Kernel: GPUBuffer;
+  fc1Bias: GPUBuffer;
+  fc2Kernel: GPUBuffer;
+  fc2Bias: GPUBuffer;
 }
 
 export interface GpuWeights {
@@ -35,8 +41,15 @@ export function uploadWeights(device: GPUDevice, w: ViTWeights, type: ElementTyp
     const data = type === 'f16' ? toHalfArray(src) : src;
     // Storage bindings need 4-byte multiples; an odd-length f16 tensor gets a zero pad.
     const size = Math.max(4, Math.ceil(data.byteLength / 4) * 4);
-    const buffer = device.createBuffer({ label, size, usage: BufferUsage.STORAGE | BufferUsage.COPY_DST, mappedAtCreation: true });
-    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    const buffer = device.createBuffer({
+      label,
+      size,
+      usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(buffer.getMappedRange()).set(
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    );
     buffer.unmap();
     created.push(buffer);
     bytes += size;
@@ -44,7 +57,8 @@ export function uploadWeights(device: GPUDevice, w: ViTWeights, type: ElementTyp
   };
   const blocks = w.blocks.map((b, i) => {
     const out = {} as GpuBlockWeights;
-    for (const key of Object.keys(b) as (keyof GpuBlockWeights)[]) out[key] = upload(`block${i}.${key}`, b[key]);
+    for (const key of Object.keys(b) as (keyof GpuBlockWeights)[])
+      out[key] = upload(`block${i}.${key}`, b[key]);
     return out;
   });
   return {
@@ -57,7 +71,11 @@ export function uploadWeights(device: GPUDevice, w: ViTWeights, type: ElementTyp
     normBias: w.normBias && upload('normBias', w.normBias),
     headKernel: upload('headKernel', w.headKernel),
     headBias: upload('headBias', w.headBias),
-    get bytes() { return bytes; },
-    destroy() { for (const b of created) b.destroy(); },
+    get bytes() {
+      return bytes;
+    },
+    destroy() {
+      for (const b of created) b.destroy();
+    },
   };
 }

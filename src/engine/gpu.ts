@@ -17,19 +17,37 @@ const DAWN_FEATURES = ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'];
  * forces it either way; VITSTREAM_DAWN_TOGGLES adds toggles (comma-separated).
  */
 function dawnToggles(robust: boolean): string[] {
-  const extra = (process.env.VITSTREAM_DAWN_TOGGLES ?? '').split(',').map((t) => t.trim()).filter(Boolean);
-  return [`enable-dawn-features=${[...DAWN_FEATURES, ...(robust ? [] : ['disable_robustness']), ...extra].join(',')}`];
+  const extra = (process.env.VITSTREAM_DAWN_TOGGLES ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  return [
+    `enable-dawn-features=${[...DAWN_FEATURES, ...(robust ? [] : ['disable_robustness']), ...extra].join(',')}`,
+  ];
 }
 
 const constants = globals as { GPUBufferUsage: GPUFlagsConstantMap; GPUMapMode: GPUFlagsConstantMap };
-interface GPUFlagsConstantMap { readonly [name: string]: number }
+interface GPUFlagsConstantMap {
+  readonly [name: string]: number;
+}
 export const BufferUsage = constants.GPUBufferUsage as unknown as {
-  MAP_READ: number; MAP_WRITE: number; COPY_SRC: number; COPY_DST: number; UNIFORM: number; STORAGE: number; QUERY_RESOLVE: number;
+  MAP_READ: number;
+  MAP_WRITE: number;
+  COPY_SRC: number;
+  COPY_DST: number;
+  UNIFORM: number;
+  STORAGE: number;
+  QUERY_RESOLVE: number;
 };
 export const MapMode = constants.GPUMapMode as unknown as { READ: number; WRITE: number };
 
 /** Features the engine uses when the adapter has them. */
-const WANTED_FEATURES = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix', 'timestamp-query'] as const;
+const WANTED_FEATURES = [
+  'shader-f16',
+  'subgroups',
+  'chromium-experimental-subgroup-matrix',
+  'timestamp-query',
+] as const;
 
 export interface SubgroupMatrixConfig {
   componentType: string;
@@ -48,7 +66,11 @@ export interface GpuContext {
   subgroupMatrixConfigs: SubgroupMatrixConfig[];
   subgroupMinSize: number;
   subgroupMaxSize: number;
-  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxComputeWorkgroupStorageSize: number };
+  limits: {
+    maxStorageBufferBindingSize: number;
+    maxBufferSize: number;
+    maxComputeWorkgroupStorageSize: number;
+  };
   /** True when f16 x f16 -> f32 16x16x16 subgroup matrices exist and subgroups are 32 wide. */
   hasF16TensorCores: boolean;
   /** True when i8 x i8 -> i32 subgroup matrices (16x16x32) exist. */
@@ -74,7 +96,8 @@ function dawn(robust: boolean): GPU {
   return gpu;
 }
 
-const isCpuAdapter = (a: GPUAdapter) => /llvmpipe|lavapipe|swiftshader/i.test(`${a.info.description} ${a.info.device} ${a.info.architecture}`);
+const isCpuAdapter = (a: GPUAdapter) =>
+  /llvmpipe|lavapipe|swiftshader/i.test(`${a.info.description} ${a.info.device} ${a.info.architecture}`);
 
 /** The instance whose adapters the engine uses: robustness as forced by the environment, else off unless the adapter is a CPU one. */
 async function instanceFor(request: (gpu: GPU) => Promise<GPUAdapter | null>): Promise<GPU> {
@@ -86,7 +109,7 @@ async function instanceFor(request: (gpu: GPU) => Promise<GPUAdapter | null>): P
 
 const NO_ADAPTER_HELP =
   'No WebGPU adapter found. On a machine with a GPU, install its Vulkan driver (NVIDIA: the proprietary driver; AMD/Intel: mesa-vulkan-drivers) and libvulkan1. ' +
-  'On a CPU-only Debian/Ubuntu machine install Mesa\'s lavapipe: `apt-get install libvulkan1` and `apt-get install -t bookworm-backports mesa-vulkan-drivers` (Mesa 23+; Dawn refuses Mesa 22).';
+  "On a CPU-only Debian/Ubuntu machine install Mesa's lavapipe: `apt-get install libvulkan1` and `apt-get install -t bookworm-backports mesa-vulkan-drivers` (Mesa 23+; Dawn refuses Mesa 22).";
 
 function describe(a: GPUAdapter) {
   const i = a.info;
@@ -105,20 +128,32 @@ async function pickAdapter(opts: OpenGpuOptions): Promise<GPUAdapter> {
   const byIndex = typeof opts.adapter === 'number' || /^\d+$/.test(String(opts.adapter));
   const found = byIndex
     ? candidates[Number(opts.adapter)]
-    : candidates.find((c) => JSON.stringify(describe(c)).toLowerCase().includes(String(opts.adapter).toLowerCase()));
+    : candidates.find((c) =>
+        JSON.stringify(describe(c)).toLowerCase().includes(String(opts.adapter).toLowerCase()),
+      );
   if (!found) {
-    const names = candidates.map((c, i) => `  ${i}: ${describe(c).description || describe(c).device || describe(c).vendor}`).join('\n');
-    throw new GpuUnavailableError(`adapter ${JSON.stringify(opts.adapter)} not found; available:\n${names || '  (none)'}`, { input: String(opts.adapter) });
+    const names = candidates
+      .map((c, i) => `  ${i}: ${describe(c).description || describe(c).device || describe(c).vendor}`)
+      .join('\n');
+    throw new GpuUnavailableError(
+      `adapter ${JSON.stringify(opts.adapter)} not found; available:\n${names || '  (none)'}`,
+      { input: String(opts.adapter) },
+    );
   }
   return found;
 }
 
 /** Distinct adapters (high-performance, low-power, and fallback), for `vitstream info`. */
 export async function listAdapters(instance?: GPU): Promise<GPUAdapter[]> {
-  const gpu = instance ?? (await instanceFor((g) => g.requestAdapter({ powerPreference: 'high-performance' })));
+  const gpu =
+    instance ?? (await instanceFor((g) => g.requestAdapter({ powerPreference: 'high-performance' })));
   const out: GPUAdapter[] = [];
   const seen = new Set<string>();
-  for (const options of [{ powerPreference: 'high-performance' }, { powerPreference: 'low-power' }, { forceFallbackAdapter: true }] as GPURequestAdapterOptions[]) {
+  for (const options of [
+    { powerPreference: 'high-performance' },
+    { powerPreference: 'low-power' },
+    { forceFallbackAdapter: true },
+  ] as GPURequestAdapterOptions[]) {
     const a = await gpu.requestAdapter(options).catch(() => null);
     if (!a) continue;
     const key = JSON.stringify(describe(a));
@@ -146,17 +181,32 @@ export async function openGpu(opts: OpenGpuOptions = {}): Promise<GpuContext> {
   try {
     device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
   } catch (e) {
-    throw new GpuUnavailableError(`could not create a WebGPU device on ${describe(adapter).description}: ${(e as Error).message}`, { cause: e });
+    throw new GpuUnavailableError(
+      `could not create a WebGPU device on ${describe(adapter).description}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
-  const info = adapter.info as GPUAdapterInfo & { subgroupMatrixConfigs?: SubgroupMatrixConfig[]; subgroupMinSize?: number; subgroupMaxSize?: number };
+  const info = adapter.info as GPUAdapterInfo & {
+    subgroupMatrixConfigs?: SubgroupMatrixConfig[];
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
+  };
   // Dawn's config objects expose their fields as prototype getters: copy them one by one.
   const configs = features.includes('chromium-experimental-subgroup-matrix' as GPUFeatureName)
-    ? (info.subgroupMatrixConfigs ?? []).map((c) => ({ componentType: c.componentType, resultComponentType: c.resultComponentType, M: c.M, N: c.N, K: c.K }))
+    ? (info.subgroupMatrixConfigs ?? []).map((c) => ({
+        componentType: c.componentType,
+        resultComponentType: c.resultComponentType,
+        M: c.M,
+        N: c.N,
+        K: c.K,
+      }))
     : [];
   const subgroupMinSize = info.subgroupMinSize ?? 0;
   const subgroupMaxSize = info.subgroupMaxSize ?? 0;
   const has = (t: string, r: string, M: number, N: number, K: number) =>
-    configs.some((c) => c.componentType === t && c.resultComponentType === r && c.M === M && c.N === N && c.K === K);
+    configs.some(
+      (c) => c.componentType === t && c.resultComponentType === r && c.M === M && c.N === N && c.K === K,
+    );
   const subgroups32 = features.includes('subgroups') && subgroupMinSize === 32 && subgroupMaxSize === 32;
   return {
     adapter,

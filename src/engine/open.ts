@@ -1,18 +1,18 @@
 import { existsSync } from 'node:fs';
 import { EngineError } from '../errors.js';
-import { resolveWeightsDetailed } from '../models/resolve.js';
 import type { FetchWeightsOptions } from '../models/download.js';
-import { silentLogger, type Logger } from '../util/logger.js';
+import { resolveWeightsDetailed } from '../models/resolve.js';
+import { type Logger, silentLogger } from '../util/logger.js';
 import type { ViTConfig } from './config.js';
-import { openGpu, type GpuContext, type OpenGpuOptions } from './gpu.js';
+import { type GpuContext, type OpenGpuOptions, openGpu } from './gpu.js';
 import { defaultScalesPath, type Int8Scales, openInt8Engine, readScales } from './int8/index.js';
 import { resolveModel } from './presets.js';
 import { RecoveringEngine } from './recovering-engine.js';
 import { createCpuEngine } from './reference.js';
 import { readTuningCache, tunedPolicy } from './tuning.js';
 import type { Backend, Engine, Precision, ViTWeights } from './types.js';
-import { loadWeights } from './weights/index.js';
 import { WebGpuEngine } from './webgpu-engine.js';
+import { loadWeights } from './weights/index.js';
 
 export interface OpenEngineOptions {
   /** A preset name (vit-b16-224, ...), a config.json path, or a config object. Default vit-b16-224. */
@@ -59,15 +59,34 @@ export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> 
     return createCpuEngine(config, weights, { maxBatch: opts.maxBatch });
   }
   if (precision === 'int8') {
-    const scales = typeof opts.scales === 'object' ? opts.scales : readScales(int8ScalesFile(opts.scales, weightsFile), config);
+    const scales =
+      typeof opts.scales === 'object'
+        ? opts.scales
+        : readScales(int8ScalesFile(opts.scales, weightsFile), config);
     const mode = opts.int8Mode ?? 1;
-    const open = async (gpu?: GpuContext) => openInt8Engine({ config, weights, scales, mode, maxBatch: opts.maxBatch, gpu: gpu ?? (await openGpu(opts.gpuOptions)) });
+    const open = async (gpu?: GpuContext) =>
+      openInt8Engine({
+        config,
+        weights,
+        scales,
+        mode,
+        maxBatch: opts.maxBatch,
+        gpu: gpu ?? (await openGpu(opts.gpuOptions)),
+      });
     return new RecoveringEngine(await open(opts.gpu), () => open(), logger);
   }
   const type = precision === 'fp16' ? 'f16' : 'f32';
   const open = async (gpu?: GpuContext) => {
     const ctx = gpu ?? (await openGpu(opts.gpuOptions));
-    return WebGpuEngine.open({ config, weights, precision, maxBatch: opts.maxBatch, gpu: ctx, logger, gemm: tunedPolicy(ctx, type, readTuningCache()) });
+    return WebGpuEngine.open({
+      config,
+      weights,
+      precision,
+      maxBatch: opts.maxBatch,
+      gpu: ctx,
+      logger,
+      gemm: tunedPolicy(ctx, type, readTuningCache()),
+    });
   };
   // A lost device is replaced by a new one (same adapter choice), weights re-uploaded.
   return new RecoveringEngine(await open(opts.gpu), () => open(), logger);

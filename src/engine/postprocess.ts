@@ -4,7 +4,13 @@ import type { TopClass } from '../predictions.js';
  * The k most probable classes of one row of logits, with softmax probabilities. Softmax is
  * computed in float64 with the max subtracted, so large logits cannot overflow.
  */
-export function topK(logits: ArrayLike<number>, k: number, labels?: readonly string[], offset = 0, classes = logits.length): TopClass[] {
+export function topK(
+  logits: ArrayLike<number>,
+  k: number,
+  labels?: readonly string[],
+  offset = 0,
+  classes = logits.length,
+): TopClass[] {
   let max = -Infinity;
   for (let c = 0; c < classes; c++) max = Math.max(max, logits[offset + c]);
   let sum = 0;
@@ -23,5 +29,9 @@ export function topK(logits: ArrayLike<number>, k: number, labels?: readonly str
       best[i] = { index: c, logit: v };
     }
   }
-  return best.map(({ index, logit }) => ({ index, label: labels?.[index] ?? `class ${index}`, score: Math.exp(logit - max) / sum }));
+  return best.map(({ index, logit }) => ({
+    index,
+    label: labels?.[index] ?? `class ${index}`,
+    score: Math.exp(logit - max) / sum,
+  }));
 }

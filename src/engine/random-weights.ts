@@ -1,4 +1,4 @@
-import { vitDims, type ViTConfig } from './config.js';
+import { type ViTConfig, vitDims } from './config.js';
 import type { BlockWeights, Tensor, ViTWeights } from './types.js';
 
 /**
@@ -16,7 +16,8 @@ export function randomWeights(config: ViTConfig, seed = 1): ViTWeights {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  const normal = (std: number, mean = 0) => mean + std * Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform());
+  const normal = (std: number, mean = 0) =>
+    mean + std * Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform());
   const tensor = (shape: number[], std: number, mean = 0): Tensor => {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
     for (let i = 0; i < data.length; i++) data[i] = normal(std, mean);
@@ -25,12 +26,18 @@ export function randomWeights(config: ViTConfig, seed = 1): ViTWeights {
   const D = config.hiddenSize;
   const { tokens, patchDim } = vitDims(config);
   const block = (): BlockWeights => ({
-    ln1Scale: tensor([D], 0.02, 1), ln1Bias: tensor([D], 0.02),
-    qkvKernel: tensor([D, 3 * D], 0.02), qkvBias: tensor([3 * D], 0.02),
-    projKernel: tensor([D, D], 0.02), projBias: tensor([D], 0.02),
-    ln2Scale: tensor([D], 0.02, 1), ln2Bias: tensor([D], 0.02),
-    fc1Kernel: tensor([D, config.mlpDim], 0.02), fc1Bias: tensor([config.mlpDim], 0.02),
-    fc2Kernel: tensor([config.mlpDim, D], 0.02), fc2Bias: tensor([D], 0.02),
+    ln1Scale: tensor([D], 0.02, 1),
+    ln1Bias: tensor([D], 0.02),
+    qkvKernel: tensor([D, 3 * D], 0.02),
+    qkvBias: tensor([3 * D], 0.02),
+    projKernel: tensor([D, D], 0.02),
+    projBias: tensor([D], 0.02),
+    ln2Scale: tensor([D], 0.02, 1),
+    ln2Bias: tensor([D], 0.02),
+    fc1Kernel: tensor([D, config.mlpDim], 0.02),
+    fc1Bias: tensor([config.mlpDim], 0.02),
+    fc2Kernel: tensor([config.mlpDim, D], 0.02),
+    fc2Bias: tensor([D], 0.02),
   });
   return {
     patchKernel: tensor([patchDim, D], 0.02),

@@ -1,5 +1,5 @@
 import { GpuUnavailableError } from '../errors.js';
-import { silentLogger, type Logger } from '../util/logger.js';
+import { type Logger, silentLogger } from '../util/logger.js';
 import type { Engine, EngineInput } from './types.js';
 
 /**
@@ -53,7 +53,7 @@ export class RecoveringEngine implements Engine {
 
   /** One replacement per lost engine, however many batches notice the loss. */
   private replace(lost: Engine, why: Error): Promise<Engine> {
-    return (this.current = this.current.then(async (now) => {
+    this.current = this.current.then(async (now) => {
       if (now !== lost) return now;
       this.logger.warn({ err: why }, 'GPU device lost: opening a new engine');
       await lost.close().catch(() => undefined);
@@ -61,7 +61,8 @@ export class RecoveringEngine implements Engine {
       this.latest = fresh;
       this.recoveries++;
       return fresh;
-    }));
+    });
+    return this.current;
   }
 
   async close(): Promise<void> {

@@ -2,10 +2,17 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import type { ViTConfig } from './config.js';
-import { gemmRows, gemmShapes, type GemmRole } from './forward-plan.js';
+import { type GemmRole, gemmRows, gemmShapes } from './forward-plan.js';
 import { timeGemm } from './gemm-timing.js';
 import type { GpuContext } from './gpu.js';
-import { parseVariant, SUBGROUP_MATRIX_TILES, variantKey, variantSupports, workgroupBytes, type GemmVariant } from './kernels/gemm.js';
+import {
+  type GemmVariant,
+  parseVariant,
+  SUBGROUP_MATRIX_TILES,
+  variantKey,
+  variantSupports,
+  workgroupBytes,
+} from './kernels/gemm.js';
 import type { ElementType } from './kernels/source.js';
 import type { GemmPolicy } from './webgpu-engine.js';
 
@@ -34,7 +41,9 @@ export function adapterKey(gpu: GpuContext): string {
 }
 
 export function defaultTuningFile(): string {
-  const base = process.env.VITSTREAM_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'vitstream');
+  const base =
+    process.env.VITSTREAM_CACHE ??
+    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'vitstream');
   return path.join(base, 'gemm-tuning.json');
 }
 
@@ -61,7 +70,9 @@ const shapeKey = (type: ElementType, M: number, N: number, K: number) => `${type
 export function candidatesFor(gpu: GpuContext, type: ElementType, K: number, N: number): GemmVariant[] {
   const all: GemmVariant[] = [{ kind: 'portable' }];
   if (gpu.hasF16TensorCores && type === 'f16') all.push(...SUBGROUP_MATRIX_TILES);
-  return all.filter((v) => variantSupports(v, type, K, N) && workgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize);
+  return all.filter(
+    (v) => variantSupports(v, type, K, N) && workgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize,
+  );
 }
 
 export interface TuneRow {
@@ -82,7 +93,8 @@ export async function tuneModel(
   onRow?: (row: TuneRow) => void,
 ): Promise<TuneRow[]> {
   const key = adapterKey(gpu);
-  const table = (cache.adapters[key] ??= {});
+  cache.adapters[key] ??= {};
+  const table = cache.adapters[key];
   const rows: TuneRow[] = [];
   const shapes = gemmShapes(config);
   for (const batch of batches) {
@@ -96,7 +108,8 @@ export async function tuneModel(
         const t = await timeGemm(gpu.device, v, type, { M, N, K, epilogue }).catch(() => undefined);
         if (!t) continue;
         candidates[variantKey(v)] = t.ms;
-        if (!best || t.ms < best.ms) best = { variant: variantKey(v), ms: t.ms, tflops: t.tflops, candidates };
+        if (!best || t.ms < best.ms)
+          best = { variant: variantKey(v), ms: t.ms, tflops: t.tflops, candidates };
       }
       table[shapeKey(type, M, N, K)] = best!;
       const row = { role, batch, M, N, K, entry: best! };
@@ -113,7 +126,8 @@ export async function tuneModel(
  */
 export function tunedPolicy(gpu: GpuContext, type: ElementType, cache: TuningCache): GemmPolicy {
   const table = cache.adapters[adapterKey(gpu)] ?? {};
-  const fallback: GemmVariant = gpu.hasF16TensorCores && type === 'f16' ? SUBGROUP_MATRIX_TILES[0] : { kind: 'portable' };
+  const fallback: GemmVariant =
+    gpu.hasF16TensorCores && type === 'f16' ? SUBGROUP_MATRIX_TILES[0] : { kind: 'portable' };
   return (_role, M, N, K) => {
     const exact = table[shapeKey(type, M, N, K)];
     if (exact) return parseVariant(exact.variant) ?? fallback;

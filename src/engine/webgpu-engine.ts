@@ -1,21 +1,36 @@
 import { EngineError, GpuUnavailableError } from '../errors.js';
-import { silentLogger, type Logger } from '../util/logger.js';
-import { SlottedEngine } from './slotted-engine.js';
+import { type Logger, silentLogger } from '../util/logger.js';
 import type { ViTConfig } from './config.js';
 import { vitDims } from './config.js';
 import {
-  allocateSlot, buildForwardPlan, destroySlot, encodeDispatches, gemmRows, gemmShapes,
-  type ForwardPlan, type GemmRole, type Kernels, type SlotBuffers,
+  allocateSlot,
+  buildForwardPlan,
+  destroySlot,
+  encodeDispatches,
+  type ForwardPlan,
+  type GemmRole,
+  gemmRows,
+  gemmShapes,
+  type Kernels,
+  type SlotBuffers,
 } from './forward-plan.js';
-import { BufferUsage, MapMode, openGpu, type GpuContext, type OpenGpuOptions } from './gpu.js';
-import { uploadWeights, type GpuWeights } from './gpu-weights.js';
-import { attentionSupports, createAttentionKernel, type AttentionVariant } from './kernels/attention.js';
+import { BufferUsage, type GpuContext, MapMode, type OpenGpuOptions, openGpu } from './gpu.js';
+import { type GpuWeights, uploadWeights } from './gpu-weights.js';
+import { type AttentionVariant, attentionSupports, createAttentionKernel } from './kernels/attention.js';
 import { createEmbedKernel } from './kernels/embed.js';
-import { createGemmKernel, variantKey, variantSupports, workgroupBytes, type GemmKernel, type GemmVariant } from './kernels/gemm.js';
+import {
+  createGemmKernel,
+  type GemmKernel,
+  type GemmVariant,
+  variantKey,
+  variantSupports,
+  workgroupBytes,
+} from './kernels/gemm.js';
 import { createLayerNormKernel } from './kernels/layernorm.js';
 import { createPoolKernel } from './kernels/pool.js';
 import { createPreprocessKernel } from './kernels/preprocess.js';
 import { bindGroup, type ElementType } from './kernels/source.js';
+import { SlottedEngine } from './slotted-engine.js';
 import type { EngineInput, ViTWeights } from './types.js';
 
 /** Chooses the GEMM variant for a role and M (rows); the tuner's cache plugs in here. */
@@ -62,7 +77,14 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
     logger: Logger,
   ) {
     const type: ElementType = precision === 'fp16' ? 'f16' : 'f32';
-    super(gpu, config, maxBatch, type, (label) => allocateSlot(gpu.device, config, maxBatch, type, label), logger);
+    super(
+      gpu,
+      config,
+      maxBatch,
+      type,
+      (label) => allocateSlot(gpu.device, config, maxBatch, type, label),
+      logger,
+    );
     this.precision = precision;
     this.type = type;
   }
@@ -87,10 +109,13 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
     const logger = opts.logger ?? silentLogger;
     const precision = opts.precision ?? 'fp16';
     const maxBatch = opts.maxBatch ?? 32;
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new EngineError(`maxBatch must be a positive integer, got ${maxBatch}`);
+    if (!Number.isInteger(maxBatch) || maxBatch < 1)
+      throw new EngineError(`maxBatch must be a positive integer, got ${maxBatch}`);
     const gpu = opts.gpu ?? (await openGpu(opts.gpuOptions));
     if (precision === 'fp16' && !gpu.features.has('shader-f16'))
-      throw new GpuUnavailableError(`precision fp16 needs the shader-f16 feature, which adapter "${gpu.info.description}" lacks; use --precision fp32`);
+      throw new GpuUnavailableError(
+        `precision fp16 needs the shader-f16 feature, which adapter "${gpu.info.description}" lacks; use --precision fp32`,
+      );
     const type: ElementType = precision === 'fp16' ? 'f16' : 'f32';
     const config = opts.config;
     const policy = resolvePolicy(opts.gemm ?? 'auto', gpu, type);
@@ -127,7 +152,11 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
     const ready = new Map<string, GemmKernel>();
     await Promise.all([...compiled].map(async ([key, p]) => ready.set(key, await p)));
     const kernels: Kernels = {
-      preprocess, embed, layerNorm, pool, attention,
+      preprocess,
+      embed,
+      layerNorm,
+      pool,
+      attention,
       gemm: (role, M) => {
         const key = rolesAt.get(`${role}@${M}`) ?? gemmFor(role, M).key;
         const k = ready.get(key);
@@ -137,16 +166,22 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
     };
     const weights = uploadWeights(device, opts.weights, type);
     const engine = new WebGpuEngine(gpu, config, precision, maxBatch, kernels, weights, logger);
-    for (const role of Object.keys(shapes) as GemmRole[]) engine.gemmChoices[role] = variantKey(kernels.gemm(role, gemmRows(config, role, maxBatch)).variant);
+    for (const role of Object.keys(shapes) as GemmRole[])
+      engine.gemmChoices[role] = variantKey(kernels.gemm(role, gemmRows(config, role, maxBatch)).variant);
     engine.attentionChoice = attentionVariant;
     const oom = await device.popErrorScope();
     const invalid = await device.popErrorScope();
     if (oom || invalid) {
       await engine.close();
-      throw new EngineError(`could not set up the engine on ${gpu.info.description}: ${(oom ?? invalid)!.message}` +
-        (oom ? ` (out of GPU memory: lower --max-batch, now ${maxBatch})` : ''));
+      throw new EngineError(
+        `could not set up the engine on ${gpu.info.description}: ${(oom ?? invalid)!.message}` +
+          (oom ? ` (out of GPU memory: lower --max-batch, now ${maxBatch})` : ''),
+      );
     }
-    logger.debug({ adapter: gpu.info, precision, maxBatch, gemm: engine.gemmChoices, weightBytes: weights.bytes }, 'engine open');
+    logger.debug(
+      { adapter: gpu.info, precision, maxBatch, gemm: engine.gemmChoices, weightBytes: weights.bytes },
+      'engine open',
+    );
     return engine;
   }
 
@@ -158,7 +193,12 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
     const plan = this.plan(slot, input);
     const { tokens } = vitDims(this.config);
     const D = this.config.hiddenSize;
-    const upto = stage === 'embeddings' ? plan.marks.afterEmbed : stage === 'block0' ? plan.marks.afterBlock0 : plan.marks.afterBlocks;
+    const upto =
+      stage === 'embeddings'
+        ? plan.marks.afterEmbed
+        : stage === 'block0'
+          ? plan.marks.afterBlock0
+          : plan.marks.afterBlocks;
     const device = this.gpu.device;
     this.upload(slot, input);
     const enc = device.createCommandEncoder();
@@ -170,14 +210,26 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
       const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
       device.queue.writeBuffer(params, 0, k.params(input.count * tokens, D, 1, this.config.layerNormEps));
       pass.setPipeline(k.pipeline);
-      pass.setBindGroup(0, bindGroup(device, 'features', k.pipeline, [params, slot.buffers.x, this.weights.normScale, this.weights.normBias, slot.buffers.y]));
+      pass.setBindGroup(
+        0,
+        bindGroup(device, 'features', k.pipeline, [
+          params,
+          slot.buffers.x,
+          this.weights.normScale,
+          this.weights.normBias,
+          slot.buffers.y,
+        ]),
+      );
       pass.dispatchWorkgroups(...k.workgroups(input.count * tokens));
     }
     pass.end();
     const src = stage === 'features' ? slot.buffers.y : slot.buffers.x;
     const elements = input.count * tokens * D;
     const bytes = elements * (this.type === 'f16' ? 2 : 4);
-    const rb = device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const rb = device.createBuffer({
+      size: Math.ceil(bytes / 4) * 4,
+      usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+    });
     enc.copyBufferToBuffer(src, 0, rb, 0, rb.size);
     device.queue.submit([enc.finish()]);
     await rb.mapAsync(MapMode.READ);
@@ -187,14 +239,25 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
   }
 }
 
-function resolveAttention(choice: 'auto' | AttentionVariant, gpu: GpuContext, type: ElementType, headDim: number): AttentionVariant {
+function resolveAttention(
+  choice: 'auto' | AttentionVariant,
+  gpu: GpuContext,
+  type: ElementType,
+  headDim: number,
+): AttentionVariant {
   const tensor = attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, type, headDim);
   if (choice === 'subgroup-matrix' && !tensor)
-    throw new GpuUnavailableError(`the subgroup-matrix attention needs fp16, a head dimension that is a multiple of 16 (here ${headDim}) and an adapter with f16 subgroup matrices; "${gpu.info.description}" ${gpu.hasF16TensorCores ? 'has them' : 'has none'}`);
+    throw new GpuUnavailableError(
+      `the subgroup-matrix attention needs fp16, a head dimension that is a multiple of 16 (here ${headDim}) and an adapter with f16 subgroup matrices; "${gpu.info.description}" ${gpu.hasF16TensorCores ? 'has them' : 'has none'}`,
+    );
   return choice === 'auto' ? (tensor ? 'subgroup-matrix' : 'portable') : choice;
 }
 
-function resolvePolicy(choice: NonNullable<WebGpuEngineOptions['gemm']>, gpu: GpuContext, type: ElementType): GemmPolicy {
+function resolvePolicy(
+  choice: NonNullable<WebGpuEngineOptions['gemm']>,
+  gpu: GpuContext,
+  type: ElementType,
+): GemmPolicy {
   if (typeof choice === 'function') return choice;
   const portable: GemmVariant = { kind: 'portable' };
   // Untuned defaults from `vitstream tune` on an H100: 128x128 tiles win once there are enough of
@@ -208,7 +271,9 @@ function resolvePolicy(choice: NonNullable<WebGpuEngineOptions['gemm']>, gpu: Gp
   if (choice === 'portable') return () => portable;
   if (choice === 'subgroup-matrix') {
     if (!gpu.hasF16TensorCores || type !== 'f16')
-      throw new GpuUnavailableError(`the subgroup-matrix GEMM needs fp16 and an adapter with f16 subgroup matrices and 32-wide subgroups; "${gpu.info.description}" has ${gpu.hasF16TensorCores ? 'them, but precision is fp32' : 'none'}`);
+      throw new GpuUnavailableError(
+        `the subgroup-matrix GEMM needs fp16 and an adapter with f16 subgroup matrices and 32-wide subgroups; "${gpu.info.description}" has ${gpu.hasF16TensorCores ? 'them, but precision is fp32' : 'none'}`,
+      );
     return tensor;
   }
   return gpu.hasF16TensorCores && type === 'f16' ? tensor : () => portable;

@@ -28,7 +28,10 @@ export interface ClassifyOptions {
  * Batches in, one prediction per frame out, in input order. At most `maxInFlight` batches are
  * inside the engine; each batch's buffer is released once the engine has read it.
  */
-export function classify(engine: Engine, options: ClassifyOptions = {}): OperatorFunction<FrameBatch, Prediction> {
+export function classify(
+  engine: Engine,
+  options: ClassifyOptions = {},
+): OperatorFunction<FrameBatch, Prediction> {
   const k = Math.min(options.topK ?? 5, engine.config.numClasses);
   const labels = options.labels ?? engine.config.labels;
   const now = options.now ?? Date.now;

@@ -1,6 +1,6 @@
+import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { once } from 'node:events';
 import { InputError } from '../errors.js';
 import type { Prediction } from '../predictions.js';
 
@@ -15,18 +15,29 @@ const CSV_HEADER = 'stream_id,frame,pts_ms,received_at,latency_ms,rank,class_ind
 const csvField = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 /** One prediction per line (JSONL), or one row per (frame, rank) (CSV); honours backpressure. */
-export function openPredictionFile(file: string, format: FileFormat = file.endsWith('.csv') ? 'csv' : 'jsonl'): PredictionFileSink {
+export function openPredictionFile(
+  file: string,
+  format: FileFormat = file.endsWith('.csv') ? 'csv' : 'jsonl',
+): PredictionFileSink {
   let out: WriteStream;
   try {
     out = createWriteStream(file, { flags: 'w' });
   } catch (e) {
-    throw new InputError(`cannot write predictions to ${file}: ${(e as Error).message}`, { input: file, cause: e });
+    throw new InputError(`cannot write predictions to ${file}: ${(e as Error).message}`, {
+      input: file,
+      cause: e,
+    });
   }
   return openPredictionStream(out, format, file, true);
 }
 
 /** The same over any writable (stdout); `end` says whether close() ends the stream. */
-export function openPredictionStream(out: Writable, format: FileFormat, name = 'output', end = false): PredictionFileSink {
+export function openPredictionStream(
+  out: Writable,
+  format: FileFormat,
+  name = 'output',
+  end = false,
+): PredictionFileSink {
   const file = name;
   let failure: Error | undefined;
   out.on('error', (e) => {
@@ -36,9 +47,21 @@ export function openPredictionStream(out: Writable, format: FileFormat, name = '
   const render = (p: Prediction) =>
     format === 'jsonl'
       ? `${JSON.stringify({ ...p, receivedAt: new Date(p.receivedAtMs).toISOString() })}\n`
-      : p.top
-          .map((t, r) => [csvField(p.streamId), p.frame, p.ptsMs.toFixed(3), new Date(p.receivedAtMs).toISOString(), p.latencyMs.toFixed(1), r + 1, t.index, csvField(t.label), t.score.toFixed(6)].join(','))
-          .join('\n') + '\n';
+      : `${p.top
+          .map((t, r) =>
+            [
+              csvField(p.streamId),
+              p.frame,
+              p.ptsMs.toFixed(3),
+              new Date(p.receivedAtMs).toISOString(),
+              p.latencyMs.toFixed(1),
+              r + 1,
+              t.index,
+              csvField(t.label),
+              t.score.toFixed(6),
+            ].join(','),
+          )
+          .join('\n')}\n`;
   return {
     async write(p) {
       if (failure) throw failure;
@@ -46,7 +69,10 @@ export function openPredictionStream(out: Writable, format: FileFormat, name = '
     },
     async close() {
       if (failure) throw failure;
-      if (end) await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+      if (end)
+        await new Promise<void>((resolve, reject) =>
+          out.end((e?: Error | null) => (e ? reject(e) : resolve())),
+        );
       if (failure) throw failure;
     },
   };

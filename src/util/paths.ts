@@ -11,7 +11,8 @@ export function packageRoot(): string {
   for (;;) {
     if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'kernels'))) return dir;
     const up = path.dirname(dir);
-    if (up === dir) throw new Error(`vitstream: package root not found above ${fileURLToPath(import.meta.url)}`);
+    if (up === dir)
+      throw new Error(`vitstream: package root not found above ${fileURLToPath(import.meta.url)}`);
     dir = up;
   }
 }

@@ -19,7 +19,14 @@ export type SourceEvent =
    * The stall watchdog gave up on a connection: no first frame within the first-frame timeout, or
    * no frame for the no-frame timeout. Its ffmpeg (process group) was killed; a restart follows.
    */
-  | { type: 'stalled'; streamId: string; atMs: number; kind: 'first-frame' | 'no-frame'; waitedMs: number; pid: number | undefined }
+  | {
+      type: 'stalled';
+      streamId: string;
+      atMs: number;
+      kind: 'first-frame' | 'no-frame';
+      waitedMs: number;
+      pid: number | undefined;
+    }
   /** The first frame after one or more failed or stalled connections: the source is back. */
   | { type: 'recovered'; streamId: string; atMs: number; downMs: number; restarts: number }
   | {

@@ -18,10 +18,17 @@ export async function probeMedia(input: string, timeoutMs = 10_000): Promise<Med
   const ff = await resolveFfmpeg().catch(() => undefined);
   if (!ff) return {};
   const stderr = await new Promise<string>((resolve) =>
-    execFile(ff.path, ['-hide_banner', '-i', input], { timeout: timeoutMs }, (_e, _out, err) => resolve(String(err ?? ''))));
+    execFile(ff.path, ['-hide_banner', '-i', input], { timeout: timeoutMs }, (_e, _out, err) =>
+      resolve(String(err ?? '')),
+    ),
+  );
   const d = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(stderr);
   const durationMs = d ? ((Number(d[1]) * 60 + Number(d[2])) * 60 + Number(d[3])) * 1000 : undefined;
   const f = /Video:.*?, (\d+(?:\.\d+)?) fps/.exec(stderr) ?? /Video:.*?, (\d+(?:\.\d+)?) tbr/.exec(stderr);
   const fps = f ? Number(f[1]) : undefined;
-  return { durationMs, fps, estimatedFrames: durationMs && fps ? Math.round((durationMs / 1000) * fps) : undefined };
+  return {
+    durationMs,
+    fps,
+    estimatedFrames: durationMs && fps ? Math.round((durationMs / 1000) * fps) : undefined,
+  };
 }

@@ -1,6 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BufferUsage, MapMode, openGpu, type GpuContext } from '../../src/engine/gpu.js';
-import { attentionSupports, createAttentionKernel, type AttentionVariant } from '../../src/engine/kernels/attention.js';
+import { BufferUsage, type GpuContext, MapMode, openGpu } from '../../src/engine/gpu.js';
+import {
+  type AttentionVariant,
+  attentionSupports,
+  createAttentionKernel,
+} from '../../src/engine/kernels/attention.js';
 import { bindGroup, type ElementType } from '../../src/engine/kernels/source.js';
 import { fromHalfArray, toHalfArray } from '../../src/util/half.js';
 import { relMaxError } from '../helpers/compare.js';
@@ -21,7 +25,13 @@ function rand(n: number, seed: number, amplitude: number): Float32Array {
 }
 
 /** Independent float64 reference: per image and head, softmax(q kᵀ / √hd) v, two-pass softmax. */
-function cpuAttention(qkv: Float32Array, count: number, tokens: number, heads: number, hd: number): Float32Array {
+function cpuAttention(
+  qkv: Float32Array,
+  count: number,
+  tokens: number,
+  heads: number,
+  hd: number,
+): Float32Array {
   const D = heads * hd;
   const out = new Float32Array(count * tokens * D);
   const scores = new Float64Array(tokens);
@@ -41,7 +51,8 @@ function cpuAttention(qkv: Float32Array, count: number, tokens: number, heads: n
         for (let j = 0; j < tokens; j++) sum += scores[j] = Math.exp(scores[j] - max);
         for (let e = 0; e < hd; e++) {
           let acc = 0;
-          for (let j = 0; j < tokens; j++) acc += scores[j] * qkv[(n * tokens + j) * 3 * D + 2 * D + h * hd + e];
+          for (let j = 0; j < tokens; j++)
+            acc += scores[j] * qkv[(n * tokens + j) * 3 * D + 2 * D + h * hd + e];
           out[(n * tokens + i) * D + h * hd + e] = acc / sum;
         }
       }
@@ -50,7 +61,14 @@ function cpuAttention(qkv: Float32Array, count: number, tokens: number, heads: n
   return out;
 }
 
-async function runAttention(variant: AttentionVariant, type: ElementType, count: number, tokens: number, heads: number, hd: number) {
+async function runAttention(
+  variant: AttentionVariant,
+  type: ElementType,
+  count: number,
+  tokens: number,
+  heads: number,
+  hd: number,
+) {
   const { device } = gpu;
   const D = heads * hd;
   // Amplitude 2: scores up to a few units, so the softmax is peaked enough to catch masking errors.
@@ -78,7 +96,10 @@ async function runAttention(variant: AttentionVariant, type: ElementType, count:
   device.queue.submit([enc.finish()]);
   await rb.mapAsync(MapMode.READ);
   const n = count * tokens * D;
-  const got = type === 'f16' ? fromHalfArray(new Uint16Array(rb.getMappedRange().slice(0, n * 2))) : new Float32Array(rb.getMappedRange().slice(0, n * 4));
+  const got =
+    type === 'f16'
+      ? fromHalfArray(new Uint16Array(rb.getMappedRange().slice(0, n * 2)))
+      : new Float32Array(rb.getMappedRange().slice(0, n * 4));
   for (const b of [input, out, params, rb]) b.destroy();
   return { got, expected: cpuAttention(qkv, count, tokens, heads, hd) };
 }
@@ -107,7 +128,9 @@ describe('portable attention (every adapter)', () => {
 describe('[gpu] subgroup-matrix attention (tensor cores)', () => {
   it('matches a float64 softmax(qkᵀ/√d)v on ragged T, or the adapter has no tensor cores', async () => {
     if (!attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, 'f16', 64)) {
-      console.log(`[gpu] skipped: adapter "${gpu.info.description}" has no f16 subgroup matrices; run on the GPU machine`);
+      console.log(
+        `[gpu] skipped: adapter "${gpu.info.description}" has no f16 subgroup matrices; run on the GPU machine`,
+      );
       return;
     }
     for (const { tokens, hd } of [...CASES, { tokens: 577, hd: 64 }]) {

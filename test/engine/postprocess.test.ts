@@ -30,7 +30,9 @@ describe('topK', () => {
         const got = topK(Float32Array.from(row), k);
         const want = bruteForce(Array.from(Float32Array.from(row)), Math.min(k, classes));
         expect(got.map((t) => t.index)).toEqual(want.map((t) => t.index));
-        got.forEach((t, i) => expect(t.score).toBeCloseTo(want[i]!.score, 12));
+        got.forEach((t, i) => {
+          expect(t.score).toBeCloseTo(want[i]!.score, 12);
+        });
       }
     }
   });

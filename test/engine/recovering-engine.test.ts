@@ -19,7 +19,11 @@ describe('device loss', () => {
       gpu,
     });
     expect(engine).toBeInstanceOf(RecoveringEngine);
-    const input = { kind: 'rgb' as const, data: readNpy(sharedPath(...dir, 'rgb.npy')).data as Uint8Array, count: 4 };
+    const input = {
+      kind: 'rgb' as const,
+      data: readNpy(sharedPath(...dir, 'rgb.npy')).data as Uint8Array,
+      count: 4,
+    };
     const golden = readNpy(sharedPath(...dir, 'logits.npy')).data as Float32Array;
     expect(relMaxError(await engine.infer(input), golden)).toBeLessThan(1e-4);
     gpu.device.destroy(); // what a driver reset looks like to the engine

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readViTConfigFile, type ViTConfig } from '../../src/engine/config.js';
-import { openGpu, type GpuContext } from '../../src/engine/gpu.js';
+import { type GpuContext, openGpu } from '../../src/engine/gpu.js';
 import type { ViTWeights } from '../../src/engine/types.js';
-import { loadWeights } from '../../src/engine/weights/index.js';
 import { WebGpuEngine } from '../../src/engine/webgpu-engine.js';
+import { loadWeights } from '../../src/engine/weights/index.js';
 import { readNpy } from '../../src/util/npy.js';
 import { argmaxRows, relMaxError } from '../helpers/compare.js';
 import { sharedPath } from '../helpers/shared.js';
@@ -35,7 +35,11 @@ for (const fixture of ['vit-tiny-test', 'vit-mini-224']) {
 
       it('matches embeddings, block 0 and features from uint8 frames (GPU preprocessing)', async () => {
         const input = { kind: 'rgb' as const, data: rgb().data as Uint8Array, count: 4 };
-        for (const [stage, file] of [['embeddings', 'embeddings.npy'], ['block0', 'block0.npy'], ['features', 'features.npy']] as const) {
+        for (const [stage, file] of [
+          ['embeddings', 'embeddings.npy'],
+          ['block0', 'block0.npy'],
+          ['features', 'features.npy'],
+        ] as const) {
           const golden = readNpy(sharedPath('fixtures', fixture, file)).data as Float32Array;
           const got = await engine.capture(input, stage);
           expect(relMaxError(got, golden), stage).toBeLessThan(tol);
@@ -57,10 +61,15 @@ for (const fixture of ['vit-tiny-test', 'vit-mini-224']) {
         const golden = readNpy(sharedPath('fixtures', fixture, 'logits.npy')).data as Float32Array;
         const S = config.imageSize;
         const all = rgb().data as Uint8Array;
-        const singles = await Promise.all([0, 1, 2, 3].map((i) =>
-          engine.infer({ kind: 'rgb', data: all.subarray(i * S * S * 3, (i + 1) * S * S * 3), count: 1 })));
+        const singles = await Promise.all(
+          [0, 1, 2, 3].map((i) =>
+            engine.infer({ kind: 'rgb', data: all.subarray(i * S * S * 3, (i + 1) * S * S * 3), count: 1 }),
+          ),
+        );
         const C = config.numClasses;
-        singles.forEach((got, i) => expect(relMaxError(got, golden.subarray(i * C, (i + 1) * C))).toBeLessThan(tol * 2));
+        singles.forEach((got, i) => {
+          expect(relMaxError(got, golden.subarray(i * C, (i + 1) * C))).toBeLessThan(tol * 2);
+        });
       });
     });
   }
@@ -83,10 +92,18 @@ describe('vit-cifar10-demo (real trained checkpoint, tanh GELU, no final norm) o
         const batches = [];
         for (let i = 0; i < n; i += 32) {
           const count = Math.min(32, n - i);
-          batches.push(engine.infer({ kind: 'rgb', data: (rgb.data as Uint8Array).subarray(i * frame, (i + count) * frame), count }));
+          batches.push(
+            engine.infer({
+              kind: 'rgb',
+              data: (rgb.data as Uint8Array).subarray(i * frame, (i + count) * frame),
+              count,
+            }),
+          );
         }
         const out = new Float32Array(n * C);
-        (await Promise.all(batches)).forEach((b, j) => out.set(b, j * 32 * C));
+        (await Promise.all(batches)).forEach((b, j) => {
+          out.set(b, j * 32 * C);
+        });
         expect(relMaxError(out, golden)).toBeLessThan(TOL[precision]);
         const agree = argmaxRows(out, C).filter((v, i) => v === argmaxRows(golden, C)[i]).length;
         expect(agree).toBe(precision === 'fp32' ? n : agree);
@@ -103,9 +120,15 @@ describe('engine misuse', () => {
     const config = readViTConfigFile(sharedPath('fixtures', 'vit-tiny-test', 'config.json'));
     const weights = await loadWeights(sharedPath('fixtures', 'vit-tiny-test', 'weights.npz'), config);
     const engine = await WebGpuEngine.open({ config, weights, precision: 'fp32', maxBatch: 2, gpu });
-    await expect(engine.infer({ kind: 'rgb', data: new Uint8Array(3 * 32 * 32 * 3), count: 3 })).rejects.toThrow(/maxBatch 2/);
-    await expect(engine.infer({ kind: 'rgb', data: new Uint8Array(10), count: 1 })).rejects.toThrow(/too small for uint8 \[1, 32, 32, 3\]/);
+    await expect(
+      engine.infer({ kind: 'rgb', data: new Uint8Array(3 * 32 * 32 * 3), count: 3 }),
+    ).rejects.toThrow(/maxBatch 2/);
+    await expect(engine.infer({ kind: 'rgb', data: new Uint8Array(10), count: 1 })).rejects.toThrow(
+      /too small for uint8 \[1, 32, 32, 3\]/,
+    );
     await engine.close();
-    await expect(engine.infer({ kind: 'rgb', data: new Uint8Array(32 * 32 * 3), count: 1 })).rejects.toThrow(/closed/);
+    await expect(engine.infer({ kind: 'rgb', data: new Uint8Array(32 * 32 * 3), count: 1 })).rejects.toThrow(
+      /closed/,
+    );
   });
 });

@@ -3,7 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The shared folder beside the checkout (fixtures, models, media), or VITSTREAM_SHARED. */
-export const sharedDir = process.env.VITSTREAM_SHARED ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');
+export const sharedDir =
+  process.env.VITSTREAM_SHARED ??
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');
 
 export function sharedPath(...parts: string[]): string {
   const p = path.join(sharedDir, ...parts);

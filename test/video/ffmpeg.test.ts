@@ -51,7 +51,13 @@ describe('source kinds', () => {
 });
 
 describe('passthroughArgs', () => {
-  const handle = (version: string, major: number, minor: number) => ({ path: 'ffmpeg', from: 'PATH' as const, version, major, minor });
+  const handle = (version: string, major: number, minor: number) => ({
+    path: 'ffmpeg',
+    from: 'PATH' as const,
+    version,
+    major,
+    minor,
+  });
   it('uses -fps_mode from 5.1 on and -vsync before, and for git builds with no version number', () => {
     expect(passthroughArgs(handle('5.1.9', 5, 1))).toEqual(['-fps_mode', 'passthrough']);
     expect(passthroughArgs(handle('7.0', 7, 0))).toEqual(['-fps_mode', 'passthrough']);

@@ -1,64 +1,109 @@
 import type { Command } from 'commander';
 import { benchDecode, formatTable as formatDecodeTable } from '../../bench/decode.js';
 import { benchEngine, formatEngineBench } from '../../bench/engine.js';
+import { openGpu } from '../../engine/gpu.js';
 import { benchInt8Engine, formatInt8Bench, type Int8BenchResult } from '../../engine/int8/bench.js';
 import { readScales } from '../../engine/int8/index.js';
-import { openGpu } from '../../engine/gpu.js';
 import { resolveModel } from '../../engine/presets.js';
 import { randomWeights } from '../../engine/random-weights.js';
 import { InputError } from '../../errors.js';
 import { parseIntList, parsePositiveInt, parsePrecisions } from '../options.js';
 
 export function registerBench(program: Command): void {
-  const bench = program.command('bench').description('benchmarks: the engine table (default) or video decoding');
+  const bench = program
+    .command('bench')
+    .description('benchmarks: the engine table (default) or video decoding');
   bench
     .command('engine', { isDefault: true })
-    .description("FasterTransformer's ViT table: latency per batch and precision, img/s, speedup vs FP32, TFLOP/s per GEMM, GPU memory")
+    .description(
+      "FasterTransformer's ViT table: latency per batch and precision, img/s, speedup vs FP32, TFLOP/s per GEMM, GPU memory",
+    )
     .option('--model <preset|config.json>', 'model (random weights unless --weights)', 'vit-b16-384')
     .option('--precision <list>', 'precisions: fp32, fp16, int8', 'fp32,fp16')
     .option('--int8-mode <list>', 'INT8 modes to time with int8', '1,2')
-    .option('--scales <file>', 'INT8 scales from `vitstream calibrate` (default: calibrated here on 2 random frames, CPU)')
+    .option(
+      '--scales <file>',
+      'INT8 scales from `vitstream calibrate` (default: calibrated here on 2 random frames, CPU)',
+    )
     .option('--batch <list>', 'batch sizes', '1,8,16,32')
     .option('--iterations <n>', 'timed runs per batch size (median reported)', '20')
     .option('--warmup <n>', 'untimed runs first', '3')
-    .option('--gemm <choice>', 'GEMM kernels: auto, portable, subgroup-matrix, tuned (read the `vitstream tune` cache)', 'tuned')
+    .option(
+      '--gemm <choice>',
+      'GEMM kernels: auto, portable, subgroup-matrix, tuned (read the `vitstream tune` cache)',
+      'tuned',
+    )
     .option('--json', 'print JSON instead of tables')
-    .action(async (o: { model: string; precision: string; int8Mode: string; scales?: string; batch: string; iterations: string; warmup: string; gemm: string; json?: boolean }) => {
-      const config = resolveModel(o.model);
-      const all = o.precision.split(',').map((p) => p.trim());
-      const withInt8 = all.includes('int8');
-      const precisions = parsePrecisions(all.filter((p) => p !== 'int8').join(',') || 'fp16');
-      const batches = parseIntList(o.batch, '--batch');
-      const iterations = parsePositiveInt(o.iterations, '--iterations');
-      const log = (l: string) => process.stderr.write(`${l}\n`);
-      const gpu = await openGpu();
-      const weights = randomWeights(config);
-      const fp = await benchEngine({
-        config, weights, gpu, precisions, batches, iterations, warmup: Number(o.warmup),
-        gemm: o.gemm as 'auto' | 'portable' | 'subgroup-matrix' | 'tuned', log,
-      });
-      let int8: Int8BenchResult | undefined;
-      if (withInt8) {
-        const modes = parseIntList(o.int8Mode, '--int8-mode') as (1 | 2)[];
-        if (modes.some((m) => m !== 1 && m !== 2)) throw new InputError(`--int8-mode: expected 1 and/or 2, got "${o.int8Mode}"`, { input: '--int8-mode' });
-        int8 = await benchInt8Engine({
-          config, weights, gpu, modes, batches, iterations, warmup: Number(o.warmup), log,
-          scales: o.scales ? readScales(o.scales, config) : undefined,
-          gemm: 'tuned',
-          // FP16 is timed again in the same process only when the table above has no FP16 rows.
-          fp16: !precisions.includes('fp16'),
+    .action(
+      async (o: {
+        model: string;
+        precision: string;
+        int8Mode: string;
+        scales?: string;
+        batch: string;
+        iterations: string;
+        warmup: string;
+        gemm: string;
+        json?: boolean;
+      }) => {
+        const config = resolveModel(o.model);
+        const all = o.precision.split(',').map((p) => p.trim());
+        const withInt8 = all.includes('int8');
+        const precisions = parsePrecisions(all.filter((p) => p !== 'int8').join(',') || 'fp16');
+        const batches = parseIntList(o.batch, '--batch');
+        const iterations = parsePositiveInt(o.iterations, '--iterations');
+        const log = (l: string) => process.stderr.write(`${l}\n`);
+        const gpu = await openGpu();
+        const weights = randomWeights(config);
+        const fp = await benchEngine({
+          config,
+          weights,
+          gpu,
+          precisions,
+          batches,
+          iterations,
+          warmup: Number(o.warmup),
+          gemm: o.gemm as 'auto' | 'portable' | 'subgroup-matrix' | 'tuned',
+          log,
         });
-        for (const r of int8.rows) {
-          const base = fp.rows.find((b) => b.precision === 'fp16' && b.batch === r.batch);
-          if (base && r.precision !== 'fp16') r.speedupVsFp16 = base.medianMs / r.medianMs;
+        let int8: Int8BenchResult | undefined;
+        if (withInt8) {
+          const modes = parseIntList(o.int8Mode, '--int8-mode') as (1 | 2)[];
+          if (modes.some((m) => m !== 1 && m !== 2))
+            throw new InputError(`--int8-mode: expected 1 and/or 2, got "${o.int8Mode}"`, {
+              input: '--int8-mode',
+            });
+          int8 = await benchInt8Engine({
+            config,
+            weights,
+            gpu,
+            modes,
+            batches,
+            iterations,
+            warmup: Number(o.warmup),
+            log,
+            scales: o.scales ? readScales(o.scales, config) : undefined,
+            gemm: 'tuned',
+            // FP16 is timed again in the same process only when the table above has no FP16 rows.
+            fp16: !precisions.includes('fp16'),
+          });
+          for (const r of int8.rows) {
+            const base = fp.rows.find((b) => b.precision === 'fp16' && b.batch === r.batch);
+            if (base && r.precision !== 'fp16') r.speedupVsFp16 = base.medianMs / r.medianMs;
+          }
         }
-      }
-      if (o.json) process.stdout.write(`${JSON.stringify({ ...fp, int8 }, null, 2)}\n`);
-      else process.stdout.write(`${formatEngineBench(fp)}\n${int8 ? `\nINT8\n${formatInt8Bench(int8)}\n` : ''}`);
-    });
+        if (o.json) process.stdout.write(`${JSON.stringify({ ...fp, int8 }, null, 2)}\n`);
+        else
+          process.stdout.write(
+            `${formatEngineBench(fp)}\n${int8 ? `\nINT8\n${formatInt8Bench(int8)}\n` : ''}`,
+          );
+      },
+    );
   bench
     .command('decode')
-    .description('frames/s of decodeFrames versus bare ffmpeg -f rawvideo on the same 1080p H.264 file (made from a sample clip unless given)')
+    .description(
+      'frames/s of decodeFrames versus bare ffmpeg -f rawvideo on the same 1080p H.264 file (made from a sample clip unless given)',
+    )
     .argument('[file]', 'video file to decode (default: a 1080p H.264 clip generated with ffmpeg)')
     .option('--json', 'print JSON')
     .action(async (file: string | undefined, o: { json?: boolean }) => {

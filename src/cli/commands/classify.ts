@@ -1,15 +1,15 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { lastValueFrom, mergeMap, from, tap } from 'rxjs';
+import { from, lastValueFrom, mergeMap, tap } from 'rxjs';
 import { fileBatch } from '../../../pipelines/fileBatch.js';
 import { formatTable } from '../../bench/table.js';
+import { InputError } from '../../errors.js';
 import { classify } from '../../operators/classify.js';
 import type { SampleOptions } from '../../operators/sampleFrames.js';
-import { InputError } from '../../errors.js';
-import { openPredictionFile, openPredictionStream, type FileFormat } from '../../sinks/file.js';
+import { type FileFormat, openPredictionFile, openPredictionStream } from '../../sinks/file.js';
 import type { ResizeMode } from '../../video/args.js';
 import { probeMedia } from '../../video/probe.js';
-import { addEngineOptions, openEngineFromFlags, type EngineFlags } from '../engine-options.js';
+import { addEngineOptions, type EngineFlags, openEngineFromFlags } from '../engine-options.js';
 import { parsePositiveInt } from '../options.js';
 import { progressBoard } from '../progress.js';
 
@@ -46,8 +46,12 @@ export function registerClassify(program: Command): void {
   addEngineOptions(cmd).action(async (files: string[], f: ClassifyFlags) => {
     const sample = parseSample(f);
     const format = (f.format ?? (f.out?.endsWith('.csv') ? 'csv' : 'jsonl')) as FileFormat;
-    if (format !== 'jsonl' && format !== 'csv') throw new InputError(`--format: expected jsonl or csv, got "${f.format}"`, { input: '--format' });
-    if (!['squash', 'center-crop', 'letterbox'].includes(f.resize)) throw new InputError(`--resize: expected squash, center-crop or letterbox, got "${f.resize}"`, { input: '--resize' });
+    if (format !== 'jsonl' && format !== 'csv')
+      throw new InputError(`--format: expected jsonl or csv, got "${f.format}"`, { input: '--format' });
+    if (!['squash', 'center-crop', 'letterbox'].includes(f.resize))
+      throw new InputError(`--resize: expected squash, center-crop or letterbox, got "${f.resize}"`, {
+        input: '--resize',
+      });
     const topK = parsePositiveInt(f.topK, '--top-k');
     const engine = await openEngineFromFlags(f, program.opts().logLevel);
     const sink = f.out ? openPredictionFile(f.out, format) : undefined;
@@ -60,11 +64,16 @@ export function registerClassify(program: Command): void {
       summaries.set(id, { id, file, frames: 0, top1: new Map() });
       return { id, path: file };
     });
-    await Promise.all(sources.map(async (s) => {
-      const info = await probeMedia(s.path);
-      const expected = info.estimatedFrames && sample ? estimateSampled(info.estimatedFrames, info.fps, sample) : info.estimatedFrames;
-      board.add(s.id, path.basename(s.path), expected);
-    }));
+    await Promise.all(
+      sources.map(async (s) => {
+        const info = await probeMedia(s.path);
+        const expected =
+          info.estimatedFrames && sample
+            ? estimateSampled(info.estimatedFrames, info.fps, sample)
+            : info.estimatedFrames;
+        board.add(s.id, path.basename(s.path), expected);
+      }),
+    );
     const t0 = Date.now();
     try {
       const predictions = fileBatch(sources, {
@@ -94,7 +103,8 @@ export function registerClassify(program: Command): void {
       );
       await (sink ?? stdoutSink!).close();
     } finally {
-      for (const s of summaries.values()) board.finish(s.id, s.error ? `FAILED: ${s.error.split('\n')[0]}` : `${s.frames} frames`);
+      for (const s of summaries.values())
+        board.finish(s.id, s.error ? `FAILED: ${s.error.split('\n')[0]}` : `${s.frames} frames`);
       board.stop();
       await engine.close();
     }
@@ -104,7 +114,11 @@ export function registerClassify(program: Command): void {
       s.error ? 'failed' : 'ok',
       s.frames,
       (s.frames / seconds).toFixed(1),
-      [...s.top1].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([l, n]) => `${l} (${((100 * n) / Math.max(1, s.frames)).toFixed(0)}%)`).join(', '),
+      [...s.top1]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 3)
+        .map(([l, n]) => `${l} (${((100 * n) / Math.max(1, s.frames)).toFixed(0)}%)`)
+        .join(', '),
     ]);
     const total = [...summaries.values()].reduce((a, s) => a + s.frames, 0);
     const report = `${formatTable(['file', 'status', 'frames', 'fps', 'most frequent top-1'], rows)}\n${total} frames in ${seconds.toFixed(1)} s (${(total / seconds).toFixed(1)} frames/s)\n`;
@@ -118,11 +132,13 @@ export function registerClassify(program: Command): void {
 }
 
 function parseSample(f: ClassifyFlags): SampleOptions | undefined {
-  if (f.every && f.fps) throw new InputError('--every and --fps are alternatives: give one', { input: '--every/--fps' });
+  if (f.every && f.fps)
+    throw new InputError('--every and --fps are alternatives: give one', { input: '--every/--fps' });
   if (f.every) return { every: parsePositiveInt(f.every, '--every') };
   if (f.fps) {
     const fps = Number(f.fps);
-    if (!(fps > 0)) throw new InputError(`--fps: expected a positive number, got "${f.fps}"`, { input: '--fps' });
+    if (!(fps > 0))
+      throw new InputError(`--fps: expected a positive number, got "${f.fps}"`, { input: '--fps' });
     return { fps };
   }
   return undefined;

@@ -27,7 +27,10 @@ export function registerInfo(program: Command): void {
           `features:   ${report.features.join(', ') || '(none)'}`,
           `subgroups:  ${gpu.subgroupMinSize}-${gpu.subgroupMaxSize} wide`,
           `tensor cores (subgroup matrices): f16 ${gpu.hasF16TensorCores ? 'yes' : 'no'}, i8 ${gpu.hasI8TensorCores ? 'yes' : 'no'}`,
-          ...gpu.subgroupMatrixConfigs.map((c) => `  ${c.componentType} x ${c.componentType} -> ${c.resultComponentType}  ${c.M}x${c.N}x${c.K}`),
+          ...gpu.subgroupMatrixConfigs.map(
+            (c) =>
+              `  ${c.componentType} x ${c.componentType} -> ${c.resultComponentType}  ${c.M}x${c.N}x${c.K}`,
+          ),
           `max storage binding: ${(gpu.limits.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB, workgroup storage ${gpu.limits.maxComputeWorkgroupStorageSize} B`,
           `all adapters: ${report.adapters.map((a) => `${a.index}: ${a.description || a.device}`).join('; ')}`,
         ];

@@ -3,13 +3,7 @@ import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
 import { timeDispatches, timeGemm } from '../gemm-timing.js';
 import { BufferUsage, type GpuContext, openGpu } from '../gpu.js';
-import {
-  createGemmKernel,
-  type GemmVariant,
-  SUBGROUP_MATRIX_TILES,
-  variantKey,
-  workgroupBytes,
-} from '../kernels/gemm.js';
+import { type GemmVariant, SUBGROUP_MATRIX_TILES, variantKey, workgroupBytes } from '../kernels/gemm.js';
 import {
   createInt8GemmKernel,
   INT8_SUBGROUP_MATRIX_TILES,

@@ -1,9 +1,8 @@
 import { EngineError, GpuUnavailableError } from '../../errors.js';
-import { fromHalfArray } from '../../util/half.js';
 import { type Logger, silentLogger } from '../../util/logger.js';
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
-import { BufferUsage, type GpuContext, MapMode, type OpenGpuOptions, openGpu } from '../gpu.js';
+import { type GpuContext, type OpenGpuOptions, openGpu } from '../gpu.js';
 import { attentionSupports, createAttentionKernel } from '../kernels/attention.js';
 import { createEmbedKernel } from '../kernels/embed.js';
 import { createGemmKernel, type GemmVariant, variantSupports } from '../kernels/gemm.js';

@@ -62,7 +62,7 @@ export function readScales(file: string, config?: ViTConfig): Int8Scales {
 
 export function validateScales(raw: unknown, source: string, config?: ViTConfig): Int8Scales {
   const s = raw as Partial<Int8Scales>;
-  if (!s || s.format !== 'vitstream-int8-scales' || s.version !== 1 || !Array.isArray(s.blocks))
+  if (s?.format !== 'vitstream-int8-scales' || s.version !== 1 || !Array.isArray(s.blocks))
     throw new ConfigError(
       `${source}: not a vitstream INT8 scales file (format "vitstream-int8-scales", version 1, blocks[] expected)`,
       { input: source },

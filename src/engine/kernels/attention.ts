@@ -1,6 +1,6 @@
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
-import { computePipeline, kernelSource, type ElementType } from './source.js';
+import { computePipeline, type ElementType, kernelSource } from './source.js';
 
 /**
  * Attention variants: `portable` (kernels/attention.wgsl, one thread per query, any adapter, f32
@@ -31,7 +31,12 @@ export function attentionShape(config: ViTConfig): AttentionShape {
 }
 
 /** Whether a variant can run on this adapter, storage type and head dimension. */
-export function attentionSupports(variant: AttentionVariant, hasF16TensorCores: boolean, type: ElementType, headDim: number): boolean {
+export function attentionSupports(
+  variant: AttentionVariant,
+  hasF16TensorCores: boolean,
+  type: ElementType,
+  headDim: number,
+): boolean {
   return variant === 'portable' || (hasF16TensorCores && type === 'f16' && headDim % 16 === 0);
 }
 

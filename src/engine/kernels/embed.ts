@@ -1,6 +1,6 @@
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
-import { computePipeline, kernelSource, spread, type ElementType } from './source.js';
+import { computePipeline, type ElementType, kernelSource, spread } from './source.js';
 
 /** [class token | patch rows] + position embedding -> residual stream (kernels/embed.wgsl). */
 export interface EmbedKernel {
@@ -10,14 +10,24 @@ export interface EmbedKernel {
   workgroups(count: number): [number, number, number];
 }
 
-export async function createEmbedKernel(device: GPUDevice, config: ViTConfig, type: ElementType): Promise<EmbedKernel> {
+export async function createEmbedKernel(
+  device: GPUDevice,
+  config: ViTConfig,
+  type: ElementType,
+): Promise<EmbedKernel> {
   const pipeline = await computePipeline(device, 'embed', kernelSource('embed', { elementType: type }));
   const { tokens, numPatches } = vitDims(config);
   return {
     pipeline,
     params(count) {
       const buf = new ArrayBuffer(32);
-      new Uint32Array(buf).set([count, tokens, numPatches, config.hiddenSize, config.classifier === 'token' ? 1 : 0]);
+      new Uint32Array(buf).set([
+        count,
+        tokens,
+        numPatches,
+        config.hiddenSize,
+        config.classifier === 'token' ? 1 : 0,
+      ]);
       return buf;
     },
     workgroups(count) {

@@ -1,8 +1,13 @@
-import { computePipeline, kernelSource, type ElementType } from './source.js';
+import { computePipeline, type ElementType, kernelSource } from './source.js';
 
 /** What a GEMM does after A·B: always adds the bias, then maybe GELU or a residual add. */
 export type Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
-const EPILOGUE_CODE: Record<Epilogue, number> = { bias: 0, 'bias-gelu-erf': 1, 'bias-gelu-tanh': 2, 'bias-residual': 3 };
+const EPILOGUE_CODE: Record<Epilogue, number> = {
+  bias: 0,
+  'bias-gelu-erf': 1,
+  'bias-gelu-tanh': 2,
+  'bias-residual': 3,
+};
 
 /**
  * A GEMM variant: `portable` (kernels/gemm.wgsl, any adapter, f32 or f16 storage),
@@ -16,11 +21,20 @@ const EPILOGUE_CODE: Record<Epilogue, number> = { bias: 0, 'bias-gelu-erf': 1, '
 export type GemmVariant =
   | { kind: 'portable' }
   | { kind: 'subgroup-matrix'; sgM: number; sgN: number; fm?: number; fn?: number; bk?: number }
-  | { kind: 'subgroup-matrix-direct'; sgM: number; sgN: number; fm: number; fn: number; ks?: number; bCol?: boolean };
+  | {
+      kind: 'subgroup-matrix-direct';
+      sgM: number;
+      sgN: number;
+      fm: number;
+      fn: number;
+      ks?: number;
+      bCol?: boolean;
+    };
 
 export function variantKey(v: GemmVariant): string {
   if (v.kind === 'portable') return 'portable';
-  if (v.kind === 'subgroup-matrix-direct') return `sgdir-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${(v.ks ?? 1) === 1 ? '' : `-k${v.ks}`}${v.bCol ? '-bt' : ''}`;
+  if (v.kind === 'subgroup-matrix-direct')
+    return `sgdir-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${(v.ks ?? 1) === 1 ? '' : `-k${v.ks}`}${v.bCol ? '-bt' : ''}`;
   const fm = v.fm ?? 2;
   const fn = v.fn ?? 2;
   return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}`;
@@ -31,7 +45,13 @@ export function parseVariant(key: string): GemmVariant | undefined {
   if (key === 'portable') return { kind: 'portable' };
   const d = /^sgdir-(\d+)x(\d+)-f(\d+)x(\d+)(?:-k(\d+))?(-bt)?$/.exec(key);
   if (d) {
-    const v: GemmVariant = { kind: 'subgroup-matrix-direct', sgM: Number(d[1]), sgN: Number(d[2]), fm: Number(d[3]), fn: Number(d[4]) };
+    const v: GemmVariant = {
+      kind: 'subgroup-matrix-direct',
+      sgM: Number(d[1]),
+      sgN: Number(d[2]),
+      fm: Number(d[3]),
+      fn: Number(d[4]),
+    };
     if (d[5]) v.ks = Number(d[5]);
     if (d[6]) v.bCol = true;
     return v;
@@ -95,7 +115,8 @@ export const SUBGROUP_MATRIX_TILES: GemmVariant[] = [
 
 /** Whether a variant can run a shape at all (vec4 loads need K and N multiples of 4). */
 export function variantSupports(v: GemmVariant, type: ElementType, K: number, N: number): boolean {
-  if (v.kind === 'subgroup-matrix-direct') return type === 'f16' && !v.bCol && K % (16 * (v.ks ?? 1)) === 0 && N % 16 === 0;
+  if (v.kind === 'subgroup-matrix-direct')
+    return type === 'f16' && !v.bCol && K % (16 * (v.ks ?? 1)) === 0 && N % 16 === 0;
   return v.kind === 'portable' || (type === 'f16' && K % 4 === 0 && N % 4 === 0);
 }
 
@@ -108,23 +129,51 @@ export interface GemmKernel {
   workgroups(M: number, N: number): [number, number, number];
 }
 
-export async function createGemmKernel(device: GPUDevice, type: ElementType, epilogue: Epilogue, variant: GemmVariant): Promise<GemmKernel> {
+export async function createGemmKernel(
+  device: GPUDevice,
+  type: ElementType,
+  epilogue: Epilogue,
+  variant: GemmVariant,
+): Promise<GemmKernel> {
   const constants = { EPILOGUE: EPILOGUE_CODE[epilogue] };
   const label = `gemm-${variantKey(variant)}-${epilogue}`;
   if (variant.kind === 'portable') {
-    const pipeline = await computePipeline(device, label, kernelSource('gemm', { elementType: type }), 'main', constants);
+    const pipeline = await computePipeline(
+      device,
+      label,
+      kernelSource('gemm', { elementType: type }),
+      'main',
+      constants,
+    );
     return {
-      variant, epilogue, pipeline,
+      variant,
+      epilogue,
+      pipeline,
       params: (M, N, K) => new Uint32Array([M, N, K, 0]).buffer,
       workgroups: (M, N) => [Math.ceil(N / 64), Math.ceil(M / 64), 1],
     };
   }
   if (variant.kind === 'subgroup-matrix-direct') {
-    const consts = { SG_M: variant.sgM, SG_N: variant.sgN, FM: variant.fm, FN: variant.fn, KS: variant.ks ?? 1, B_COL: variant.bCol ? 1 : 0 };
-    const pipeline = await computePipeline(device, label, kernelSource('gemm_subgroup_matrix_direct', { consts }), 'main', constants);
+    const consts = {
+      SG_M: variant.sgM,
+      SG_N: variant.sgN,
+      FM: variant.fm,
+      FN: variant.fn,
+      KS: variant.ks ?? 1,
+      B_COL: variant.bCol ? 1 : 0,
+    };
+    const pipeline = await computePipeline(
+      device,
+      label,
+      kernelSource('gemm_subgroup_matrix_direct', { consts }),
+      'main',
+      constants,
+    );
     const { bm, bn } = tileOf(variant);
     return {
-      variant, epilogue, pipeline,
+      variant,
+      epilogue,
+      pipeline,
       params: (M, N, K) => new Uint32Array([M, N, K, 0]).buffer,
       workgroups: (M, N) => [Math.ceil(N / bn), Math.ceil(M / bm), 1],
     };
@@ -134,7 +183,9 @@ export async function createGemmKernel(device: GPUDevice, type: ElementType, epi
   const pipeline = await computePipeline(device, label, code, 'main', constants);
   const { bm, bn } = tileOf(variant);
   return {
-    variant, epilogue, pipeline,
+    variant,
+    epilogue,
+    pipeline,
     params: (M, N, K) => new Uint32Array([M, N, K, 0]).buffer,
     workgroups: (M, N) => [Math.ceil(N / bn), Math.ceil(M / bm), 1],
   };

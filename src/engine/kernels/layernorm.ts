@@ -1,4 +1,4 @@
-import { computePipeline, kernelSource, type ElementType } from './source.js';
+import { computePipeline, type ElementType, kernelSource } from './source.js';
 
 /** Row-wise LayerNorm with f32 statistics (kernels/layernorm.wgsl). */
 export interface LayerNormKernel {
@@ -9,7 +9,11 @@ export interface LayerNormKernel {
 }
 
 export async function createLayerNormKernel(device: GPUDevice, type: ElementType): Promise<LayerNormKernel> {
-  const pipeline = await computePipeline(device, 'layernorm', kernelSource('layernorm', { elementType: type }));
+  const pipeline = await computePipeline(
+    device,
+    'layernorm',
+    kernelSource('layernorm', { elementType: type }),
+  );
   return {
     pipeline,
     params(rows, hidden, inRowStride, eps) {

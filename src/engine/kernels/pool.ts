@@ -1,4 +1,4 @@
-import { computePipeline, kernelSource, type ElementType } from './source.js';
+import { computePipeline, type ElementType, kernelSource } from './source.js';
 
 /** Class-token or mean pooling before the head (kernels/pool.wgsl). */
 export interface PoolKernel {

@@ -1,6 +1,6 @@
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
-import { computePipeline, kernelSource, spread, type ElementType } from './source.js';
+import { computePipeline, type ElementType, kernelSource, spread } from './source.js';
 
 /** uint8 RGB frames or float pixels -> the patch GEMM's A matrix [N * patches, P*P*3] (kernels/preprocess.wgsl). */
 export interface PreprocessKernel {
@@ -12,7 +12,11 @@ export interface PreprocessKernel {
   workgroups(count: number): [number, number, number];
 }
 
-export async function createPreprocessKernel(device: GPUDevice, config: ViTConfig, type: ElementType): Promise<PreprocessKernel> {
+export async function createPreprocessKernel(
+  device: GPUDevice,
+  config: ViTConfig,
+  type: ElementType,
+): Promise<PreprocessKernel> {
   const code = kernelSource('preprocess', { elementType: type });
   const [fromRgb, fromPixels] = await Promise.all([
     computePipeline(device, 'preprocess', code, 'from_rgb'),

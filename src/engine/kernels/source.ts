@@ -112,7 +112,8 @@ function constExpr(text: string, expr: string, kernel: string, depth = 0): numbe
   };
   const sum = (): number => {
     let v = product();
-    while (tokens[pos] === '+' || tokens[pos] === '-') v = tokens[pos++] === '+' ? v + product() : v - product();
+    while (tokens[pos] === '+' || tokens[pos] === '-')
+      v = tokens[pos++] === '+' ? v + product() : v - product();
     return v;
   };
   const v = sum();
@@ -136,9 +137,16 @@ export async function computePipeline(
     throw new EngineError(`kernel ${label} does not compile:\n${lines}`, { input: label });
   }
   try {
-    return await device.createComputePipelineAsync({ label, layout: 'auto', compute: { module, entryPoint, constants } });
+    return await device.createComputePipelineAsync({
+      label,
+      layout: 'auto',
+      compute: { module, entryPoint, constants },
+    });
   } catch (e) {
-    throw new EngineError(`kernel ${label}: pipeline creation failed: ${(e as Error).message}`, { input: label, cause: e });
+    throw new EngineError(`kernel ${label}: pipeline creation failed: ${(e as Error).message}`, {
+      input: label,
+      cause: e,
+    });
   }
 }
 
@@ -154,9 +162,16 @@ export interface Dispatch {
  * A bind group whose entry i is binding i. `undefined` skips a binding: with layout 'auto'
  * an entry point's layout holds only the bindings it uses.
  */
-export function bindGroup(device: GPUDevice, label: string, pipeline: GPUComputePipeline, buffers: (GPUBuffer | undefined)[]): GPUBindGroup {
+export function bindGroup(
+  device: GPUDevice,
+  label: string,
+  pipeline: GPUComputePipeline,
+  buffers: (GPUBuffer | undefined)[],
+): GPUBindGroup {
   const entries: GPUBindGroupEntry[] = [];
-  buffers.forEach((buffer, binding) => buffer && entries.push({ binding, resource: { buffer } }));
+  buffers.forEach((buffer, binding) => {
+    if (buffer) entries.push({ binding, resource: { buffer } });
+  });
   return device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
 }
 
