@@ -128,27 +128,10 @@ export function buildForwardPlan(
 ): ForwardPlan {
   const { tokens } = vitDims(c);
   const D = c.hiddenSize;
-  const uniforms: GPUBuffer[] = [];
-  const uniform = (label: string, data: ArrayBuffer) => {
-    const b = device.createBuffer({
-      label,
-      size: Math.max(16, data.byteLength),
-      usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
-      mappedAtCreation: true,
-    });
-    new Uint8Array(b.getMappedRange()).set(new Uint8Array(data));
-    b.unmap();
-    uniforms.push(b);
-    return b;
-  };
-  const dispatches: Dispatch[] = [];
-  const add = (
-    label: string,
-    pipeline: GPUComputePipeline,
-    buffers: (GPUBuffer | undefined)[],
-    workgroups: [number, number, number],
-  ) =>
-    dispatches.push({ label, pipeline, bindGroup: bindGroup(device, label, pipeline, buffers), workgroups });
+  const rec = new PlanRecorder(device);
+  const { uniforms, dispatches } = rec;
+  const uniform = rec.uniform.bind(rec);
+  const add = rec.add.bind(rec);
 
   const shapes = gemmShapes(c);
   const gemmUniforms = new Map<string, GPUBuffer>();
@@ -219,42 +202,96 @@ export function buildForwardPlan(
   });
   const afterBlocks = dispatches.length;
 
-  // Head input: Google's order is final norm, then pooling. With a class token only the class
-  // rows are normalised (stride = tokens); with mean pooling every row must be, before the mean.
+  recordHeadInput(rec, c, k, w, s, count, lnAll);
+  gemm('head', 'head', s.pooled, w.headKernel, w.headBias, s.logits);
+  return { dispatches, marks: { afterEmbed, afterBlock0, afterBlocks }, uniforms };
+}
+
+/**
+ * Collects a plan's dispatches and the uniform buffers they bind: one bind group per dispatch,
+ * made here, once, when the plan is recorded.
+ */
+export class PlanRecorder {
+  readonly dispatches: Dispatch[] = [];
+  readonly uniforms: GPUBuffer[] = [];
+  constructor(private readonly device: GPUDevice) {}
+
+  uniform(label: string, data: ArrayBuffer): GPUBuffer {
+    const b = this.device.createBuffer({
+      label,
+      size: Math.max(16, data.byteLength),
+      usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(b.getMappedRange()).set(new Uint8Array(data));
+    b.unmap();
+    this.uniforms.push(b);
+    return b;
+  }
+
+  add(
+    label: string,
+    pipeline: GPUComputePipeline,
+    buffers: (GPUBuffer | undefined)[],
+    workgroups: [number, number, number],
+  ): void {
+    this.dispatches.push({
+      label,
+      pipeline,
+      bindGroup: bindGroup(this.device, label, pipeline, buffers),
+      workgroups,
+    });
+  }
+}
+
+/**
+ * The head's input, shared by the FP and INT8 plans. Google's order is final norm, then
+ * pooling. With a class token only the class rows are normalised (stride = tokens); with mean
+ * pooling every row must be, before the mean. `lnAll` is the LayerNorm uniform over all rows.
+ */
+export function recordHeadInput(
+  rec: PlanRecorder,
+  c: ViTConfig,
+  k: Pick<Kernels, 'layerNorm' | 'pool'>,
+  norm: { normScale?: GPUBuffer; normBias?: GPUBuffer },
+  s: { x: GPUBuffer; y: GPUBuffer; pooled: GPUBuffer },
+  count: number,
+  lnAll: GPUBuffer,
+): void {
+  const { tokens } = vitDims(c);
+  const D = c.hiddenSize;
   const mean = c.classifier === 'gap';
-  if (c.finalNorm && w.normScale && w.normBias) {
+  if (c.finalNorm && norm.normScale && norm.normBias) {
     if (mean) {
-      add(
+      rec.add(
         'final-norm',
         k.layerNorm.pipeline,
-        [lnAll, s.x, w.normScale, w.normBias, s.y],
-        k.layerNorm.workgroups(rows),
+        [lnAll, s.x, norm.normScale, norm.normBias, s.y],
+        k.layerNorm.workgroups(count * tokens),
       );
-      add(
+      rec.add(
         'pool',
         k.pool.pipeline,
-        [uniform('pool', k.pool.params(count, tokens, D, true)), s.y, s.pooled],
+        [rec.uniform('pool', k.pool.params(count, tokens, D, true)), s.y, s.pooled],
         k.pool.workgroups(count, D),
       );
     } else {
-      const lnCls = uniform('layernorm-cls', k.layerNorm.params(count, D, tokens, c.layerNormEps));
-      add(
+      const lnCls = rec.uniform('layernorm-cls', k.layerNorm.params(count, D, tokens, c.layerNormEps));
+      rec.add(
         'final-norm',
         k.layerNorm.pipeline,
-        [lnCls, s.x, w.normScale, w.normBias, s.pooled],
+        [lnCls, s.x, norm.normScale, norm.normBias, s.pooled],
         k.layerNorm.workgroups(count),
       );
     }
   } else {
-    add(
+    rec.add(
       'pool',
       k.pool.pipeline,
-      [uniform('pool', k.pool.params(count, tokens, D, mean)), s.x, s.pooled],
+      [rec.uniform('pool', k.pool.params(count, tokens, D, mean)), s.x, s.pooled],
       k.pool.workgroups(count, D),
     );
   }
-  gemm('head', 'head', s.pooled, w.headKernel, w.headBias, s.logits);
-  return { dispatches, marks: { afterEmbed, afterBlock0, afterBlocks }, uniforms };
 }
 
 export function encodeDispatches(pass: GPUComputePassEncoder, dispatches: Dispatch[]): void {

@@ -1,4 +1,5 @@
 import { type ViTConfig, vitDims } from '../config.js';
+import { PlanRecorder, recordHeadInput } from '../forward-plan.js';
 import { BufferUsage } from '../gpu.js';
 import type { AttentionKernel } from '../kernels/attention.js';
 import type { EmbedKernel } from '../kernels/embed.js';
@@ -110,27 +111,10 @@ export function buildInt8Plan(
   const D = c.hiddenSize;
   const F = c.mlpDim;
   const rows = count * tokens;
-  const uniforms: GPUBuffer[] = [];
-  const uniform = (label: string, data: ArrayBuffer) => {
-    const b = device.createBuffer({
-      label,
-      size: Math.max(16, data.byteLength),
-      usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
-      mappedAtCreation: true,
-    });
-    new Uint8Array(b.getMappedRange()).set(new Uint8Array(data));
-    b.unmap();
-    uniforms.push(b);
-    return b;
-  };
-  const dispatches: Dispatch[] = [];
-  const add = (
-    label: string,
-    pipeline: GPUComputePipeline,
-    buffers: (GPUBuffer | undefined)[],
-    workgroups: [number, number, number],
-  ) =>
-    dispatches.push({ label, pipeline, bindGroup: bindGroup(device, label, pipeline, buffers), workgroups });
+  const rec = new PlanRecorder(device);
+  const { uniforms, dispatches } = rec;
+  const uniform = rec.uniform.bind(rec);
+  const add = rec.add.bind(rec);
   const quantize = (label: string, src: GPUBuffer, dst: GPUBuffer, elements: number, scale: number) =>
     add(
       label,
@@ -248,39 +232,7 @@ export function buildInt8Plan(
     int8Gemm(`${L}.fc2`, 'fc2', i, s.hq, { f16: s.x });
   });
 
-  // Head input as in the FP16 plan: final norm then pooling (class rows only with a class token).
-  const mean = c.classifier === 'gap';
-  if (c.finalNorm && w.normScale && w.normBias) {
-    if (mean) {
-      add(
-        'final-norm',
-        k.layerNorm.pipeline,
-        [ln, s.x, w.normScale, w.normBias, s.y],
-        k.layerNorm.workgroups(rows),
-      );
-      add(
-        'pool',
-        k.pool.pipeline,
-        [uniform('pool', k.pool.params(count, tokens, D, true)), s.y, s.pooled],
-        k.pool.workgroups(count, D),
-      );
-    } else {
-      const lnCls = uniform('layernorm-cls', k.layerNorm.params(count, D, tokens, c.layerNormEps));
-      add(
-        'final-norm',
-        k.layerNorm.pipeline,
-        [lnCls, s.x, w.normScale, w.normBias, s.pooled],
-        k.layerNorm.workgroups(count),
-      );
-    }
-  } else {
-    add(
-      'pool',
-      k.pool.pipeline,
-      [uniform('pool', k.pool.params(count, tokens, D, mean)), s.x, s.pooled],
-      k.pool.workgroups(count, D),
-    );
-  }
+  recordHeadInput(rec, c, k, w, s, count, ln);
   add(
     'head',
     k.head.pipeline,
