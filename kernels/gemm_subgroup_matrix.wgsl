@@ -13,6 +13,9 @@
 // Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id) rather than
 // local_invocation_index / 32. The epilogue goes fragment by fragment through a 16x16 scratch
 // per subgroup and reads bias and C as vec4 (N % 4 == 0).
+// Split-K (PARTIAL = 1): workgroup z multiplies only its share of K and writes the raw f32
+// product to the workspace [splits, M, N]; kernels/gemm_reduce.wgsl sums the splits and applies
+// the epilogue. WGSL has no float atomics, hence the second pass.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -25,6 +28,9 @@ const FN: u32 = 2u; // vitstream:const FN
 const BM = 16u * FM * SG_M;
 const BN = 16u * FN * SG_N;
 const BK: u32 = 32u; // vitstream:const BK
+// 0: one pass with the epilogue; 1: split-K partial products (see top). A template constant
+// rather than an override so that the unused output binding drops out of the layout.
+const PARTIAL: u32 = 0u; // vitstream:const PARTIAL
 const THREADS = 32u * SG_M * SG_N;
 const SA = BK + 8u;
 const SB = BN + 8u;
@@ -39,7 +45,8 @@ struct Params {
   M: u32,
   N: u32,
   K: u32,
-  _pad: u32,
+  /** K splits (split-K only). */
+  splits: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -47,6 +54,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<vec4<f16>>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f16>>;
 @group(0) @binding(4) var<storage, read_write> c: array<vec4<f16>>;
+@group(0) @binding(5) var<storage, read_write> part: array<vec4<f32>>;
 
 var<workgroup> tileA: array<vec4<f16>, 2u * A_TILE / 4u>;
 var<workgroup> tileB: array<vec4<f16>, 2u * B_TILE / 4u>;
@@ -79,6 +87,28 @@ fn emit(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, 
   workgroupBarrier();
 }
 
+// Split-K pass 1: the fragment, without bias or epilogue, into split z's [M, N] plane.
+fn emitPartial(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32, z: u32) {
+  subgroupMatrixStore<row_major>(&scratch, sg * 256u, frag, 16u);
+  workgroupBarrier();
+  let m = m0 + lane / 2u;
+  let e0 = (lane / 2u) * 16u + (lane % 2u) * 8u;
+  let nb = n0 + (lane % 2u) * 8u;
+  if (m < params.M) {
+    // vitstream:unroll h < 2
+    {
+      let n = nb + {h}u * 4u;
+      if (n < params.N) {
+        let o = sg * 256u + e0 + {h}u * 4u;
+        part[((z * params.M + m) * params.N + n) / 4u] =
+          vec4<f32>(scratch[o], scratch[o + 1u], scratch[o + 2u], scratch[o + 3u]);
+      }
+    }
+    // vitstream:end
+  }
+  workgroupBarrier();
+}
+
 // Loops over fragments and per-thread loads are unrolled (vitstream:unroll) so that fragments
 // and prefetched vectors are named registers rather than arrays the compiler might spill.
 @compute @workgroup_size(THREADS)
@@ -99,13 +129,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // vitstream:end
   // vitstream:end
 
+  // The K range [kBeg, kEnd) of this workgroup: all of K, or split z's chunk (a whole number of
+  // BK steps; a split past K multiplies zeros and writes zeros).
+  var kBeg = 0u;
+  var kEnd = K;
+  if (PARTIAL == 1u) {
+    let chunk = (K + params.splits * BK - 1u) / (params.splits * BK) * BK;
+    kBeg = wid.z * chunk;
+    kEnd = min(K, kBeg + chunk);
+  }
+
   // Global -> registers for the K step at k0 (zeros past the edges).
-  var k0 = 0u;
+  var k0 = kBeg;
   // vitstream:unroll i < A_PER_THREAD
-  var ra{i} = loadA(tid + {i}u * THREADS, row0, 0u, M, K, K4);
+  var ra{i} = loadA(tid + {i}u * THREADS, row0, k0, M, kEnd, K4);
   // vitstream:end
   // vitstream:unroll i < B_PER_THREAD
-  var rb{i} = loadB(tid + {i}u * THREADS, col0, 0u, N, K, N4);
+  var rb{i} = loadB(tid + {i}u * THREADS, col0, k0, N, kEnd, N4);
   // vitstream:end
 
   var buf = 0u;
@@ -123,12 +163,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     // Next tile's global loads go out before this tile's multiplies.
     let kn = k0 + BK;
-    if (kn < K) {
+    if (kn < kEnd) {
       // vitstream:unroll i < A_PER_THREAD
-      ra{i} = loadA(tid + {i}u * THREADS, row0, kn, M, K, K4);
+      ra{i} = loadA(tid + {i}u * THREADS, row0, kn, M, kEnd, K4);
       // vitstream:end
       // vitstream:unroll i < B_PER_THREAD
-      rb{i} = loadB(tid + {i}u * THREADS, col0, kn, N, K, N4);
+      rb{i} = loadB(tid + {i}u * THREADS, col0, kn, N, kEnd, N4);
       // vitstream:end
     }
 
@@ -147,28 +187,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     // vitstream:end
     k0 = kn;
-    if (k0 >= K) { break; }
+    if (k0 >= kEnd) { break; }
     buf = 1u - buf;
   }
 
   // vitstream:unroll i < FM
   // vitstream:unroll j < FN
+  // vitstream:unroll p < 1 - PARTIAL
   emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u);
+  // vitstream:end
+  // vitstream:unroll p < PARTIAL
+  emitPartial(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u, wid.z);
+  // vitstream:end
   // vitstream:end
   // vitstream:end
 }
 
-fn loadA(e: u32, row0: u32, k0: u32, M: u32, K: u32, K4: u32) -> vec4<f16> {
+// kEnd bounds the K range (K, or a split's end); K4 is the row stride of A in vectors.
+fn loadA(e: u32, row0: u32, k0: u32, M: u32, kEnd: u32, K4: u32) -> vec4<f16> {
   let m = e / (BK / 4u);
   let k4 = e % (BK / 4u);
-  if (e < A_VECS && row0 + m < M && k0 + k4 * 4u < K) { return a[(row0 + m) * K4 + k0 / 4u + k4]; }
+  if (e < A_VECS && row0 + m < M && k0 + k4 * 4u < kEnd) { return a[(row0 + m) * K4 + k0 / 4u + k4]; }
   return vec4<f16>();
 }
 
-fn loadB(e: u32, col0: u32, k0: u32, N: u32, K: u32, N4: u32) -> vec4<f16> {
+fn loadB(e: u32, col0: u32, k0: u32, N: u32, kEnd: u32, N4: u32) -> vec4<f16> {
   let k = e / (BN / 4u);
   let n4 = e % (BN / 4u);
-  if (e < B_VECS && k0 + k < K && col0 + n4 * 4u < N) { return b[(k0 + k) * N4 + col0 / 4u + n4]; }
+  if (e < B_VECS && k0 + k < kEnd && col0 + n4 * 4u < N) { return b[(k0 + k) * N4 + col0 / 4u + n4]; }
   return vec4<f16>();
 }
 

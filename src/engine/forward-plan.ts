@@ -37,6 +37,8 @@ export interface SlotBuffers {
   pooled: GPUBuffer;
   logits: GPUBuffer;
   readback: GPUBuffer;
+  /** f32 split-K partial products, sized for the largest split-K GEMM; absent when none is. */
+  gemmWorkspace?: GPUBuffer;
 }
 
 export function gemmShapes(
@@ -70,6 +72,7 @@ export function allocateSlot(
   maxBatch: number,
   type: ElementType,
   label: string,
+  gemmWorkspaceBytes = 0,
 ): SlotBuffers {
   const { numPatches, tokens, patchDim } = vitDims(c);
   const el = type === 'f16' ? 2 : 4;
@@ -93,6 +96,7 @@ export function allocateSlot(
     pooled: make('pooled', maxBatch * D),
     logits: make('logits', maxBatch * c.numClasses),
     readback: make('readback', maxBatch * c.numClasses, BufferUsage.MAP_READ | BufferUsage.COPY_DST),
+    gemmWorkspace: gemmWorkspaceBytes > 0 ? make('gemmWorkspace', gemmWorkspaceBytes, storage, 1) : undefined,
   };
 }
 
@@ -152,7 +156,8 @@ export function buildForwardPlan(
       p = uniform(`gemm ${key}`, kernel.params(M, N, K));
       gemmUniforms.set(key, p);
     }
-    add(`${layer}.${role}`, kernel.pipeline, [p, a, b, bias, out], kernel.workgroups(M, N));
+    const buffers = { params: p, a, b, bias, c: out, workspace: s.gemmWorkspace };
+    kernel.record(rec, `${layer}.${role}`, buffers, M, N);
   };
 
   const pre = k.preprocess;

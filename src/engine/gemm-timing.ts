@@ -1,7 +1,8 @@
+import { EngineError } from '../errors.js';
 import { BufferUsage } from './gpu.js';
 import { type AttentionShape, type AttentionVariant, createAttentionKernel } from './kernels/attention.js';
-import { createGemmKernel, type Epilogue, type GemmVariant } from './kernels/gemm.js';
-import { bindGroup, type ElementType } from './kernels/source.js';
+import { createGemmKernel, type Epilogue, type GemmVariant, variantKey } from './kernels/gemm.js';
+import { bindGroup, type Dispatch, type ElementType } from './kernels/source.js';
 
 /**
  * Milliseconds per dispatch of one kernel: `iterations` dispatches in one command buffer after a
@@ -14,12 +15,25 @@ export async function timeDispatches(
   workgroups: [number, number, number],
   iterations: number,
 ): Promise<number> {
+  return timeDispatchList(device, [{ label: '', pipeline, bindGroup: group, workgroups }], iterations);
+}
+
+/** Milliseconds per run of a list of dispatches (e.g. split-K's two passes), as timeDispatches. */
+export async function timeDispatchList(
+  device: GPUDevice,
+  dispatches: Dispatch[],
+  iterations: number,
+): Promise<number> {
   const run = async (n: number) => {
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    for (let i = 0; i < n; i++) pass.dispatchWorkgroups(...workgroups);
+    for (let i = 0; i < n; i++) {
+      for (const d of dispatches) {
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(...d.workgroups);
+      }
+    }
     pass.end();
     device.queue.submit([enc.finish()]);
     await device.queue.onSubmittedWorkDone();
@@ -39,6 +53,9 @@ export interface GemmTiming {
  * Times one GEMM shape with one kernel variant on the device: `iterations` dispatches in one
  * command buffer (after a warm-up submit), wall clock to queue completion. Buffers hold
  * arbitrary bytes: the timing does not depend on values, and tuning must not cost an upload.
+ * Split-K variants are timed with their reduce pass, as the forward pass runs them. A
+ * validation or out-of-memory error (e.g. a workspace over the adapter's limits) throws rather
+ * than timing commands the GPU skipped.
  */
 export async function timeGemm(
   device: GPUDevice,
@@ -51,18 +68,35 @@ export async function timeGemm(
   const el = type === 'f16' ? 2 : 4;
   const kernel = await createGemmKernel(device, type, shape.epilogue ?? 'bias', variant);
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
-  const buf = (elements: number) =>
-    device.createBuffer({ size: Math.ceil((elements * el) / 16) * 16, usage: storage });
+  device.pushErrorScope('validation');
+  device.pushErrorScope('out-of-memory');
+  const buf = (elements: number, bytes = el) =>
+    device.createBuffer({ size: Math.max(16, Math.ceil((elements * bytes) / 16) * 16), usage: storage });
   const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
   device.queue.writeBuffer(params, 0, kernel.params(M, N, K));
-  const a = buf(M * K);
-  const b = buf(K * N);
-  const bias = buf(N);
-  const c = buf(M * N);
   // Zeros rather than garbage: garbage f16 bits can be NaN/Inf, which some GPUs process slower.
-  const group = bindGroup(device, 'time-gemm', kernel.pipeline, [params, a, b, bias, c]);
-  const ms = await timeDispatches(device, kernel.pipeline, group, kernel.workgroups(M, N), iterations);
-  for (const x of [params, a, b, bias, c]) x.destroy();
+  const buffers = { params, a: buf(M * K), b: buf(K * N), bias: buf(N), c: buf(M * N) };
+  const ws = kernel.workspaceBytes(M, N);
+  const workspace = ws > 0 ? buf(ws, 1) : undefined;
+  const dispatches: Dispatch[] = [];
+  kernel.record(
+    {
+      add: (label, pipeline, bufs, workgroups) =>
+        dispatches.push({ label, pipeline, bindGroup: bindGroup(device, label, pipeline, bufs), workgroups }),
+    },
+    'time-gemm',
+    { ...buffers, workspace },
+    M,
+    N,
+  );
+  const ms = await timeDispatchList(device, dispatches, iterations);
+  const oom = await device.popErrorScope();
+  const invalid = await device.popErrorScope();
+  for (const x of [...Object.values(buffers), workspace]) x?.destroy();
+  if (oom || invalid)
+    throw new EngineError(
+      `timing GEMM ${variantKey(variant)} at ${M}x${N}x${K} failed: ${(oom ?? invalid)!.message}`,
+    );
   return { ms, tflops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
 }
 

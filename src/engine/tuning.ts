@@ -8,10 +8,14 @@ import type { GpuContext } from './gpu.js';
 import {
   type GemmVariant,
   parseVariant,
+  SPLIT_K_FACTORS,
+  SPLIT_K_TILES,
   SUBGROUP_MATRIX_TILES,
+  tileOf,
   variantKey,
   variantSupports,
   workgroupBytes,
+  workspaceBytes,
 } from './kernels/gemm.js';
 import type { ElementType } from './kernels/source.js';
 import type { GemmPolicy } from './webgpu-engine.js';
@@ -67,9 +71,38 @@ export function writeTuningCache(cache: TuningCache, file = defaultTuningFile())
 
 const shapeKey = (type: ElementType, M: number, N: number, K: number) => `${type} ${M}x${N}x${K}`;
 
-export function candidatesFor(gpu: GpuContext, type: ElementType, K: number, N: number): GemmVariant[] {
+/**
+ * Output tiles below which split-K is worth timing: a few per SM of a large GPU (an H100 has
+ * 132). Above it the grid already fills the GPU and the extra f32 traffic can only lose.
+ */
+const SPLIT_K_MAX_TILES = 1024;
+
+/**
+ * Candidates for one shape: portable, the tensor-core tiles, and with M given, split-K over the
+ * small tiles where their grid is small, each split a whole number of K steps and the workspace
+ * within one binding.
+ */
+export function candidatesFor(
+  gpu: GpuContext,
+  type: ElementType,
+  K: number,
+  N: number,
+  M?: number,
+): GemmVariant[] {
   const all: GemmVariant[] = [{ kind: 'portable' }];
-  if (gpu.hasF16TensorCores && type === 'f16') all.push(...SUBGROUP_MATRIX_TILES);
+  if (gpu.hasF16TensorCores && type === 'f16') {
+    all.push(...SUBGROUP_MATRIX_TILES);
+    const maxWorkspace = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+    for (const tile of M === undefined ? [] : SPLIT_K_TILES) {
+      if (tile.kind !== 'subgroup-matrix') continue;
+      const { bm, bn } = tileOf(tile);
+      if (Math.ceil(M! / bm) * Math.ceil(N / bn) > SPLIT_K_MAX_TILES) continue;
+      for (const splitK of SPLIT_K_FACTORS) {
+        const v: GemmVariant = { ...tile, splitK };
+        if (K % (splitK * (tile.bk ?? 32)) === 0 && workspaceBytes(v, M!, N) <= maxWorkspace) all.push(v);
+      }
+    }
+  }
   return all.filter(
     (v) => variantSupports(v, type, K, N) && workgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize,
   );
@@ -103,7 +136,7 @@ export async function tuneModel(
       const M = gemmRows(config, role, batch);
       const candidates: Record<string, number> = {};
       let best: TuningEntry | undefined;
-      for (const v of candidatesFor(gpu, type, K, N)) {
+      for (const v of candidatesFor(gpu, type, K, N, M)) {
         // A candidate the driver refuses (compile or pipeline error) is left out, not fatal.
         const t = await timeGemm(gpu.device, v, type, { M, N, K, epilogue }).catch(() => undefined);
         if (!t) continue;

@@ -22,9 +22,11 @@ import {
   createGemmKernel,
   type GemmKernel,
   type GemmVariant,
+  unsplit,
   variantKey,
   variantSupports,
   workgroupBytes,
+  workspaceBytes,
 } from './kernels/gemm.js';
 import { createLayerNormKernel } from './kernels/layernorm.js';
 import { createPoolKernel } from './kernels/pool.js';
@@ -75,6 +77,7 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
     private readonly kernels: Kernels,
     private readonly weights: GpuWeights,
     logger: Logger,
+    gemmWorkspaceBytes: number,
   ) {
     const type: ElementType = precision === 'fp16' ? 'f16' : 'f32';
     super(
@@ -82,7 +85,7 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
       config,
       maxBatch,
       type,
-      (label) => allocateSlot(gpu.device, config, maxBatch, type, label),
+      (label) => allocateSlot(gpu.device, config, maxBatch, type, label, gemmWorkspaceBytes),
       logger,
     );
     this.precision = precision;
@@ -133,9 +136,13 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
     // GEMM pipelines, one per (epilogue, variant) actually used, compiled once.
     const shapes = gemmShapes(config);
     const compiled = new Map<string, Promise<GemmKernel>>();
+    // Split-K's workspace is one buffer per slot; a split whose workspace would not fit one
+    // binding runs unsplit instead.
+    const maxWorkspace = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
     const gemmFor = (role: GemmRole, M: number) => {
       const { K, N, epilogue } = shapes[role];
-      const v = policy(role, M, N, K);
+      let v = policy(role, M, N, K);
+      if (workspaceBytes(v, M, N) > maxWorkspace) v = unsplit(v);
       const variant = variantSupports(v, type, K, N) ? v : ({ kind: 'portable' } as const);
       const key = `${variantKey(variant)}/${epilogue}`;
       if (!compiled.has(key)) compiled.set(key, createGemmKernel(device, type, epilogue, variant));
@@ -164,8 +171,27 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
         return k;
       },
     };
+    let gemmWorkspaceBytes = 0;
+    for (let n = 1; n <= maxBatch; n++) {
+      for (const role of Object.keys(shapes) as GemmRole[]) {
+        const M = gemmRows(config, role, n);
+        gemmWorkspaceBytes = Math.max(
+          gemmWorkspaceBytes,
+          kernels.gemm(role, M).workspaceBytes(M, shapes[role].N),
+        );
+      }
+    }
     const weights = uploadWeights(device, opts.weights, type);
-    const engine = new WebGpuEngine(gpu, config, precision, maxBatch, kernels, weights, logger);
+    const engine = new WebGpuEngine(
+      gpu,
+      config,
+      precision,
+      maxBatch,
+      kernels,
+      weights,
+      logger,
+      gemmWorkspaceBytes,
+    );
     for (const role of Object.keys(shapes) as GemmRole[])
       engine.gemmChoices[role] = variantKey(kernels.gemm(role, gemmRows(config, role, maxBatch)).variant);
     engine.attentionChoice = attentionVariant;

@@ -1,19 +1,27 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readViTConfigFile } from '../../src/engine/config.js';
 import { BufferUsage, type GpuContext, MapMode, openGpu } from '../../src/engine/gpu.js';
 import {
   createGemmKernel,
   DIRECT_TILES,
   type Epilogue,
   type GemmVariant,
+  parseVariant,
+  SPLIT_K_FACTORS,
+  SPLIT_K_TILES,
   SUBGROUP_MATRIX_TILES,
   variantKey,
   variantSupports,
   workgroupBytes,
 } from '../../src/engine/kernels/gemm.js';
-import { bindGroup, type ElementType } from '../../src/engine/kernels/source.js';
+import { bindGroup, type Dispatch, type ElementType } from '../../src/engine/kernels/source.js';
 import { gemm as cpuGemm, geluErf, geluTanh } from '../../src/engine/reference.js';
+import { WebGpuEngine } from '../../src/engine/webgpu-engine.js';
+import { loadWeights } from '../../src/engine/weights/index.js';
 import { fromHalfArray, toHalfArray } from '../../src/util/half.js';
-import { relMaxError } from '../helpers/compare.js';
+import { readNpy } from '../../src/util/npy.js';
+import { argmaxRows, relMaxError } from '../helpers/compare.js';
+import { sharedPath } from '../helpers/shared.js';
 
 let gpu: GpuContext;
 beforeAll(async () => {
@@ -44,8 +52,8 @@ async function runGemm(
   const bias = rand(N, 3);
   const prev = rand(M * N, 4);
   const kernel = await createGemmKernel(device, type, epilogue, variant);
-  const upload = (x: Float32Array) => {
-    const data = type === 'f16' ? toHalfArray(x) : x;
+  const upload = (x: Float32Array, as = type) => {
+    const data = as === 'f16' ? toHalfArray(x) : x;
     const buf = device.createBuffer({
       size: Math.ceil(data.byteLength / 16) * 16,
       usage: BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC,
@@ -53,17 +61,33 @@ async function runGemm(
     device.queue.writeBuffer(buf, 0, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
     return buf;
   };
+  const uploadF32 = (x: Float32Array) => upload(x, 'f32');
   const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
   device.queue.writeBuffer(params, 0, kernel.params(M, N, K));
   const out = upload(prev);
+  // Split-K's workspace starts as NaN garbage: every element it reads must have been written.
+  const ws = kernel.workspaceBytes(M, N);
+  const workspace = ws > 0 ? uploadF32(new Float32Array(ws / 4).fill(Number.NaN)) : undefined;
+  const dispatches: Dispatch[] = [];
+  const buffers = { params, a: upload(a), b: upload(b), bias: upload(bias), c: out, workspace };
+  kernel.record(
+    {
+      add: (label, pipeline, bufs, workgroups) =>
+        dispatches.push({ label, pipeline, bindGroup: bindGroup(device, label, pipeline, bufs), workgroups }),
+    },
+    'gemm-test',
+    buffers,
+    M,
+    N,
+  );
+  if (kernel.splits > 1) expect(dispatches.map((d) => d.label)).toEqual(['gemm-test', 'gemm-test.reduce']);
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
-  pass.setPipeline(kernel.pipeline);
-  pass.setBindGroup(
-    0,
-    bindGroup(device, 'gemm-test', kernel.pipeline, [params, upload(a), upload(b), upload(bias), out]),
-  );
-  pass.dispatchWorkgroups(...kernel.workgroups(M, N));
+  for (const d of dispatches) {
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(...d.workgroups);
+  }
   pass.end();
   const rb = device.createBuffer({ size: out.size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
   enc.copyBufferToBuffer(out, 0, rb, 0, out.size);
@@ -163,6 +187,116 @@ describe('[gpu] subgroup-matrix GEMM (tensor cores)', () => {
             `${variantKey(variant)} ${epilogue} ${M}x${N}x${K}`,
           ).toBeLessThan(4e-3);
         }
+      }
+    });
+  }
+});
+
+// Split-K shapes: deep K as in fc2 (K = 4 N), fewer rows than a fragment, K that does not split
+// evenly (the last splits short or empty), ragged M and N.
+const SPLIT_SHAPES = [
+  [77, 96, 768],
+  [5, 64, 512],
+  [130, 20, 36],
+  [77, 400, 192],
+] as const;
+
+describe('variant names', () => {
+  it('round-trip through variantKey and parseVariant, split-K included', () => {
+    for (const v of [
+      { kind: 'portable' },
+      { kind: 'portable', splitK: 4 },
+      ...SUBGROUP_MATRIX_TILES,
+      ...SPLIT_K_TILES.map((t) => ({ ...t, splitK: 8 })),
+      { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 2, bk: 64, splitK: 2 },
+    ] as GemmVariant[]) {
+      const key = variantKey(v);
+      expect(variantKey(parseVariant(key)!), key).toBe(key);
+    }
+    expect(variantKey({ kind: 'subgroup-matrix', sgM: 2, sgN: 2, splitK: 4 })).toBe('sgmat-2x2-s4');
+    expect(parseVariant('portable-s')).toBeUndefined();
+  });
+});
+
+// The partial-product pass of the portable kernel feeds the same reduce + epilogue kernel as the
+// tensor-core one, so this covers the reduce pass on every adapter (lavapipe included).
+describe('portable split-K GEMM (every adapter): partial products + reduce pass', () => {
+  for (const type of ['f32', 'f16'] as const) {
+    for (const splitK of [2, 3, 8]) {
+      it(`${type} portable-s${splitK}: every epilogue matches the CPU reference`, async () => {
+        for (const epilogue of EPILOGUES) {
+          for (const [M, N, K] of SPLIT_SHAPES) {
+            const { got, expected } = await runGemm({ kind: 'portable', splitK }, type, epilogue, M, N, K);
+            expect(relMaxError(got, expected), `${epilogue} ${M}x${N}x${K}`).toBeLessThan(
+              type === 'f32' ? 1e-5 : 4e-3,
+            );
+          }
+        }
+      });
+    }
+  }
+});
+
+describe('[gpu] split-K subgroup-matrix GEMM (tensor cores)', () => {
+  for (const tile of SPLIT_K_TILES) {
+    for (const splitK of SPLIT_K_FACTORS) {
+      const variant = { ...tile, splitK } as GemmVariant;
+      it(`${variantKey(variant)}: every epilogue matches the CPU reference, or the adapter cannot run it`, async () => {
+        if (!gpu.hasF16TensorCores || workgroupBytes(variant) > gpu.limits.maxComputeWorkgroupStorageSize) {
+          console.log(
+            `[gpu] skipped ${variantKey(variant)}: adapter "${gpu.info.description}" cannot run it`,
+          );
+          return;
+        }
+        for (const epilogue of EPILOGUES) {
+          for (const [M, N, K] of [...SPLIT_SHAPES, [300, 768, 3072]] as const) {
+            if (!variantSupports(variant, 'f16', K, N)) continue;
+            const { got, expected } = await runGemm(variant, 'f16', epilogue, M, N, K);
+            expect(relMaxError(got, expected), `${epilogue} ${M}x${N}x${K}`).toBeLessThan(4e-3);
+          }
+        }
+      });
+    }
+  }
+});
+
+// A whole forward pass with every GEMM split: the per-slot workspace, the recorded reduce
+// dispatches and the epilogues in place (residual adds into x) against the fixture's golden logits.
+describe('engine with split-K GEMMs (vit-tiny-test golden logits)', () => {
+  const TOL = { fp32: 1e-4, fp16: 2e-2 } as const;
+  const cases = [
+    { precision: 'fp32', variant: { kind: 'portable', splitK: 3 } },
+    { precision: 'fp16', variant: { kind: 'portable', splitK: 2 } },
+    { precision: 'fp16', variant: { kind: 'subgroup-matrix', sgM: 2, sgN: 2, splitK: 4 }, tensor: true },
+  ] as const;
+  for (const { precision, variant, ...rest } of cases) {
+    const tensor = 'tensor' in rest;
+    it(`${tensor ? '[gpu] ' : ''}${precision} ${variantKey(variant)}`, async () => {
+      if (tensor && !gpu.hasF16TensorCores) {
+        console.log(`[gpu] skipped: adapter "${gpu.info.description}" has no f16 subgroup matrices`);
+        return;
+      }
+      const dir = ['fixtures', 'vit-tiny-test'];
+      const config = readViTConfigFile(sharedPath(...dir, 'config.json'));
+      const weights = await loadWeights(sharedPath(...dir, 'weights.npz'), config);
+      const engine = await WebGpuEngine.open({
+        config,
+        weights,
+        precision,
+        maxBatch: 4,
+        gpu,
+        gemm: () => variant as GemmVariant,
+      });
+      try {
+        const split = Object.values(engine.gemmChoices).filter((k) => k === variantKey(variant));
+        expect(split.length).toBeGreaterThan(0);
+        const rgb = readNpy(sharedPath(...dir, 'rgb.npy')).data as Uint8Array;
+        const golden = readNpy(sharedPath(...dir, 'logits.npy')).data as Float32Array;
+        const got = await engine.infer({ kind: 'rgb', data: rgb, count: 4 });
+        expect(relMaxError(got, golden)).toBeLessThan(TOL[precision]);
+        expect(argmaxRows(got, config.numClasses)).toEqual(argmaxRows(golden, config.numClasses));
+      } finally {
+        await engine.close();
       }
     });
   }

@@ -1,4 +1,5 @@
-import { computePipeline, type ElementType, kernelSource } from './source.js';
+import { EngineError } from '../../errors.js';
+import { computePipeline, type ElementType, kernelSource, spread } from './source.js';
 
 /** What a GEMM does after A·B: always adds the bias, then maybe GELU or a residual add. */
 export type Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
@@ -17,10 +18,23 @@ const EPILOGUE_CODE: Record<Epilogue, number> = {
  * `subgroup-matrix-direct` (kernels/gemm_subgroup_matrix_direct.wgsl): the same tile shape, but
  * fragments loaded straight from storage, `ks` K-steps of 16 per loop trip (default 1); `bCol`
  * reads B pre-transposed ([N,K]), for timing only: the engine uploads weights as [K,N].
+ *
+ * `splitK` (portable and subgroup-matrix, >= 2; N % 4 == 0): split-K, for shapes whose output
+ * tiles are too few to fill the GPU. Workgroup z of splitK multiplies one K chunk into an f32
+ * workspace [splitK, M, N]; a second pass (kernels/gemm_reduce.wgsl) sums the splits and
+ * applies the epilogue. Key suffix `-s<splitK>`.
  */
 export type GemmVariant =
-  | { kind: 'portable' }
-  | { kind: 'subgroup-matrix'; sgM: number; sgN: number; fm?: number; fn?: number; bk?: number }
+  | { kind: 'portable'; splitK?: number }
+  | {
+      kind: 'subgroup-matrix';
+      sgM: number;
+      sgN: number;
+      fm?: number;
+      fn?: number;
+      bk?: number;
+      splitK?: number;
+    }
   | {
       kind: 'subgroup-matrix-direct';
       sgM: number;
@@ -32,17 +46,19 @@ export type GemmVariant =
     };
 
 export function variantKey(v: GemmVariant): string {
-  if (v.kind === 'portable') return 'portable';
+  const split = v.kind !== 'subgroup-matrix-direct' && (v.splitK ?? 1) > 1 ? `-s${v.splitK}` : '';
+  if (v.kind === 'portable') return `portable${split}`;
   if (v.kind === 'subgroup-matrix-direct')
     return `sgdir-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${(v.ks ?? 1) === 1 ? '' : `-k${v.ks}`}${v.bCol ? '-bt' : ''}`;
   const fm = v.fm ?? 2;
   const fn = v.fn ?? 2;
-  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}`;
+  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}${split}`;
 }
 
 /** Inverse of variantKey; undefined for a name it does not know. */
 export function parseVariant(key: string): GemmVariant | undefined {
-  if (key === 'portable') return { kind: 'portable' };
+  const p = /^portable(?:-s(\d+))?$/.exec(key);
+  if (p) return p[1] ? { kind: 'portable', splitK: Number(p[1]) } : { kind: 'portable' };
   const d = /^sgdir-(\d+)x(\d+)-f(\d+)x(\d+)(?:-k(\d+))?(-bt)?$/.exec(key);
   if (d) {
     const v: GemmVariant = {
@@ -56,13 +72,40 @@ export function parseVariant(key: string): GemmVariant | undefined {
     if (d[6]) v.bCol = true;
     return v;
   }
-  const m = /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?$/.exec(key);
+  const m = /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?(?:-s(\d+))?$/.exec(key);
   if (!m) return undefined;
   const v: GemmVariant = { kind: 'subgroup-matrix', sgM: Number(m[1]), sgN: Number(m[2]) };
   if (m[3]) Object.assign(v, { fm: Number(m[3]), fn: Number(m[4]) });
   if (m[5]) v.bk = Number(m[5]);
+  if (m[6]) v.splitK = Number(m[6]);
   return v;
 }
+
+/** K splits of a variant: 1 for a one-pass GEMM. */
+export function splitsOf(v: GemmVariant): number {
+  return v.kind === 'subgroup-matrix-direct' ? 1 : Math.max(1, v.splitK ?? 1);
+}
+
+/** The same variant without split-K. */
+export function unsplit(v: GemmVariant): GemmVariant {
+  if (v.kind === 'subgroup-matrix-direct' || v.splitK === undefined) return v;
+  const { splitK: _, ...rest } = v;
+  return rest;
+}
+
+/** Bytes of the f32 split-K workspace [splits, M, N] a variant needs; 0 without split-K. */
+export function workspaceBytes(v: GemmVariant, M: number, N: number): number {
+  const s = splitsOf(v);
+  return s > 1 ? s * M * N * 4 : 0;
+}
+
+/** Tiles that split-K is tried with (tuning): the small ones, which leave the GPU emptiest. */
+export const SPLIT_K_TILES: GemmVariant[] = [
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2 },
+  { kind: 'subgroup-matrix', sgM: 4, sgN: 2 },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 4 },
+];
+export const SPLIT_K_FACTORS = [2, 4, 8];
 
 /** Output tile of a workgroup, rows x columns. */
 export function tileOf(v: GemmVariant): { bm: number; bn: number } {
@@ -115,18 +158,50 @@ export const SUBGROUP_MATRIX_TILES: GemmVariant[] = [
 
 /** Whether a variant can run a shape at all (vec4 loads need K and N multiples of 4). */
 export function variantSupports(v: GemmVariant, type: ElementType, K: number, N: number): boolean {
+  // The reduce pass reads vec4s.
+  if (splitsOf(v) > 1 && N % 4 !== 0) return false;
   if (v.kind === 'subgroup-matrix-direct')
     return type === 'f16' && !v.bCol && K % (16 * (v.ks ?? 1)) === 0 && N % 16 === 0;
   return v.kind === 'portable' || (type === 'f16' && K % 4 === 0 && N % 4 === 0);
 }
 
+/** The buffers of one GEMM; `workspace` (f32, >= workspaceBytes) only for split-K. */
+export interface GemmBuffers {
+  params: GPUBuffer;
+  a: GPUBuffer;
+  b: GPUBuffer;
+  bias: GPUBuffer;
+  c: GPUBuffer;
+  workspace?: GPUBuffer;
+}
+
+/** Where a GEMM records its dispatches (PlanRecorder in forward-plan.ts). */
+export interface DispatchSink {
+  add(
+    label: string,
+    pipeline: GPUComputePipeline,
+    buffers: (GPUBuffer | undefined)[],
+    workgroups: [number, number, number],
+  ): void;
+}
+
 export interface GemmKernel {
   variant: GemmVariant;
   epilogue: Epilogue;
+  /**
+   * The one pass (bindings: params, a, b, bias, c), dispatched over workgroups(M, N). For
+   * split-K this is the partial-product pass (bindings: params, a, b, 5 = workspace): use record().
+   */
   pipeline: GPUComputePipeline;
-  /** Params struct {M, N, K, _pad}. Bindings: params, a, b, bias, c. */
+  /** Params struct {M, N, K, splits}, shared by both passes of split-K. */
   params(M: number, N: number, K: number): ArrayBuffer;
   workgroups(M: number, N: number): [number, number, number];
+  /** K splits: 1, or the split-K factor (then a second, reduce dispatch follows). */
+  splits: number;
+  /** Bytes of f32 workspace the GEMM needs at M x N (0 unless split-K). */
+  workspaceBytes(M: number, N: number): number;
+  /** Adds the GEMM's dispatches, one or two (split-K: partial products, then reduce + epilogue). */
+  record(rec: DispatchSink, label: string, buffers: GemmBuffers, M: number, N: number): void;
 }
 
 export async function createGemmKernel(
@@ -135,25 +210,18 @@ export async function createGemmKernel(
   epilogue: Epilogue,
   variant: GemmVariant,
 ): Promise<GemmKernel> {
-  const constants = { EPILOGUE: EPILOGUE_CODE[epilogue] };
+  const splits = splitsOf(variant);
+  const partial = splits > 1 ? 1 : 0;
+  // Split-K's first pass has no epilogue: EPILOGUE only goes to the pass that applies it.
+  const constants = partial ? undefined : { EPILOGUE: EPILOGUE_CODE[epilogue] };
   const label = `gemm-${variantKey(variant)}-${epilogue}`;
+  let pipeline: Promise<GPUComputePipeline>;
+  let tile: { bm: number; bn: number };
   if (variant.kind === 'portable') {
-    const pipeline = await computePipeline(
-      device,
-      label,
-      kernelSource('gemm', { elementType: type }),
-      'main',
-      constants,
-    );
-    return {
-      variant,
-      epilogue,
-      pipeline,
-      params: (M, N, K) => new Uint32Array([M, N, K, 0]).buffer,
-      workgroups: (M, N) => [Math.ceil(N / 64), Math.ceil(M / 64), 1],
-    };
-  }
-  if (variant.kind === 'subgroup-matrix-direct') {
+    const code = kernelSource('gemm', { elementType: type, consts: { PARTIAL: partial } });
+    pipeline = computePipeline(device, label, code, 'main', constants);
+    tile = { bm: 64, bn: 64 };
+  } else if (variant.kind === 'subgroup-matrix-direct') {
     const consts = {
       SG_M: variant.sgM,
       SG_N: variant.sgN,
@@ -162,31 +230,68 @@ export async function createGemmKernel(
       KS: variant.ks ?? 1,
       B_COL: variant.bCol ? 1 : 0,
     };
-    const pipeline = await computePipeline(
+    const code = kernelSource('gemm_subgroup_matrix_direct', { consts });
+    pipeline = computePipeline(device, label, code, 'main', constants);
+    tile = tileOf(variant);
+  } else {
+    const consts = {
+      SG_M: variant.sgM,
+      SG_N: variant.sgN,
+      FM: variant.fm ?? 2,
+      FN: variant.fn ?? 2,
+      BK: variant.bk ?? 32,
+      PARTIAL: partial,
+    };
+    pipeline = computePipeline(
       device,
       label,
-      kernelSource('gemm_subgroup_matrix_direct', { consts }),
+      kernelSource('gemm_subgroup_matrix', { consts }),
       'main',
       constants,
     );
-    const { bm, bn } = tileOf(variant);
-    return {
-      variant,
-      epilogue,
-      pipeline,
-      params: (M, N, K) => new Uint32Array([M, N, K, 0]).buffer,
-      workgroups: (M, N) => [Math.ceil(N / bn), Math.ceil(M / bm), 1],
-    };
+    tile = tileOf(variant);
   }
-  const consts = { SG_M: variant.sgM, SG_N: variant.sgN, FM: variant.fm ?? 2, FN: variant.fn ?? 2 };
-  const code = kernelSource('gemm_subgroup_matrix', { consts: { ...consts, BK: variant.bk ?? 32 } });
-  const pipeline = await computePipeline(device, label, code, 'main', constants);
-  const { bm, bn } = tileOf(variant);
+  const reduce = partial
+    ? computePipeline(device, `${label}-reduce`, kernelSource('gemm_reduce', { elementType: type }), 'main', {
+        EPILOGUE: EPILOGUE_CODE[epilogue],
+      })
+    : undefined;
+  const [main, reducePipeline] = await Promise.all([pipeline, reduce]);
+  const workgroups = (M: number, N: number): [number, number, number] => [
+    Math.ceil(N / tile.bn),
+    Math.ceil(M / tile.bm),
+    splits,
+  ];
   return {
     variant,
     epilogue,
-    pipeline,
-    params: (M, N, K) => new Uint32Array([M, N, K, 0]).buffer,
-    workgroups: (M, N) => [Math.ceil(N / bn), Math.ceil(M / bm), 1],
+    pipeline: main,
+    splits,
+    params: (M, N, K) => new Uint32Array([M, N, K, splits]).buffer,
+    workgroups,
+    workspaceBytes: (M, N) => workspaceBytes(variant, M, N),
+    record(rec, dispatchLabel, buf, M, N) {
+      if (!reducePipeline) {
+        rec.add(dispatchLabel, main, [buf.params, buf.a, buf.b, buf.bias, buf.c], workgroups(M, N));
+        return;
+      }
+      const need = workspaceBytes(variant, M, N);
+      if (!buf.workspace || buf.workspace.size < need)
+        throw new EngineError(
+          `GEMM ${dispatchLabel} (${variantKey(variant)}, ${M}x${N}) needs a split-K workspace of ${need} bytes, got ${buf.workspace?.size ?? 'none'}`,
+        );
+      rec.add(
+        dispatchLabel,
+        main,
+        [buf.params, buf.a, buf.b, undefined, undefined, buf.workspace],
+        workgroups(M, N),
+      );
+      rec.add(
+        `${dispatchLabel}.reduce`,
+        reducePipeline,
+        [buf.params, buf.workspace, buf.bias, buf.c],
+        spread(Math.ceil((M * N) / 4 / 256)),
+      );
+    },
   };
 }
