@@ -10,7 +10,7 @@ import type { LayerNormInt8Kernel } from '../kernels/layernorm-int8.js';
 import type { PoolKernel } from '../kernels/pool.js';
 import type { PreprocessKernel } from '../kernels/preprocess.js';
 import type { QuantizeKernel } from '../kernels/quantize.js';
-import { type Dispatch } from '../kernels/source.js';
+import type { Dispatch } from '../kernels/source.js';
 import type { Int8GpuWeights } from './int8-weights.js';
 import type { Int8Role, Int8Scales } from './scales.js';
 
