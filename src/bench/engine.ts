@@ -7,6 +7,7 @@ import { randomFrames, randomWeights } from '../engine/random-weights.js';
 import { readTuningCache, tunedPolicy } from '../engine/tuning.js';
 import type { ViTWeights } from '../engine/types.js';
 import { WebGpuEngine } from '../engine/webgpu-engine.js';
+import { formatLatencyTable, type LatencyRow, timeEngineBatch } from './latency.js';
 import { formatTable } from './table.js';
 
 export interface EngineBenchOptions {
@@ -22,13 +23,7 @@ export interface EngineBenchOptions {
   log?: (line: string) => void;
 }
 
-export interface EngineBenchRow {
-  precision: string;
-  batch: number;
-  medianMs: number;
-  p90Ms: number;
-  imagesPerSec: number;
-  pipelinedImagesPerSec: number;
+export interface EngineBenchRow extends LatencyRow {
   speedupVsFp32?: number;
 }
 
@@ -52,10 +47,6 @@ export interface EngineBenchResult {
   gemmChoices: Record<string, Record<string, string>>;
   agreement?: { batch: number; top1Agreement: number; maxAbsDiff: number; maxAbsLogit: number };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
 /**
  * FasterTransformer's ViT table for one model: latency per batch (median of N after warm-up,
@@ -84,29 +75,9 @@ export async function benchEngine(o: EngineBenchOptions): Promise<EngineBenchRes
     try {
       logitsBy[precision] = await engine.infer({ kind: 'rgb', data: agreementFrames, count: agreementBatch });
       for (const batch of o.batches) {
-        const frames = randomFrames(o.config, batch);
-        const input = { kind: 'rgb' as const, data: frames, count: batch };
-        for (let i = 0; i < o.warmup; i++) await engine.infer(input);
-        const times: number[] = [];
-        for (let i = 0; i < o.iterations; i++) {
-          const t0 = performance.now();
-          await engine.infer(input);
-          times.push(performance.now() - t0);
-        }
-        // Throughput with both slots busy: the next batch uploads while one computes.
-        const t0 = performance.now();
-        await Promise.all(Array.from({ length: o.iterations }, () => engine.infer(input)));
-        const pipelined = (o.iterations * batch) / ((performance.now() - t0) / 1000);
-        const m = median(times);
-        rows.push({
-          precision,
-          batch,
-          medianMs: m,
-          p90Ms: pct(times, 0.9),
-          imagesPerSec: (batch / m) * 1000,
-          pipelinedImagesPerSec: pipelined,
-        });
-        log(`  batch ${batch}: ${m.toFixed(2)} ms`);
+        const row = await timeEngineBatch(engine, o.config, precision, batch, o.iterations, o.warmup);
+        rows.push(row);
+        log(`  batch ${batch}: ${row.medianMs.toFixed(2)} ms`);
       }
     } finally {
       await engine.close();
@@ -155,20 +126,7 @@ export async function benchEngine(o: EngineBenchOptions): Promise<EngineBenchRes
 
 export function formatEngineBench(r: EngineBenchResult): string {
   const out: string[] = [`model ${r.model} on ${r.adapter}`, ''];
-  out.push(
-    formatTable(
-      ['precision', 'batch', 'median ms', 'p90 ms', 'img/s', 'img/s (2 in flight)', 'speedup vs FP32'],
-      r.rows.map((x) => [
-        x.precision,
-        x.batch,
-        x.medianMs.toFixed(2),
-        x.p90Ms.toFixed(2),
-        x.imagesPerSec.toFixed(0),
-        x.pipelinedImagesPerSec.toFixed(0),
-        x.speedupVsFp32 ? `${x.speedupVsFp32.toFixed(2)}x` : '-',
-      ]),
-    ),
-  );
+  out.push(formatLatencyTable(r.rows, 'FP32', (x) => (x as EngineBenchRow).speedupVsFp32));
   out.push(
     '',
     formatTable(

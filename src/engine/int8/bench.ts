@@ -1,3 +1,4 @@
+import { formatLatencyTable, type LatencyRow, timeEngineBatch } from '../../bench/latency.js';
 import { formatTable } from '../../bench/table.js';
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
@@ -15,7 +16,7 @@ import {
 } from '../kernels/gemm-int8.js';
 import { bindGroup } from '../kernels/source.js';
 import { randomFrames, randomWeights } from '../random-weights.js';
-import type { Engine, ViTWeights } from '../types.js';
+import type { ViTWeights } from '../types.js';
 import { WebGpuEngine } from '../webgpu-engine.js';
 import { calibrate } from './calibrate.js';
 import { Int8Engine, type Int8GemmPolicy } from './int8-engine.js';
@@ -40,13 +41,7 @@ export interface Int8BenchOptions {
   log?: (line: string) => void;
 }
 
-export interface Int8BenchRow {
-  precision: string;
-  batch: number;
-  medianMs: number;
-  p90Ms: number;
-  imagesPerSec: number;
-  pipelinedImagesPerSec: number;
+export interface Int8BenchRow extends LatencyRow {
   speedupVsFp16?: number;
 }
 
@@ -81,10 +76,6 @@ export interface Int8BenchResult {
   calibration: { method: string; images: number; seconds?: number };
   gemmFallback?: string;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
 function int8Shapes(
   c: ViTConfig,
@@ -188,33 +179,6 @@ export async function tuneInt8Gemms(
   };
 }
 
-async function timeEngine(
-  engine: Engine,
-  config: ViTConfig,
-  batch: number,
-  iterations: number,
-  warmup: number,
-) {
-  const input = { kind: 'rgb' as const, data: randomFrames(config, batch), count: batch };
-  for (let i = 0; i < warmup; i++) await engine.infer(input);
-  const times: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    const t0 = performance.now();
-    await engine.infer(input);
-    times.push(performance.now() - t0);
-  }
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: iterations }, () => engine.infer(input)));
-  const pipelined = (iterations * batch) / ((performance.now() - t0) / 1000);
-  const m = median(times);
-  return {
-    medianMs: m,
-    p90Ms: pct(times, 0.9),
-    imagesPerSec: (batch / m) * 1000,
-    pipelinedImagesPerSec: pipelined,
-  };
-}
-
 function agreement(
   precision: string,
   ref: Float32Array,
@@ -299,11 +263,7 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
     gemmChoices.fp16 = { ...e.gemmChoices };
     logits.fp16 = await e.infer(agreementFrames);
     for (const batch of o.batches) {
-      rows.push({
-        precision: 'fp16',
-        batch,
-        ...(await timeEngine(e, config, batch, o.iterations, o.warmup)),
-      });
+      rows.push(await timeEngineBatch(e, config, 'fp16', batch, o.iterations, o.warmup));
       log(`  fp16 batch ${batch}: ${rows.at(-1)!.medianMs.toFixed(2)} ms`);
     }
     await e.close();
@@ -320,7 +280,7 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
     gemmChoices[name] = { ...e.gemmChoices };
     logits[name] = await e.infer(agreementFrames);
     for (const batch of o.batches) {
-      rows.push({ precision: name, batch, ...(await timeEngine(e, config, batch, o.iterations, o.warmup)) });
+      rows.push(await timeEngineBatch(e, config, name, batch, o.iterations, o.warmup));
       log(`  ${name} batch ${batch}: ${rows.at(-1)!.medianMs.toFixed(2)} ms`);
     }
     await e.close();
@@ -382,20 +342,7 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
 
 export function formatInt8Bench(r: Int8BenchResult): string {
   const out: string[] = [`model ${r.model} on ${r.adapter}`, ''];
-  out.push(
-    formatTable(
-      ['precision', 'batch', 'median ms', 'p90 ms', 'img/s', 'img/s (2 in flight)', 'speedup vs FP16'],
-      r.rows.map((x) => [
-        x.precision,
-        x.batch,
-        x.medianMs.toFixed(2),
-        x.p90Ms.toFixed(2),
-        x.imagesPerSec.toFixed(0),
-        x.pipelinedImagesPerSec.toFixed(0),
-        x.speedupVsFp16 ? `${x.speedupVsFp16.toFixed(2)}x` : '-',
-      ]),
-    ),
-  );
+  out.push(formatLatencyTable(r.rows, 'FP16', (x) => (x as Int8BenchRow).speedupVsFp16));
   out.push(
     '',
     formatTable(

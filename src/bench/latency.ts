@@ -1,0 +1,74 @@
+import type { ViTConfig } from '../engine/config.js';
+import { randomFrames } from '../engine/random-weights.js';
+import type { Engine } from '../engine/types.js';
+import { formatTable } from './table.js';
+
+export interface LatencyRow {
+  precision: string;
+  batch: number;
+  medianMs: number;
+  p90Ms: number;
+  imagesPerSec: number;
+  pipelinedImagesPerSec: number;
+}
+
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+
+/**
+ * One engine at one batch size: `warmup` untimed calls, then `iterations` calls one at a time
+ * (latency: upload of uint8 frames, forward pass, readback of logits), then `iterations` calls
+ * issued together (throughput with both slots busy: the next batch uploads while one computes).
+ */
+export async function timeEngineBatch(
+  engine: Engine,
+  config: ViTConfig,
+  precision: string,
+  batch: number,
+  iterations: number,
+  warmup: number,
+): Promise<LatencyRow> {
+  const input = { kind: 'rgb' as const, data: randomFrames(config, batch), count: batch };
+  for (let i = 0; i < warmup; i++) await engine.infer(input);
+  const times: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const t0 = performance.now();
+    await engine.infer(input);
+    times.push(performance.now() - t0);
+  }
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: iterations }, () => engine.infer(input)));
+  const pipelined = (iterations * batch) / ((performance.now() - t0) / 1000);
+  const s = sorted(times);
+  const medianMs = s[Math.floor(s.length / 2)];
+  return {
+    precision,
+    batch,
+    medianMs,
+    p90Ms: s[Math.min(s.length - 1, Math.floor(s.length * 0.9))],
+    imagesPerSec: (batch / medianMs) * 1000,
+    pipelinedImagesPerSec: pipelined,
+  };
+}
+
+/** The latency table both benches print; the last column is a speedup against `baseline`. */
+export function formatLatencyTable(
+  rows: LatencyRow[],
+  baseline: string,
+  speedup: (r: LatencyRow) => number | undefined,
+): string {
+  return formatTable(
+    ['precision', 'batch', 'median ms', 'p90 ms', 'img/s', 'img/s (2 in flight)', `speedup vs ${baseline}`],
+    rows.map((x) => {
+      const s = speedup(x);
+      return [
+        x.precision,
+        x.batch,
+        x.medianMs.toFixed(2),
+        x.p90Ms.toFixed(2),
+        x.imagesPerSec.toFixed(0),
+        x.pipelinedImagesPerSec.toFixed(0),
+        s ? `${s.toFixed(2)}x` : '-',
+      ];
+    }),
+  );
+}
