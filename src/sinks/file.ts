@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { InputError } from '../errors.js';
 import type { Prediction } from '../predictions.js';
@@ -21,7 +21,9 @@ export function openPredictionFile(
 ): PredictionFileSink {
   let out: WriteStream;
   try {
-    out = createWriteStream(file, { flags: 'w' });
+    // Opened synchronously so that an unwritable path fails here, before any work is done, and
+    // not later as a stream 'error' event.
+    out = createWriteStream('', { fd: openSync(file, 'w') });
   } catch (e) {
     throw new InputError(`cannot write predictions to ${file}: ${(e as Error).message}`, {
       input: file,

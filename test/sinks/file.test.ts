@@ -140,16 +140,9 @@ describe('prediction file sinks', () => {
     expect(slow.writableEnded).toBe(false);
   });
 
-  it('a file that cannot be written: InputError naming it, by close() at the latest', async () => {
+  it('a file that cannot be written: InputError naming it when the sink is opened, before any work', () => {
     const file = path.join(tmp, 'no-such-dir', 'p.jsonl');
-    const sink = openPredictionFile(file);
-    const attempt = (async () => {
-      await sink.write(predictions[0]!);
-      await new Promise((r) => setTimeout(r, 20));
-      await sink.write(predictions[1]!);
-      await sink.close();
-    })();
-    await expect(attempt).rejects.toThrow(InputError);
-    await expect(attempt).rejects.toThrow(`cannot write predictions to ${file}`);
+    expect(() => openPredictionFile(file)).toThrow(InputError);
+    expect(() => openPredictionFile(file)).toThrow(`cannot write predictions to ${file}`);
   });
 });
