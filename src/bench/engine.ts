@@ -7,8 +7,13 @@ import { randomFrames, randomWeights } from '../engine/random-weights.js';
 import { readTuningCache, tunedPolicy } from '../engine/tuning.js';
 import type { ViTWeights } from '../engine/types.js';
 import { WebGpuEngine } from '../engine/webgpu-engine.js';
-import { formatLatencyTable, type LatencyRow, timeEngineBatch } from './latency.js';
-import { formatTable } from './table.js';
+import {
+  formatGemmTable,
+  formatGpuMemory,
+  formatLatencyTable,
+  type LatencyRow,
+  timeEngineBatch,
+} from './latency.js';
 
 export interface EngineBenchOptions {
   config: ViTConfig;
@@ -129,24 +134,9 @@ export function formatEngineBench(r: EngineBenchResult): string {
   out.push(formatLatencyTable(r.rows, 'FP32', (x) => (x as EngineBenchRow).speedupVsFp32));
   out.push(
     '',
-    formatTable(
-      ['precision', 'GEMM', 'M x N x K', 'kernel', 'ms', 'TFLOP/s'],
-      r.gemms.map((g) => [
-        g.precision,
-        g.role,
-        `${g.M}x${g.N}x${g.K}`,
-        g.variant,
-        g.ms.toFixed(3),
-        g.tflops.toFixed(1),
-      ]),
-    ),
+    formatGemmTable(r.gemms, 'kernel', 'TFLOP/s', (g) => g.tflops),
   );
-  out.push(
-    '',
-    `GPU memory held by the engine: ${Object.entries(r.gpuMemoryMB)
-      .map(([p, mb]) => `${p} ${mb} MiB`)
-      .join(', ')}`,
-  );
+  out.push('', formatGpuMemory('GPU memory held by the engine', r.gpuMemoryMB));
   if (r.agreement) {
     const a = r.agreement;
     out.push(

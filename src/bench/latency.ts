@@ -72,3 +72,39 @@ export function formatLatencyTable(
     }),
   );
 }
+
+export interface GemmRateRow {
+  precision: string;
+  role: string;
+  M: number;
+  N: number;
+  K: number;
+  variant: string;
+  ms: number;
+}
+
+/** Per-GEMM time and rate; `rate` is TFLOP/s (float) or TOP/s (int8), named by `rateHeader`. */
+export function formatGemmTable<R extends GemmRateRow>(
+  rows: R[],
+  kernelHeader: string,
+  rateHeader: string,
+  rate: (r: R) => number,
+): string {
+  return formatTable(
+    ['precision', 'GEMM', 'M x N x K', kernelHeader, 'ms', rateHeader],
+    rows.map((g) => [
+      g.precision,
+      g.role,
+      `${g.M}x${g.N}x${g.K}`,
+      g.variant,
+      g.ms.toFixed(3),
+      rate(g).toFixed(1),
+    ]),
+  );
+}
+
+export function formatGpuMemory(label: string, mb: Record<string, number>): string {
+  return `${label}: ${Object.entries(mb)
+    .map(([p, n]) => `${p} ${n} MiB`)
+    .join(', ')}`;
+}

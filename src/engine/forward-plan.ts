@@ -160,17 +160,7 @@ export function buildForwardPlan(
     kernel.record(rec, `${layer}.${role}`, buffers, M, N);
   };
 
-  const pre = k.preprocess;
-  const preParams = uniform('preprocess', pre.params(count));
-  if (input === 'rgb')
-    add('preprocess-rgb', pre.fromRgb, [preParams, s.rgb, undefined, s.patches], pre.workgroups(count));
-  else
-    add(
-      'preprocess-pixels',
-      pre.fromPixels,
-      [preParams, undefined, s.pixels, s.patches],
-      pre.workgroups(count),
-    );
+  recordPreprocess(rec, k.preprocess, s, count, input);
   gemm('patch', 'embed', s.patches, w.patchKernel, w.patchBias, s.patchOut);
   add(
     'embed',
@@ -247,6 +237,26 @@ export class PlanRecorder {
       workgroups,
     });
   }
+}
+
+/** Frames (uint8 RGB or float pixels) to the patch GEMM's A matrix, shared by the FP and INT8 plans. */
+export function recordPreprocess(
+  rec: PlanRecorder,
+  pre: PreprocessKernel,
+  s: { rgb: GPUBuffer; pixels?: GPUBuffer; patches: GPUBuffer },
+  count: number,
+  input: 'rgb' | 'pixels',
+): void {
+  const params = rec.uniform('preprocess', pre.params(count));
+  if (input === 'rgb')
+    rec.add('preprocess-rgb', pre.fromRgb, [params, s.rgb, undefined, s.patches], pre.workgroups(count));
+  else
+    rec.add(
+      'preprocess-pixels',
+      pre.fromPixels,
+      [params, undefined, s.pixels, s.patches],
+      pre.workgroups(count),
+    );
 }
 
 /**

@@ -1,4 +1,10 @@
-import { formatLatencyTable, type LatencyRow, timeEngineBatch } from '../../bench/latency.js';
+import {
+  formatGemmTable,
+  formatGpuMemory,
+  formatLatencyTable,
+  type LatencyRow,
+  timeEngineBatch,
+} from '../../bench/latency.js';
 import { formatTable } from '../../bench/table.js';
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
@@ -345,17 +351,7 @@ export function formatInt8Bench(r: Int8BenchResult): string {
   out.push(formatLatencyTable(r.rows, 'FP16', (x) => (x as Int8BenchRow).speedupVsFp16));
   out.push(
     '',
-    formatTable(
-      ['precision', 'GEMM', 'M x N x K', 'best kernel', 'ms', 'TOP/s'],
-      r.gemms.map((g) => [
-        g.precision,
-        g.role,
-        `${g.M}x${g.N}x${g.K}`,
-        g.variant,
-        g.ms.toFixed(3),
-        g.tops.toFixed(1),
-      ]),
-    ),
+    formatGemmTable(r.gemms, 'best kernel', 'TOP/s', (g) => g.tops),
   );
   out.push(
     '',
@@ -370,12 +366,7 @@ export function formatInt8Bench(r: Int8BenchResult): string {
       ]),
     ),
   );
-  out.push(
-    '',
-    `GPU memory held: ${Object.entries(r.gpuMemoryMB)
-      .map(([p, mb]) => `${p} ${mb} MiB`)
-      .join(', ')}`,
-  );
+  out.push('', formatGpuMemory('GPU memory held', r.gpuMemoryMB));
   out.push(
     `kernels: ${Object.entries(r.gemmChoices)
       .map(

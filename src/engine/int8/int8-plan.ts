@@ -1,5 +1,5 @@
 import { type ViTConfig, vitDims } from '../config.js';
-import { PlanRecorder, recordHeadInput } from '../forward-plan.js';
+import { PlanRecorder, recordHeadInput, recordPreprocess } from '../forward-plan.js';
 import { BufferUsage } from '../gpu.js';
 import type { AttentionKernel } from '../kernels/attention.js';
 import type { EmbedKernel } from '../kernels/embed.js';
@@ -142,17 +142,7 @@ export function buildInt8Plan(
     );
   };
 
-  const pre = k.preprocess;
-  const preParams = uniform('preprocess', pre.params(count));
-  if (input === 'rgb')
-    add('preprocess-rgb', pre.fromRgb, [preParams, s.rgb, undefined, s.patches], pre.workgroups(count));
-  else
-    add(
-      'preprocess-pixels',
-      pre.fromPixels,
-      [preParams, undefined, s.pixels, s.patches],
-      pre.workgroups(count),
-    );
+  recordPreprocess(rec, k.preprocess, s, count, input);
   const patchRows = count * numPatches;
   add(
     'embed.patch',
