@@ -18,16 +18,37 @@ export interface GpuBlockWeights {
   fc2Bias: GPUBuffer;
 }
 
-export interface GpuWeights {
+/** The weights outside the encoder blocks, the same in every engine (FP32/FP16, INT8). */
+export interface GpuEdgeWeights {
   patchKernel: GPUBuffer;
   patchBias: GPUBuffer;
   cls: GPUBuffer;
   posEmbedding: GPUBuffer;
-  blocks: GpuBlockWeights[];
   normScale?: GPUBuffer;
   normBias?: GPUBuffer;
   headKernel: GPUBuffer;
   headBias: GPUBuffer;
+}
+
+/** Uploads the non-block tensors with the engine's own `upload` (which converts and tracks them). */
+export function uploadEdgeWeights(
+  w: ViTWeights,
+  upload: (label: string, t: Tensor | undefined) => GPUBuffer,
+): GpuEdgeWeights {
+  return {
+    patchKernel: upload('patchKernel', w.patchKernel),
+    patchBias: upload('patchBias', w.patchBias),
+    cls: upload('cls', w.cls),
+    posEmbedding: upload('posEmbedding', w.posEmbedding),
+    normScale: w.normScale && upload('normScale', w.normScale),
+    normBias: w.normBias && upload('normBias', w.normBias),
+    headKernel: upload('headKernel', w.headKernel),
+    headBias: upload('headBias', w.headBias),
+  };
+}
+
+export interface GpuWeights extends GpuEdgeWeights {
+  blocks: GpuBlockWeights[];
   bytes: number;
   destroy(): void;
 }
@@ -62,15 +83,8 @@ export function uploadWeights(device: GPUDevice, w: ViTWeights, type: ElementTyp
     return out;
   });
   return {
-    patchKernel: upload('patchKernel', w.patchKernel),
-    patchBias: upload('patchBias', w.patchBias),
-    cls: upload('cls', w.cls),
-    posEmbedding: upload('posEmbedding', w.posEmbedding),
+    ...uploadEdgeWeights(w, upload),
     blocks,
-    normScale: w.normScale && upload('normScale', w.normScale),
-    normBias: w.normBias && upload('normBias', w.normBias),
-    headKernel: upload('headKernel', w.headKernel),
-    headBias: upload('headBias', w.headBias),
     get bytes() {
       return bytes;
     },

@@ -1,6 +1,7 @@
 import { toHalfArray } from '../../util/half.js';
 import type { ViTConfig } from '../config.js';
 import { BufferUsage } from '../gpu.js';
+import { type GpuEdgeWeights, uploadEdgeWeights } from '../gpu-weights.js';
 import type { Tensor, ViTWeights } from '../types.js';
 import { channelScales, quantizeKernel } from './quant.js';
 import { INT8_ROLES, type Int8Role, type Int8Scales } from './scales.js';
@@ -20,16 +21,8 @@ export interface Int8BlockWeights extends Record<Int8Role, Int8Linear> {
 }
 
 /** Everything outside the INT8 GEMMs stays FP16, as the FP16 engine stores it. */
-export interface Int8GpuWeights {
-  patchKernel: GPUBuffer;
-  patchBias: GPUBuffer;
-  cls: GPUBuffer;
-  posEmbedding: GPUBuffer;
+export interface Int8GpuWeights extends GpuEdgeWeights {
   blocks: Int8BlockWeights[];
-  normScale?: GPUBuffer;
-  normBias?: GPUBuffer;
-  headKernel: GPUBuffer;
-  headBias: GPUBuffer;
   bytes: number;
   destroy(): void;
 }
@@ -101,15 +94,8 @@ export function uploadInt8Weights(
     return out;
   });
   return {
-    patchKernel: half('patchKernel', w.patchKernel),
-    patchBias: half('patchBias', w.patchBias),
-    cls: half('cls', w.cls),
-    posEmbedding: half('posEmbedding', w.posEmbedding),
+    ...uploadEdgeWeights(w, half),
     blocks,
-    normScale: w.normScale && half('normScale', w.normScale),
-    normBias: w.normBias && half('normBias', w.normBias),
-    headKernel: half('headKernel', w.headKernel),
-    headBias: half('headBias', w.headBias),
     get bytes() {
       return bytes;
     },
