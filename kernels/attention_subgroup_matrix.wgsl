@@ -49,8 +49,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read> qkv: array<vec4<f16>>;  // [N * T, 3D]: q | k | v
 @group(0) @binding(2) var<storage, read_write> out: array<f16>;   // [N * T, D]
 
-var<workgroup> kTile: array<f16, BKV * SKV>;
-var<workgroup> vTile: array<f16, BKV * SKV>;
+// K and V tiles as vec4s: one store per staged vector (as in the GEMM); matrix loads through the
+// vector-array overload count offsets and strides in vectors.
+var<workgroup> kTile: array<vec4<f16>, BKV * SKV / 4u>;
+var<workgroup> vTile: array<vec4<f16>, BKV * SKV / 4u>;
 var<workgroup> pTile: array<f16, BQ * SP>;
 var<workgroup> sTile: array<f32, BQ * SW>;
 
@@ -71,12 +73,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let c = e % DV;
     var v = vec4<f16>();
     if (q0 + r < Tn) { v = qkv[(base + q0 + r) * row4 + h4 + c]; }
-    let o = r * SKV + c * 4u;
-    kTile[o] = v.x; kTile[o + 1u] = v.y; kTile[o + 2u] = v.z; kTile[o + 3u] = v.w;
+    kTile[(r * SKV + c * 4u) / 4u] = v;
   }
   workgroupBarrier();
   // vitstream:unroll d < HF
-  let qf{d} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&kTile, sg * 16u * SKV + {d}u * 16u, SKV);
+  let qf{d} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&kTile, (sg * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u);
   // vitstream:end
   workgroupBarrier();
 
@@ -99,9 +100,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // vitstream:unroll i < KV_PER_THREAD
     {
       let e = tid + {i}u * THREADS;
-      let t = (e / DV) * SKV + (e % DV) * 4u;
-      kTile[t] = kr{i}.x; kTile[t + 1u] = kr{i}.y; kTile[t + 2u] = kr{i}.z; kTile[t + 3u] = kr{i}.w;
-      vTile[t] = vr{i}.x; vTile[t + 1u] = vr{i}.y; vTile[t + 2u] = vr{i}.z; vTile[t + 3u] = vr{i}.w;
+      let t = ((e / DV) * SKV + (e % DV) * 4u) / 4u;
+      kTile[t] = kr{i};
+      vTile[t] = vr{i};
     }
     // vitstream:end
     workgroupBarrier();
@@ -118,7 +119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       var s = subgroup_matrix_result<f32, 16, 16>();
       // vitstream:unroll d < HF
       s = subgroupMatrixMultiplyAccumulate(qf{d},
-        subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&kTile, {j}u * 16u * SKV + {d}u * 16u, SKV), s);
+        subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&kTile, ({j}u * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u), s);
       // vitstream:end
       subgroupMatrixStore<row_major>(&sTile, sg * 16u * SW + {j}u * 16u, s, SW);
     }
@@ -155,7 +156,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       var acc = subgroup_matrix_result<f32, 16, 16>();
       // vitstream:unroll j < KF
       acc = subgroupMatrixMultiplyAccumulate(pf{j},
-        subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&vTile, {j}u * 16u * SKV + {d}u * 16u, SKV), acc);
+        subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&vTile, ({j}u * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u), acc);
       // vitstream:end
       subgroupMatrixStore<row_major>(&sTile, sg * 16u * SW + {d}u * 16u, acc, SW);
     }

@@ -31,13 +31,22 @@ const BK: u32 = 32u; // vitstream:const BK
 // 0: one pass with the epilogue; 1: split-K partial products (see top). A template constant
 // rather than an override so that the unused output binding drops out of the layout.
 const PARTIAL: u32 = 0u; // vitstream:const PARTIAL
+// 1: global loads of 16 bytes (8 halves; K and N multiples of 8) rather than 8.
+const WIDE: u32 = 0u; // vitstream:const WIDE
+// 1: B is stored transposed, [N, K] (weights laid out so at upload): its tile is staged like A's,
+// k contiguous, and read as a column-major right matrix.
+const B_T: u32 = 0u; // vitstream:const B_T
+// Timing probes only (wrong results): 1 no global loads after the first tile; 2 also no staging
+// or barrier after it; 3 staging only, no multiplies.
+const PROBE: u32 = 0u; // vitstream:const PROBE
+const VW = 4u + 4u * WIDE; // halves per global vector
 const THREADS = 32u * SG_M * SG_N;
 const SA = BK + 8u;
 const SB = BN + 8u;
 const A_TILE = BM * SA;
-const B_TILE = BK * SB;
-const A_VECS = BM * BK / 4u;
-const B_VECS = BK * BN / 4u;
+const B_TILE = select(BK * SB, BN * SA, B_T == 1u);
+const A_VECS = BM * BK / VW;
+const B_VECS = BK * BN / VW;
 const A_PER_THREAD = (A_VECS + THREADS - 1u) / THREADS;
 const B_PER_THREAD = (B_VECS + THREADS - 1u) / THREADS;
 
@@ -50,8 +59,18 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<vec4<f16>>;
-@group(0) @binding(2) var<storage, read> b: array<vec4<f16>>;
+// vitstream:unroll p < 1 - WIDE
+alias GV = vec4<f16>;
+fn putA(o: u32, v: GV) { tileA[o / 4u] = v; }
+fn putB(o: u32, v: GV) { tileB[o / 4u] = v; }
+// vitstream:end
+// vitstream:unroll p < WIDE
+alias GV = vec4<u32>;
+fn putA(o: u32, v: GV) { tileA[o / 4u] = bitcast<vec4<f16>>(v.xy); tileA[o / 4u + 1u] = bitcast<vec4<f16>>(v.zw); }
+fn putB(o: u32, v: GV) { tileB[o / 4u] = bitcast<vec4<f16>>(v.xy); tileB[o / 4u + 1u] = bitcast<vec4<f16>>(v.zw); }
+// vitstream:end
+@group(0) @binding(1) var<storage, read> a: array<GV>;
+@group(0) @binding(2) var<storage, read> b: array<GV>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f16>>;
 @group(0) @binding(4) var<storage, read_write> c: array<vec4<f16>>;
 @group(0) @binding(5) var<storage, read_write> part: array<vec4<f32>>;
@@ -117,8 +136,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let M = params.M;
   let N = params.N;
   let K = params.K;
-  let K4 = K / 4u;
-  let N4 = N / 4u;
+  let K4 = K / VW;
+  let N4 = N / VW;
   let row0 = wid.y * BM;
   let col0 = wid.x * BN;
   let sr = (sg / SG_N) * 16u * FM;
@@ -142,10 +161,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // Global -> registers for the K step at k0 (zeros past the edges).
   var k0 = kBeg;
   // vitstream:unroll i < A_PER_THREAD
-  var ra{i} = loadA(tid + {i}u * THREADS, row0, k0, M, kEnd, K4);
+  var ra{i}: GV = loadA(tid + {i}u * THREADS, row0, k0, M, kEnd, K4);
   // vitstream:end
   // vitstream:unroll i < B_PER_THREAD
-  var rb{i} = loadB(tid + {i}u * THREADS, col0, k0, N, kEnd, N4);
+  var rb{i}: GV = loadB(tid + {i}u * THREADS, col0, k0, N, kEnd, N4, K4);
   // vitstream:end
 
   var buf = 0u;
@@ -153,6 +172,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // Registers -> workgroup buffer `buf`. Its previous readers finished before the last barrier.
     let aBase = buf * A_TILE;
     let bBase = buf * B_TILE;
+    if (PROBE < 2u || k0 == kBeg) {
     // vitstream:unroll i < A_PER_THREAD
     storeA(tid + {i}u * THREADS, aBase, ra{i});
     // vitstream:end
@@ -160,18 +180,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     storeB(tid + {i}u * THREADS, bBase, rb{i});
     // vitstream:end
     workgroupBarrier();
+    }
 
     // Next tile's global loads go out before this tile's multiplies.
     let kn = k0 + BK;
-    if (kn < kEnd) {
+    if (kn < kEnd && PROBE == 0u) {
       // vitstream:unroll i < A_PER_THREAD
       ra{i} = loadA(tid + {i}u * THREADS, row0, kn, M, kEnd, K4);
       // vitstream:end
       // vitstream:unroll i < B_PER_THREAD
-      rb{i} = loadB(tid + {i}u * THREADS, col0, kn, N, kEnd, N4);
+      rb{i} = loadB(tid + {i}u * THREADS, col0, kn, N, kEnd, N4, K4);
       // vitstream:end
     }
 
+    if (PROBE != 3u) {
     // vitstream:unroll s < BK / 16
     {
       let kk = {s}u * 16u;
@@ -179,16 +201,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let a{i} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&tileA, (aBase + (sr + 16u * {i}u) * SA + kk) / 4u, SA / 4u);
       // vitstream:end
       // vitstream:unroll j < FN
+      // vitstream:unroll p < 1 - B_T
       let b{j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&tileB, (bBase + kk * SB + sc + 16u * {j}u) / 4u, SB / 4u);
+      // vitstream:end
+      // vitstream:unroll p < B_T
+      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&tileB, (bBase + (sc + 16u * {j}u) * SA + kk) / 4u, SA / 4u);
+      // vitstream:end
       // vitstream:unroll i < FM
       acc{i}{j} = subgroupMatrixMultiplyAccumulate(a{i}, b{j}, acc{i}{j});
       // vitstream:end
       // vitstream:end
     }
     // vitstream:end
+    }
     k0 = kn;
     if (k0 >= kEnd) { break; }
-    buf = 1u - buf;
+    if (PROBE < 2u) { buf = 1u - buf; }
   }
 
   // vitstream:unroll i < FM
@@ -203,31 +231,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // vitstream:end
 }
 
-// kEnd bounds the K range (K, or a split's end); K4 is the row stride of A in vectors.
-fn loadA(e: u32, row0: u32, k0: u32, M: u32, kEnd: u32, K4: u32) -> vec4<f16> {
-  let m = e / (BK / 4u);
-  let k4 = e % (BK / 4u);
-  if (e < A_VECS && row0 + m < M && k0 + k4 * 4u < kEnd) { return a[(row0 + m) * K4 + k0 / 4u + k4]; }
-  return vec4<f16>();
+// kEnd bounds the K range (K, or a split's end); K4 is the row stride of A in vectors (and of
+// B when transposed), N4 of B otherwise.
+fn loadA(e: u32, row0: u32, k0: u32, M: u32, kEnd: u32, K4: u32) -> GV {
+  let m = e / (BK / VW);
+  let kv = e % (BK / VW);
+  if (e < A_VECS && row0 + m < M && k0 + kv * VW < kEnd) { return a[(row0 + m) * K4 + k0 / VW + kv]; }
+  return GV();
 }
 
-fn loadB(e: u32, col0: u32, k0: u32, N: u32, kEnd: u32, N4: u32) -> vec4<f16> {
-  let k = e / (BN / 4u);
-  let n4 = e % (BN / 4u);
-  if (e < B_VECS && k0 + k < kEnd && col0 + n4 * 4u < N) { return b[(k0 + k) * N4 + col0 / 4u + n4]; }
-  return vec4<f16>();
-}
-
-fn storeA(e: u32, base: u32, v: vec4<f16>) {
-  if (e < A_VECS) {
-    let o = base + (e / (BK / 4u)) * SA + (e % (BK / 4u)) * 4u;
-    tileA[o / 4u] = v;
+fn loadB(e: u32, col0: u32, k0: u32, N: u32, kEnd: u32, N4: u32, K4: u32) -> GV {
+  if (B_T == 1u) {
+    let n = e / (BK / VW);
+    let kv = e % (BK / VW);
+    if (e < B_VECS && col0 + n < N && k0 + kv * VW < kEnd) { return b[(col0 + n) * K4 + k0 / VW + kv]; }
+    return GV();
   }
+  let k = e / (BN / VW);
+  let nv = e % (BN / VW);
+  if (e < B_VECS && k0 + k < kEnd && col0 + nv * VW < N) { return b[(k0 + k) * N4 + col0 / VW + nv]; }
+  return GV();
 }
 
-fn storeB(e: u32, base: u32, v: vec4<f16>) {
+fn storeA(e: u32, base: u32, v: GV) {
+  if (e < A_VECS) { putA(base + (e / (BK / VW)) * SA + (e % (BK / VW)) * VW, v); }
+}
+
+fn storeB(e: u32, base: u32, v: GV) {
   if (e < B_VECS) {
-    let o = base + (e / (BN / 4u)) * SB + (e % (BN / 4u)) * 4u;
-    tileB[o / 4u] = v;
+    if (B_T == 1u) {
+      putB(base + (e / (BK / VW)) * SA + (e % (BK / VW)) * VW, v);
+    } else {
+      putB(base + (e / (BN / VW)) * SB + (e % (BN / VW)) * VW, v);
+    }
   }
 }

@@ -226,8 +226,8 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
           ? plan.marks.afterBlock0
           : plan.marks.afterBlocks;
     const device = this.gpu.device;
-    this.upload(slot, input);
     const enc = device.createCommandEncoder();
+    await this.upload(slot, input, enc);
     const pass = enc.beginComputePass();
     encodeDispatches(pass, plan.dispatches.slice(0, upto));
     if (stage === 'features') {
@@ -258,6 +258,7 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
     });
     enc.copyBufferToBuffer(src, 0, rb, 0, rb.size);
     device.queue.submit([enc.finish()]);
+    this.submitted(slot, input);
     await rb.mapAsync(MapMode.READ);
     const out = this.readFloats(rb.getMappedRange(), elements);
     rb.destroy();

@@ -69,7 +69,10 @@ async function runGemm(
   const ws = kernel.workspaceBytes(M, N);
   const workspace = ws > 0 ? uploadF32(new Float32Array(ws / 4).fill(Number.NaN)) : undefined;
   const dispatches: Dispatch[] = [];
-  const buffers = { params, a: upload(a), b: upload(b), bias: upload(bias), c: out, workspace };
+  // Variants with B transposed read the weights as [N, K].
+  const bt = variant.kind === 'subgroup-matrix' && variant.bt;
+  const bData = bt ? transpose(b, K, N) : b;
+  const buffers = { params, a: upload(a), b: upload(bData), bias: upload(bias), c: out, workspace };
   kernel.record(
     {
       add: (label, pipeline, bufs, workgroups) =>
@@ -98,6 +101,12 @@ async function runGemm(
       ? fromHalfArray(new Uint16Array(rb.getMappedRange().slice(0, M * N * 2)))
       : new Float32Array(rb.getMappedRange().slice(0, M * N * 4));
   return { got, expected: expectedGemm(type, epilogue, M, N, K, a, b, bias, prev) };
+}
+
+function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c];
+  return out;
 }
 
 // Independent expectation: the CPU reference GEMM (float64 sums) on the same (rounded) inputs,
@@ -167,7 +176,13 @@ describe('[gpu] subgroup-matrix GEMM (tensor cores)', () => {
     expect(fits.length).toBeGreaterThan(SUBGROUP_MATRIX_TILES.length / 2);
   });
   const bk64: GemmVariant = { kind: 'subgroup-matrix', sgM: 2, sgN: 2, bk: 64 };
-  for (const variant of [...SUBGROUP_MATRIX_TILES, bk64, ...DIRECT_TILES]) {
+  const layouts: GemmVariant[] = [
+    { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 4, wide: true },
+    { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 4, bt: true },
+    { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2, wide: true, bt: true },
+    { kind: 'subgroup-matrix', sgM: 2, sgN: 2, wide: true, bt: true, splitK: 2 },
+  ];
+  for (const variant of [...SUBGROUP_MATRIX_TILES, bk64, ...layouts, ...DIRECT_TILES]) {
     it(`${variantKey(variant)}: every epilogue matches the CPU reference, or the adapter cannot run it`, async () => {
       if (!gpu.hasF16TensorCores || workgroupBytes(variant) > gpu.limits.maxComputeWorkgroupStorageSize)
         return;
@@ -209,6 +224,8 @@ describe('variant names', () => {
       ...SUBGROUP_MATRIX_TILES,
       ...SPLIT_K_TILES.map((t) => ({ ...t, splitK: 8 })),
       { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 2, bk: 64, splitK: 2 },
+      { kind: 'subgroup-matrix', sgM: 2, sgN: 2, wide: true, bt: true, splitK: 2 },
+      { kind: 'subgroup-matrix', sgM: 2, sgN: 4, bt: true },
     ] as GemmVariant[]) {
       const key = variantKey(v);
       expect(variantKey(parseVariant(key)!), key).toBe(key);

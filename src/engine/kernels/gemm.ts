@@ -34,6 +34,12 @@ export type GemmVariant =
       fn?: number;
       bk?: number;
       splitK?: number;
+      /** 16-byte global loads (K and N multiples of 8). Key suffix `-w`. */
+      wide?: boolean;
+      /** B stored transposed, [N, K]. Key suffix `-bt`. */
+      bt?: boolean;
+      /** Timing probe (kernels/gemm_subgroup_matrix.wgsl PROBE; wrong results). Key suffix `-p<n>`. */
+      probe?: number;
     }
   | {
       kind: 'subgroup-matrix-direct';
@@ -52,7 +58,7 @@ export function variantKey(v: GemmVariant): string {
     return `sgdir-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${(v.ks ?? 1) === 1 ? '' : `-k${v.ks}`}${v.bCol ? '-bt' : ''}`;
   const fm = v.fm ?? 2;
   const fn = v.fn ?? 2;
-  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}${split}`;
+  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}${v.wide ? '-w' : ''}${v.bt ? '-bt' : ''}${v.probe ? `-p${v.probe}` : ''}${split}`;
 }
 
 /** Inverse of variantKey; undefined for a name it does not know. */
@@ -72,12 +78,15 @@ export function parseVariant(key: string): GemmVariant | undefined {
     if (d[6]) v.bCol = true;
     return v;
   }
-  const m = /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?(?:-s(\d+))?$/.exec(key);
+  const m = /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?(-w)?(-bt)?(?:-p(\d+))?(?:-s(\d+))?$/.exec(key);
   if (!m) return undefined;
   const v: GemmVariant = { kind: 'subgroup-matrix', sgM: Number(m[1]), sgN: Number(m[2]) };
   if (m[3]) Object.assign(v, { fm: Number(m[3]), fn: Number(m[4]) });
   if (m[5]) v.bk = Number(m[5]);
-  if (m[6]) v.splitK = Number(m[6]);
+  if (m[6]) v.wide = true;
+  if (m[7]) v.bt = true;
+  if (m[8]) v.probe = Number(m[8]);
+  if (m[9]) v.splitK = Number(m[9]);
   return v;
 }
 
@@ -123,7 +132,8 @@ export function workgroupBytes(v: GemmVariant): number {
   if (v.kind === 'subgroup-matrix-direct') return 256 * 4 * v.fn * v.sgM * v.sgN + 512;
   const { bm, bn } = tileOf(v);
   const bk = v.bk ?? 32;
-  return 2 * (bm * (bk + 8) + bk * (bn + 8)) * 2 + 256 * 4 * v.sgM * v.sgN;
+  const bTile = v.bt ? bn * (bk + 8) : bk * (bn + 8);
+  return 2 * (bm * (bk + 8) + bTile) * 2 + 256 * 4 * v.sgM * v.sgN;
 }
 
 /**
@@ -162,7 +172,9 @@ export function variantSupports(v: GemmVariant, type: ElementType, K: number, N:
   if (splitsOf(v) > 1 && N % 4 !== 0) return false;
   if (v.kind === 'subgroup-matrix-direct')
     return type === 'f16' && !v.bCol && K % (16 * (v.ks ?? 1)) === 0 && N % 16 === 0;
-  return v.kind === 'portable' || (type === 'f16' && K % 4 === 0 && N % 4 === 0);
+  if (v.kind === 'portable') return true;
+  const vw = v.wide ? 8 : 4;
+  return type === 'f16' && K % vw === 0 && N % vw === 0;
 }
 
 /** The buffers of one GEMM; `workspace` (f32, >= workspaceBytes) only for split-K. */
@@ -241,6 +253,9 @@ export async function createGemmKernel(
       FN: variant.fn ?? 2,
       BK: variant.bk ?? 32,
       PARTIAL: partial,
+      WIDE: variant.wide ? 1 : 0,
+      B_T: variant.bt ? 1 : 0,
+      PROBE: variant.probe ?? 0,
     };
     pipeline = computePipeline(
       device,

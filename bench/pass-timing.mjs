@@ -1,0 +1,104 @@
+// Where a batch's wall time goes beyond its kernels: the uint8 upload alone, the recorded forward
+// pass alone (wall clock, and GPU time from timestamp queries when the adapter has them), the
+// pass replayed twice in one submit, and a whole infer(). Compare with bench/profile.mjs's sum of
+// isolated dispatch times. Usage: node bench/pass-timing.mjs [model] [batches] [precision]
+import { encodeDispatches } from '../dist/src/engine/forward-plan.js';
+import { BufferUsage, MapMode, openGpu } from '../dist/src/engine/gpu.js';
+import { resolveModel } from '../dist/src/engine/presets.js';
+import { randomFrames, randomWeights } from '../dist/src/engine/random-weights.js';
+import { readTuningCache, tunedPolicy } from '../dist/src/engine/tuning.js';
+import { WebGpuEngine } from '../dist/src/engine/webgpu-engine.js';
+
+const [model = 'vit-b16-384', batchText = '1,32', precision = 'fp16'] = process.argv.slice(2);
+const batches = batchText.split(',').map(Number);
+const config = resolveModel(model);
+const gpu = await openGpu();
+const d = gpu.device;
+const type = precision === 'fp16' ? 'f16' : 'f32';
+const engine = await WebGpuEngine.open({
+  config,
+  weights: randomWeights(config),
+  precision,
+  maxBatch: Math.max(...batches),
+  gpu,
+  gemm: tunedPolicy(gpu, type, readTuningCache()),
+});
+const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const hasTs = gpu.features.has('timestamp-query');
+const qs = hasTs ? d.createQuerySet({ type: 'timestamp', count: 2 }) : undefined;
+const qbuf = d.createBuffer({ size: 16, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
+const qread = d.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+
+async function timed(fn, n = 15) {
+  await fn();
+  const xs = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    xs.push(performance.now() - t0);
+  }
+  return med(xs);
+}
+
+for (const count of batches) {
+  const input = { kind: 'rgb', data: randomFrames(config, count), count };
+  await engine.infer(input);
+  const slot = engine.slots[0];
+  const plan = engine.plan(slot, input);
+  const S = config.imageSize;
+  const bytes = Math.ceil((count * S * S * 3) / 4) * 4;
+  const upload = await timed(async () => {
+    d.queue.writeBuffer(slot.buffers.rgb, 0, input.data.buffer, input.data.byteOffset, bytes);
+    await d.queue.onSubmittedWorkDone();
+  });
+  const chunked = await timed(async () => {
+    for (let o = 0; o < bytes; o += 1 << 20)
+      d.queue.writeBuffer(slot.buffers.rgb, o, input.data.buffer, input.data.byteOffset + o, Math.min(1 << 20, bytes - o));
+    await d.queue.onSubmittedWorkDone();
+  });
+  const staging = d.createBuffer({ size: bytes, usage: BufferUsage.MAP_WRITE | BufferUsage.COPY_SRC });
+  const mapped = await timed(async () => {
+    await staging.mapAsync(MapMode.WRITE);
+    new Uint8Array(staging.getMappedRange()).set(input.data.subarray(0, bytes));
+    staging.unmap();
+    const enc = d.createCommandEncoder();
+    enc.copyBufferToBuffer(staging, 0, slot.buffers.rgb, 0, bytes);
+    d.queue.submit([enc.finish()]);
+    await d.queue.onSubmittedWorkDone();
+  });
+  staging.destroy();
+  const pass = (reps, ts) => async () => {
+    const enc = d.createCommandEncoder();
+    const p = enc.beginComputePass(
+      ts ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+    );
+    for (let r = 0; r < reps; r++) encodeDispatches(p, plan.dispatches);
+    p.end();
+    if (ts) {
+      enc.resolveQuerySet(qs, 0, 2, qbuf, 0);
+      enc.copyBufferToBuffer(qbuf, 0, qread, 0, 16);
+    }
+    d.queue.submit([enc.finish()]);
+    await d.queue.onSubmittedWorkDone();
+  };
+  const one = await timed(pass(1, false));
+  const two = await timed(pass(2, false));
+  let gpuMs = Number.NaN;
+  if (hasTs) {
+    const xs = [];
+    for (let i = 0; i < 10; i++) {
+      await pass(1, true)();
+      await qread.mapAsync(MapMode.READ);
+      const [b, e] = new BigUint64Array(qread.getMappedRange().slice(0));
+      qread.unmap();
+      xs.push(Number(e - b) / 1e6);
+    }
+    gpuMs = med(xs);
+  }
+  const infer = await timed(() => engine.infer(input));
+  console.log(
+    `${model} ${precision} batch ${count}: infer ${infer.toFixed(2)} ms | upload: writeBuffer ${upload.toFixed(2)}, in 1 MiB pieces ${chunked.toFixed(2)}, map+copy ${mapped.toFixed(2)} | pass wall ${one.toFixed(2)} (two passes in one submit ${two.toFixed(2)}) | pass GPU timestamps ${gpuMs.toFixed(2)} | ${plan.dispatches.length} dispatches`,
+  );
+}
+await engine.close();
+process.exit(0);
