@@ -1,10 +1,13 @@
 // Times GEMM kernel variants (any parseable key, including timing-only ones such as pre-transposed
 // B, `-bt`) on the ViT-B/16-384 GEMM shapes at one batch size; prints ms and TFLOP/s per shape.
+// INT8 keys (i8mat-...) are timed with the INT8 kernels (TOP/s).
 // Usage (after a build): node bench/gemm-variants.mjs [batch] [variant,variant,...]
 
 import { timeGemm } from '../dist/src/engine/gemm-timing.js';
 import { openGpu } from '../dist/src/engine/gpu.js';
+import { timeInt8Gemm } from '../dist/src/engine/int8/bench.js';
 import { parseVariant, SUBGROUP_MATRIX_TILES, variantKey } from '../dist/src/engine/kernels/gemm.js';
+import { parseInt8Variant } from '../dist/src/engine/kernels/gemm-int8.js';
 
 const [batch = '32', list] = process.argv.slice(2);
 const keys = list ? list.split(',') : SUBGROUP_MATRIX_TILES.map(variantKey);
@@ -23,7 +26,8 @@ console.log(
       .join(''),
 );
 for (const key of keys) {
-  const v = parseVariant(key);
+  const int8 = key.startsWith('i8mat');
+  const v = int8 ? parseInt8Variant(key) : parseVariant(key);
   if (!v) {
     console.log(`${key}: unknown variant`);
     continue;
@@ -31,7 +35,9 @@ for (const key of keys) {
   let line = key.padEnd(24);
   for (const [M, N, K, epilogue] of Object.values(shapes)) {
     try {
-      const t = await timeGemm(gpu.device, v, 'f16', { M, N, K, epilogue });
+      const t = int8
+        ? await timeInt8Gemm(gpu.device, v, { M, N, K, epilogue }).then((r) => ({ ms: r.ms, tflops: r.tops }))
+        : await timeGemm(gpu.device, v, 'f16', { M, N, K, epilogue });
       line += `${t.ms.toFixed(3)} ${t.tflops.toFixed(0).padStart(4)}T`.padStart(16);
     } catch (e) {
       console.log(`${key}: ${e.message}`);

@@ -53,7 +53,13 @@ for (const count of batches) {
   });
   const chunked = await timed(async () => {
     for (let o = 0; o < bytes; o += 1 << 20)
-      d.queue.writeBuffer(slot.buffers.rgb, o, input.data.buffer, input.data.byteOffset + o, Math.min(1 << 20, bytes - o));
+      d.queue.writeBuffer(
+        slot.buffers.rgb,
+        o,
+        input.data.buffer,
+        input.data.byteOffset + o,
+        Math.min(1 << 20, bytes - o),
+      );
     await d.queue.onSubmittedWorkDone();
   });
   const staging = d.createBuffer({ size: bytes, usage: BufferUsage.MAP_WRITE | BufferUsage.COPY_SRC });

@@ -22,8 +22,11 @@ const FM: u32 = 2u; // vitstream:const FM
 const FN: u32 = 2u; // vitstream:const FN
 const BM = 16u * FM * SG_M;
 const BN = 16u * FN * SG_N;
-const BK = 64u;
-const BKW = 16u;            // words of K per A row in a stage (BK / 4)
+const BK: u32 = 64u; // vitstream:const BK
+// Tile buffers: 2 (one barrier per K step) or 1 (two barriers, half the memory: BK = 128 fits a
+// 128x128 tile, and twice the multiplies hide each tile's global-load latency).
+const STAGES: u32 = 2u; // vitstream:const STAGES
+const BKW = BK / 4u;        // words of K per A row in a stage
 const BNW = BN / 4u;        // words of N per B row in a stage
 const SAW = BKW + 4u;       // padded A row stride, words
 const SBW = BNW + 4u;       // padded B row stride, words
@@ -54,8 +57,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> c: array<f16>;
 @group(0) @binding(6) var<storage, read_write> cq: array<u32>;
 
-var<workgroup> tileA: array<i32, 2u * A_TILE>;
-var<workgroup> tileB: array<i32, 2u * B_TILE>;
+var<workgroup> tileA: array<i32, STAGES * A_TILE>;
+var<workgroup> tileB: array<i32, STAGES * B_TILE>;
 var<workgroup> scratch: array<i32, 256u * SG_M * SG_N>;
 
 fn dequant(acc: i32, m: u32, n: u32) -> f32 {
@@ -154,6 +157,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   loop {
     let aBase = buf * A_TILE;
     let bBase = buf * B_TILE;
+    // One buffer: every subgroup must be done multiplying out of it before it is overwritten.
+    if (STAGES == 1u && k0 != 0u) { workgroupBarrier(); }
     // vitstream:unroll i < A_PER_THREAD
     storeA(tid + {i}u * THREADS, aBase, ra{i});
     // vitstream:end
@@ -187,7 +192,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // vitstream:end
     k0 = kn;
     if (k0 >= K) { break; }
-    buf = 1u - buf;
+    if (STAGES == 2u) { buf = 1u - buf; }
   }
 
   // vitstream:unroll i < FM

@@ -39,6 +39,10 @@ const B_T: u32 = 0u; // vitstream:const B_T
 // Timing probes only (wrong results): 1 no global loads after the first tile; 2 also no staging
 // or barrier after it; 3 staging only, no multiplies.
 const PROBE: u32 = 0u; // vitstream:const PROBE
+// Workgroup tile buffers: 2 (one barrier per K step; the next tile lands in the other buffer) or
+// 1 (two barriers per step, but half the memory, so BK = 64 fits a 128x128 tile: twice the
+// multiplies between issuing a tile's global loads and storing it, which hides their latency).
+const STAGES: u32 = 2u; // vitstream:const STAGES
 const VW = 4u + 4u * WIDE; // halves per global vector
 const THREADS = 32u * SG_M * SG_N;
 const SA = BK + 8u;
@@ -75,8 +79,8 @@ fn putB(o: u32, v: GV) { tileB[o / 4u] = bitcast<vec4<f16>>(v.xy); tileB[o / 4u 
 @group(0) @binding(4) var<storage, read_write> c: array<vec4<f16>>;
 @group(0) @binding(5) var<storage, read_write> part: array<vec4<f32>>;
 
-var<workgroup> tileA: array<vec4<f16>, 2u * A_TILE / 4u>;
-var<workgroup> tileB: array<vec4<f16>, 2u * B_TILE / 4u>;
+var<workgroup> tileA: array<vec4<f16>, STAGES * A_TILE / 4u>;
+var<workgroup> tileB: array<vec4<f16>, STAGES * B_TILE / 4u>;
 var<workgroup> scratch: array<f32, 256u * SG_M * SG_N>;
 
 fn emit(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32) {
@@ -172,6 +176,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // Registers -> workgroup buffer `buf`. Its previous readers finished before the last barrier.
     let aBase = buf * A_TILE;
     let bBase = buf * B_TILE;
+    // One buffer: every subgroup must be done multiplying out of it before it is overwritten.
+    if (STAGES == 1u && k0 != kBeg) { workgroupBarrier(); }
     if (PROBE < 2u || k0 == kBeg) {
     // vitstream:unroll i < A_PER_THREAD
     storeA(tid + {i}u * THREADS, aBase, ra{i});
@@ -216,7 +222,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     k0 = kn;
     if (k0 >= kEnd) { break; }
-    if (PROBE < 2u) { buf = 1u - buf; }
+    if (PROBE < 2u && STAGES == 2u) { buf = 1u - buf; }
   }
 
   // vitstream:unroll i < FM

@@ -156,7 +156,13 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     const S = this.config.imageSize;
     const n = input.count * S * S * 3;
     if (input.kind === 'pixels') {
-      this.gpu.device.queue.writeBuffer(slot.buffers.pixels!, 0, input.data.buffer, input.data.byteOffset, n * 4);
+      this.gpu.device.queue.writeBuffer(
+        slot.buffers.pixels!,
+        0,
+        input.data.buffer,
+        input.data.byteOffset,
+        n * 4,
+      );
       return;
     }
     // Copies need a 4-byte multiple; the tail word of the last image may be padded.

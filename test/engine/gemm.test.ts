@@ -181,6 +181,8 @@ describe('[gpu] subgroup-matrix GEMM (tensor cores)', () => {
     { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 4, bt: true },
     { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2, wide: true, bt: true },
     { kind: 'subgroup-matrix', sgM: 2, sgN: 2, wide: true, bt: true, splitK: 2 },
+    { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2, bk: 64, wide: true, stages: 1 },
+    { kind: 'subgroup-matrix', sgM: 2, sgN: 2, bk: 64, wide: true, bt: true, stages: 1, splitK: 3 },
   ];
   for (const variant of [...SUBGROUP_MATRIX_TILES, bk64, ...layouts, ...DIRECT_TILES]) {
     it(`${variantKey(variant)}: every epilogue matches the CPU reference, or the adapter cannot run it`, async () => {

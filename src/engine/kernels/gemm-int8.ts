@@ -18,14 +18,26 @@ const EPILOGUE_CODE: Record<Int8Epilogue, number> = {
  */
 export type Int8GemmVariant =
   | { kind: 'dot4' }
-  | { kind: 'subgroup-matrix'; sgM: number; sgN: number; fm: number; fn: number };
+  | {
+      kind: 'subgroup-matrix';
+      sgM: number;
+      sgN: number;
+      fm: number;
+      fn: number;
+      /** int8 K per step, 64 (default) or 128. */
+      bk?: number;
+      /** Tile buffers, 2 (default) or 1 (needed for bk 128 with 128x128 tiles). */
+      stages?: number;
+    };
 
-const tile = (sgM: number, sgN: number, fm: number, fn: number): Int8GemmVariant => ({
+const tile = (sgM: number, sgN: number, fm: number, fn: number, bk = 64, stages = 2): Int8GemmVariant => ({
   kind: 'subgroup-matrix',
   sgM,
   sgN,
   fm,
   fn,
+  ...(bk === 64 ? {} : { bk }),
+  ...(stages === 2 ? {} : { stages }),
 });
 /** Tuning candidates (subgroups sgM x sgN, fragments fm x fn each); see int8WorkgroupBytes. */
 export const INT8_SUBGROUP_MATRIX_TILES: Int8GemmVariant[] = [
@@ -38,20 +50,33 @@ export const INT8_SUBGROUP_MATRIX_TILES: Int8GemmVariant[] = [
   tile(4, 2, 2, 4),
   tile(2, 4, 4, 2),
   tile(1, 4, 4, 2),
+  tile(2, 4, 4, 2, 128, 1),
+  tile(4, 2, 2, 4, 128, 1),
+  tile(2, 2, 2, 2, 128, 1),
 ];
 
 export function int8VariantKey(v: Int8GemmVariant): string {
-  return v.kind === 'dot4' ? 'dot4' : `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}`;
+  if (v.kind === 'dot4') return 'dot4';
+  const bk = (v.bk ?? 64) === 64 ? '' : `-bk${v.bk}`;
+  const st = (v.stages ?? 2) === 2 ? '' : `-st${v.stages}`;
+  return `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${bk}${st}`;
 }
 
 export function parseInt8Variant(key: string): Int8GemmVariant {
   if (key === 'dot4') return { kind: 'dot4' };
-  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)$/.exec(key);
+  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)(?:-bk(\d+))?(?:-st(\d))?$/.exec(key);
   if (!m)
     throw new EngineError(`unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n>-f<m>x<n> expected)`, {
       input: key,
     });
-  return tile(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]));
+  return tile(
+    Number(m[1]),
+    Number(m[2]),
+    Number(m[3]),
+    Number(m[4]),
+    m[5] ? Number(m[5]) : 64,
+    m[6] ? Number(m[6]) : 2,
+  );
 }
 
 /** Output tile of a workgroup, rows x columns. */
@@ -59,11 +84,12 @@ export function int8TileOf(v: Int8GemmVariant): { bm: number; bn: number } {
   return v.kind === 'dot4' ? { bm: 64, bn: 64 } : { bm: 16 * v.fm * v.sgM, bn: 16 * v.fn * v.sgN };
 }
 
-/** Workgroup memory: two padded A and B stages (64 int8 deep) and a 16x16 i32 scratch per subgroup. */
+/** Workgroup memory: padded A and B stages (bk int8 deep) and a 16x16 i32 scratch per subgroup. */
 export function int8WorkgroupBytes(v: Int8GemmVariant): number {
   if (v.kind === 'dot4') return 2 * 8 * 64 * 4;
   const { bm, bn } = int8TileOf(v);
-  return 4 * (2 * (bm * 20 + 64 * (bn / 4 + 4)) + 256 * v.sgM * v.sgN);
+  const bk = v.bk ?? 64;
+  return 4 * ((v.stages ?? 2) * (bm * (bk / 4 + 4) + bk * (bn / 4 + 4)) + 256 * v.sgM * v.sgN);
 }
 
 /** Whether a variant can run a shape: dot4 needs K, N multiples of 4; tensor cores 16 (vec4 word loads). */
@@ -122,7 +148,14 @@ export async function createInt8GemmKernel(
     };
   }
   const code = kernelSource('gemm_int8_subgroup_matrix', {
-    consts: { SG_M: variant.sgM, SG_N: variant.sgN, FM: variant.fm, FN: variant.fn },
+    consts: {
+      SG_M: variant.sgM,
+      SG_N: variant.sgN,
+      FM: variant.fm,
+      FN: variant.fn,
+      BK: variant.bk ?? 64,
+      STAGES: variant.stages ?? 2,
+    },
   });
   const pipeline = await computePipeline(device, label, code, 'main', constants);
   const { bm, bn } = int8TileOf(variant);

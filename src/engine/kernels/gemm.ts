@@ -38,6 +38,8 @@ export type GemmVariant =
       wide?: boolean;
       /** B stored transposed, [N, K]. Key suffix `-bt`. */
       bt?: boolean;
+      /** Workgroup tile buffers, 2 (default) or 1 (then bk 64 fits 128x128 tiles). Key suffix `-st1`. */
+      stages?: number;
       /** Timing probe (kernels/gemm_subgroup_matrix.wgsl PROBE; wrong results). Key suffix `-p<n>`. */
       probe?: number;
     }
@@ -58,7 +60,7 @@ export function variantKey(v: GemmVariant): string {
     return `sgdir-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${(v.ks ?? 1) === 1 ? '' : `-k${v.ks}`}${v.bCol ? '-bt' : ''}`;
   const fm = v.fm ?? 2;
   const fn = v.fn ?? 2;
-  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}${v.wide ? '-w' : ''}${v.bt ? '-bt' : ''}${v.probe ? `-p${v.probe}` : ''}${split}`;
+  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}${v.wide ? '-w' : ''}${v.bt ? '-bt' : ''}${(v.stages ?? 2) === 2 ? '' : `-st${v.stages}`}${v.probe ? `-p${v.probe}` : ''}${split}`;
 }
 
 /** Inverse of variantKey; undefined for a name it does not know. */
@@ -78,15 +80,19 @@ export function parseVariant(key: string): GemmVariant | undefined {
     if (d[6]) v.bCol = true;
     return v;
   }
-  const m = /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?(-w)?(-bt)?(?:-p(\d+))?(?:-s(\d+))?$/.exec(key);
+  const m =
+    /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?(-w)?(-bt)?(?:-st(\d+))?(?:-p(\d+))?(?:-s(\d+))?$/.exec(
+      key,
+    );
   if (!m) return undefined;
   const v: GemmVariant = { kind: 'subgroup-matrix', sgM: Number(m[1]), sgN: Number(m[2]) };
   if (m[3]) Object.assign(v, { fm: Number(m[3]), fn: Number(m[4]) });
   if (m[5]) v.bk = Number(m[5]);
   if (m[6]) v.wide = true;
   if (m[7]) v.bt = true;
-  if (m[8]) v.probe = Number(m[8]);
-  if (m[9]) v.splitK = Number(m[9]);
+  if (m[8]) v.stages = Number(m[8]);
+  if (m[9]) v.probe = Number(m[9]);
+  if (m[10]) v.splitK = Number(m[10]);
   return v;
 }
 
@@ -111,6 +117,7 @@ export function workspaceBytes(v: GemmVariant, M: number, N: number): number {
 /** Tiles that split-K is tried with (tuning): the small ones, which leave the GPU emptiest. */
 export const SPLIT_K_TILES: GemmVariant[] = [
   { kind: 'subgroup-matrix', sgM: 2, sgN: 2 },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, wide: true },
   { kind: 'subgroup-matrix', sgM: 4, sgN: 2 },
   { kind: 'subgroup-matrix', sgM: 2, sgN: 4 },
 ];
@@ -133,7 +140,7 @@ export function workgroupBytes(v: GemmVariant): number {
   const { bm, bn } = tileOf(v);
   const bk = v.bk ?? 32;
   const bTile = v.bt ? bn * (bk + 8) : bk * (bn + 8);
-  return 2 * (bm * (bk + 8) + bTile) * 2 + 256 * 4 * v.sgM * v.sgN;
+  return (v.stages ?? 2) * (bm * (bk + 8) + bTile) * 2 + 256 * 4 * v.sgM * v.sgN;
 }
 
 /**
@@ -153,17 +160,23 @@ export const DIRECT_TILES: GemmVariant[] = [
   { kind: 'subgroup-matrix-direct', sgM: 4, sgN: 2, fm: 4, fn: 4 },
 ];
 
-/** Tuning candidates; those over the adapter's workgroup memory limit are dropped where used. */
+/**
+ * Tuning candidates; those over the adapter's workgroup memory limit or needing K, N % 8 (`-w`)
+ * are dropped where used. On an H100 at batch 32 (ViT-B/16-384) 16-byte loads and, for 128x128
+ * tiles, one K-64 buffer instead of two K-32 ones won: qkv 0.546 -> 0.413 ms, fc2 0.740 ->
+ * 0.565 ms (sgmat-2x4-f4x2-w -> sgmat-2x4-f4x2-bk64-w-st1); 4x4 fragments per subgroup lost
+ * everywhere (register pressure) and are left out.
+ */
 export const SUBGROUP_MATRIX_TILES: GemmVariant[] = [
   { kind: 'subgroup-matrix', sgM: 2, sgN: 2 },
-  { kind: 'subgroup-matrix', sgM: 4, sgN: 2 },
-  { kind: 'subgroup-matrix', sgM: 2, sgN: 4 },
-  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 2 },
-  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 2, fn: 4 },
-  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 4 },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, wide: true },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, bk: 64, wide: true },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, bk: 128, wide: true, stages: 1 },
   { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2 },
-  { kind: 'subgroup-matrix', sgM: 4, sgN: 2, fm: 2, fn: 4 },
-  { kind: 'subgroup-matrix', sgM: 1, sgN: 4, fm: 4, fn: 2 },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2, wide: true },
+  { kind: 'subgroup-matrix', sgM: 4, sgN: 2, fm: 2, fn: 4, wide: true },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2, bk: 64, wide: true, stages: 1 },
+  { kind: 'subgroup-matrix', sgM: 4, sgN: 2, fm: 2, fn: 4, bk: 64, wide: true, stages: 1 },
 ];
 
 /** Whether a variant can run a shape at all (vec4 loads need K and N multiples of 4). */
@@ -256,6 +269,7 @@ export async function createGemmKernel(
       WIDE: variant.wide ? 1 : 0,
       B_T: variant.bt ? 1 : 0,
       PROBE: variant.probe ?? 0,
+      STAGES: variant.stages ?? 2,
     };
     pipeline = computePipeline(
       device,
