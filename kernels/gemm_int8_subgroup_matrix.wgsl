@@ -54,7 +54,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<vec4<i32>>;
 @group(0) @binding(3) var<storage, read> wScale: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read_write> c: array<f16>;
+@group(0) @binding(5) var<storage, read_write> c: array<vec4<f16>>;
 @group(0) @binding(6) var<storage, read_write> cq: array<u32>;
 
 var<workgroup> tileA: array<i32, STAGES * A_TILE>;
@@ -63,7 +63,10 @@ var<workgroup> scratch: array<i32, 256u * SG_M * SG_N>;
 
 fn dequant(acc: i32, m: u32, n: u32) -> f32 {
   var x = activate(f32(acc) * params.aScale * wScale[n] + bias[n]);
-  if (EPILOGUE == 3u) { x += f32(c[m * params.N + n]); }
+  if (EPILOGUE == 3u) {
+    let e = m * params.N + n;
+    x += f32(c[e / 4u][e % 4u]);
+  }
   return x;
 }
 
@@ -86,14 +89,28 @@ fn emit(frag: subgroup_matrix_result<i32, 16, 16>, sg: u32, lane: u32, m0: u32, 
       }
     }
   } else {
-    // Lane -> half a row: 8 consecutive columns, so that neighbouring lanes write neighbouring bytes.
+    // Lane -> half a row: 8 consecutive columns, so that neighbouring lanes write neighbouring
+    // bytes, as two vec4 stores (N % 16 == 0: a vector is all in or all out).
     let m = m0 + lane / 2u;
     let e0 = base + (lane / 2u) * 16u + (lane % 2u) * 8u;
     let nb = n0 + (lane % 2u) * 8u;
     if (m < params.M) {
-      for (var i = 0u; i < 8u; i++) {
-        if (nb + i < params.N) { c[m * params.N + nb + i] = f16(dequant(scratch[e0 + i], m, nb + i)); }
+      // vitstream:unroll h < 2
+      {
+        let n = nb + {h}u * 4u;
+        if (n < params.N) {
+          let q = (m * params.N + n) / 4u;
+          var p = vec4<f32>();
+          if (EPILOGUE == 3u) { p = vec4<f32>(c[q]); }
+          let e = e0 + {h}u * 4u;
+          let acc = vec4<f32>(f32(scratch[e]), f32(scratch[e + 1u]), f32(scratch[e + 2u]), f32(scratch[e + 3u]));
+          let ws = vec4<f32>(wScale[n], wScale[n + 1u], wScale[n + 2u], wScale[n + 3u]);
+          let bs = vec4<f32>(bias[n], bias[n + 1u], bias[n + 2u], bias[n + 3u]);
+          let x = acc * params.aScale * ws + bs;
+          c[q] = vec4<f16>(vec4<f32>(activate(x.x), activate(x.y), activate(x.z), activate(x.w)) + p);
+        }
       }
+      // vitstream:end
     }
   }
   workgroupBarrier();

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ViTConfig } from './config.js';
 import { type GemmRole, gemmRows, gemmShapes } from './forward-plan.js';
+import { defaultTensorPolicy } from './gemm-policy.js';
 import { timeGemm } from './gemm-timing.js';
 import type { GpuContext } from './gpu.js';
 import {
@@ -159,9 +160,9 @@ export async function tuneModel(
  */
 export function tunedPolicy(gpu: GpuContext, type: ElementType, cache: TuningCache): GemmPolicy {
   const table = cache.adapters[adapterKey(gpu)] ?? {};
-  const fallback: GemmVariant =
-    gpu.hasF16TensorCores && type === 'f16' ? SUBGROUP_MATRIX_TILES[0] : { kind: 'portable' };
-  return (_role, M, N, K) => {
+  const tensor = gpu.hasF16TensorCores && type === 'f16' ? defaultTensorPolicy(gpu) : undefined;
+  return (role, M, N, K) => {
+    const fallback: GemmVariant = tensor ? tensor(role, M, N, K) : { kind: 'portable' };
     const exact = table[shapeKey(type, M, N, K)];
     if (exact) return parseVariant(exact.variant) ?? fallback;
     let nearest: { d: number; v: string } | undefined;

@@ -14,6 +14,7 @@ import {
   type Kernels,
   type SlotBuffers,
 } from './forward-plan.js';
+import { defaultTensorPolicy } from './gemm-policy.js';
 import { BufferUsage, type GpuContext, MapMode, type OpenGpuOptions, openGpu } from './gpu.js';
 import { type GpuWeights, uploadWeights } from './gpu-weights.js';
 import { type AttentionVariant, attentionSupports, createAttentionKernel } from './kernels/attention.js';
@@ -25,7 +26,6 @@ import {
   unsplit,
   variantKey,
   variantSupports,
-  workgroupBytes,
   workspaceBytes,
 } from './kernels/gemm.js';
 import { createLayerNormKernel } from './kernels/layernorm.js';
@@ -287,34 +287,7 @@ function resolvePolicy(
 ): GemmPolicy {
   if (typeof choice === 'function') return choice;
   const portable: GemmVariant = { kind: 'portable' };
-  // Untuned defaults from `vitstream tune` on an H100: 128x128 tiles (one K-64 buffer, 16-byte
-  // loads) win once there are enough of them to fill the GPU, 64x64 ones below that.
-  type Tile = Extract<GemmVariant, { kind: 'subgroup-matrix' }>;
-  const small: Tile = { kind: 'subgroup-matrix', sgM: 2, sgN: 2, wide: true };
-  const large: Tile = {
-    kind: 'subgroup-matrix',
-    sgM: 2,
-    sgN: 4,
-    fm: 4,
-    fn: 2,
-    bk: 64,
-    wide: true,
-    stages: 1,
-  };
-  // A deep GEMM with few 64x64 tiles (fc2 of one 384x384 image: 120 tiles, K = 3072) leaves most
-  // of the GPU idle: split K in two (tuned on an H100: 0.20 vs 0.31 ms). Shallow ones (K = 768)
-  // lost to their reduce pass.
-  const tensor: GemmPolicy = (_role, M, N, K) => {
-    const fits = workgroupBytes(large) <= gpu.limits.maxComputeWorkgroupStorageSize;
-    // 16-byte loads need K and N multiples of 8; the same tiles with 8-byte loads otherwise.
-    const pick = (v: Tile): Tile =>
-      variantSupports(v, 'f16', K, N)
-        ? v
-        : { kind: 'subgroup-matrix', sgM: v.sgM, sgN: v.sgN, fm: v.fm, fn: v.fn };
-    if (fits && Math.ceil(M / 128) * Math.ceil(N / 128) >= 256) return pick(large);
-    const deep = K >= 2048 && K % 64 === 0 && Math.ceil(M / 64) * Math.ceil(N / 64) < 256;
-    return deep ? { ...pick(small), splitK: 2 } : pick(small);
-  };
+  const tensor = defaultTensorPolicy(gpu);
   if (choice === 'portable') return () => portable;
   if (choice === 'subgroup-matrix') {
     if (!gpu.hasF16TensorCores || type !== 'f16')
