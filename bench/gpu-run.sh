@@ -18,5 +18,8 @@ step tune; node dist/src/cli/main.js tune --model "$model" --precision fp16 --ba
 precisions=fp32,fp16; scales=()
 if [ -n "${SCALES:-}" ] && [ -f "$SCALES" ]; then precisions=fp32,fp16,int8; scales=(--scales "$SCALES"); fi
 step bench; node dist/src/cli/main.js bench --model "$model" --precision "$precisions" "${scales[@]}" --batch "$batches" --gemm tuned 2>&1 | grep -v '^Warning' | tee "$out/bench.txt"
+step "pass timing (tuned)"; node bench/pass-timing.mjs "$model" 1,32 2>&1 | grep -v '^Warning'
+step "profile batch 1 (tuned)"; node bench/profile.mjs "$model" 1 2>&1 | grep -v '^Warning'
+step "dispatch overhead"; node bench/dispatch-overhead.mjs 200 2>&1 | grep -v '^Warning'
 step "cuBLAS / SDPA per-op yardstick"; python3 bench/torch_gemm.py 32 2>&1 | tail -6
 step pytorch; python3 bench/pytorch_vit.py --model "${PYTORCH_MODEL:-vit_base_patch16_384}" --batch "$batches" 2>&1 | tail -12
