@@ -132,3 +132,51 @@ describe('engine misuse', () => {
     );
   });
 });
+
+// Batches over 1 MiB of uint8 frames upload through each slot's mapped staging buffer (smaller
+// ones through queue.writeBuffer): 8 frames of 224² are 1.2 MB. Several rounds over both slots,
+// with small batches in between, must keep giving each frame its golden logits.
+describe('uint8 uploads through the staging buffers (vit-mini-224, batches over 1 MiB)', () => {
+  it('every round of large and small batches matches the golden logits', async () => {
+    const dir = ['fixtures', 'vit-mini-224'];
+    const config = readViTConfigFile(sharedPath(...dir, 'config.json'));
+    const weights = await loadWeights(sharedPath(...dir, 'weights.npz'), config);
+    const engine = await WebGpuEngine.open({ config, weights, precision: 'fp32', maxBatch: 12, gpu });
+    try {
+      const four = readNpy(sharedPath(...dir, 'rgb.npy')).data as Uint8Array;
+      const golden = readNpy(sharedPath(...dir, 'logits.npy')).data as Float32Array;
+      const C = config.numClasses;
+      const frame = config.imageSize * config.imageSize * 3;
+      const batch = (count: number, offset: number) => {
+        const data = new Uint8Array(count * frame);
+        for (let i = 0; i < count; i++)
+          data.set(four.subarray(((i + offset) % 4) * frame, (((i + offset) % 4) + 1) * frame), i * frame);
+        return { kind: 'rgb' as const, data, count };
+      };
+      const expectedFor = (count: number, offset: number) => {
+        const out = new Float32Array(count * C);
+        for (let i = 0; i < count; i++)
+          out.set(golden.subarray(((i + offset) % 4) * C, (((i + offset) % 4) + 1) * C), i * C);
+        return out;
+      };
+      // Concurrent calls alternate the two slots; each slot's staging buffer is reused.
+      const plan = [
+        [8, 0],
+        [12, 1],
+        [2, 2],
+        [8, 3],
+        [12, 2],
+        [9, 1],
+      ] as const;
+      const got = await Promise.all(plan.map(([n, o]) => engine.infer(batch(n, o))));
+      got.forEach((logits, k) => {
+        const [n, o] = plan[k];
+        expect(relMaxError(logits, expectedFor(n, o)), `batch ${k}: ${n} frames from ${o}`).toBeLessThan(
+          TOL.fp32,
+        );
+      });
+    } finally {
+      await engine.close();
+    }
+  });
+});
