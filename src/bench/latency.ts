@@ -15,7 +15,15 @@ export interface LatencyRow {
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 
 /**
- * One engine at one batch size: `warmup` untimed calls, then `iterations` calls one at a time
+ * Untimed work before a batch size is timed: at least this long, and at least `warmup` calls.
+ * A handful of calls was too little on the H100: batch-1 latency read 7-9 ms right after other
+ * batch sizes or an engine open, ~3 ms after a second of steady work (PyTorch's batch 1 varied
+ * the same way, 2.7 to 6 ms), as the GPU clocks up under sustained load.
+ */
+const WARMUP_MS = 1500;
+
+/**
+ * One engine at one batch size: warm-up calls (see WARMUP_MS), then `iterations` calls one at a time
  * (latency: upload of uint8 frames, forward pass, readback of logits), then `iterations` calls
  * issued together (throughput with both slots busy: the next batch uploads while one computes).
  */
@@ -28,7 +36,8 @@ export async function timeEngineBatch(
   warmup: number,
 ): Promise<LatencyRow> {
   const input = { kind: 'rgb' as const, data: randomFrames(config, batch), count: batch };
-  for (let i = 0; i < warmup; i++) await engine.infer(input);
+  const w0 = performance.now();
+  for (let i = 0; i < warmup || performance.now() - w0 < WARMUP_MS; i++) await engine.infer(input);
   const times: number[] = [];
   for (let i = 0; i < iterations; i++) {
     const t0 = performance.now();
