@@ -54,7 +54,7 @@ describe('vitstream classify (files to predictions)', () => {
     const out = path.join(tmp, 'x.jsonl');
     const r = await runCli(['classify', file, ...model.args, '--fps', '2', '--top-k', '10', '--out', out]);
     expect(r.stderr).not.toMatch(STACK);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     // With --out, the summary table goes to stdout.
     expect(r.stdout).toMatch(/airplane_field_640x360\.mp4\s*\|\s*ok\s*\|/);
 
@@ -98,7 +98,7 @@ describe('vitstream classify (files to predictions)', () => {
       '--format',
       'csv',
     ]);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     // Without --out, stdout carries only the predictions; progress and the summary go to stderr.
     expect(r.stderr).toMatch(/street_bikes_640x272\.mp4\s*\|\s*ok\s*\|/);
     const [header, ...rows] = r.stdout.trim().split('\n');
@@ -195,7 +195,7 @@ describe('vitstream classify agrees with the golden logits of the checkpoint', (
     const r = await runCli(['classify', ...clips.map(clip), ...model.args, '--top-k', '10', '--out', out], {
       timeoutMs: 90_000,
     });
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const lines = readJsonl(out);
     const golden = readNpy(model.file('logits.npy'));
     const [, C] = golden.shape as [number, number];

@@ -43,7 +43,7 @@ describe('vitstream infer', () => {
   it('uint8 RGB .npy, default precision (fp16): --out logits match the golden logits within 2e-2', async () => {
     const out = path.join(tmp, 'rgb-logits.npy');
     const r = await runCli(['infer', '--input', firstRows('rgb.npy', ROWS), ...model.args, '--out', out]);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const logits = readNpy(out);
     expect(logits.dtype).toBe('float32');
     expect(logits.shape).toEqual([ROWS, C]);
@@ -65,7 +65,7 @@ describe('vitstream infer', () => {
       '--out',
       out,
     ]);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(maxAbsDiff(readNpy(out).data, golden.data.subarray(0, ROWS * C))).toBeLessThan(1e-4);
   });
 
@@ -95,7 +95,7 @@ describe('vitstream infer', () => {
       out,
       '--json',
     ]);
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const row = golden.data.subarray(5 * C, 6 * C);
     expect(maxAbsDiff(readNpy(out).data, row)).toBeLessThan(1e-3);
     const json = JSON.parse(r.stdout) as { input: string; top: { index: number; label: string }[] }[];
