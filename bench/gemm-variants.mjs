@@ -5,7 +5,7 @@
 
 import { timeGemm } from '../dist/src/engine/gemm-timing.js';
 import { openGpu } from '../dist/src/engine/gpu.js';
-import { timeInt8Gemm } from '../dist/src/engine/int8/bench.js';
+import { timeInt8Gemm } from '../dist/src/engine/int8/int8-tuning.js';
 import { parseVariant, SUBGROUP_MATRIX_TILES, variantKey } from '../dist/src/engine/kernels/gemm.js';
 import { parseInt8Variant } from '../dist/src/engine/kernels/gemm-int8.js';
 

@@ -4,7 +4,7 @@ import type { Backend, Engine, Precision } from '../engine/types.js';
 import { InputError } from '../errors.js';
 import { downloadProgressReporter } from '../models/progress.js';
 import { createLogger } from '../util/logger.js';
-import { parsePositiveInt } from './options.js';
+import { parseInt8Mode, parsePositiveInt } from './options.js';
 
 export interface EngineFlags {
   model: string;
@@ -50,8 +50,7 @@ export async function openEngineFromFlags(f: EngineFlags, logLevel?: string): Pr
     throw new InputError(`--precision: expected fp32, fp16 or int8, got "${f.precision}"`, {
       input: '--precision',
     });
-  if (f.int8Mode && f.int8Mode !== '1' && f.int8Mode !== '2')
-    throw new InputError(`--int8-mode: expected 1 or 2, got "${f.int8Mode}"`, { input: '--int8-mode' });
+  if (f.int8Mode) parseInt8Mode(f.int8Mode);
   const progress = downloadProgressReporter(`downloading ${f.weights ?? f.model} weights`);
   try {
     return await openEngine({

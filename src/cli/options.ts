@@ -24,3 +24,10 @@ export function parsePrecisions(text: string): ('fp32' | 'fp16')[] {
       throw new InputError(`--precision: expected fp32 or fp16, got "${x}"`, { input: '--precision' });
   return xs as ('fp32' | 'fp16')[];
 }
+
+/** `--int8-mode 1|2`. */
+export function parseInt8Mode(text: string): 1 | 2 {
+  if (text !== '1' && text !== '2')
+    throw new InputError(`--int8-mode: expected 1 or 2, got "${text}"`, { input: '--int8-mode' });
+  return Number(text) as 1 | 2;
+}

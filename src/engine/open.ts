@@ -6,6 +6,7 @@ import { type Logger, silentLogger } from '../util/logger.js';
 import type { ViTConfig } from './config.js';
 import { type GpuContext, type OpenGpuOptions, openGpu } from './gpu.js';
 import { defaultScalesPath, type Int8Scales, openInt8Engine, readScales } from './int8/index.js';
+import { int8TunedPolicy } from './int8/int8-tuning.js';
 import { resolveModel } from './presets.js';
 import { RecoveringEngine } from './recovering-engine.js';
 import { createCpuEngine } from './reference.js';
@@ -64,15 +65,19 @@ export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> 
         ? opts.scales
         : readScales(int8ScalesFile(opts.scales, weightsFile), config);
     const mode = opts.int8Mode ?? 1;
-    const open = async (gpu?: GpuContext) =>
-      openInt8Engine({
+    const open = async (gpu?: GpuContext) => {
+      const ctx = gpu ?? (await openGpu(opts.gpuOptions));
+      return openInt8Engine({
         config,
         weights,
         scales,
         mode,
         maxBatch: opts.maxBatch,
-        gpu: gpu ?? (await openGpu(opts.gpuOptions)),
+        gpu: ctx,
+        // Tiles from `vitstream tune --precision int8` when the cache has them for this adapter.
+        gemm: int8TunedPolicy(ctx, readTuningCache()),
       });
+    };
     return new RecoveringEngine(await open(opts.gpu), () => open(), logger);
   }
   const type = precision === 'fp16' ? 'f16' : 'f32';

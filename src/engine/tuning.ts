@@ -161,10 +161,16 @@ export async function tuneModel(
 export function tunedPolicy(gpu: GpuContext, type: ElementType, cache: TuningCache): GemmPolicy {
   const table = cache.adapters[adapterKey(gpu)] ?? {};
   const tensor = gpu.hasF16TensorCores && type === 'f16' ? defaultTensorPolicy(gpu) : undefined;
+  // A tensor-core entry is of no use where the adapter (or precision) has no tensor cores now,
+  // e.g. a cache written with Dawn toggles that are no longer given.
+  const usable = (key: string | undefined) => {
+    const v = key === undefined ? undefined : parseVariant(key);
+    return v && (tensor || v.kind === 'portable') ? v : undefined;
+  };
   return (role, M, N, K) => {
     const fallback: GemmVariant = tensor ? tensor(role, M, N, K) : { kind: 'portable' };
     const exact = table[shapeKey(type, M, N, K)];
-    if (exact) return parseVariant(exact.variant) ?? fallback;
+    if (exact) return usable(exact.variant) ?? fallback;
     let nearest: { d: number; v: string } | undefined;
     for (const [k, e] of Object.entries(table)) {
       const m = new RegExp(`^${type} (\\d+)x${N}x${K}$`).exec(k);
@@ -172,6 +178,6 @@ export function tunedPolicy(gpu: GpuContext, type: ElementType, cache: TuningCac
       const d = Math.abs(Math.log(Number(m[1]) / M));
       if (!nearest || d < nearest.d) nearest = { d, v: e.variant };
     }
-    return (nearest && parseVariant(nearest.v)) ?? fallback;
+    return usable(nearest?.v) ?? fallback;
   };
 }

@@ -8,25 +8,24 @@ import {
 import { formatTable } from '../../bench/table.js';
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
-import { timeDispatches, timeGemm } from '../gemm-timing.js';
-import { BufferUsage, type GpuContext, openGpu } from '../gpu.js';
+import { timeGemm } from '../gemm-timing.js';
+import { type GpuContext, openGpu } from '../gpu.js';
 import { type GemmVariant, SUBGROUP_MATRIX_TILES, variantKey, workgroupBytes } from '../kernels/gemm.js';
 import {
-  createInt8GemmKernel,
   INT8_SUBGROUP_MATRIX_TILES,
-  type Int8Epilogue,
   type Int8GemmVariant,
   int8VariantKey,
   int8VariantSupports,
   int8WorkgroupBytes,
 } from '../kernels/gemm-int8.js';
-import { bindGroup } from '../kernels/source.js';
 import { randomFrames, randomWeights } from '../random-weights.js';
+import { adapterKey, defaultTuningFile, readTuningCache, writeTuningCache } from '../tuning.js';
 import type { ViTWeights } from '../types.js';
 import { WebGpuEngine } from '../webgpu-engine.js';
 import { calibrate } from './calibrate.js';
 import { Int8Engine, type Int8GemmPolicy } from './int8-engine.js';
 import type { Int8Mode } from './int8-plan.js';
+import { int8Shapes, int8TunedPolicy, timeInt8Gemm, tuneInt8Model } from './int8-tuning.js';
 import { INT8_ROLES, type Int8Role, type Int8Scales } from './scales.js';
 
 export interface Int8BenchOptions {
@@ -83,46 +82,6 @@ export interface Int8BenchResult {
   gemmFallback?: string;
 }
 
-function int8Shapes(
-  c: ViTConfig,
-  mode: Int8Mode,
-): Record<Int8Role, { K: number; N: number; epilogue: Int8Epilogue; outInt8: boolean }> {
-  const D = c.hiddenSize;
-  const gelu: Int8Epilogue = c.activation === 'gelu_tanh' ? 'bias-gelu-tanh' : 'bias-gelu-erf';
-  return {
-    qkv: { K: D, N: 3 * D, epilogue: 'bias', outInt8: false },
-    proj: { K: D, N: D, epilogue: 'bias-residual', outInt8: false },
-    fc1: { K: D, N: c.mlpDim, epilogue: gelu, outInt8: mode === 2 },
-    fc2: { K: c.mlpDim, N: D, epilogue: 'bias-residual', outInt8: false },
-  };
-}
-
-/** Times one INT8 GEMM shape: `iterations` dispatches in one submit after a warm-up, wall clock. */
-export async function timeInt8Gemm(
-  device: GPUDevice,
-  variant: Int8GemmVariant,
-  shape: { M: number; N: number; K: number; epilogue?: Int8Epilogue; outInt8?: boolean },
-  iterations = 20,
-): Promise<{ ms: number; tops: number }> {
-  const { M, N, K } = shape;
-  const kernel = await createInt8GemmKernel(
-    device,
-    shape.epilogue ?? 'bias',
-    variant,
-    shape.outInt8 ?? false,
-  );
-  const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
-  const buf = (bytes: number) =>
-    device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: storage });
-  const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
-  device.queue.writeBuffer(params, 0, kernel.params(M, N, K, 0.01, 0.05));
-  const buffers = [params, buf(M * K), buf(K * N), buf(N * 4), buf(N * 4), buf(M * N * 2), buf(M * N)];
-  const group = bindGroup(device, 'time-int8-gemm', kernel.pipeline, buffers);
-  const ms = await timeDispatches(device, kernel.pipeline, group, kernel.workgroups(M, N), iterations);
-  for (const b of buffers) b.destroy();
-  return { ms, tops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
-}
-
 /** FP16 GEMM of the same shape with the FP16 kernels (for the INT8 vs FP16 column). */
 async function timeFp16Gemm(
   device: GPUDevice,
@@ -137,52 +96,32 @@ async function timeFp16Gemm(
 }
 
 /**
- * Times every INT8 tile for each GEMM of the model at each batch size and returns a policy
- * picking the fastest (the INT8 counterpart of `vitstream tune`, kept in memory).
+ * `--gemm tuned`: the INT8 tiles from the tuning cache; shapes it lacks are tuned now and saved
+ * there (as `vitstream tune --precision int8` would). 'auto' without INT8 tensor cores.
  */
-export async function tuneInt8Gemms(
+async function tunedInt8Policy(
   gpu: GpuContext,
   config: ViTConfig,
   batches: number[],
   mode: Int8Mode,
-  log: (l: string) => void = () => {},
-): Promise<Int8GemmPolicy> {
+  log: (l: string) => void,
+): Promise<Int8GemmPolicy | 'auto'> {
+  if (!gpu.hasI8TensorCores) return 'auto';
+  const cache = readTuningCache();
+  const table = cache.adapters[adapterKey(gpu)] ?? {};
   const { tokens } = vitDims(config);
   const shapes = int8Shapes(config, mode);
-  const tiles = INT8_SUBGROUP_MATRIX_TILES.filter(
-    (v) => int8WorkgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize,
+  const missing = batches.filter((b) =>
+    INT8_ROLES.some((r) => !table[`i8 ${b * tokens}x${shapes[r].N}x${shapes[r].K}`]),
   );
-  const best = new Map<string, Int8GemmVariant>();
-  for (const batch of batches) {
-    const M = batch * tokens;
-    for (const role of INT8_ROLES) {
-      const s = shapes[role];
-      let pick: { v: Int8GemmVariant; ms: number } | undefined;
-      for (const v of tiles) {
-        if (!int8VariantSupports(v, s.K, s.N)) continue;
-        const t = await timeInt8Gemm(gpu.device, v, { M, ...s }, 10);
-        if (!pick || t.ms < pick.ms) pick = { v, ms: t.ms };
-      }
-      if (pick) {
-        best.set(`${role}@${M}`, pick.v);
-        log(`  tune ${role} M=${M}: ${int8VariantKey(pick.v)} ${pick.ms.toFixed(3)} ms`);
-      }
-    }
+  if (missing.length > 0) {
+    await tuneInt8Model(gpu, config, missing, mode, cache, (r) =>
+      log(`  tune ${r.role} M=${r.M}: ${r.variant} ${r.ms.toFixed(3)} ms`),
+    );
+    writeTuningCache(cache);
+    log(`  INT8 tuning saved to ${defaultTuningFile()}`);
   }
-  const fallback: Int8GemmVariant = { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 2, fn: 2 };
-  // Batch sizes not tuned take the tile of the nearest tuned M of the same role.
-  return (role, M) => {
-    let near: Int8GemmVariant | undefined;
-    let dist = Number.POSITIVE_INFINITY;
-    for (const [key, v] of best) {
-      const [r, m] = key.split('@');
-      if (r === role && Math.abs(Number(m) - M) < dist) {
-        dist = Math.abs(Number(m) - M);
-        near = v;
-      }
-    }
-    return near ?? fallback;
-  };
+  return int8TunedPolicy(gpu, cache) ?? 'auto';
 }
 
 function agreement(
@@ -277,8 +216,7 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
   for (const mode of o.modes) {
     const name = `int8-m${mode}`;
     let gemm: Int8BenchOptions['gemm'] | Int8GemmPolicy = o.gemm ?? 'auto';
-    if (gemm === 'tuned')
-      gemm = gpu.hasI8TensorCores ? await tuneInt8Gemms(gpu, config, o.batches, mode, log) : 'auto';
+    if (gemm === 'tuned') gemm = await tunedInt8Policy(gpu, config, o.batches, mode, log);
     log(`opening ${config.name} ${name}`);
     const e = await Int8Engine.open({ config, weights, scales, mode, maxBatch, gpu, gemm });
     gemmFallback ??= e.gemmFallback;

@@ -1,0 +1,155 @@
+import type { ViTConfig } from '../config.js';
+import { vitDims } from '../config.js';
+import { timeDispatches } from '../gemm-timing.js';
+import { BufferUsage, type GpuContext } from '../gpu.js';
+import {
+  createInt8GemmKernel,
+  INT8_SUBGROUP_MATRIX_TILES,
+  type Int8Epilogue,
+  type Int8GemmVariant,
+  int8VariantKey,
+  int8VariantSupports,
+  int8WorkgroupBytes,
+  parseInt8Variant,
+} from '../kernels/gemm-int8.js';
+import { bindGroup } from '../kernels/source.js';
+import { adapterKey, type TuningCache } from '../tuning.js';
+import { defaultTile, type Int8GemmPolicy } from './int8-engine.js';
+import type { Int8Mode } from './int8-plan.js';
+import { INT8_ROLES, type Int8Role } from './scales.js';
+
+/**
+ * INT8 GEMM autotuning: the INT8 counterpart of `vitstream tune`, in the same cache file (keys
+ * `i8 MxNxK` under the adapter), read by the INT8 engine when it opens.
+ */
+
+/** The INT8 GEMM shapes of one layer (N, K per role; fc1 writes int8 in mode 2). */
+export function int8Shapes(
+  c: ViTConfig,
+  mode: Int8Mode,
+): Record<Int8Role, { K: number; N: number; epilogue: Int8Epilogue; outInt8: boolean }> {
+  const D = c.hiddenSize;
+  const gelu: Int8Epilogue = c.activation === 'gelu_tanh' ? 'bias-gelu-tanh' : 'bias-gelu-erf';
+  return {
+    qkv: { K: D, N: 3 * D, epilogue: 'bias', outInt8: false },
+    proj: { K: D, N: D, epilogue: 'bias-residual', outInt8: false },
+    fc1: { K: D, N: c.mlpDim, epilogue: gelu, outInt8: mode === 2 },
+    fc2: { K: c.mlpDim, N: D, epilogue: 'bias-residual', outInt8: false },
+  };
+}
+
+/** Times one INT8 GEMM shape: `iterations` dispatches in one submit after a warm-up, wall clock. */
+export async function timeInt8Gemm(
+  device: GPUDevice,
+  variant: Int8GemmVariant,
+  shape: { M: number; N: number; K: number; epilogue?: Int8Epilogue; outInt8?: boolean },
+  iterations = 20,
+): Promise<{ ms: number; tops: number }> {
+  const { M, N, K } = shape;
+  const kernel = await createInt8GemmKernel(
+    device,
+    shape.epilogue ?? 'bias',
+    variant,
+    shape.outInt8 ?? false,
+  );
+  const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
+  const buf = (bytes: number) =>
+    device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: storage });
+  const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+  device.queue.writeBuffer(params, 0, kernel.params(M, N, K, 0.01, 0.05));
+  const buffers = [params, buf(M * K), buf(K * N), buf(N * 4), buf(N * 4), buf(M * N * 2), buf(M * N)];
+  const group = bindGroup(device, 'time-int8-gemm', kernel.pipeline, buffers);
+  const ms = await timeDispatches(device, kernel.pipeline, group, kernel.workgroups(M, N), iterations);
+  for (const b of buffers) b.destroy();
+  return { ms, tops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
+}
+
+const shapeKey = (M: number, N: number, K: number) => `i8 ${M}x${N}x${K}`;
+
+export interface Int8TuneRow {
+  role: Int8Role;
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  variant: string;
+  ms: number;
+  tops: number;
+}
+
+/**
+ * Times every INT8 tensor-core tile for each GEMM of the model at each batch size and records the
+ * fastest in `cache` (under this adapter). Adapters without i8 subgroup matrices have one INT8
+ * kernel (dot4): nothing to tune, no rows.
+ */
+export async function tuneInt8Model(
+  gpu: GpuContext,
+  config: ViTConfig,
+  batches: number[],
+  mode: Int8Mode,
+  cache: TuningCache,
+  onRow?: (row: Int8TuneRow) => void,
+): Promise<Int8TuneRow[]> {
+  if (!gpu.hasI8TensorCores) return [];
+  const { tokens } = vitDims(config);
+  const shapes = int8Shapes(config, mode);
+  const tiles = INT8_SUBGROUP_MATRIX_TILES.filter(
+    (v) => int8WorkgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize,
+  );
+  const key = adapterKey(gpu);
+  cache.adapters[key] ??= {};
+  const table = cache.adapters[key];
+  const rows: Int8TuneRow[] = [];
+  for (const batch of batches) {
+    const M = batch * tokens;
+    for (const role of INT8_ROLES) {
+      const s = shapes[role];
+      const candidates: Record<string, number> = {};
+      let best: { v: Int8GemmVariant; ms: number; tops: number } | undefined;
+      for (const v of tiles) {
+        if (!int8VariantSupports(v, s.K, s.N)) continue;
+        // A tile the driver refuses is left out, not fatal.
+        const t = await timeInt8Gemm(gpu.device, v, { M, ...s }, 10).catch(() => undefined);
+        if (!t) continue;
+        candidates[int8VariantKey(v)] = t.ms;
+        if (!best || t.ms < best.ms) best = { v, ...t };
+      }
+      if (!best) continue;
+      const variant = int8VariantKey(best.v);
+      table[shapeKey(M, s.N, s.K)] = { variant, ms: best.ms, tflops: best.tops, candidates };
+      const row = { role, batch, M, N: s.N, K: s.K, variant, ms: best.ms, tops: best.tops };
+      rows.push(row);
+      onRow?.(row);
+    }
+  }
+  return rows;
+}
+
+/**
+ * The INT8 engine's GEMM policy from the cache: the tuned tile for an exact shape, else the one
+ * tuned for the nearest M of the same N and K, else the size-based default. Undefined when the
+ * cache has no INT8 entry for this adapter (or the adapter has no i8 tensor cores): the engine
+ * then chooses by itself, with its fallback to dot4 if the driver rejects the tensor-core kernel.
+ */
+export function int8TunedPolicy(gpu: GpuContext, cache: TuningCache): Int8GemmPolicy | undefined {
+  if (!gpu.hasI8TensorCores) return undefined;
+  const entries = Object.entries(cache.adapters[adapterKey(gpu)] ?? {}).filter(([k]) => k.startsWith('i8 '));
+  if (entries.length === 0) return undefined;
+  const parse = (key: string): Int8GemmVariant | undefined => {
+    try {
+      return parseInt8Variant(key);
+    } catch {
+      return undefined; // a name from another version: the default instead
+    }
+  };
+  return (_role, M, N, K) => {
+    let nearest: { d: number; v: string } | undefined;
+    for (const [k, e] of entries) {
+      const m = /^i8 (\d+)x(\d+)x(\d+)$/.exec(k);
+      if (!m || Number(m[2]) !== N || Number(m[3]) !== K) continue;
+      const d = Math.abs(Math.log(Number(m[1]) / M));
+      if (!nearest || d < nearest.d) nearest = { d, v: e.variant };
+    }
+    return (nearest && parse(nearest.v)) ?? defaultTile(M, N);
+  };
+}

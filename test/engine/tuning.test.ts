@@ -1,0 +1,104 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readViTConfigFile } from '../../src/engine/config.js';
+import { gemmRows, gemmShapes } from '../../src/engine/forward-plan.js';
+import type { GpuContext } from '../../src/engine/gpu.js';
+import { int8TunedPolicy } from '../../src/engine/int8/int8-tuning.js';
+import { variantKey } from '../../src/engine/kernels/gemm.js';
+import { adapterKey, type TuningCache, tunedPolicy } from '../../src/engine/tuning.js';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { sharedPath } from '../helpers/shared.js';
+
+// An H100-like adapter for the policies, which look only at its name, features and limits.
+const h100 = {
+  info: { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H100 (test)' },
+  hasF16TensorCores: true,
+  hasI8TensorCores: true,
+  limits: { maxComputeWorkgroupStorageSize: 49152 },
+} as unknown as GpuContext;
+const noTensorCores = { ...h100, hasF16TensorCores: false, hasI8TensorCores: false } as GpuContext;
+
+const entry = (variant: string) => ({ variant, ms: 0.1, tflops: 100, candidates: { [variant]: 0.1 } });
+
+describe('tuned GEMM policies read the cache', () => {
+  const cache: TuningCache = {
+    version: 1,
+    adapters: {
+      [adapterKey(h100)]: {
+        'f16 577x2304x768': entry('sgmat-2x2-bk128-w-st1'),
+        'f16 18464x2304x768': entry('sgmat-2x4-f4x2-bk64-w-st1'),
+        'f16 577x768x3072': entry('no-such-kernel'),
+        'i8 577x2304x768': entry('i8mat-2x2-f2x2-bk128-st1'),
+        'i8 18464x2304x768': entry('i8mat-2x4-f4x2-bk128-st1'),
+        'i8 577x768x3072': entry('no-such-kernel'),
+      },
+    },
+  };
+
+  it('FP16: exact shape, else the nearest M of the same N and K, else the default', () => {
+    const p = tunedPolicy(h100, 'f16', cache);
+    expect(variantKey(p('qkv', 577, 2304, 768))).toBe('sgmat-2x2-bk128-w-st1');
+    expect(variantKey(p('qkv', 18464, 2304, 768))).toBe('sgmat-2x4-f4x2-bk64-w-st1');
+    // 9232 is nearer 18464 than 577 on a log scale.
+    expect(variantKey(p('qkv', 9232, 2304, 768))).toBe('sgmat-2x4-f4x2-bk64-w-st1');
+    expect(variantKey(p('qkv', 1154, 2304, 768))).toBe('sgmat-2x2-bk128-w-st1');
+    // Unknown name or unseen shape: the default policy (64x64 tiles for a small M, split-K for deep K).
+    expect(variantKey(p('fc2', 577, 768, 3072))).toBe('sgmat-2x2-w-s2');
+    expect(variantKey(p('proj', 18464, 768, 768))).toBe('sgmat-2x4-f4x2-bk64-w-st1');
+    // Without tensor cores every shape is portable, whatever the cache says.
+    expect(variantKey(tunedPolicy(noTensorCores, 'f16', cache)('qkv', 577, 2304, 768))).toBe('portable');
+  });
+
+  it('INT8: the same lookup over i8 entries; no entries or no i8 tensor cores: no policy', () => {
+    const p = int8TunedPolicy(h100, cache)!;
+    expect(p).toBeDefined();
+    expect(p('qkv', 577, 2304, 768)).toMatchObject({ sgM: 2, sgN: 2, fm: 2, fn: 2, bk: 128, stages: 1 });
+    expect(p('qkv', 9232, 2304, 768)).toMatchObject({ sgM: 2, sgN: 4, fm: 4, fn: 2, bk: 128 });
+    // An unparseable name falls back to the size-based default tile.
+    expect(p('fc2', 577, 768, 3072)).toMatchObject({ kind: 'subgroup-matrix' });
+    expect(int8TunedPolicy(noTensorCores, cache)).toBeUndefined();
+    expect(int8TunedPolicy(h100, { version: 1, adapters: {} })).toBeUndefined();
+  });
+});
+
+describe('vitstream tune (this adapter)', () => {
+  let dir: string;
+  beforeAll(() => {
+    ensureBuilt();
+    dir = mkdtempSync(path.join(os.tmpdir(), 'vitstream-tune-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('times every GEMM shape of a model and batch, writes the cache, and says when INT8 has nothing to tune', async () => {
+    const configFile = sharedPath('fixtures', 'vit-tiny-test', 'config.json');
+    const cacheFile = path.join(dir, 'tuning.json');
+    const r = await runCli(
+      ['tune', '--model', configFile, '--precision', 'fp16,int8', '--batch', '1,2', '--cache', cacheFile],
+      { timeoutMs: 120_000 },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const cache = JSON.parse(readFileSync(cacheFile, 'utf8')) as TuningCache;
+    const tables = Object.values(cache.adapters);
+    expect(tables).toHaveLength(1);
+    const config = readViTConfigFile(configFile);
+    const shapes = gemmShapes(config);
+    for (const batch of [1, 2])
+      for (const role of Object.keys(shapes) as (keyof typeof shapes)[]) {
+        const { N, K } = shapes[role];
+        const key = `f16 ${gemmRows(config, role, batch)}x${N}x${K}`;
+        expect(tables[0][key], key).toBeDefined();
+        expect(r.stdout).toContain(`${gemmRows(config, role, batch)}x${N}x${K}`);
+      }
+    // lavapipe has no i8 subgroup matrices: one INT8 kernel, nothing to tune, and it says so.
+    if (!r.stderr.includes('no i8 tensor cores'))
+      expect(Object.keys(tables[0]).some((k) => k.startsWith('i8 '))).toBe(true);
+  });
+
+  it('--int8-mode 3: exit 2 naming the flag', async () => {
+    const r = await runCli(['tune', '--precision', 'int8', '--int8-mode', '3']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--int8-mode: expected 1 or 2, got "3"/);
+  });
+});
