@@ -25,8 +25,14 @@ import { WebGpuEngine } from '../webgpu-engine.js';
 import { calibrate } from './calibrate.js';
 import { Int8Engine, type Int8GemmPolicy } from './int8-engine.js';
 import type { Int8Mode } from './int8-plan.js';
-import { int8Shapes, int8TunedPolicy, timeInt8Gemm, tuneInt8Model } from './int8-tuning.js';
-import { INT8_ROLES, type Int8Role, type Int8Scales } from './scales.js';
+import {
+  type Int8GemmTiming,
+  int8Shapes,
+  int8TunedPolicy,
+  timeInt8Gemm,
+  tuneInt8Model,
+} from './int8-tuning.js';
+import { INT8_ROLES, type Int8Scales } from './scales.js';
 
 export interface Int8BenchOptions {
   config: ViTConfig;
@@ -50,16 +56,8 @@ export interface Int8BenchRow extends LatencyRow {
   speedupVsFp16?: number;
 }
 
-export interface Int8GemmRow {
+export interface Int8GemmRow extends Int8GemmTiming {
   precision: 'int8' | 'fp16';
-  role: Int8Role;
-  M: number;
-  N: number;
-  K: number;
-  variant: string;
-  ms: number;
-  /** Tera operations (multiply + add) per second. */
-  tops: number;
 }
 
 export interface Int8Agreement {

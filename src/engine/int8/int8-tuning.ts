@@ -66,15 +66,20 @@ export async function timeInt8Gemm(
 
 const shapeKey = (M: number, N: number, K: number) => `i8 ${M}x${N}x${K}`;
 
-export interface Int8TuneRow {
+/** One INT8 GEMM shape with the kernel that ran it and how fast. */
+export interface Int8GemmTiming {
   role: Int8Role;
-  batch: number;
   M: number;
   N: number;
   K: number;
   variant: string;
   ms: number;
+  /** Tera operations (multiply + add) per second. */
   tops: number;
+}
+
+export interface Int8TuneRow extends Int8GemmTiming {
+  batch: number;
 }
 
 /**
