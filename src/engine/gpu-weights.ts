@@ -53,28 +53,46 @@ export interface GpuWeights extends GpuEdgeWeights {
   destroy(): void;
 }
 
-/** Converts every tensor once to the storage type and uploads it; the CPU copies can then go. */
-export function uploadWeights(device: GPUDevice, w: ViTWeights, type: ElementType): GpuWeights {
+/**
+ * Storage buffers filled at creation (mapped, no staging copy), counted and destroyed together:
+ * what the FP and INT8 weight uploads share. Sizes round up to `align` bytes (storage bindings
+ * need 4-byte multiples; an odd-length f16 tensor gets a zero pad).
+ */
+export function weightUploader(device: GPUDevice, align: number) {
   const created: GPUBuffer[] = [];
   let bytes = 0;
+  return {
+    put(label: string, data: ArrayBufferView): GPUBuffer {
+      const size = Math.max(align, Math.ceil(data.byteLength / align) * align);
+      const buffer = device.createBuffer({
+        label,
+        size,
+        usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+        mappedAtCreation: true,
+      });
+      new Uint8Array(buffer.getMappedRange()).set(
+        new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      );
+      buffer.unmap();
+      created.push(buffer);
+      bytes += size;
+      return buffer;
+    },
+    get bytes() {
+      return bytes;
+    },
+    destroy() {
+      for (const b of created) b.destroy();
+    },
+  };
+}
+
+/** Converts every tensor once to the storage type and uploads it; the CPU copies can then go. */
+export function uploadWeights(device: GPUDevice, w: ViTWeights, type: ElementType): GpuWeights {
+  const uploads = weightUploader(device, 4);
   const upload = (label: string, t: Tensor | undefined): GPUBuffer => {
     const src = t?.data ?? new Float32Array(1);
-    const data = type === 'f16' ? toHalfArray(src) : src;
-    // Storage bindings need 4-byte multiples; an odd-length f16 tensor gets a zero pad.
-    const size = Math.max(4, Math.ceil(data.byteLength / 4) * 4);
-    const buffer = device.createBuffer({
-      label,
-      size,
-      usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
-      mappedAtCreation: true,
-    });
-    new Uint8Array(buffer.getMappedRange()).set(
-      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    );
-    buffer.unmap();
-    created.push(buffer);
-    bytes += size;
-    return buffer;
+    return uploads.put(label, type === 'f16' ? toHalfArray(src) : src);
   };
   const blocks = w.blocks.map((b, i) => {
     const out = {} as GpuBlockWeights;
@@ -86,10 +104,8 @@ export function uploadWeights(device: GPUDevice, w: ViTWeights, type: ElementTyp
     ...uploadEdgeWeights(w, upload),
     blocks,
     get bytes() {
-      return bytes;
+      return uploads.bytes;
     },
-    destroy() {
-      for (const b of created) b.destroy();
-    },
+    destroy: () => uploads.destroy(),
   };
 }

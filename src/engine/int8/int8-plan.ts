@@ -168,55 +168,37 @@ export function buildInt8Plan(
   w.blocks.forEach((b, i) => {
     const L = `block${i}`;
     const sc = scales.blocks[i];
-    if (mode === 1) {
+    // LayerNorm into the int8 input of the next GEMM: mode 1 normalises to f16 and quantises in a
+    // second pass, mode 2 quantises inside the LayerNorm.
+    const normToInt8 = (name: 'ln1' | 'ln2', role: 'qkv' | 'fc1', scale: GPUBuffer, bias: GPUBuffer) => {
+      if (mode === 1) {
+        add(`${L}.${name}`, k.layerNorm.pipeline, [ln, s.x, scale, bias, s.y], k.layerNorm.workgroups(rows));
+        quantize(`${L}.quantize-${role}`, s.y, s.yq, rows * D, sc[role].scale);
+        return;
+      }
       add(
-        `${L}.ln1`,
-        k.layerNorm.pipeline,
-        [ln, s.x, b.ln1Scale, b.ln1Bias, s.y],
-        k.layerNorm.workgroups(rows),
-      );
-      quantize(`${L}.quantize-qkv`, s.y, s.yq, rows * D, sc.qkv.scale);
-    } else {
-      add(
-        `${L}.ln1-int8`,
+        `${L}.${name}-int8`,
         k.layerNormInt8.pipeline,
         [
-          uniform(`${L}.ln1`, k.layerNormInt8.params(rows, D, c.layerNormEps, sc.qkv.scale)),
+          uniform(`${L}.${name}`, k.layerNormInt8.params(rows, D, c.layerNormEps, sc[role].scale)),
           s.x,
-          b.ln1Scale,
-          b.ln1Bias,
+          scale,
+          bias,
           s.yq,
         ],
         k.layerNormInt8.workgroups(rows),
       );
-    }
+    };
+    normToInt8('ln1', 'qkv', b.ln1Scale, b.ln1Bias);
     int8Gemm(`${L}.qkv`, 'qkv', i, s.yq, { f16: s.qkv });
     add(`${L}.attention`, k.attention.pipeline, [attParams, s.qkv, s.att], k.attention.workgroups(count));
     quantize(`${L}.quantize-proj`, s.att, s.yq, rows * D, sc.proj.scale);
     int8Gemm(`${L}.proj`, 'proj', i, s.yq, { f16: s.x });
+    normToInt8('ln2', 'fc1', b.ln2Scale, b.ln2Bias);
     if (mode === 1) {
-      add(
-        `${L}.ln2`,
-        k.layerNorm.pipeline,
-        [ln, s.x, b.ln2Scale, b.ln2Bias, s.y],
-        k.layerNorm.workgroups(rows),
-      );
-      quantize(`${L}.quantize-fc1`, s.y, s.yq, rows * D, sc.fc1.scale);
       int8Gemm(`${L}.fc1`, 'fc1', i, s.yq, { f16: s.hidden });
       quantize(`${L}.quantize-fc2`, s.hidden, s.hq, rows * F, sc.fc2.scale);
     } else {
-      add(
-        `${L}.ln2-int8`,
-        k.layerNormInt8.pipeline,
-        [
-          uniform(`${L}.ln2`, k.layerNormInt8.params(rows, D, c.layerNormEps, sc.fc1.scale)),
-          s.x,
-          b.ln2Scale,
-          b.ln2Bias,
-          s.yq,
-        ],
-        k.layerNormInt8.workgroups(rows),
-      );
       int8Gemm(`${L}.fc1`, 'fc1', i, s.yq, { q: s.hq }, sc.fc2.scale);
     }
     int8Gemm(`${L}.fc2`, 'fc2', i, s.hq, { f16: s.x });

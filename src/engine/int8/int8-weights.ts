@@ -1,7 +1,6 @@
 import { toHalfArray } from '../../util/half.js';
 import type { ViTConfig } from '../config.js';
-import { BufferUsage } from '../gpu.js';
-import { type GpuEdgeWeights, uploadEdgeWeights } from '../gpu-weights.js';
+import { type GpuEdgeWeights, uploadEdgeWeights, weightUploader } from '../gpu-weights.js';
 import type { Tensor, ViTWeights } from '../types.js';
 import { channelScales, quantizeKernel } from './quant.js';
 import { INT8_ROLES, type Int8Role, type Int8Scales } from './scales.js';
@@ -39,24 +38,8 @@ export function uploadInt8Weights(
   scales: Int8Scales,
   layout: 'nk' | 'kn',
 ): Int8GpuWeights {
-  const created: GPUBuffer[] = [];
-  let bytes = 0;
-  const put = (label: string, data: ArrayBufferView): GPUBuffer => {
-    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
-    const buffer = device.createBuffer({
-      label,
-      size,
-      usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
-      mappedAtCreation: true,
-    });
-    new Uint8Array(buffer.getMappedRange()).set(
-      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    );
-    buffer.unmap();
-    created.push(buffer);
-    bytes += size;
-    return buffer;
-  };
+  const uploads = weightUploader(device, 16);
+  const put = (label: string, data: ArrayBufferView) => uploads.put(label, data);
   const half = (label: string, t: Tensor | undefined) =>
     put(label, toHalfArray(t?.data ?? new Float32Array(4)));
   const D = config.hiddenSize;
@@ -97,10 +80,8 @@ export function uploadInt8Weights(
     ...uploadEdgeWeights(w, half),
     blocks,
     get bytes() {
-      return bytes;
+      return uploads.bytes;
     },
-    destroy() {
-      for (const b of created) b.destroy();
-    },
+    destroy: () => uploads.destroy(),
   };
 }

@@ -136,27 +136,19 @@ export async function createInt8GemmKernel(
     new Float32Array(buf, 16, 2).set([aScale, 1 / outScale]);
     return buf;
   };
-  if (variant.kind === 'dot4') {
-    const pipeline = await computePipeline(device, label, kernelSource('gemm_int8'), 'main', constants);
-    return {
-      variant,
-      epilogue,
-      outInt8,
-      pipeline,
-      params,
-      workgroups: (M, N) => [Math.ceil(N / 64), Math.ceil(M / 64), 1],
-    };
-  }
-  const code = kernelSource('gemm_int8_subgroup_matrix', {
-    consts: {
-      SG_M: variant.sgM,
-      SG_N: variant.sgN,
-      FM: variant.fm,
-      FN: variant.fn,
-      BK: variant.bk ?? 64,
-      STAGES: variant.stages ?? 2,
-    },
-  });
+  const code =
+    variant.kind === 'dot4'
+      ? kernelSource('gemm_int8')
+      : kernelSource('gemm_int8_subgroup_matrix', {
+          consts: {
+            SG_M: variant.sgM,
+            SG_N: variant.sgN,
+            FM: variant.fm,
+            FN: variant.fn,
+            BK: variant.bk ?? 64,
+            STAGES: variant.stages ?? 2,
+          },
+        });
   const pipeline = await computePipeline(device, label, code, 'main', constants);
   const { bm, bn } = int8TileOf(variant);
   return {
