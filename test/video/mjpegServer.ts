@@ -6,11 +6,19 @@ import { ffmpeg } from './media.js';
 
 /**
  * A camera stand-in: multipart MJPEG over HTTP on 127.0.0.1 at `fps`, looping over JPEGs made by
- * ffmpeg. `dropAfter` frames into each of the first `drops` connections it cuts the socket.
+ * ffmpeg. `dropAfter` frames into each of the first `drops` connections it cuts the socket. A
+ * camera that misbehaves on purpose: each connection gets frames only from `startAfterMs`
+ * (Infinity: never) to `stopAfterMs` (after that the connection stays open, silent).
  */
 export async function startMjpegServer(
   dir: string,
-  opts: { fps?: number; dropAfter?: number; drops?: number } = {},
+  opts: {
+    fps?: number;
+    dropAfter?: number;
+    drops?: number;
+    startAfterMs?: number;
+    stopAfterMs?: number;
+  } = {},
 ) {
   ffmpeg([
     '-f',
@@ -36,8 +44,11 @@ export async function startMjpegServer(
       'Cache-Control': 'no-cache',
     });
     let sent = 0;
+    const t0 = Date.now();
     const timer = setInterval(
       () => {
+        const t = Date.now() - t0;
+        if (t < (opts.startAfterMs ?? 0) || t > (opts.stopAfterMs ?? Number.POSITIVE_INFINITY)) return;
         const jpeg = jpegs[sent % jpegs.length];
         res.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
         res.write(jpeg);

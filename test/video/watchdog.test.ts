@@ -1,77 +1,16 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import path from 'node:path';
 import type { Subscription } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/server/metrics.js';
 import { PipelineStats } from '../../src/server/stats.js';
 import type { SourceEvent } from '../../src/video/events.js';
 import { openSource } from '../../src/video/live.js';
-import { ffmpeg, ffmpegChildren, TempDir, waitFor } from './media.js';
+import { ffmpegChildren, TempDir, waitFor } from './media.js';
+import { startMjpegServer } from './mjpegServer.js';
 
 const tmp = new TempDir();
-let jpegs: Buffer[] = [];
-
-beforeAll(() => {
-  ffmpeg([
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=size=64x48:rate=10',
-    '-frames:v',
-    '5',
-    '-q:v',
-    '5',
-    tmp.file('w-%02d.jpg'),
-  ]);
-  jpegs = readdirSync(tmp.dir)
-    .filter((n) => n.startsWith('w-'))
-    .sort()
-    .map((n) => readFileSync(path.join(tmp.dir, n)));
-});
 afterAll(() => tmp.dispose());
 
-/**
- * An MJPEG camera on 127.0.0.1 that misbehaves on purpose: it starts sending frames after
- * `startAfterMs` (Infinity: never) and stops (keeping the connection open) after `stopAfterMs`.
- */
-async function camera(opts: { startAfterMs?: number; stopAfterMs?: number; fps?: number }) {
-  let connections = 0;
-  const sockets = new Set<Socket>();
-  const server = http.createServer((req, res) => {
-    connections++;
-    res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=frame' });
-    const t0 = Date.now();
-    let i = 0;
-    const timer = setInterval(
-      () => {
-        const t = Date.now() - t0;
-        if (t < (opts.startAfterMs ?? 0) || t > (opts.stopAfterMs ?? Number.POSITIVE_INFINITY)) return;
-        const j = jpegs[i++ % jpegs.length];
-        res.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${j.length}\r\n\r\n`);
-        res.write(j);
-        res.write('\r\n');
-      },
-      1000 / (opts.fps ?? 20),
-    );
-    req.on('close', () => clearInterval(timer));
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/cam.mjpg`,
-    connections: () => connections,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
+const camera = (opts: { startAfterMs?: number; stopAfterMs?: number }) => startMjpegServer(tmp.dir, opts);
 
 /** Runs a live source with short watchdog limits, recording events and the most ffmpegs alive at once. */
 function run(url: string, firstFrameTimeoutMs: number, noFrameTimeoutMs: number) {
