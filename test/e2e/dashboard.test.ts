@@ -1,15 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, haveChromium, launchChromium, SCREENSHOTS as SHOTS } from '../helpers/chromium.js';
 import { type CliProcess, cifarModel, ensureBuilt, startCli } from '../helpers/cli.js';
 import { sharedPath } from '../helpers/shared.js';
 
 // The dashboard in headless Chromium against a real `vitstream serve`: two clips played as live
 // feeds (looping) through the CIFAR-10 checkpoint. Nothing is published by the test itself.
 
-const CHROMIUM = process.env.VITSTREAM_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = process.env.VITSTREAM_SCREENSHOTS ?? '/tmp';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium)
   console.warn(`e2e dashboard tests skipped: no Chromium at ${CHROMIUM} (set VITSTREAM_CHROMIUM)`);
 
@@ -28,17 +26,7 @@ describe.skipIf(!haveChromium)('dashboard of a running vitstream serve, in Chrom
     ensureBuilt();
     serve = startCli(['serve', ...CLIPS, ...model.args, '--realtime', '--loop', '--fps', '5', '--port', '0']);
     url = (await serve.waitForStderr(/serving \d+ feed\(s\) on (http:\/\/[^ ]+\/)/))[1]!;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

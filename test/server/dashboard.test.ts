@@ -1,14 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Prediction } from '../../src/predictions.js';
 import { createServer, type VitstreamServer } from '../../src/server/index.js';
+import { CHROMIUM, haveChromium, launchChromium, SCREENSHOTS as SHOTS } from '../helpers/chromium.js';
 import { sharedPath } from '../helpers/shared.js';
 
-const CHROMIUM = process.env.VITSTREAM_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = process.env.VITSTREAM_SCREENSHOTS ?? '/tmp';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium)
   console.warn(`dashboard tests skipped: no Chromium at ${CHROMIUM} (set VITSTREAM_CHROMIUM)`);
 
@@ -73,17 +70,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
       thumbnail: { fps: 0 },
       statsProvider: () => undefined,
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
