@@ -2,25 +2,36 @@
 // 16x16x16 subgroup matrices and 32-wide subgroups. softmax(q kᵀ · scale) v, f16 storage,
 // f32 scores and accumulation; the T x T score matrix never leaves workgroup memory.
 //
-// A workgroup of QSG subgroups owns BQ = 16 QSG queries of one (image, head); each subgroup owns
-// 16 query rows, whose Q fragments stay in registers. Keys and values are walked in tiles of BKV,
-// staged in workgroup memory (rows past T zeroed, their scores masked), so T need not be a
-// multiple of 16. Per tile and subgroup:
-//   S = Q Kᵀ            subgroup matrices, stored as f32 to the subgroup's scratch rows
-//   online softmax      two lanes per query row (lane % 16 = row, lane / 16 = column parity);
-//                       running max and sum in base 2, P written as f16
-//   PV = P V            subgroup matrices into fresh accumulators, stored over the scratch
-//   o = o * alpha + PV  each lane keeps its half of its row's output in registers
+// A workgroup of QSG = 4 subgroups owns BQ = 64 queries of one (image, head); each subgroup owns
+// 16 query rows, whose Q fragments stay in registers. Keys and values are walked in tiles of
+// BKV = 64, staged in workgroup memory (rows past T zeroed, their scores masked), so T need not be
+// a multiple of 16; the next tile's global loads are in flight in registers while one is
+// multiplied. Per key tile and subgroup:
+//   S = Q Kᵀ           subgroup matrices, stored as f32 to the subgroup's scratch rows
+//   softmax            two lanes per query row, each reading a contiguous half of the row as
+//                      vec4s; exponentials in base 2 against the row's running max m, P written
+//                      as vec4<f16>
+//   O += P V           into accumulators that stay in registers across all key tiles
+// WGSL subgroup matrices have no element access, so O cannot be rescaled in registers when the
+// max grows. The rescale is lazy instead: m moves only when a tile's max exceeds it by more than
+// THRESH (P then stays <= 2^THRESH, exact enough in f16 and far from its range); only then is O
+// stored, scaled row by row and loaded back, in a branch that every subgroup takes together
+// (decided through workgroupUniformLoad, as workgroup barriers need uniform control flow). With
+// the scores of trained ViTs this happens on the first tiles, if at all.
 // Matrix offsets derive from @builtin(subgroup_id) so that they are subgroup-uniform. Loops over
 // fragments and lane columns are unrolled (vitstream:unroll): fragments and per-lane values are
 // named registers, never arrays a compiler might spill to local memory.
+// On an H100 the same kernel with 1 or 2 subgroups per workgroup (32 or 64 invocations) gave
+// wrong results for every query (cause not found; every tensor-core kernel here uses >= 128
+// invocations), hence QSG stays 4.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 
 const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
-const QSG: u32 = 4u; // vitstream:const QSG
-const BQ = 16u * QSG;
+const QSG = 4u;
+const ROWS = 16u;                     // query rows per subgroup
+const BQ = ROWS * QSG;
 const BKV = 64u;
 const THREADS = 32u * QSG;
 const HF = HEAD_DIM / 16u;            // fragments along the head dimension
@@ -28,12 +39,15 @@ const KF = BKV / 16u;                 // fragments along a key tile
 const DV = HEAD_DIM / 4u;             // vec4s per head row
 const SKV = HEAD_DIM + 8u;            // K/V tile row stride (f16), padded against bank conflicts
 const SP = BKV + 8u;                  // P row stride (f16)
-const SW = max(BKV, HEAD_DIM) + 4u;   // score / PV scratch row stride (f32)
-const SCOLS = BKV / 2u;               // score columns per lane
-const OCOLS = HEAD_DIM / 2u;          // output columns per lane
+const SW = BKV + 4u;                  // score / output scratch row stride (f32)
+const LPR = 2u;                       // lanes per query row
+const SV = BKV / LPR / 4u;            // score vec4s per lane
+const OV = HEAD_DIM / LPR / 4u;       // output vec4s per lane
 const LOG2E = 1.4426950408889634;
 const NEG = -1.0e30;                  // not -inf: -inf - -inf would be NaN
+const THRESH = 8.0;                   // lazy rescale: log2 of the largest P
 const_assert BQ <= BKV;               // Q is staged through the K tile
+const_assert HEAD_DIM <= BKV;         // O fits the scratch rows
 const_assert HEAD_DIM % 16u == 0u;
 const KV_PER_THREAD = BKV * DV / THREADS;  // vec4s of K (and of V) each thread stages per tile
 const_assert (BKV * DV) % THREADS == 0u;
@@ -46,15 +60,16 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> qkv: array<vec4<f16>>;  // [N * T, 3D]: q | k | v
-@group(0) @binding(2) var<storage, read_write> out: array<f16>;   // [N * T, D]
+@group(0) @binding(1) var<storage, read> qkv: array<vec4<f16>>;        // [N * T, 3D]: q | k | v
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f16>>;  // [N * T, D]
 
-// K and V tiles as vec4s: one store per staged vector (as in the GEMM); matrix loads through the
+// Tiles of f16 as vec4s: one store per staged vector (as in the GEMM); matrix loads through the
 // vector-array overload count offsets and strides in vectors.
 var<workgroup> kTile: array<vec4<f16>, BKV * SKV / 4u>;
 var<workgroup> vTile: array<vec4<f16>, BKV * SKV / 4u>;
-var<workgroup> pTile: array<f16, BQ * SP>;
+var<workgroup> pTile: array<vec4<f16>, BQ * SP / 4u>;
 var<workgroup> sTile: array<f32, BQ * SW>;
+var<workgroup> grown: array<u32, QSG>;
 
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
@@ -77,21 +92,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   workgroupBarrier();
   // vitstream:unroll d < HF
-  let qf{d} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&kTile, (sg * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u);
+  let qf{d} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&kTile, (sg * ROWS * SKV + {d}u * 16u) / 4u, SKV / 4u);
+  var o{d} = subgroup_matrix_result<f32, 16, 16>();
   // vitstream:end
   workgroupBarrier();
 
-  let r = lane % 16u;
-  let half = lane / 16u;
-  let sRow = (sg * 16u + r) * SW;
-  let pRow = (sg * 16u + r) * SP;
+  // This lane's query row within the subgroup and its half (part) of the row's columns.
+  let r = lane % ROWS;
+  let part = lane / ROWS;
+  let sRow = (sg * ROWS + r) * SW;
+  let pRow = (sg * ROWS + r) * SP;
+  let c0 = part * (BKV / LPR);
+  let oc = part * (HEAD_DIM / LPR);
   var m = NEG;
   var l = 0.0;
-  // vitstream:unroll i < OCOLS
-  var o{i} = 0.0;
-  // vitstream:end
 
-  // The next key tile's global loads are in flight in registers while this one is multiplied.
   // vitstream:unroll i < KV_PER_THREAD
   var kr{i} = loadKey(tid + {i}u * THREADS, base, 0u, Tn, row4, h4 + D4);
   var vr{i} = loadKey(tid + {i}u * THREADS, base, 0u, Tn, row4, h4 + 2u * D4);
@@ -121,60 +136,94 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       s = subgroupMatrixMultiplyAccumulate(qf{d},
         subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&kTile, ({j}u * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u), s);
       // vitstream:end
-      subgroupMatrixStore<row_major>(&sTile, sg * 16u * SW + {j}u * 16u, s, SW);
+      subgroupMatrixStore<row_major>(&sTile, sg * ROWS * SW + {j}u * 16u, s, SW);
     }
     // vitstream:end
     workgroupBarrier();
 
-    // Online softmax over this tile, in base 2.
+    // Softmax over this tile against the lazily moved max m, in base 2.
     let valid = min(BKV, Tn - k0);
-    var tileMax = m;
-    // vitstream:unroll i < SCOLS
-    let x{i} = select(NEG, sTile[sRow + 2u * {i}u + half] * scale, 2u * {i}u + half < valid);
-    tileMax = max(tileMax, x{i});
+    var tileMax = NEG;
+    // vitstream:unroll v < SV
+    let x{v} = scoreQuad(sRow + c0 + {v}u * 4u, c0 + {v}u * 4u, valid, scale);
+    tileMax = max(tileMax, max(max(x{v}.x, x{v}.y), max(x{v}.z, x{v}.w)));
     // vitstream:end
     tileMax = max(tileMax, subgroupShuffleXor(tileMax, 16u));
-    let alpha = exp2(m - tileMax);
+    let grow = k0 != 0u && tileMax > m + THRESH;
+    var mNew = m;
+    if (k0 == 0u || grow) { mNew = tileMax; }
     var psum = 0.0;
-    // vitstream:unroll i < SCOLS
+    // vitstream:unroll v < SV
     {
-      let p = exp2(x{i} - tileMax);
-      psum += p;
-      pTile[pRow + 2u * {i}u + half] = f16(p);
+      let p = exp2(x{v} - vec4<f32>(mNew));
+      psum += (p.x + p.y) + (p.z + p.w);
+      pTile[(pRow + c0 + {v}u * 4u) / 4u] = vec4<f16>(p);
     }
     // vitstream:end
-    l = l * alpha + psum + subgroupShuffleXor(psum, 16u);
-    m = tileMax;
-    workgroupBarrier();
-
-    // PV = P V into the scratch rows (the scores there have been consumed).
-    // vitstream:unroll j < KF
-    let pf{j} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&pTile, sg * 16u * SP + {j}u * 16u, SP);
+    psum += subgroupShuffleXor(psum, 16u);
+    let alpha = exp2(m - mNew);
+    l = l * alpha + psum;
+    m = mNew;
+    let sgGrew = subgroupAny(grow);
+    if (lane == 0u) { grown[sg] = select(0u, 1u, sgGrew); }
+    // Also the barrier between writing P and reading it as fragments.
+    let flags = workgroupUniformLoad(&grown);
+    var anyGrew = 0u;
+    // vitstream:unroll g < QSG
+    anyGrew |= flags[{g}u];
     // vitstream:end
-    // vitstream:unroll d < HF
-    {
-      var acc = subgroup_matrix_result<f32, 16, 16>();
-      // vitstream:unroll j < KF
-      acc = subgroupMatrixMultiplyAccumulate(pf{j},
-        subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&vTile, ({j}u * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u), acc);
+    if (anyGrew != 0u) {
+      // O through this subgroup's scratch rows (their scores were read above): row * alpha.
+      // vitstream:unroll d < HF
+      subgroupMatrixStore<row_major>(&sTile, sg * ROWS * SW + {d}u * 16u, o{d}, SW);
       // vitstream:end
-      subgroupMatrixStore<row_major>(&sTile, sg * 16u * SW + {d}u * 16u, acc, SW);
+      workgroupBarrier();
+      for (var c = oc; c < oc + HEAD_DIM / LPR; c++) {
+        sTile[sRow + c] *= alpha;
+      }
+      workgroupBarrier();
+      // vitstream:unroll d < HF
+      o{d} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&sTile, sg * ROWS * SW + {d}u * 16u, SW);
+      // vitstream:end
+    }
+
+    // O += P V.
+    // vitstream:unroll j < KF
+    {
+      let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&pTile, (sg * ROWS * SP + {j}u * 16u) / 4u, SP / 4u);
+      // vitstream:unroll d < HF
+      o{d} = subgroupMatrixMultiplyAccumulate(pf,
+        subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&vTile, ({j}u * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u), o{d});
+      // vitstream:end
     }
     // vitstream:end
+    // Every subgroup is done with the K and V tiles before they are overwritten.
     workgroupBarrier();
-    // vitstream:unroll i < OCOLS
-    o{i} = o{i} * alpha + sTile[sRow + 2u * {i}u + half];
-    // vitstream:end
   }
 
-  let qi = q0 + sg * 16u + r;
+  // O / l through the scratch rows, a lane's half of its row as vec4<f16>.
+  // vitstream:unroll d < HF
+  subgroupMatrixStore<row_major>(&sTile, sg * ROWS * SW + {d}u * 16u, o{d}, SW);
+  // vitstream:end
+  workgroupBarrier();
+  let qi = q0 + sg * ROWS + r;
   if (qi < Tn) {
     let inv = 1.0 / l;
-    let ob = (base + qi) * params.hidden + wid.y * HEAD_DIM;
-    // vitstream:unroll i < OCOLS
-    out[ob + 2u * {i}u + half] = f16(o{i} * inv);
+    let ob = ((base + qi) * params.hidden + wid.y * HEAD_DIM + oc) / 4u;
+    // vitstream:unroll v < OV
+    {
+      let o = sRow + oc + {v}u * 4u;
+      out[ob + {v}u] = vec4<f16>(vec4<f32>(sTile[o], sTile[o + 1u], sTile[o + 2u], sTile[o + 3u]) * inv);
+    }
     // vitstream:end
   }
+}
+
+// Four scaled scores of a row from the scratch (o: scratch index, c: column in the tile); columns
+// at or past `valid` (keys past T) masked.
+fn scoreQuad(o: u32, c: u32, valid: u32, scale: f32) -> vec4<f32> {
+  let s = vec4<f32>(sTile[o], sTile[o + 1u], sTile[o + 2u], sTile[o + 3u]) * scale;
+  return select(vec4<f32>(NEG), s, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(valid));
 }
 
 // vec4 e of a key tile starting at token k0 (row e / DV, column e % DV): K or V by `col`; zeros past T.

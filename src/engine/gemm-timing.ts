@@ -3,10 +3,49 @@ import { BufferUsage } from './gpu.js';
 import { type AttentionShape, type AttentionVariant, createAttentionKernel } from './kernels/attention.js';
 import { createGemmKernel, type Epilogue, type GemmVariant, variantKey } from './kernels/gemm.js';
 import { bindGroup, type Dispatch, type ElementType } from './kernels/source.js';
+import { toHalfArray } from '../util/half.js';
+
+/**
+ * Fills a buffer with random values in [-1, 1) of `type` (i8: random bytes) by repeating one
+ * block. Not zeros: kernels timed on zeros can read faster than on real activations (zero pages
+ * compress in GPU memory), and not raw garbage, whose f16 bits can be NaN or Inf.
+ */
+export function fillNoise(device: GPUDevice, buffer: GPUBuffer, type: ElementType | 'i8'): void {
+  const block = noiseBlock(type);
+  for (let o = 0; o < buffer.size; o += block.byteLength)
+    device.queue.writeBuffer(buffer, o, block.buffer, 0, Math.min(block.byteLength, buffer.size - o));
+}
+
+const NOISE_BYTES = 1 << 22;
+const noiseBlocks = new Map<string, Uint8Array>();
+function noiseBlock(type: ElementType | 'i8'): Uint8Array {
+  let block = noiseBlocks.get(type);
+  if (!block) {
+    // A fixed LCG: the same values in every run, so timings do not depend on the seed.
+    const values = new Float32Array(NOISE_BYTES / (type === 'f32' ? 4 : type === 'f16' ? 2 : 1));
+    let s = 12345;
+    for (let i = 0; i < values.length; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      values[i] = s / 2 ** 31 - 1;
+    }
+    const typed =
+      type === 'f32'
+        ? values
+        : type === 'f16'
+          ? toHalfArray(values)
+          : Int8Array.from(values, (v) => Math.round(v * 127));
+    block = new Uint8Array(typed.buffer);
+    noiseBlocks.set(type, block);
+  }
+  return block;
+}
+
+/** Busy time before each kernel timing (see timeDispatchList). */
+const WARMUP_MS = 300;
 
 /**
  * Milliseconds per dispatch of one kernel: `iterations` dispatches in one command buffer after a
- * warm-up submit, wall clock to queue completion (one submit amortises the CPU round trip),
+ * warm-up of WARMUP_MS, wall clock to queue completion (one submit amortises the CPU round trip),
  * median of three such runs.
  */
 export async function timeDispatches(
@@ -39,7 +78,12 @@ export async function timeDispatchList(
     device.queue.submit([enc.finish()]);
     await device.queue.onSubmittedWorkDone();
   };
-  await run(2);
+  // Warm-up by time, not by count: an H100 that has idled a moment runs at a fraction of its clock
+  // until it has been busy for a while (one attention kernel read 3.04 ms after a 2-run warm-up and
+  // 0.73 ms warm, by GPU timestamps), which made single timings up to 4x off.
+  const warmUntil = performance.now() + WARMUP_MS;
+  do await run(Math.max(2, Math.ceil(iterations / 4)));
+  while (performance.now() < warmUntil);
   // Median of three timed runs: single wall-clock runs on the H100 varied up to 2x (clock
   // ramp-up, other work on the queue), enough to make the tuner keep a slow tile.
   const samples: number[] = [];
@@ -58,8 +102,8 @@ export interface GemmTiming {
 
 /**
  * Times one GEMM shape with one kernel variant on the device: `iterations` dispatches in one
- * command buffer (after a warm-up submit), wall clock to queue completion. Buffers hold
- * arbitrary bytes: the timing does not depend on values, and tuning must not cost an upload.
+ * command buffer (after a warm-up), wall clock to queue completion. Buffers hold small random
+ * values (see fillNoise).
  * Split-K variants are timed with their reduce pass, as the forward pass runs them. A
  * validation or out-of-memory error (e.g. a workspace over the adapter's limits) throws rather
  * than timing commands the GPU skipped.
@@ -81,8 +125,8 @@ export async function timeGemm(
     device.createBuffer({ size: Math.max(16, Math.ceil((elements * bytes) / 16) * 16), usage: storage });
   const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
   device.queue.writeBuffer(params, 0, kernel.params(M, N, K));
-  // Zeros rather than garbage: garbage f16 bits can be NaN/Inf, which some GPUs process slower.
   const buffers = { params, a: buf(M * K), b: buf(K * N), bias: buf(N), c: buf(M * N) };
+  for (const x of [buffers.a, buffers.b, buffers.bias, buffers.c]) fillNoise(device, x, type);
   const ws = kernel.workspaceBytes(M, N);
   const workspace = ws > 0 ? buf(ws, 1) : undefined;
   const dispatches: Dispatch[] = [];
@@ -129,6 +173,7 @@ export async function timeAttention(
     size: Math.ceil((count * tokens * 3 * D * el) / 16) * 16,
     usage: storage,
   });
+  fillNoise(device, qkv, type);
   const out = device.createBuffer({ size: Math.ceil((count * tokens * D * el) / 16) * 16, usage: storage });
   const group = bindGroup(device, 'time-attention', kernel.pipeline, [params, qkv, out]);
   const ms = await timeDispatches(device, kernel.pipeline, group, kernel.workgroups(count), iterations);

@@ -61,6 +61,20 @@ function cpuAttention(
   return out;
 }
 
+/**
+ * Keys scaled up along the sequence (x1 at the first token to x`rise` at the last): row maxima
+ * keep growing from key tile to key tile, so a kernel that defers rescaling its output must do it.
+ */
+function risingKeys(qkv: Float32Array, count: number, tokens: number, D: number, rise: number) {
+  for (let n = 0; n < count; n++)
+    for (let j = 0; j < tokens; j++) {
+      const k = (n * tokens + j) * 3 * D + D;
+      const f = 1 + ((rise - 1) * j) / Math.max(1, tokens - 1);
+      for (let e = 0; e < D; e++) qkv[k + e] *= f;
+    }
+  return qkv;
+}
+
 async function runAttention(
   variant: AttentionVariant,
   type: ElementType,
@@ -68,11 +82,13 @@ async function runAttention(
   tokens: number,
   heads: number,
   hd: number,
+  opts: { rise?: number } = {},
 ) {
   const { device } = gpu;
   const D = heads * hd;
   // Amplitude 2: scores up to a few units, so the softmax is peaked enough to catch masking errors.
-  const raw = rand(count * tokens * 3 * D, tokens * 31 + hd, 2);
+  let raw = rand(count * tokens * 3 * D, tokens * 31 + hd, 2);
+  if (opts.rise) raw = risingKeys(raw, count, tokens, D, opts.rise);
   const qkv = type === 'f16' ? fromHalfArray(toHalfArray(raw)) : raw;
   const kernel = await createAttentionKernel(device, { tokens, numHeads: heads, headDim: hd }, type, variant);
   const el = type === 'f16' ? 2 : 4;
@@ -126,7 +142,7 @@ describe('portable attention (every adapter)', () => {
 // [gpu] The tensor-core kernel exists only where the adapter has f16 subgroup matrices (the H100
 // machine; lavapipe has none).
 describe('[gpu] subgroup-matrix attention (tensor cores)', () => {
-  it('matches a float64 softmax(qkᵀ/√d)v on ragged T, or the adapter has no tensor cores', async () => {
+  it('matches a float64 softmax(qkᵀ/√d)v on ragged T, with growing row maxima, or the adapter has no tensor cores', async () => {
     if (!attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, 'f16', 64)) {
       console.log(
         `[gpu] skipped: adapter "${gpu.info.description}" has no f16 subgroup matrices; run on the GPU machine`,
@@ -137,5 +153,21 @@ describe('[gpu] subgroup-matrix attention (tensor cores)', () => {
       const { got, expected } = await runAttention('subgroup-matrix', 'f16', 2, tokens, 3, hd);
       expect(relMaxError(got, expected), `T=${tokens} hd=${hd}`).toBeLessThan(4e-3);
     }
+    // Scores up to 6x larger at the last keys than at the first: the kernel's lazily kept row
+    // max must move, and its output be rescaled, several times along each row.
+    for (const { tokens, hd } of [
+      { tokens: 300, hd: 64 },
+      { tokens: 577, hd: 64 },
+    ]) {
+      const { got, expected } = await runAttention('subgroup-matrix', 'f16', 2, tokens, 3, hd, { rise: 6 });
+      expect(relMaxError(got, expected), `rising T=${tokens} hd=${hd}`).toBeLessThan(4e-3);
+    }
+  });
+});
+
+describe('portable attention with growing row maxima', () => {
+  it('f32 matches the float64 reference when scores rise along the keys', async () => {
+    const { got, expected } = await runAttention('portable', 'f32', 1, 300, 2, 64, { rise: 6 });
+    expect(relMaxError(got, expected)).toBeLessThan(1e-5);
   });
 });

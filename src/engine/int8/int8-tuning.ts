@@ -1,6 +1,6 @@
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
-import { timeDispatches } from '../gemm-timing.js';
+import { fillNoise, timeDispatches } from '../gemm-timing.js';
 import { BufferUsage, type GpuContext } from '../gpu.js';
 import {
   createInt8GemmKernel,
@@ -58,6 +58,8 @@ export async function timeInt8Gemm(
   const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
   device.queue.writeBuffer(params, 0, kernel.params(M, N, K, 0.01, 0.05));
   const buffers = [params, buf(M * K), buf(K * N), buf(N * 4), buf(N * 4), buf(M * N * 2), buf(M * N)];
+  // Operands random, as the FP16 timings' (fillNoise); the f32 scales stay zero, harmlessly.
+  for (const b of buffers.slice(1, 3)) fillNoise(device, b, 'i8');
   const group = bindGroup(device, 'time-int8-gemm', kernel.pipeline, buffers);
   const ms = await timeDispatches(device, kernel.pipeline, group, kernel.workgroups(M, N), iterations);
   for (const b of buffers) b.destroy();

@@ -41,8 +41,8 @@ export function attentionSupports(
 }
 
 const QUERIES_PORTABLE = 64;
-/** Subgroups per workgroup of the tensor-core kernel (16 queries each). */
-const QSG = 4;
+/** Queries per workgroup of the tensor-core kernel (4 subgroups of 16). */
+const QUERIES_TENSOR = 64;
 
 export async function createAttentionKernel(
   device: GPUDevice,
@@ -54,10 +54,10 @@ export async function createAttentionKernel(
   const hidden = numHeads * headDim;
   const tensor = variant === 'subgroup-matrix';
   const code = tensor
-    ? kernelSource('attention_subgroup_matrix', { consts: { HEAD_DIM: headDim, QSG } })
+    ? kernelSource('attention_subgroup_matrix', { consts: { HEAD_DIM: headDim } })
     : kernelSource('attention', { elementType: type, consts: { HEAD_DIM: headDim } });
   const pipeline = await computePipeline(device, `attention-${variant}`, code);
-  const queries = tensor ? 16 * QSG : QUERIES_PORTABLE;
+  const queries = tensor ? QUERIES_TENSOR : QUERIES_PORTABLE;
   return {
     variant,
     pipeline,
