@@ -1,9 +1,9 @@
 import { EngineError } from '../errors.js';
+import { toHalfArray } from '../util/half.js';
 import { BufferUsage } from './gpu.js';
 import { type AttentionShape, type AttentionVariant, createAttentionKernel } from './kernels/attention.js';
 import { createGemmKernel, type Epilogue, type GemmVariant, variantKey } from './kernels/gemm.js';
 import { bindGroup, type Dispatch, type ElementType } from './kernels/source.js';
-import { toHalfArray } from '../util/half.js';
 
 /**
  * Fills a buffer with random values in [-1, 1) of `type` (i8: random bytes) by repeating one
