@@ -41,7 +41,7 @@ function noiseBlock(type: ElementType | 'i8'): Uint8Array {
 }
 
 /** Busy time before each kernel timing (see timeDispatchList). */
-const WARMUP_MS = 300;
+const WARMUP_MS = 150;
 
 /**
  * Milliseconds per dispatch of one kernel: `iterations` dispatches in one command buffer after a
