@@ -17,6 +17,8 @@ import {
 import { defaultTensorPolicy } from './gemm-policy.js';
 import { BufferUsage, type GpuContext, MapMode, type OpenGpuOptions, openGpu } from './gpu.js';
 import { type GpuWeights, uploadWeights } from './gpu-weights.js';
+import type { Observe } from './int8/observer.js';
+import type { Int8Role } from './int8/scales.js';
 import { type AttentionVariant, attentionSupports, createAttentionKernel } from './kernels/attention.js';
 import { createEmbedKernel } from './kernels/embed.js';
 import {
@@ -209,6 +211,76 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
       'engine open',
     );
     return engine;
+  }
+
+  /**
+   * Runs one batch and hands `observe` every activation that feeds an INT8 GEMM — per block the
+   * inputs of qkv (LayerNorm 1), proj (attention), fc1 (LayerNorm 2) and fc2 (GELU), [rows, K]
+   * as float32 — the calibration pass of `vitstream calibrate` on the GPU. The recorded plan runs
+   * unchanged; its compute pass is split after those dispatches to copy their outputs out.
+   * Returns the logits.
+   */
+  async observe(input: EngineInput, observe: Observe): Promise<Float32Array> {
+    this.check(input);
+    const slot = this.slots[0];
+    await Promise.all(this.slots.map((s) => s.busy));
+    const plan = this.plan(slot, input);
+    const rows = input.count * vitDims(this.config).tokens;
+    const D = this.config.hiddenSize;
+    const el = this.type === 'f16' ? 2 : 4;
+    const b = slot.buffers;
+    const points: { layer: number; role: Int8Role; src: GPUBuffer; K: number }[] = [];
+    const after = new Map<number, (typeof points)[number]>();
+    for (let l = 0; l < this.config.numLayers; l++) {
+      const at = (prefix: string, role: Int8Role, src: GPUBuffer, K: number) => {
+        const i = plan.dispatches.findLastIndex(
+          (d) => d.label === `block${l}.${prefix}` || d.label.startsWith(`block${l}.${prefix}.`),
+        );
+        if (i < 0) throw new EngineError(`calibration: no dispatch block${l}.${prefix} in the plan`);
+        const point = { layer: l, role, src, K };
+        points.push(point);
+        after.set(i, point);
+      };
+      at('ln1', 'qkv', b.y, D);
+      at('attention', 'proj', b.att, D);
+      at('ln2', 'fc1', b.y, D);
+      at('fc1', 'fc2', b.hidden, this.config.mlpDim);
+    }
+    const sizes = points.map((p) => Math.ceil((rows * p.K * el) / 4) * 4);
+    const logitBytes = Math.ceil((input.count * this.config.numClasses * el) / 4) * 4;
+    const total = sizes.reduce((a, x) => a + x, 0) + logitBytes;
+    const device = this.gpu.device;
+    const rb = device.createBuffer({ size: total, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    try {
+      const enc = device.createCommandEncoder();
+      await this.upload(slot, input, enc);
+      let pass = enc.beginComputePass();
+      let offset = 0;
+      plan.dispatches.forEach((d, i) => {
+        encodeDispatches(pass, [d]);
+        const point = after.get(i);
+        if (!point) return;
+        pass.end();
+        const bytes = sizes[points.indexOf(point)];
+        enc.copyBufferToBuffer(point.src, 0, rb, offset, bytes);
+        offset += bytes;
+        pass = enc.beginComputePass();
+      });
+      pass.end();
+      enc.copyBufferToBuffer(b.logits, 0, rb, offset, logitBytes);
+      device.queue.submit([enc.finish()]);
+      this.submitted(slot, input);
+      await rb.mapAsync(MapMode.READ);
+      const range = rb.getMappedRange();
+      let o = 0;
+      points.forEach((p, i) => {
+        observe(p.layer, p.role, this.readFloats(range.slice(o, o + sizes[i]), rows * p.K));
+        o += sizes[i];
+      });
+      return this.readFloats(range.slice(o, o + logitBytes), input.count * this.config.numClasses);
+    } finally {
+      rb.destroy();
+    }
   }
 
   /** Runs the forward pass up to `stage` and returns that activation ([count, T, D] float32). */

@@ -23,7 +23,7 @@ export function registerBench(program: Command): void {
     .option('--int8-mode <list>', 'INT8 modes to time with int8', '1,2')
     .option(
       '--scales <file>',
-      'INT8 scales from `vitstream calibrate` (default: calibrated here on 2 random frames, CPU)',
+      'INT8 scales from `vitstream calibrate` (default: calibrated here on 8 random frames, FP32 GPU engine)',
     )
     .option('--batch <list>', 'batch sizes', '1,8,16,32')
     .option('--iterations <n>', 'timed runs per batch size (median reported)', '20')

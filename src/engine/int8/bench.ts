@@ -161,17 +161,23 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
   let scales = o.scales;
   let calibSeconds: number | undefined;
   if (!scales) {
-    const n = o.calibFrames ?? 2;
-    log(`calibrating on ${n} random frames (CPU FP32 forward)`);
+    const n = o.calibFrames ?? 8;
+    log(`calibrating on ${n} random frames (FP32 GPU engine)`);
     const t0 = performance.now();
-    scales = await calibrate({
-      config,
-      weights,
-      frames: randomFrames(config, n, 5),
-      count: n,
-      method: 'percentile',
-      batch: 1,
-    });
+    const fp32 = await WebGpuEngine.open({ config, weights, precision: 'fp32', maxBatch: 1, gpu });
+    try {
+      scales = await calibrate({
+        config,
+        weights,
+        frames: randomFrames(config, n, 5),
+        count: n,
+        method: 'percentile',
+        batch: 1,
+        forward: (input, observe) => fp32.observe(input, observe),
+      });
+    } finally {
+      await fp32.close();
+    }
     calibSeconds = (performance.now() - t0) / 1000;
   }
   const agreementImages = Math.min(16, maxBatch);

@@ -9,6 +9,7 @@ import { loadCalibrationFrames } from '../../../src/engine/int8/inputs.js';
 import { observeForward } from '../../../src/engine/int8/observer.js';
 import { dequantizeArray, quantizeArray } from '../../../src/engine/int8/quant.js';
 import { readScales, writeScales } from '../../../src/engine/int8/scales.js';
+import { WebGpuEngine } from '../../../src/engine/webgpu-engine.js';
 import { loadWeights } from '../../../src/engine/weights/index.js';
 import { readNpy } from '../../../src/util/npy.js';
 import { relMaxError } from '../../helpers/compare.js';
@@ -108,6 +109,53 @@ describe('calibration forward pass', () => {
     expect(readScales(file, config)).toEqual(byMethod.mse);
     writeFileSync(file, JSON.stringify({ ...byMethod.mse, blocks: byMethod.mse.blocks.slice(1) }));
     expect(() => readScales(file, config)).toThrow(/scales for 3 blocks, but model vit-cifar10-demo has 4/);
+  });
+
+  it('on the GPU engine observes the same tensors as the CPU reference, and calibrates to the same scales', async () => {
+    const dir = ['models', 'vit-cifar10-demo'];
+    const config = readViTConfigFile(sharedPath(...dir, 'config.json'));
+    const weights = await loadWeights(sharedPath(...dir, 'model.safetensors'), config);
+    const frames = await loadCalibrationFrames(config, [sharedPath(...dir, 'rgb.npy')], 12);
+    const engine = await WebGpuEngine.open({ config, weights, precision: 'fp32', maxBatch: 4 });
+    try {
+      // Tensor by tensor, against the CPU reference's observation of the same batch.
+      const input = { kind: 'rgb' as const, data: frames.data.subarray(0, 3 * 32 * 32 * 3), count: 3 };
+      const cpu: Float32Array[] = [];
+      const cpuLogits = observeForward(config, weights, input, (_l, _r, x) => cpu.push(x.slice()));
+      const gpu: string[] = [];
+      const gpuLogits = await engine.observe(input, (l, role, x) => {
+        const i = gpu.push(`${l}.${role}`) - 1;
+        expect(x.length, `${l}.${role}`).toBe(cpu[i].length);
+        expect(relMaxError(x, cpu[i]), `${l}.${role}`).toBeLessThan(1e-4);
+      });
+      expect(gpu).toEqual([0, 1, 2, 3].flatMap((l) => ['qkv', 'proj', 'fc1', 'fc2'].map((r) => `${l}.${r}`)));
+      expect(relMaxError(gpuLogits, cpuLogits)).toBeLessThan(1e-4);
+      // The calibration result of both passes over 12 frames (3 GPU batches of 4).
+      const opts = {
+        config,
+        weights,
+        frames: frames.data,
+        count: frames.count,
+        method: 'percentile' as const,
+      };
+      const onCpu = await calibrate(opts);
+      const onGpu = await calibrate({
+        ...opts,
+        batch: 4,
+        forward: (x, observe) => engine.observe(x, observe),
+      });
+      for (const [l, b] of onCpu.blocks.entries())
+        for (const role of ['qkv', 'proj', 'fc1', 'fc2'] as const) {
+          const g = onGpu.blocks[l][role];
+          expect(g.absMax, `${l}.${role} absMax`).toBeCloseTo(b[role].absMax, 4);
+          // Percentiles come from histogram bins: equal within a bin or two.
+          expect(Math.abs(g.threshold - b[role].threshold), `${l}.${role}`).toBeLessThan(
+            (2 * b[role].absMax) / 1024,
+          );
+        }
+    } finally {
+      await engine.close();
+    }
   });
 
   it('takes frames from video files through ffmpeg, spread over each video', async () => {

@@ -1,0 +1,62 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Int8Scales } from '../../src/engine/int8/scales.js';
+import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { sharedPath } from '../helpers/shared.js';
+
+const dir = sharedPath('models', 'vit-cifar10-demo');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'vitstream-calibrate-'));
+beforeAll(ensureBuilt);
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('vitstream calibrate', () => {
+  it('calibrates on the GPU engine by default and agrees with --backend cpu', async () => {
+    const args = (out: string) => [
+      'calibrate',
+      '--model',
+      path.join(dir, 'config.json'),
+      '--weights',
+      path.join(dir, 'model.safetensors'),
+      '--images',
+      path.join(dir, 'rgb.npy'),
+      '--frames',
+      '10',
+      '--method',
+      'max',
+      '--out',
+      out,
+    ];
+    const onGpu = await runCli(args(path.join(tmp, 'gpu.json')));
+    expect(onGpu.code, onGpu.stderr).toBe(0);
+    expect(onGpu.stderr).toMatch(/on 10 frames .* FP32 on (?!the CPU)/);
+    const onCpu = await runCli([...args(path.join(tmp, 'cpu.json')), '--backend', 'cpu']);
+    expect(onCpu.code, onCpu.stderr).toBe(0);
+    expect(onCpu.stderr).toMatch(/FP32 on the CPU/);
+    const read = (f: string) => JSON.parse(readFileSync(path.join(tmp, f), 'utf8')) as Int8Scales;
+    const gpu = read('gpu.json');
+    const cpu = read('cpu.json');
+    expect(gpu.images).toBe(10);
+    for (const [l, b] of cpu.blocks.entries())
+      for (const role of ['qkv', 'proj', 'fc1', 'fc2'] as const)
+        expect(gpu.blocks[l][role].threshold, `${l}.${role}`).toBeCloseTo(b[role].threshold, 4);
+    expect(gpu.weights).toEqual(cpu.weights);
+  });
+
+  it('--backend other: exit 2 naming the flag', async () => {
+    const r = await runCli([
+      'calibrate',
+      '--model',
+      'x',
+      '--weights',
+      'y',
+      '--images',
+      'z',
+      '--backend',
+      'tpu',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--backend: expected webgpu or cpu, got "tpu"/);
+  });
+});
