@@ -7,10 +7,14 @@ import type { GemmPolicy } from './webgpu-engine.js';
  * `tunedPolicy` falls back to for shapes it has not seen).
  */
 export function defaultTensorPolicy(gpu: GpuContext): GemmPolicy {
-  // Untuned defaults from `vitstream tune` on an H100: 128x128 tiles (one K-64 buffer, 16-byte
-  // loads) win once there are enough of them to fill the GPU, 64x64 ones below that.
+  // Untuned defaults from `vitstream tune` on an H100 (ViT-B/16-384, batches 1-32, warmed-up
+  // timings on random operands): 128x128 tiles (one K-64 buffer, 16-byte loads) won every shape
+  // with at least 90 of them (qkv at batch 1: 0.029 vs 0.039 ms for 64x64) and lost with 30 (proj
+  // at batch 1: 0.040 vs 0.019 ms for 64x64 with one K-128 buffer, which also beat 64x64 with
+  // two K-32 buffers there, 0.022).
   type Tile = Extract<GemmVariant, { kind: 'subgroup-matrix' }>;
-  const small: Tile = { kind: 'subgroup-matrix', sgM: 2, sgN: 2, wide: true };
+  const small: Tile = { kind: 'subgroup-matrix', sgM: 2, sgN: 2, bk: 128, wide: true, stages: 1 };
+  const smallSplit: Tile = { kind: 'subgroup-matrix', sgM: 2, sgN: 2, wide: true };
   const large: Tile = {
     kind: 'subgroup-matrix',
     sgM: 2,
@@ -21,18 +25,18 @@ export function defaultTensorPolicy(gpu: GpuContext): GemmPolicy {
     wide: true,
     stages: 1,
   };
-  // A deep GEMM with few 64x64 tiles (fc2 of one 384x384 image: 120 tiles, K = 3072) leaves most
-  // of the GPU idle: split K in two (tuned on an H100: 0.20 vs 0.31 ms). Shallow ones (K = 768)
-  // lost to their reduce pass.
+  // A deep GEMM with few tiles (fc2 of one 384x384 image: 30 of 128x128, K = 3072) leaves most of
+  // the GPU idle: split K in two over 64x64 tiles (0.039 ms; 0.044 unsplit with K-128 steps,
+  // 0.079 with 128x128 tiles). Shallow ones (K = 768) lost to their reduce pass.
+  const limit = gpu.limits.maxComputeWorkgroupStorageSize;
   return (_role, M, N, K) => {
-    const fits = workgroupBytes(large) <= gpu.limits.maxComputeWorkgroupStorageSize;
     // 16-byte loads need K and N multiples of 8; the same tiles with 8-byte loads otherwise.
     const pick = (v: Tile): Tile =>
       variantSupports(v, 'f16', K, N)
         ? v
         : { kind: 'subgroup-matrix', sgM: v.sgM, sgN: v.sgN, fm: v.fm, fn: v.fn };
-    if (fits && Math.ceil(M / 128) * Math.ceil(N / 128) >= 256) return pick(large);
-    const deep = K >= 2048 && K % 64 === 0 && Math.ceil(M / 64) * Math.ceil(N / 64) < 256;
-    return deep ? { ...pick(small), splitK: 2 } : pick(small);
+    if (workgroupBytes(large) <= limit && Math.ceil(M / 128) * Math.ceil(N / 128) >= 64) return pick(large);
+    if (K >= 2048 && K % 64 === 0) return { ...pick(smallSplit), splitK: 2 };
+    return workgroupBytes(small) <= limit ? pick(small) : pick(smallSplit);
   };
 }

@@ -44,8 +44,11 @@ describe('tuned GEMM policies read the cache', () => {
     // 9232 is nearer 18464 than 577 on a log scale.
     expect(variantKey(p('qkv', 9232, 2304, 768))).toBe('sgmat-2x4-f4x2-bk64-w-st1');
     expect(variantKey(p('qkv', 1154, 2304, 768))).toBe('sgmat-2x2-bk128-w-st1');
-    // Unknown name or unseen shape: the default policy (64x64 tiles for a small M, split-K for deep K).
+    // Unknown name or unseen shape: the default policy (64x64 tiles when 128x128 ones would be
+    // under 64, split-K for deep K).
     expect(variantKey(p('fc2', 577, 768, 3072))).toBe('sgmat-2x2-w-s2');
+    expect(variantKey(p('proj', 577, 768, 768))).toBe('sgmat-2x2-bk128-w-st1');
+    expect(variantKey(p('fc1', 577, 3072, 768))).toBe('sgmat-2x4-f4x2-bk64-w-st1');
     expect(variantKey(p('proj', 18464, 768, 768))).toBe('sgmat-2x4-f4x2-bk64-w-st1');
     // Without tensor cores every shape is portable, whatever the cache says.
     expect(variantKey(tunedPolicy(noTensorCores, 'f16', cache)('qkv', 577, 2304, 768))).toBe('portable');
