@@ -29,6 +29,9 @@ enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 
 const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
+// Timing probes only (wrong results): 1 no softmax (P left as it is), 2 no S = Q Kᵀ, 3 no P V,
+// 4 no global loads after the first key tile.
+const PROBE: u32 = 0u; // vitstream:const PROBE
 const QSG = 4u;
 const ROWS = 16u;                     // query rows per subgroup
 const BQ = ROWS * QSG;
@@ -36,7 +39,7 @@ const BKV = 64u;
 const THREADS = 32u * QSG;
 const HF = HEAD_DIM / 16u;            // fragments along the head dimension
 const KF = BKV / 16u;                 // fragments along a key tile
-const DV = HEAD_DIM / 4u;             // vec4s per head row
+const DV = HEAD_DIM / 8u;             // 16-byte vectors (8 halves) per head row
 const SKV = HEAD_DIM + 8u;            // K/V tile row stride (f16), padded against bank conflicts
 const SP = BKV + 8u;                  // P row stride (f16)
 const SW = BKV + 4u;                  // score / output scratch row stride (f32)
@@ -49,7 +52,7 @@ const THRESH = 8.0;                   // lazy rescale: log2 of the largest P
 const_assert BQ <= BKV;               // Q is staged through the K tile
 const_assert HEAD_DIM <= BKV;         // O fits the scratch rows
 const_assert HEAD_DIM % 16u == 0u;
-const KV_PER_THREAD = BKV * DV / THREADS;  // vec4s of K (and of V) each thread stages per tile
+const KV_PER_THREAD = BKV * DV / THREADS;  // 16-byte vectors of K (and of V) each thread stages per tile
 const_assert (BKV * DV) % THREADS == 0u;
 
 struct Params {
@@ -60,7 +63,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> qkv: array<vec4<f16>>;        // [N * T, 3D]: q | k | v
+// Read 16 bytes at a time (8 halves as vec4<u32>): half the load instructions of vec4<f16>.
+@group(0) @binding(1) var<storage, read> qkv: array<vec4<u32>>;        // [N * T, 3D] f16: q | k | v
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<f16>>;  // [N * T, D]
 
 // Tiles of f16 as vec4s: one store per staged vector (as in the GEMM); matrix loads through the
@@ -75,9 +79,9 @@ var<workgroup> grown: array<u32, QSG>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
         @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let Tn = params.tokens;
-  let D4 = params.hidden / 4u;
-  let row4 = 3u * D4;
-  let h4 = wid.y * DV;
+  let D8 = params.hidden / 8u;
+  let row8 = 3u * D8;
+  let h8 = wid.y * DV;
   let base = wid.z * Tn;
   let q0 = wid.x * BQ;
   let scale = params.scale * LOG2E;
@@ -86,9 +90,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var e = tid; e < BQ * DV; e += THREADS) {
     let r = e / DV;
     let c = e % DV;
-    var v = vec4<f16>();
-    if (q0 + r < Tn) { v = qkv[(base + q0 + r) * row4 + h4 + c]; }
-    kTile[(r * SKV + c * 4u) / 4u] = v;
+    var v = vec4<u32>();
+    if (q0 + r < Tn) { v = qkv[(base + q0 + r) * row8 + h8 + c]; }
+    put(&kTile, (r * SKV + c * 8u) / 4u, v);
   }
   workgroupBarrier();
   // vitstream:unroll d < HF
@@ -108,27 +112,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var l = 0.0;
 
   // vitstream:unroll i < KV_PER_THREAD
-  var kr{i} = loadKey(tid + {i}u * THREADS, base, 0u, Tn, row4, h4 + D4);
-  var vr{i} = loadKey(tid + {i}u * THREADS, base, 0u, Tn, row4, h4 + 2u * D4);
+  var kr{i} = loadKey(tid + {i}u * THREADS, base, 0u, Tn, row8, h8 + D8);
+  var vr{i} = loadKey(tid + {i}u * THREADS, base, 0u, Tn, row8, h8 + 2u * D8);
   // vitstream:end
   for (var k0 = 0u; k0 < Tn; k0 += BKV) {
     // vitstream:unroll i < KV_PER_THREAD
     {
       let e = tid + {i}u * THREADS;
-      let t = ((e / DV) * SKV + (e % DV) * 4u) / 4u;
-      kTile[t] = kr{i};
-      vTile[t] = vr{i};
+      let t = ((e / DV) * SKV + (e % DV) * 8u) / 4u;
+      put(&kTile, t, kr{i});
+      put(&vTile, t, vr{i});
     }
     // vitstream:end
     workgroupBarrier();
-    if (k0 + BKV < Tn) {
+    if (k0 + BKV < Tn && PROBE != 4u) {
       // vitstream:unroll i < KV_PER_THREAD
-      kr{i} = loadKey(tid + {i}u * THREADS, base, k0 + BKV, Tn, row4, h4 + D4);
-      vr{i} = loadKey(tid + {i}u * THREADS, base, k0 + BKV, Tn, row4, h4 + 2u * D4);
+      kr{i} = loadKey(tid + {i}u * THREADS, base, k0 + BKV, Tn, row8, h8 + D8);
+      vr{i} = loadKey(tid + {i}u * THREADS, base, k0 + BKV, Tn, row8, h8 + 2u * D8);
       // vitstream:end
     }
 
     // S = Q Kᵀ: Kᵀ is the K tile read column-major.
+    if (PROBE != 2u) {
     // vitstream:unroll j < KF
     {
       var s = subgroup_matrix_result<f32, 16, 16>();
@@ -139,13 +144,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       subgroupMatrixStore<row_major>(&sTile, sg * ROWS * SW + {j}u * 16u, s, SW);
     }
     // vitstream:end
+    }
     workgroupBarrier();
 
     // Softmax over this tile against the lazily moved max m, in base 2.
     let valid = min(BKV, Tn - k0);
     var tileMax = NEG;
     // vitstream:unroll v < SV
-    let x{v} = scoreQuad(sRow + c0 + {v}u * 4u, c0 + {v}u * 4u, valid, scale);
+    var x{v} = vec4<f32>();
+    if (PROBE != 1u) { x{v} = scoreQuad(sRow + c0 + {v}u * 4u, c0 + {v}u * 4u, valid, scale); }
     tileMax = max(tileMax, max(max(x{v}.x, x{v}.y), max(x{v}.z, x{v}.w)));
     // vitstream:end
     tileMax = max(tileMax, subgroupShuffleXor(tileMax, 16u));
@@ -157,7 +164,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     {
       let p = exp2(x{v} - vec4<f32>(mNew));
       psum += (p.x + p.y) + (p.z + p.w);
-      pTile[(pRow + c0 + {v}u * 4u) / 4u] = vec4<f16>(p);
+      if (PROBE != 1u) { pTile[(pRow + c0 + {v}u * 4u) / 4u] = vec4<f16>(p); }
     }
     // vitstream:end
     psum += subgroupShuffleXor(psum, 16u);
@@ -188,6 +195,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 
     // O += P V.
+    if (PROBE != 3u) {
     // vitstream:unroll j < KF
     {
       let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&pTile, (sg * ROWS * SP + {j}u * 16u) / 4u, SP / 4u);
@@ -197,6 +205,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // vitstream:end
     }
     // vitstream:end
+    }
     // Every subgroup is done with the K and V tiles before they are overwritten.
     workgroupBarrier();
   }
@@ -226,9 +235,16 @@ fn scoreQuad(o: u32, c: u32, valid: u32, scale: f32) -> vec4<f32> {
   return select(vec4<f32>(NEG), s, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(valid));
 }
 
-// vec4 e of a key tile starting at token k0 (row e / DV, column e % DV): K or V by `col`; zeros past T.
-fn loadKey(e: u32, base: u32, k0: u32, Tn: u32, row4: u32, col: u32) -> vec4<f16> {
+// Vector e of a key tile starting at token k0 (row e / DV, column e % DV): K or V by `col`; zeros
+// past T.
+fn loadKey(e: u32, base: u32, k0: u32, Tn: u32, row8: u32, col: u32) -> vec4<u32> {
   let j = k0 + e / DV;
-  if (j < Tn) { return qkv[(base + j) * row4 + col + e % DV]; }
-  return vec4<f16>();
+  if (j < Tn) { return qkv[(base + j) * row8 + col + e % DV]; }
+  return vec4<u32>();
+}
+
+// Eight halves (as 16 bytes) into a tile of vec4<f16> at vector index t.
+fn put(tile: ptr<workgroup, array<vec4<f16>, BKV * SKV / 4u>>, t: u32, v: vec4<u32>) {
+  (*tile)[t] = bitcast<vec4<f16>>(v.xy);
+  (*tile)[t + 1u] = bitcast<vec4<f16>>(v.zw);
 }

@@ -161,11 +161,12 @@ export async function timeAttention(
   type: ElementType,
   shape: AttentionShape & { count: number },
   iterations = 20,
+  probe = 0,
 ): Promise<GemmTiming> {
   const { count, tokens, numHeads, headDim } = shape;
   const D = numHeads * headDim;
   const el = type === 'f16' ? 2 : 4;
-  const kernel = await createAttentionKernel(device, shape, type, variant);
+  const kernel = await createAttentionKernel(device, shape, type, variant, probe);
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
   const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
   device.queue.writeBuffer(params, 0, kernel.params(count));

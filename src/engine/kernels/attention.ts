@@ -49,12 +49,14 @@ export async function createAttentionKernel(
   shape: ViTConfig | AttentionShape,
   type: ElementType,
   variant: AttentionVariant = 'portable',
+  /** Tensor-core kernel only: a timing probe (kernels/attention_subgroup_matrix.wgsl PROBE; wrong results). */
+  probe = 0,
 ): Promise<AttentionKernel> {
   const { tokens, numHeads, headDim } = 'tokens' in shape ? shape : attentionShape(shape);
   const hidden = numHeads * headDim;
   const tensor = variant === 'subgroup-matrix';
   const code = tensor
-    ? kernelSource('attention_subgroup_matrix', { consts: { HEAD_DIM: headDim } })
+    ? kernelSource('attention_subgroup_matrix', { consts: { HEAD_DIM: headDim, PROBE: probe } })
     : kernelSource('attention', { elementType: type, consts: { HEAD_DIM: headDim } });
   const pipeline = await computePipeline(device, `attention-${variant}`, code);
   const queries = tensor ? QUERIES_TENSOR : QUERIES_PORTABLE;
