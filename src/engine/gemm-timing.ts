@@ -17,6 +17,7 @@ export function fillNoise(device: GPUDevice, buffer: GPUBuffer, type: ElementTyp
 }
 
 const NOISE_BYTES = 1 << 22;
+/** One constant block per type, computed on first use (a memo of a pure function, never mutated). */
 const noiseBlocks = new Map<string, Uint8Array>();
 function noiseBlock(type: ElementType | 'i8'): Uint8Array {
   let block = noiseBlocks.get(type);
