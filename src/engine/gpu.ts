@@ -96,7 +96,8 @@ function dawn(robust: boolean): GPU {
   return gpu;
 }
 
-const isCpuAdapter = (a: GPUAdapter) =>
+/** A software adapter (lavapipe, SwiftShader): runs on the CPU cores. */
+export const isCpuAdapter = (a: GPUAdapter) =>
   /llvmpipe|lavapipe|swiftshader/i.test(`${a.info.description} ${a.info.device} ${a.info.architecture}`);
 
 /** The instance whose adapters the engine uses: robustness as forced by the environment, else off unless the adapter is a CPU one. */

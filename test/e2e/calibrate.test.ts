@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCpuAdapter, openGpu } from '../../src/engine/gpu.js';
 import type { Int8Scales } from '../../src/engine/int8/scales.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { sharedPath } from '../helpers/shared.js';
@@ -11,24 +12,25 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'vitstream-calibrate-'));
 beforeAll(ensureBuilt);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+const args = (out: string) => [
+  'calibrate',
+  '--model',
+  path.join(dir, 'config.json'),
+  '--weights',
+  path.join(dir, 'model.safetensors'),
+  '--images',
+  path.join(dir, 'rgb.npy'),
+  '--frames',
+  '10',
+  '--method',
+  'max',
+  '--out',
+  out,
+];
+
 describe('vitstream calibrate', () => {
-  it('calibrates on the GPU engine by default and agrees with --backend cpu', async () => {
-    const args = (out: string) => [
-      'calibrate',
-      '--model',
-      path.join(dir, 'config.json'),
-      '--weights',
-      path.join(dir, 'model.safetensors'),
-      '--images',
-      path.join(dir, 'rgb.npy'),
-      '--frames',
-      '10',
-      '--method',
-      'max',
-      '--out',
-      out,
-    ];
-    const onGpu = await runCli(args(path.join(tmp, 'gpu.json')));
+  it('calibrates on the WebGPU engine (--backend webgpu) to the thresholds of the CPU reference', async () => {
+    const onGpu = await runCli([...args(path.join(tmp, 'gpu.json')), '--backend', 'webgpu']);
     expect(onGpu.code, onGpu.stderr).toBe(0);
     expect(onGpu.stderr).toMatch(/on 10 frames .* FP32 on (?!the CPU)/);
     const onCpu = await runCli([...args(path.join(tmp, 'cpu.json')), '--backend', 'cpu']);
@@ -44,6 +46,15 @@ describe('vitstream calibrate', () => {
     expect(gpu.weights).toEqual(cpu.weights);
   });
 
+  it('by default uses the GPU engine on a GPU and the CPU reference on a software adapter', async () => {
+    const gpu = await openGpu();
+    const software = isCpuAdapter(gpu.adapter);
+    gpu.device.destroy();
+    const r = await runCli(args(path.join(tmp, 'auto.json')));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(software ? /FP32 on the CPU/ : /FP32 on (?!the CPU)/);
+  });
+
   it('--backend other: exit 2 naming the flag', async () => {
     const r = await runCli([
       'calibrate',
@@ -57,6 +68,6 @@ describe('vitstream calibrate', () => {
       'tpu',
     ]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--backend: expected webgpu or cpu, got "tpu"/);
+    expect(r.stderr).toMatch(/--backend: expected auto, webgpu, cpu, got "tpu"/);
   });
 });
