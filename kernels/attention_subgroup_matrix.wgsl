@@ -16,8 +16,9 @@
 // max grows. The rescale is lazy instead: m moves only when a tile's max exceeds it by more than
 // THRESH (P then stays <= 2^THRESH, exact enough in f16 and far from its range); only then is O
 // stored, scaled row by row and loaded back, in a branch that every subgroup takes together
-// (decided through workgroupUniformLoad, as workgroup barriers need uniform control flow). With
-// the scores of trained ViTs this happens on the first tiles, if at all.
+// (decided through workgroupUniformLoad, as workgroup barriers need uniform control flow). Its
+// cost is paid only when some row's max grows by more than 2^THRESH past the first tile; the
+// attention test with keys growing along the sequence makes that happen several times per row.
 // Matrix offsets derive from @builtin(subgroup_id) so that they are subgroup-uniform. Loops over
 // fragments and lane columns are unrolled (vitstream:unroll): fragments and per-lane values are
 // named registers, never arrays a compiler might spill to local memory.
