@@ -70,7 +70,9 @@ export function writeTuningCache(cache: TuningCache, file = defaultTuningFile())
   renameSync(tmp, file);
 }
 
-const shapeKey = (type: ElementType, M: number, N: number, K: number) => `${type} ${M}x${N}x${K}`;
+/** A GEMM shape's key in an adapter's table: `f16 MxNxK`, `f32 …`, or `i8 …` for the INT8 kernels. */
+export const shapeKey = (type: ElementType | 'i8', M: number, N: number, K: number) =>
+  `${type} ${M}x${N}x${K}`;
 
 /**
  * Output tiles below which split-K is worth timing: a few per SM of a large GPU (an H100 has

@@ -3,13 +3,7 @@ import { formatTable } from '../../bench/table.js';
 import { openGpu } from '../../engine/gpu.js';
 import { tuneInt8Model } from '../../engine/int8/int8-tuning.js';
 import { resolveModel } from '../../engine/presets.js';
-import {
-  adapterKey,
-  defaultTuningFile,
-  readTuningCache,
-  tuneModel,
-  writeTuningCache,
-} from '../../engine/tuning.js';
+import { defaultTuningFile, readTuningCache, tuneModel, writeTuningCache } from '../../engine/tuning.js';
 import { parseInt8Mode, parseIntList, parsePrecisions } from '../options.js';
 
 export function registerTune(program: Command): void {
@@ -41,7 +35,6 @@ export function registerTune(program: Command): void {
               `int8: adapter "${gpu.info.description}" has no i8 tensor cores; its one INT8 kernel (dot4) needs no tuning\n`,
             );
           for (const r of await tuneInt8Model(gpu, config, batches, mode, cache)) {
-            const entry = cache.adapters[adapterKey(gpu)][`i8 ${r.M}x${r.N}x${r.K}`];
             rows.push([
               `int8-m${mode}`,
               r.role,
@@ -50,9 +43,7 @@ export function registerTune(program: Command): void {
               r.variant,
               r.ms.toFixed(3),
               r.tops.toFixed(1),
-              Object.entries(entry.candidates)
-                .map(([k, v]) => `${k} ${v.toFixed(3)}`)
-                .join(', '),
+              candidatesText(r.candidates),
             ]);
           }
         }
@@ -67,9 +58,7 @@ export function registerTune(program: Command): void {
               r.entry.variant,
               r.entry.ms.toFixed(3),
               r.entry.tflops.toFixed(1),
-              Object.entries(r.entry.candidates)
-                .map(([k, v]) => `${k} ${v.toFixed(3)}`)
-                .join(', '),
+              candidatesText(r.entry.candidates),
             ]);
           }
         }
@@ -81,3 +70,9 @@ export function registerTune(program: Command): void {
       },
     );
 }
+
+/** The candidates column: every tile timed, with its ms. */
+const candidatesText = (candidates: Record<string, number>) =>
+  Object.entries(candidates)
+    .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+    .join(', ');

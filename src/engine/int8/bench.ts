@@ -19,7 +19,7 @@ import {
   int8WorkgroupBytes,
 } from '../kernels/gemm-int8.js';
 import { randomFrames, randomWeights } from '../random-weights.js';
-import { adapterKey, defaultTuningFile, readTuningCache, writeTuningCache } from '../tuning.js';
+import { adapterKey, defaultTuningFile, readTuningCache, shapeKey, writeTuningCache } from '../tuning.js';
 import type { ViTWeights } from '../types.js';
 import { WebGpuEngine } from '../webgpu-engine.js';
 import { calibrate } from './calibrate.js';
@@ -110,7 +110,7 @@ async function tunedInt8Policy(
   const { tokens } = vitDims(config);
   const shapes = int8Shapes(config, mode);
   const missing = batches.filter((b) =>
-    INT8_ROLES.some((r) => !table[`i8 ${b * tokens}x${shapes[r].N}x${shapes[r].K}`]),
+    INT8_ROLES.some((r) => !table[shapeKey('i8', b * tokens, shapes[r].N, shapes[r].K)]),
   );
   if (missing.length > 0) {
     await tuneInt8Model(gpu, config, missing, mode, cache, (r) =>

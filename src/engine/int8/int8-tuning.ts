@@ -13,7 +13,7 @@ import {
   parseInt8Variant,
 } from '../kernels/gemm-int8.js';
 import { bindGroup } from '../kernels/source.js';
-import { adapterKey, type TuningCache } from '../tuning.js';
+import { adapterKey, shapeKey, type TuningCache } from '../tuning.js';
 import { defaultTile, type Int8GemmPolicy } from './int8-engine.js';
 import type { Int8Mode } from './int8-plan.js';
 import { INT8_ROLES, type Int8Role } from './scales.js';
@@ -66,8 +66,6 @@ export async function timeInt8Gemm(
   return { ms, tops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
 }
 
-const shapeKey = (M: number, N: number, K: number) => `i8 ${M}x${N}x${K}`;
-
 /** One INT8 GEMM shape with the kernel that ran it and how fast. */
 export interface Int8GemmTiming {
   role: Int8Role;
@@ -82,6 +80,8 @@ export interface Int8GemmTiming {
 
 export interface Int8TuneRow extends Int8GemmTiming {
   batch: number;
+  /** ms of every tile timed, by key. */
+  candidates: Record<string, number>;
 }
 
 /**
@@ -123,8 +123,8 @@ export async function tuneInt8Model(
       }
       if (!best) continue;
       const variant = int8VariantKey(best.v);
-      table[shapeKey(M, s.N, s.K)] = { variant, ms: best.ms, tflops: best.tops, candidates };
-      const row = { role, batch, M, N: s.N, K: s.K, variant, ms: best.ms, tops: best.tops };
+      table[shapeKey('i8', M, s.N, s.K)] = { variant, ms: best.ms, tflops: best.tops, candidates };
+      const row = { role, batch, M, N: s.N, K: s.K, variant, ms: best.ms, tops: best.tops, candidates };
       rows.push(row);
       onRow?.(row);
     }
