@@ -181,7 +181,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     }
     // Copies need a 4-byte multiple; the tail word of the last image may be padded.
     const len = Math.ceil(n / 4) * 4;
-    if (len <= SMALL_UPLOAD) {
+    if (!this.staged(input)) {
       let view = input.data;
       if (view.byteOffset % 4 !== 0 || view.length < len) {
         view = new Uint8Array(len);
@@ -205,10 +205,15 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     enc.copyBufferToBuffer(slot.staging, 0, slot.buffers.rgb, 0, len);
   }
 
+  /** Whether a batch goes through the slot's staging buffer: uint8 frames over SMALL_UPLOAD. */
+  private staged(input: EngineInput): boolean {
+    const S = this.config.imageSize;
+    return input.kind === 'rgb' && Math.ceil((input.count * S * S * 3) / 4) * 4 > SMALL_UPLOAD;
+  }
+
   /** After the submit that copies out of the staging buffer: map it again for the slot's next batch. */
   protected submitted(slot: Slot<B, P>, input: EngineInput): void {
-    const S = this.config.imageSize;
-    if (input.kind !== 'rgb' || !slot.staging || input.count * S * S * 3 <= SMALL_UPLOAD) return;
+    if (!slot.staging || !this.staged(input)) return;
     const mapped = slot.staging.mapAsync(MapMode.WRITE);
     // A failed map (device lost) surfaces through the next batch's checks; never unhandled.
     mapped.catch(() => undefined);
@@ -259,7 +264,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     return out;
   }
 
-  private logitsBytes(count: number): number {
+  protected logitsBytes(count: number): number {
     return Math.ceil((count * this.config.numClasses * (this.logitsType === 'f16' ? 2 : 4)) / 4) * 4;
   }
 

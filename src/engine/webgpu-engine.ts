@@ -229,7 +229,8 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
     const D = this.config.hiddenSize;
     const el = this.type === 'f16' ? 2 : 4;
     const b = slot.buffers;
-    const points: { layer: number; role: Int8Role; src: GPUBuffer; K: number }[] = [];
+    // Copy sizes round up to 4 bytes (f16 rows x K may end on half a word).
+    const points: { layer: number; role: Int8Role; src: GPUBuffer; K: number; bytes: number }[] = [];
     const after = new Map<number, (typeof points)[number]>();
     for (let l = 0; l < this.config.numLayers; l++) {
       const at = (prefix: string, role: Int8Role, src: GPUBuffer, K: number) => {
@@ -237,7 +238,7 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
           (d) => d.label === `block${l}.${prefix}` || d.label.startsWith(`block${l}.${prefix}.`),
         );
         if (i < 0) throw new EngineError(`calibration: no dispatch block${l}.${prefix} in the plan`);
-        const point = { layer: l, role, src, K };
+        const point = { layer: l, role, src, K, bytes: Math.ceil((rows * K * el) / 4) * 4 };
         points.push(point);
         after.set(i, point);
       };
@@ -246,9 +247,8 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
       at('ln2', 'fc1', b.y, D);
       at('fc1', 'fc2', b.hidden, this.config.mlpDim);
     }
-    const sizes = points.map((p) => Math.ceil((rows * p.K * el) / 4) * 4);
-    const logitBytes = Math.ceil((input.count * this.config.numClasses * el) / 4) * 4;
-    const total = sizes.reduce((a, x) => a + x, 0) + logitBytes;
+    const logitBytes = this.logitsBytes(input.count);
+    const total = points.reduce((a, p) => a + p.bytes, 0) + logitBytes;
     const device = this.gpu.device;
     const rb = device.createBuffer({ size: total, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
     try {
@@ -261,9 +261,8 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
         const point = after.get(i);
         if (!point) return;
         pass.end();
-        const bytes = sizes[points.indexOf(point)];
-        enc.copyBufferToBuffer(point.src, 0, rb, offset, bytes);
-        offset += bytes;
+        enc.copyBufferToBuffer(point.src, 0, rb, offset, point.bytes);
+        offset += point.bytes;
         pass = enc.beginComputePass();
       });
       pass.end();
@@ -273,10 +272,10 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
       await rb.mapAsync(MapMode.READ);
       const range = rb.getMappedRange();
       let o = 0;
-      points.forEach((p, i) => {
-        observe(p.layer, p.role, this.readFloats(range.slice(o, o + sizes[i]), rows * p.K));
-        o += sizes[i];
-      });
+      for (const p of points) {
+        observe(p.layer, p.role, this.readFloats(range.slice(o, o + p.bytes), rows * p.K));
+        o += p.bytes;
+      }
       return this.readFloats(range.slice(o, o + logitBytes), input.count * this.config.numClasses);
     } finally {
       rb.destroy();
