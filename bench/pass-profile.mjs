@@ -6,7 +6,7 @@
 // with precision fp16, fp32, int8-m1 or int8-m2 (INT8: SCALES=scales.json, else calibrated on 2
 // random frames on the GPU).
 import { BufferUsage, MapMode, openGpu } from '../dist/src/engine/gpu.js';
-import { calibrate } from '../dist/src/engine/int8/calibrate.js';
+import { calibrateOnGpu } from '../dist/src/engine/int8/calibrate.js';
 import { Int8Engine } from '../dist/src/engine/int8/int8-engine.js';
 import { int8TunedPolicy } from '../dist/src/engine/int8/int8-tuning.js';
 import { readScales } from '../dist/src/engine/int8/scales.js';
@@ -30,18 +30,15 @@ let engine;
 if (precision.startsWith('int8')) {
   let scales;
   if (process.env.SCALES) scales = readScales(process.env.SCALES, config);
-  else {
-    const fp32 = await WebGpuEngine.open({ config, weights, precision: 'fp32', maxBatch: 1, gpu });
-    scales = await calibrate({
+  else
+    scales = await calibrateOnGpu({
       config,
       weights,
       frames: randomFrames(config, 2, 5),
       count: 2,
       batch: 1,
-      forward: (x, o) => fp32.observe(x, o),
+      gpu,
     });
-    await fp32.close();
-  }
   const mode = precision === 'int8-m2' ? 2 : 1;
   engine = await Int8Engine.open({
     config,

@@ -1,13 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { ViTConfig } from '../../engine/config.js';
 import { type GpuContext, isCpuAdapter, openGpu } from '../../engine/gpu.js';
-import { calibrate } from '../../engine/int8/calibrate.js';
+import { calibrate, calibrateOnGpu } from '../../engine/int8/calibrate.js';
 import { loadCalibrationFrames } from '../../engine/int8/inputs.js';
 import { type CalibrationMethod, defaultScalesPath } from '../../engine/int8/scales.js';
 import { resolveModel } from '../../engine/presets.js';
-import type { ViTWeights } from '../../engine/types.js';
-import { WebGpuEngine } from '../../engine/webgpu-engine.js';
 import { loadWeights } from '../../engine/weights/index.js';
 import { GpuUnavailableError, InputError } from '../../errors.js';
 import { parsePositiveInt } from '../options.js';
@@ -63,50 +60,38 @@ export function registerCalibrate(program: Command): void {
         const config = resolveModel(o.model);
         const weights = await loadWeights(o.weights, config);
         const frames = await loadCalibrationFrames(config, o.images, parsePositiveInt(o.frames, '--frames'));
-        const engine = await openCalibrationEngine(config, weights, o.backend as CalibrationBackend);
+        const gpu = await calibrationGpu(o.backend as CalibrationBackend);
         process.stderr.write(
-          `calibrating ${config.name} on ${frames.count} frames from ${frames.perSource.length} input(s), method ${o.method}, FP32 on ${engine ? engine.adapter : 'the CPU'}\n`,
+          `calibrating ${config.name} on ${frames.count} frames from ${frames.perSource.length} input(s), method ${o.method}, FP32 on ${gpu ? gpu.info.description : 'the CPU'}\n`,
         );
         const t0 = performance.now();
-        try {
-          const scales = await calibrate({
-            config,
-            weights,
-            frames: frames.data,
-            count: frames.count,
-            method: o.method as CalibrationMethod,
-            percentile,
-            batch: engine ? GPU_BATCH : undefined,
-            forward: engine && ((input, observe) => engine.engine.observe(input, observe)),
-            onProgress: (done, total) => process.stderr.write(`\r  ${done}/${total} frames`),
-          });
-          process.stderr.write(`\n  done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-          const out = o.out ?? defaultScalesPath(o.weights);
-          writeFileSync(out, `${JSON.stringify(scales)}\n`);
-          process.stdout.write(`${out}\n`);
-        } finally {
-          await engine?.engine.close();
-        }
+        const opts = {
+          config,
+          weights,
+          frames: frames.data,
+          count: frames.count,
+          method: o.method as CalibrationMethod,
+          percentile,
+          onProgress: (done: number, total: number) => process.stderr.write(`\r  ${done}/${total} frames`),
+        };
+        const scales = gpu ? await calibrateOnGpu({ ...opts, gpu }) : await calibrate(opts);
+        process.stderr.write(`\n  done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+        const out = o.out ?? defaultScalesPath(o.weights);
+        writeFileSync(out, `${JSON.stringify(scales)}\n`);
+        process.stdout.write(`${out}\n`);
       },
     );
 }
-
-/** Images per GPU calibration pass: each holds every INT8 GEMM input of the batch for readback. */
-const GPU_BATCH = 4;
 
 type CalibrationBackend = 'auto' | 'webgpu' | 'cpu';
 const BACKENDS: CalibrationBackend[] = ['auto', 'webgpu', 'cpu'];
 
 /**
- * The FP32 WebGPU engine, or undefined for the CPU reference: asked for, or under `auto` when no
+ * The GPU to calibrate on, or undefined for the CPU reference: asked for, or under `auto` when no
  * adapter opens or the adapter is a software one (lavapipe: 47 s per 384x384 image against the
  * reference's 40 s on 2 cores, so the engine buys nothing there).
  */
-async function openCalibrationEngine(
-  config: ViTConfig,
-  weights: ViTWeights,
-  backend: CalibrationBackend,
-): Promise<{ engine: WebGpuEngine; adapter: string } | undefined> {
+async function calibrationGpu(backend: CalibrationBackend): Promise<GpuContext | undefined> {
   if (backend === 'cpu') return undefined;
   let gpu: GpuContext;
   try {
@@ -120,6 +105,5 @@ async function openCalibrationEngine(
     gpu.device.destroy();
     return undefined;
   }
-  const engine = await WebGpuEngine.open({ config, weights, precision: 'fp32', maxBatch: GPU_BATCH, gpu });
-  return { engine, adapter: gpu.info.description };
+  return gpu;
 }

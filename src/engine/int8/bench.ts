@@ -22,7 +22,7 @@ import { randomFrames, randomWeights } from '../random-weights.js';
 import { adapterKey, defaultTuningFile, readTuningCache, shapeKey, writeTuningCache } from '../tuning.js';
 import type { ViTWeights } from '../types.js';
 import { WebGpuEngine } from '../webgpu-engine.js';
-import { calibrate } from './calibrate.js';
+import { calibrateOnGpu } from './calibrate.js';
 import { Int8Engine, type Int8GemmPolicy } from './int8-engine.js';
 import type { Int8Mode } from './int8-plan.js';
 import {
@@ -164,20 +164,15 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
     const n = o.calibFrames ?? 8;
     log(`calibrating on ${n} random frames (FP32 GPU engine)`);
     const t0 = performance.now();
-    const fp32 = await WebGpuEngine.open({ config, weights, precision: 'fp32', maxBatch: 1, gpu });
-    try {
-      scales = await calibrate({
-        config,
-        weights,
-        frames: randomFrames(config, n, 5),
-        count: n,
-        method: 'percentile',
-        batch: 1,
-        forward: (input, observe) => fp32.observe(input, observe),
-      });
-    } finally {
-      await fp32.close();
-    }
+    scales = await calibrateOnGpu({
+      config,
+      weights,
+      frames: randomFrames(config, n, 5),
+      count: n,
+      method: 'percentile',
+      batch: 1,
+      gpu,
+    });
     calibSeconds = (performance.now() - t0) / 1000;
   }
   const agreementImages = Math.min(16, maxBatch);

@@ -1,6 +1,8 @@
 import { EngineError } from '../../errors.js';
 import type { ViTConfig } from '../config.js';
+import type { GpuContext } from '../gpu.js';
 import type { EngineInput, ViTWeights } from '../types.js';
+import { WebGpuEngine } from '../webgpu-engine.js';
 import { AbsHistogram } from './histogram.js';
 import { type Observe, observeForward } from './observer.js';
 import { channelScales, scaleFor } from './quant.js';
@@ -92,6 +94,24 @@ export async function calibrate(o: CalibrateOptions): Promise<Int8Scales> {
     blocks,
     weights: weightScales(config, weights),
   };
+}
+
+/** Images per GPU calibration pass: each holds every INT8 GEMM input of its batch for readback. */
+const GPU_BATCH = 4;
+
+/**
+ * calibrate() with the FP32 WebGPU engine as its forward pass (WebGpuEngine.observe), opened on
+ * `gpu` for `batch` images (default GPU_BATCH) and closed after.
+ */
+export async function calibrateOnGpu(o: CalibrateOptions & { gpu: GpuContext }): Promise<Int8Scales> {
+  const batch = o.batch ?? GPU_BATCH;
+  const { config, weights, gpu } = o;
+  const engine = await WebGpuEngine.open({ config, weights, precision: 'fp32', maxBatch: batch, gpu });
+  try {
+    return await calibrate({ ...o, batch, forward: (input, observe) => engine.observe(input, observe) });
+  } finally {
+    await engine.close();
+  }
 }
 
 /** Per-output-channel weight scales of every INT8 GEMM. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readViTConfigFile } from '../../../src/engine/config.js';
-import { calibrate } from '../../../src/engine/int8/calibrate.js';
+import { calibrate, calibrateOnGpu } from '../../../src/engine/int8/calibrate.js';
 import { AbsHistogram } from '../../../src/engine/int8/histogram.js';
 import { loadCalibrationFrames } from '../../../src/engine/int8/inputs.js';
 import { observeForward } from '../../../src/engine/int8/observer.js';
@@ -139,11 +139,7 @@ describe('calibration forward pass', () => {
         method: 'percentile' as const,
       };
       const onCpu = await calibrate(opts);
-      const onGpu = await calibrate({
-        ...opts,
-        batch: 4,
-        forward: (x, observe) => engine.observe(x, observe),
-      });
+      const onGpu = await calibrateOnGpu({ ...opts, batch: 4, gpu: engine.gpu });
       for (const [l, b] of onCpu.blocks.entries())
         for (const role of ['qkv', 'proj', 'fc1', 'fc2'] as const) {
           const g = onGpu.blocks[l][role];
