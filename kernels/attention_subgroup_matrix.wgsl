@@ -19,6 +19,9 @@
 // (decided through workgroupUniformLoad, as workgroup barriers need uniform control flow). Its
 // cost is paid only when some row's max grows by more than 2^THRESH past the first tile; the
 // attention test with keys growing along the sequence makes that happen several times per row.
+// Key fragments wholly past T (the last tile of T = 577 holds one key in four fragments) are
+// skipped in both products, in a branch uniform across the workgroup: their scores are masked
+// anyway, and their P and V rows are zero.
 // Matrix offsets derive from @builtin(subgroup_id) so that they are subgroup-uniform. Loops over
 // fragments and lane columns are unrolled (vitstream:unroll): fragments and per-lane values are
 // named registers, never arrays a compiler might spill to local memory.
@@ -136,7 +139,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // S = Q Kᵀ: Kᵀ is the K tile read column-major.
     if (PROBE != 2u) {
     // vitstream:unroll j < KF
-    {
+    if (k0 + {j}u * 16u < Tn) {
       var s = subgroup_matrix_result<f32, 16, 16>();
       // vitstream:unroll d < HF
       s = subgroupMatrixMultiplyAccumulate(qf{d},
@@ -198,7 +201,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // O += P V.
     if (PROBE != 3u) {
     // vitstream:unroll j < KF
-    {
+    if (k0 + {j}u * 16u < Tn) {
       let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&pTile, (sg * ROWS * SP + {j}u * 16u) / 4u, SP / 4u);
       // vitstream:unroll d < HF
       o{d} = subgroupMatrixMultiplyAccumulate(pf,

@@ -7,7 +7,7 @@ import { gemmRows, gemmShapes } from '../../src/engine/forward-plan.js';
 import type { GpuContext } from '../../src/engine/gpu.js';
 import { int8TunedPolicy } from '../../src/engine/int8/int8-tuning.js';
 import { variantKey } from '../../src/engine/kernels/gemm.js';
-import { adapterKey, type TuningCache, tunedPolicy } from '../../src/engine/tuning.js';
+import { adapterKey, TUNE_PASSES, type TuningCache, timeInPasses, tunedPolicy } from '../../src/engine/tuning.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { sharedPath } from '../helpers/shared.js';
 
@@ -49,7 +49,9 @@ describe('tuned GEMM policies read the cache', () => {
     expect(variantKey(p('fc2', 577, 768, 3072))).toBe('sgmat-2x2-w-s2');
     expect(variantKey(p('proj', 577, 768, 768))).toBe('sgmat-2x2-bk128-w-st1');
     expect(variantKey(p('fc1', 577, 3072, 768))).toBe('sgmat-2x4-f4x2-bk64-w-st1');
-    expect(variantKey(p('proj', 18464, 768, 768))).toBe('sgmat-2x4-f4x2-bk64-w-st1');
+    // 128x256 tiles from 64 of them; K or N not a multiple of 8 rules them out.
+    expect(variantKey(p('proj', 18464, 768, 768))).toBe('sgmat-2x4-f4x4-w-st1');
+    expect(variantKey(p('proj', 18464, 764, 768))).toBe('sgmat-2x4-f4x2');
     // Without tensor cores every shape is portable, whatever the cache says.
     expect(variantKey(tunedPolicy(noTensorCores, 'f16', cache)('qkv', 577, 2304, 768))).toBe('portable');
   });
@@ -63,6 +65,22 @@ describe('tuned GEMM policies read the cache', () => {
     expect(p('fc2', 577, 768, 3072)).toMatchObject({ kind: 'subgroup-matrix' });
     expect(int8TunedPolicy(noTensorCores, cache)).toBeUndefined();
     expect(int8TunedPolicy(h100, { version: 1, adapters: {} })).toBeUndefined();
+  });
+});
+
+describe('tuning timings', () => {
+  it('keep each candidate\'s fastest reading over the passes, time the passes one after the other, and drop one that fails', async () => {
+    const readings: Record<string, number[]> = { a: [0.9, 0.3], b: [0.4, 0.5], c: [0.2, 0.2] };
+    const order: string[] = [];
+    const got = await timeInPasses(['a', 'b', 'c', 'broken'], async (key) => {
+      order.push(key);
+      if (key === 'broken') return undefined;
+      return readings[key][order.filter((k) => k === key).length - 1];
+    });
+    expect(TUNE_PASSES).toBe(2);
+    expect(got).toEqual({ a: 0.3, b: 0.4, c: 0.2 });
+    // Whole passes in list order; the failed candidate is not tried again.
+    expect(order).toEqual(['a', 'b', 'c', 'broken', 'a', 'b', 'c']);
   });
 });
 

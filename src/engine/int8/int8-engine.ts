@@ -14,7 +14,6 @@ import {
   int8TileOf,
   int8VariantKey,
   int8VariantSupports,
-  weightLayout,
 } from '../kernels/gemm-int8.js';
 import { createLayerNormKernel } from '../kernels/layernorm.js';
 import { createLayerNormInt8Kernel } from '../kernels/layernorm-int8.js';
@@ -35,7 +34,7 @@ import {
 import { type Int8GpuWeights, uploadInt8Weights } from './int8-weights.js';
 import { INT8_ROLES, type Int8Role, type Int8Scales, validateScales } from './scales.js';
 
-/** Picks the INT8 GEMM tile for a role and M (rows); all picks must share one weight layout. */
+/** Picks the INT8 GEMM tile for a role and M (rows). */
 export type Int8GemmPolicy = (role: Int8Role, M: number, N: number, K: number) => Int8GemmVariant;
 
 export interface Int8EngineOptions {
@@ -232,11 +231,6 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
       }
       const ready = new Map<string, Int8GemmKernel>();
       await Promise.all([...compiled].map(async ([key, p]) => ready.set(key, await p)));
-      const layouts = new Set([...ready.values()].map((k) => weightLayout(k.variant)));
-      if (layouts.size > 1)
-        throw new EngineError(
-          'INT8 GEMM policy mixes dot4 and subgroup-matrix variants; they read different weight layouts',
-        );
       return (role: Int8Role, M: number) => {
         const k = ready.get(at.get(`${role}@${M}`) ?? '');
         if (!k) throw new EngineError(`internal: INT8 GEMM for ${role} at M=${M} was not compiled`);
@@ -266,8 +260,7 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
       head,
       gemm,
     };
-    const layout = weightLayout(gemm('qkv', tokens).variant);
-    const weights = uploadInt8Weights(device, config, opts.weights, scales, layout);
+    const weights = uploadInt8Weights(device, config, opts.weights, scales);
     const engine = new Int8Engine(gpu, config, mode, maxBatch, kernels, weights, scales, logger);
     engine.gemmFallback = fallback;
     for (const role of INT8_ROLES)

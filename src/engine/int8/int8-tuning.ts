@@ -13,7 +13,7 @@ import {
   parseInt8Variant,
 } from '../kernels/gemm-int8.js';
 import { bindGroup } from '../kernels/source.js';
-import { adapterKey, shapeKey, type TuningCache } from '../tuning.js';
+import { adapterKey, shapeKey, type TuningCache, timeInPasses } from '../tuning.js';
 import { defaultTile, type Int8GemmPolicy } from './int8-engine.js';
 import type { Int8Mode } from './int8-plan.js';
 import { INT8_ROLES, type Int8Role } from './scales.js';
@@ -111,20 +111,22 @@ export async function tuneInt8Model(
     const M = batch * tokens;
     for (const role of INT8_ROLES) {
       const s = shapes[role];
-      const candidates: Record<string, number> = {};
-      let best: { v: Int8GemmVariant; ms: number; tops: number } | undefined;
-      for (const v of tiles) {
-        if (!int8VariantSupports(v, s.K, s.N)) continue;
+      const variants = new Map(
+        tiles.filter((v) => int8VariantSupports(v, s.K, s.N)).map((v) => [int8VariantKey(v), v]),
+      );
+      const candidates = await timeInPasses([...variants.keys()], (key) =>
         // A tile the driver refuses is left out, not fatal.
-        const t = await timeInt8Gemm(gpu.device, v, { M, ...s }, 10).catch(() => undefined);
-        if (!t) continue;
-        candidates[int8VariantKey(v)] = t.ms;
-        if (!best || t.ms < best.ms) best = { v, ...t };
-      }
-      if (!best) continue;
-      const variant = int8VariantKey(best.v);
-      table[shapeKey('i8', M, s.N, s.K)] = { variant, ms: best.ms, tflops: best.tops, candidates };
-      const row = { role, batch, M, N: s.N, K: s.K, variant, ms: best.ms, tops: best.tops, candidates };
+        timeInt8Gemm(gpu.device, variants.get(key)!, { M, ...s }, 10).then(
+          (t) => t.ms,
+          () => undefined,
+        ),
+      );
+      const fastest = Object.entries(candidates);
+      if (fastest.length === 0) continue;
+      const [variant, ms] = fastest.reduce((a, b) => (b[1] < a[1] ? b : a));
+      const tops = (2 * M * s.N * s.K) / (ms * 1e-3) / 1e12;
+      table[shapeKey('i8', M, s.N, s.K)] = { variant, ms, tflops: tops, candidates };
+      const row = { role, batch, M, N: s.N, K: s.K, variant, ms, tops, candidates };
       rows.push(row);
       onRow?.(row);
     }

@@ -28,7 +28,7 @@ export interface Int8GpuWeights extends GpuEdgeWeights {
 
 /**
  * Quantises the four GEMM kernels of each block per output channel (scales from the scales
- * file when it has them, else from the weights) into the layout the chosen GEMM variant reads,
+ * file when it has them, else from the weights) into the [N, K] layout the INT8 GEMMs read,
  * and uploads everything once.
  */
 export function uploadInt8Weights(
@@ -36,7 +36,6 @@ export function uploadInt8Weights(
   config: ViTConfig,
   w: ViTWeights,
   scales: Int8Scales,
-  layout: 'nk' | 'kn',
 ): Int8GpuWeights {
   const uploads = weightUploader(device, 16);
   const put = (label: string, data: ArrayBufferView) => uploads.put(label, data);
@@ -69,7 +68,7 @@ export function uploadInt8Weights(
       const stored = scales.weights?.[i]?.[role];
       const s = stored?.length === N ? Float32Array.from(stored) : channelScales(kernel.data, K, N);
       out[role] = {
-        kernel: put(`block${i}.${role}.int8`, quantizeKernel(kernel.data, K, N, s, layout)),
+        kernel: put(`block${i}.${role}.int8`, quantizeKernel(kernel.data, K, N, s)),
         scale: put(`block${i}.${role}.scale`, s),
         bias: put(`block${i}.${role}.bias`, Float32Array.from(bias.data)),
       };

@@ -48,23 +48,17 @@ export function channelScales(w: Float32Array, K: number, N: number): Float32Arr
 }
 
 /**
- * Quantises a kernel [K, N] per output channel and lays it out for a GEMM variant, as bytes of
- * 32-bit words (4 int8 each, little-endian: element i of a word in bits 8i..8i+7):
- * `nk` = W transposed, [N, K] (rows along K), `kn` = W as it is, [K, N] (rows along N).
+ * Quantises a kernel [K, N] per output channel and lays it out as every INT8 GEMM reads it:
+ * transposed, [N, K] (a row per output channel), as bytes of 32-bit words (4 int8 each along K,
+ * little-endian: element i of a word in bits 8i..8i+7).
  */
-export function quantizeKernel(
-  w: Float32Array,
-  K: number,
-  N: number,
-  scales: Float32Array,
-  layout: 'nk' | 'kn',
-): Int8Array {
+export function quantizeKernel(w: Float32Array, K: number, N: number, scales: Float32Array): Int8Array {
   const out = new Int8Array(K * N);
   const inv = scales.map((s) => Math.fround(1 / s));
   for (let k = 0; k < K; k++)
     for (let n = 0; n < N; n++) {
       const q = quantizeValue(w[k * N + n], inv[n]);
-      out[layout === 'nk' ? n * K + k : k * N + n] = q;
+      out[n * K + k] = q;
     }
   return out;
 }

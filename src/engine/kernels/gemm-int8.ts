@@ -14,7 +14,7 @@ const EPILOGUE_CODE: Record<Int8Epilogue, number> = {
  * An INT8 GEMM variant: `dot4` (kernels/gemm_int8.wgsl, any adapter with the WGSL feature
  * packed_4x8_integer_dot_product) or `subgroup-matrix` (kernels/gemm_int8_subgroup_matrix.wgsl,
  * i8 tensor cores) with its tile: sgM x sgN subgroups, each owning fm x fn 16x16 fragments.
- * The two read weights in different layouts (see `weightLayout`).
+ * Both read weights as [N, K/4]: a row per output channel, 4 int8 per word along K.
  */
 export type Int8GemmVariant =
   | { kind: 'dot4' }
@@ -40,19 +40,18 @@ const tile = (sgM: number, sgN: number, fm: number, fn: number, bk = 64, stages 
   ...(stages === 2 ? {} : { stages }),
 });
 /** Tuning candidates (subgroups sgM x sgN, fragments fm x fn each); see int8WorkgroupBytes. */
+// On an H100 (ViT-B/16-384, batch 32) the 128x128 tile with one K-128 buffer and the 256x128 one
+// of 16 subgroups with one K-64 buffer led (qkv 0.229 / 0.227 ms, fc2 0.237 / 0.260); 64x64 per
+// subgroup (f4x4) came close on 128x256 (qkv 0.218, fc2 0.269) and lost on 128x128.
 export const INT8_SUBGROUP_MATRIX_TILES: Int8GemmVariant[] = [
   tile(2, 2, 2, 2),
-  tile(4, 2, 2, 2),
-  tile(2, 4, 2, 2),
-  tile(2, 2, 4, 2),
-  tile(2, 2, 2, 4),
-  tile(2, 2, 4, 4),
-  tile(4, 2, 2, 4),
+  tile(2, 2, 2, 2, 128, 1),
   tile(2, 4, 4, 2),
-  tile(1, 4, 4, 2),
   tile(2, 4, 4, 2, 128, 1),
   tile(4, 2, 2, 4, 128, 1),
-  tile(2, 2, 2, 2, 128, 1),
+  tile(4, 4, 4, 2, 64, 1),
+  tile(2, 4, 4, 4, 64, 1),
+  tile(2, 2, 4, 4, 128, 1),
 ];
 
 export function int8VariantKey(v: Int8GemmVariant): string {
@@ -89,20 +88,13 @@ export function int8WorkgroupBytes(v: Int8GemmVariant): number {
   if (v.kind === 'dot4') return 2 * 8 * 64 * 4;
   const { bm, bn } = int8TileOf(v);
   const bk = v.bk ?? 64;
-  return 4 * ((v.stages ?? 2) * (bm * (bk / 4 + 4) + bk * (bn / 4 + 4)) + 256 * v.sgM * v.sgN);
+  return 4 * ((v.stages ?? 2) * (bm + bn) * (bk / 4 + 4) + 256 * v.sgM * v.sgN);
 }
 
 /** Whether a variant can run a shape: dot4 needs K, N multiples of 4; tensor cores 16 (vec4 word loads). */
 export function int8VariantSupports(v: Int8GemmVariant, K: number, N: number): boolean {
   return v.kind === 'dot4' ? K % 4 === 0 && N % 4 === 0 : K % 16 === 0 && N % 16 === 0;
 }
-
-/**
- * Weight layout a variant reads, 4 int8 per word: `nk` = [N, K/4] (one row per output channel,
- * packed along K, for dot4) or `kn` = [K, N/4] (row-major K x N packed along N, the right
- * operand of an i8 subgroup matrix).
- */
-export const weightLayout = (v: Int8GemmVariant): 'nk' | 'kn' => (v.kind === 'dot4' ? 'nk' : 'kn');
 
 export interface Int8GemmKernel {
   variant: Int8GemmVariant;
@@ -111,7 +103,7 @@ export interface Int8GemmKernel {
   pipeline: GPUComputePipeline;
   /**
    * Params struct {M, N, K, _pad: u32, aScale, outInvScale, _, _: f32}.
-   * Bindings: params, a (u32 [M, K/4]), b (weights, see weightLayout), wScale (f32 [N]),
+   * Bindings: params, a (u32 [M, K/4]), b (weights, u32 [N, K/4]), wScale (f32 [N]),
    * bias (f32 [N]), c (f16 [M, N]), cq (u32 [M, N/4]). Both outputs are always bound.
    */
   params(M: number, N: number, K: number, aScale: number, outScale?: number): ArrayBuffer;

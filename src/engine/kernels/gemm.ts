@@ -164,8 +164,9 @@ export const DIRECT_TILES: GemmVariant[] = [
  * Tuning candidates; those over the adapter's workgroup memory limit or needing K, N % 8 (`-w`)
  * are dropped where used. On an H100 at batch 32 (ViT-B/16-384) 16-byte loads and, for 128x128
  * tiles, one K-64 buffer instead of two K-32 ones won: qkv 0.546 -> 0.413 ms, fc2 0.740 ->
- * 0.565 ms (sgmat-2x4-f4x2-w -> sgmat-2x4-f4x2-bk64-w-st1); 4x4 fragments per subgroup lost
- * everywhere (register pressure) and are left out.
+ * 0.565 ms (sgmat-2x4-f4x2-w -> sgmat-2x4-f4x2-bk64-w-st1). 4x4 fragments per subgroup (64x64)
+ * lost with 2x2 subgroups but won with 2x4 of them and one K-32 buffer (128x256 tiles): qkv
+ * 0.350-0.367 vs 0.409-0.425 ms, fc2 0.492-0.503 vs 0.557-0.577 at batch 32, and at batch 8.
  */
 export const SUBGROUP_MATRIX_TILES: GemmVariant[] = [
   { kind: 'subgroup-matrix', sgM: 2, sgN: 2 },
@@ -177,6 +178,8 @@ export const SUBGROUP_MATRIX_TILES: GemmVariant[] = [
   { kind: 'subgroup-matrix', sgM: 4, sgN: 2, fm: 2, fn: 4, wide: true },
   { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2, bk: 64, wide: true, stages: 1 },
   { kind: 'subgroup-matrix', sgM: 4, sgN: 2, fm: 2, fn: 4, bk: 64, wide: true, stages: 1 },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 4, wide: true, stages: 1 },
+  { kind: 'subgroup-matrix', sgM: 4, sgN: 2, fm: 4, fn: 4, wide: true, stages: 1 },
 ];
 
 /** Whether a variant can run a shape at all (vec4 loads need K and N multiples of 4). */

@@ -8,7 +8,6 @@ import {
   type Int8GemmVariant,
   int8VariantKey,
   int8WorkgroupBytes,
-  weightLayout,
 } from '../../../src/engine/kernels/gemm-int8.js';
 import { bindGroup } from '../../../src/engine/kernels/source.js';
 import { geluErf, geluTanh } from '../../../src/engine/reference.js';
@@ -49,7 +48,7 @@ async function run(
   const kernel = await createInt8GemmKernel(device, epilogue, variant, outInt8);
   const c = upload(device, toHalfArray(prev));
   const cq = upload(device, new Uint8Array(M * N));
-  const weights = weightLayout(variant) === 'nk' ? transpose(b, K, N) : b;
+  const weights = transpose(b, K, N);
   const group = bindGroup(device, 'int8-gemm-test', kernel.pipeline, [
     uniform(device, kernel.params(M, N, K, aScale, outScale)),
     upload(device, a),
