@@ -97,8 +97,8 @@ describe('vitstream tune (this adapter)', () => {
     const cacheFile = path.join(dir, 'tuning.json');
     const r = await runCli(
       ['tune', '--model', configFile, '--precision', 'fp16,int8', '--batch', '1,2', '--cache', cacheFile],
-      // On a tensor-core adapter every candidate tile is timed after a 150 ms warm-up: about
-      // 80 s on the H100 (seconds on lavapipe, which has few candidates).
+      // On a tensor-core adapter every candidate tile is timed twice after a 150 ms warm-up:
+      // 125 s on the H100 (seconds on lavapipe, which has few candidates).
       { timeoutMs: 280_000 },
     );
     expect(r.code, r.stderr).toBe(0);

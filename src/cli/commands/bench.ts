@@ -30,7 +30,7 @@ export function registerBench(program: Command): void {
     .option('--warmup <n>', 'untimed runs first', '3')
     .option(
       '--gemm <choice>',
-      'GEMM kernels: auto, portable, subgroup-matrix, tuned (read the `vitstream tune` cache)',
+      'GEMM kernels, FP and INT8: auto, portable, subgroup-matrix, tuned (read the `vitstream tune` cache; INT8 shapes it lacks are tuned first)',
       'tuned',
     )
     .option('--json', 'print JSON instead of tables')
@@ -83,7 +83,8 @@ export function registerBench(program: Command): void {
             warmup: Number(o.warmup),
             log,
             scales: o.scales ? readScales(o.scales, config) : undefined,
-            gemm: 'tuned',
+            // The same choice for the INT8 GEMMs: portable is their dot4 kernel.
+            gemm: o.gemm === 'portable' ? 'dot4' : (o.gemm as 'auto' | 'subgroup-matrix' | 'tuned'),
             // FP16 is timed again in the same process only when the table above has no FP16 rows.
             fp16: !precisions.includes('fp16'),
           });
