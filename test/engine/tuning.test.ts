@@ -7,7 +7,13 @@ import { gemmRows, gemmShapes } from '../../src/engine/forward-plan.js';
 import type { GpuContext } from '../../src/engine/gpu.js';
 import { int8TunedPolicy } from '../../src/engine/int8/int8-tuning.js';
 import { variantKey } from '../../src/engine/kernels/gemm.js';
-import { adapterKey, TUNE_PASSES, type TuningCache, timeInPasses, tunedPolicy } from '../../src/engine/tuning.js';
+import {
+  adapterKey,
+  TUNE_PASSES,
+  type TuningCache,
+  timeInPasses,
+  tunedPolicy,
+} from '../../src/engine/tuning.js';
 import { ensureBuilt, runCli } from '../helpers/cli.js';
 import { sharedPath } from '../helpers/shared.js';
 
@@ -69,7 +75,7 @@ describe('tuned GEMM policies read the cache', () => {
 });
 
 describe('tuning timings', () => {
-  it('keep each candidate\'s fastest reading over the passes, time the passes one after the other, and drop one that fails', async () => {
+  it("keep each candidate's fastest reading over the passes, time the passes one after the other, and drop one that fails", async () => {
     const readings: Record<string, number[]> = { a: [0.9, 0.3], b: [0.4, 0.5], c: [0.2, 0.2] };
     const order: string[] = [];
     const got = await timeInPasses(['a', 'b', 'c', 'broken'], async (key) => {
