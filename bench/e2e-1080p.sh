@@ -3,7 +3,7 @@
 # decode alone (`vitstream bench decode`) and the engine alone (`vitstream bench`), same model.
 # Usage: bash .gpu/enter.sh bash bench/e2e-1080p.sh <clip.mp4> [model] [frames]
 set -uo pipefail
-clip=$1; model=${2:-vit-b16-224}; frames=${3:-600}
+clip=$1; model=${2:-vit-b16-224}; frames=${3:-1800}
 work=${OUT:-/tmp}/e2e; mkdir -p "$work"
 ffmpeg -v error -y -stream_loop -1 -i "$clip" -frames:v "$frames" -vf scale=1920:1080 -c:v libx264 -preset veryfast -an "$work/1080p.mp4"
 node bench/random-weights.mjs "$model" "$work/w.safetensors"

@@ -79,6 +79,7 @@ export function registerClassify(program: Command): void {
       }),
     );
     const t0 = Date.now();
+    let t1: number | undefined;
     try {
       const predictions = fileBatch(sources, {
         size: engine.config.imageSize,
@@ -106,13 +107,15 @@ export function registerClassify(program: Command): void {
         { defaultValue: undefined },
       );
       await (sink ?? stdoutSink!).close();
+      // The rate covers decoding, inference and writing, not the engine's teardown below.
+      t1 = Date.now();
     } finally {
       for (const s of summaries.values())
         board.finish(s.id, s.error ? `FAILED: ${s.error.split('\n')[0]}` : `${s.frames} frames`);
       board.stop();
       await engine.close();
     }
-    const seconds = (Date.now() - t0) / 1000;
+    const seconds = ((t1 ?? Date.now()) - t0) / 1000;
     const rows = [...summaries.values()].map((s) => [
       s.file,
       s.error ? 'failed' : 'ok',
