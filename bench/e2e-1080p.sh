@@ -7,7 +7,7 @@ clip=$1; model=${2:-vit-b16-224}; frames=${3:-1800}
 work=${OUT:-/tmp}/e2e; mkdir -p "$work"
 ffmpeg -v error -y -stream_loop -1 -i "$clip" -frames:v "$frames" -vf scale=1920:1080 -c:v libx264 -preset veryfast -an "$work/1080p.mp4"
 node bench/random-weights.mjs "$model" "$work/w.safetensors"
-echo "=== decode only"; node dist/src/cli/main.js bench decode "$work/1080p.mp4" 2>&1 | grep -v ^Warning
+echo "=== decode only"; node dist/src/cli/main.js bench decode "$work/1080p.mp4" --frames "$frames" 2>&1 | grep -v ^Warning
 echo "=== engine only"; node dist/src/cli/main.js bench --model "$model" --precision fp16 --batch 16,32 --iterations 20 --gemm tuned 2>&1 | grep -v ^Warning | head -8
 echo "=== classify (decode + engine + JSONL)"
 node dist/src/cli/main.js classify "$work/1080p.mp4" --model "$model" --weights "$work/w.safetensors" --max-batch 32 --out "$work/p.jsonl" 2>&1 | grep -v ^Warning | tail -4

@@ -14,6 +14,7 @@ describe('vitstream usage errors', () => {
     [['serve', '--port'], /argument missing/],
     [['no-such-command'], /unknown command 'no-such-command'/],
     [['serve', 'x.mp4', '--port', '70000'], /--port: expected 0-65535, got "70000"/],
+    [['bench', 'decode', 'x.mp4', '--frames', '0'], /--frames: expected a positive integer, got "0"/],
   ])('%j: exit 2 with a message, no stack trace', async (args, message) => {
     const r = await runCli(args);
     expect(r.stderr).toMatch(message);

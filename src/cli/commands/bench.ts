@@ -106,9 +106,11 @@ export function registerBench(program: Command): void {
       'frames/s of decodeFrames versus bare ffmpeg -f rawvideo on the same 1080p H.264 file (made from a sample clip unless given)',
     )
     .argument('[file]', 'video file to decode (default: a 1080p H.264 clip generated with ffmpeg)')
+    .option('--frames <n>', 'frames to decode per run (the first n of the file)', '300')
     .option('--json', 'print JSON')
-    .action(async (file: string | undefined, o: { json?: boolean }) => {
-      const r = await benchDecode({ file, print: false });
+    .action(async (file: string | undefined, o: { frames: string; json?: boolean }) => {
+      const frames = parsePositiveInt(o.frames, '--frames');
+      const r = await benchDecode({ file, frames, print: false });
       process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatDecodeTable(r));
     });
 }
