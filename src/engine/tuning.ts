@@ -120,7 +120,7 @@ export const TUNE_PASSES = 2;
  * one's fastest reading (`time` resolves undefined for a candidate that cannot run: left out).
  * On an H100 a reading now and then came out 2-4x slow for a while (the same 128x256 qkv tile:
  * 1.688 ms in one tuning pass, 0.350-0.367 in five other runs), which made the tuner keep the
- * second-best tile; a second pass a few seconds later rarely hits the same candidate.
+ * second-best tile; the second pass gives every candidate another reading, seconds later.
  */
 export async function timeInPasses(
   keys: string[],

@@ -39,10 +39,12 @@ const tile = (sgM: number, sgN: number, fm: number, fn: number, bk = 64, stages 
   ...(bk === 64 ? {} : { bk }),
   ...(stages === 2 ? {} : { stages }),
 });
-/** Tuning candidates (subgroups sgM x sgN, fragments fm x fn each); see int8WorkgroupBytes. */
-// On an H100 (ViT-B/16-384, batch 32) the 128x128 tile with one K-128 buffer and the 256x128 one
-// of 16 subgroups with one K-64 buffer led (qkv 0.229 / 0.227 ms, fc2 0.237 / 0.260); 64x64 per
-// subgroup (f4x4) came close on 128x256 (qkv 0.218, fc2 0.269) and lost on 128x128.
+/**
+ * Tuning candidates (subgroups sgM x sgN, fragments fm x fn each); see int8WorkgroupBytes. On an
+ * H100 (ViT-B/16-384, batch 32) the 128x128 tile with one K-128 buffer and the 256x128 one of 16
+ * subgroups with one K-64 buffer led (qkv 0.229 / 0.227 ms, fc2 0.237 / 0.260); 64x64 per subgroup
+ * (f4x4) came close on 128x256 (qkv 0.218, fc2 0.269) and lost on 128x128.
+ */
 export const INT8_SUBGROUP_MATRIX_TILES: Int8GemmVariant[] = [
   tile(2, 2, 2, 2),
   tile(2, 2, 2, 2, 128, 1),
