@@ -279,9 +279,15 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     return enc.finish();
   }
 
-  protected readFloats(range: ArrayBuffer, elements: number, type = this.logitsType): Float32Array {
+  /** `elements` floats of `type` from a mapped range, starting `byteOffset` bytes in, as a copy. */
+  protected readFloats(
+    range: ArrayBuffer,
+    elements: number,
+    byteOffset = 0,
+    type = this.logitsType,
+  ): Float32Array {
     return type === 'f16'
-      ? fromHalfArray(new Uint16Array(range, 0, elements))
-      : new Float32Array(range, 0, elements).slice();
+      ? fromHalfArray(new Uint16Array(range, byteOffset, elements))
+      : new Float32Array(range, byteOffset, elements).slice();
   }
 }

@@ -273,10 +273,10 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
       const range = rb.getMappedRange();
       let o = 0;
       for (const p of points) {
-        observe(p.layer, p.role, this.readFloats(range.slice(o, o + p.bytes), rows * p.K));
+        observe(p.layer, p.role, this.readFloats(range, rows * p.K, o));
         o += p.bytes;
       }
-      return this.readFloats(range.slice(o, o + logitBytes), input.count * this.config.numClasses);
+      return this.readFloats(range, input.count * this.config.numClasses, o);
     } finally {
       rb.destroy();
     }
