@@ -139,6 +139,13 @@ export async function timeInPasses(
   return best;
 }
 
+/** The fastest of timeInPasses' readings, [key, ms]; undefined when none ran. */
+export function fastestCandidate(candidates: Record<string, number>): [string, number] | undefined {
+  let best: [string, number] | undefined;
+  for (const entry of Object.entries(candidates)) if (!best || entry[1] < best[1]) best = entry;
+  return best;
+}
+
 export interface TuneRow {
   role: GemmRole;
   batch: number;
@@ -173,10 +180,10 @@ export async function tuneModel(
           () => undefined,
         ),
       );
-      const timed = Object.entries(candidates);
-      if (timed.length === 0)
+      const fastest = fastestCandidate(candidates);
+      if (!fastest)
         throw new EngineError(`tuning ${type} GEMM ${M}x${N}x${K}: no kernel variant ran on this adapter`);
-      const [variant, ms] = timed.reduce((a, b) => (b[1] < a[1] ? b : a));
+      const [variant, ms] = fastest;
       const best: TuningEntry = { variant, ms, tflops: (2 * M * N * K) / (ms * 1e-3) / 1e12, candidates };
       table[shapeKey(type, M, N, K)] = best;
       const row = { role, batch, M, N, K, entry: best };

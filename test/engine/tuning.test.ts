@@ -9,6 +9,7 @@ import { int8TunedPolicy } from '../../src/engine/int8/int8-tuning.js';
 import { variantKey } from '../../src/engine/kernels/gemm.js';
 import {
   adapterKey,
+  fastestCandidate,
   TUNE_PASSES,
   type TuningCache,
   timeInPasses,
@@ -87,6 +88,8 @@ describe('tuning timings', () => {
     expect(got).toEqual({ a: 0.3, b: 0.4, c: 0.2 });
     // Whole passes in list order; the failed candidate is not tried again.
     expect(order).toEqual(['a', 'b', 'c', 'broken', 'a', 'b', 'c']);
+    expect(fastestCandidate(got)).toEqual(['c', 0.2]);
+    expect(fastestCandidate({})).toBeUndefined();
   });
 });
 

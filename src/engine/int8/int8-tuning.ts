@@ -13,7 +13,7 @@ import {
   parseInt8Variant,
 } from '../kernels/gemm-int8.js';
 import { bindGroup } from '../kernels/source.js';
-import { adapterKey, shapeKey, type TuningCache, timeInPasses } from '../tuning.js';
+import { adapterKey, fastestCandidate, shapeKey, type TuningCache, timeInPasses } from '../tuning.js';
 import { defaultTile, type Int8GemmPolicy } from './int8-engine.js';
 import type { Int8Mode } from './int8-plan.js';
 import { INT8_ROLES, type Int8Role } from './scales.js';
@@ -121,9 +121,9 @@ export async function tuneInt8Model(
           () => undefined,
         ),
       );
-      const fastest = Object.entries(candidates);
-      if (fastest.length === 0) continue;
-      const [variant, ms] = fastest.reduce((a, b) => (b[1] < a[1] ? b : a));
+      const fastest = fastestCandidate(candidates);
+      if (!fastest) continue;
+      const [variant, ms] = fastest;
       const tops = (2 * M * s.N * s.K) / (ms * 1e-3) / 1e12;
       table[shapeKey('i8', M, s.N, s.K)] = { variant, ms, tflops: tops, candidates };
       const row = { role, batch, M, N: s.N, K: s.K, variant, ms, tops, candidates };
