@@ -17,6 +17,8 @@ const shapes = {
   proj: [tokens, 768, 768, 'bias-residual'],
   fc1: [tokens, 3072, 768, 'bias-gelu-erf'],
   fc2: [tokens, 768, 3072, 'bias-residual'],
+  // INT8 only: fc1 as mode 2 runs it, quantising its output for fc2.
+  fc1q: [tokens, 3072, 768, 'bias-gelu-erf', true],
 };
 const gpu = await openGpu();
 console.log(
@@ -33,10 +35,14 @@ for (const key of keys) {
     continue;
   }
   let line = key.padEnd(24);
-  for (const [M, N, K, epilogue] of Object.values(shapes)) {
+  for (const [M, N, K, epilogue, outInt8] of Object.values(shapes)) {
+    if (outInt8 && !int8) continue;
     try {
       const t = int8
-        ? await timeInt8Gemm(gpu.device, v, { M, N, K, epilogue }).then((r) => ({ ms: r.ms, tflops: r.tops }))
+        ? await timeInt8Gemm(gpu.device, v, { M, N, K, epilogue, outInt8 }).then((r) => ({
+            ms: r.ms,
+            tflops: r.tops,
+          }))
         : await timeGemm(gpu.device, v, 'f16', { M, N, K, epilogue });
       line += `${t.ms.toFixed(3)} ${t.tflops.toFixed(0).padStart(4)}T`.padStart(16);
     } catch (e) {

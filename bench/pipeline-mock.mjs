@@ -1,13 +1,15 @@
 // The file pipeline's own rate: fileBatch -> classify over a video with an engine that answers at
 // once (or after a fixed delay per batch), so that decoding, batching, top-k and ordering are timed
 // without a GPU. Compare with `vitstream bench decode FILE` on the same file.
-// Usage (after a build): node bench/pipeline-mock.mjs <video> [delay ms per batch] [max batch]
+// Usage (after a build): node bench/pipeline-mock.mjs <video> [delay ms per batch] [max batch] [wait]
+// wait: `timer` (default) sleeps through the delay; `spin` polls with setImmediate until it has
+// passed, as dawn.node does while a mapAsync is pending (its main-thread cost, without a GPU).
 
 import { lastValueFrom, tap } from 'rxjs';
 import { fileBatch } from '../dist/pipelines/fileBatch.js';
 import { classify } from '../dist/src/operators/classify.js';
 
-const [file, delay = '0', maxBatchText = '32'] = process.argv.slice(2);
+const [file, delay = '0', maxBatchText = '32', wait = 'timer'] = process.argv.slice(2);
 if (!file) {
   console.error('usage: node bench/pipeline-mock.mjs <video> [delay ms per batch] [max batch]');
   process.exit(2);
@@ -25,7 +27,13 @@ const engine = {
   maxBatch,
   async infer(input) {
     sizes.set(input.count, (sizes.get(input.count) ?? 0) + 1);
-    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    if (delayMs > 0 && wait === 'spin') {
+      const until = performance.now() + delayMs;
+      await new Promise((r) => {
+        const poll = () => (performance.now() >= until ? r() : setImmediate(poll));
+        poll();
+      });
+    } else if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     return new Float32Array(input.count * classes);
   },
 };

@@ -37,7 +37,7 @@ const WIDE: u32 = 0u; // vitstream:const WIDE
 // k contiguous, and read as a column-major right matrix.
 const B_T: u32 = 0u; // vitstream:const B_T
 // Timing probes only (wrong results): 1 no global loads after the first tile; 2 also no staging
-// or barrier after it; 3 staging only, no multiplies.
+// or barrier after it; 3 staging only, no multiplies; 4 no epilogue.
 const PROBE: u32 = 0u; // vitstream:const PROBE
 // Workgroup tile buffers: 2 (one barrier per K step; the next tile lands in the other buffer) or
 // 1 (two barriers per step, but half the memory, so BK = 64 fits a 128x128 tile: twice the
@@ -178,7 +178,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bBase = buf * B_TILE;
     // One buffer: every subgroup must be done multiplying out of it before it is overwritten.
     if (STAGES == 1u && k0 != kBeg) { workgroupBarrier(); }
-    if (PROBE < 2u || k0 == kBeg) {
+    if (PROBE < 2u || PROBE == 4u || k0 == kBeg) {
     // vitstream:unroll i < A_PER_THREAD
     storeA(tid + {i}u * THREADS, aBase, ra{i});
     // vitstream:end
@@ -190,7 +190,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
     // Next tile's global loads go out before this tile's multiplies.
     let kn = k0 + BK;
-    if (kn < kEnd && PROBE == 0u) {
+    if (kn < kEnd && (PROBE == 0u || PROBE == 4u)) {
       // vitstream:unroll i < A_PER_THREAD
       ra{i} = loadA(tid + {i}u * THREADS, row0, kn, M, kEnd, K4);
       // vitstream:end
@@ -222,9 +222,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     k0 = kn;
     if (k0 >= kEnd) { break; }
-    if (PROBE < 2u && STAGES == 2u) { buf = 1u - buf; }
+    if ((PROBE < 2u || PROBE == 4u) && STAGES == 2u) { buf = 1u - buf; }
   }
 
+  // A probe without epilogue keeps the products alive behind a condition never met.
+  if (PROBE == 4u && params.splits != 12345u) { return; }
   // vitstream:unroll i < FM
   // vitstream:unroll j < FN
   // vitstream:unroll p < 1 - PARTIAL

@@ -24,8 +24,11 @@ export interface Int8Kernels {
   pool: PoolKernel;
   attention: AttentionKernel;
   quantize: QuantizeKernel;
-  /** The patch embedding and the head stay FP16 (small, and the head sets the logits' precision). */
-  patch: GemmKernel;
+  /**
+   * The patch embedding and the head stay FP16 (small, and the head sets the logits' precision);
+   * the patch GEMM's tile depends on the batch size.
+   */
+  patch(count: number): GemmKernel;
   head: GemmKernel;
   gemm(role: Int8Role, M: number): Int8GemmKernel;
 }
@@ -144,17 +147,18 @@ export function buildInt8Plan(
 
   recordPreprocess(rec, k.preprocess, s, count, input);
   const patchRows = count * numPatches;
+  const patch = k.patch(count);
   add(
     'embed.patch',
-    k.patch.pipeline,
+    patch.pipeline,
     [
-      uniform('patch', k.patch.params(patchRows, D, patchDim)),
+      uniform('patch', patch.params(patchRows, D, patchDim)),
       s.patches,
       w.patchKernel,
       w.patchBias,
       s.patchOut,
     ],
-    k.patch.workgroups(patchRows, D),
+    patch.workgroups(patchRows, D),
   );
   add(
     'embed',

@@ -28,6 +28,8 @@ export type Int8GemmVariant =
       bk?: number;
       /** Tile buffers, 2 (default) or 1 (needed for bk 128 with 128x128 tiles). */
       stages?: number;
+      /** Timing probe (kernels/gemm_int8_subgroup_matrix.wgsl PROBE; wrong results). Key suffix `-p<n>`. */
+      probe?: number;
     };
 
 const tile = (sgM: number, sgN: number, fm: number, fn: number, bk = 64, stages = 2): Int8GemmVariant => ({
@@ -60,17 +62,17 @@ export function int8VariantKey(v: Int8GemmVariant): string {
   if (v.kind === 'dot4') return 'dot4';
   const bk = (v.bk ?? 64) === 64 ? '' : `-bk${v.bk}`;
   const st = (v.stages ?? 2) === 2 ? '' : `-st${v.stages}`;
-  return `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${bk}${st}`;
+  return `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${bk}${st}${v.probe ? `-p${v.probe}` : ''}`;
 }
 
 export function parseInt8Variant(key: string): Int8GemmVariant {
   if (key === 'dot4') return { kind: 'dot4' };
-  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)(?:-bk(\d+))?(?:-st(\d))?$/.exec(key);
+  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)(?:-bk(\d+))?(?:-st(\d))?(?:-p(\d))?$/.exec(key);
   if (!m)
     throw new EngineError(`unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n>-f<m>x<n> expected)`, {
       input: key,
     });
-  return tile(
+  const v = tile(
     Number(m[1]),
     Number(m[2]),
     Number(m[3]),
@@ -78,6 +80,8 @@ export function parseInt8Variant(key: string): Int8GemmVariant {
     m[5] ? Number(m[5]) : 64,
     m[6] ? Number(m[6]) : 2,
   );
+  if (m[7] && v.kind === 'subgroup-matrix') v.probe = Number(m[7]);
+  return v;
 }
 
 /** Output tile of a workgroup, rows x columns. */
@@ -85,12 +89,17 @@ export function int8TileOf(v: Int8GemmVariant): { bm: number; bn: number } {
   return v.kind === 'dot4' ? { bm: 64, bn: 64 } : { bm: 16 * v.fm * v.sgM, bn: 16 * v.fn * v.sgN };
 }
 
-/** Workgroup memory: padded A and B stages (bk int8 deep) and a 16x16 i32 scratch per subgroup. */
+/**
+ * Workgroup memory: padded A and B stages (bk int8 deep), reused after the K loop for the
+ * epilogue's strips (16 rows of fn fragments per subgroup, rows padded by 4 words).
+ */
 export function int8WorkgroupBytes(v: Int8GemmVariant): number {
   if (v.kind === 'dot4') return 2 * 8 * 64 * 4;
   const { bm, bn } = int8TileOf(v);
   const bk = v.bk ?? 64;
-  return 4 * ((v.stages ?? 2) * (bm + bn) * (bk / 4 + 4) + 256 * v.sgM * v.sgN);
+  const tiles = (v.stages ?? 2) * (bm + bn) * (bk / 4 + 4);
+  const strips = 16 * (16 * v.fn + 4) * v.sgM * v.sgN;
+  return 4 * Math.max(tiles, strips);
 }
 
 /** Whether a variant can run a shape: dot4 needs K, N multiples of 4; tensor cores 16 (vec4 word loads). */
@@ -141,6 +150,7 @@ export async function createInt8GemmKernel(
             FN: variant.fn,
             BK: variant.bk ?? 64,
             STAGES: variant.stages ?? 2,
+            PROBE: variant.probe ?? 0,
           },
         });
   const pipeline = await computePipeline(device, label, code, 'main', constants);
