@@ -15,11 +15,12 @@
 // in workgroup memory with rows padded by 4 words: the next tile's global loads are in flight in
 // registers while the subgroups multiply, one barrier per K step (as gemm_subgroup_matrix.wgsl).
 // Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id). The epilogue
-// stores a row of a subgroup's fragments at a time into the tile memory (WGSL subgroup matrices
-// have no element access) and reads it back four columns per lane. On an H100 the epilogue that
-// went a fragment at a time through a 16x16 scratch (two barriers each, scales and biases read
-// per element) took 22-52 % of these GEMMs (batch 32, 128x128 tile: qkv 0.267-0.276 ms with it,
-// 0.162-0.169 without; proj 0.145 vs 0.070; fc2 0.320-0.327 vs 0.256-0.259).
+// walks each fragment through a 16x16 int32 scratch per subgroup. It takes a large share: on an
+// H100 (batch 32, 128x128 tile) qkv ran 0.162-0.169 ms without it (PROBE 1) and 0.267-0.276 with
+// it in the same call. An epilogue that went a row of fragments at a time through the tile memory
+// (half the barriers, scales and biases loaded once as vec4) gained where N is large (qkv
+// 0.211 vs 0.220 ms, best of 3 in one process) but lost where N = 768 (fc2 0.317 vs 0.242, proj
+// 0.142 vs 0.119; cause not found) and was dropped.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -62,52 +63,68 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<i32>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<i32>>;
-// N is a multiple of 16: scales and biases read four at a time.
-@group(0) @binding(3) var<storage, read> wScale: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> wScale: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> c: array<vec4<f16>>;
 @group(0) @binding(6) var<storage, read_write> cq: array<u32>;
 
-// One array for the A and B tile buffers and, after the K loop, the epilogue's strips: WGSL has no
-// aliasing, and a separate scratch would not fit beside the tiles within 48 KiB.
-const A_WORDS = STAGES * A_TILE;
-const SS = 16u * FN + 4u;             // strip row stride, words (padded against bank conflicts)
-const STRIP = 16u * SS;               // one subgroup's strip: a row of FN result fragments
-const GPR = 4u * FN;                  // 4-column groups per strip row
-const GROUPS = 16u * GPR / 32u;       // groups per lane per strip
-const_assert 32u % GPR == 0u;         // a lane keeps the same columns in every strip
-const SMEM = max(A_WORDS + STAGES * B_TILE, STRIP * SG_M * SG_N);
-var<workgroup> smem: array<i32, SMEM>;
+var<workgroup> tileA: array<i32, STAGES * A_TILE>;
+var<workgroup> tileB: array<i32, STAGES * B_TILE>;
+var<workgroup> scratch: array<i32, 256u * SG_M * SG_N>;
 
-// The epilogue of one strip (16 rows x 16 FN columns at row m0, this lane's four columns at n):
-// dequantise (ws already holds aScale · wScale), bias, activation or residual, store. Each
-// residual is read just before its use: reading a strip's residuals up front (more registers
-// live beside the accumulators) made the residual GEMMs slower on an H100 (batch 32 fc2 0.328 ms
-// against 0.238 for the fragment-at-a-time epilogue), while bias-only ones gained.
-fn emitStrip(base: u32, lane: u32, m0: u32, n: u32, ws: vec4<f32>, bs: vec4<f32>) {
-  let M = params.M;
-  let N = params.N;
-  let cg = lane % GPR;
-  // vitstream:unroll u < GROUPS
-  {
-    let r = ({u}u * 32u + lane) / GPR;
-    let m = m0 + r;
-    if (m < M && n < N) {
-      let q = (m * N + n) / 4u;
-      var p = vec4<f32>();
-      if (EPILOGUE == 3u) { p = vec4<f32>(c[q]); }
-      let e = base + r * SS + cg * 4u;
-      let acc = vec4<f32>(f32(smem[e]), f32(smem[e + 1u]), f32(smem[e + 2u]), f32(smem[e + 3u]));
-      let x = acc * ws + bs;
-      let y = vec4<f32>(activate(x.x), activate(x.y), activate(x.z), activate(x.w)) + p;
-      if (OUT_INT8 == 1u) {
-        cq[q] = quantize4(y, params.outInvScale);
-      } else {
-        c[q] = vec4<f16>(y);
+fn dequant(acc: i32, m: u32, n: u32) -> f32 {
+  var x = activate(f32(acc) * params.aScale * wScale[n] + bias[n]);
+  if (EPILOGUE == 3u) {
+    let e = m * params.N + n;
+    x += f32(c[e / 4u][e % 4u]);
+  }
+  return x;
+}
+
+fn emit(frag: subgroup_matrix_result<i32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32) {
+  subgroupMatrixStore<row_major>(&scratch, sg * 256u, frag, 16u);
+  workgroupBarrier();
+  let base = sg * 256u;
+  if (OUT_INT8 == 1u) {
+    // 64 output words per fragment (16 rows x 4 words), two per lane.
+    for (var w = 0u; w < 2u; w++) {
+      let wi = lane * 2u + w;
+      let r = wi / 4u;
+      let nb = n0 + (wi % 4u) * 4u;
+      let m = m0 + r;
+      if (m < params.M && nb < params.N) {
+        let e = base + r * 16u + (wi % 4u) * 4u;
+        let v = vec4<f32>(dequant(scratch[e], m, nb), dequant(scratch[e + 1u], m, nb + 1u),
+                          dequant(scratch[e + 2u], m, nb + 2u), dequant(scratch[e + 3u], m, nb + 3u));
+        cq[m * (params.N / 4u) + nb / 4u] = quantize4(v, params.outInvScale);
       }
     }
+  } else {
+    // Lane -> half a row: 8 consecutive columns, so that neighbouring lanes write neighbouring
+    // bytes, as two vec4 stores (N % 16 == 0: a vector is all in or all out).
+    let m = m0 + lane / 2u;
+    let e0 = base + (lane / 2u) * 16u + (lane % 2u) * 8u;
+    let nb = n0 + (lane % 2u) * 8u;
+    if (m < params.M) {
+      // vitstream:unroll h < 2
+      {
+        let n = nb + {h}u * 4u;
+        if (n < params.N) {
+          let q = (m * params.N + n) / 4u;
+          var p = vec4<f32>();
+          if (EPILOGUE == 3u) { p = vec4<f32>(c[q]); }
+          let e = e0 + {h}u * 4u;
+          let acc = vec4<f32>(f32(scratch[e]), f32(scratch[e + 1u]), f32(scratch[e + 2u]), f32(scratch[e + 3u]));
+          let ws = vec4<f32>(wScale[n], wScale[n + 1u], wScale[n + 2u], wScale[n + 3u]);
+          let bs = vec4<f32>(bias[n], bias[n + 1u], bias[n + 2u], bias[n + 3u]);
+          let x = acc * params.aScale * ws + bs;
+          c[q] = vec4<f16>(vec4<f32>(activate(x.x), activate(x.y), activate(x.z), activate(x.w)) + p);
+        }
+      }
+      // vitstream:end
+    }
   }
-  // vitstream:end
+  workgroupBarrier();
 }
 
 fn loadA(e: u32, row0: u32, k0: u32, M: u32, K16: u32) -> vec4<i32> {
@@ -124,10 +141,17 @@ fn loadB(e: u32, col0: u32, k0: u32, N: u32, K16: u32) -> vec4<i32> {
   return vec4<i32>();
 }
 
-fn stage(e: u32, count: u32, base: u32, v: vec4<i32>) {
-  if (e < count) {
+fn storeA(e: u32, base: u32, v: vec4<i32>) {
+  if (e < A_VECS) {
     let o = base + (e / (BKW / 4u)) * SAW + (e % (BKW / 4u)) * 4u;
-    smem[o] = v.x; smem[o + 1u] = v.y; smem[o + 2u] = v.z; smem[o + 3u] = v.w;
+    tileA[o] = v.x; tileA[o + 1u] = v.y; tileA[o + 2u] = v.z; tileA[o + 3u] = v.w;
+  }
+}
+
+fn storeB(e: u32, base: u32, v: vec4<i32>) {
+  if (e < B_VECS) {
+    let o = base + (e / (BKW / 4u)) * SAW + (e % (BKW / 4u)) * 4u;
+    tileB[o] = v.x; tileB[o + 1u] = v.y; tileB[o + 2u] = v.z; tileB[o + 3u] = v.w;
   }
 }
 
@@ -159,14 +183,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var buf = 0u;
   loop {
     let aBase = buf * A_TILE;
-    let bBase = A_WORDS + buf * B_TILE;
+    let bBase = buf * B_TILE;
     // One buffer: every subgroup must be done multiplying out of it before it is overwritten.
     if (STAGES == 1u && k0 != 0u) { workgroupBarrier(); }
     // vitstream:unroll i < A_PER_THREAD
-    stage(tid + {i}u * THREADS, A_VECS, aBase, ra{i});
+    storeA(tid + {i}u * THREADS, aBase, ra{i});
     // vitstream:end
     // vitstream:unroll i < B_PER_THREAD
-    stage(tid + {i}u * THREADS, B_VECS, bBase, rb{i});
+    storeB(tid + {i}u * THREADS, bBase, rb{i});
     // vitstream:end
     workgroupBarrier();
 
@@ -184,10 +208,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // vitstream:unroll s < BK / 32
     {
       // vitstream:unroll i < FM
-      let a{i} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&smem, aBase + (sr + 16u * {i}u) * SAW + {s}u * 8u, SAW);
+      let a{i} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&tileA, aBase + (sr + 16u * {i}u) * SAW + {s}u * 8u, SAW);
       // vitstream:end
       // vitstream:unroll j < FN
-      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&smem, bBase + (sc + 16u * {j}u) * SAW + {s}u * 8u, SAW);
+      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&tileB, bBase + (sc + 16u * {j}u) * SAW + {s}u * 8u, SAW);
       // vitstream:unroll i < FM
       acc{i}{j} = subgroupMatrixMultiplyAccumulate(a{i}, b{j}, acc{i}{j});
       // vitstream:end
@@ -202,22 +226,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   // A probe without epilogue keeps the products alive behind a condition never met.
   if (PROBE == 1u && params._pad0 != 12345u) { return; }
-  // A strip (a row of this subgroup's fragments) at a time through the tile memory: two barriers
-  // per strip, not per fragment, and the lane's scales and biases loaded once.
-  let n = col0 + sc + (lane % GPR) * 4u;
-  var ws = vec4<f32>();
-  var bs = vec4<f32>();
-  if (n < N) {
-    ws = wScale[n / 4u] * params.aScale;
-    bs = bias[n / 4u];
-  }
-  let base = sg * STRIP;
   // vitstream:unroll i < FM
-  workgroupBarrier();
   // vitstream:unroll j < FN
-  subgroupMatrixStore<row_major>(&smem, base + {j}u * 16u, acc{i}{j}, SS);
+  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u);
   // vitstream:end
-  workgroupBarrier();
-  emitStrip(base, lane, row0 + sr + 16u * {i}u, n, ws, bs);
   // vitstream:end
 }

@@ -89,17 +89,12 @@ export function int8TileOf(v: Int8GemmVariant): { bm: number; bn: number } {
   return v.kind === 'dot4' ? { bm: 64, bn: 64 } : { bm: 16 * v.fm * v.sgM, bn: 16 * v.fn * v.sgN };
 }
 
-/**
- * Workgroup memory: padded A and B stages (bk int8 deep), reused after the K loop for the
- * epilogue's strips (16 rows of fn fragments per subgroup, rows padded by 4 words).
- */
+/** Workgroup memory: padded A and B stages (bk int8 deep) and a 16x16 i32 scratch per subgroup. */
 export function int8WorkgroupBytes(v: Int8GemmVariant): number {
   if (v.kind === 'dot4') return 2 * 8 * 64 * 4;
   const { bm, bn } = int8TileOf(v);
   const bk = v.bk ?? 64;
-  const tiles = (v.stages ?? 2) * (bm + bn) * (bk / 4 + 4);
-  const strips = 16 * (16 * v.fn + 4) * v.sgM * v.sgN;
-  return 4 * Math.max(tiles, strips);
+  return 4 * ((v.stages ?? 2) * (bm + bn) * (bk / 4 + 4) + 256 * v.sgM * v.sgN);
 }
 
 /** Whether a variant can run a shape: dot4 needs K, N multiples of 4; tensor cores 16 (vec4 word loads). */
