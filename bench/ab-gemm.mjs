@@ -1,7 +1,9 @@
 // Old-versus-new timing of GEMM variants in one process: the same keys through this build and
 // through another build's dist (e.g. a snapshot before a kernel change), interleaved over rounds,
 // best reading per build, variant and shape (single readings on the H100 come out 2-4x slow now
-// and then). Usage (after a build): node bench/ab-gemm.mjs <other-root> [batch] [keys] [rounds]
+// and then). The key `attention` times the tensor-core attention kernel instead (ViT-B/16-384, one
+// layer; its time shows in the first column).
+// Usage (after a build): node bench/ab-gemm.mjs <other-root> [batch] [keys] [rounds]
 import path from 'node:path';
 
 const [other, batch = '32', list = 'i8mat-2x4-f4x2-bk128-st1', roundsText = '4'] = process.argv.slice(2);
@@ -31,6 +33,16 @@ const best = new Map();
 for (let r = 0; r < Number(roundsText); r++) {
   for (const key of keys) {
     for (const [name, b] of Object.entries(builds)) {
+      if (key === 'attention') {
+        const shape = { tokens: 577, numHeads: 12, headDim: 64, count: Number(batch) };
+        const ms = await b.gemm.timeAttention(gpu.device, 'subgroup-matrix', 'f16', shape).then(
+          (t) => t.ms,
+          () => Number.NaN,
+        );
+        const k = `${key}|${name}|qkv`;
+        best.set(k, Math.min(best.get(k) ?? Number.POSITIVE_INFINITY, ms));
+        continue;
+      }
       const int8 = key.startsWith('i8mat');
       const v = int8 ? b.int8Keys.parseInt8Variant(key) : b.fp16Keys.parseVariant(key);
       for (const [shape, [M, N, K, epilogue, outInt8]] of Object.entries(shapes)) {

@@ -2,16 +2,22 @@
 // 16x16x16 subgroup matrices and 32-wide subgroups. softmax(q kᵀ · scale) v, f16 storage,
 // f32 scores and accumulation; the T x T score matrix never leaves workgroup memory.
 //
-// A workgroup of QSG = 4 subgroups owns BQ = 64 queries of one (image, head); each subgroup owns
-// 16 query rows, whose Q fragments stay in registers. Keys and values are walked in tiles of
-// BKV = 64, staged in workgroup memory (rows past T zeroed, their scores masked), so T need not be
-// a multiple of 16; the next tile's global loads are in flight in registers while one is
-// multiplied. Per key tile and subgroup:
+// A workgroup of QSG = 4 subgroups owns BQ = 128 queries of one (image, head); each subgroup owns
+// RF = 2 row fragments (32 query rows), whose Q fragments stay in registers, so that every K and
+// V fragment it loads from workgroup memory feeds two multiplies. Keys and values are walked in
+// tiles of BKV = 32, staged in workgroup memory (rows past T zeroed, their scores masked), so T
+// need not be a multiple of 16; the next tile's global loads are in flight in registers while
+// one is multiplied. Per key tile and subgroup:
 //   S = Q Kᵀ           subgroup matrices, stored as f32 to the subgroup's scratch rows
-//   softmax            two lanes per query row, each reading a contiguous half of the row as
-//                      vec4s; exponentials in base 2 against the row's running max m, P written
-//                      as vec4<f16>
+//   softmax            one lane per query row, reading its row as vec4s; exponentials in base 2
+//                      against the row's running max m, P written as vec4<f16>
 //   O += P V           into accumulators that stay in registers across all key tiles
+// Against 64 queries of 16 rows per subgroup and 64-key tiles, this halves the K/V tiles each
+// query's workgroup loads and the fragment loads per multiply, within the same 48 KiB: Q is
+// staged through the P tile, and O leaves through the score scratch OC fragments at a time.
+// On an H100 (ViT-B/16-384, one layer, best of 3 in one process) that took batch 32 from 0.601 to
+// 0.501 ms and batch 8 from 0.164 to 0.130; batch 1 went from 0.031 to 0.039 (60 workgroups for
+// 132 SMs where there were 120).
 // WGSL subgroup matrices have no element access, so O cannot be rescaled in registers when the
 // max grows. The rescale is lazy instead: m moves only when a tile's max exceeds it by more than
 // THRESH (P then stays <= 2^THRESH, exact enough in f16 and far from its range); only then is O
@@ -19,15 +25,14 @@
 // (decided through workgroupUniformLoad, as workgroup barriers need uniform control flow). Its
 // cost is paid only when some row's max grows by more than 2^THRESH past the first tile; the
 // attention test with keys growing along the sequence makes that happen several times per row.
-// Key fragments wholly past T (the last tile of T = 577 holds one key in four fragments) are
-// skipped in both products, in a branch uniform across the workgroup: their scores are masked
-// anyway, and their P and V rows are zero.
+// Key fragments wholly past T are skipped in both products, in a branch uniform across the
+// workgroup: their scores are masked anyway, and their P and V rows are zero.
 // Matrix offsets derive from @builtin(subgroup_id) so that they are subgroup-uniform. Loops over
 // fragments and lane columns are unrolled (vitstream:unroll): fragments and per-lane values are
 // named registers, never arrays a compiler might spill to local memory.
-// On an H100 the same kernel with 1 or 2 subgroups per workgroup (32 or 64 invocations) gave
-// wrong results for every query (cause not found; every tensor-core kernel here uses >= 128
-// invocations), hence QSG stays 4.
+// On an H100 an older form of this kernel with 1 or 2 subgroups per workgroup (32 or 64
+// invocations) gave wrong results for every query (cause not found; every tensor-core kernel
+// here uses >= 128 invocations), hence QSG stays 4.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -37,27 +42,32 @@ const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
 // 4 no global loads after the first key tile.
 const PROBE: u32 = 0u; // vitstream:const PROBE
 const QSG = 4u;
-const ROWS = 16u;                     // query rows per subgroup
+const RF = 2u;                        // row fragments per subgroup
+const ROWS = 16u * RF;                // query rows per subgroup: one per lane
 const BQ = ROWS * QSG;
-const BKV = 64u;
+const BKV = 32u;
 const THREADS = 32u * QSG;
 const HF = HEAD_DIM / 16u;            // fragments along the head dimension
 const KF = BKV / 16u;                 // fragments along a key tile
+// O fragments per pass through the score scratch: min(HF, KF), set with HEAD_DIM.
+const OC: u32 = 2u; // vitstream:const OC
+const NCH = HF / OC;                  // such passes
 const DV = HEAD_DIM / 8u;             // 16-byte vectors (8 halves) per head row
-const SKV = HEAD_DIM + 8u;            // K/V tile row stride (f16), padded against bank conflicts
+const SKV = HEAD_DIM + 8u;            // K/V (and Q) tile row stride (f16), padded against bank conflicts
 const SP = BKV + 8u;                  // P row stride (f16)
 const SW = BKV + 4u;                  // score / output scratch row stride (f32)
-const LPR = 2u;                       // lanes per query row
-const SV = BKV / LPR / 4u;            // score vec4s per lane
-const OV = HEAD_DIM / LPR / 4u;       // output vec4s per lane
+const SV = BKV / 4u;                  // score vec4s per lane (its whole row)
+const OV = OC * 4u;                   // output vec4s per lane and pass
 const LOG2E = 1.4426950408889634;
 const NEG = -1.0e30;                  // not -inf: -inf - -inf would be NaN
 const THRESH = 8.0;                   // lazy rescale: log2 of the largest P
-const_assert BQ <= BKV;               // Q is staged through the K tile
-const_assert HEAD_DIM <= BKV;         // O fits the scratch rows
+const_assert ROWS == 32u;             // softmax: one lane per row
 const_assert HEAD_DIM % 16u == 0u;
-const KV_PER_THREAD = BKV * DV / THREADS;  // 16-byte vectors of K (and of V) each thread stages per tile
-const_assert (BKV * DV) % THREADS == 0u;
+const_assert HF % OC == 0u && OC <= KF;
+const KV_VECS = BKV * DV;             // 16-byte vectors per K (and V) tile
+const KV_PER_THREAD = (KV_VECS + THREADS - 1u) / THREADS;
+const Q_PER_THREAD = BQ * DV / THREADS;
+const PQ_TILE = max(BQ * SKV, BQ * SP) / 4u;  // the P tile, which first holds Q
 
 struct Params {
   count: u32,
@@ -75,7 +85,7 @@ struct Params {
 // vector-array overload count offsets and strides in vectors.
 var<workgroup> kTile: array<vec4<f16>, BKV * SKV / 4u>;
 var<workgroup> vTile: array<vec4<f16>, BKV * SKV / 4u>;
-var<workgroup> pTile: array<vec4<f16>, BQ * SP / 4u>;
+var<workgroup> pTile: array<vec4<f16>, PQ_TILE>;
 var<workgroup> sTile: array<f32, BQ * SW>;
 var<workgroup> grown: array<u32, QSG>;
 
@@ -90,28 +100,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let q0 = wid.x * BQ;
   let scale = params.scale * LOG2E;
 
-  // Q through the K tile into registers, once.
-  for (var e = tid; e < BQ * DV; e += THREADS) {
+  // Q through the P tile into registers, once. P is first written after the first key tile's
+  // staging barrier, which every subgroup reaches only after loading its Q fragments.
+  // vitstream:unroll i < Q_PER_THREAD
+  {
+    let e = tid + {i}u * THREADS;
     let r = e / DV;
-    let c = e % DV;
     var v = vec4<u32>();
-    if (q0 + r < Tn) { v = qkv[(base + q0 + r) * row8 + h8 + c]; }
-    put(&kTile, (r * SKV + c * 8u) / 4u, v);
+    if (q0 + r < Tn) { v = qkv[(base + q0 + r) * row8 + h8 + e % DV]; }
+    let t = (r * SKV + (e % DV) * 8u) / 4u;
+    pTile[t] = bitcast<vec4<f16>>(v.xy);
+    pTile[t + 1u] = bitcast<vec4<f16>>(v.zw);
   }
-  workgroupBarrier();
-  // vitstream:unroll d < HF
-  let qf{d} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&kTile, (sg * ROWS * SKV + {d}u * 16u) / 4u, SKV / 4u);
-  var o{d} = subgroup_matrix_result<f32, 16, 16>();
   // vitstream:end
   workgroupBarrier();
+  // vitstream:unroll f < RF
+  // vitstream:unroll d < HF
+  let qf{f}{d} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&pTile, ((sg * ROWS + {f}u * 16u) * SKV + {d}u * 16u) / 4u, SKV / 4u);
+  var o{f}{d} = subgroup_matrix_result<f32, 16, 16>();
+  // vitstream:end
+  // vitstream:end
 
-  // This lane's query row within the subgroup and its half (part) of the row's columns.
-  let r = lane % ROWS;
-  let part = lane / ROWS;
-  let sRow = (sg * ROWS + r) * SW;
-  let pRow = (sg * ROWS + r) * SP;
-  let c0 = part * (BKV / LPR);
-  let oc = part * (HEAD_DIM / LPR);
+  // This lane's query row.
+  let sRow = (sg * ROWS + lane) * SW;
+  let pRow = (sg * ROWS + lane) * SP;
   var m = NEG;
   var l = 0.0;
 
@@ -121,11 +133,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // vitstream:end
   for (var k0 = 0u; k0 < Tn; k0 += BKV) {
     // vitstream:unroll i < KV_PER_THREAD
-    {
+    if (tid + {i}u * THREADS < KV_VECS) {
       let e = tid + {i}u * THREADS;
       let t = ((e / DV) * SKV + (e % DV) * 8u) / 4u;
-      put(&kTile, t, kr{i});
-      put(&vTile, t, vr{i});
+      kTile[t] = bitcast<vec4<f16>>(kr{i}.xy);
+      kTile[t + 1u] = bitcast<vec4<f16>>(kr{i}.zw);
+      vTile[t] = bitcast<vec4<f16>>(vr{i}.xy);
+      vTile[t + 1u] = bitcast<vec4<f16>>(vr{i}.zw);
     }
     // vitstream:end
     workgroupBarrier();
@@ -136,16 +150,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // vitstream:end
     }
 
-    // S = Q Kᵀ: Kᵀ is the K tile read column-major.
+    // S = Q Kᵀ: Kᵀ is the K tile read column-major; each K fragment serves both row fragments.
     if (PROBE != 2u) {
     // vitstream:unroll j < KF
     if (k0 + {j}u * 16u < Tn) {
-      var s = subgroup_matrix_result<f32, 16, 16>();
-      // vitstream:unroll d < HF
-      s = subgroupMatrixMultiplyAccumulate(qf{d},
-        subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&kTile, ({j}u * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u), s);
+      // vitstream:unroll f < RF
+      var s{f} = subgroup_matrix_result<f32, 16, 16>();
       // vitstream:end
-      subgroupMatrixStore<row_major>(&sTile, sg * ROWS * SW + {j}u * 16u, s, SW);
+      // vitstream:unroll d < HF
+      {
+        let kb = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&kTile, ({j}u * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u);
+        // vitstream:unroll f < RF
+        s{f} = subgroupMatrixMultiplyAccumulate(qf{f}{d}, kb, s{f});
+        // vitstream:end
+      }
+      // vitstream:end
+      // vitstream:unroll f < RF
+      subgroupMatrixStore<row_major>(&sTile, (sg * ROWS + {f}u * 16u) * SW + {j}u * 16u, s{f}, SW);
+      // vitstream:end
     }
     // vitstream:end
     }
@@ -156,10 +178,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var tileMax = NEG;
     // vitstream:unroll v < SV
     var x{v} = vec4<f32>();
-    if (PROBE != 1u) { x{v} = scoreQuad(sRow + c0 + {v}u * 4u, c0 + {v}u * 4u, valid, scale); }
+    if (PROBE != 1u) { x{v} = scoreQuad(sRow + {v}u * 4u, {v}u * 4u, valid, scale); }
     tileMax = max(tileMax, max(max(x{v}.x, x{v}.y), max(x{v}.z, x{v}.w)));
     // vitstream:end
-    tileMax = max(tileMax, subgroupShuffleXor(tileMax, 16u));
     let grow = k0 != 0u && tileMax > m + THRESH;
     var mNew = m;
     if (k0 == 0u || grow) { mNew = tileMax; }
@@ -168,10 +189,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     {
       let p = exp2(x{v} - vec4<f32>(mNew));
       psum += (p.x + p.y) + (p.z + p.w);
-      if (PROBE != 1u) { pTile[(pRow + c0 + {v}u * 4u) / 4u] = vec4<f16>(p); }
+      if (PROBE != 1u) { pTile[(pRow + {v}u * 4u) / 4u] = vec4<f16>(p); }
     }
     // vitstream:end
-    psum += subgroupShuffleXor(psum, 16u);
     let alpha = exp2(m - mNew);
     l = l * alpha + psum;
     m = mNew;
@@ -184,52 +204,77 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     anyGrew |= flags[{g}u];
     // vitstream:end
     if (anyGrew != 0u) {
-      // O through this subgroup's scratch rows (their scores were read above): row * alpha.
+      // O through this subgroup's scratch rows (their scores were read above), OC fragments at a
+      // time: row * alpha.
+      // vitstream:unroll c < NCH
+      // vitstream:unroll f < RF
       // vitstream:unroll d < HF
-      subgroupMatrixStore<row_major>(&sTile, sg * ROWS * SW + {d}u * 16u, o{d}, SW);
+      if ({d}u / OC == {c}u) {
+        subgroupMatrixStore<row_major>(&sTile, (sg * ROWS + {f}u * 16u) * SW + ({d}u % OC) * 16u, o{f}{d}, SW);
+      }
+      // vitstream:end
       // vitstream:end
       workgroupBarrier();
-      for (var c = oc; c < oc + HEAD_DIM / LPR; c++) {
-        sTile[sRow + c] *= alpha;
+      for (var col = 0u; col < OC * 16u; col++) {
+        sTile[sRow + col] *= alpha;
       }
       workgroupBarrier();
+      // vitstream:unroll f < RF
       // vitstream:unroll d < HF
-      o{d} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&sTile, sg * ROWS * SW + {d}u * 16u, SW);
+      if ({d}u / OC == {c}u) {
+        o{f}{d} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&sTile, (sg * ROWS + {f}u * 16u) * SW + ({d}u % OC) * 16u, SW);
+      }
+      // vitstream:end
+      // vitstream:end
+      workgroupBarrier();
       // vitstream:end
     }
 
-    // O += P V.
+    // O += P V; each V fragment serves both row fragments.
     if (PROBE != 3u) {
     // vitstream:unroll j < KF
     if (k0 + {j}u * 16u < Tn) {
-      let pf = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&pTile, (sg * ROWS * SP + {j}u * 16u) / 4u, SP / 4u);
+      // vitstream:unroll f < RF
+      let pf{f} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&pTile, ((sg * ROWS + {f}u * 16u) * SP + {j}u * 16u) / 4u, SP / 4u);
+      // vitstream:end
       // vitstream:unroll d < HF
-      o{d} = subgroupMatrixMultiplyAccumulate(pf,
-        subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&vTile, ({j}u * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u), o{d});
+      {
+        let vb = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&vTile, ({j}u * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u);
+        // vitstream:unroll f < RF
+        o{f}{d} = subgroupMatrixMultiplyAccumulate(pf{f}, vb, o{f}{d});
+        // vitstream:end
+      }
       // vitstream:end
     }
     // vitstream:end
     }
-    // Every subgroup is done with the K and V tiles before they are overwritten.
+    // Every subgroup is done with the K, V and P tiles before they are overwritten.
     workgroupBarrier();
   }
 
-  // O / l through the scratch rows, a lane's half of its row as vec4<f16>.
+  // O / l through the scratch rows, OC fragments at a time, a lane's row as vec4<f16>.
+  let qi = q0 + sg * ROWS + lane;
+  let inv = 1.0 / l;
+  let ob = ((base + qi) * params.hidden + wid.y * HEAD_DIM) / 4u;
+  // vitstream:unroll c < NCH
+  // vitstream:unroll f < RF
   // vitstream:unroll d < HF
-  subgroupMatrixStore<row_major>(&sTile, sg * ROWS * SW + {d}u * 16u, o{d}, SW);
+  if ({d}u / OC == {c}u) {
+    subgroupMatrixStore<row_major>(&sTile, (sg * ROWS + {f}u * 16u) * SW + ({d}u % OC) * 16u, o{f}{d}, SW);
+  }
+  // vitstream:end
   // vitstream:end
   workgroupBarrier();
-  let qi = q0 + sg * ROWS + r;
   if (qi < Tn) {
-    let inv = 1.0 / l;
-    let ob = ((base + qi) * params.hidden + wid.y * HEAD_DIM + oc) / 4u;
     // vitstream:unroll v < OV
     {
-      let o = sRow + oc + {v}u * 4u;
-      out[ob + {v}u] = vec4<f16>(vec4<f32>(sTile[o], sTile[o + 1u], sTile[o + 2u], sTile[o + 3u]) * inv);
+      let o = sRow + {v}u * 4u;
+      out[ob + {c}u * OV + {v}u] = vec4<f16>(vec4<f32>(sTile[o], sTile[o + 1u], sTile[o + 2u], sTile[o + 3u]) * inv);
     }
     // vitstream:end
   }
+  workgroupBarrier();
+  // vitstream:end
 }
 
 // Four scaled scores of a row from the scratch (o: scratch index, c: column in the tile); columns
@@ -240,15 +285,9 @@ fn scoreQuad(o: u32, c: u32, valid: u32, scale: f32) -> vec4<f32> {
 }
 
 // Vector e of a key tile starting at token k0 (row e / DV, column e % DV): K or V by `col`; zeros
-// past T.
+// past T (and for e past the tile, when a tile has fewer vectors than the workgroup threads).
 fn loadKey(e: u32, base: u32, k0: u32, Tn: u32, row8: u32, col: u32) -> vec4<u32> {
   let j = k0 + e / DV;
-  if (j < Tn) { return qkv[(base + j) * row8 + col + e % DV]; }
+  if (e < KV_VECS && j < Tn) { return qkv[(base + j) * row8 + col + e % DV]; }
   return vec4<u32>();
-}
-
-// Eight halves (as 16 bytes) into a tile of vec4<f16> at vector index t.
-fn put(tile: ptr<workgroup, array<vec4<f16>, BKV * SKV / 4u>>, t: u32, v: vec4<u32>) {
-  (*tile)[t] = bitcast<vec4<f16>>(v.xy);
-  (*tile)[t + 1u] = bitcast<vec4<f16>>(v.zw);
 }

@@ -41,8 +41,10 @@ export function attentionSupports(
 }
 
 const QUERIES_PORTABLE = 64;
-/** Queries per workgroup of the tensor-core kernel (4 subgroups of 16). */
-const QUERIES_TENSOR = 64;
+/** Queries per workgroup of the tensor-core kernel (4 subgroups of 32 rows). */
+const QUERIES_TENSOR = 128;
+/** Key tile of the tensor-core kernel (its BKV): O leaves through a scratch this wide. */
+const KEYS_TENSOR = 32;
 
 export async function createAttentionKernel(
   device: GPUDevice,
@@ -56,7 +58,9 @@ export async function createAttentionKernel(
   const hidden = numHeads * headDim;
   const tensor = variant === 'subgroup-matrix';
   const code = tensor
-    ? kernelSource('attention_subgroup_matrix', { consts: { HEAD_DIM: headDim, PROBE: probe } })
+    ? kernelSource('attention_subgroup_matrix', {
+        consts: { HEAD_DIM: headDim, PROBE: probe, OC: Math.min(headDim, KEYS_TENSOR) / 16 },
+      })
     : kernelSource('attention', { elementType: type, consts: { HEAD_DIM: headDim } });
   const pipeline = await computePipeline(device, `attention-${variant}`, code);
   const queries = tensor ? QUERIES_TENSOR : QUERIES_PORTABLE;
