@@ -1,6 +1,11 @@
 // LayerNorm over the hidden dimension, one workgroup per row, statistics in f32 whatever the
 // storage type (f16 sums of 768 squares lose too much). `inRowStride` lets the final norm read
-// only the class-token rows (stride = tokens) instead of normalising every token.
+// only the class-token rows (stride = tokens) instead of normalising every token. The row is
+// read once into registers (PER_THREAD values per invocation, set from the model's hidden size),
+// then mean and centred squares (two passes, for accuracy) are reduced from there.
+// vitstream:unroll u < SUBGROUPS
+enable subgroups;
+// vitstream:end
 alias T = f32; // vitstream:element-type
 
 struct Params {
@@ -17,37 +22,39 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<T>;
 
 const WG = 128u;
-var<workgroup> partialSum: array<f32, WG>;
-var<workgroup> partialSq: array<f32, WG>;
+const PER_THREAD: u32 = 6u; // vitstream:const PER_THREAD
+const SUBGROUPS: u32 = 0u; // vitstream:const SUBGROUPS
+// vitstream:include row_sum.wgsl
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        // vitstream:unroll u < SUBGROUPS
+        @builtin(subgroup_id) sg: u32, @builtin(num_subgroups) nsg: u32,
+        // vitstream:end
         @builtin(local_invocation_index) lid: u32) {
+  // vitstream:unroll u < 1 - SUBGROUPS
+  let sg = 0u;
+  let nsg = 0u;
+  // vitstream:end
   let row = wid.x + wid.y * nwg.x;
   if (row >= params.rows) { return; } // uniform per workgroup, so barriers stay uniform
   let D = params.hidden;
   let inBase = row * params.inRowStride * D;
-  // Two-pass (mean, then centred squares) for accuracy; the row is tiny and stays in cache.
   var s = 0.0;
-  for (var d = lid; d < D; d += WG) { s += f32(x[inBase + d]); }
-  partialSum[lid] = s;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w >>= 1u) {
-    if (lid < w) { partialSum[lid] += partialSum[lid + w]; }
-    workgroupBarrier();
-  }
-  let mean = partialSum[0] / f32(D);
+  // vitstream:unroll i < PER_THREAD
+  let d{i} = lid + {i}u * WG;
+  var v{i} = 0.0;
+  if (d{i} < D) { v{i} = f32(x[inBase + d{i}]); }
+  s += v{i};
+  // vitstream:end
+  let mean = rowSum(s, lid, sg, nsg) / f32(D);
   var q = 0.0;
-  for (var d = lid; d < D; d += WG) { let c = f32(x[inBase + d]) - mean; q += c * c; }
-  partialSq[lid] = q;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w >>= 1u) {
-    if (lid < w) { partialSq[lid] += partialSq[lid + w]; }
-    workgroupBarrier();
-  }
-  let inv = inverseSqrt(partialSq[0] / f32(D) + params.eps);
+  // vitstream:unroll i < PER_THREAD
+  if (d{i} < D) { let c = v{i} - mean; q += c * c; }
+  // vitstream:end
+  let inv = inverseSqrt(rowSum(q, lid, sg, nsg) / f32(D) + params.eps);
   let outBase = row * D;
-  for (var d = lid; d < D; d += WG) {
-    y[outBase + d] = T((f32(x[inBase + d]) - mean) * inv * f32(gamma[d]) + f32(beta[d]));
-  }
+  // vitstream:unroll i < PER_THREAD
+  if (d{i} < D) { y[outBase + d{i}] = T((v{i} - mean) * inv * f32(gamma[d{i}]) + f32(beta[d{i}])); }
+  // vitstream:end
 }

@@ -1,6 +1,10 @@
 // LayerNorm whose output is the next GEMM's int8 input (INT8 mode 2): statistics in f32 as in
 // layernorm.wgsl, then each 4 normalised values quantised with the GEMM's activation scale and
-// packed into one word. One workgroup per row; hidden is a multiple of 4.
+// packed into one word. One workgroup per row, read once into registers as vec4s (PER_THREAD per
+// invocation, set from the model's hidden size, a multiple of 4).
+// vitstream:unroll u < SUBGROUPS
+enable subgroups;
+// vitstream:end
 enable f16;
 
 struct Params {
@@ -17,19 +21,9 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<u32>;
 
 const WG = 128u;
-var<workgroup> partial: array<f32, WG>;
-
-fn reduce(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  workgroupBarrier();
-  for (var w = WG / 2u; w > 0u; w >>= 1u) {
-    if (lid < w) { partial[lid] += partial[lid + w]; }
-    workgroupBarrier();
-  }
-  let total = partial[0];
-  workgroupBarrier();
-  return total;
-}
+const PER_THREAD: u32 = 2u; // vitstream:const PER_THREAD
+const SUBGROUPS: u32 = 0u; // vitstream:const SUBGROUPS
+// vitstream:include row_sum.wgsl
 
 fn quantize4(v: vec4<f32>, invScale: f32) -> u32 {
   let q = vec4<i32>(clamp(round(v * invScale), vec4<f32>(-127.0), vec4<f32>(127.0)));
@@ -39,19 +33,35 @@ fn quantize4(v: vec4<f32>, invScale: f32) -> u32 {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        // vitstream:unroll u < SUBGROUPS
+        @builtin(subgroup_id) sg: u32, @builtin(num_subgroups) nsg: u32,
+        // vitstream:end
         @builtin(local_invocation_index) lid: u32) {
+  // vitstream:unroll u < 1 - SUBGROUPS
+  let sg = 0u;
+  let nsg = 0u;
+  // vitstream:end
   let row = wid.x + wid.y * nwg.x;
   if (row >= params.rows) { return; } // uniform per workgroup, so barriers stay uniform
   let D4 = params.hidden / 4u;
   let base = row * D4;
   var s = 0.0;
-  for (var d = lid; d < D4; d += WG) { let v = vec4<f32>(x[base + d]); s += v.x + v.y + v.z + v.w; }
-  let mean = reduce(s, lid) / f32(params.hidden);
+  // vitstream:unroll i < PER_THREAD
+  let d{i} = lid + {i}u * WG;
+  var v{i} = vec4<f32>();
+  if (d{i} < D4) { v{i} = vec4<f32>(x[base + d{i}]); }
+  s += (v{i}.x + v{i}.y) + (v{i}.z + v{i}.w);
+  // vitstream:end
+  let mean = rowSum(s, lid, sg, nsg) / f32(params.hidden);
   var q = 0.0;
-  for (var d = lid; d < D4; d += WG) { let c = vec4<f32>(x[base + d]) - mean; q += dot(c, c); }
-  let inv = inverseSqrt(reduce(q, lid) / f32(params.hidden) + params.eps);
-  for (var d = lid; d < D4; d += WG) {
-    let v = (vec4<f32>(x[base + d]) - mean) * inv * vec4<f32>(gamma[d]) + vec4<f32>(beta[d]);
-    y[base + d] = quantize4(v, params.invScale);
+  // vitstream:unroll i < PER_THREAD
+  if (d{i} < D4) { let c = v{i} - mean; q += dot(c, c); }
+  // vitstream:end
+  let inv = inverseSqrt(rowSum(q, lid, sg, nsg) / f32(params.hidden) + params.eps);
+  // vitstream:unroll i < PER_THREAD
+  if (d{i} < D4) {
+    let v = (v{i} - mean) * inv * vec4<f32>(gamma[d{i}]) + vec4<f32>(beta[d{i}]);
+    y[base + d{i}] = quantize4(v, params.invScale);
   }
+  // vitstream:end
 }

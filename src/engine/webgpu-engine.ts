@@ -131,7 +131,7 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
     const [preprocess, embed, layerNorm, pool, attention] = await Promise.all([
       createPreprocessKernel(device, config, type),
       createEmbedKernel(device, config, type),
-      createLayerNormKernel(device, type),
+      createLayerNormKernel(device, type, config.hiddenSize),
       createPoolKernel(device, type),
       createAttentionKernel(device, config, type, attentionVariant),
     ]);

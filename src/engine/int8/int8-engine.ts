@@ -215,8 +215,8 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
     const [preprocess, embed, layerNorm, layerNormInt8, pool, attention, quantize, head] = await Promise.all([
       createPreprocessKernel(device, config, 'f16'),
       createEmbedKernel(device, config, 'f16'),
-      createLayerNormKernel(device, 'f16'),
-      createLayerNormInt8Kernel(device),
+      createLayerNormKernel(device, 'f16', D),
+      createLayerNormInt8Kernel(device, D),
       createPoolKernel(device, 'f16'),
       createAttentionKernel(device, config, 'f16', attentionVariant),
       createQuantizeKernel(device, 'f16'),

@@ -1,3 +1,4 @@
+import { LAYERNORM_THREADS } from './layernorm.js';
 import { computePipeline, kernelSource } from './source.js';
 
 /** LayerNorm writing packed int8 for the next GEMM (kernels/layernorm_int8.wgsl, INT8 mode 2). */
@@ -8,8 +9,18 @@ export interface LayerNormInt8Kernel {
   workgroups(rows: number): [number, number, number];
 }
 
-export async function createLayerNormInt8Kernel(device: GPUDevice): Promise<LayerNormInt8Kernel> {
-  const pipeline = await computePipeline(device, 'layernorm-int8', kernelSource('layernorm_int8'));
+/** `hidden` (a multiple of 4) sizes the registers that hold a row, as in createLayerNormKernel. */
+export async function createLayerNormInt8Kernel(
+  device: GPUDevice,
+  hidden: number,
+  subgroups = device.features.has('subgroups'),
+): Promise<LayerNormInt8Kernel> {
+  const consts = { PER_THREAD: Math.ceil(hidden / 4 / LAYERNORM_THREADS), SUBGROUPS: subgroups ? 1 : 0 };
+  const pipeline = await computePipeline(
+    device,
+    'layernorm-int8',
+    kernelSource('layernorm_int8', { consts }),
+  );
   return {
     pipeline,
     params(rows, hidden, eps, scale) {

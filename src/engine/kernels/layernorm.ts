@@ -1,5 +1,8 @@
 import { computePipeline, type ElementType, kernelSource } from './source.js';
 
+/** Invocations per row (the kernels' WG). */
+export const LAYERNORM_THREADS = 128;
+
 /** Row-wise LayerNorm with f32 statistics (kernels/layernorm.wgsl). */
 export interface LayerNormKernel {
   pipeline: GPUComputePipeline;
@@ -8,11 +11,21 @@ export interface LayerNormKernel {
   workgroups(rows: number): [number, number, number];
 }
 
-export async function createLayerNormKernel(device: GPUDevice, type: ElementType): Promise<LayerNormKernel> {
+/**
+ * `hidden` sizes the registers that hold a row (rows of other sizes are not supported); the
+ * reductions use subgroups where the device has them.
+ */
+export async function createLayerNormKernel(
+  device: GPUDevice,
+  type: ElementType,
+  hidden: number,
+  subgroups = device.features.has('subgroups'),
+): Promise<LayerNormKernel> {
+  const consts = { PER_THREAD: Math.ceil(hidden / LAYERNORM_THREADS), SUBGROUPS: subgroups ? 1 : 0 };
   const pipeline = await computePipeline(
     device,
     'layernorm',
-    kernelSource('layernorm', { elementType: type }),
+    kernelSource('layernorm', { elementType: type, consts }),
   );
   return {
     pipeline,

@@ -78,41 +78,48 @@ describe('quantize kernel (every adapter)', () => {
 });
 
 describe('int8 LayerNorm kernel (mode 2)', () => {
-  it('quantises the CPU reference LayerNorm output, off by at most one step at rounding boundaries', async () => {
-    const { device } = gpu;
-    const rows = 37;
-    const D = 96;
-    const x = fromHalfArray(toHalfArray(randFloats(rows * D, 31, -2, 2)));
-    const gamma = fromHalfArray(toHalfArray(randFloats(D, 32, 0.5, 1.5)));
-    const beta = fromHalfArray(toHalfArray(randFloats(D, 33, -0.2, 0.2)));
-    const scale = 3 / 127;
-    const k = await createLayerNormInt8Kernel(device);
-    const y = upload(device, new Uint8Array(rows * D));
-    const enc = device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    pass.setPipeline(k.pipeline);
-    pass.setBindGroup(
-      0,
-      bindGroup(device, 'ln-int8', k.pipeline, [
-        uniform(device, k.params(rows, D, 1e-6, scale)),
-        upload(device, toHalfArray(x)),
-        upload(device, toHalfArray(gamma)),
-        upload(device, toHalfArray(beta)),
-        y,
-      ]),
-    );
-    pass.dispatchWorkgroups(...k.workgroups(rows));
-    pass.end();
-    device.queue.submit([enc.finish()]);
-    const got = new Int8Array(await readBack(device, y, rows * D));
-    const ref = new Float32Array(rows * D);
-    layerNorm(x, gamma, beta, ref, rows, D, 1e-6);
-    const want = quantizeArray(ref, scale);
-    let off = 0;
-    for (let i = 0; i < want.length; i++) {
-      expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1);
-      if (got[i] !== want[i]) off++;
-    }
-    expect(off / want.length).toBeLessThan(0.01);
-  });
+  // D = 1000: more vectors than invocations (two per invocation, the second only for some).
+  for (const [D, subgroups] of [
+    [96, false],
+    [96, true],
+    [1000, false],
+    [1000, true],
+  ] as const)
+    it(`quantises the CPU reference LayerNorm output, off by at most one step at rounding boundaries (D=${D}, ${subgroups ? 'subgroup' : 'tree'} reductions)`, async () => {
+      const { device } = gpu;
+      if (subgroups && !device.features.has('subgroups')) return;
+      const rows = 37;
+      const x = fromHalfArray(toHalfArray(randFloats(rows * D, 31, -2, 2)));
+      const gamma = fromHalfArray(toHalfArray(randFloats(D, 32, 0.5, 1.5)));
+      const beta = fromHalfArray(toHalfArray(randFloats(D, 33, -0.2, 0.2)));
+      const scale = 3 / 127;
+      const k = await createLayerNormInt8Kernel(device, D, subgroups);
+      const y = upload(device, new Uint8Array(rows * D));
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      pass.setPipeline(k.pipeline);
+      pass.setBindGroup(
+        0,
+        bindGroup(device, 'ln-int8', k.pipeline, [
+          uniform(device, k.params(rows, D, 1e-6, scale)),
+          upload(device, toHalfArray(x)),
+          upload(device, toHalfArray(gamma)),
+          upload(device, toHalfArray(beta)),
+          y,
+        ]),
+      );
+      pass.dispatchWorkgroups(...k.workgroups(rows));
+      pass.end();
+      device.queue.submit([enc.finish()]);
+      const got = new Int8Array(await readBack(device, y, rows * D));
+      const ref = new Float32Array(rows * D);
+      layerNorm(x, gamma, beta, ref, rows, D, 1e-6);
+      const want = quantizeArray(ref, scale);
+      let off = 0;
+      for (let i = 0; i < want.length; i++) {
+        expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1);
+        if (got[i] !== want[i]) off++;
+      }
+      expect(off / want.length).toBeLessThan(0.01);
+    });
 });
