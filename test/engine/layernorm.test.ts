@@ -1,24 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BufferUsage, type GpuContext, MapMode, openGpu } from '../../src/engine/gpu.js';
+import { type GpuContext, openGpu } from '../../src/engine/gpu.js';
 import { createLayerNormKernel } from '../../src/engine/kernels/layernorm.js';
 import { bindGroup, type ElementType } from '../../src/engine/kernels/source.js';
 import { fromHalfArray, toHalfArray } from '../../src/util/half.js';
 import { relMaxError } from '../helpers/compare.js';
+import { randFloats, readBack, uniform, upload } from './int8/gpu-helpers.js';
 
 let gpu: GpuContext;
 beforeAll(async () => {
   gpu = await openGpu();
 });
-
-function rand(n: number, seed: number, offset = 0): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = offset + (s / 2 ** 32 - 0.5) * 4;
-  }
-  return out;
-}
 
 /** Float64 LayerNorm of `rows` rows taken every `stride` rows of x. */
 function cpuLayerNorm(
@@ -48,38 +39,23 @@ async function runLayerNorm(type: ElementType, subgroups: boolean, rows: number,
   const kernel = await createLayerNormKernel(device, type, D, subgroups);
   // A mean far from zero next to the spread: the two-pass statistics must not lose it.
   const round = (a: Float32Array) => (type === 'f16' ? fromHalfArray(toHalfArray(a)) : a);
-  const x = round(rand(rows * stride * D, D * 7 + rows, 30));
-  const g = round(rand(D, 3, 1));
-  const b = round(rand(D, 5));
-  const usage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
-  const upload = (a: Float32Array) => {
-    const data = type === 'f16' ? toHalfArray(a) : a;
-    const buf = device.createBuffer({ size: Math.ceil(data.byteLength / 16) * 16, usage });
-    device.queue.writeBuffer(buf, 0, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
-    return buf;
-  };
-  const el = type === 'f16' ? 2 : 4;
-  const outBytes = Math.ceil((rows * D * el) / 16) * 16;
-  const out = device.createBuffer({ size: outBytes, usage });
-  const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
-  device.queue.writeBuffer(params, 0, kernel.params(rows, D, stride, 1e-6));
-  const bufs = [params, upload(x), upload(g), upload(b), out];
+  const x = round(randFloats(rows * stride * D, D * 7 + rows, 28, 32));
+  const g = round(randFloats(D, 3, -1, 3));
+  const b = round(randFloats(D, 5, -2, 2));
+  const store = (a: Float32Array) => upload(device, type === 'f16' ? toHalfArray(a) : a);
+  const outBytes = rows * D * (type === 'f16' ? 2 : 4);
+  const out = upload(device, new Uint8Array(outBytes));
+  const bufs = [uniform(device, kernel.params(rows, D, stride, 1e-6)), store(x), store(g), store(b), out];
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   pass.setPipeline(kernel.pipeline);
   pass.setBindGroup(0, bindGroup(device, 'layernorm-test', kernel.pipeline, bufs));
   pass.dispatchWorkgroups(...kernel.workgroups(rows));
   pass.end();
-  const rb = device.createBuffer({ size: outBytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-  enc.copyBufferToBuffer(out, 0, rb, 0, outBytes);
   device.queue.submit([enc.finish()]);
-  await rb.mapAsync(MapMode.READ);
-  const n = rows * D;
-  const got =
-    type === 'f16'
-      ? fromHalfArray(new Uint16Array(rb.getMappedRange().slice(0, n * 2)))
-      : new Float32Array(rb.getMappedRange().slice(0, n * 4));
-  for (const buf of [...bufs, rb]) buf.destroy();
+  const data = await readBack(device, out, outBytes);
+  const got = type === 'f16' ? fromHalfArray(new Uint16Array(data)) : new Float32Array(data);
+  for (const buf of bufs) buf.destroy();
   return { got, expected: cpuLayerNorm(x, rows, D, stride, g, b) };
 }
 
