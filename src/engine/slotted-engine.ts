@@ -77,9 +77,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
   abstract readonly precision: Engine['precision'];
   protected readonly slots: Slot<B, P>[];
   private next = 0;
-  /** Plans that ran once inside a validation error scope; later runs of a plan skip the scope. */
-  private readonly validated = new WeakSet<P>();
-  /** Fastest submit-to-results time of each plan, ms. */
+  /** Fastest submit-to-results time of each plan that has run without error, ms. */
   private readonly fastestMs = new WeakMap<P, number>();
   protected closed = false;
   protected lostReason?: string;
@@ -241,10 +239,11 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
       throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
     const device = this.gpu.device;
     const plan = this.plan(slot, input);
+    const fastest = this.fastestMs.get(plan);
     // A validation error would otherwise surface only as logits of zero: a plan's first run fails
     // the batch instead. Later runs replay the same commands on the same buffers and skip the
     // scope (one GPU promise less to wait for).
-    const firstRun = !this.validated.has(plan);
+    const firstRun = fastest === undefined;
     if (firstRun) device.pushErrorScope('validation');
     const enc = device.createCommandEncoder();
     await this.upload(slot, input, enc);
@@ -254,8 +253,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     const submittedAt = performance.now();
     // The slot's next batch is most often the same size: encode its pass now, while the GPU runs.
     slot.ready = { plan, commands: this.encodeForward(slot, plan, input) };
-    const fastest = this.fastestMs.get(plan);
-    if (!firstRun && fastest !== undefined && fastest >= SLEEP_FROM_MS) {
+    if (!firstRun && fastest >= SLEEP_FROM_MS) {
       const rest = fastest * SLEEP_SHARE - (performance.now() - submittedAt);
       if (rest >= 1) await new Promise((resolve) => setTimeout(resolve, rest));
     }
@@ -283,7 +281,6 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
         `reading logits back failed${this.lostReason ? ` (device lost: ${this.lostReason})` : ''}: ${mapError.message}`,
         { cause: mapError },
       );
-    this.validated.add(plan);
     const took = performance.now() - submittedAt;
     this.fastestMs.set(plan, Math.min(fastest ?? took, took));
     const out = this.readFloats(readback.getMappedRange(0, bytes), input.count * this.config.numClasses);
