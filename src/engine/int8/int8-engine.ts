@@ -204,36 +204,31 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
       const one = v && v.kind === 'subgroup-matrix' ? { ...v, splitK: undefined } : v;
       return one && variantSupports(one, 'f16', patchDim, D) ? one : { kind: 'portable' };
     };
-    const patchKernels = new Map<string, Promise<GemmKernel>>();
-    const patchAt: string[] = [];
-    for (let n = 1; n <= maxBatch; n++) {
-      const v = patchVariantAt(n * numPatches);
-      const key = variantKey(v);
-      if (!patchKernels.has(key)) patchKernels.set(key, createGemmKernel(device, 'f16', 'bias', v));
-      patchAt[n] = key;
-    }
-    const [preprocess, embed, layerNorm, layerNormInt8, pool, attention, quantize, head] = await Promise.all([
-      createPreprocessKernel(device, config, 'f16'),
-      createEmbedKernel(device, config, 'f16'),
-      createLayerNormKernel(device, 'f16', D),
-      createLayerNormInt8Kernel(device, D),
-      createPoolKernel(device, 'f16'),
-      createAttentionKernel(device, config, 'f16', attentionVariant),
-      createQuantizeKernel(device, 'f16'),
-      createGemmKernel(
-        device,
-        'f16',
-        'bias',
-        variantSupports(fp16Gemm, 'f16', D, config.numClasses) ? fp16Gemm : { kind: 'portable' },
-      ),
-    ]);
-    const patchReady = new Map<string, GemmKernel>();
-    await Promise.all([...patchKernels].map(async ([key, k]) => patchReady.set(key, await k)));
-    const patch = (count: number): GemmKernel => {
-      const k = patchReady.get(patchAt[count] ?? '');
-      if (!k) throw new EngineError(`internal: no patch-embedding GEMM for a batch of ${count}`);
-      return k;
-    };
+    const patchLookup = compileDistinct(
+      Array.from({ length: maxBatch }, (_, i) => {
+        const v = patchVariantAt((i + 1) * numPatches);
+        return [String(i + 1), variantKey(v), () => createGemmKernel(device, 'f16', 'bias', v)] as const;
+      }),
+      (count) => `no patch-embedding GEMM for a batch of ${count}`,
+    );
+    const [preprocess, embed, layerNorm, layerNormInt8, pool, attention, quantize, head, patchAt] =
+      await Promise.all([
+        createPreprocessKernel(device, config, 'f16'),
+        createEmbedKernel(device, config, 'f16'),
+        createLayerNormKernel(device, 'f16', D),
+        createLayerNormInt8Kernel(device, D),
+        createPoolKernel(device, 'f16'),
+        createAttentionKernel(device, config, 'f16', attentionVariant),
+        createQuantizeKernel(device, 'f16'),
+        createGemmKernel(
+          device,
+          'f16',
+          'bias',
+          variantSupports(fp16Gemm, 'f16', D, config.numClasses) ? fp16Gemm : { kind: 'portable' },
+        ),
+        patchLookup,
+      ]);
+    const patch = (count: number): GemmKernel => patchAt(String(count));
     const gelu: Int8Epilogue = config.activation === 'gelu_tanh' ? 'bias-gelu-tanh' : 'bias-gelu-erf';
     const shapes: Record<Int8Role, { K: number; N: number; epilogue: Int8Epilogue; outInt8: boolean }> = {
       qkv: { K: D, N: 3 * D, epilogue: 'bias', outInt8: false },
@@ -243,24 +238,23 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
     };
     const { tokens } = vitDims(config);
     const compileAll = async (pick: Int8GemmPolicy) => {
-      const compiled = new Map<string, Promise<Int8GemmKernel>>();
-      const at = new Map<string, string>();
+      const slots: (readonly [string, string, () => Promise<Int8GemmKernel>])[] = [];
       for (let n = 1; n <= maxBatch; n++) {
         for (const role of INT8_ROLES) {
           const { K, N, epilogue, outInt8 } = shapes[role];
           const v = pick(role, n * tokens, N, K);
-          const key = `${int8VariantKey(v)}/${epilogue}/${outInt8}`;
-          if (!compiled.has(key)) compiled.set(key, createInt8GemmKernel(device, epilogue, v, outInt8));
-          at.set(`${role}@${n * tokens}`, key);
+          slots.push([
+            `${role}@${n * tokens}`,
+            `${int8VariantKey(v)}/${epilogue}/${outInt8}`,
+            () => createInt8GemmKernel(device, epilogue, v, outInt8),
+          ]);
         }
       }
-      const ready = new Map<string, Int8GemmKernel>();
-      await Promise.all([...compiled].map(async ([key, p]) => ready.set(key, await p)));
-      return (role: Int8Role, M: number) => {
-        const k = ready.get(at.get(`${role}@${M}`) ?? '');
-        if (!k) throw new EngineError(`internal: INT8 GEMM for ${role} at M=${M} was not compiled`);
-        return k;
-      };
+      const at = await compileDistinct(
+        slots,
+        (slot) => `INT8 GEMM for ${slot.replace('@', ' at M=')} was not compiled`,
+      );
+      return (role: Int8Role, M: number) => at(`${role}@${M}`);
     };
     let gemm: Int8Kernels['gemm'];
     let fallback: string | undefined;
@@ -307,4 +301,27 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
     );
     return engine;
   }
+}
+
+/**
+ * Compiles one kernel per distinct kernel key among `slots` ([where it is used, kernel key,
+ * how to create it]), all at once, and returns the ready kernel for each use.
+ */
+async function compileDistinct<K>(
+  slots: readonly (readonly [string, string, () => Promise<K>])[],
+  missing: (slot: string) => string,
+): Promise<(slot: string) => K> {
+  const pending = new Map<string, Promise<K>>();
+  const keyOf = new Map<string, string>();
+  for (const [slot, key, create] of slots) {
+    if (!pending.has(key)) pending.set(key, create());
+    keyOf.set(slot, key);
+  }
+  const ready = new Map<string, K>();
+  await Promise.all([...pending].map(async ([key, p]) => ready.set(key, await p)));
+  return (slot) => {
+    const k = ready.get(keyOf.get(slot) ?? '');
+    if (!k) throw new EngineError(`internal: ${missing(slot)}`);
+    return k;
+  };
 }
