@@ -5,6 +5,7 @@
 // layer; its time shows in the first column).
 // Usage (after a build): node bench/ab-gemm.mjs <other-root> [batch] [keys] [rounds]
 import path from 'node:path';
+import { gemmShapes } from './vit-b16-384-shapes.mjs';
 
 const [other, batch = '32', list = 'i8mat-2x4-f4x2-bk128-st1', roundsText = '4'] = process.argv.slice(2);
 if (!other) {
@@ -20,14 +21,7 @@ const load = async (root) => ({
 const builds = { new: await load('.'), old: await load(other) };
 const { openGpu } = await import(path.resolve('dist/src/engine/gpu.js'));
 const gpu = await openGpu();
-const tokens = 577 * Number(batch);
-const shapes = {
-  qkv: [tokens, 2304, 768, 'bias', false],
-  proj: [tokens, 768, 768, 'bias-residual', false],
-  fc1: [tokens, 3072, 768, 'bias-gelu-erf', false],
-  fc2: [tokens, 768, 3072, 'bias-residual', false],
-  fc1q: [tokens, 3072, 768, 'bias-gelu-erf', true],
-};
+const shapes = gemmShapes(batch);
 const keys = list.split(',');
 const best = new Map();
 for (let r = 0; r < Number(roundsText); r++) {

@@ -8,18 +8,11 @@ import { openGpu } from '../dist/src/engine/gpu.js';
 import { timeInt8Gemm } from '../dist/src/engine/int8/int8-tuning.js';
 import { parseVariant, SUBGROUP_MATRIX_TILES, variantKey } from '../dist/src/engine/kernels/gemm.js';
 import { parseInt8Variant } from '../dist/src/engine/kernels/gemm-int8.js';
+import { gemmShapes } from './vit-b16-384-shapes.mjs';
 
 const [batch = '32', list] = process.argv.slice(2);
 const keys = list ? list.split(',') : SUBGROUP_MATRIX_TILES.map(variantKey);
-const tokens = 577 * Number(batch);
-const shapes = {
-  qkv: [tokens, 2304, 768, 'bias'],
-  proj: [tokens, 768, 768, 'bias-residual'],
-  fc1: [tokens, 3072, 768, 'bias-gelu-erf'],
-  fc2: [tokens, 768, 3072, 'bias-residual'],
-  // INT8 only: fc1 as mode 2 runs it, quantising its output for fc2.
-  fc1q: [tokens, 3072, 768, 'bias-gelu-erf', true],
-};
+const shapes = gemmShapes(batch);
 const gpu = await openGpu();
 console.log(
   `variant`.padEnd(24) +
