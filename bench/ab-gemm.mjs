@@ -1,9 +1,10 @@
 // Old-versus-new timing of GEMM variants in one process: the same keys through this build and
 // through another build's dist (e.g. a snapshot before a kernel change), interleaved over rounds,
 // best reading per build, variant and shape (single readings on the H100 come out 2-4x slow now
-// and then). The key `attention` times the tensor-core attention kernel instead (ViT-B/16-384, one
+// and then). The key `attention` (`attention-p<n>`: with timing probe n) times the tensor-core attention kernel instead (ViT-B/16-384, one
 // layer; its time shows in the first column).
 // Usage (after a build): node bench/ab-gemm.mjs <other-root> [batch] [keys] [rounds]
+// <other-root> '-' times this build alone (e.g. timing probes that the other build lacks).
 import path from 'node:path';
 import { gemmShapes } from './vit-b16-384-shapes.mjs';
 
@@ -18,7 +19,7 @@ const load = async (root) => ({
   fp16Keys: await import(path.resolve(root, 'dist/src/engine/kernels/gemm.js')),
   int8Keys: await import(path.resolve(root, 'dist/src/engine/kernels/gemm-int8.js')),
 });
-const builds = { new: await load('.'), old: await load(other) };
+const builds = other === '-' ? { new: await load('.') } : { new: await load('.'), old: await load(other) };
 const { openGpu } = await import(path.resolve('dist/src/engine/gpu.js'));
 const gpu = await openGpu();
 const shapes = gemmShapes(batch);
@@ -27,9 +28,10 @@ const best = new Map();
 for (let r = 0; r < Number(roundsText); r++) {
   for (const key of keys) {
     for (const [name, b] of Object.entries(builds)) {
-      if (key === 'attention') {
+      if (key.startsWith('attention')) {
         const shape = { tokens: 577, numHeads: 12, headDim: 64, count: Number(batch) };
-        const ms = await b.gemm.timeAttention(gpu.device, 'subgroup-matrix', 'f16', shape).then(
+        const probe = Number(/-p(\d)$/.exec(key)?.[1] ?? 0);
+        const ms = await b.gemm.timeAttention(gpu.device, 'subgroup-matrix', 'f16', shape, 20, probe).then(
           (t) => t.ms,
           () => Number.NaN,
         );

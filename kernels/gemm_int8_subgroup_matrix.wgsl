@@ -14,13 +14,16 @@
 // subgroup owns FM x FN result fragments. A and B tiles (BK = 64 int8 deep) are double-buffered
 // in workgroup memory with rows padded by 4 words: the next tile's global loads are in flight in
 // registers while the subgroups multiply, one barrier per K step (as gemm_subgroup_matrix.wgsl).
-// Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id). The epilogue
-// walks each fragment through a 16x16 int32 scratch per subgroup. It takes a large share: on an
-// H100 (batch 32, 128x128 tile) qkv ran 0.162-0.169 ms without it (PROBE 1) and 0.267-0.276 with
-// it in the same call. An epilogue that went a row of fragments at a time through the tile memory
-// (half the barriers, scales and biases loaded once as vec4) gained where N is large (qkv
-// 0.211 vs 0.220 ms, best of 3 in one process) but lost where N = 768 (fc2 0.317 vs 0.242, proj
-// 0.142 vs 0.119; cause not found) and was dropped.
+// Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id).
+// Epilogue: each fragment goes through a 16x16 int32 slot of its subgroup, where lanes pick up
+// half a row each. Only the subgroup itself reads its slots, but WGSL has no subgroup barrier, so
+// every fragment costs a workgroup barrier. With two slots per subgroup, fragment t goes into slot
+// t % 2 and one barrier per fragment suffices (slot t % 2 was last read before the previous
+// barrier); with one, a second barrier guards the slot. Scales, biases and residuals are loaded
+// before the barrier so that their latency overlaps it. The slots reuse tileA when it is free and
+// large enough. The epilogue used to take two barriers per fragment with the loads after them: on
+// an H100 (batch 32, 128x128 tile) qkv ran 0.162-0.169 ms without any epilogue (PROBE 1) and
+// 0.267-0.276 with it in the same call.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -37,8 +40,12 @@ const BK: u32 = 64u; // vitstream:const BK
 // 128x128 tile, and twice the multiplies hide each tile's global-load latency).
 const STAGES: u32 = 2u; // vitstream:const STAGES
 // Timing probes only (wrong results): 1 no epilogue; 2 no global loads after the first tile;
-// 3 no fragment loads or multiplies.
+// 3 no fragment loads or multiplies; 4 epilogue without its global loads and stores; 5 epilogue
+// without the slot store and barrier.
 const PROBE: u32 = 0u; // vitstream:const PROBE
+// Epilogue slots per subgroup (2: one barrier per fragment, 1: two) and whether they live in tileA.
+const SLOTS: u32 = 2u; // vitstream:const SLOTS
+const SLOTS_IN_TILE: u32 = 1u; // vitstream:const SLOTS_IN_TILE
 const BKW = BK / 4u;        // words of K per A row in a stage
 const SAW = BKW + 4u;       // padded A and B row stride, words
 const THREADS = 32u * SG_M * SG_N;
@@ -63,68 +70,73 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<i32>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<i32>>;
-@group(0) @binding(3) var<storage, read> wScale: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read> wScale: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> c: array<vec4<f16>>;
 @group(0) @binding(6) var<storage, read_write> cq: array<u32>;
 
 var<workgroup> tileA: array<i32, STAGES * A_TILE>;
 var<workgroup> tileB: array<i32, STAGES * B_TILE>;
-var<workgroup> scratch: array<i32, 256u * SG_M * SG_N>;
 
-fn dequant(acc: i32, m: u32, n: u32) -> f32 {
-  var x = activate(f32(acc) * params.aScale * wScale[n] + bias[n]);
-  if (EPILOGUE == 3u) {
-    let e = m * params.N + n;
-    x += f32(c[e / 4u][e % 4u]);
-  }
-  return x;
+// vitstream:unroll p < 1 - SLOTS_IN_TILE
+var<workgroup> scratch: array<i32, SLOTS * 256u * SG_M * SG_N>;
+fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&scratch, o, frag, 16u); }
+fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(f32(scratch[o]), f32(scratch[o + 1u]), f32(scratch[o + 2u]), f32(scratch[o + 3u])); }
+// vitstream:end
+// vitstream:unroll p < SLOTS_IN_TILE
+fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&tileA, o, frag, 16u); }
+fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(f32(tileA[o]), f32(tileA[o + 1u]), f32(tileA[o + 2u]), f32(tileA[o + 3u])); }
+// vitstream:end
+
+fn activate4(x: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(activate(x.x), activate(x.y), activate(x.z), activate(x.w));
 }
 
-fn emit(frag: subgroup_matrix_result<i32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32) {
-  subgroupMatrixStore<row_major>(&scratch, sg * 256u, frag, 16u);
-  workgroupBarrier();
-  let base = sg * 256u;
-  if (OUT_INT8 == 1u) {
-    // 64 output words per fragment (16 rows x 4 words), two per lane.
-    for (var w = 0u; w < 2u; w++) {
-      let wi = lane * 2u + w;
-      let r = wi / 4u;
-      let nb = n0 + (wi % 4u) * 4u;
-      let m = m0 + r;
-      if (m < params.M && nb < params.N) {
-        let e = base + r * 16u + (wi % 4u) * 4u;
-        let v = vec4<f32>(dequant(scratch[e], m, nb), dequant(scratch[e + 1u], m, nb + 1u),
-                          dequant(scratch[e + 2u], m, nb + 2u), dequant(scratch[e + 3u], m, nb + 3u));
-        cq[m * (params.N / 4u) + nb / 4u] = quantize4(v, params.outInvScale);
-      }
-    }
-  } else {
-    // Lane -> half a row: 8 consecutive columns, so that neighbouring lanes write neighbouring
-    // bytes, as two vec4 stores (N % 16 == 0: a vector is all in or all out).
-    let m = m0 + lane / 2u;
-    let e0 = base + (lane / 2u) * 16u + (lane % 2u) * 8u;
-    let nb = n0 + (lane % 2u) * 8u;
-    if (m < params.M) {
-      // vitstream:unroll h < 2
-      {
-        let n = nb + {h}u * 4u;
-        if (n < params.N) {
-          let q = (m * params.N + n) / 4u;
-          var p = vec4<f32>();
-          if (EPILOGUE == 3u) { p = vec4<f32>(c[q]); }
-          let e = e0 + {h}u * 4u;
-          let acc = vec4<f32>(f32(scratch[e]), f32(scratch[e + 1u]), f32(scratch[e + 2u]), f32(scratch[e + 3u]));
-          let ws = vec4<f32>(wScale[n], wScale[n + 1u], wScale[n + 2u], wScale[n + 3u]);
-          let bs = vec4<f32>(bias[n], bias[n + 1u], bias[n + 2u], bias[n + 3u]);
-          let x = acc * params.aScale * ws + bs;
-          c[q] = vec4<f16>(vec4<f32>(activate(x.x), activate(x.y), activate(x.z), activate(x.w)) + p);
-        }
-      }
-      // vitstream:end
+// Fragment t of this subgroup (t counts from 0 in the order main emits them).
+fn emit(frag: subgroup_matrix_result<i32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32, t: u32) {
+  let base = (sg * SLOTS + t % SLOTS) * 256u;
+  if (SLOTS == 1u && t != 0u && PROBE != 5u) { workgroupBarrier(); }
+  if (PROBE != 5u) { putFragment(base, frag); }
+  // Lane -> half a row: 8 consecutive columns (two vec4), so that neighbouring lanes write
+  // neighbouring bytes; N % 16 == 0, so the 8 columns are all in or all out.
+  let r = lane / 2u;
+  let m = m0 + r;
+  let nb = n0 + (lane % 2u) * 8u;
+  let nv = nb / 4u;
+  let live = m < params.M && nb < params.N;
+  let q = (m * params.N + nb) / 4u;
+  var ws0 = vec4<f32>(params.aScale);
+  var ws1 = vec4<f32>(params.aScale);
+  var bs0 = vec4<f32>();
+  var bs1 = vec4<f32>();
+  var p0 = vec4<f32>();
+  var p1 = vec4<f32>();
+  if (live && PROBE != 4u) {
+    ws0 = wScale[nv] * params.aScale;
+    ws1 = wScale[nv + 1u] * params.aScale;
+    bs0 = bias[nv];
+    bs1 = bias[nv + 1u];
+    if (EPILOGUE == 3u) {
+      p0 = vec4<f32>(c[q]);
+      p1 = vec4<f32>(c[q + 1u]);
     }
   }
-  workgroupBarrier();
+  if (PROBE != 5u) { workgroupBarrier(); }
+  if (live) {
+    let e = base + r * 16u + (lane % 2u) * 8u;
+    let y0 = activate4(getFragment4(e) * ws0 + bs0) + p0;
+    let y1 = activate4(getFragment4(e + 4u) * ws1 + bs1) + p1;
+    if (PROBE == 4u && y0.x + y1.y != 12345.0) {
+      // Probe 4: keeps the values alive without storing them.
+    } else if (OUT_INT8 == 1u) {
+      let w = m * (params.N / 4u) + nv;
+      cq[w] = quantize4(y0, params.outInvScale);
+      cq[w + 1u] = quantize4(y1, params.outInvScale);
+    } else {
+      c[q] = vec4<f16>(y0);
+      c[q + 1u] = vec4<f16>(y1);
+    }
+  }
 }
 
 fn loadA(e: u32, row0: u32, k0: u32, M: u32, K16: u32) -> vec4<i32> {
@@ -226,9 +238,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   // A probe without epilogue keeps the products alive behind a condition never met.
   if (PROBE == 1u && params._pad0 != 12345u) { return; }
+  // The slots may overlap the tile the other subgroups are still multiplying out of.
+  if (SLOTS_IN_TILE == 1u) { workgroupBarrier(); }
   // vitstream:unroll i < FM
   // vitstream:unroll j < FN
-  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u);
+  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u, {i}u * FN + {j}u);
   // vitstream:end
   // vitstream:end
 }

@@ -11,8 +11,12 @@
 // 20-25% slower on an H100), and subgroupMatrixLoad reads them through its vector-array overload,
 // whose offset and stride count vectors (tested: counting scalars gives wrong results).
 // Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id) rather than
-// local_invocation_index / 32. The epilogue goes fragment by fragment through a 16x16 scratch
-// per subgroup and reads bias and C as vec4 (N % 4 == 0).
+// local_invocation_index / 32. The epilogue goes fragment by fragment through a 16x16 f32 slot
+// of its subgroup and reads bias and C as vec4 (N % 4 == 0). Only the subgroup itself reads its
+// slots, but WGSL has no subgroup barrier, so each fragment costs a workgroup barrier: with two
+// slots per subgroup (SLOTS = 2, where memory allows) fragment t goes into slot t % 2 and one
+// barrier per fragment suffices, as slot t % 2 was last read before the previous barrier; with one
+// slot a second barrier guards it. Bias and residual loads go out before the barrier.
 // Split-K (PARTIAL = 1): workgroup z multiplies only its share of K and writes the raw f32
 // product to the workspace [splits, M, N]; kernels/gemm_reduce.wgsl sums the splits and applies
 // the epilogue. WGSL has no float atomics, hence the second pass.
@@ -43,6 +47,7 @@ const PROBE: u32 = 0u; // vitstream:const PROBE
 // 1 (two barriers per step, but half the memory, so BK = 64 fits a 128x128 tile: twice the
 // multiplies between issuing a tile's global loads and storing it, which hides their latency).
 const STAGES: u32 = 2u; // vitstream:const STAGES
+const SLOTS: u32 = 1u; // vitstream:const SLOTS
 const VW = 4u + 4u * WIDE; // halves per global vector
 const THREADS = 32u * SG_M * SG_N;
 const SA = BK + 8u;
@@ -81,38 +86,42 @@ fn putB(o: u32, v: GV) { tileB[o / 4u] = bitcast<vec4<f16>>(v.xy); tileB[o / 4u 
 
 var<workgroup> tileA: array<vec4<f16>, STAGES * A_TILE / 4u>;
 var<workgroup> tileB: array<vec4<f16>, STAGES * B_TILE / 4u>;
-var<workgroup> scratch: array<f32, 256u * SG_M * SG_N>;
+var<workgroup> scratch: array<f32, SLOTS * 256u * SG_M * SG_N>;
 
-fn emit(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32) {
-  subgroupMatrixStore<row_major>(&scratch, sg * 256u, frag, 16u);
-  workgroupBarrier();
+// Fragment t of this subgroup (t counts from 0 in the order main emits them).
+fn emit(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32, t: u32) {
+  let base = (sg * SLOTS + t % SLOTS) * 256u;
+  if (SLOTS == 1u && t != 0u) { workgroupBarrier(); }
+  subgroupMatrixStore<row_major>(&scratch, base, frag, 16u);
   // Lane -> half a row: 8 consecutive columns, so that neighbouring lanes write neighbouring bytes.
   let m = m0 + lane / 2u;
-  let e0 = (lane / 2u) * 16u + (lane % 2u) * 8u;
+  let e0 = base + (lane / 2u) * 16u + (lane % 2u) * 8u;
   let nb = n0 + (lane % 2u) * 8u;
-  if (m < params.M) {
-    // vitstream:unroll h < 2
-    {
-      let n = nb + {h}u * 4u;
-      if (n < params.N) {
-        let q = (m * params.N + n) / 4u;
-        let bv = vec4<f32>(bias[n / 4u]);
-        var p = vec4<f32>();
-        if (EPILOGUE == 3u) { p = vec4<f32>(c[q]); }
-        let o = sg * 256u + e0 + {h}u * 4u;
-        c[q] = vec4<f16>(vec4<f32>(
-          applyEpilogue(scratch[o], bv.x, p.x), applyEpilogue(scratch[o + 1u], bv.y, p.y),
-          applyEpilogue(scratch[o + 2u], bv.z, p.z), applyEpilogue(scratch[o + 3u], bv.w, p.w)));
-      }
-    }
-    // vitstream:end
+  let q0 = (m * params.N + nb) / 4u;
+  // vitstream:unroll h < 2
+  let live{h} = m < params.M && nb + {h}u * 4u < params.N;
+  var bv{h} = vec4<f32>();
+  var p{h} = vec4<f32>();
+  if (live{h}) {
+    bv{h} = vec4<f32>(bias[nb / 4u + {h}u]);
+    if (EPILOGUE == 3u) { p{h} = vec4<f32>(c[q0 + {h}u]); }
   }
+  // vitstream:end
   workgroupBarrier();
+  // vitstream:unroll h < 2
+  if (live{h}) {
+    let o = e0 + {h}u * 4u;
+    c[q0 + {h}u] = vec4<f16>(vec4<f32>(
+      applyEpilogue(scratch[o], bv{h}.x, p{h}.x), applyEpilogue(scratch[o + 1u], bv{h}.y, p{h}.y),
+      applyEpilogue(scratch[o + 2u], bv{h}.z, p{h}.z), applyEpilogue(scratch[o + 3u], bv{h}.w, p{h}.w)));
+  }
+  // vitstream:end
 }
 
 // Split-K pass 1: the fragment, without bias or epilogue, into split z's [M, N] plane.
 fn emitPartial(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32, z: u32) {
-  subgroupMatrixStore<row_major>(&scratch, sg * 256u, frag, 16u);
+  let base = sg * SLOTS * 256u;
+  subgroupMatrixStore<row_major>(&scratch, base, frag, 16u);
   workgroupBarrier();
   let m = m0 + lane / 2u;
   let e0 = (lane / 2u) * 16u + (lane % 2u) * 8u;
@@ -122,7 +131,7 @@ fn emitPartial(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0
     {
       let n = nb + {h}u * 4u;
       if (n < params.N) {
-        let o = sg * 256u + e0 + {h}u * 4u;
+        let o = base + e0 + {h}u * 4u;
         part[((z * params.M + m) * params.N + n) / 4u] =
           vec4<f32>(scratch[o], scratch[o + 1u], scratch[o + 2u], scratch[o + 3u]);
       }
@@ -230,7 +239,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // vitstream:unroll i < FM
   // vitstream:unroll j < FN
   // vitstream:unroll p < 1 - PARTIAL
-  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u);
+  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u, {i}u * FN + {j}u);
   // vitstream:end
   // vitstream:unroll p < PARTIAL
   emitPartial(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u, wid.z);

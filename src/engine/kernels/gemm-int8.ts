@@ -89,12 +89,35 @@ export function int8TileOf(v: Int8GemmVariant): { bm: number; bn: number } {
   return v.kind === 'dot4' ? { bm: 64, bn: 64 } : { bm: 16 * v.fm * v.sgM, bn: 16 * v.fn * v.sgN };
 }
 
-/** Workgroup memory: padded A and B stages (bk int8 deep) and a 16x16 i32 scratch per subgroup. */
+/** WebGPU's default (and the H100's) workgroup memory limit, bytes. */
+const WORKGROUP_BYTES = 49152;
+
+/**
+ * Where the tensor-core kernel's epilogue puts fragments (kernels/gemm_int8_subgroup_matrix.wgsl):
+ * two 16x16 i32 slots per subgroup (one barrier per fragment) or one (two barriers), in tileA once
+ * the K loop is done when it is large enough, else in a scratch array of their own.
+ */
+export function int8EpilogueSlots(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): {
+  slots: 1 | 2;
+  inTile: boolean;
+} {
+  const { bm, bn } = int8TileOf(v);
+  const words = (v.bk ?? 64) / 4 + 4;
+  const tileAWords = (v.stages ?? 2) * bm * words;
+  const tileBytes = 4 * (v.stages ?? 2) * (bm + bn) * words;
+  const slotWords = 256 * v.sgM * v.sgN;
+  if (tileAWords >= 2 * slotWords) return { slots: 2, inTile: true };
+  if (tileBytes + 4 * 2 * slotWords <= WORKGROUP_BYTES) return { slots: 2, inTile: false };
+  return { slots: 1, inTile: tileAWords >= slotWords };
+}
+
+/** Workgroup memory: padded A and B stages (bk int8 deep) and the epilogue's slots unless in tileA. */
 export function int8WorkgroupBytes(v: Int8GemmVariant): number {
   if (v.kind === 'dot4') return 2 * 8 * 64 * 4;
   const { bm, bn } = int8TileOf(v);
   const bk = v.bk ?? 64;
-  return 4 * ((v.stages ?? 2) * (bm + bn) * (bk / 4 + 4) + 256 * v.sgM * v.sgN);
+  const { slots, inTile } = int8EpilogueSlots(v);
+  return 4 * ((v.stages ?? 2) * (bm + bn) * (bk / 4 + 4) + (inTile ? 0 : slots * 256 * v.sgM * v.sgN));
 }
 
 /** Whether a variant can run a shape: dot4 needs K, N multiples of 4; tensor cores 16 (vec4 word loads). */
@@ -146,6 +169,8 @@ export async function createInt8GemmKernel(
             BK: variant.bk ?? 64,
             STAGES: variant.stages ?? 2,
             PROBE: variant.probe ?? 0,
+            SLOTS: int8EpilogueSlots(variant).slots,
+            SLOTS_IN_TILE: int8EpilogueSlots(variant).inTile ? 1 : 0,
           },
         });
   const pipeline = await computePipeline(device, label, code, 'main', constants);
