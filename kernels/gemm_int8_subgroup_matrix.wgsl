@@ -15,15 +15,16 @@
 // in workgroup memory with rows padded by 4 words: the next tile's global loads are in flight in
 // registers while the subgroups multiply, one barrier per K step (as gemm_subgroup_matrix.wgsl).
 // Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id).
-// Epilogue: each fragment goes through a 16x16 int32 slot of its subgroup, where lanes pick up
-// half a row each. Only the subgroup itself reads its slots, but WGSL has no subgroup barrier, so
-// every fragment costs a workgroup barrier. With two slots per subgroup, fragment t goes into slot
+// Epilogue: each fragment goes through a 16x16 int32 slot of its subgroup, where every lane picks
+// up half a row. Only the subgroup itself reads its slots, but WGSL has no subgroup barrier, so
+// each fragment costs a workgroup barrier; with two slots per subgroup, fragment t goes into slot
 // t % 2 and one barrier per fragment suffices (slot t % 2 was last read before the previous
-// barrier); with one, a second barrier guards the slot. Scales, biases and residuals are loaded
-// before the barrier so that their latency overlaps it. The slots reuse tileA when it is free and
-// large enough. The epilogue used to take two barriers per fragment with the loads after them: on
-// an H100 (batch 32, 128x128 tile) qkv ran 0.162-0.169 ms without any epilogue (PROBE 1) and
-// 0.267-0.276 with it in the same call.
+// barrier). Global memory stays out of that loop: a group of EPI_ROWS rows of fragments loads
+// its scales, biases and residuals up front, goes through the slots into registers, and only
+// then stores its results. On an H100 the barriers were what made global accesses costly (batch
+// 32, 128x128 tile, best of 3): qkv 0.153 ms with no epilogue, 0.156 with the global loads and
+// stores but no slot or barrier, 0.181 with slots and barriers but no global access, and 0.252
+// with both interleaved per fragment. The slots reuse tileA when it is free and large enough.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -40,12 +41,13 @@ const BK: u32 = 64u; // vitstream:const BK
 // 128x128 tile, and twice the multiplies hide each tile's global-load latency).
 const STAGES: u32 = 2u; // vitstream:const STAGES
 // Timing probes only (wrong results): 1 no epilogue; 2 no global loads after the first tile;
-// 3 no fragment loads or multiplies; 4 epilogue without its global loads and stores; 5 epilogue
-// without the slot store and barrier.
+// 3 no fragment loads or multiplies.
 const PROBE: u32 = 0u; // vitstream:const PROBE
 // Epilogue slots per subgroup (2: one barrier per fragment, 1: two) and whether they live in tileA.
 const SLOTS: u32 = 2u; // vitstream:const SLOTS
 const SLOTS_IN_TILE: u32 = 1u; // vitstream:const SLOTS_IN_TILE
+// Rows of fragments per epilogue group (a divisor of FM): their results wait in registers.
+const EPI_ROWS: u32 = 2u; // vitstream:const EPI_ROWS
 const BKW = BK / 4u;        // words of K per A row in a stage
 const SAW = BKW + 4u;       // padded A and B row stride, words
 const THREADS = 32u * SG_M * SG_N;
@@ -72,8 +74,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<vec4<i32>>;
 @group(0) @binding(3) var<storage, read> wScale: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> c: array<vec4<f16>>;
-@group(0) @binding(6) var<storage, read_write> cq: array<u32>;
+// Outputs in 16 bytes (8 f16) and 8 bytes (8 int8) per lane and fragment.
+@group(0) @binding(5) var<storage, read_write> c: array<vec4<u32>>;
+@group(0) @binding(6) var<storage, read_write> cq: array<vec2<u32>>;
 
 var<workgroup> tileA: array<i32, STAGES * A_TILE>;
 var<workgroup> tileB: array<i32, STAGES * B_TILE>;
@@ -92,51 +95,23 @@ fn activate4(x: vec4<f32>) -> vec4<f32> {
   return vec4<f32>(activate(x.x), activate(x.y), activate(x.z), activate(x.w));
 }
 
-// Fragment t of this subgroup (t counts from 0 in the order main emits them).
-fn emit(frag: subgroup_matrix_result<i32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32, t: u32) {
+// Fragment t of this subgroup (counted from 0 in the order main finishes them) through its slot:
+// this lane's 8 results (row lane / 2, columns from (lane % 2) * 8), dequantised with the column
+// scales ws and biases bs, activated, plus the residual r (8 f16; zeros unless EPILOGUE 3), as 8
+// f16 or, with OUT_INT8, 8 int8 in .xy.
+fn finish(frag: subgroup_matrix_result<i32, 16, 16>, sg: u32, lane: u32, t: u32, ws0: vec4<f32>,
+          ws1: vec4<f32>, bs0: vec4<f32>, bs1: vec4<f32>, r: vec4<u32>) -> vec4<u32> {
   let base = (sg * SLOTS + t % SLOTS) * 256u;
-  if (SLOTS == 1u && t != 0u && PROBE != 5u) { workgroupBarrier(); }
-  if (PROBE != 5u) { putFragment(base, frag); }
-  // Lane -> half a row: 8 consecutive columns (two vec4), so that neighbouring lanes write
-  // neighbouring bytes; N % 16 == 0, so the 8 columns are all in or all out.
-  let r = lane / 2u;
-  let m = m0 + r;
-  let nb = n0 + (lane % 2u) * 8u;
-  let nv = nb / 4u;
-  let live = m < params.M && nb < params.N;
-  let q = (m * params.N + nb) / 4u;
-  var ws0 = vec4<f32>(params.aScale);
-  var ws1 = vec4<f32>(params.aScale);
-  var bs0 = vec4<f32>();
-  var bs1 = vec4<f32>();
-  var p0 = vec4<f32>();
-  var p1 = vec4<f32>();
-  if (live && PROBE != 4u) {
-    ws0 = wScale[nv] * params.aScale;
-    ws1 = wScale[nv + 1u] * params.aScale;
-    bs0 = bias[nv];
-    bs1 = bias[nv + 1u];
-    if (EPILOGUE == 3u) {
-      p0 = vec4<f32>(c[q]);
-      p1 = vec4<f32>(c[q + 1u]);
-    }
+  if (SLOTS == 1u && t != 0u) { workgroupBarrier(); }
+  putFragment(base, frag);
+  workgroupBarrier();
+  let e = base + (lane / 2u) * 16u + (lane % 2u) * 8u;
+  let y0 = activate4(getFragment4(e) * ws0 + bs0) + vec4<f32>(bitcast<vec4<f16>>(r.xy));
+  let y1 = activate4(getFragment4(e + 4u) * ws1 + bs1) + vec4<f32>(bitcast<vec4<f16>>(r.zw));
+  if (OUT_INT8 == 1u) {
+    return vec4<u32>(quantize4(y0, params.outInvScale), quantize4(y1, params.outInvScale), 0u, 0u);
   }
-  if (PROBE != 5u) { workgroupBarrier(); }
-  if (live) {
-    let e = base + r * 16u + (lane % 2u) * 8u;
-    let y0 = activate4(getFragment4(e) * ws0 + bs0) + p0;
-    let y1 = activate4(getFragment4(e + 4u) * ws1 + bs1) + p1;
-    if (PROBE == 4u && y0.x + y1.y != 12345.0) {
-      // Probe 4: keeps the values alive without storing them.
-    } else if (OUT_INT8 == 1u) {
-      let w = m * (params.N / 4u) + nv;
-      cq[w] = quantize4(y0, params.outInvScale);
-      cq[w + 1u] = quantize4(y1, params.outInvScale);
-    } else {
-      c[q] = vec4<f16>(y0);
-      c[q + 1u] = vec4<f16>(y1);
-    }
-  }
+  return vec4<u32>(bitcast<vec2<u32>>(vec4<f16>(y0)), bitcast<vec2<u32>>(vec4<f16>(y1)));
 }
 
 fn loadA(e: u32, row0: u32, k0: u32, M: u32, K16: u32) -> vec4<i32> {
@@ -240,9 +215,45 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (PROBE == 1u && params._pad0 != 12345u) { return; }
   // The slots may overlap the tile the other subgroups are still multiplying out of.
   if (SLOTS_IN_TILE == 1u) { workgroupBarrier(); }
-  // vitstream:unroll i < FM
+  // This lane's part of every fragment: row lane / 2, 8 columns from (lane % 2) * 8 (N % 16 == 0,
+  // so the 8 are all in or all out).
+  let er = lane / 2u;
+  let ec = (lane % 2u) * 8u;
   // vitstream:unroll j < FN
-  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u, {i}u * FN + {j}u);
+  let n{j} = col0 + sc + 16u * {j}u + ec;
+  var ws{j}0 = vec4<f32>();
+  var ws{j}1 = vec4<f32>();
+  var bs{j}0 = vec4<f32>();
+  var bs{j}1 = vec4<f32>();
+  if (n{j} < N) {
+    ws{j}0 = wScale[n{j} / 4u] * params.aScale;
+    ws{j}1 = wScale[n{j} / 4u + 1u] * params.aScale;
+    bs{j}0 = bias[n{j} / 4u];
+    bs{j}1 = bias[n{j} / 4u + 1u];
+  }
   // vitstream:end
+  // vitstream:unroll g < FM / EPI_ROWS
+  {
+    // vitstream:unroll i < EPI_ROWS
+    let m{i} = row0 + sr + 16u * {=g * EPI_ROWS + i}u + er;
+    // vitstream:unroll j < FN
+    let live{i}{j} = m{i} < M && n{j} < N;
+    var r{i}{j} = vec4<u32>();
+    if (EPILOGUE == 3u && live{i}{j}) { r{i}{j} = c[(m{i} * N + n{j}) / 8u]; }
+    // vitstream:end
+    // vitstream:end
+    // vitstream:unroll i < EPI_ROWS
+    // vitstream:unroll j < FN
+    let y{i}{j} = finish(acc{=g * EPI_ROWS + i}{j}, sg, lane, {=(g * EPI_ROWS + i) * FN + j}u, ws{j}0, ws{j}1, bs{j}0, bs{j}1, r{i}{j});
+    // vitstream:end
+    // vitstream:end
+    // vitstream:unroll i < EPI_ROWS
+    // vitstream:unroll j < FN
+    if (live{i}{j}) {
+      if (OUT_INT8 == 1u) { cq[(m{i} * N + n{j}) / 8u] = y{i}{j}.xy; } else { c[(m{i} * N + n{j}) / 8u] = y{i}{j}; }
+    }
+    // vitstream:end
+    // vitstream:end
+  }
   // vitstream:end
 }

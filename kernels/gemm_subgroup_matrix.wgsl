@@ -16,7 +16,10 @@
 // slots, but WGSL has no subgroup barrier, so each fragment costs a workgroup barrier: with two
 // slots per subgroup (SLOTS = 2, where memory allows) fragment t goes into slot t % 2 and one
 // barrier per fragment suffices, as slot t % 2 was last read before the previous barrier; with one
-// slot a second barrier guards it. Bias and residual loads go out before the barrier.
+// slot a second barrier guards it. Global memory stays out of that loop: a group of EPI_ROWS rows
+// of fragments loads its biases and residuals up front, goes through the slots into registers, and
+// only then stores (as kernels/gemm_int8_subgroup_matrix.wgsl, where interleaving them with the
+// barriers cost 40 % of the INT8 GEMM on an H100).
 // Split-K (PARTIAL = 1): workgroup z multiplies only its share of K and writes the raw f32
 // product to the workspace [splits, M, N]; kernels/gemm_reduce.wgsl sums the splits and applies
 // the epilogue. WGSL has no float atomics, hence the second pass.
@@ -48,6 +51,8 @@ const PROBE: u32 = 0u; // vitstream:const PROBE
 // multiplies between issuing a tile's global loads and storing it, which hides their latency).
 const STAGES: u32 = 2u; // vitstream:const STAGES
 const SLOTS: u32 = 1u; // vitstream:const SLOTS
+// Rows of fragments per epilogue group (a divisor of FM): their results wait in registers.
+const EPI_ROWS: u32 = 1u; // vitstream:const EPI_ROWS
 const VW = 4u + 4u * WIDE; // halves per global vector
 const THREADS = 32u * SG_M * SG_N;
 const SA = BK + 8u;
@@ -88,34 +93,23 @@ var<workgroup> tileA: array<vec4<f16>, STAGES * A_TILE / 4u>;
 var<workgroup> tileB: array<vec4<f16>, STAGES * B_TILE / 4u>;
 var<workgroup> scratch: array<f32, SLOTS * 256u * SG_M * SG_N>;
 
-// Fragment t of this subgroup (t counts from 0 in the order main emits them).
-fn emit(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32, t: u32) {
+// Fragment t of this subgroup (counted from 0 in the order main finishes them) through its slot:
+// this lane's 8 results (row lane / 2, columns from (lane % 2) * 8) with the epilogue applied,
+// given their 8 biases bv and residuals r (f16, packed; residuals only for EPILOGUE 3), as 8 f16.
+fn finish(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, t: u32, bv: vec4<u32>, r: vec4<u32>) -> vec4<u32> {
   let base = (sg * SLOTS + t % SLOTS) * 256u;
   if (SLOTS == 1u && t != 0u) { workgroupBarrier(); }
   subgroupMatrixStore<row_major>(&scratch, base, frag, 16u);
-  // Lane -> half a row: 8 consecutive columns, so that neighbouring lanes write neighbouring bytes.
-  let m = m0 + lane / 2u;
-  let e0 = base + (lane / 2u) * 16u + (lane % 2u) * 8u;
-  let nb = n0 + (lane % 2u) * 8u;
-  let q0 = (m * params.N + nb) / 4u;
-  // vitstream:unroll h < 2
-  let live{h} = m < params.M && nb + {h}u * 4u < params.N;
-  var bv{h} = vec4<f32>();
-  var p{h} = vec4<f32>();
-  if (live{h}) {
-    bv{h} = vec4<f32>(bias[nb / 4u + {h}u]);
-    if (EPILOGUE == 3u) { p{h} = vec4<f32>(c[q0 + {h}u]); }
-  }
-  // vitstream:end
   workgroupBarrier();
+  let o = base + (lane / 2u) * 16u + (lane % 2u) * 8u;
   // vitstream:unroll h < 2
-  if (live{h}) {
-    let o = e0 + {h}u * 4u;
-    c[q0 + {h}u] = vec4<f16>(vec4<f32>(
-      applyEpilogue(scratch[o], bv{h}.x, p{h}.x), applyEpilogue(scratch[o + 1u], bv{h}.y, p{h}.y),
-      applyEpilogue(scratch[o + 2u], bv{h}.z, p{h}.z), applyEpilogue(scratch[o + 3u], bv{h}.w, p{h}.w)));
-  }
+  let b{h} = vec4<f32>(bitcast<vec4<f16>>(vec2<u32>(bv[{h}u * 2u], bv[{h}u * 2u + 1u])));
+  let p{h} = vec4<f32>(bitcast<vec4<f16>>(vec2<u32>(r[{h}u * 2u], r[{h}u * 2u + 1u])));
+  let y{h} = vec4<f16>(vec4<f32>(
+    applyEpilogue(scratch[o + {h}u * 4u], b{h}.x, p{h}.x), applyEpilogue(scratch[o + {h}u * 4u + 1u], b{h}.y, p{h}.y),
+    applyEpilogue(scratch[o + {h}u * 4u + 2u], b{h}.z, p{h}.z), applyEpilogue(scratch[o + {h}u * 4u + 3u], b{h}.w, p{h}.w)));
   // vitstream:end
+  return vec4<u32>(bitcast<vec2<u32>>(y0), bitcast<vec2<u32>>(y1));
 }
 
 // Split-K pass 1: the fragment, without bias or epilogue, into split z's [M, N] plane.
@@ -236,14 +230,61 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   // A probe without epilogue keeps the products alive behind a condition never met.
   if (PROBE == 4u && params.splits != 12345u) { return; }
+  // vitstream:unroll p < PARTIAL
   // vitstream:unroll i < FM
   // vitstream:unroll j < FN
-  // vitstream:unroll p < 1 - PARTIAL
-  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u, {i}u * FN + {j}u);
-  // vitstream:end
-  // vitstream:unroll p < PARTIAL
   emitPartial(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u, wid.z);
   // vitstream:end
+  // vitstream:end
+  // vitstream:end
+  // vitstream:unroll p < 1 - PARTIAL
+  // This lane's part of every fragment: row lane / 2, columns from (lane % 2) * 8 as two vec4
+  // (N % 4 == 0, so each vec4 is all in or all out).
+  let er = lane / 2u;
+  let ec = (lane % 2u) * 8u;
+  // vitstream:unroll j < FN
+  let n{j} = col0 + sc + 16u * {j}u + ec;
+  var bv{j} = vec4<u32>();
+  // vitstream:unroll h < 2
+  if (n{j} + {h}u * 4u < N) {
+    let v = bitcast<vec2<u32>>(bias[n{j} / 4u + {h}u]);
+    bv{j}[{h}u * 2u] = v.x;
+    bv{j}[{h}u * 2u + 1u] = v.y;
+  }
+  // vitstream:end
+  // vitstream:end
+  // vitstream:unroll g < FM / EPI_ROWS
+  {
+    // vitstream:unroll i < EPI_ROWS
+    let m{i} = row0 + sr + 16u * {=g * EPI_ROWS + i}u + er;
+    // vitstream:unroll j < FN
+    var r{i}{j} = vec4<u32>();
+    if (EPILOGUE == 3u) {
+      // vitstream:unroll h < 2
+      if (m{i} < M && n{j} + {h}u * 4u < N) {
+        let v = bitcast<vec2<u32>>(c[(m{i} * N + n{j}) / 4u + {h}u]);
+        r{i}{j}[{h}u * 2u] = v.x;
+        r{i}{j}[{h}u * 2u + 1u] = v.y;
+      }
+      // vitstream:end
+    }
+    // vitstream:end
+    // vitstream:end
+    // vitstream:unroll i < EPI_ROWS
+    // vitstream:unroll j < FN
+    let y{i}{j} = finish(acc{=g * EPI_ROWS + i}{j}, sg, lane, {=(g * EPI_ROWS + i) * FN + j}u, bv{j}, r{i}{j});
+    // vitstream:end
+    // vitstream:end
+    // vitstream:unroll i < EPI_ROWS
+    // vitstream:unroll j < FN
+    // vitstream:unroll h < 2
+    if (m{i} < M && n{j} + {h}u * 4u < N) {
+      c[(m{i} * N + n{j}) / 4u + {h}u] = bitcast<vec4<f16>>(vec2<u32>(y{i}{j}[{h}u * 2u], y{i}{j}[{h}u * 2u + 1u]));
+    }
+    // vitstream:end
+    // vitstream:end
+    // vitstream:end
+  }
   // vitstream:end
   // vitstream:end
 }

@@ -1,5 +1,5 @@
 import { EngineError } from '../../errors.js';
-import { computePipeline, kernelSource } from './source.js';
+import { computePipeline, epilogueRows, kernelSource } from './source.js';
 
 /** What an INT8 GEMM does after dequantising: bias, then maybe GELU or a residual add. */
 export type Int8Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
@@ -171,6 +171,7 @@ export async function createInt8GemmKernel(
             PROBE: variant.probe ?? 0,
             SLOTS: int8EpilogueSlots(variant).slots,
             SLOTS_IN_TILE: int8EpilogueSlots(variant).inTile ? 1 : 0,
+            EPI_ROWS: epilogueRows(variant.fm, variant.fn),
           },
         });
   const pipeline = await computePipeline(device, label, code, 'main', constants);

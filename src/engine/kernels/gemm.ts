@@ -1,5 +1,5 @@
 import { EngineError } from '../../errors.js';
-import { computePipeline, type ElementType, kernelSource, spread } from './source.js';
+import { computePipeline, type ElementType, epilogueRows, kernelSource, spread } from './source.js';
 
 /** What a GEMM does after A·B: always adds the bias, then maybe GELU or a residual add. */
 export type Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
@@ -287,6 +287,7 @@ export async function createGemmKernel(
       PROBE: variant.probe ?? 0,
       STAGES: variant.stages ?? 2,
       SLOTS: epilogueSlots(variant),
+      EPI_ROWS: epilogueRows(variant.fm ?? 2, variant.fn ?? 2),
     };
     pipeline = computePipeline(
       device,

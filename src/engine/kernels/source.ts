@@ -45,8 +45,9 @@ export function kernelSource(name: string, opts: KernelSourceOptions = {}): stri
 
 /**
  * Expands `// vitstream:unroll i < EXPR` ... `// vitstream:end` blocks (nestable): the body is
- * repeated for i = 0 .. EXPR-1 with `{i}` replaced by the index. EXPR is integer arithmetic over
- * numbers and the module's `const` declarations. Subgroup matrices and per-lane registers held in
+ * repeated for i = 0 .. EXPR-1 with `{i}` replaced by the index, and `{=EXPR}` by its value, where
+ * EXPR may use the indices of the enclosing blocks (`acc{=g * 2 + i}{j}`). EXPR is integer
+ * arithmetic over numbers and the module's `const` declarations. Subgroup matrices and per-lane registers held in
  * arrays indexed by loop counters can end up in local memory; unrolled named values cannot.
  */
 function unroll(text: string, kernel: string): string {
@@ -58,7 +59,12 @@ function unroll(text: string, kernel: string): string {
     for (let i = from; i < to; i++) {
       const m = open.exec(lines[i]);
       if (!m) {
-        out.push(lines[i].replace(/\{(\w+)\}/g, (all, v: string) => (v in vars ? String(vars[v]) : all)));
+        const sub = (expr: string) => expr.replace(/\b[A-Za-z_]\w*\b/g, (w) => (w in vars ? String(vars[w]) : w));
+        out.push(
+          lines[i]
+            .replace(/\{=([^}]+)\}/g, (_, expr: string) => String(constExpr(text, sub(expr), kernel)))
+            .replace(/\{(\w+)\}/g, (all, v: string) => (v in vars ? String(vars[v]) : all)),
+        );
         continue;
       }
       let depth = 1;
@@ -182,4 +188,14 @@ export function bindGroup(
 export function spread(workgroups: number): [number, number, number] {
   const x = Math.min(workgroups, 65535);
   return [x, Math.min(Math.ceil(workgroups / x), 65535), 1];
+}
+
+/**
+ * Rows of fragments that a tensor-core GEMM epilogue finishes before storing them (a divisor of
+ * fm): as many as keep at most 8 fragments' results waiting in registers.
+ */
+export function epilogueRows(fm: number, fn: number): number {
+  let rows = fm;
+  while (rows > 1 && (rows * fn > 8 || fm % rows !== 0)) rows--;
+  return rows;
 }
