@@ -11,15 +11,10 @@
 // 20-25% slower on an H100), and subgroupMatrixLoad reads them through its vector-array overload,
 // whose offset and stride count vectors (tested: counting scalars gives wrong results).
 // Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id) rather than
-// local_invocation_index / 32. The epilogue goes fragment by fragment through a 16x16 f32 slot
-// of its subgroup and reads bias and C as vec4 (N % 4 == 0). Only the subgroup itself reads its
-// slots, but WGSL has no subgroup barrier, so each fragment costs a workgroup barrier: with two
-// slots per subgroup (SLOTS = 2, where memory allows) fragment t goes into slot t % 2 and one
-// barrier per fragment suffices, as slot t % 2 was last read before the previous barrier; with one
-// slot a second barrier guards it. Global memory stays out of that loop: a group of EPI_ROWS rows
-// of fragments loads its biases and residuals up front, goes through the slots into registers, and
-// only then stores (as kernels/gemm_int8_subgroup_matrix.wgsl, where interleaving them with the
-// barriers cost 40 % of the INT8 GEMM on an H100).
+// local_invocation_index / 32. The epilogue goes fragment by fragment through a 16x16 scratch
+// per subgroup and reads bias and C as vec4 (N % 4 == 0). The INT8 kernel's epilogue, which keeps
+// global memory out of its barrier loop and won 10-25 % there, did not help here on an H100: batch
+// 32 GEMMs within noise, and the FP16 engine at batch 1 went from 2.13 to 2.37 ms.
 // Split-K (PARTIAL = 1): workgroup z multiplies only its share of K and writes the raw f32
 // product to the workspace [splits, M, N]; kernels/gemm_reduce.wgsl sums the splits and applies
 // the epilogue. WGSL has no float atomics, hence the second pass.
@@ -50,9 +45,6 @@ const PROBE: u32 = 0u; // vitstream:const PROBE
 // 1 (two barriers per step, but half the memory, so BK = 64 fits a 128x128 tile: twice the
 // multiplies between issuing a tile's global loads and storing it, which hides their latency).
 const STAGES: u32 = 2u; // vitstream:const STAGES
-const SLOTS: u32 = 1u; // vitstream:const SLOTS
-// Rows of fragments per epilogue group (a divisor of FM): their results wait in registers.
-const EPI_ROWS: u32 = 1u; // vitstream:const EPI_ROWS
 const VW = 4u + 4u * WIDE; // halves per global vector
 const THREADS = 32u * SG_M * SG_N;
 const SA = BK + 8u;
@@ -91,31 +83,38 @@ fn putB(o: u32, v: GV) { tileB[o / 4u] = bitcast<vec4<f16>>(v.xy); tileB[o / 4u 
 
 var<workgroup> tileA: array<vec4<f16>, STAGES * A_TILE / 4u>;
 var<workgroup> tileB: array<vec4<f16>, STAGES * B_TILE / 4u>;
-var<workgroup> scratch: array<f32, SLOTS * 256u * SG_M * SG_N>;
+var<workgroup> scratch: array<f32, 256u * SG_M * SG_N>;
 
-// Fragment t of this subgroup (counted from 0 in the order main finishes them) through its slot:
-// this lane's 8 results (row lane / 2, columns from (lane % 2) * 8) with the epilogue applied,
-// given their 8 biases bv and residuals r (f16, packed; residuals only for EPILOGUE 3), as 8 f16.
-fn finish(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, t: u32, bv: vec4<u32>, r: vec4<u32>) -> vec4<u32> {
-  let base = (sg * SLOTS + t % SLOTS) * 256u;
-  if (SLOTS == 1u && t != 0u) { workgroupBarrier(); }
-  subgroupMatrixStore<row_major>(&scratch, base, frag, 16u);
+fn emit(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32) {
+  subgroupMatrixStore<row_major>(&scratch, sg * 256u, frag, 16u);
   workgroupBarrier();
-  let o = base + (lane / 2u) * 16u + (lane % 2u) * 8u;
-  // vitstream:unroll h < 2
-  let b{h} = vec4<f32>(bitcast<vec4<f16>>(vec2<u32>(bv[{h}u * 2u], bv[{h}u * 2u + 1u])));
-  let p{h} = vec4<f32>(bitcast<vec4<f16>>(vec2<u32>(r[{h}u * 2u], r[{h}u * 2u + 1u])));
-  let y{h} = vec4<f16>(vec4<f32>(
-    applyEpilogue(scratch[o + {h}u * 4u], b{h}.x, p{h}.x), applyEpilogue(scratch[o + {h}u * 4u + 1u], b{h}.y, p{h}.y),
-    applyEpilogue(scratch[o + {h}u * 4u + 2u], b{h}.z, p{h}.z), applyEpilogue(scratch[o + {h}u * 4u + 3u], b{h}.w, p{h}.w)));
-  // vitstream:end
-  return vec4<u32>(bitcast<vec2<u32>>(y0), bitcast<vec2<u32>>(y1));
+  // Lane -> half a row: 8 consecutive columns, so that neighbouring lanes write neighbouring bytes.
+  let m = m0 + lane / 2u;
+  let e0 = (lane / 2u) * 16u + (lane % 2u) * 8u;
+  let nb = n0 + (lane % 2u) * 8u;
+  if (m < params.M) {
+    // vitstream:unroll h < 2
+    {
+      let n = nb + {h}u * 4u;
+      if (n < params.N) {
+        let q = (m * params.N + n) / 4u;
+        let bv = vec4<f32>(bias[n / 4u]);
+        var p = vec4<f32>();
+        if (EPILOGUE == 3u) { p = vec4<f32>(c[q]); }
+        let o = sg * 256u + e0 + {h}u * 4u;
+        c[q] = vec4<f16>(vec4<f32>(
+          applyEpilogue(scratch[o], bv.x, p.x), applyEpilogue(scratch[o + 1u], bv.y, p.y),
+          applyEpilogue(scratch[o + 2u], bv.z, p.z), applyEpilogue(scratch[o + 3u], bv.w, p.w)));
+      }
+    }
+    // vitstream:end
+  }
+  workgroupBarrier();
 }
 
 // Split-K pass 1: the fragment, without bias or epilogue, into split z's [M, N] plane.
 fn emitPartial(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32, z: u32) {
-  let base = sg * SLOTS * 256u;
-  subgroupMatrixStore<row_major>(&scratch, base, frag, 16u);
+  subgroupMatrixStore<row_major>(&scratch, sg * 256u, frag, 16u);
   workgroupBarrier();
   let m = m0 + lane / 2u;
   let e0 = (lane / 2u) * 16u + (lane % 2u) * 8u;
@@ -125,7 +124,7 @@ fn emitPartial(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0
     {
       let n = nb + {h}u * 4u;
       if (n < params.N) {
-        let o = base + e0 + {h}u * 4u;
+        let o = sg * 256u + e0 + {h}u * 4u;
         part[((z * params.M + m) * params.N + n) / 4u] =
           vec4<f32>(scratch[o], scratch[o + 1u], scratch[o + 2u], scratch[o + 3u]);
       }
@@ -230,61 +229,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   // A probe without epilogue keeps the products alive behind a condition never met.
   if (PROBE == 4u && params.splits != 12345u) { return; }
-  // vitstream:unroll p < PARTIAL
   // vitstream:unroll i < FM
   // vitstream:unroll j < FN
+  // vitstream:unroll p < 1 - PARTIAL
+  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u);
+  // vitstream:end
+  // vitstream:unroll p < PARTIAL
   emitPartial(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u, wid.z);
   // vitstream:end
-  // vitstream:end
-  // vitstream:end
-  // vitstream:unroll p < 1 - PARTIAL
-  // This lane's part of every fragment: row lane / 2, columns from (lane % 2) * 8 as two vec4
-  // (N % 4 == 0, so each vec4 is all in or all out).
-  let er = lane / 2u;
-  let ec = (lane % 2u) * 8u;
-  // vitstream:unroll j < FN
-  let n{j} = col0 + sc + 16u * {j}u + ec;
-  var bv{j} = vec4<u32>();
-  // vitstream:unroll h < 2
-  if (n{j} + {h}u * 4u < N) {
-    let v = bitcast<vec2<u32>>(bias[n{j} / 4u + {h}u]);
-    bv{j}[{h}u * 2u] = v.x;
-    bv{j}[{h}u * 2u + 1u] = v.y;
-  }
-  // vitstream:end
-  // vitstream:end
-  // vitstream:unroll g < FM / EPI_ROWS
-  {
-    // vitstream:unroll i < EPI_ROWS
-    let m{i} = row0 + sr + 16u * {=g * EPI_ROWS + i}u + er;
-    // vitstream:unroll j < FN
-    var r{i}{j} = vec4<u32>();
-    if (EPILOGUE == 3u) {
-      // vitstream:unroll h < 2
-      if (m{i} < M && n{j} + {h}u * 4u < N) {
-        let v = bitcast<vec2<u32>>(c[(m{i} * N + n{j}) / 4u + {h}u]);
-        r{i}{j}[{h}u * 2u] = v.x;
-        r{i}{j}[{h}u * 2u + 1u] = v.y;
-      }
-      // vitstream:end
-    }
-    // vitstream:end
-    // vitstream:end
-    // vitstream:unroll i < EPI_ROWS
-    // vitstream:unroll j < FN
-    let y{i}{j} = finish(acc{=g * EPI_ROWS + i}{j}, sg, lane, {=(g * EPI_ROWS + i) * FN + j}u, bv{j}, r{i}{j});
-    // vitstream:end
-    // vitstream:end
-    // vitstream:unroll i < EPI_ROWS
-    // vitstream:unroll j < FN
-    // vitstream:unroll h < 2
-    if (m{i} < M && n{j} + {h}u * 4u < N) {
-      c[(m{i} * N + n{j}) / 4u + {h}u] = bitcast<vec4<f16>>(vec2<u32>(y{i}{j}[{h}u * 2u], y{i}{j}[{h}u * 2u + 1u]));
-    }
-    // vitstream:end
-    // vitstream:end
-    // vitstream:end
-  }
   // vitstream:end
   // vitstream:end
 }

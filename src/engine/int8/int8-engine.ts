@@ -65,9 +65,12 @@ const FILL = 264;
 
 /** Tile by size: the largest tile that still yields enough workgroups to fill the GPU. */
 export function defaultTile(M: number, N: number): Int8GemmVariant {
-  // 128x128 with one K-128 buffer: the fastest tile, or within 5% of it, at the ViT-B/16-384 shapes
-  // from batch 8 on (H100, batch 32: qkv 0.229 ms against 0.218 for 128x256, fc2 0.237 the best).
+  // H100, ViT-B/16-384 at batch 32, best of 3 in one process after the epilogue kept global
+  // memory out of its barrier loop: 128x256 (one K-64 buffer) qkv 0.203 ms, proj 0.096, fc1 0.330,
+  // fc2 0.265 against 0.231 / 0.104 / 0.348 / 0.276 for 128x128 (one K-128 buffer), the previous
+  // default; where 128x256 tiles cannot fill the GPU, 128x128 and then 64x64 ones.
   const candidates: Int8GemmVariant[] = [
+    { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 4, stages: 1 },
     { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2, bk: 128, stages: 1 },
     { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 2 },
   ];

@@ -1,5 +1,5 @@
 import { EngineError } from '../../errors.js';
-import { computePipeline, epilogueRows, kernelSource } from './source.js';
+import { computePipeline, kernelSource } from './source.js';
 
 /** What an INT8 GEMM does after dequantising: bias, then maybe GELU or a residual add. */
 export type Int8Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
@@ -109,6 +109,16 @@ export function int8EpilogueSlots(v: Int8GemmVariant & { kind: 'subgroup-matrix'
   if (tileAWords >= 2 * slotWords) return { slots: 2, inTile: true };
   if (tileBytes + 4 * 2 * slotWords <= WORKGROUP_BYTES) return { slots: 2, inTile: false };
   return { slots: 1, inTile: tileAWords >= slotWords };
+}
+
+/**
+ * Rows of fragments that the tensor-core kernel's epilogue finishes before storing them (a divisor of
+ * fm): as many as keep at most 8 fragments' results waiting in registers.
+ */
+function epilogueRows(fm: number, fn: number): number {
+  let rows = fm;
+  while (rows > 1 && (rows * fn > 8 || fm % rows !== 0)) rows--;
+  return rows;
 }
 
 /** Workgroup memory: padded A and B stages (bk int8 deep) and the epilogue's slots unless in tileA. */

@@ -1,5 +1,5 @@
 import { EngineError } from '../../errors.js';
-import { computePipeline, type ElementType, epilogueRows, kernelSource, spread } from './source.js';
+import { computePipeline, type ElementType, kernelSource, spread } from './source.js';
 
 /** What a GEMM does after A·B: always adds the bias, then maybe GELU or a residual add. */
 export type Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
@@ -137,23 +137,10 @@ export function tileOf(v: GemmVariant): { bm: number; bn: number } {
 export function workgroupBytes(v: GemmVariant): number {
   if (v.kind === 'portable') return 2 * 16 * 64 * 4;
   if (v.kind === 'subgroup-matrix-direct') return 256 * 4 * v.fn * v.sgM * v.sgN + 512;
-  return stagedTileBytes(v) + epilogueSlots(v) * 256 * 4 * v.sgM * v.sgN;
-}
-
-/** The staged kernel's A and B tile buffers, bytes. */
-function stagedTileBytes(v: GemmVariant & { kind: 'subgroup-matrix' }): number {
   const { bm, bn } = tileOf(v);
   const bk = v.bk ?? 32;
   const bTile = v.bt ? bn * (bk + 8) : bk * (bn + 8);
-  return (v.stages ?? 2) * (bm * (bk + 8) + bTile) * 2;
-}
-
-/**
- * 16x16 f32 epilogue slots per subgroup of the staged kernel: two (one barrier per fragment)
- * where they fit in WebGPU's default 48 KiB of workgroup memory, else one (two barriers).
- */
-export function epilogueSlots(v: GemmVariant & { kind: 'subgroup-matrix' }): 1 | 2 {
-  return stagedTileBytes(v) + 2 * 256 * 4 * v.sgM * v.sgN <= 49152 ? 2 : 1;
+  return (v.stages ?? 2) * (bm * (bk + 8) + bTile) * 2 + 256 * 4 * v.sgM * v.sgN;
 }
 
 /**
@@ -286,8 +273,6 @@ export async function createGemmKernel(
       B_T: variant.bt ? 1 : 0,
       PROBE: variant.probe ?? 0,
       STAGES: variant.stages ?? 2,
-      SLOTS: epilogueSlots(variant),
-      EPI_ROWS: epilogueRows(variant.fm ?? 2, variant.fn ?? 2),
     };
     pipeline = computePipeline(
       device,

@@ -50,7 +50,7 @@ export function kernelSource(name: string, opts: KernelSourceOptions = {}): stri
  * arithmetic over numbers and the module's `const` declarations. Subgroup matrices and per-lane registers held in
  * arrays indexed by loop counters can end up in local memory; unrolled named values cannot.
  */
-function unroll(text: string, kernel: string): string {
+export function unroll(text: string, kernel: string): string {
   const lines = text.split('\n');
   const open = /^\s*\/\/ vitstream:unroll (\w+) < (.+?)\s*$/;
   const close = /^\s*\/\/ vitstream:end\s*$/;
@@ -59,7 +59,8 @@ function unroll(text: string, kernel: string): string {
     for (let i = from; i < to; i++) {
       const m = open.exec(lines[i]);
       if (!m) {
-        const sub = (expr: string) => expr.replace(/\b[A-Za-z_]\w*\b/g, (w) => (w in vars ? String(vars[w]) : w));
+        const sub = (expr: string) =>
+          expr.replace(/\b[A-Za-z_]\w*\b/g, (w) => (w in vars ? String(vars[w]) : w));
         out.push(
           lines[i]
             .replace(/\{=([^}]+)\}/g, (_, expr: string) => String(constExpr(text, sub(expr), kernel)))
@@ -188,14 +189,4 @@ export function bindGroup(
 export function spread(workgroups: number): [number, number, number] {
   const x = Math.min(workgroups, 65535);
   return [x, Math.min(Math.ceil(workgroups / x), 65535), 1];
-}
-
-/**
- * Rows of fragments that a tensor-core GEMM epilogue finishes before storing them (a divisor of
- * fm): as many as keep at most 8 fragments' results waiting in registers.
- */
-export function epilogueRows(fm: number, fn: number): number {
-  let rows = fm;
-  while (rows > 1 && (rows * fn > 8 || fm % rows !== 0)) rows--;
-  return rows;
 }
