@@ -13,8 +13,8 @@
 // Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id) rather than
 // local_invocation_index / 32. The epilogue goes fragment by fragment through a 16x16 scratch
 // per subgroup and reads bias and C as vec4 (N % 4 == 0). The INT8 kernel's epilogue, which keeps
-// global memory out of its barrier loop and won 10-25 % there, did not help here on an H100: batch
-// 32 GEMMs within noise, and the FP16 engine at batch 1 went from 2.13 to 2.37 ms.
+// global memory out of its barrier loop and won 10-25 % there, did not help here on an H100 (batch
+// 32 and 8 GEMMs within noise, best of 3 in one process), so this one stays as it was.
 // Split-K (PARTIAL = 1): workgroup z multiplies only its share of K and writes the raw f32
 // product to the workspace [splits, M, N]; kernels/gemm_reduce.wgsl sums the splits and applies
 // the epilogue. WGSL has no float atomics, hence the second pass.
