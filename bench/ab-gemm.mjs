@@ -1,8 +1,8 @@
 // Old-versus-new timing of GEMM variants in one process: the same keys through this build and
 // through another build's dist (e.g. a snapshot before a kernel change), interleaved over rounds,
 // best reading per build, variant and shape (single readings on the H100 come out 2-4x slow now
-// and then). The key `attention` (`attention-p<n>`: with timing probe n) times the tensor-core attention kernel instead (ViT-B/16-384, one
-// layer; its time shows in the first column).
+// and then). The key `attention` (`attention-p<n>`: with timing probe n) times the tensor-core
+// attention kernel instead (ViT-B/16-384, one layer; its time shows in the first column).
 // Usage (after a build): node bench/ab-gemm.mjs <other-root> [batch] [keys] [rounds]
 // <other-root> '-' times this build alone (e.g. timing probes that the other build lacks).
 import path from 'node:path';

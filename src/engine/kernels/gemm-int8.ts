@@ -112,8 +112,8 @@ export function int8EpilogueSlots(v: Int8GemmVariant & { kind: 'subgroup-matrix'
 }
 
 /**
- * Rows of fragments that the tensor-core kernel's epilogue finishes before storing them (a divisor of
- * fm): as many as keep at most 8 fragments' results waiting in registers.
+ * Rows of fragments that the tensor-core kernel's epilogue finishes before storing them (a divisor
+ * of fm): as many as keep at most 8 fragments' results waiting in registers.
  */
 function epilogueRows(fm: number, fn: number): number {
   let rows = fm;
@@ -167,8 +167,9 @@ export async function createInt8GemmKernel(
     new Float32Array(buf, 16, 2).set([aScale, 1 / outScale]);
     return buf;
   };
+  const slots = variant.kind === 'dot4' ? undefined : int8EpilogueSlots(variant);
   const code =
-    variant.kind === 'dot4'
+    variant.kind === 'dot4' || !slots
       ? kernelSource('gemm_int8')
       : kernelSource('gemm_int8_subgroup_matrix', {
           consts: {
@@ -179,8 +180,8 @@ export async function createInt8GemmKernel(
             BK: variant.bk ?? 64,
             STAGES: variant.stages ?? 2,
             PROBE: variant.probe ?? 0,
-            SLOTS: int8EpilogueSlots(variant).slots,
-            SLOTS_IN_TILE: int8EpilogueSlots(variant).inTile ? 1 : 0,
+            SLOTS: slots.slots,
+            SLOTS_IN_TILE: slots.inTile ? 1 : 0,
             EPI_ROWS: epilogueRows(variant.fm, variant.fn),
           },
         });

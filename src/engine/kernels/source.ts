@@ -47,8 +47,9 @@ export function kernelSource(name: string, opts: KernelSourceOptions = {}): stri
  * Expands `// vitstream:unroll i < EXPR` ... `// vitstream:end` blocks (nestable): the body is
  * repeated for i = 0 .. EXPR-1 with `{i}` replaced by the index, and `{=EXPR}` by its value, where
  * EXPR may use the indices of the enclosing blocks (`acc{=g * 2 + i}{j}`). EXPR is integer
- * arithmetic over numbers and the module's `const` declarations. Subgroup matrices and per-lane registers held in
- * arrays indexed by loop counters can end up in local memory; unrolled named values cannot.
+ * arithmetic over numbers and the module's `const` declarations. Subgroup matrices and per-lane
+ * registers held in arrays indexed by loop counters can end up in local memory; unrolled named
+ * values cannot.
  */
 export function unroll(text: string, kernel: string): string {
   const lines = text.split('\n');
