@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decodeArgs } from '../../src/video/args.js';
 import { passthroughArgs, resolveFfmpeg } from '../../src/video/ffmpeg.js';
 import { detectKind, resolveSource } from '../../src/video/source.js';
 
@@ -64,5 +65,32 @@ describe('passthroughArgs', () => {
     expect(passthroughArgs(handle('4.4.2', 4, 4))).toEqual(['-vsync', 'passthrough']);
     // ffmpeg-static ships "N-47683-g0e8eb07980-static" (2018), which has no -fps_mode.
     expect(passthroughArgs(handle('N-47683-g0e8eb07980-static', 0, 0))).toEqual(['-vsync', 'passthrough']);
+  });
+});
+
+describe('decodeArgs: showinfo without checksums where ffmpeg has the option', () => {
+  const handle = (version: string, major: number, minor: number) => ({
+    path: 'ffmpeg',
+    from: 'PATH' as const,
+    version,
+    major,
+    minor,
+  });
+  const filter = async (major: number, version: string) => {
+    const args = await decodeArgs(
+      { kind: 'stdin', input: '-', live: false, id: 'in' },
+      handle(version, major, 0),
+      {
+        size: { width: 8, height: 8 },
+        resize: 'squash',
+      },
+    );
+    return args[args.indexOf('-vf') + 1];
+  };
+  it('ffmpeg 5 and later skip the sums; 4.x and versionless git builds (ffmpeg-static 2018) get plain showinfo', async () => {
+    expect(await filter(5, '5.1.9')).toMatch(/,showinfo=checksum=0$/);
+    expect(await filter(7, '7.0')).toMatch(/,showinfo=checksum=0$/);
+    expect(await filter(4, '4.4.2')).toMatch(/,showinfo$/);
+    expect(await filter(0, 'N-47683-g0e8eb07980-static')).toMatch(/,showinfo$/);
   });
 });
