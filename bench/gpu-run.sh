@@ -11,7 +11,9 @@ export VITSTREAM_CACHE=$out/cache
 export VITSTREAM_SHARED=${VITSTREAM_SHARED:-$PWD/.gpu-shared}
 step() { echo; echo "=== $* ($(date +%T))"; }
 step info; node dist/src/cli/main.js info 2>&1 | grep -v '^Warning'
-step "gpu tests"; node node_modules/vitest/vitest.mjs run test/engine/gemm.test.ts test/engine/attention.test.ts test/engine/webgpu-engine.test.ts test/engine/recovering-engine.test.ts test/engine/int8/gemm-int8.test.ts test/engine/int8/quantize.test.ts test/engine/int8/int8-engine.test.ts test/engine/int8/calibrate.test.ts -t '^(?!.*video files)' 2>&1 | grep -v '^Warning' | grep -E '✓|×|Test Files|Tests|FAIL|Error' | tail -40
+# The whole vitest log goes to $out/tests.txt: the device tool returns only the tail of stdout.
+step "gpu tests"; node node_modules/vitest/vitest.mjs run test/engine/gemm.test.ts test/engine/attention.test.ts test/engine/layernorm.test.ts test/engine/waiting.test.ts test/engine/webgpu-engine.test.ts test/engine/recovering-engine.test.ts test/engine/int8/gemm-int8.test.ts test/engine/int8/quantize.test.ts test/engine/int8/int8-engine.test.ts test/engine/int8/calibrate.test.ts -t '^(?!.*video files)' > "$out/tests.txt" 2>&1
+sed 's/\x1b\[[0-9;]*m//g' "$out/tests.txt" | grep -E '×|Test Files|Tests |FAIL|Error' | tail -40
 step attention; node bench/attention-timing.mjs "$model" "$batches" 2>&1 | grep -v '^Warning'
 step tune; node dist/src/cli/main.js tune --model "$model" --precision fp16 --batch "$batches" 2>&1 | grep -v '^Warning'
 # INT8 columns when calibration scales for these random weights were carried (SCALES=file).
