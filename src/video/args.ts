@@ -27,9 +27,11 @@ export function normalizeSize(size: number | FrameSize | [number, number]): Fram
 /**
  * The filter chain that turns any input into RGB24 frames of exactly `size`, then `showinfo`, whose
  * per-frame line on stderr carries the frame's pts (our timestamp side channel). showinfo runs on
- * the small RGB frame; `checksums: false` (ffmpeg 5 and later have the option) skips the per-plane
- * Adler-32 sums it would otherwise print and nobody reads: 600 frames of 1080p H.264 to 224² on a
- * 2-core machine took 1.45-1.57 s without them and 1.52-1.60 s with them, alternating runs.
+ * the small RGB frame; `checksums: false` skips the per-plane Adler-32 sums it would otherwise print
+ * and nobody reads: 600 frames of 1080p H.264 to 224² on a 2-core machine took 1.45-1.57 s without
+ * them and 1.52-1.60 s with them, alternating runs. decodeArgs asks for that from ffmpeg 5 on, which
+ * surely has the option; the 2018 ffmpeg-static build has it too, but a build without a version
+ * number cannot be placed, so those keep the checksums.
  */
 export function scaleFilter(
   size: FrameSize,

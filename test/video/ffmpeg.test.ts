@@ -51,14 +51,16 @@ describe('source kinds', () => {
   });
 });
 
+/** An ffmpeg handle as resolveFfmpeg returns it, for a version that is not installed here. */
+const handle = (version: string, major: number, minor: number) => ({
+  path: 'ffmpeg',
+  from: 'PATH' as const,
+  version,
+  major,
+  minor,
+});
+
 describe('passthroughArgs', () => {
-  const handle = (version: string, major: number, minor: number) => ({
-    path: 'ffmpeg',
-    from: 'PATH' as const,
-    version,
-    major,
-    minor,
-  });
   it('uses -fps_mode from 5.1 on and -vsync before, and for git builds with no version number', () => {
     expect(passthroughArgs(handle('5.1.9', 5, 1))).toEqual(['-fps_mode', 'passthrough']);
     expect(passthroughArgs(handle('7.0', 7, 0))).toEqual(['-fps_mode', 'passthrough']);
@@ -69,13 +71,6 @@ describe('passthroughArgs', () => {
 });
 
 describe('decodeArgs: showinfo without checksums where ffmpeg has the option', () => {
-  const handle = (version: string, major: number, minor: number) => ({
-    path: 'ffmpeg',
-    from: 'PATH' as const,
-    version,
-    major,
-    minor,
-  });
   const filter = async (major: number, version: string) => {
     const args = await decodeArgs(
       { kind: 'stdin', input: '-', live: false, id: 'in' },

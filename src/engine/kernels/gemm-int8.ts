@@ -101,14 +101,19 @@ export function int8EpilogueSlots(v: Int8GemmVariant & { kind: 'subgroup-matrix'
   slots: 1 | 2;
   inTile: boolean;
 } {
-  const { bm, bn } = int8TileOf(v);
-  const words = (v.bk ?? 64) / 4 + 4;
-  const tileAWords = (v.stages ?? 2) * bm * words;
-  const tileBytes = 4 * (v.stages ?? 2) * (bm + bn) * words;
+  const { tileA, tiles } = int8TileWords(v);
   const slotWords = 256 * v.sgM * v.sgN;
-  if (tileAWords >= 2 * slotWords) return { slots: 2, inTile: true };
-  if (tileBytes + 4 * 2 * slotWords <= WORKGROUP_BYTES) return { slots: 2, inTile: false };
-  return { slots: 1, inTile: tileAWords >= slotWords };
+  if (tileA >= 2 * slotWords) return { slots: 2, inTile: true };
+  if (4 * (tiles + 2 * slotWords) <= WORKGROUP_BYTES) return { slots: 2, inTile: false };
+  return { slots: 1, inTile: tileA >= slotWords };
+}
+
+/** 32-bit words of the padded A tile buffers and of the A and B ones together (bk int8 deep). */
+function int8TileWords(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): { tileA: number; tiles: number } {
+  const { bm, bn } = int8TileOf(v);
+  const row = (v.bk ?? 64) / 4 + 4;
+  const stages = v.stages ?? 2;
+  return { tileA: stages * bm * row, tiles: stages * (bm + bn) * row };
 }
 
 /**
@@ -124,15 +129,32 @@ function epilogueRows(fm: number, fn: number): number {
 /** Workgroup memory: padded A and B stages (bk int8 deep) and the epilogue's slots unless in tileA. */
 export function int8WorkgroupBytes(v: Int8GemmVariant): number {
   if (v.kind === 'dot4') return 2 * 8 * 64 * 4;
-  const { bm, bn } = int8TileOf(v);
-  const bk = v.bk ?? 64;
   const { slots, inTile } = int8EpilogueSlots(v);
-  return 4 * ((v.stages ?? 2) * (bm + bn) * (bk / 4 + 4) + (inTile ? 0 : slots * 256 * v.sgM * v.sgN));
+  return 4 * (int8TileWords(v).tiles + (inTile ? 0 : slots * 256 * v.sgM * v.sgN));
 }
 
 /** Whether a variant can run a shape: dot4 needs K, N multiples of 4; tensor cores 16 (vec4 word loads). */
 export function int8VariantSupports(v: Int8GemmVariant, K: number, N: number): boolean {
   return v.kind === 'dot4' ? K % 4 === 0 && N % 4 === 0 : K % 16 === 0 && N % 16 === 0;
+}
+
+/** kernels/gemm_int8_subgroup_matrix.wgsl with its template constants for a tile. */
+function tensorCoreSource(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): string {
+  const { slots, inTile } = int8EpilogueSlots(v);
+  return kernelSource('gemm_int8_subgroup_matrix', {
+    consts: {
+      SG_M: v.sgM,
+      SG_N: v.sgN,
+      FM: v.fm,
+      FN: v.fn,
+      BK: v.bk ?? 64,
+      STAGES: v.stages ?? 2,
+      PROBE: v.probe ?? 0,
+      SLOTS: slots,
+      SLOTS_IN_TILE: inTile ? 1 : 0,
+      EPI_ROWS: epilogueRows(v.fm, v.fn),
+    },
+  });
 }
 
 export interface Int8GemmKernel {
@@ -167,24 +189,7 @@ export async function createInt8GemmKernel(
     new Float32Array(buf, 16, 2).set([aScale, 1 / outScale]);
     return buf;
   };
-  const slots = variant.kind === 'dot4' ? undefined : int8EpilogueSlots(variant);
-  const code =
-    variant.kind === 'dot4' || !slots
-      ? kernelSource('gemm_int8')
-      : kernelSource('gemm_int8_subgroup_matrix', {
-          consts: {
-            SG_M: variant.sgM,
-            SG_N: variant.sgN,
-            FM: variant.fm,
-            FN: variant.fn,
-            BK: variant.bk ?? 64,
-            STAGES: variant.stages ?? 2,
-            PROBE: variant.probe ?? 0,
-            SLOTS: slots.slots,
-            SLOTS_IN_TILE: slots.inTile ? 1 : 0,
-            EPI_ROWS: epilogueRows(variant.fm, variant.fn),
-          },
-        });
+  const code = variant.kind === 'dot4' ? kernelSource('gemm_int8') : tensorCoreSource(variant);
   const pipeline = await computePipeline(device, label, code, 'main', constants);
   const { bm, bn } = int8TileOf(variant);
   return {
