@@ -1,8 +1,9 @@
 // Old-versus-new timing of GEMM variants in one process: the same keys through this build and
 // through another build's dist (e.g. a snapshot before a kernel change), interleaved over rounds,
 // best reading per build, variant and shape (single readings on the H100 come out 2-4x slow now
-// and then). The key `attention` (`attention-p<n>`: with timing probe n) times the tensor-core
-// attention kernel instead (ViT-B/16-384, one layer; its time shows in the first column).
+// and then). The key `attention` (`attention-p<n>`: with timing probe n; `attention-int8`: int8
+// in and out, INT8 mode 2) times the tensor-core attention kernel instead (ViT-B/16-384, one
+// layer; its time shows in the first column).
 // Usage (after a build): node bench/ab-gemm.mjs <other-root> [batch] [keys] [rounds]
 // <other-root> '-' times this build alone (e.g. timing probes that the other build lacks).
 import path from 'node:path';
@@ -31,10 +32,13 @@ for (let r = 0; r < Number(roundsText); r++) {
       if (key.startsWith('attention')) {
         const shape = { tokens: 577, numHeads: 12, headDim: 64, count: Number(batch) };
         const probe = Number(/-p(\d)$/.exec(key)?.[1] ?? 0);
-        const ms = await b.gemm.timeAttention(gpu.device, 'subgroup-matrix', 'f16', shape, 20, probe).then(
-          (t) => t.ms,
-          () => Number.NaN,
-        );
+        const io = key.startsWith('attention-int8') ? 'int8' : 'float';
+        const ms = await b.gemm
+          .timeAttention(gpu.device, 'subgroup-matrix', 'f16', shape, 20, probe, io)
+          .then(
+            (t) => t.ms,
+            () => Number.NaN,
+          );
         const k = `${key}|${name}|qkv`;
         best.set(k, Math.min(best.get(k) ?? Number.POSITIVE_INFINITY, ms));
         continue;

@@ -17,10 +17,12 @@ console.log(
   `attention ${model}: T=${shape.tokens} heads=${shape.numHeads} hd=${shape.headDim} on ${gpu.info.description}`,
 );
 for (const count of batches.split(',').map(Number)) {
-  for (const [variant, type, probe = 0] of [
+  for (const [variant, type, probe = 0, io = 'float'] of [
     ['portable', 'f32'],
     ['portable', 'f16'],
+    ['portable', 'f16', 0, 'int8'],
     ['subgroup-matrix', 'f16'],
+    ['subgroup-matrix', 'f16', 0, 'int8'],
     ...probes.map((p) => ['subgroup-matrix', 'f16', p]),
   ]) {
     if (
@@ -35,8 +37,9 @@ for (const count of batches.split(',').map(Number)) {
       { ...shape, count },
       count >= 16 && variant === 'portable' ? 3 : 20,
       probe,
+      io,
     );
-    const name = probe ? `${variant} probe ${probe}` : variant;
+    const name = `${variant}${io === 'int8' ? ' int8 io' : ''}${probe ? ` probe ${probe}` : ''}`;
     console.log(
       `  batch ${String(count).padStart(2)} ${name.padEnd(24)} ${type}: ${t.ms.toFixed(3)} ms per layer (x${config.numLayers} = ${(t.ms * config.numLayers).toFixed(1)} ms), ${t.tflops.toFixed(1)} TFLOP/s`,
     );

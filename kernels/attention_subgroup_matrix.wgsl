@@ -33,6 +33,12 @@
 // On an H100 an older form of this kernel with 1 or 2 subgroups per workgroup (32 or 64
 // invocations) gave wrong results for every query (cause not found; every tensor-core kernel
 // here uses >= 128 invocations), hence QSG stays 4.
+// INT8_IO = 1 (INT8 mode 2): q, k and v arrive as int8 (per-tensor scales, from the qkv GEMM's
+// epilogue) and the output leaves as int8 for the proj GEMM, so that global traffic halves and
+// no quantize pass runs between attention and proj. The int8 values are converted to f16 as they
+// are staged (exact: |x| <= 127), the products run on the f16 path unchanged, and the scales
+// come in through params: scale = head scale * q scale * k scale, outScale = v scale / output
+// scale.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -41,6 +47,9 @@ const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
 // Timing probes only (wrong results): 1 no softmax (P left as it is), 2 no S = Q Kᵀ, 3 no P V,
 // 4 no global loads after the first key tile.
 const PROBE: u32 = 0u; // vitstream:const PROBE
+// 1: int8 q, k, v in and int8 out (see top); 0: f16.
+const INT8_IO: u32 = 0u; // vitstream:const INT8_IO
+const EPV = 8u + 8u * INT8_IO;        // elements per 16-byte global vector
 const QSG = 4u;
 const RF = 2u;                        // row fragments per subgroup
 const ROWS = 16u * RF;                // query rows per subgroup: one per lane
@@ -52,7 +61,7 @@ const KF = BKV / 16u;                 // fragments along a key tile
 // O fragments per pass through the score scratch: min(HF, KF), set with HEAD_DIM.
 const OC: u32 = 2u; // vitstream:const OC
 const NCH = HF / OC;                  // such passes
-const DV = HEAD_DIM / 8u;             // 16-byte vectors (8 halves) per head row
+const DV = HEAD_DIM / EPV;            // 16-byte vectors per head row
 const SKV = HEAD_DIM + 8u;            // K/V (and Q) tile row stride (f16), padded against bank conflicts
 const SP = BKV + 8u;                  // P row stride (f16)
 const SW = BKV + 4u;                  // score / output scratch row stride (f32)
@@ -73,13 +82,19 @@ struct Params {
   count: u32,
   tokens: u32,
   hidden: u32,   // D = heads * HEAD_DIM
-  scale: f32,    // HEAD_DIM^-0.5
+  scale: f32,    // HEAD_DIM^-0.5 (times the q and k scales with INT8_IO)
+  outScale: f32, // INT8_IO: v scale / output scale
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-// Read 16 bytes at a time (8 halves as vec4<u32>): half the load instructions of vec4<f16>.
-@group(0) @binding(1) var<storage, read> qkv: array<vec4<u32>>;        // [N * T, 3D] f16: q | k | v
+// Read 16 bytes at a time (8 halves or 16 int8 as vec4<u32>): fewer load instructions.
+@group(0) @binding(1) var<storage, read> qkv: array<vec4<u32>>;        // [N * T, 3D]: q | k | v
+// vitstream:unroll p < 1 - INT8_IO
 @group(0) @binding(2) var<storage, read_write> out: array<vec4<f16>>;  // [N * T, D]
+// vitstream:end
+// vitstream:unroll p < INT8_IO
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;        // [N * T, D / 4] packed int8
+// vitstream:end
 
 // Tiles of f16 as vec4s: one store per staged vector (as in the GEMM); matrix loads through the
 // vector-array overload count offsets and strides in vectors.
@@ -93,7 +108,7 @@ var<workgroup> grown: array<u32, QSG>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
         @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let Tn = params.tokens;
-  let D8 = params.hidden / 8u;
+  let D8 = params.hidden / EPV;         // vectors per D columns
   let row8 = 3u * D8;
   let h8 = wid.y * DV;
   let base = wid.z * Tn;
@@ -108,9 +123,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let r = e / DV;
     var v = vec4<u32>();
     if (q0 + r < Tn) { v = qkv[(base + q0 + r) * row8 + h8 + e % DV]; }
-    let t = (r * SKV + (e % DV) * 8u) / 4u;
-    pTile[t] = bitcast<vec4<f16>>(v.xy);
-    pTile[t + 1u] = bitcast<vec4<f16>>(v.zw);
+    let t = (r * SKV + (e % DV) * EPV) / 4u;
+    // vitstream:unroll j < EPV / 4
+    pTile[t + {j}u] = quad(v, {j}u);
+    // vitstream:end
   }
   // vitstream:end
   workgroupBarrier();
@@ -135,11 +151,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // vitstream:unroll i < KV_PER_THREAD
     if (tid + {i}u * THREADS < KV_VECS) {
       let e = tid + {i}u * THREADS;
-      let t = ((e / DV) * SKV + (e % DV) * 8u) / 4u;
-      kTile[t] = bitcast<vec4<f16>>(kr{i}.xy);
-      kTile[t + 1u] = bitcast<vec4<f16>>(kr{i}.zw);
-      vTile[t] = bitcast<vec4<f16>>(vr{i}.xy);
-      vTile[t + 1u] = bitcast<vec4<f16>>(vr{i}.zw);
+      let t = ((e / DV) * SKV + (e % DV) * EPV) / 4u;
+      // vitstream:unroll j < EPV / 4
+      kTile[t + {j}u] = quad(kr{i}, {j}u);
+      vTile[t + {j}u] = quad(vr{i}, {j}u);
+      // vitstream:end
     }
     // vitstream:end
     workgroupBarrier();
@@ -254,7 +270,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   // O / l through the scratch rows, OC fragments at a time, a lane's row as vec4<f16>.
   let qi = q0 + sg * ROWS + lane;
-  let inv = 1.0 / l;
+  let inv = select(1.0, params.outScale, INT8_IO == 1u) / l;
   let ob = ((base + qi) * params.hidden + wid.y * HEAD_DIM) / 4u;
   // vitstream:unroll c < NCH
   // vitstream:unroll f < RF
@@ -269,12 +285,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // vitstream:unroll v < OV
     {
       let o = sRow + {v}u * 4u;
-      out[ob + {c}u * OV + {v}u] = vec4<f16>(vec4<f32>(sTile[o], sTile[o + 1u], sTile[o + 2u], sTile[o + 3u]) * inv);
+      let r = vec4<f32>(sTile[o], sTile[o + 1u], sTile[o + 2u], sTile[o + 3u]) * inv;
+      // vitstream:unroll p < 1 - INT8_IO
+      out[ob + {c}u * OV + {v}u] = vec4<f16>(r);
+      // vitstream:end
+      // vitstream:unroll p < INT8_IO
+      out[ob + {c}u * OV + {v}u] = packInt8(r);
+      // vitstream:end
     }
     // vitstream:end
   }
   workgroupBarrier();
   // vitstream:end
+}
+
+// Quad j of a 16-byte global vector as f16: halves 4j..4j+3, or int8 values 4j..4j+3 (word j,
+// byte i in bits 8i..8i+7, sign-extended by shifting it to the top and back).
+fn quad(w: vec4<u32>, j: u32) -> vec4<f16> {
+  if (INT8_IO == 1u) {
+    let x = w[j];
+    return vec4<f16>(bitcast<vec4<i32>>(vec4<u32>(x << 24u, x << 16u, x << 8u, x)) >> vec4<u32>(24u));
+  }
+  return bitcast<vec4<f16>>(select(w.zw, w.xy, j == 0u));
+}
+
+// Symmetric int8 as the INT8 GEMM epilogue and quantize kernel round: half to even, saturated at
+// +-127, element i in bits 8i..8i+7.
+fn packInt8(v: vec4<f32>) -> u32 {
+  let b = bitcast<vec4<u32>>(vec4<i32>(clamp(round(v), vec4<f32>(-127.0), vec4<f32>(127.0)))) & vec4<u32>(0xffu);
+  return b.x | (b.y << 8u) | (b.z << 16u) | (b.w << 24u);
 }
 
 // Four scaled scores of a row from the scratch (o: scratch index, c: column in the tile); columns

@@ -1,7 +1,12 @@
 import { EngineError } from '../errors.js';
 import { toHalfArray } from '../util/half.js';
 import { BufferUsage } from './gpu.js';
-import { type AttentionShape, type AttentionVariant, createAttentionKernel } from './kernels/attention.js';
+import {
+  type AttentionIO,
+  type AttentionShape,
+  type AttentionVariant,
+  createAttentionKernel,
+} from './kernels/attention.js';
 import { createGemmKernel, type Epilogue, type GemmVariant, variantKey } from './kernels/gemm.js';
 import { bindGroup, type Dispatch, type ElementType } from './kernels/source.js';
 
@@ -163,19 +168,26 @@ export async function timeAttention(
   shape: AttentionShape & { count: number },
   iterations = 20,
   probe = 0,
+  io: AttentionIO = 'float',
 ): Promise<GemmTiming> {
   const { count, tokens, numHeads, headDim } = shape;
   const D = numHeads * headDim;
-  const el = type === 'f16' ? 2 : 4;
-  const kernel = await createAttentionKernel(device, shape, type, variant, probe);
+  const int8 = io === 'int8';
+  const el = int8 ? 1 : type === 'f16' ? 2 : 4;
+  const kernel = await createAttentionKernel(device, shape, type, variant, probe, io);
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
-  const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
-  device.queue.writeBuffer(params, 0, kernel.params(count));
+  const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+  // int8: noise bytes of +-127 with scales that keep scores at a few units, as calibrated ones do.
+  device.queue.writeBuffer(
+    params,
+    0,
+    kernel.params(count, int8 ? { q: 0.02, k: 0.02, v: 0.02, out: 0.02 } : undefined),
+  );
   const qkv = device.createBuffer({
     size: Math.ceil((count * tokens * 3 * D * el) / 16) * 16,
     usage: storage,
   });
-  fillNoise(device, qkv, type);
+  fillNoise(device, qkv, int8 ? 'i8' : type);
   const out = device.createBuffer({ size: Math.ceil((count * tokens * D * el) / 16) * 16, usage: storage });
   const group = bindGroup(device, 'time-attention', kernel.pipeline, [params, qkv, out]);
   const ms = await timeDispatches(device, kernel.pipeline, group, kernel.workgroups(count), iterations);

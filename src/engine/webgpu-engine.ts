@@ -17,8 +17,7 @@ import {
 import { defaultTensorPolicy } from './gemm-policy.js';
 import { BufferUsage, type GpuContext, MapMode, type OpenGpuOptions, openGpu } from './gpu.js';
 import { type GpuWeights, uploadWeights } from './gpu-weights.js';
-import type { Observe } from './int8/observer.js';
-import type { Int8Role } from './int8/scales.js';
+import type { Observe, ObservedPoint } from './int8/observer.js';
 import { type AttentionVariant, attentionSupports, createAttentionKernel } from './kernels/attention.js';
 import { createEmbedKernel } from './kernels/embed.js';
 import {
@@ -214,9 +213,9 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
   }
 
   /**
-   * Runs one batch and hands `observe` every activation that feeds an INT8 GEMM — per block the
-   * inputs of qkv (LayerNorm 1), proj (attention), fc1 (LayerNorm 2) and fc2 (GELU), [rows, K]
-   * as float32 — the calibration pass of `vitstream calibrate` on the GPU. The recorded plan runs
+   * Runs one batch and hands `observe` every activation the INT8 engine quantises — per block the
+   * inputs of qkv (LayerNorm 1), proj (attention), fc1 (LayerNorm 2) and fc2 (GELU), [rows, K],
+   * and the qkv output that feeds attention, [rows, 3D], as float32 — the calibration pass of `vitstream calibrate` on the GPU. The recorded plan runs
    * unchanged; its compute pass is split after those dispatches to copy their outputs out.
    * Returns the logits.
    */
@@ -230,10 +229,10 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
     const el = this.type === 'f16' ? 2 : 4;
     const b = slot.buffers;
     // Copy sizes round up to 4 bytes (f16 rows x K may end on half a word).
-    const points: { layer: number; role: Int8Role; src: GPUBuffer; K: number; bytes: number }[] = [];
+    const points: { layer: number; role: ObservedPoint; src: GPUBuffer; K: number; bytes: number }[] = [];
     const after = new Map<number, (typeof points)[number]>();
     for (let l = 0; l < this.config.numLayers; l++) {
-      const at = (prefix: string, role: Int8Role, src: GPUBuffer, K: number) => {
+      const at = (prefix: string, role: ObservedPoint, src: GPUBuffer, K: number) => {
         const i = plan.dispatches.findLastIndex(
           (d) => d.label === `block${l}.${prefix}` || d.label.startsWith(`block${l}.${prefix}.`),
         );
@@ -243,6 +242,7 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
         after.set(i, point);
       };
       at('ln1', 'qkv', b.y, D);
+      at('qkv', 'attention', b.qkv, 3 * D);
       at('attention', 'proj', b.att, D);
       at('ln2', 'fc1', b.y, D);
       at('fc1', 'fc2', b.hidden, this.config.mlpDim);

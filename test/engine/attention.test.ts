@@ -99,7 +99,7 @@ async function runAttention(
   device.queue.writeBuffer(input, 0, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
   const outBytes = Math.ceil((count * tokens * D * el) / 16) * 16;
   const out = device.createBuffer({ size: outBytes, usage });
-  const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+  const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
   device.queue.writeBuffer(params, 0, kernel.params(count));
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
@@ -169,5 +169,155 @@ describe('portable attention with growing row maxima', () => {
   it('f32 matches the float64 reference when scores rise along the keys', async () => {
     const { got, expected } = await runAttention('portable', 'f32', 1, 300, 2, 64, { rise: 6 });
     expect(relMaxError(got, expected)).toBeLessThan(1e-5);
+  });
+});
+
+// INT8 mode 2: q, k, v as packed int8 with per-tensor scales in, packed int8 out.
+const INT8_SCALES = { q: 0.025, k: 0.02, v: 0.034, out: 0.02 };
+
+/** Round half to even, as WGSL's round. */
+function roundEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+}
+
+/**
+ * Independent float64 reference of int8 attention: scores (q·k) · q scale · k scale / √hd on the
+ * integer values, softmax, the weighted sum of the integer v times v scale / output scale,
+ * rounded half to even and saturated at ±127.
+ */
+function cpuInt8Attention(
+  qkv: Int8Array,
+  count: number,
+  tokens: number,
+  heads: number,
+  hd: number,
+): Int8Array {
+  const D = heads * hd;
+  const out = new Int8Array(count * tokens * D);
+  const scores = new Float64Array(tokens);
+  const { q: sq, k: sk, v: sv, out: so } = INT8_SCALES;
+  for (let n = 0; n < count; n++)
+    for (let h = 0; h < heads; h++)
+      for (let i = 0; i < tokens; i++) {
+        const q = (n * tokens + i) * 3 * D + h * hd;
+        let max = -Infinity;
+        for (let j = 0; j < tokens; j++) {
+          const k = (n * tokens + j) * 3 * D + D + h * hd;
+          let s = 0;
+          for (let e = 0; e < hd; e++) s += qkv[q + e] * qkv[k + e];
+          scores[j] = (s * sq * sk) / Math.sqrt(hd);
+          max = Math.max(max, scores[j]);
+        }
+        let sum = 0;
+        for (let j = 0; j < tokens; j++) sum += scores[j] = Math.exp(scores[j] - max);
+        for (let e = 0; e < hd; e++) {
+          let acc = 0;
+          for (let j = 0; j < tokens; j++)
+            acc += scores[j] * qkv[(n * tokens + j) * 3 * D + 2 * D + h * hd + e];
+          out[(n * tokens + i) * D + h * hd + e] = Math.max(
+            -127,
+            Math.min(127, roundEven(((acc / sum) * sv) / so)),
+          );
+        }
+      }
+  return out;
+}
+
+async function runInt8Attention(
+  variant: AttentionVariant,
+  count: number,
+  tokens: number,
+  heads: number,
+  hd: number,
+  opts: { rise?: number } = {},
+) {
+  const { device } = gpu;
+  const D = heads * hd;
+  let raw = rand(count * tokens * 3 * D, tokens * 17 + hd, 127);
+  if (opts.rise)
+    raw = risingKeys(raw, count, tokens, D, opts.rise).map((x) => Math.max(-127, Math.min(127, x)));
+  const qkv = Int8Array.from(raw, (x) => Math.round(x));
+  const kernel = await createAttentionKernel(
+    device,
+    { tokens, numHeads: heads, headDim: hd },
+    'f16',
+    variant,
+    0,
+    'int8',
+  );
+  const usage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
+  // An Int8Array's bytes are the packed layout: element i of a word in bits 8i..8i+7.
+  const packed = new Int8Array(Math.ceil(qkv.length / 4) * 4);
+  packed.set(qkv);
+  const input = device.createBuffer({ size: Math.ceil(packed.byteLength / 16) * 16, usage });
+  device.queue.writeBuffer(input, 0, packed);
+  const outBytes = Math.ceil((count * tokens * D) / 16) * 16;
+  const out = device.createBuffer({ size: outBytes, usage });
+  const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
+  device.queue.writeBuffer(params, 0, kernel.params(count, INT8_SCALES));
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(kernel.pipeline);
+  pass.setBindGroup(0, bindGroup(device, 'attention-int8-test', kernel.pipeline, [params, input, out]));
+  pass.dispatchWorkgroups(...kernel.workgroups(count));
+  pass.end();
+  const rb = device.createBuffer({ size: outBytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+  enc.copyBufferToBuffer(out, 0, rb, 0, outBytes);
+  device.queue.submit([enc.finish()]);
+  await rb.mapAsync(MapMode.READ);
+  const got = new Int8Array(rb.getMappedRange().slice(0, count * tokens * D));
+  for (const b of [input, out, params, rb]) b.destroy();
+  const expected = cpuInt8Attention(qkv, count, tokens, heads, hd);
+  let maxDiff = 0;
+  let exact = 0;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - expected[i]);
+    maxDiff = Math.max(maxDiff, d);
+    if (d === 0) exact++;
+  }
+  // Outputs spread over the int8 range, or the comparison would prove little.
+  const spread = expected.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+  return { maxDiff, exactShare: exact / got.length, spread };
+}
+
+const INT8_CASES = [
+  { tokens: 17, hd: 16 },
+  { tokens: 197, hd: 64 },
+  { tokens: 300, hd: 64 },
+] as const;
+
+describe('portable int8 attention (INT8 mode 2)', () => {
+  it('matches a float64 reference on the integer q, k, v to within one step, mostly exactly', async () => {
+    for (const { tokens, hd } of INT8_CASES) {
+      const r = await runInt8Attention('portable', 2, tokens, 2, hd);
+      expect(r.spread, `T=${tokens} hd=${hd}`).toBeGreaterThan(40);
+      expect(r.maxDiff, `T=${tokens} hd=${hd}`).toBeLessThanOrEqual(1);
+      expect(r.exactShare, `T=${tokens} hd=${hd}`).toBeGreaterThan(0.99);
+    }
+  });
+});
+
+describe('[gpu] subgroup-matrix int8 attention (tensor cores, INT8 mode 2)', () => {
+  it('matches a float64 reference to within one step on ragged T and growing maxima, or the adapter has no tensor cores', async () => {
+    if (!attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, 'f16', 64)) {
+      console.log(
+        `[gpu] skipped: adapter "${gpu.info.description}" has no f16 subgroup matrices; run on the GPU machine`,
+      );
+      return;
+    }
+    for (const { tokens, hd, rise } of [
+      ...INT8_CASES,
+      { tokens: 577, hd: 64 },
+      { tokens: 577, hd: 64, rise: 6 },
+    ]) {
+      const r = await runInt8Attention('subgroup-matrix', 2, tokens, 3, hd, { rise });
+      const at = `T=${tokens} hd=${hd}${rise ? ' rising' : ''}`;
+      expect(r.spread, at).toBeGreaterThan(40);
+      expect(r.maxDiff, at).toBeLessThanOrEqual(1);
+      // P and the products in f16: a share of outputs lands one step off near rounding boundaries.
+      expect(r.exactShare, at).toBeGreaterThan(0.9);
+    }
   });
 });

@@ -8,6 +8,8 @@ import { type Observe, observeForward } from './observer.js';
 import { channelScales, scaleFor } from './quant.js';
 import {
   type ActivationRange,
+  ATTENTION_INPUTS,
+  type AttentionInput,
   type CalibrationMethod,
   INT8_ROLES,
   type Int8Role,
@@ -36,7 +38,7 @@ export interface CalibrateOptions {
 
 /**
  * Post-training calibration: runs an FP32 forward pass (GPU engine or CPU reference) over the frames, histograms |x| at
- * every INT8 GEMM input, and picks each tensor's clip threshold by `max` (the largest |x|),
+ * every INT8 GEMM input and at q, k and v (attention's inputs in mode 2), and picks each tensor's clip threshold by `max` (the largest |x|),
  * `percentile` (that percentile of |x|) or `mse` (the threshold minimising quantisation MSE).
  * Weight scales are per output channel (absmax / 127).
  */
@@ -57,6 +59,25 @@ export async function calibrate(o: CalibrateOptions): Promise<Int8Scales> {
     () =>
       Object.fromEntries(INT8_ROLES.map((r) => [r, new AbsHistogram()])) as Record<Int8Role, AbsHistogram>,
   );
+  const attentionHist = Array.from(
+    { length: config.numLayers },
+    () =>
+      Object.fromEntries(ATTENTION_INPUTS.map((p) => [p, new AbsHistogram()])) as Record<
+        AttentionInput,
+        AbsHistogram
+      >,
+  );
+  const D = config.hiddenSize;
+  const observe: Observe = (layer, point, x) => {
+    if (point !== 'attention') return hist[layer][point].add(x);
+    // [rows, 3D]: q | k | v side by side in each row.
+    const rows = x.length / (3 * D);
+    const part = new Float32Array(rows * D);
+    ATTENTION_INPUTS.forEach((p, j) => {
+      for (let r = 0; r < rows; r++) part.set(x.subarray(r * 3 * D + j * D, r * 3 * D + (j + 1) * D), r * D);
+      attentionHist[layer][p].add(part);
+    });
+  };
   const batch = Math.max(1, o.batch ?? 8);
   const forward = o.forward ?? ((input, observe) => observeForward(config, weights, input, observe));
   for (let i = 0; i < count; i += batch) {
@@ -66,23 +87,30 @@ export async function calibrate(o: CalibrateOptions): Promise<Int8Scales> {
       data: frames.subarray(i * frameBytes, (i + n) * frameBytes),
       count: n,
     };
-    await forward(input, (layer, role, x) => hist[layer][role].add(x));
+    await forward(input, observe);
     o.onProgress?.(i + n, count);
     // Let the event loop run (progress bars, signals) between batches.
     await new Promise<void>((r) => setImmediate(r));
   }
   const threshold = (h: AbsHistogram) =>
     method === 'max' ? h.absMax : method === 'percentile' ? h.percentile(percentile) : h.mseThreshold();
+  const range = (h: AbsHistogram): ActivationRange => {
+    const t = threshold(h);
+    return { scale: scaleFor(t), threshold: t, absMax: h.absMax };
+  };
   const blocks = hist.map(
     (b) =>
-      Object.fromEntries(
-        INT8_ROLES.map((role) => {
-          const h = b[role];
-          const t = threshold(h);
-          const range: ActivationRange = { scale: scaleFor(t), threshold: t, absMax: h.absMax };
-          return [role, range];
-        }),
-      ) as Record<Int8Role, ActivationRange>,
+      Object.fromEntries(INT8_ROLES.map((role) => [role, range(b[role])])) as Record<
+        Int8Role,
+        ActivationRange
+      >,
+  );
+  const attention = attentionHist.map(
+    (b) =>
+      Object.fromEntries(ATTENTION_INPUTS.map((p) => [p, range(b[p])])) as Record<
+        AttentionInput,
+        ActivationRange
+      >,
   );
   return {
     format: 'vitstream-int8-scales',
@@ -92,6 +120,7 @@ export async function calibrate(o: CalibrateOptions): Promise<Int8Scales> {
     ...(method === 'percentile' ? { percentile } : {}),
     images: count,
     blocks,
+    attention,
     weights: weightScales(config, weights),
   };
 }

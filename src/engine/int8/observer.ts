@@ -3,13 +3,19 @@ import { attention, checkInput, geluErf, geluTanh, gemm, layerNorm, patchify } f
 import type { EngineInput, ViTWeights } from '../types.js';
 import type { Int8Role } from './scales.js';
 
-/** Called with every tensor that feeds an INT8 GEMM: [rows, K] float32, valid until the next call. */
-export type Observe = (layer: number, role: Int8Role, x: Float32Array) => void;
+/**
+ * A quantisation point: the input of an INT8 GEMM (by its role, [rows, K]), or `attention`, the
+ * qkv GEMM's output that feeds attention ([rows, 3D]: q | k | v).
+ */
+export type ObservedPoint = Int8Role | 'attention';
+
+/** Called with every tensor at a quantisation point as float32, valid until the next call. */
+export type Observe = (layer: number, point: ObservedPoint, x: Float32Array) => void;
 
 /**
  * The FP32 forward pass of src/engine/reference.ts (same numerics: its GEMM, LayerNorm and
- * GELU), instrumented at the inputs of the qkv, proj, fc1 and fc2 GEMMs, where the INT8 engine
- * quantises. Returns the logits so that callers can also compare. Kept separate from the
+ * GELU), instrumented at the inputs of the qkv, proj, fc1 and fc2 GEMMs and at the output of
+ * qkv (the input of attention), where the INT8 engine quantises. Returns the logits so that callers can also compare. Kept separate from the
  * reference so that the reference stays a plain yardstick.
  */
 export function observeForward(
@@ -48,6 +54,7 @@ export function observeForward(
     layerNorm(x, b.ln1Scale.data, b.ln1Bias.data, h, rows, d, eps);
     observe(l, 'qkv', h);
     gemm(h, b.qkvKernel.data, b.qkvBias.data, qkv, rows, d, 3 * d);
+    observe(l, 'attention', qkv);
     for (let i = 0; i < n; i++) attention(qkv, att, i * t, t, d, config.numHeads);
     observe(l, 'proj', att);
     gemm(att, b.projKernel.data, b.projBias.data, x, rows, d, d, x);

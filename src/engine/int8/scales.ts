@@ -7,6 +7,10 @@ import type { ViTConfig } from '../config.js';
 export const INT8_ROLES = ['qkv', 'proj', 'fc1', 'fc2'] as const;
 export type Int8Role = (typeof INT8_ROLES)[number];
 
+/** The inputs of int8 attention (INT8 mode 2): the three parts of the qkv GEMM's output. */
+export const ATTENTION_INPUTS = ['q', 'k', 'v'] as const;
+export type AttentionInput = (typeof ATTENTION_INPUTS)[number];
+
 export type CalibrationMethod = 'max' | 'percentile' | 'mse';
 
 /** One quantisation point: the clip threshold chosen by calibration and its scale (threshold / 127). */
@@ -34,6 +38,12 @@ export interface Int8Scales {
   /** Calibration images seen. */
   images: number;
   blocks: Record<Int8Role, ActivationRange>[];
+  /**
+   * Per block, the ranges of q, k and v (the qkv GEMM's output): with them mode 2 runs attention
+   * on int8 (the qkv GEMM quantises its output, attention quantises its own for proj); files
+   * calibrated without them run mode 2 with FP16 attention.
+   */
+  attention?: Record<AttentionInput, ActivationRange>[];
   weights?: Record<Int8Role, number[]>[];
 }
 
@@ -99,6 +109,23 @@ export function validateScales(raw: unknown, source: string, config?: ViTConfig)
             );
       });
     }
+  }
+  if (s.attention !== undefined) {
+    if (!Array.isArray(s.attention) || s.attention.length !== s.blocks.length)
+      throw new ConfigError(
+        `${source}: attention ranges for ${Array.isArray(s.attention) ? s.attention.length : 'no'} blocks, scales for ${s.blocks.length}`,
+        { input: source },
+      );
+    s.attention.forEach((a, i) => {
+      for (const part of ATTENTION_INPUTS) {
+        const r = a?.[part];
+        if (!r || !(r.scale > 0) || !Number.isFinite(r.scale))
+          throw new ConfigError(
+            `${source}: block ${i} attention ${part}: positive finite scale expected, got ${JSON.stringify(r?.scale)}`,
+            { input: source },
+          );
+      }
+    });
   }
   return s as Int8Scales;
 }

@@ -1,3 +1,4 @@
+import { EngineError } from '../../errors.js';
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
 import { computePipeline, type ElementType, kernelSource } from './source.js';
@@ -9,12 +10,30 @@ import { computePipeline, type ElementType, kernelSource } from './source.js';
  */
 export type AttentionVariant = 'portable' | 'subgroup-matrix';
 
+/**
+ * What attention reads and writes: `float` (the element type of the engine) or `int8` (INT8 mode
+ * 2: q, k, v packed int8 from the qkv GEMM, output packed int8 for the proj GEMM).
+ */
+export type AttentionIO = 'float' | 'int8';
+
+/** Per-tensor scales of int8 attention: its q, k and v inputs and its output. */
+export interface AttentionInt8Scales {
+  q: number;
+  k: number;
+  v: number;
+  out: number;
+}
+
 /** Fused multi-head attention over the packed qkv matrix. */
 export interface AttentionKernel {
   variant: AttentionVariant;
+  io: AttentionIO;
   pipeline: GPUComputePipeline;
-  /** Params struct {count, tokens, hidden: u32, scale: f32}. Bindings: params, qkv, out. */
-  params(count: number): ArrayBuffer;
+  /**
+   * Params struct {count, tokens, hidden: u32, scale, outScale: f32}; int8 kernels need the
+   * layer's scales. Bindings: params, qkv, out.
+   */
+  params(count: number, int8?: AttentionInt8Scales): ArrayBuffer;
   workgroups(count: number): [number, number, number];
 }
 
@@ -53,24 +72,41 @@ export async function createAttentionKernel(
   variant: AttentionVariant = 'portable',
   /** Tensor-core kernel only: a timing probe (kernels/attention_subgroup_matrix.wgsl PROBE; wrong results). */
   probe = 0,
+  io: AttentionIO = 'float',
 ): Promise<AttentionKernel> {
   const { tokens, numHeads, headDim } = 'tokens' in shape ? shape : attentionShape(shape);
   const hidden = numHeads * headDim;
   const tensor = variant === 'subgroup-matrix';
+  const int8 = io === 'int8';
+  if (int8 && headDim % 16 !== 0)
+    throw new EngineError(`int8 attention needs a head dimension that is a multiple of 16, got ${headDim}`);
   const code = tensor
     ? kernelSource('attention_subgroup_matrix', {
-        consts: { HEAD_DIM: headDim, PROBE: probe, OC: Math.min(headDim, KEYS_TENSOR) / 16 },
+        consts: {
+          HEAD_DIM: headDim,
+          PROBE: probe,
+          OC: Math.min(headDim, KEYS_TENSOR) / 16,
+          INT8_IO: int8 ? 1 : 0,
+        },
       })
-    : kernelSource('attention', { elementType: type, consts: { HEAD_DIM: headDim } });
-  const pipeline = await computePipeline(device, `attention-${variant}`, code);
+    : int8
+      ? kernelSource('attention_int8', { consts: { HEAD_DIM: headDim } })
+      : kernelSource('attention', { elementType: type, consts: { HEAD_DIM: headDim } });
+  const pipeline = await computePipeline(device, `attention-${variant}${int8 ? '-int8' : ''}`, code);
   const queries = tensor ? QUERIES_TENSOR : QUERIES_PORTABLE;
+  const headScale = 1 / Math.sqrt(headDim);
   return {
     variant,
+    io,
     pipeline,
-    params(count) {
-      const buf = new ArrayBuffer(16);
+    params(count, scales) {
+      if (int8 !== (scales !== undefined))
+        throw new EngineError(`internal: ${io} attention params ${int8 ? 'need' : 'take no'} int8 scales`);
+      const buf = new ArrayBuffer(32);
       new Uint32Array(buf, 0, 3).set([count, tokens, hidden]);
-      new Float32Array(buf, 12, 1)[0] = 1 / Math.sqrt(headDim);
+      new Float32Array(buf, 12, 2).set(
+        scales ? [headScale * scales.q * scales.k, scales.v / scales.out] : [headScale, 1],
+      );
       return buf;
     },
     workgroups: (count) => [Math.ceil(tokens / queries), numHeads, count],

@@ -67,6 +67,7 @@ describe('calibration forward pass', () => {
     expect(seen).toEqual(
       [0, 1].flatMap((l) => [
         `${l}.qkv:${rows * 96}`,
+        `${l}.attention:${rows * 3 * 96}`,
         `${l}.proj:${rows * 96}`,
         `${l}.fc1:${rows * 96}`,
         `${l}.fc2:${rows * 384}`,
@@ -99,6 +100,29 @@ describe('calibration forward pass', () => {
         expect(byMethod.mse.blocks[l][role].threshold).toBeLessThanOrEqual(b[role].absMax * (1 + 1e-9));
       }
     }
+    // q, k and v: the largest |x| of each third of every qkv output row, over all 40 frames.
+    const D = config.hiddenSize;
+    const qkvMax = byMethod.max.blocks.map(() => [0, 0, 0]);
+    for (let i = 0; i < frames.count; i += 8) {
+      const input = {
+        kind: 'rgb' as const,
+        data: frames.data.subarray(i * 32 * 32 * 3, (i + 8) * 32 * 32 * 3),
+        count: 8,
+      };
+      observeForward(config, weights, input, (l, point, x) => {
+        if (point !== 'attention') return;
+        for (let e = 0; e < x.length; e++) {
+          const part = Math.floor((e % (3 * D)) / D);
+          qkvMax[l][part] = Math.max(qkvMax[l][part], Math.abs(x[e]));
+        }
+      });
+    }
+    byMethod.max.attention?.forEach((a, l) => {
+      expect([a.q.absMax, a.k.absMax, a.v.absMax], `block ${l}`).toEqual(qkvMax[l]);
+      expect(a.v.threshold).toBe(a.v.absMax);
+      expect(byMethod.percentile.attention?.[l].k.threshold).toBeLessThanOrEqual(a.k.absMax);
+    });
+    expect(byMethod.max.attention).toHaveLength(config.numLayers);
     // Weight scales: per output column, its largest |w| / 127.
     const w = weights.blocks[0].fc1Kernel.data;
     const col = (n: number) =>
@@ -109,6 +133,22 @@ describe('calibration forward pass', () => {
     expect(readScales(file, config)).toEqual(byMethod.mse);
     writeFileSync(file, JSON.stringify({ ...byMethod.mse, blocks: byMethod.mse.blocks.slice(1) }));
     expect(() => readScales(file, config)).toThrow(/scales for 3 blocks, but model vit-cifar10-demo has 4/);
+    const att = byMethod.mse.attention!;
+    writeFileSync(file, JSON.stringify({ ...byMethod.mse, attention: att.slice(1) }));
+    expect(() => readScales(file, config)).toThrow(/attention ranges for 3 blocks, scales for 4/);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...byMethod.mse,
+        attention: [att[0], { ...att[1], v: { scale: 0 } }, ...att.slice(2)],
+      }),
+    );
+    expect(() => readScales(file, config)).toThrow(
+      /block 1 attention v: positive finite scale expected, got 0/,
+    );
+    // Files calibrated before attention ranges existed still load (mode 2 then keeps FP16 attention).
+    writeFileSync(file, JSON.stringify({ ...byMethod.mse, attention: undefined }));
+    expect(readScales(file, config).attention).toBeUndefined();
   });
 
   it('on the GPU engine observes the same tensors as the CPU reference, and calibrates to the same scales', async () => {
@@ -128,7 +168,9 @@ describe('calibration forward pass', () => {
         expect(x.length, `${l}.${role}`).toBe(cpu[i].length);
         expect(relMaxError(x, cpu[i]), `${l}.${role}`).toBeLessThan(1e-4);
       });
-      expect(gpu).toEqual([0, 1, 2, 3].flatMap((l) => ['qkv', 'proj', 'fc1', 'fc2'].map((r) => `${l}.${r}`)));
+      expect(gpu).toEqual(
+        [0, 1, 2, 3].flatMap((l) => ['qkv', 'attention', 'proj', 'fc1', 'fc2'].map((r) => `${l}.${r}`)),
+      );
       expect(relMaxError(gpuLogits, cpuLogits)).toBeLessThan(1e-4);
       // The calibration result of both passes over 12 frames (3 GPU batches of 4).
       const opts = {
@@ -147,6 +189,14 @@ describe('calibration forward pass', () => {
           // Percentiles come from histogram bins: equal within a bin or two.
           expect(Math.abs(g.threshold - b[role].threshold), `${l}.${role}`).toBeLessThan(
             (2 * b[role].absMax) / 1024,
+          );
+        }
+      for (const [l, a] of onCpu.attention!.entries())
+        for (const part of ['q', 'k', 'v'] as const) {
+          const g = onGpu.attention![l][part];
+          expect(g.absMax, `${l}.${part} absMax`).toBeCloseTo(a[part].absMax, 4);
+          expect(Math.abs(g.threshold - a[part].threshold), `${l}.${part}`).toBeLessThan(
+            (2 * a[part].absMax) / 1024,
           );
         }
     } finally {
