@@ -290,7 +290,8 @@ const INT8_CASES = [
 
 describe('portable int8 attention (INT8 mode 2)', () => {
   it('matches a float64 reference on the integer q, k, v to within one step, mostly exactly', async () => {
-    for (const { tokens, hd } of INT8_CASES) {
+    // Head dimension 12 (the CIFAR-10 demo model's) only here: the tensor-core kernel needs 16s.
+    for (const { tokens, hd } of [...INT8_CASES, { tokens: 65, hd: 12 }]) {
       const r = await runInt8Attention('portable', 2, tokens, 2, hd);
       expect(r.spread, `T=${tokens} hd=${hd}`).toBeGreaterThan(40);
       expect(r.maxDiff, `T=${tokens} hd=${hd}`).toBeLessThanOrEqual(1);

@@ -22,6 +22,11 @@ export function registerBench(program: Command): void {
     .option('--precision <list>', 'precisions: fp32, fp16, int8', 'fp32,fp16')
     .option('--int8-mode <list>', 'INT8 modes to time with int8', '1,2')
     .option(
+      '--int8-attention <int8|fp16>',
+      'attention in INT8 mode 2: on int8 q, k, v (needs scales with their ranges) or FP16',
+      'int8',
+    )
+    .option(
       '--scales <file>',
       'INT8 scales from `vitstream calibrate` (default: calibrated here on 8 random frames, FP32 GPU engine)',
     )
@@ -39,6 +44,7 @@ export function registerBench(program: Command): void {
         model: string;
         precision: string;
         int8Mode: string;
+        int8Attention: string;
         scales?: string;
         batch: string;
         iterations: string;
@@ -47,6 +53,10 @@ export function registerBench(program: Command): void {
         json?: boolean;
       }) => {
         const config = resolveModel(o.model);
+        if (o.int8Attention !== 'int8' && o.int8Attention !== 'fp16')
+          throw new InputError(`--int8-attention: expected int8 or fp16, got "${o.int8Attention}"`, {
+            input: '--int8-attention',
+          });
         const all = o.precision.split(',').map((p) => p.trim());
         const withInt8 = all.includes('int8');
         const precisions = parsePrecisions(all.filter((p) => p !== 'int8').join(',') || 'fp16');
@@ -87,6 +97,7 @@ export function registerBench(program: Command): void {
             gemm: o.gemm === 'portable' ? 'dot4' : (o.gemm as 'auto' | 'subgroup-matrix' | 'tuned'),
             // FP16 is timed again in the same process only when the table above has no FP16 rows.
             fp16: !precisions.includes('fp16'),
+            fp16Attention: o.int8Attention === 'fp16',
           });
           for (const r of int8.rows) {
             const base = fp.rows.find((b) => b.precision === 'fp16' && b.batch === r.batch);

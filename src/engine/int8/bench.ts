@@ -48,6 +48,8 @@ export interface Int8BenchOptions {
   gemm?: 'auto' | 'dot4' | 'subgroup-matrix' | 'tuned';
   /** Also time the FP16 engine in the same process (same adapter, same weights). */
   fp16?: boolean;
+  /** Mode 2 with FP16 attention instead of int8 attention (for comparison). */
+  fp16Attention?: boolean;
   gpu?: GpuContext;
   log?: (line: string) => void;
 }
@@ -217,7 +219,16 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
     let gemm: Int8BenchOptions['gemm'] | Int8GemmPolicy = o.gemm ?? 'auto';
     if (gemm === 'tuned') gemm = await tunedInt8Policy(gpu, config, o.batches, mode, log);
     log(`opening ${config.name} ${name}`);
-    const e = await Int8Engine.open({ config, weights, scales, mode, maxBatch, gpu, gemm });
+    const e = await Int8Engine.open({
+      config,
+      weights,
+      scales,
+      mode,
+      maxBatch,
+      gpu,
+      gemm,
+      int8Attention: !o.fp16Attention,
+    });
     gemmFallback ??= e.gemmFallback;
     gpuMemoryMB[name] = Math.round(e.gpuBytes / 2 ** 20);
     gemmChoices[name] = { ...e.gemmChoices };

@@ -15,7 +15,6 @@ import {
 } from '../kernels/gemm.js';
 import {
   createInt8GemmKernel,
-  type Int8Epilogue,
   type Int8GemmKernel,
   type Int8GemmVariant,
   int8TileOf,
@@ -38,6 +37,7 @@ import {
   type Int8Plan,
   type Int8SlotBuffers,
 } from './int8-plan.js';
+import { int8Shapes } from './int8-tuning.js';
 import { type Int8GpuWeights, uploadInt8Weights } from './int8-weights.js';
 import { INT8_ROLES, type Int8Role, type Int8Scales, validateScales } from './scales.js';
 
@@ -57,6 +57,11 @@ export interface Int8EngineOptions {
    * 'dot4' or 'subgroup-matrix' to force one kind; or a policy (e.g. from `tuneInt8Gemms`).
    */
   gemm?: 'auto' | 'dot4' | 'subgroup-matrix' | Int8GemmPolicy;
+  /**
+   * Mode 2: attention on int8 q, k, v with an int8 output (default where the scales have q, k, v
+   * ranges and the head dimension is a multiple of 4), or false for FP16 attention.
+   */
+  int8Attention?: boolean;
   logger?: Logger;
 }
 
@@ -84,8 +89,8 @@ export function defaultTile(M: number, N: number): Int8GemmVariant {
 /**
  * The ViT forward pass with its four block GEMMs (qkv, proj, fc1, fc2) in INT8, like
  * FasterTransformer's INT8 ViT: weights per output channel, activations per tensor with
- * calibrated scales, int32 accumulation. Patch embedding, attention, LayerNorm and the head
- * run in FP16 with the FP16 engine's kernels. Same design as WebGpuEngine: everything created
+ * calibrated scales, int32 accumulation. Patch embedding, LayerNorm and the head run in FP16
+ * with the FP16 engine's kernels; attention too in mode 1, on int8 q, k, v in mode 2. Same design as WebGpuEngine: everything created
  * at open, two I/O slots, one recorded plan per slot and batch size.
  */
 export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
@@ -111,7 +116,8 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
       config,
       maxBatch,
       'f16',
-      (label) => allocateInt8Slot(gpu.device, config, maxBatch, `int8-${label}`),
+      (label) =>
+        allocateInt8Slot(gpu.device, config, maxBatch, `int8-${label}`, kernels.attentionInt8 !== undefined),
       logger,
     );
     this.int8Mode = mode;
@@ -197,6 +203,17 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
     const attentionVariant = attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, 'f16', headDim)
       ? 'subgroup-matrix'
       : 'portable';
+    const int8Attention =
+      mode === 2 && opts.int8Attention !== false && !!scales.attention && headDim % 4 === 0;
+    if (mode === 2 && opts.int8Attention !== false && !int8Attention)
+      logger.info(
+        scales.attention
+          ? { headDim }
+          : { hint: 'calibrate again (vitstream calibrate) for int8 attention, which is faster' },
+        scales.attention
+          ? 'int8 attention needs a head dimension that is a multiple of 4: attention stays FP16'
+          : 'scales have no q, k, v ranges: mode 2 runs attention in FP16',
+      );
     // The patch embedding (FP16) takes the FP16 engine's untuned tile for each batch size: one
     // fixed 64x64 tile took 0.33 ms at batch 32 of ViT-B/16-384 on an H100, the FP16 engine's 0.13.
     const { numPatches } = vitDims(config);
@@ -214,31 +231,36 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
       }),
       (count) => `no patch-embedding GEMM for a batch of ${count}`,
     );
-    const [preprocess, embed, layerNorm, layerNormInt8, pool, attention, quantize, head, patchAt] =
-      await Promise.all([
-        createPreprocessKernel(device, config, 'f16'),
-        createEmbedKernel(device, config, 'f16'),
-        createLayerNormKernel(device, 'f16', D),
-        createLayerNormInt8Kernel(device, D),
-        createPoolKernel(device, 'f16'),
-        createAttentionKernel(device, config, 'f16', attentionVariant),
-        createQuantizeKernel(device, 'f16'),
-        createGemmKernel(
-          device,
-          'f16',
-          'bias',
-          variantSupports(fp16Gemm, 'f16', D, config.numClasses) ? fp16Gemm : { kind: 'portable' },
-        ),
-        patchLookup,
-      ]);
+    const [
+      preprocess,
+      embed,
+      layerNorm,
+      layerNormInt8,
+      pool,
+      attention,
+      attentionInt8,
+      quantize,
+      head,
+      patchAt,
+    ] = await Promise.all([
+      createPreprocessKernel(device, config, 'f16'),
+      createEmbedKernel(device, config, 'f16'),
+      createLayerNormKernel(device, 'f16', D),
+      createLayerNormInt8Kernel(device, D),
+      createPoolKernel(device, 'f16'),
+      createAttentionKernel(device, config, 'f16', attentionVariant),
+      int8Attention ? createAttentionKernel(device, config, 'f16', attentionVariant, 0, 'int8') : undefined,
+      createQuantizeKernel(device, 'f16'),
+      createGemmKernel(
+        device,
+        'f16',
+        'bias',
+        variantSupports(fp16Gemm, 'f16', D, config.numClasses) ? fp16Gemm : { kind: 'portable' },
+      ),
+      patchLookup,
+    ]);
     const patch = (count: number): GemmKernel => patchAt(String(count));
-    const gelu: Int8Epilogue = config.activation === 'gelu_tanh' ? 'bias-gelu-tanh' : 'bias-gelu-erf';
-    const shapes: Record<Int8Role, { K: number; N: number; epilogue: Int8Epilogue; outInt8: boolean }> = {
-      qkv: { K: D, N: 3 * D, epilogue: 'bias', outInt8: false },
-      proj: { K: D, N: D, epilogue: 'bias-residual', outInt8: false },
-      fc1: { K: D, N: config.mlpDim, epilogue: gelu, outInt8: mode === 2 },
-      fc2: { K: config.mlpDim, N: D, epilogue: 'bias-residual', outInt8: false },
-    };
+    const shapes = int8Shapes(config, mode, int8Attention);
     const { tokens } = vitDims(config);
     const compileAll = async (pick: Int8GemmPolicy) => {
       const slots: (readonly [string, string, () => Promise<Int8GemmKernel>])[] = [];
@@ -277,18 +299,19 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
       layerNormInt8,
       pool,
       attention,
+      attentionInt8,
       quantize,
       patch,
       head,
       gemm,
     };
-    const weights = uploadInt8Weights(device, config, opts.weights, scales);
+    const weights = uploadInt8Weights(device, config, opts.weights, scales, int8Attention);
     const engine = new Int8Engine(gpu, config, mode, maxBatch, kernels, weights, scales, logger);
     engine.gemmFallback = fallback;
     for (const role of INT8_ROLES)
       engine.gemmChoices[role] = int8VariantKey(gemm(role, maxBatch * tokens).variant);
     engine.gemmChoices.patch = `fp16-${variantKey(patch(maxBatch).variant)}`;
-    engine.gemmChoices.attention = `fp16-${attention.variant}`;
+    engine.gemmChoices.attention = `${int8Attention ? 'int8' : 'fp16'}-${attention.variant}`;
     const oom = await device.popErrorScope();
     const invalid = await device.popErrorScope();
     if (oom || invalid) {

@@ -1,3 +1,4 @@
+import { EngineError } from '../../errors.js';
 import { type ViTConfig, vitDims } from '../config.js';
 import { PlanRecorder, recordHeadInput, recordPreprocess } from '../forward-plan.js';
 import { BufferUsage } from '../gpu.js';
@@ -23,6 +24,11 @@ export interface Int8Kernels {
   layerNormInt8: LayerNormInt8Kernel;
   pool: PoolKernel;
   attention: AttentionKernel;
+  /**
+   * Mode 2 with q, k, v scales: attention on int8 (the qkv GEMM quantises its output for it, and
+   * it quantises its own output for proj, so no quantize pass runs between them).
+   */
+  attentionInt8?: AttentionKernel;
   quantize: QuantizeKernel;
   /**
    * The patch embedding and the head stay FP16 (small, and the head sets the logits' precision);
@@ -53,11 +59,16 @@ export interface Int8SlotBuffers {
   unused: GPUBuffer;
 }
 
+/**
+ * With `int8Attention` the f16 qkv and attention-output buffers go unused (q, k, v pass through
+ * hq and attention writes yq) and are left as placeholders.
+ */
 export function allocateInt8Slot(
   device: GPUDevice,
   c: ViTConfig,
   maxBatch: number,
   label: string,
+  int8Attention = false,
 ): Int8SlotBuffers {
   const { numPatches, tokens, patchDim } = vitDims(c);
   const D = c.hiddenSize;
@@ -72,10 +83,10 @@ export function allocateInt8Slot(
     x: make('x', rows * D * 2),
     y: make('y', rows * D * 2),
     yq: make('yq', rows * D),
-    qkv: make('qkv', rows * 3 * D * 2),
-    att: make('att', rows * D * 2),
+    qkv: make('qkv', int8Attention ? 0 : rows * 3 * D * 2),
+    att: make('att', int8Attention ? 0 : rows * D * 2),
     hidden: make('hidden', rows * c.mlpDim * 2),
-    hq: make('hq', rows * c.mlpDim),
+    hq: make('hq', rows * Math.max(c.mlpDim, int8Attention ? 3 * D : 0)),
     pooled: make('pooled', maxBatch * D * 2),
     logits: make('logits', maxBatch * c.numClasses * 2),
     readback: make('readback', maxBatch * c.numClasses * 2, BufferUsage.MAP_READ | BufferUsage.COPY_DST),
@@ -96,8 +107,8 @@ export interface Int8Plan {
  * Records one forward pass for one slot and batch size (uniforms and bind groups made once).
  * Mode 1: LayerNorm, attention and GELU write f16; a quantize pass makes each INT8 GEMM's
  * input; every INT8 GEMM dequantises to f16. Mode 2: LayerNorm writes int8 directly and fc1
- * quantises its GELU output in the epilogue for fc2, so only the attention output (FP16
- * attention) needs its own quantize pass.
+ * quantises its GELU output in the epilogue for fc2; attention runs on int8 where the scales
+ * have q, k, v ranges (else in FP16, with a quantize pass for proj).
  */
 export function buildInt8Plan(
   device: GPUDevice,
@@ -169,6 +180,9 @@ export function buildInt8Plan(
 
   const ln = uniform('layernorm', k.layerNorm.params(rows, D, 1, c.layerNormEps));
   const attParams = uniform('attention', k.attention.params(count));
+  const int8Attention = mode === 2 ? k.attentionInt8 : undefined;
+  if (int8Attention && !scales.attention)
+    throw new EngineError('internal: int8 attention planned without q, k, v scales');
   w.blocks.forEach((b, i) => {
     const L = `block${i}`;
     const sc = scales.blocks[i];
@@ -194,9 +208,21 @@ export function buildInt8Plan(
       );
     };
     normToInt8('ln1', 'qkv', b.ln1Scale, b.ln1Bias);
-    int8Gemm(`${L}.qkv`, 'qkv', i, s.yq, { f16: s.qkv });
-    add(`${L}.attention`, k.attention.pipeline, [attParams, s.qkv, s.att], k.attention.workgroups(count));
-    quantize(`${L}.quantize-proj`, s.att, s.yq, rows * D, sc.proj.scale);
+    if (int8Attention) {
+      // q | k | v as int8 (the qkv weights' scales and bias carry each part's output scale, see
+      // uploadInt8Weights), into hq, which fc1 fills only later in the block.
+      int8Gemm(`${L}.qkv`, 'qkv', i, s.yq, { q: s.hq }, 1);
+      const a = scales.attention![i];
+      const p = uniform(
+        `${L}.attention`,
+        int8Attention.params(count, { q: a.q.scale, k: a.k.scale, v: a.v.scale, out: sc.proj.scale }),
+      );
+      add(`${L}.attention-int8`, int8Attention.pipeline, [p, s.hq, s.yq], int8Attention.workgroups(count));
+    } else {
+      int8Gemm(`${L}.qkv`, 'qkv', i, s.yq, { f16: s.qkv });
+      add(`${L}.attention`, k.attention.pipeline, [attParams, s.qkv, s.att], k.attention.workgroups(count));
+      quantize(`${L}.quantize-proj`, s.att, s.yq, rows * D, sc.proj.scale);
+    }
     int8Gemm(`${L}.proj`, 'proj', i, s.yq, { f16: s.x });
     normToInt8('ln2', 'fc1', b.ln2Scale, b.ln2Bias);
     if (mode === 1) {

@@ -27,11 +27,13 @@ import { INT8_ROLES, type Int8Role } from './scales.js';
 export function int8Shapes(
   c: ViTConfig,
   mode: Int8Mode,
+  /** Mode 2 with int8 attention (its default): qkv writes int8 too. */
+  int8Attention = mode === 2,
 ): Record<Int8Role, { K: number; N: number; epilogue: Int8Epilogue; outInt8: boolean }> {
   const D = c.hiddenSize;
   const gelu: Int8Epilogue = c.activation === 'gelu_tanh' ? 'bias-gelu-tanh' : 'bias-gelu-erf';
   return {
-    qkv: { K: D, N: 3 * D, epilogue: 'bias', outInt8: false },
+    qkv: { K: D, N: 3 * D, epilogue: 'bias', outInt8: mode === 2 && int8Attention },
     proj: { K: D, N: D, epilogue: 'bias-residual', outInt8: false },
     fc1: { K: D, N: c.mlpDim, epilogue: gelu, outInt8: mode === 2 },
     fc2: { K: c.mlpDim, N: D, epilogue: 'bias-residual', outInt8: false },

@@ -1,9 +1,10 @@
+import { EngineError } from '../../errors.js';
 import { toHalfArray } from '../../util/half.js';
 import type { ViTConfig } from '../config.js';
 import { type GpuEdgeWeights, uploadEdgeWeights, weightUploader } from '../gpu-weights.js';
 import type { Tensor, ViTWeights } from '../types.js';
 import { channelScales, quantizeKernel } from './quant.js';
-import { INT8_ROLES, type Int8Role, type Int8Scales } from './scales.js';
+import { ATTENTION_INPUTS, INT8_ROLES, type Int8Role, type Int8Scales } from './scales.js';
 
 /** One INT8 GEMM's weights: packed int8 kernel, per-channel scales and bias (f32). */
 export interface Int8Linear {
@@ -29,14 +30,20 @@ export interface Int8GpuWeights extends GpuEdgeWeights {
 /**
  * Quantises the four GEMM kernels of each block per output channel (scales from the scales
  * file when it has them, else from the weights) into the [N, K] layout the INT8 GEMMs read,
- * and uploads everything once.
+ * and uploads everything once. With `int8Attention` (mode 2 with q, k, v ranges) the qkv GEMM
+ * quantises its output for attention with one scale per part (q | k | v): its weight scales
+ * and bias are uploaded divided by that part's scale, so that the epilogue's one output scale
+ * is 1 (acc · aScale · wScale / s + bias / s = (acc · aScale · wScale + bias) / s).
  */
 export function uploadInt8Weights(
   device: GPUDevice,
   config: ViTConfig,
   w: ViTWeights,
   scales: Int8Scales,
+  int8Attention = false,
 ): Int8GpuWeights {
+  if (int8Attention && !scales.attention)
+    throw new EngineError('internal: int8 attention needs the q, k, v ranges of the scales file');
   const uploads = weightUploader(device, 16);
   const put = (label: string, data: ArrayBufferView) => uploads.put(label, data);
   const half = (label: string, t: Tensor | undefined) =>
@@ -67,10 +74,21 @@ export function uploadInt8Weights(
       const [kernel, bias] = tensors[role];
       const stored = scales.weights?.[i]?.[role];
       const s = stored?.length === N ? Float32Array.from(stored) : channelScales(kernel.data, K, N);
+      const kernelQ = quantizeKernel(kernel.data, K, N, s);
+      const b32 = Float32Array.from(bias.data);
+      if (role === 'qkv' && int8Attention) {
+        const a = scales.attention![i];
+        ATTENTION_INPUTS.forEach((part, j) => {
+          for (let n = j * D; n < (j + 1) * D; n++) {
+            s[n] /= a[part].scale;
+            b32[n] /= a[part].scale;
+          }
+        });
+      }
       out[role] = {
-        kernel: put(`block${i}.${role}.int8`, quantizeKernel(kernel.data, K, N, s)),
+        kernel: put(`block${i}.${role}.int8`, kernelQ),
         scale: put(`block${i}.${role}.scale`, s),
-        bias: put(`block${i}.${role}.bias`, Float32Array.from(bias.data)),
+        bias: put(`block${i}.${role}.bias`, b32),
       };
     }
     return out;

@@ -78,8 +78,10 @@ export async function createAttentionKernel(
   const hidden = numHeads * headDim;
   const tensor = variant === 'subgroup-matrix';
   const int8 = io === 'int8';
-  if (int8 && headDim % 16 !== 0)
-    throw new EngineError(`int8 attention needs a head dimension that is a multiple of 16, got ${headDim}`);
+  if (int8 && headDim % (tensor ? 16 : 4) !== 0)
+    throw new EngineError(
+      `${variant} int8 attention needs a head dimension that is a multiple of ${tensor ? 16 : 4}, got ${headDim}`,
+    );
   const code = tensor
     ? kernelSource('attention_subgroup_matrix', {
         consts: {

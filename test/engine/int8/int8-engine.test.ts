@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readViTConfigFile } from '../../../src/engine/config.js';
+import { readViTConfigFile, vitDims } from '../../../src/engine/config.js';
 import { type GpuContext, openGpu } from '../../../src/engine/gpu.js';
 import { calibrate } from '../../../src/engine/int8/calibrate.js';
 import { openInt8Engine } from '../../../src/engine/int8/index.js';
@@ -66,23 +66,32 @@ for (const m of MODELS) {
       const C = config.numClasses;
       const want = argmaxRows(golden, C);
       const report: string[] = [];
-      for (const mode of [1, 2] as const) {
+      // Mode 2 twice: attention on int8 (where the head dimension allows it) and in FP16.
+      const runs = [
+        { mode: 1, int8Attention: false },
+        { mode: 2, int8Attention: true },
+        { mode: 2, int8Attention: false },
+      ] as const;
+      const { headDim } = vitDims(config);
+      for (const { mode, int8Attention } of runs) {
         const maxBatch = 32;
-        const engine = await openInt8Engine({ config, weights, scales, mode, maxBatch, gpu });
+        const engine = await openInt8Engine({ config, weights, scales, mode, maxBatch, gpu, int8Attention });
         closers.push(() => engine.close());
         expect(engine.precision).toBe('int8');
         expect(engine.int8Mode).toBe(mode);
+        const attention = int8Attention && headDim % 4 === 0 ? 'int8' : 'fp16';
+        expect(engine.gemmChoices.attention.split('-')[0]).toBe(attention);
         const logits = new Float32Array(count * C);
-        const runs: Promise<void>[] = [];
+        const batches: Promise<void>[] = [];
         for (let i = 0; i < count; i += maxBatch) {
           const n = Math.min(maxBatch, count - i);
-          runs.push(
+          batches.push(
             engine
               .infer({ kind: 'rgb', data: all.subarray(i * frameBytes, (i + n) * frameBytes), count: n })
               .then((l) => logits.set(l, i * C)),
           );
         }
-        await Promise.all(runs);
+        await Promise.all(batches);
         const got = argmaxRows(logits, C);
         const agree = got.filter((g, i) => g === want[i]).length / count;
         const err = relMaxError(logits, golden);
@@ -90,7 +99,7 @@ for (const m of MODELS) {
         const clear = want.map((_, i) => margin(golden.subarray(i * C, (i + 1) * C)) > TIE * maxLogit);
         const clearFlips = got.filter((g, i) => clear[i] && g !== want[i]).length;
         report.push(
-          `mode ${mode}: top-1 agreement ${(agree * 100).toFixed(1)}% of ${count} (${clear.filter(Boolean).length} without a near tie: ${clearFlips} flipped), max |logit error| / max |logit| ${err.toExponential(2)}`,
+          `mode ${mode} (${attention} attention): top-1 agreement ${(agree * 100).toFixed(1)}% of ${count} (${clear.filter(Boolean).length} without a near tie: ${clearFlips} flipped), max |logit error| / max |logit| ${err.toExponential(2)}`,
         );
         expect(clearFlips, `mode ${mode}: inputs without a near tie whose top-1 changed`).toBe(0);
         expect(agree, `mode ${mode} top-1 agreement on ${m.name}`).toBeGreaterThanOrEqual(0.75);
