@@ -35,13 +35,10 @@
 // here uses >= 128 invocations), hence QSG stays 4.
 // INT8_IO = 1 (INT8 mode 2): q, k and v arrive as int8 (per-tensor scales, from the qkv GEMM's
 // epilogue) and the output leaves as int8 for the proj GEMM, so that global traffic halves and
-// no quantize pass runs between attention and proj. S = Q Kᵀ runs on the i8 tensor cores (16x16x32,
-// i32 result, half the multiplies of f16): Q and K stay int8 in workgroup memory, as words (the
-// unit of i8 matrix offsets and strides), and S goes through an i32 scratch. V is converted to f16
-// as it is staged (exact: |v| <= 127) and P V stays on the f16 path, as P needs the lazily
-// rescaled range. O then needs its own f32 scratch, one fragment wide (OC = 1) to fit in 48 KiB.
-// The scales come in through params: scale = head scale * q scale * k scale, outScale = v scale /
-// output scale.
+// no quantize pass runs between attention and proj. The int8 values are converted to f16 as they
+// are staged (exact: |x| <= 127), the products run on the f16 path unchanged, and the scales
+// come in through params: scale = head scale * q scale * k scale, outScale = v scale / output
+// scale.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -79,10 +76,7 @@ const_assert HF % OC == 0u && OC <= KF;
 const KV_VECS = BKV * DV;             // 16-byte vectors per K (and V) tile
 const KV_PER_THREAD = (KV_VECS + THREADS - 1u) / THREADS;
 const Q_PER_THREAD = BQ * DV / THREADS;
-const PQ_TILE = select(max(BQ * SKV, BQ * SP), BQ * SP, INT8_IO == 1u) / 4u;  // the P tile (first holding f16 Q)
-const SKW = HEAD_DIM / 4u + 4u;       // int8 Q and K row stride, words
-const HC = HEAD_DIM / 32u;            // i8 fragments (32 deep) along the head dimension
-const OSW = select(SW, OC * 16u + 4u, INT8_IO == 1u);  // O scratch row stride (f32)
+const PQ_TILE = max(BQ * SKV, BQ * SP) / 4u;  // the P tile, which first holds Q
 
 struct Params {
   count: u32,
@@ -104,32 +98,11 @@ struct Params {
 
 // Tiles of f16 as vec4s: one store per staged vector (as in the GEMM); matrix loads through the
 // vector-array overload count offsets and strides in vectors.
+var<workgroup> kTile: array<vec4<f16>, BKV * SKV / 4u>;
 var<workgroup> vTile: array<vec4<f16>, BKV * SKV / 4u>;
 var<workgroup> pTile: array<vec4<f16>, PQ_TILE>;
-var<workgroup> grown: array<u32, QSG>;
-// vitstream:unroll p < 1 - INT8_IO
-var<workgroup> kTile: array<vec4<f16>, BKV * SKV / 4u>;
-// S, then O on its way out: one f32 scratch.
 var<workgroup> sTile: array<f32, BQ * SW>;
-fn storeS(o: u32, frag: subgroup_matrix_result<f32, 16, 16>) { subgroupMatrixStore<row_major>(&sTile, o, frag, SW); }
-fn readS4(o: u32) -> vec4<f32> { return vec4<f32>(sTile[o], sTile[o + 1u], sTile[o + 2u], sTile[o + 3u]); }
-fn storeO(o: u32, frag: subgroup_matrix_result<f32, 16, 16>) { subgroupMatrixStore<row_major>(&sTile, o, frag, OSW); }
-fn loadO(o: u32) -> subgroup_matrix_result<f32, 16, 16> { return subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&sTile, o, OSW); }
-fn scaleO(o: u32, alpha: f32) { sTile[o] *= alpha; }
-fn readO4(o: u32) -> vec4<f32> { return vec4<f32>(sTile[o], sTile[o + 1u], sTile[o + 2u], sTile[o + 3u]); }
-// vitstream:end
-// vitstream:unroll p < INT8_IO
-var<workgroup> kTileQ: array<i32, BKV * SKW>;
-// S as i32 (first holding Q as int8 words); O through its own f32 scratch.
-var<workgroup> sTileQ: array<i32, BQ * SW>;
-var<workgroup> oTile: array<f32, BQ * OSW>;
-fn storeS(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&sTileQ, o, frag, SW); }
-fn readS4(o: u32) -> vec4<f32> { return vec4<f32>(vec4<i32>(sTileQ[o], sTileQ[o + 1u], sTileQ[o + 2u], sTileQ[o + 3u])); }
-fn storeO(o: u32, frag: subgroup_matrix_result<f32, 16, 16>) { subgroupMatrixStore<row_major>(&oTile, o, frag, OSW); }
-fn loadO(o: u32) -> subgroup_matrix_result<f32, 16, 16> { return subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&oTile, o, OSW); }
-fn scaleO(o: u32, alpha: f32) { oTile[o] *= alpha; }
-fn readO4(o: u32) -> vec4<f32> { return vec4<f32>(oTile[o], oTile[o + 1u], oTile[o + 2u], oTile[o + 3u]); }
-// vitstream:end
+var<workgroup> grown: array<u32, QSG>;
 
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
@@ -142,49 +115,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let q0 = wid.x * BQ;
   let scale = params.scale * LOG2E;
 
-  // Q through the P tile (f16) or the S scratch (int8) into registers, once. Both are first
-  // written after the first key tile's staging barrier, which every subgroup reaches only after
-  // loading its Q fragments.
+  // Q through the P tile into registers, once. P is first written after the first key tile's
+  // staging barrier, which every subgroup reaches only after loading its Q fragments.
   // vitstream:unroll i < Q_PER_THREAD
   {
     let e = tid + {i}u * THREADS;
     let r = e / DV;
     var v = vec4<u32>();
     if (q0 + r < Tn) { v = qkv[(base + q0 + r) * row8 + h8 + e % DV]; }
-    // vitstream:unroll p < 1 - INT8_IO
     let t = (r * SKV + (e % DV) * EPV) / 4u;
-    pTile[t] = quad(v, 0u);
-    pTile[t + 1u] = quad(v, 1u);
-    // vitstream:end
-    // vitstream:unroll p < INT8_IO
-    let t = r * SKW + (e % DV) * 4u;
-    sTileQ[t] = bitcast<i32>(v.x);
-    sTileQ[t + 1u] = bitcast<i32>(v.y);
-    sTileQ[t + 2u] = bitcast<i32>(v.z);
-    sTileQ[t + 3u] = bitcast<i32>(v.w);
+    // vitstream:unroll j < EPV / 4
+    pTile[t + {j}u] = quad(v, {j}u);
     // vitstream:end
   }
   // vitstream:end
   workgroupBarrier();
   // vitstream:unroll f < RF
-  // vitstream:unroll p < 1 - INT8_IO
   // vitstream:unroll d < HF
   let qf{f}{d} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&pTile, ((sg * ROWS + {f}u * 16u) * SKV + {d}u * 16u) / 4u, SKV / 4u);
-  // vitstream:end
-  // vitstream:end
-  // vitstream:unroll p < INT8_IO
-  // vitstream:unroll c < HC
-  let qf{f}{c} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&sTileQ, (sg * ROWS + {f}u * 16u) * SKW + {c}u * 8u, SKW);
-  // vitstream:end
-  // vitstream:end
-  // vitstream:unroll d < HF
   var o{f}{d} = subgroup_matrix_result<f32, 16, 16>();
   // vitstream:end
   // vitstream:end
 
   // This lane's query row.
   let sRow = (sg * ROWS + lane) * SW;
-  let oRow = (sg * ROWS + lane) * OSW;
   let pRow = (sg * ROWS + lane) * SP;
   var m = NEG;
   var l = 0.0;
@@ -199,18 +153,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let e = tid + {i}u * THREADS;
       let t = ((e / DV) * SKV + (e % DV) * EPV) / 4u;
       // vitstream:unroll j < EPV / 4
+      kTile[t + {j}u] = quad(kr{i}, {j}u);
       vTile[t + {j}u] = quad(vr{i}, {j}u);
-      // vitstream:end
-      // vitstream:unroll p < 1 - INT8_IO
-      kTile[t] = quad(kr{i}, 0u);
-      kTile[t + 1u] = quad(kr{i}, 1u);
-      // vitstream:end
-      // vitstream:unroll p < INT8_IO
-      let tk = (e / DV) * SKW + (e % DV) * 4u;
-      kTileQ[tk] = bitcast<i32>(kr{i}.x);
-      kTileQ[tk + 1u] = bitcast<i32>(kr{i}.y);
-      kTileQ[tk + 2u] = bitcast<i32>(kr{i}.z);
-      kTileQ[tk + 3u] = bitcast<i32>(kr{i}.w);
       // vitstream:end
     }
     // vitstream:end
@@ -226,7 +170,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (PROBE != 2u) {
     // vitstream:unroll j < KF
     if (k0 + {j}u * 16u < Tn) {
-      // vitstream:unroll p < 1 - INT8_IO
       // vitstream:unroll f < RF
       var s{f} = subgroup_matrix_result<f32, 16, 16>();
       // vitstream:end
@@ -238,22 +181,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         // vitstream:end
       }
       // vitstream:end
-      // vitstream:end
-      // vitstream:unroll p < INT8_IO
       // vitstream:unroll f < RF
-      var s{f} = subgroup_matrix_result<i32, 16, 16>();
-      // vitstream:end
-      // vitstream:unroll c < HC
-      {
-        let kb = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&kTileQ, {j}u * 16u * SKW + {c}u * 8u, SKW);
-        // vitstream:unroll f < RF
-        s{f} = subgroupMatrixMultiplyAccumulate(qf{f}{c}, kb, s{f});
-        // vitstream:end
-      }
-      // vitstream:end
-      // vitstream:end
-      // vitstream:unroll f < RF
-      storeS((sg * ROWS + {f}u * 16u) * SW + {j}u * 16u, s{f});
+      subgroupMatrixStore<row_major>(&sTile, (sg * ROWS + {f}u * 16u) * SW + {j}u * 16u, s{f}, SW);
       // vitstream:end
     }
     // vitstream:end
@@ -297,19 +226,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // vitstream:unroll f < RF
       // vitstream:unroll d < HF
       if ({d}u / OC == {c}u) {
-        storeO((sg * ROWS + {f}u * 16u) * OSW + ({d}u % OC) * 16u, o{f}{d});
+        subgroupMatrixStore<row_major>(&sTile, (sg * ROWS + {f}u * 16u) * SW + ({d}u % OC) * 16u, o{f}{d}, SW);
       }
       // vitstream:end
       // vitstream:end
       workgroupBarrier();
       for (var col = 0u; col < OC * 16u; col++) {
-        scaleO(oRow + col, alpha);
+        sTile[sRow + col] *= alpha;
       }
       workgroupBarrier();
       // vitstream:unroll f < RF
       // vitstream:unroll d < HF
       if ({d}u / OC == {c}u) {
-        o{f}{d} = loadO((sg * ROWS + {f}u * 16u) * OSW + ({d}u % OC) * 16u);
+        o{f}{d} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&sTile, (sg * ROWS + {f}u * 16u) * SW + ({d}u % OC) * 16u, SW);
       }
       // vitstream:end
       // vitstream:end
@@ -347,7 +276,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // vitstream:unroll f < RF
   // vitstream:unroll d < HF
   if ({d}u / OC == {c}u) {
-    storeO((sg * ROWS + {f}u * 16u) * OSW + ({d}u % OC) * 16u, o{f}{d});
+    subgroupMatrixStore<row_major>(&sTile, (sg * ROWS + {f}u * 16u) * SW + ({d}u % OC) * 16u, o{f}{d}, SW);
   }
   // vitstream:end
   // vitstream:end
@@ -355,7 +284,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (qi < Tn) {
     // vitstream:unroll v < OV
     {
-      let r = readO4(oRow + {v}u * 4u) * inv;
+      let o = sRow + {v}u * 4u;
+      let r = vec4<f32>(sTile[o], sTile[o + 1u], sTile[o + 2u], sTile[o + 3u]) * inv;
       // vitstream:unroll p < 1 - INT8_IO
       out[ob + {c}u * OV + {v}u] = vec4<f16>(r);
       // vitstream:end
@@ -389,7 +319,7 @@ fn packInt8(v: vec4<f32>) -> u32 {
 // Four scaled scores of a row from the scratch (o: scratch index, c: column in the tile); columns
 // at or past `valid` (keys past T) masked.
 fn scoreQuad(o: u32, c: u32, valid: u32, scale: f32) -> vec4<f32> {
-  let s = readS4(o) * scale;
+  let s = vec4<f32>(sTile[o], sTile[o + 1u], sTile[o + 2u], sTile[o + 3u]) * scale;
   return select(vec4<f32>(NEG), s, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(valid));
 }
 

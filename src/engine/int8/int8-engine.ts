@@ -4,7 +4,7 @@ import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
 import { defaultTensorPolicy } from '../gemm-policy.js';
 import { type GpuContext, type OpenGpuOptions, openGpu } from '../gpu.js';
-import { attentionSupports, createAttentionKernel, int8AttentionVariant } from '../kernels/attention.js';
+import { attentionSupports, createAttentionKernel } from '../kernels/attention.js';
 import { createEmbedKernel } from '../kernels/embed.js';
 import {
   createGemmKernel,
@@ -249,16 +249,7 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
       createLayerNormInt8Kernel(device, D),
       createPoolKernel(device, 'f16'),
       createAttentionKernel(device, config, 'f16', attentionVariant),
-      int8Attention
-        ? createAttentionKernel(
-            device,
-            config,
-            'f16',
-            int8AttentionVariant(gpu.hasF16TensorCores, gpu.hasI8TensorCores, headDim),
-            0,
-            'int8',
-          )
-        : undefined,
+      int8Attention ? createAttentionKernel(device, config, 'f16', attentionVariant, 0, 'int8') : undefined,
       createQuantizeKernel(device, 'f16'),
       createGemmKernel(
         device,
@@ -320,9 +311,7 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
     for (const role of INT8_ROLES)
       engine.gemmChoices[role] = int8VariantKey(gemm(role, maxBatch * tokens).variant);
     engine.gemmChoices.patch = `fp16-${variantKey(patch(maxBatch).variant)}`;
-    engine.gemmChoices.attention = attentionInt8
-      ? `int8-${attentionInt8.variant}`
-      : `fp16-${attention.variant}`;
+    engine.gemmChoices.attention = `${int8Attention ? 'int8' : 'fp16'}-${attention.variant}`;
     const oom = await device.popErrorScope();
     const invalid = await device.popErrorScope();
     if (oom || invalid) {

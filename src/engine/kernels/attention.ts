@@ -49,18 +49,6 @@ export function attentionShape(config: ViTConfig): AttentionShape {
   return { tokens, numHeads: config.numHeads, headDim };
 }
 
-/**
- * Whether int8 attention (INT8 mode 2) can run on tensor cores: f16 and i8 subgroup matrices, head
- * dimension a multiple of 32; else it runs the portable int8 kernel (head dimension a multiple of 4).
- */
-export function int8AttentionVariant(
-  hasF16TensorCores: boolean,
-  hasI8TensorCores: boolean,
-  headDim: number,
-): AttentionVariant {
-  return hasF16TensorCores && hasI8TensorCores && headDim % 32 === 0 ? 'subgroup-matrix' : 'portable';
-}
-
 /** Whether a variant can run on this adapter, storage type and head dimension. */
 export function attentionSupports(
   variant: AttentionVariant,
@@ -90,18 +78,16 @@ export async function createAttentionKernel(
   const hidden = numHeads * headDim;
   const tensor = variant === 'subgroup-matrix';
   const int8 = io === 'int8';
-  // The tensor-core kernel multiplies q kᵀ with i8 fragments 32 deep.
-  if (int8 && headDim % (tensor ? 32 : 4) !== 0)
+  if (int8 && headDim % (tensor ? 16 : 4) !== 0)
     throw new EngineError(
-      `${variant} int8 attention needs a head dimension that is a multiple of ${tensor ? 32 : 4}, got ${headDim}`,
+      `${variant} int8 attention needs a head dimension that is a multiple of ${tensor ? 16 : 4}, got ${headDim}`,
     );
   const code = tensor
     ? kernelSource('attention_subgroup_matrix', {
         consts: {
           HEAD_DIM: headDim,
           PROBE: probe,
-          // int8: O has its own scratch, one fragment wide (see the kernel).
-          OC: int8 ? 1 : Math.min(headDim, KEYS_TENSOR) / 16,
+          OC: Math.min(headDim, KEYS_TENSOR) / 16,
           INT8_IO: int8 ? 1 : 0,
         },
       })
