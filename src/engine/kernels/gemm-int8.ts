@@ -81,6 +81,11 @@ export function parseInt8Variant(key: string): Int8GemmVariant {
     m[6] ? Number(m[6]) : 2,
   );
   if (m[7] && v.kind === 'subgroup-matrix') v.probe = Number(m[7]);
+  // The epilogue stores int8 output two fragments at a time.
+  if (Number(m[4]) % 2 !== 0)
+    throw new EngineError(`INT8 GEMM variant '${key}': fragments per subgroup along N must be even`, {
+      input: key,
+    });
   return v;
 }
 
