@@ -10,7 +10,7 @@ clip=$1; model=${2:-vit-b16-224}; frames=${3:-1800}; rounds=${4:-3}
 work=${E2E_DIR:-/tmp/vitstream-e2e}; mkdir -p "$work"
 ffmpeg -v error -y -stream_loop -1 -i "$clip" -frames:v "$frames" -vf scale=1920:1080 -c:v libx264 -preset veryfast -an "$work/1080p.mp4"
 node bench/random-weights.mjs "$model" "$work/w.safetensors"
-echo "=== engine only"; node dist/src/cli/main.js bench --model "$model" --precision fp16 --batch 16,32 --iterations 20 --gemm tuned 2>&1 | grep -v ^Warning | head -8
+echo "=== engine only"; node dist/src/cli/main.js bench --model "$model" --precision fp16 --batch 16,32 --iterations 20 --gemm tuned 2>&1 | grep -v ^Warning | head -9
 for r in $(seq "$rounds"); do
   echo "=== round $r: decode only"; node dist/src/cli/main.js bench decode "$work/1080p.mp4" --frames "$frames" 2>&1 | grep -v ^Warning
   echo "=== round $r: classify (decode + engine + JSONL)"
