@@ -1,18 +1,10 @@
 /** Conversions of stored element types to float32 (little-endian host assumed, as on x86 and ARM). */
 
+import { fromHalfArray } from '../../util/half.js';
+
 export type StoredDtype = 'f32' | 'f16' | 'bf16' | 'f64';
 
 export const DTYPE_BYTES: Record<StoredDtype, number> = { f32: 4, f16: 2, bf16: 2, f64: 8 };
-
-// IEEE half to single by bit manipulation: exact, subnormals included.
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
 
 /**
  * Converts `count` elements stored as `dtype` in `bytes` (little-endian) to float32.
@@ -34,12 +26,8 @@ export function toFloat32(
       return new Float32Array(buffer, byteOffset, count);
     case 'f64':
       return Float32Array.from(new Float64Array(buffer, byteOffset, count));
-    case 'f16': {
-      const src = new Uint16Array(buffer, byteOffset, count);
-      const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = halfToFloat(src[i]);
-      return out;
-    }
+    case 'f16':
+      return fromHalfArray(new Uint16Array(buffer, byteOffset, count));
     case 'bf16': {
       // bfloat16 is the top half of a float32.
       const src = new Uint16Array(buffer, byteOffset, count);

@@ -41,9 +41,22 @@ const linear = (name: string, out: number, inp: number): Field => ({
   combine: ([w]) => transpose(w, out, inp),
 });
 
+// In 64x64 blocks, each output row written contiguously: the plain row-by-row walk, one write per
+// cache line of the output, took ~1 s of the ~9 s a ViT-B/16 open spent in JavaScript here; this
+// walk is ~8x faster (3072x768: 7 against 58 ms).
 function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
   const t = new Float32Array(w.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = w[r * cols + c];
+  const B = 64;
+  for (let c0 = 0; c0 < cols; c0 += B) {
+    const c1 = Math.min(cols, c0 + B);
+    for (let r0 = 0; r0 < rows; r0 += B) {
+      const r1 = Math.min(rows, r0 + B);
+      for (let c = c0; c < c1; c++) {
+        const o = c * rows;
+        for (let r = r0, i = r0 * cols + c; r < r1; r++, i += cols) t[o + r] = w[i];
+      }
+    }
+  }
   return t;
 }
 
