@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BufferUsage, type GpuContext, MapMode, openGpu } from '../../src/engine/gpu.js';
 import {
+  type AttentionKernel,
   type AttentionVariant,
   attentionSupports,
   createAttentionKernel,
@@ -93,31 +94,42 @@ async function runAttention(
   const kernel = await createAttentionKernel(device, { tokens, numHeads: heads, headDim: hd }, type, variant);
   const el = type === 'f16' ? 2 : 4;
   const data = type === 'f16' ? toHalfArray(qkv) : qkv;
+  const n = count * tokens * D;
+  const bytes = await dispatchAttention(kernel, count, kernel.params(count), data, n * el);
+  const got = type === 'f16' ? fromHalfArray(new Uint16Array(bytes)) : new Float32Array(bytes);
+  return { got, expected: cpuAttention(qkv, count, tokens, heads, hd) };
+}
+
+/** One dispatch of an attention kernel over `input` (the packed qkv); the first `outBytes` of its output. */
+async function dispatchAttention(
+  kernel: AttentionKernel,
+  count: number,
+  paramData: ArrayBuffer,
+  data: ArrayBufferView,
+  outBytes: number,
+): Promise<ArrayBuffer> {
+  const { device } = gpu;
   const usage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
   // Sized exactly (to 16 bytes): reads past the last image must be masked by the kernel, not padded.
   const input = device.createBuffer({ size: Math.ceil(data.byteLength / 16) * 16, usage });
   device.queue.writeBuffer(input, 0, data.buffer, data.byteOffset, Math.ceil(data.byteLength / 4) * 4);
-  const outBytes = Math.ceil((count * tokens * D * el) / 16) * 16;
-  const out = device.createBuffer({ size: outBytes, usage });
+  const size = Math.ceil(outBytes / 16) * 16;
+  const out = device.createBuffer({ size, usage });
   const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
-  device.queue.writeBuffer(params, 0, kernel.params(count));
+  device.queue.writeBuffer(params, 0, paramData);
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   pass.setPipeline(kernel.pipeline);
   pass.setBindGroup(0, bindGroup(device, 'attention-test', kernel.pipeline, [params, input, out]));
   pass.dispatchWorkgroups(...kernel.workgroups(count));
   pass.end();
-  const rb = device.createBuffer({ size: outBytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-  enc.copyBufferToBuffer(out, 0, rb, 0, outBytes);
+  const rb = device.createBuffer({ size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+  enc.copyBufferToBuffer(out, 0, rb, 0, size);
   device.queue.submit([enc.finish()]);
   await rb.mapAsync(MapMode.READ);
-  const n = count * tokens * D;
-  const got =
-    type === 'f16'
-      ? fromHalfArray(new Uint16Array(rb.getMappedRange().slice(0, n * 2)))
-      : new Float32Array(rb.getMappedRange().slice(0, n * 4));
+  const raw = rb.getMappedRange().slice(0, outBytes);
   for (const b of [input, out, params, rb]) b.destroy();
-  return { got, expected: cpuAttention(qkv, count, tokens, heads, hd) };
+  return raw;
 }
 
 // Ragged token counts (none a multiple of 16 or of a key tile) and two head dimensions.
@@ -247,28 +259,17 @@ async function runInt8Attention(
     0,
     'int8',
   );
-  const usage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
   // An Int8Array's bytes are the packed layout: element i of a word in bits 8i..8i+7.
   const packed = new Int8Array(Math.ceil(qkv.length / 4) * 4);
   packed.set(qkv);
-  const input = device.createBuffer({ size: Math.ceil(packed.byteLength / 16) * 16, usage });
-  device.queue.writeBuffer(input, 0, packed);
-  const outBytes = Math.ceil((count * tokens * D) / 16) * 16;
-  const out = device.createBuffer({ size: outBytes, usage });
-  const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
-  device.queue.writeBuffer(params, 0, kernel.params(count, INT8_SCALES));
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(kernel.pipeline);
-  pass.setBindGroup(0, bindGroup(device, 'attention-int8-test', kernel.pipeline, [params, input, out]));
-  pass.dispatchWorkgroups(...kernel.workgroups(count));
-  pass.end();
-  const rb = device.createBuffer({ size: outBytes, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-  enc.copyBufferToBuffer(out, 0, rb, 0, outBytes);
-  device.queue.submit([enc.finish()]);
-  await rb.mapAsync(MapMode.READ);
-  const got = new Int8Array(rb.getMappedRange().slice(0, count * tokens * D));
-  for (const b of [input, out, params, rb]) b.destroy();
+  const bytes = await dispatchAttention(
+    kernel,
+    count,
+    kernel.params(count, INT8_SCALES),
+    packed,
+    count * tokens * D,
+  );
+  const got = new Int8Array(bytes);
   const expected = cpuInt8Attention(qkv, count, tokens, heads, hd);
   let maxDiff = 0;
   let exact = 0;

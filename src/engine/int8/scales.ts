@@ -77,15 +77,15 @@ export function validateScales(raw: unknown, source: string, config?: ViTConfig)
       `${source}: not a vitstream INT8 scales file (format "vitstream-int8-scales", version 1, blocks[] expected)`,
       { input: source },
     );
+  const checkRange = (r: Partial<ActivationRange> | undefined, where: string) => {
+    if (!r || !((r.scale ?? 0) > 0) || !Number.isFinite(r.scale))
+      throw new ConfigError(
+        `${source}: ${where}: positive finite scale expected, got ${JSON.stringify(r?.scale)}`,
+        { input: source },
+      );
+  };
   s.blocks.forEach((b, i) => {
-    for (const role of INT8_ROLES) {
-      const r = b?.[role];
-      if (!r || !(r.scale > 0) || !Number.isFinite(r.scale))
-        throw new ConfigError(
-          `${source}: block ${i} ${role}: positive finite scale expected, got ${JSON.stringify(r?.scale)}`,
-          { input: source },
-        );
-    }
+    for (const role of INT8_ROLES) checkRange(b?.[role], `block ${i} ${role}`);
   });
   if (config) {
     if (s.blocks.length !== config.numLayers)
@@ -117,14 +117,7 @@ export function validateScales(raw: unknown, source: string, config?: ViTConfig)
         { input: source },
       );
     s.attention.forEach((a, i) => {
-      for (const part of ATTENTION_INPUTS) {
-        const r = a?.[part];
-        if (!r || !(r.scale > 0) || !Number.isFinite(r.scale))
-          throw new ConfigError(
-            `${source}: block ${i} attention ${part}: positive finite scale expected, got ${JSON.stringify(r?.scale)}`,
-            { input: source },
-          );
-      }
+      for (const part of ATTENTION_INPUTS) checkRange(a?.[part], `block ${i} attention ${part}`);
     });
   }
   return s as Int8Scales;
