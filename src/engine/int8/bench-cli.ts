@@ -2,7 +2,7 @@
 /**
  * `node dist/src/engine/int8/bench-cli.js [--model vit-b16-384] [--batch 1,8,16,32] [--modes 1,2]
  *  [--scales scales.json] [--weights file] [--gemm auto|dot4|subgroup-matrix|tuned] [--fp16] [--json]`:
- * the INT8 engine table until the lead folds it into `vitstream bench`.
+ * the INT8 engine table alone (`vitstream bench --precision int8` prints it beside the FP table).
  */
 import { Command } from 'commander';
 import { parseIntList, parsePositiveInt } from '../../cli/options.js';
