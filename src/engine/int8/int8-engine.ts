@@ -117,7 +117,14 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
       maxBatch,
       'f16',
       (label) =>
-        allocateInt8Slot(gpu.device, config, maxBatch, `int8-${label}`, kernels.attentionInt8 !== undefined),
+        allocateInt8Slot(
+          gpu.device,
+          config,
+          maxBatch,
+          `int8-${label}`,
+          mode,
+          kernels.attentionInt8 !== undefined,
+        ),
       logger,
     );
     this.int8Mode = mode;

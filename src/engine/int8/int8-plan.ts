@@ -60,14 +60,16 @@ export interface Int8SlotBuffers {
 }
 
 /**
- * With `int8Attention` the f16 qkv and attention-output buffers go unused (q, k, v pass through
- * hq and attention writes yq) and are left as placeholders.
+ * Buffers a plan never touches are 16-byte placeholders: mode 2's f16 MLP hidden layer (fc1 writes
+ * int8 for fc2), and with int8 attention the f16 qkv and attention output (q, k, v pass through hq
+ * and attention writes yq): 113 + 85 + 28 MB per slot for ViT-B/16-384 at batch 32.
  */
 export function allocateInt8Slot(
   device: GPUDevice,
   c: ViTConfig,
   maxBatch: number,
   label: string,
+  mode: Int8Mode,
   int8Attention = false,
 ): Int8SlotBuffers {
   const { numPatches, tokens, patchDim } = vitDims(c);
@@ -85,7 +87,7 @@ export function allocateInt8Slot(
     yq: make('yq', rows * D),
     qkv: make('qkv', int8Attention ? 0 : rows * 3 * D * 2),
     att: make('att', int8Attention ? 0 : rows * D * 2),
-    hidden: make('hidden', rows * c.mlpDim * 2),
+    hidden: make('hidden', mode === 2 ? 0 : rows * c.mlpDim * 2),
     hq: make('hq', rows * Math.max(c.mlpDim, int8Attention ? 3 * D : 0)),
     pooled: make('pooled', maxBatch * D * 2),
     logits: make('logits', maxBatch * c.numClasses * 2),
