@@ -215,9 +215,9 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
   /**
    * Runs one batch and hands `observe` every activation the INT8 engine quantises — per block the
    * inputs of qkv (LayerNorm 1), proj (attention), fc1 (LayerNorm 2) and fc2 (GELU), [rows, K],
-   * and the qkv output that feeds attention, [rows, 3D], as float32 — the calibration pass of `vitstream calibrate` on the GPU. The recorded plan runs
-   * unchanged; its compute pass is split after those dispatches to copy their outputs out.
-   * Returns the logits.
+   * and the qkv output that feeds attention, [rows, 3D], as float32 — the calibration pass of
+   * `vitstream calibrate` on the GPU. The recorded plan runs unchanged; its compute pass is split
+   * after those dispatches to copy their outputs out. Returns the logits.
    */
   async observe(input: EngineInput, observe: Observe): Promise<Float32Array> {
     this.check(input);

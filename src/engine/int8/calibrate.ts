@@ -37,10 +37,11 @@ export interface CalibrateOptions {
 }
 
 /**
- * Post-training calibration: runs an FP32 forward pass (GPU engine or CPU reference) over the frames, histograms |x| at
- * every INT8 GEMM input and at q, k and v (attention's inputs in mode 2), and picks each tensor's clip threshold by `max` (the largest |x|),
- * `percentile` (that percentile of |x|) or `mse` (the threshold minimising quantisation MSE).
- * Weight scales are per output channel (absmax / 127).
+ * Post-training calibration: runs an FP32 forward pass (GPU engine or CPU reference) over the
+ * frames, histograms |x| at every INT8 GEMM input and at q, k and v (attention's inputs in mode 2),
+ * and picks each tensor's clip threshold by `max` (the largest |x|), `percentile` (that percentile
+ * of |x|) or `mse` (the threshold minimising quantisation MSE). Weight scales are per output
+ * channel (absmax / 127).
  */
 export async function calibrate(o: CalibrateOptions): Promise<Int8Scales> {
   const { config, weights, frames, count } = o;

@@ -90,8 +90,9 @@ export function defaultTile(M: number, N: number): Int8GemmVariant {
  * The ViT forward pass with its four block GEMMs (qkv, proj, fc1, fc2) in INT8, like
  * FasterTransformer's INT8 ViT: weights per output channel, activations per tensor with
  * calibrated scales, int32 accumulation. Patch embedding, LayerNorm and the head run in FP16
- * with the FP16 engine's kernels; attention too in mode 1, on int8 q, k, v in mode 2. Same design as WebGpuEngine: everything created
- * at open, two I/O slots, one recorded plan per slot and batch size.
+ * with the FP16 engine's kernels; attention too in mode 1, on int8 q, k, v in mode 2. Same
+ * design as WebGpuEngine: everything created at open, two I/O slots, one recorded plan per slot
+ * and batch size.
  */
 export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
   readonly precision = 'int8' as const;

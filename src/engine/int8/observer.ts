@@ -15,8 +15,9 @@ export type Observe = (layer: number, point: ObservedPoint, x: Float32Array) => 
 /**
  * The FP32 forward pass of src/engine/reference.ts (same numerics: its GEMM, LayerNorm and
  * GELU), instrumented at the inputs of the qkv, proj, fc1 and fc2 GEMMs and at the output of
- * qkv (the input of attention), where the INT8 engine quantises. Returns the logits so that callers can also compare. Kept separate from the
- * reference so that the reference stays a plain yardstick.
+ * qkv (the input of attention), where the INT8 engine quantises. Returns the logits so that
+ * callers can also compare. Kept separate from the reference so that the reference stays a plain
+ * yardstick.
  */
 export function observeForward(
   config: ViTConfig,
