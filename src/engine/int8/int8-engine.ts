@@ -124,7 +124,7 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
           maxBatch,
           `int8-${label}`,
           mode,
-          kernels.attentionInt8 !== undefined,
+          kernels.attention.io === 'int8',
         ),
       logger,
     );
@@ -239,34 +239,24 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
       }),
       (count) => `no patch-embedding GEMM for a batch of ${count}`,
     );
-    const [
-      preprocess,
-      embed,
-      layerNorm,
-      layerNormInt8,
-      pool,
-      attention,
-      attentionInt8,
-      quantize,
-      head,
-      patchAt,
-    ] = await Promise.all([
-      createPreprocessKernel(device, config, 'f16'),
-      createEmbedKernel(device, config, 'f16'),
-      createLayerNormKernel(device, 'f16', D),
-      createLayerNormInt8Kernel(device, D),
-      createPoolKernel(device, 'f16'),
-      createAttentionKernel(device, config, 'f16', attentionVariant),
-      int8Attention ? createAttentionKernel(device, config, 'f16', attentionVariant, 0, 'int8') : undefined,
-      createQuantizeKernel(device, 'f16'),
-      createGemmKernel(
-        device,
-        'f16',
-        'bias',
-        variantSupports(fp16Gemm, 'f16', D, config.numClasses) ? fp16Gemm : { kind: 'portable' },
-      ),
-      patchLookup,
-    ]);
+    const [preprocess, embed, layerNorm, layerNormInt8, pool, attention, quantize, head, patchAt] =
+      await Promise.all([
+        createPreprocessKernel(device, config, 'f16'),
+        createEmbedKernel(device, config, 'f16'),
+        createLayerNormKernel(device, 'f16', D),
+        createLayerNormInt8Kernel(device, D),
+        createPoolKernel(device, 'f16'),
+        // One attention kernel: mode 2's int8 one where it applies, else FP16.
+        createAttentionKernel(device, config, 'f16', attentionVariant, 0, int8Attention ? 'int8' : 'float'),
+        createQuantizeKernel(device, 'f16'),
+        createGemmKernel(
+          device,
+          'f16',
+          'bias',
+          variantSupports(fp16Gemm, 'f16', D, config.numClasses) ? fp16Gemm : { kind: 'portable' },
+        ),
+        patchLookup,
+      ]);
     const patch = (count: number): GemmKernel => patchAt(String(count));
     const shapes = int8Shapes(config, mode, int8Attention);
     const { tokens } = vitDims(config);
@@ -307,7 +297,6 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
       layerNormInt8,
       pool,
       attention,
-      attentionInt8,
       quantize,
       patch,
       head,

@@ -23,12 +23,12 @@ export interface Int8Kernels {
   layerNorm: LayerNormKernel;
   layerNormInt8: LayerNormInt8Kernel;
   pool: PoolKernel;
-  attention: AttentionKernel;
   /**
-   * Mode 2 with q, k, v scales: attention on int8 (the qkv GEMM quantises its output for it, and
-   * it quantises its own output for proj, so no quantize pass runs between them).
+   * FP16 attention, or (its io 'int8', mode 2 with q, k, v scales) attention on int8: the qkv GEMM
+   * quantises its output for it and it quantises its own output for proj, so no quantize pass
+   * runs between them.
    */
-  attentionInt8?: AttentionKernel;
+  attention: AttentionKernel;
   quantize: QuantizeKernel;
   /**
    * The patch embedding and the head stay FP16 (small, and the head sets the logits' precision);
@@ -181,10 +181,10 @@ export function buildInt8Plan(
   );
 
   const ln = uniform('layernorm', k.layerNorm.params(rows, D, 1, c.layerNormEps));
-  const attParams = uniform('attention', k.attention.params(count));
-  const int8Attention = mode === 2 ? k.attentionInt8 : undefined;
-  if (int8Attention && !scales.attention)
-    throw new EngineError('internal: int8 attention planned without q, k, v scales');
+  const int8Attention = k.attention.io === 'int8';
+  if (int8Attention && (mode !== 2 || !scales.attention))
+    throw new EngineError('internal: int8 attention planned outside mode 2 or without q, k, v scales');
+  const attParams = int8Attention ? undefined : uniform('attention', k.attention.params(count));
   w.blocks.forEach((b, i) => {
     const L = `block${i}`;
     const sc = scales.blocks[i];
@@ -217,12 +217,12 @@ export function buildInt8Plan(
       const a = scales.attention![i];
       const p = uniform(
         `${L}.attention`,
-        int8Attention.params(count, { q: a.q.scale, k: a.k.scale, v: a.v.scale, out: sc.proj.scale }),
+        k.attention.params(count, { q: a.q.scale, k: a.k.scale, v: a.v.scale, out: sc.proj.scale }),
       );
-      add(`${L}.attention-int8`, int8Attention.pipeline, [p, s.hq, s.yq], int8Attention.workgroups(count));
+      add(`${L}.attention-int8`, k.attention.pipeline, [p, s.hq, s.yq], k.attention.workgroups(count));
     } else {
       int8Gemm(`${L}.qkv`, 'qkv', i, s.yq, { f16: s.qkv });
-      add(`${L}.attention`, k.attention.pipeline, [attParams, s.qkv, s.att], k.attention.workgroups(count));
+      add(`${L}.attention`, k.attention.pipeline, [attParams!, s.qkv, s.att], k.attention.workgroups(count));
       quantize(`${L}.quantize-proj`, s.att, s.yq, rows * D, sc.proj.scale);
     }
     int8Gemm(`${L}.proj`, 'proj', i, s.yq, { f16: s.x });
