@@ -25,14 +25,10 @@ const HW = HEAD_DIM / 4u;  // words per head row
 var<workgroup> keys: array<array<f32, HEAD_DIM>, KEY_TILE>;
 var<workgroup> values: array<array<f32, HEAD_DIM>, KEY_TILE>;
 
-// The four int8 of a word, sign-extended (byte i in bits 8i..8i+7).
-fn unpack(w: u32) -> vec4<f32> {
-  return vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(w << 24u, w << 16u, w << 8u, w)) >> vec4<u32>(24u));
-}
+// vitstream:include int8_pack.wgsl
 
-fn pack(v: vec4<f32>) -> u32 {
-  let b = bitcast<vec4<u32>>(vec4<i32>(clamp(round(v), vec4<f32>(-127.0), vec4<f32>(127.0)))) & vec4<u32>(0xffu);
-  return b.x | (b.y << 8u) | (b.z << 16u) | (b.w << 24u);
+fn unpack(w: u32) -> vec4<f32> {
+  return vec4<f32>(unpack4(w));
 }
 
 @compute @workgroup_size(QUERIES)
@@ -100,7 +96,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let ooff = (base + qi) * DW + headW;
     let f = params.outScale / runningSum;
     for (var w = 0u; w < HW; w++) {
-      out[ooff + w] = pack(vec4<f32>(acc[4u * w], acc[4u * w + 1u], acc[4u * w + 2u], acc[4u * w + 3u]) * f);
+      out[ooff + w] = quantize4(vec4<f32>(acc[4u * w], acc[4u * w + 1u], acc[4u * w + 2u], acc[4u * w + 3u]), f);
     }
   }
 }

@@ -42,6 +42,7 @@
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
+// vitstream:include int8_pack.wgsl
 
 const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
 // Timing probes only (wrong results): 1 no softmax (P left as it is), 2 no S = Q Kᵀ, 3 no P V,
@@ -290,7 +291,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       out[ob + {c}u * OV + {v}u] = vec4<f16>(r);
       // vitstream:end
       // vitstream:unroll p < INT8_IO
-      out[ob + {c}u * OV + {v}u] = packInt8(r);
+      out[ob + {c}u * OV + {v}u] = quantize4(r, 1.0);
       // vitstream:end
     }
     // vitstream:end
@@ -299,21 +300,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // vitstream:end
 }
 
-// Quad j of a 16-byte global vector as f16: halves 4j..4j+3, or int8 values 4j..4j+3 (word j,
-// byte i in bits 8i..8i+7, sign-extended by shifting it to the top and back).
+// Quad j of a 16-byte global vector as f16: halves 4j..4j+3, or int8 values 4j..4j+3 (word j).
 fn quad(w: vec4<u32>, j: u32) -> vec4<f16> {
-  if (INT8_IO == 1u) {
-    let x = w[j];
-    return vec4<f16>(bitcast<vec4<i32>>(vec4<u32>(x << 24u, x << 16u, x << 8u, x)) >> vec4<u32>(24u));
-  }
+  if (INT8_IO == 1u) { return vec4<f16>(unpack4(w[j])); }
   return bitcast<vec4<f16>>(select(w.zw, w.xy, j == 0u));
-}
-
-// Symmetric int8 as the INT8 GEMM epilogue and quantize kernel round: half to even, saturated at
-// +-127, element i in bits 8i..8i+7.
-fn packInt8(v: vec4<f32>) -> u32 {
-  let b = bitcast<vec4<u32>>(vec4<i32>(clamp(round(v), vec4<f32>(-127.0), vec4<f32>(127.0)))) & vec4<u32>(0xffu);
-  return b.x | (b.y << 8u) | (b.z << 16u) | (b.w << 24u);
 }
 
 // Four scaled scores of a row from the scratch (o: scratch index, c: column in the tile); columns

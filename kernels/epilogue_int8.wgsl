@@ -27,10 +27,5 @@ fn activate(v: f32) -> f32 {
   }
 }
 
-// Symmetric int8: round half to even (WGSL round), saturate at ±127 (never -128, so that
-// negation stays exact), one byte per lane of the word, lane i in bits 8i..8i+7.
-fn quantize4(v: vec4<f32>, invScale: f32) -> u32 {
-  let q = vec4<i32>(clamp(round(v * invScale), vec4<f32>(-127.0), vec4<f32>(127.0)));
-  let b = bitcast<vec4<u32>>(q) & vec4<u32>(0xffu);
-  return b.x | (b.y << 8u) | (b.z << 16u) | (b.w << 24u);
-}
+// quantize4 for mode 2 outputs.
+// vitstream:include int8_pack.wgsl

@@ -24,12 +24,7 @@ const WG = 128u;
 const PER_THREAD: u32 = 2u; // vitstream:const PER_THREAD
 const SUBGROUPS: u32 = 0u; // vitstream:const SUBGROUPS
 // vitstream:include row_sum.wgsl
-
-fn quantize4(v: vec4<f32>, invScale: f32) -> u32 {
-  let q = vec4<i32>(clamp(round(v * invScale), vec4<f32>(-127.0), vec4<f32>(127.0)));
-  let b = bitcast<vec4<u32>>(q) & vec4<u32>(0xffu);
-  return b.x | (b.y << 8u) | (b.z << 16u) | (b.w << 24u);
-}
+// vitstream:include int8_pack.wgsl
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

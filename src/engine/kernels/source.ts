@@ -25,7 +25,10 @@ export function kernelSource(name: string, opts: KernelSourceOptions = {}): stri
       throw new EngineError(`kernel source ${file} not found in ${dir}`, { input: file, cause: e });
     }
   };
-  let text = read(`${name}.wgsl`).replace(/^\/\/ vitstream:include (\S+)\s*$/gm, (_, f: string) => read(f));
+  // Includes nest: an included file may include others (epilogue_int8.wgsl -> int8_pack.wgsl).
+  const expand = (file: string): string =>
+    read(file).replace(/^\/\/ vitstream:include (\S+)\s*$/gm, (_, f: string) => expand(f));
+  let text = expand(`${name}.wgsl`);
   if (opts.elementType) {
     const decl = opts.elementType === 'f16' ? 'enable f16;\nalias T = f16;' : 'alias T = f32;';
     text = text.replace(/^alias T = \w+; \/\/ vitstream:element-type$/m, decl);

@@ -1,0 +1,16 @@
+// Packed int8 activations, 4 per u32 word, element i in bits 8i..8i+7 (the byte order of a
+// little-endian int8 array), for every kernel that reads or writes them
+// (`// vitstream:include int8_pack.wgsl`).
+
+// Symmetric int8: round half to even (WGSL round), saturate at ±127 (never -128, so that
+// negation stays exact).
+fn quantize4(v: vec4<f32>, invScale: f32) -> u32 {
+  let q = vec4<i32>(clamp(round(v * invScale), vec4<f32>(-127.0), vec4<f32>(127.0)));
+  let b = bitcast<vec4<u32>>(q) & vec4<u32>(0xffu);
+  return b.x | (b.y << 8u) | (b.z << 16u) | (b.w << 24u);
+}
+
+// The four int8 of a word, sign-extended: each byte shifted to the top, then arithmetically back.
+fn unpack4(w: u32) -> vec4<i32> {
+  return bitcast<vec4<i32>>(vec4<u32>(w << 24u, w << 16u, w << 8u, w)) >> vec4<u32>(24u);
+}
