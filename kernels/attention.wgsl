@@ -2,19 +2,34 @@
 // T x T score matrix. One thread owns one query row; a workgroup of 64 queries of one
 // (image, head) walks the keys in tiles of KEY_TILE staged in workgroup memory, with an online
 // softmax (running max and sum, rescaled once per tile) as in flash attention.
+// INT8_IO = 1 (INT8 mode 2): q, k, v are packed int8 from the qkv GEMM (per-tensor scales) and the
+// output is packed int8 for the proj GEMM; the scales come in through params (scale = head scale
+// * q scale * k scale, outScale = v scale / output scale) and everything between is as in float.
 alias T = f32; // vitstream:element-type
 const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
+const INT8_IO: u32 = 0u; // vitstream:const INT8_IO
+// vitstream:include int8_pack.wgsl
 
 struct Params {
   count: u32,
   tokens: u32,
   hidden: u32,   // D = heads * HEAD_DIM
-  scale: f32,    // HEAD_DIM^-0.5
+  scale: f32,    // HEAD_DIM^-0.5 (times the q and k scales with INT8_IO)
+  outScale: f32, // INT8_IO: v scale / output scale
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> qkv: array<T>;        // [N * T, 3D]: q | k | v, heads contiguous
-@group(0) @binding(2) var<storage, read_write> out: array<T>;  // [N * T, D]
+// [N * T, 3D]: q | k | v, heads contiguous; out [N * T, D]. Element e of either, as f32.
+// vitstream:unroll p < 1 - INT8_IO
+@group(0) @binding(1) var<storage, read> qkv: array<T>;
+@group(0) @binding(2) var<storage, read_write> out: array<T>;
+fn qkvAt(e: u32) -> f32 { return f32(qkv[e]); }
+// vitstream:end
+// vitstream:unroll p < INT8_IO
+@group(0) @binding(1) var<storage, read> qkv: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+fn qkvAt(e: u32) -> f32 { return f32(unpack4(qkv[e / 4u])[e % 4u]); }
+// vitstream:end
 
 const QUERIES = 64u;
 const KEY_TILE = 32u;
@@ -36,7 +51,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var acc: array<f32, HEAD_DIM>;
   if (hasQuery) {
     let qoff = (base + qi) * rowStride + head * HEAD_DIM;
-    for (var d = 0u; d < HEAD_DIM; d++) { q[d] = f32(qkv[qoff + d]) * params.scale; }
+    for (var d = 0u; d < HEAD_DIM; d++) { q[d] = qkvAt(qoff + d) * params.scale; }
   }
   var runningMax = -3.0e38;
   var runningSum = 0.0;
@@ -49,8 +64,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       var vv = 0.0;
       if (k0 + j < Tn) {
         let off = (base + k0 + j) * rowStride + head * HEAD_DIM + d;
-        kv = f32(qkv[off + D]);
-        vv = f32(qkv[off + 2u * D]);
+        kv = qkvAt(off + D);
+        vv = qkvAt(off + 2u * D);
       }
       keys[j][d] = kv;
       values[j][d] = vv;
@@ -81,6 +96,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (hasQuery) {
     let ooff = (base + qi) * D + head * HEAD_DIM;
     let inv = 1.0 / runningSum;
+    // vitstream:unroll p < 1 - INT8_IO
     for (var d = 0u; d < HEAD_DIM; d++) { out[ooff + d] = T(acc[d] * inv); }
+    // vitstream:end
+    // vitstream:unroll p < INT8_IO
+    for (var d = 0u; d < HEAD_DIM; d += 4u) {
+      let v = vec4<f32>(acc[d], acc[d + 1u], acc[d + 2u], acc[d + 3u]) * inv;
+      out[(ooff + d) / 4u] = quantize4(v, params.outScale);
+    }
+    // vitstream:end
   }
 }

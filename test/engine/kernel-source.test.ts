@@ -80,7 +80,7 @@ describe('vitstream:include', () => {
   it('expands includes inside included files', () => {
     // gemm_int8 includes epilogue_int8, which includes int8_pack; the others include int8_pack
     // directly. Each shared function must come out exactly once.
-    for (const kernel of ['gemm_int8', 'layernorm_int8', 'attention_int8']) {
+    for (const kernel of ['gemm_int8', 'layernorm_int8', 'attention']) {
       const text = kernelSource(kernel, { consts: {} });
       expect(text.match(/^fn quantize4\(/gm), kernel).toHaveLength(1);
       expect(text.match(/^fn unpack4\(/gm), kernel).toHaveLength(1);

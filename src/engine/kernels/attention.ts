@@ -91,9 +91,7 @@ export async function createAttentionKernel(
           INT8_IO: int8 ? 1 : 0,
         },
       })
-    : int8
-      ? kernelSource('attention_int8', { consts: { HEAD_DIM: headDim } })
-      : kernelSource('attention', { elementType: type, consts: { HEAD_DIM: headDim } });
+    : kernelSource('attention', { elementType: type, consts: { HEAD_DIM: headDim, INT8_IO: int8 ? 1 : 0 } });
   const pipeline = await computePipeline(device, `attention-${variant}${int8 ? '-int8' : ''}`, code);
   const queries = tensor ? QUERIES_TENSOR : QUERIES_PORTABLE;
   const headScale = 1 / Math.sqrt(headDim);
