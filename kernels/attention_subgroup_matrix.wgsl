@@ -102,7 +102,7 @@ struct Params {
 var<workgroup> kTile: array<vec4<f16>, BKV * SKV / 4u>;
 var<workgroup> vTile: array<vec4<f16>, BKV * SKV / 4u>;
 var<workgroup> pTile: array<vec4<f16>, PQ_TILE>;
-var<workgroup> sTile: array<f32, BQ * SW>;
+var<workgroup> sTile: array<vec4<f32>, BQ * SW / 4u>;
 var<workgroup> grown: array<u32, QSG>;
 
 @compute @workgroup_size(THREADS)
@@ -183,7 +183,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
       // vitstream:end
       // vitstream:unroll f < RF
-      subgroupMatrixStore<row_major>(&sTile, (sg * ROWS + {f}u * 16u) * SW + {j}u * 16u, s{f}, SW);
+      subgroupMatrixStore<row_major>(&sTile, ((sg * ROWS + {f}u * 16u) * SW + {j}u * 16u) / 4u, s{f}, SW / 4u);
       // vitstream:end
     }
     // vitstream:end
@@ -227,19 +227,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // vitstream:unroll f < RF
       // vitstream:unroll d < HF
       if ({d}u / OC == {c}u) {
-        subgroupMatrixStore<row_major>(&sTile, (sg * ROWS + {f}u * 16u) * SW + ({d}u % OC) * 16u, o{f}{d}, SW);
+        subgroupMatrixStore<row_major>(&sTile, ((sg * ROWS + {f}u * 16u) * SW + ({d}u % OC) * 16u) / 4u, o{f}{d}, SW / 4u);
       }
       // vitstream:end
       // vitstream:end
       workgroupBarrier();
-      for (var col = 0u; col < OC * 16u; col++) {
-        sTile[sRow + col] *= alpha;
+      for (var c4 = 0u; c4 < OC * 4u; c4++) {
+        sTile[sRow / 4u + c4] *= alpha;
       }
       workgroupBarrier();
       // vitstream:unroll f < RF
       // vitstream:unroll d < HF
       if ({d}u / OC == {c}u) {
-        o{f}{d} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&sTile, (sg * ROWS + {f}u * 16u) * SW + ({d}u % OC) * 16u, SW);
+        o{f}{d} = subgroupMatrixLoad<subgroup_matrix_result<f32, 16, 16>, row_major>(&sTile, ((sg * ROWS + {f}u * 16u) * SW + ({d}u % OC) * 16u) / 4u, SW / 4u);
       }
       // vitstream:end
       // vitstream:end
@@ -277,7 +277,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // vitstream:unroll f < RF
   // vitstream:unroll d < HF
   if ({d}u / OC == {c}u) {
-    subgroupMatrixStore<row_major>(&sTile, (sg * ROWS + {f}u * 16u) * SW + ({d}u % OC) * 16u, o{f}{d}, SW);
+    subgroupMatrixStore<row_major>(&sTile, ((sg * ROWS + {f}u * 16u) * SW + ({d}u % OC) * 16u) / 4u, o{f}{d}, SW / 4u);
   }
   // vitstream:end
   // vitstream:end
@@ -285,8 +285,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (qi < Tn) {
     // vitstream:unroll v < OV
     {
-      let o = sRow + {v}u * 4u;
-      let r = vec4<f32>(sTile[o], sTile[o + 1u], sTile[o + 2u], sTile[o + 3u]) * inv;
+      let r = sTile[sRow / 4u + {v}u] * inv;
       // vitstream:unroll p < 1 - INT8_IO
       out[ob + {c}u * OV + {v}u] = vec4<f16>(r);
       // vitstream:end
@@ -309,7 +308,7 @@ fn quad(w: vec4<u32>, j: u32) -> vec4<f16> {
 // Four scaled scores of a row from the scratch (o: scratch index, c: column in the tile); columns
 // at or past `valid` (keys past T) masked.
 fn scoreQuad(o: u32, c: u32, valid: u32, scale: f32) -> vec4<f32> {
-  let s = vec4<f32>(sTile[o], sTile[o + 1u], sTile[o + 2u], sTile[o + 3u]) * scale;
+  let s = sTile[o / 4u] * scale;
   return select(vec4<f32>(NEG), s, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(valid));
 }
 

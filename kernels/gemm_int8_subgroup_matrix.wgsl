@@ -85,9 +85,9 @@ var<workgroup> tileA: array<i32, STAGES * A_TILE>;
 var<workgroup> tileB: array<i32, STAGES * B_TILE>;
 
 // vitstream:unroll p < 1 - SLOTS_IN_TILE
-var<workgroup> scratch: array<i32, SLOTS * 256u * SG_M * SG_N>;
-fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&scratch, o, frag, 16u); }
-fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(f32(scratch[o]), f32(scratch[o + 1u]), f32(scratch[o + 2u]), f32(scratch[o + 3u])); }
+var<workgroup> scratch: array<vec4<i32>, SLOTS * 64u * SG_M * SG_N>;
+fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&scratch, o / 4u, frag, 4u); }
+fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(scratch[o / 4u]); }
 // vitstream:end
 // vitstream:unroll p < SLOTS_IN_TILE
 fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&tileA, o, frag, 16u); }

@@ -83,10 +83,10 @@ fn putB(o: u32, v: GV) { tileB[o / 4u] = bitcast<vec4<f16>>(v.xy); tileB[o / 4u 
 
 var<workgroup> tileA: array<vec4<f16>, STAGES * A_TILE / 4u>;
 var<workgroup> tileB: array<vec4<f16>, STAGES * B_TILE / 4u>;
-var<workgroup> scratch: array<f32, 256u * SG_M * SG_N>;
+var<workgroup> scratch: array<vec4<f32>, 64u * SG_M * SG_N>;
 
 fn emit(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32) {
-  subgroupMatrixStore<row_major>(&scratch, sg * 256u, frag, 16u);
+  subgroupMatrixStore<row_major>(&scratch, sg * 64u, frag, 4u);
   workgroupBarrier();
   // Lane -> half a row: 8 consecutive columns, so that neighbouring lanes write neighbouring bytes.
   let m = m0 + lane / 2u;
@@ -101,10 +101,10 @@ fn emit(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, 
         let bv = vec4<f32>(bias[n / 4u]);
         var p = vec4<f32>();
         if (EPILOGUE == 3u) { p = vec4<f32>(c[q]); }
-        let o = sg * 256u + e0 + {h}u * 4u;
+        let x = scratch[(sg * 256u + e0) / 4u + {h}u];
         c[q] = vec4<f16>(vec4<f32>(
-          applyEpilogue(scratch[o], bv.x, p.x), applyEpilogue(scratch[o + 1u], bv.y, p.y),
-          applyEpilogue(scratch[o + 2u], bv.z, p.z), applyEpilogue(scratch[o + 3u], bv.w, p.w)));
+          applyEpilogue(x.x, bv.x, p.x), applyEpilogue(x.y, bv.y, p.y),
+          applyEpilogue(x.z, bv.z, p.z), applyEpilogue(x.w, bv.w, p.w)));
       }
     }
     // vitstream:end
@@ -114,7 +114,7 @@ fn emit(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, 
 
 // Split-K pass 1: the fragment, without bias or epilogue, into split z's [M, N] plane.
 fn emitPartial(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0: u32, n0: u32, z: u32) {
-  subgroupMatrixStore<row_major>(&scratch, sg * 256u, frag, 16u);
+  subgroupMatrixStore<row_major>(&scratch, sg * 64u, frag, 4u);
   workgroupBarrier();
   let m = m0 + lane / 2u;
   let e0 = (lane / 2u) * 16u + (lane % 2u) * 8u;
@@ -124,9 +124,7 @@ fn emitPartial(frag: subgroup_matrix_result<f32, 16, 16>, sg: u32, lane: u32, m0
     {
       let n = nb + {h}u * 4u;
       if (n < params.N) {
-        let o = sg * 256u + e0 + {h}u * 4u;
-        part[((z * params.M + m) * params.N + n) / 4u] =
-          vec4<f32>(scratch[o], scratch[o + 1u], scratch[o + 2u], scratch[o + 3u]);
+        part[((z * params.M + m) * params.N + n) / 4u] = scratch[(sg * 256u + e0) / 4u + {h}u];
       }
     }
     // vitstream:end
