@@ -77,7 +77,11 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
   abstract readonly precision: Engine['precision'];
   protected readonly slots: Slot<B, P>[];
   private next = 0;
-  /** Fastest submit-to-results time of each plan that has run without error, ms. */
+  /**
+   * Fastest submit-to-results time of each plan that has run without error, ms; Infinity after
+   * its first run alone, which may include the driver's lazy work (pipeline compilation took
+   * seconds on lavapipe) and would otherwise set the sleep of the runs after it.
+   */
   private readonly fastestMs = new WeakMap<P, number>();
   protected closed = false;
   protected lostReason?: string;
@@ -253,7 +257,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     const submittedAt = performance.now();
     // The slot's next batch is most often the same size: encode its pass now, while the GPU runs.
     slot.ready = { plan, commands: this.encodeForward(slot, plan, input) };
-    if (!firstRun && fastest >= SLEEP_FROM_MS) {
+    if (!firstRun && Number.isFinite(fastest) && fastest >= SLEEP_FROM_MS) {
       const rest = fastest * SLEEP_SHARE - (performance.now() - submittedAt);
       if (rest >= 1) await new Promise((resolve) => setTimeout(resolve, rest));
     }
@@ -281,7 +285,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
         `reading logits back failed${this.lostReason ? ` (device lost: ${this.lostReason})` : ''}: ${mapError.message}`,
         { cause: mapError },
       );
-    const took = performance.now() - submittedAt;
+    const took = firstRun ? Number.POSITIVE_INFINITY : performance.now() - submittedAt;
     this.fastestMs.set(plan, Math.min(fastest ?? took, took));
     const out = this.readFloats(readback.getMappedRange(0, bytes), input.count * this.config.numClasses);
     readback.unmap();
