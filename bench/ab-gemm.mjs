@@ -5,7 +5,8 @@
 // in and out, INT8 mode 2) times the tensor-core attention kernel instead (ViT-B/16-384, one
 // layer; its time shows in the first column).
 // Usage (after a build): node bench/ab-gemm.mjs <other-root> [batch] [keys] [rounds]
-// <other-root> '-' times this build alone (e.g. timing probes that the other build lacks).
+// <other-root> '-' times this build alone (e.g. timing probes that the other build lacks); roots
+// separated by commas time several builds, each named by its folder.
 import path from 'node:path';
 import { gemmShapes } from './vit-b16-384-shapes.mjs';
 
@@ -20,7 +21,10 @@ const load = async (root) => ({
   fp16Keys: await import(path.resolve(root, 'dist/src/engine/kernels/gemm.js')),
   int8Keys: await import(path.resolve(root, 'dist/src/engine/kernels/gemm-int8.js')),
 });
-const builds = other === '-' ? { new: await load('.') } : { new: await load('.'), old: await load(other) };
+// Several other builds: comma-separated roots, named by their last path component.
+const builds = { new: await load('.') };
+if (other !== '-')
+  for (const root of other.split(',')) builds[other.includes(',') ? path.basename(root) : 'old'] = await load(root);
 const { openGpu } = await import(path.resolve('dist/src/engine/gpu.js'));
 const gpu = await openGpu();
 const shapes = gemmShapes(batch);

@@ -6,14 +6,9 @@
 // with precision fp16, fp32, int8-m1 or int8-m2 (INT8: SCALES=scales.json, else calibrated on 2
 // random frames on the GPU).
 import { BufferUsage, MapMode, openGpu } from '../dist/src/engine/gpu.js';
-import { calibrateOnGpu } from '../dist/src/engine/int8/calibrate.js';
-import { Int8Engine } from '../dist/src/engine/int8/int8-engine.js';
-import { int8TunedPolicy } from '../dist/src/engine/int8/int8-tuning.js';
-import { readScales } from '../dist/src/engine/int8/scales.js';
 import { resolveModel } from '../dist/src/engine/presets.js';
-import { randomFrames, randomWeights } from '../dist/src/engine/random-weights.js';
-import { readTuningCache, tunedPolicy } from '../dist/src/engine/tuning.js';
-import { WebGpuEngine } from '../dist/src/engine/webgpu-engine.js';
+import { randomFrames } from '../dist/src/engine/random-weights.js';
+import { openBenchEngine } from './open-bench-engine.mjs';
 
 const [model = 'vit-b16-384', batchText = '32', precision = 'fp16'] = process.argv.slice(2);
 const count = Number(batchText);
@@ -24,42 +19,7 @@ if (!gpu.features.has('timestamp-query')) {
   console.log('adapter has no timestamp queries');
   process.exit(0);
 }
-const weights = randomWeights(config);
-const cache = readTuningCache();
-let engine;
-if (precision.startsWith('int8')) {
-  let scales;
-  if (process.env.SCALES) scales = readScales(process.env.SCALES, config);
-  else
-    scales = await calibrateOnGpu({
-      config,
-      weights,
-      frames: randomFrames(config, 2, 5),
-      count: 2,
-      batch: 1,
-      gpu,
-    });
-  const mode = precision === 'int8-m2' ? 2 : 1;
-  engine = await Int8Engine.open({
-    config,
-    weights,
-    scales,
-    mode,
-    maxBatch: count,
-    gpu,
-    gemm: int8TunedPolicy(gpu, cache),
-  });
-} else {
-  const type = precision === 'fp16' ? 'f16' : 'f32';
-  engine = await WebGpuEngine.open({
-    config,
-    weights,
-    precision,
-    maxBatch: count,
-    gpu,
-    gemm: tunedPolicy(gpu, type, cache),
-  });
-}
+const engine = await openBenchEngine(gpu, config, precision, count);
 const input = { kind: 'rgb', data: randomFrames(config, count), count };
 await engine.infer(input);
 const slot = engine.slots[0];

@@ -1,41 +1,36 @@
 // Where a batch's wall time goes beyond its kernels: the uint8 upload alone, the recorded forward
 // pass alone (wall clock, and GPU time from timestamp queries when the adapter has them), the
 // pass replayed twice in one submit, and a whole infer(). Compare with bench/profile.mjs's sum of
-// isolated dispatch times. Usage: node bench/pass-timing.mjs [model] [batches] [precision]
+// isolated dispatch times. An infer() is split at its submit: before it (the copy into the
+// mapped staging buffer, encoding), after it (the GPU, then the wait for its results); the copy
+// into a mapped buffer is also timed alone, as is the pass with its logits readback mapped.
+// Usage: node bench/pass-timing.mjs [model] [batches] [precision: fp32|fp16|int8-m1|int8-m2]
 import { encodeDispatches } from '../dist/src/engine/forward-plan.js';
 import { BufferUsage, MapMode, openGpu } from '../dist/src/engine/gpu.js';
 import { resolveModel } from '../dist/src/engine/presets.js';
-import { randomFrames, randomWeights } from '../dist/src/engine/random-weights.js';
-import { readTuningCache, tunedPolicy } from '../dist/src/engine/tuning.js';
-import { WebGpuEngine } from '../dist/src/engine/webgpu-engine.js';
+import { randomFrames } from '../dist/src/engine/random-weights.js';
+import { openBenchEngine } from './open-bench-engine.mjs';
 
 const [model = 'vit-b16-384', batchText = '1,32', precision = 'fp16'] = process.argv.slice(2);
 const batches = batchText.split(',').map(Number);
 const config = resolveModel(model);
 const gpu = await openGpu();
 const d = gpu.device;
-const type = precision === 'fp16' ? 'f16' : 'f32';
-const engine = await WebGpuEngine.open({
-  config,
-  weights: randomWeights(config),
-  precision,
-  maxBatch: Math.max(...batches),
-  gpu,
-  gemm: tunedPolicy(gpu, type, readTuningCache()),
-});
+const engine = await openBenchEngine(gpu, config, precision, Math.max(...batches));
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const hasTs = gpu.features.has('timestamp-query');
 const qs = hasTs ? d.createQuerySet({ type: 'timestamp', count: 2 }) : undefined;
 const qbuf = d.createBuffer({ size: 16, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
 const qread = d.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
 
-async function timed(fn, n = 15) {
+/** Median wall time of `fn`, or of what it returns (`own`). */
+async function timed(fn, n = 15, own = false) {
   await fn();
   const xs = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    await fn();
-    xs.push(performance.now() - t0);
+    const t = await fn();
+    xs.push(own ? t : performance.now() - t0);
   }
   return med(xs);
 }
@@ -72,6 +67,18 @@ for (const count of batches) {
     d.queue.submit([enc.finish()]);
     await d.queue.onSubmittedWorkDone();
   });
+  const memcpy = await timed(
+    async () => {
+      await staging.mapAsync(MapMode.WRITE);
+      const t0 = performance.now();
+      new Uint8Array(staging.getMappedRange()).set(input.data.subarray(0, bytes));
+      const t = performance.now() - t0;
+      staging.unmap();
+      return t;
+    },
+    15,
+    true,
+  );
   staging.destroy();
   const pass = (reps, ts) => async () => {
     const enc = d.createCommandEncoder();
@@ -102,8 +109,38 @@ for (const count of batches) {
     gpuMs = med(xs);
   }
   const infer = await timed(() => engine.infer(input));
+  // The same infer() split at its submit.
+  let submitAt = 0;
+  const submit = d.queue.submit.bind(d.queue);
+  d.queue.submit = (cbs) => {
+    submitAt = performance.now();
+    submit(cbs);
+  };
+  const before = [];
+  const after = [];
+  for (let i = 0; i < 15; i++) {
+    const t0 = performance.now();
+    await engine.infer(input);
+    const t1 = performance.now();
+    before.push(submitAt - t0);
+    after.push(t1 - submitAt);
+  }
+  d.queue.submit = submit;
+  // The pass and its logits copy, then the readback mapped: GPU time plus the wait for results.
+  const { logits, readback } = slot.buffers;
+  const rb = Math.min(256, readback.size);
+  const withReadback = await timed(async () => {
+    const enc = d.createCommandEncoder();
+    const p = enc.beginComputePass();
+    encodeDispatches(p, plan.dispatches);
+    p.end();
+    enc.copyBufferToBuffer(logits, 0, readback, 0, rb);
+    d.queue.submit([enc.finish()]);
+    await readback.mapAsync(MapMode.READ, 0, rb);
+    readback.unmap();
+  });
   console.log(
-    `${model} ${precision} batch ${count}: infer ${infer.toFixed(2)} ms | upload: writeBuffer ${upload.toFixed(2)}, in 1 MiB pieces ${chunked.toFixed(2)}, map+copy ${mapped.toFixed(2)} | pass wall ${one.toFixed(2)} (two passes in one submit ${two.toFixed(2)}) | pass GPU timestamps ${gpuMs.toFixed(2)} | ${plan.dispatches.length} dispatches`,
+    `${model} ${precision} batch ${count}: infer ${infer.toFixed(2)} ms (before submit ${med(before).toFixed(2)}, after ${med(after).toFixed(2)}) | upload: writeBuffer ${upload.toFixed(2)}, in 1 MiB pieces ${chunked.toFixed(2)}, map+copy ${mapped.toFixed(2)}, copy into the mapped buffer alone ${memcpy.toFixed(2)} | pass wall ${one.toFixed(2)} (two passes in one submit ${two.toFixed(2)}; with readback mapped ${withReadback.toFixed(2)}) | pass GPU timestamps ${gpuMs.toFixed(2)} | ${plan.dispatches.length} dispatches`,
   );
 }
 await engine.close();

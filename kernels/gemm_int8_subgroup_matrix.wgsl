@@ -81,8 +81,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> c: array<vec4<u32>>;
 @group(0) @binding(6) var<storage, read_write> cq: array<vec4<u32>>;
 
-var<workgroup> tileA: array<i32, STAGES * A_TILE>;
-var<workgroup> tileB: array<i32, STAGES * B_TILE>;
+var<workgroup> tileA: array<vec4<i32>, STAGES * A_TILE / 4u>;
+var<workgroup> tileB: array<vec4<i32>, STAGES * B_TILE / 4u>;
 
 // vitstream:unroll p < 1 - SLOTS_IN_TILE
 var<workgroup> scratch: array<vec4<i32>, SLOTS * 64u * SG_M * SG_N>;
@@ -90,8 +90,8 @@ fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatr
 fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(scratch[o / 4u]); }
 // vitstream:end
 // vitstream:unroll p < SLOTS_IN_TILE
-fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&tileA, o, frag, 16u); }
-fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(f32(tileA[o]), f32(tileA[o + 1u]), f32(tileA[o + 2u]), f32(tileA[o + 3u])); }
+fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&tileA, o / 4u, frag, 4u); }
+fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(tileA[o / 4u]); }
 // vitstream:end
 
 fn activate4(x: vec4<f32>) -> vec4<f32> {
@@ -134,14 +134,14 @@ fn loadB(e: u32, col0: u32, k0: u32, N: u32, K16: u32) -> vec4<i32> {
 fn storeA(e: u32, base: u32, v: vec4<i32>) {
   if (e < A_VECS) {
     let o = base + (e / (BKW / 4u)) * SAW + (e % (BKW / 4u)) * 4u;
-    tileA[o] = v.x; tileA[o + 1u] = v.y; tileA[o + 2u] = v.z; tileA[o + 3u] = v.w;
+    tileA[o / 4u] = v;
   }
 }
 
 fn storeB(e: u32, base: u32, v: vec4<i32>) {
   if (e < B_VECS) {
     let o = base + (e / (BKW / 4u)) * SAW + (e % (BKW / 4u)) * 4u;
-    tileB[o] = v.x; tileB[o + 1u] = v.y; tileB[o + 2u] = v.z; tileB[o + 3u] = v.w;
+    tileB[o / 4u] = v;
   }
 }
 
@@ -198,10 +198,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // vitstream:unroll s < BK / 32
     {
       // vitstream:unroll i < FM
-      let a{i} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&tileA, aBase + (sr + 16u * {i}u) * SAW + {s}u * 8u, SAW);
+      let a{i} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&tileA, (aBase + (sr + 16u * {i}u) * SAW + {s}u * 8u) / 4u, SAW / 4u);
       // vitstream:end
       // vitstream:unroll j < FN
-      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&tileB, bBase + (sc + 16u * {j}u) * SAW + {s}u * 8u, SAW);
+      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<i8, 16, 32>, col_major>(&tileB, (bBase + (sc + 16u * {j}u) * SAW + {s}u * 8u) / 4u, SAW / 4u);
       // vitstream:unroll i < FM
       acc{i}{j} = subgroupMatrixMultiplyAccumulate(a{i}, b{j}, acc{i}{j});
       // vitstream:end
