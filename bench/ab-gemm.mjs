@@ -24,7 +24,8 @@ const load = async (root) => ({
 // Several other builds: comma-separated roots, named by their last path component.
 const builds = { new: await load('.') };
 if (other !== '-')
-  for (const root of other.split(',')) builds[other.includes(',') ? path.basename(root) : 'old'] = await load(root);
+  for (const root of other.split(','))
+    builds[other.includes(',') ? path.basename(root) : 'old'] = await load(root);
 const { openGpu } = await import(path.resolve('dist/src/engine/gpu.js'));
 const gpu = await openGpu();
 const shapes = gemmShapes(batch);

@@ -14,6 +14,9 @@
 // subgroup owns FM x FN result fragments. A and B tiles (BK = 64 int8 deep) are double-buffered
 // in workgroup memory with rows padded by 4 words: the next tile's global loads are in flight in
 // registers while the subgroups multiply, one barrier per K step (as gemm_subgroup_matrix.wgsl).
+// The tiles are arrays of vec4<i32>, one store per staged vector, read through subgroupMatrixLoad's
+// vector-array overload (offset and stride count vectors; exact in the GPU tests). Against four
+// i32 stores per vector no faster on an H200, unlike the f16 tiles' vec4 staging.
 // Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id).
 // Epilogue: each fragment goes through a 16x16 int32 slot of its subgroup, where every lane picks
 // up half a row. Only the subgroup itself reads its slots, but WGSL has no subgroup barrier, so
