@@ -12,6 +12,7 @@ import {
   formatGpuMemory,
   formatLatencyTable,
   type LatencyRow,
+  speedupsOver,
   timeEngineBatch,
 } from './latency.js';
 
@@ -30,6 +31,8 @@ export interface EngineBenchOptions {
 
 export interface EngineBenchRow extends LatencyRow {
   speedupVsFp32?: number;
+  /** The same for the forward pass's GPU time. */
+  gpuSpeedupVsFp32?: number;
 }
 
 export interface GemmBenchRow {
@@ -99,7 +102,11 @@ export async function benchEngine(o: EngineBenchOptions): Promise<EngineBenchRes
   }
   for (const r of rows) {
     const base = rows.find((b) => b.precision === 'fp32' && b.batch === r.batch);
-    if (base) r.speedupVsFp32 = base.medianMs / r.medianMs;
+    if (base) {
+      const s = speedupsOver(r, base);
+      r.speedupVsFp32 = s.latency;
+      r.gpuSpeedupVsFp32 = s.gpu;
+    }
   }
   let agreement: EngineBenchResult['agreement'];
   if (logitsBy.fp32 && logitsBy.fp16) {
@@ -131,7 +138,12 @@ export async function benchEngine(o: EngineBenchOptions): Promise<EngineBenchRes
 
 export function formatEngineBench(r: EngineBenchResult): string {
   const out: string[] = [`model ${r.model} on ${r.adapter}`, ''];
-  out.push(formatLatencyTable(r.rows, 'FP32', (x) => (x as EngineBenchRow).speedupVsFp32));
+  out.push(
+    formatLatencyTable(r.rows, 'FP32', (x) => {
+      const { speedupVsFp32, gpuSpeedupVsFp32 } = x as EngineBenchRow;
+      return speedupVsFp32 ? { latency: speedupVsFp32, gpu: gpuSpeedupVsFp32 } : undefined;
+    }),
+  );
   out.push(
     '',
     formatGemmTable(r.gemms, 'kernel', 'TFLOP/s', (g) => g.tflops),

@@ -10,6 +10,16 @@ export interface LatencyRow {
   p90Ms: number;
   imagesPerSec: number;
   pipelinedImagesPerSec: number;
+  /** GPU time of the forward pass alone (timestamp queries; absent where the adapter has none). */
+  gpuMs?: number;
+}
+
+/** Speedups of `row` over `base` (same batch): median latency, and GPU time where both have it. */
+export function speedupsOver(row: LatencyRow, base: LatencyRow): { latency: number; gpu?: number } {
+  return {
+    latency: base.medianMs / row.medianMs,
+    gpu: base.gpuMs && row.gpuMs ? base.gpuMs / row.gpuMs : undefined,
+  };
 }
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
@@ -47,6 +57,7 @@ export async function timeEngineBatch(
   const t0 = performance.now();
   await Promise.all(Array.from({ length: iterations }, () => engine.infer(input)));
   const pipelined = (iterations * batch) / ((performance.now() - t0) / 1000);
+  const gpuMs = await engine.forwardGpuMs?.(input);
   const s = sorted(times);
   const medianMs = s[Math.floor(s.length / 2)];
   return {
@@ -56,17 +67,32 @@ export async function timeEngineBatch(
     p90Ms: s[Math.min(s.length - 1, Math.floor(s.length * 0.9))],
     imagesPerSec: (batch / medianMs) * 1000,
     pipelinedImagesPerSec: pipelined,
+    gpuMs,
   };
 }
 
-/** The latency table both benches print; the last column is a speedup against `baseline`. */
+/**
+ * The latency table both benches print; the last columns are speedups against `baseline`, of the
+ * median latency and of the forward pass's GPU time.
+ */
 export function formatLatencyTable(
   rows: LatencyRow[],
   baseline: string,
-  speedup: (r: LatencyRow) => number | undefined,
+  speedup: (r: LatencyRow) => { latency: number; gpu?: number } | undefined,
 ): string {
+  const times = (x?: number) => (x ? `${x.toFixed(2)}x` : '-');
   return formatTable(
-    ['precision', 'batch', 'median ms', 'p90 ms', 'img/s', 'img/s (2 in flight)', `speedup vs ${baseline}`],
+    [
+      'precision',
+      'batch',
+      'median ms',
+      'p90 ms',
+      'GPU ms',
+      'img/s',
+      'img/s (2 in flight)',
+      `speedup vs ${baseline}`,
+      'GPU-time speedup',
+    ],
     rows.map((x) => {
       const s = speedup(x);
       return [
@@ -74,9 +100,11 @@ export function formatLatencyTable(
         x.batch,
         x.medianMs.toFixed(2),
         x.p90Ms.toFixed(2),
+        x.gpuMs?.toFixed(2) ?? '-',
         x.imagesPerSec.toFixed(0),
         x.pipelinedImagesPerSec.toFixed(0),
-        s ? `${s.toFixed(2)}x` : '-',
+        times(s?.latency),
+        times(s?.gpu),
       ];
     }),
   );

@@ -292,6 +292,60 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     return out;
   }
 
+  /**
+   * GPU time of the recorded forward pass for `input`'s batch size, from timestamps at the start
+   * and end of its compute pass (median of `runs`), the batch already on the GPU and no readback:
+   * what FasterTransformer's tables time, where infer() also counts the upload, the wait for the
+   * results and the readback. Undefined where the device has no timestamp queries. For
+   * benchmarks: queued behind the batches in flight like another batch on slot 0.
+   */
+  forwardGpuMs(input: EngineInput, runs = 10): Promise<number | undefined> {
+    try {
+      this.check(input);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (!this.gpu.features.has('timestamp-query')) return Promise.resolve(undefined);
+    const slot = this.slots[0];
+    const run = Promise.all(this.slots.map((s) => s.busy)).then(() => this.timePass(slot, input, runs));
+    slot.busy = run.catch(() => undefined);
+    return run;
+  }
+
+  private async timePass(slot: Slot<B, P>, input: EngineInput, runs: number): Promise<number> {
+    const device = this.gpu.device;
+    const plan = this.plan(slot, input);
+    const querySet = device.createQuerySet({ type: 'timestamp', count: 2 });
+    const resolved = device.createBuffer({
+      size: 16,
+      usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC,
+    });
+    const read = device.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    const times: number[] = [];
+    try {
+      for (let i = 0; i < runs; i++) {
+        const enc = device.createCommandEncoder();
+        const pass = enc.beginComputePass({
+          timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+        });
+        encodeDispatches(pass, plan.dispatches);
+        pass.end();
+        enc.resolveQuerySet(querySet, 0, 2, resolved, 0);
+        enc.copyBufferToBuffer(resolved, 0, read, 0, 16);
+        device.queue.submit([enc.finish()]);
+        await read.mapAsync(MapMode.READ);
+        const [start, end] = new BigUint64Array(read.getMappedRange().slice(0));
+        read.unmap();
+        times.push(Number(end - start) / 1e6);
+      }
+    } finally {
+      querySet.destroy();
+      resolved.destroy();
+      read.destroy();
+    }
+    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  }
+
   protected logitsBytes(count: number): number {
     return Math.ceil((count * this.config.numClasses * (this.logitsType === 'f16' ? 2 : 4)) / 4) * 4;
   }

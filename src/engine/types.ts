@@ -61,5 +61,7 @@ export interface Engine {
   readonly maxBatch: number;
   /** Logits [count, numClasses]. Calls may overlap; they are queued and pipelined. */
   infer(input: EngineInput): Promise<Float32Array>;
+  /** GPU engines: GPU time of the forward pass alone, ms (undefined without timestamp queries). */
+  forwardGpuMs?(input: EngineInput, runs?: number): Promise<number | undefined>;
   close(): Promise<void>;
 }

@@ -9,6 +9,8 @@ interface BenchRow {
   batch: number;
   medianMs: number;
   speedupVsFp16?: number;
+  gpuMs?: number;
+  gpuSpeedupVsFp16?: number;
 }
 interface BenchJson {
   rows: BenchRow[];
@@ -49,6 +51,9 @@ describe('vitstream bench engine', () => {
     ]);
     for (const row of [...out.rows, ...out.int8.rows]) expect(row.medianMs).toBeGreaterThan(0);
     for (const row of out.int8.rows) expect(row.speedupVsFp16).toBeGreaterThan(0);
+    // The forward pass's GPU time from timestamp queries (lavapipe has them), and its speedup.
+    for (const row of [...out.rows, ...out.int8.rows]) expect(row.gpuMs).toBeGreaterThan(0);
+    for (const row of out.int8.rows) expect(row.gpuSpeedupVsFp16).toBeGreaterThan(0);
     expect(out.int8.agreement).toHaveLength(2);
     // Portable everywhere: the FP GEMMs' portable kernel and INT8's dot4, on any adapter (the
     // INT8 bench used to take tuned tensor-core tiles whatever --gemm said).

@@ -133,6 +133,28 @@ describe('engine misuse', () => {
   });
 });
 
+// The benchmarks' GPU-time column: timestamps around the whole recorded pass, so a batch of 4
+// takes several times a batch of 1 on lavapipe (where the pass runs on the CPU, in step with
+// its work); it leaves the engine's results alone.
+describe('forward pass GPU time (timestamp queries)', () => {
+  it('brackets the whole pass and leaves later batches correct', async () => {
+    if (!gpu.features.has('timestamp-query')) return;
+    const config = readViTConfigFile(sharedPath('fixtures', 'vit-mini-224', 'config.json'));
+    const weights = await loadWeights(sharedPath('fixtures', 'vit-mini-224', 'weights.npz'), config);
+    const engine = await WebGpuEngine.open({ config, weights, precision: 'fp32', maxBatch: 4, gpu });
+    const S = config.imageSize;
+    const frames = new Uint8Array(4 * S * S * 3).map((_, i) => (i * 37) % 251);
+    const input = (count: number) => ({ kind: 'rgb' as const, data: frames, count });
+    const before = await engine.infer(input(4));
+    const one = await engine.forwardGpuMs(input(1), 3);
+    const four = await engine.forwardGpuMs(input(4), 3);
+    expect(one).toBeGreaterThan(0);
+    expect(four!).toBeGreaterThan(2 * one!);
+    expect(relMaxError(await engine.infer(input(4)), before)).toBeLessThan(1e-6);
+    await engine.close();
+  }, 120_000);
+});
+
 // Batches over 1 MiB of uint8 frames upload through each slot's mapped staging buffer (smaller
 // ones through queue.writeBuffer): 8 frames of 224² are 1.2 MB. Several rounds over both slots,
 // with small batches in between, must keep giving each frame its golden logits.

@@ -2,7 +2,12 @@ import type { Command } from 'commander';
 import { benchDecode, formatTable as formatDecodeTable } from '../../bench/decode.js';
 import { benchEngine, formatEngineBench } from '../../bench/engine.js';
 import { openGpu } from '../../engine/gpu.js';
-import { benchInt8Engine, formatInt8Bench, type Int8BenchResult } from '../../engine/int8/bench.js';
+import {
+  benchInt8Engine,
+  formatInt8Bench,
+  type Int8BenchResult,
+  setSpeedupVsFp16,
+} from '../../engine/int8/bench.js';
 import { readScales } from '../../engine/int8/index.js';
 import { resolveModel } from '../../engine/presets.js';
 import { randomWeights } from '../../engine/random-weights.js';
@@ -101,7 +106,7 @@ export function registerBench(program: Command): void {
           });
           for (const r of int8.rows) {
             const base = fp.rows.find((b) => b.precision === 'fp16' && b.batch === r.batch);
-            if (base && r.precision !== 'fp16') r.speedupVsFp16 = base.medianMs / r.medianMs;
+            if (base && r.precision !== 'fp16') setSpeedupVsFp16(r, base);
           }
         }
         if (o.json) process.stdout.write(`${JSON.stringify({ ...fp, int8 }, null, 2)}\n`);

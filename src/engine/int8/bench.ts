@@ -3,6 +3,7 @@ import {
   formatGpuMemory,
   formatLatencyTable,
   type LatencyRow,
+  speedupsOver,
   timeEngineBatch,
 } from '../../bench/latency.js';
 import { formatTable } from '../../bench/table.js';
@@ -56,6 +57,8 @@ export interface Int8BenchOptions {
 
 export interface Int8BenchRow extends LatencyRow {
   speedupVsFp16?: number;
+  /** The same for the forward pass's GPU time. */
+  gpuSpeedupVsFp16?: number;
 }
 
 export interface Int8GemmRow extends Int8GemmTiming {
@@ -241,7 +244,7 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
   }
   for (const r of rows) {
     const base = rows.find((b) => b.precision === 'fp16' && b.batch === r.batch);
-    if (base && r.precision !== 'fp16') r.speedupVsFp16 = base.medianMs / r.medianMs;
+    if (base && r.precision !== 'fp16') setSpeedupVsFp16(r, base);
   }
 
   // GEMM rates at the largest batch: every INT8 tile (best reported) vs every FP16 tile (best).
@@ -294,9 +297,21 @@ export async function benchInt8Engine(o: Int8BenchOptions): Promise<Int8BenchRes
   };
 }
 
+/** Sets `row`'s speedups over the FP16 row of its batch size. */
+export function setSpeedupVsFp16(row: Int8BenchRow, fp16: LatencyRow): void {
+  const s = speedupsOver(row, fp16);
+  row.speedupVsFp16 = s.latency;
+  row.gpuSpeedupVsFp16 = s.gpu;
+}
+
 export function formatInt8Bench(r: Int8BenchResult): string {
   const out: string[] = [`model ${r.model} on ${r.adapter}`, ''];
-  out.push(formatLatencyTable(r.rows, 'FP16', (x) => (x as Int8BenchRow).speedupVsFp16));
+  out.push(
+    formatLatencyTable(r.rows, 'FP16', (x) => {
+      const { speedupVsFp16, gpuSpeedupVsFp16 } = x as Int8BenchRow;
+      return speedupVsFp16 ? { latency: speedupVsFp16, gpu: gpuSpeedupVsFp16 } : undefined;
+    }),
+  );
   out.push(
     '',
     formatGemmTable(r.gemms, 'best kernel', 'TOP/s', (g) => g.tops),
