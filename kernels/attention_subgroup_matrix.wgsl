@@ -43,6 +43,7 @@ enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
 // vitstream:include int8_pack.wgsl
+// vitstream:include int8_to_f16.wgsl
 
 const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
 // Timing probes only (wrong results): 1 no softmax (P left as it is), 2 no S = Q Kᵀ, 3 no P V,
@@ -301,7 +302,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 // Quad j of a 16-byte global vector as f16: halves 4j..4j+3, or int8 values 4j..4j+3 (word j).
 fn quad(w: vec4<u32>, j: u32) -> vec4<f16> {
-  if (INT8_IO == 1u) { return vec4<f16>(unpack4(w[j])); }
+  if (INT8_IO == 1u) { return int8ToF16(w[j]); }
   return bitcast<vec4<f16>>(select(w.zw, w.xy, j == 0u));
 }
 

@@ -133,9 +133,10 @@ describe('engine misuse', () => {
   });
 });
 
-// The benchmarks' GPU-time column: timestamps around the whole recorded pass, so a batch of 4
-// takes several times a batch of 1 on lavapipe (where the pass runs on the CPU, in step with
-// its work); it leaves the engine's results alone.
+// The benchmarks' GPU-time column: timestamps around the whole recorded pass, never more than a
+// whole infer() of the same batch; on lavapipe, where the pass runs on the CPU in step with its
+// work, a batch of 4 takes over twice a batch of 1 (on the H200 both take ~0.3 ms, in steps of
+// its 65.5 µs timestamp resolution). It leaves the engine's results alone.
 describe('forward pass GPU time (timestamp queries)', () => {
   it('brackets the whole pass and leaves later batches correct', async () => {
     if (!gpu.features.has('timestamp-query')) return;
@@ -146,10 +147,14 @@ describe('forward pass GPU time (timestamp queries)', () => {
     const frames = new Uint8Array(4 * S * S * 3).map((_, i) => (i * 37) % 251);
     const input = (count: number) => ({ kind: 'rgb' as const, data: frames, count });
     const before = await engine.infer(input(4));
+    const t0 = performance.now();
+    await engine.infer(input(4));
+    const inferMs = performance.now() - t0;
     const one = await engine.forwardGpuMs(input(1), 3);
     const four = await engine.forwardGpuMs(input(4), 3);
     expect(one).toBeGreaterThan(0);
-    expect(four!).toBeGreaterThan(2 * one!);
+    expect(four).toBeLessThanOrEqual(inferMs);
+    if (/llvmpipe|lavapipe/i.test(gpu.info.description)) expect(four!).toBeGreaterThan(2 * one!);
     expect(relMaxError(await engine.infer(input(4)), before)).toBeLessThan(1e-6);
     await engine.close();
   }, 120_000);
