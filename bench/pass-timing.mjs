@@ -95,6 +95,24 @@ for (const count of batches) {
     await d.queue.onSubmittedWorkDone();
   };
   const one = await timed(pass(1, false));
+  // How long queue.submit of the encoded pass takes on the CPU: Dawn records the Vulkan commands
+  // there, before the GPU can start.
+  const submitCall = await timed(
+    async () => {
+      const enc = d.createCommandEncoder();
+      const p = enc.beginComputePass();
+      encodeDispatches(p, plan.dispatches);
+      p.end();
+      const cb = enc.finish();
+      const t0 = performance.now();
+      d.queue.submit([cb]);
+      const t = performance.now() - t0;
+      await d.queue.onSubmittedWorkDone();
+      return t;
+    },
+    15,
+    true,
+  );
   const two = await timed(pass(2, false));
   let gpuMs = Number.NaN;
   if (hasTs) {
@@ -140,7 +158,7 @@ for (const count of batches) {
     readback.unmap();
   });
   console.log(
-    `${model} ${precision} batch ${count}: infer ${infer.toFixed(2)} ms (before submit ${med(before).toFixed(2)}, after ${med(after).toFixed(2)}) | upload: writeBuffer ${upload.toFixed(2)}, in 1 MiB pieces ${chunked.toFixed(2)}, map+copy ${mapped.toFixed(2)}, copy into the mapped buffer alone ${memcpy.toFixed(2)} | pass wall ${one.toFixed(2)} (two passes in one submit ${two.toFixed(2)}; with readback mapped ${withReadback.toFixed(2)}) | pass GPU timestamps ${gpuMs.toFixed(2)} | ${plan.dispatches.length} dispatches`,
+    `${model} ${precision} batch ${count}: infer ${infer.toFixed(2)} ms (before submit ${med(before).toFixed(2)}, after ${med(after).toFixed(2)}) | upload: writeBuffer ${upload.toFixed(2)}, in 1 MiB pieces ${chunked.toFixed(2)}, map+copy ${mapped.toFixed(2)}, copy into the mapped buffer alone ${memcpy.toFixed(2)} | pass wall ${one.toFixed(2)} (its submit call ${submitCall.toFixed(2)}; two passes in one submit ${two.toFixed(2)}; with readback mapped ${withReadback.toFixed(2)}) | pass GPU timestamps ${gpuMs.toFixed(2)} | ${plan.dispatches.length} dispatches`,
   );
 }
 await engine.close();

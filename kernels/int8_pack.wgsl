@@ -2,11 +2,13 @@
 // little-endian int8 array), for every kernel that reads or writes them
 // (`// vitstream:include int8_pack.wgsl`).
 
-// Symmetric int8: round half to even (WGSL round), saturate at ±127 (never -128, so that
-// negation stays exact).
+// Symmetric int8: round half to even, saturate at ±127 (never -128, so that negation stays
+// exact). Without float-to-int conversions (slow on NVIDIA): past 1.5·2^23 the f32 step is 1, so
+// adding it rounds the clamped value half to even, as WGSL round() does, and leaves the value's
+// two's complement in the low byte of the sum's bits.
 fn quantize4(v: vec4<f32>, invScale: f32) -> u32 {
-  let q = vec4<i32>(clamp(round(v * invScale), vec4<f32>(-127.0), vec4<f32>(127.0)));
-  let b = bitcast<vec4<u32>>(q) & vec4<u32>(0xffu);
+  let f = clamp(v * invScale, vec4<f32>(-127.0), vec4<f32>(127.0)) + vec4<f32>(12582912.0);
+  let b = bitcast<vec4<u32>>(f) & vec4<u32>(0xffu);
   return b.x | (b.y << 8u) | (b.z << 16u) | (b.w << 24u);
 }
 
