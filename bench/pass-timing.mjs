@@ -95,6 +95,22 @@ for (const count of batches) {
     await d.queue.onSubmittedWorkDone();
   };
   const one = await timed(pass(1, false));
+  // The same pass submitted as the engine does, in two command buffers: its first quarter, then
+  // the rest (recorded by Dawn while the GPU runs the first).
+  const split = async () => {
+    const cut = Math.ceil(plan.dispatches.length / 4);
+    const cbs = [plan.dispatches.slice(0, cut), plan.dispatches.slice(cut)].map((part) => {
+      const enc = d.createCommandEncoder();
+      const p = enc.beginComputePass();
+      encodeDispatches(p, part);
+      p.end();
+      return enc.finish();
+    });
+    for (const cb of cbs) d.queue.submit([cb]);
+    await d.queue.onSubmittedWorkDone();
+  };
+  const oneSplit = await timed(split);
+  const oneAgain = await timed(pass(1, false));
   // How long queue.submit of the encoded pass takes on the CPU: Dawn records the Vulkan commands
   // there, before the GPU can start.
   const submitCall = await timed(
@@ -158,7 +174,7 @@ for (const count of batches) {
     readback.unmap();
   });
   console.log(
-    `${model} ${precision} batch ${count}: infer ${infer.toFixed(2)} ms (before submit ${med(before).toFixed(2)}, after ${med(after).toFixed(2)}) | upload: writeBuffer ${upload.toFixed(2)}, in 1 MiB pieces ${chunked.toFixed(2)}, map+copy ${mapped.toFixed(2)}, copy into the mapped buffer alone ${memcpy.toFixed(2)} | pass wall ${one.toFixed(2)} (its submit call ${submitCall.toFixed(2)}; two passes in one submit ${two.toFixed(2)}; with readback mapped ${withReadback.toFixed(2)}) | pass GPU timestamps ${gpuMs.toFixed(2)} | ${plan.dispatches.length} dispatches`,
+    `${model} ${precision} batch ${count}: infer ${infer.toFixed(2)} ms (before submit ${med(before).toFixed(2)}, after ${med(after).toFixed(2)}) | upload: writeBuffer ${upload.toFixed(2)}, in 1 MiB pieces ${chunked.toFixed(2)}, map+copy ${mapped.toFixed(2)}, copy into the mapped buffer alone ${memcpy.toFixed(2)} | pass wall ${one.toFixed(2)} / ${oneAgain.toFixed(2)}, submitted in two parts ${oneSplit.toFixed(2)} (its submit call ${submitCall.toFixed(2)}; two passes in one submit ${two.toFixed(2)}; with readback mapped ${withReadback.toFixed(2)}) | pass GPU timestamps ${gpuMs.toFixed(2)} | ${plan.dispatches.length} dispatches`,
   );
 }
 await engine.close();

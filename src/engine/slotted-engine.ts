@@ -38,9 +38,15 @@ interface Slot<B, P> {
    * GPU ran it: a command buffer can be submitted once, and encoding ~100 dispatches (0.2-0.4 ms
    * of CPU) would otherwise sit between a batch-1 upload and its submit.
    */
-  ready?: { plan: P; commands: GPUCommandBuffer };
+  ready?: { plan: P; commands: ForwardCommands };
   /** The previous batch on this slot; the next one waits for it (its buffers are reused). */
   busy: Promise<unknown>;
+}
+
+/** A forward pass encoded for submission in two parts (see encodeForward). */
+interface ForwardCommands {
+  head: GPUCommandBuffer;
+  tail: GPUCommandBuffer;
 }
 
 const SLOTS = 2;
@@ -253,8 +259,9 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     await this.upload(slot, input, enc);
     const forward = slot.ready?.plan === plan ? slot.ready.commands : this.encodeForward(slot, plan, input);
     slot.ready = undefined;
-    device.queue.submit([enc.finish(), forward]);
+    device.queue.submit([enc.finish(), forward.head]);
     const submittedAt = performance.now();
+    device.queue.submit([forward.tail]);
     // The slot's next batch is most often the same size: encode its pass now, while the GPU runs.
     slot.ready = { plan, commands: this.encodeForward(slot, plan, input) };
     if (!firstRun && Number.isFinite(fastest) && fastest >= SLEEP_FROM_MS) {
@@ -350,15 +357,29 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     return Math.ceil((count * this.config.numClasses * (this.logitsType === 'f16' ? 2 : 4)) / 4) * 4;
   }
 
-  /** One command buffer: the recorded forward pass, then the logits copied to the readback buffer. */
-  private encodeForward(slot: Slot<B, P>, plan: P, input: EngineInput): GPUCommandBuffer {
-    const enc = this.gpu.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    encodeDispatches(pass, plan.dispatches);
-    pass.end();
-    const { logits, readback } = slot.buffers;
-    enc.copyBufferToBuffer(logits, 0, readback, 0, this.logitsBytes(input.count));
-    return enc.finish();
+  /**
+   * The recorded forward pass as two command buffers, its first quarter (head) and the rest with
+   * the logits copy (tail), submitted one after the other: Dawn records a command buffer's Vulkan
+   * commands inside queue.submit (0.3 ms for ViT-B/16-384 in FP16 on the H200 machine, 0.5 in
+   * INT8), so the GPU starts on the head while the tail is being recorded.
+   */
+  private encodeForward(slot: Slot<B, P>, plan: P, input: EngineInput): ForwardCommands {
+    const split = Math.ceil(plan.dispatches.length / 4);
+    const encode = (dispatches: Dispatch[], readLogits: boolean) => {
+      const enc = this.gpu.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      encodeDispatches(pass, dispatches);
+      pass.end();
+      if (readLogits) {
+        const { logits, readback } = slot.buffers;
+        enc.copyBufferToBuffer(logits, 0, readback, 0, this.logitsBytes(input.count));
+      }
+      return enc.finish();
+    };
+    return {
+      head: encode(plan.dispatches.slice(0, split), false),
+      tail: encode(plan.dispatches.slice(split), true),
+    };
   }
 
   /** `elements` floats of `type` from a mapped range, starting `byteOffset` bytes in, as a copy. */
