@@ -361,7 +361,10 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
    * The recorded forward pass as two command buffers, its first quarter (head) and the rest with
    * the logits copy (tail), submitted one after the other: Dawn records a command buffer's Vulkan
    * commands inside queue.submit (0.3 ms for ViT-B/16-384 in FP16 on the H200 machine, 0.5 in
-   * INT8), so the GPU starts on the head while the tail is being recorded.
+   * INT8), so the GPU starts on the head while the tail is being recorded. Measured on the H200
+   * machine (bench/pass-timing.mjs, batch 32, one process): 26.13 ms split against 26.11-26.47
+   * whole in FP16, 16.47 against 16.55-16.97 in INT8, within the noise; kept because every figure
+   * in the README was measured with it.
    */
   private encodeForward(slot: Slot<B, P>, plan: P, input: EngineInput): ForwardCommands {
     const split = Math.ceil(plan.dispatches.length / 4);
