@@ -2,7 +2,8 @@
 // timed with timestamp queries, (a) all writing one buffer (Dawn must put a barrier between
 // them, as between the layers of a forward pass) and (b) each writing its own buffer.
 // Usage: node bench/dispatch-overhead.mjs [dispatches]
-import { BufferUsage, MapMode, openGpu } from '../dist/src/engine/gpu.js';
+import { BufferUsage, openGpu } from '../dist/src/engine/gpu.js';
+import { timeComputePass } from '../dist/src/engine/pass-timer.js';
 
 const n = Number(process.argv[2] ?? 100);
 const gpu = await openGpu();
@@ -23,30 +24,20 @@ const groups = bufs.map((b) =>
     entries: [{ binding: 0, resource: { buffer: b } }],
   }),
 );
-const qs = d.createQuerySet({ type: 'timestamp', count: 2 });
-const qbuf = d.createBuffer({ size: 16, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
-const qread = d.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
 async function run(shared) {
-  const xs = [];
-  for (let r = 0; r < 12; r++) {
-    const enc = d.createCommandEncoder();
-    const p = enc.beginComputePass({
-      timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
-    });
-    p.setPipeline(pipeline);
-    for (let i = 0; i < n; i++) {
-      p.setBindGroup(0, groups[shared ? 0 : i]);
-      p.dispatchWorkgroups(1);
-    }
-    p.end();
-    enc.resolveQuerySet(qs, 0, 2, qbuf, 0);
-    enc.copyBufferToBuffer(qbuf, 0, qread, 0, 16);
-    d.queue.submit([enc.finish()]);
-    await qread.mapAsync(MapMode.READ);
-    const [b, e] = new BigUint64Array(qread.getMappedRange().slice(0));
-    qread.unmap();
-    if (r >= 2) xs.push(Number(e - b) / 1e3 / n);
-  }
+  const times = await timeComputePass(
+    d,
+    (p) => {
+      p.setPipeline(pipeline);
+      for (let i = 0; i < n; i++) {
+        p.setBindGroup(0, groups[shared ? 0 : i]);
+        p.dispatchWorkgroups(1);
+      }
+    },
+    12,
+  );
+  // µs per dispatch, the first two runs left out (warm-up).
+  const xs = times.slice(2).map((ms) => (ms * 1e3) / n);
   return xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 }
 const dependent = await run(true);

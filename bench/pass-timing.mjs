@@ -7,6 +7,7 @@
 // Usage: node bench/pass-timing.mjs [model] [batches] [precision: fp32|fp16|int8-m1|int8-m2]
 import { encodeDispatches } from '../dist/src/engine/forward-plan.js';
 import { BufferUsage, MapMode, openGpu } from '../dist/src/engine/gpu.js';
+import { timeComputePass } from '../dist/src/engine/pass-timer.js';
 import { resolveModel } from '../dist/src/engine/presets.js';
 import { randomFrames } from '../dist/src/engine/random-weights.js';
 import { openBenchEngine } from './open-bench-engine.mjs';
@@ -19,9 +20,6 @@ const d = gpu.device;
 const engine = await openBenchEngine(gpu, config, precision, Math.max(...batches));
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const hasTs = gpu.features.has('timestamp-query');
-const qs = hasTs ? d.createQuerySet({ type: 'timestamp', count: 2 }) : undefined;
-const qbuf = d.createBuffer({ size: 16, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
-const qread = d.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
 
 /** Median wall time of `fn`, or of what it returns (`own`). */
 async function timed(fn, n = 15, own = false) {
@@ -80,21 +78,15 @@ for (const count of batches) {
     true,
   );
   staging.destroy();
-  const pass = (reps, ts) => async () => {
+  const pass = (reps) => async () => {
     const enc = d.createCommandEncoder();
-    const p = enc.beginComputePass(
-      ts ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
-    );
+    const p = enc.beginComputePass();
     for (let r = 0; r < reps; r++) encodeDispatches(p, plan.dispatches);
     p.end();
-    if (ts) {
-      enc.resolveQuerySet(qs, 0, 2, qbuf, 0);
-      enc.copyBufferToBuffer(qbuf, 0, qread, 0, 16);
-    }
     d.queue.submit([enc.finish()]);
     await d.queue.onSubmittedWorkDone();
   };
-  const one = await timed(pass(1, false));
+  const one = await timed(pass(1));
   // The same pass submitted as the engine does, in two command buffers: its first quarter, then
   // the rest (recorded by Dawn while the GPU runs the first).
   const split = async () => {
@@ -110,7 +102,7 @@ for (const count of batches) {
     await d.queue.onSubmittedWorkDone();
   };
   const oneSplit = await timed(split);
-  const oneAgain = await timed(pass(1, false));
+  const oneAgain = await timed(pass(1));
   // How long queue.submit of the encoded pass takes on the CPU: Dawn records the Vulkan commands
   // there, before the GPU can start.
   const submitCall = await timed(
@@ -129,19 +121,10 @@ for (const count of batches) {
     15,
     true,
   );
-  const two = await timed(pass(2, false));
-  let gpuMs = Number.NaN;
-  if (hasTs) {
-    const xs = [];
-    for (let i = 0; i < 10; i++) {
-      await pass(1, true)();
-      await qread.mapAsync(MapMode.READ);
-      const [b, e] = new BigUint64Array(qread.getMappedRange().slice(0));
-      qread.unmap();
-      xs.push(Number(e - b) / 1e6);
-    }
-    gpuMs = med(xs);
-  }
+  const two = await timed(pass(2));
+  const gpuMs = hasTs
+    ? med(await timeComputePass(d, (p) => encodeDispatches(p, plan.dispatches), 10))
+    : Number.NaN;
   const infer = await timed(() => engine.infer(input));
   // The same infer() split at its submit.
   let submitAt = 0;

@@ -5,6 +5,7 @@ import type { ViTConfig } from './config.js';
 import { encodeDispatches } from './forward-plan.js';
 import { BufferUsage, type GpuContext, MapMode } from './gpu.js';
 import type { Dispatch } from './kernels/source.js';
+import { timeComputePass } from './pass-timer.js';
 import type { Engine, EngineInput } from './types.js';
 
 /** The I/O buffers every GPU engine's slot has, whatever its activations. */
@@ -320,36 +321,12 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
   }
 
   private async timePass(slot: Slot<B, P>, input: EngineInput, runs: number): Promise<number> {
-    const device = this.gpu.device;
     const plan = this.plan(slot, input);
-    const querySet = device.createQuerySet({ type: 'timestamp', count: 2 });
-    const resolved = device.createBuffer({
-      size: 16,
-      usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC,
-    });
-    const read = device.createBuffer({ size: 16, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
-    const times: number[] = [];
-    try {
-      for (let i = 0; i < runs; i++) {
-        const enc = device.createCommandEncoder();
-        const pass = enc.beginComputePass({
-          timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
-        });
-        encodeDispatches(pass, plan.dispatches);
-        pass.end();
-        enc.resolveQuerySet(querySet, 0, 2, resolved, 0);
-        enc.copyBufferToBuffer(resolved, 0, read, 0, 16);
-        device.queue.submit([enc.finish()]);
-        await read.mapAsync(MapMode.READ);
-        const [start, end] = new BigUint64Array(read.getMappedRange().slice(0));
-        read.unmap();
-        times.push(Number(end - start) / 1e6);
-      }
-    } finally {
-      querySet.destroy();
-      resolved.destroy();
-      read.destroy();
-    }
+    const times = await timeComputePass(
+      this.gpu.device,
+      (pass) => encodeDispatches(pass, plan.dispatches),
+      runs,
+    );
     return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
   }
 
