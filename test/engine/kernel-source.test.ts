@@ -86,5 +86,8 @@ describe('vitstream:include', () => {
       expect(text.match(/^fn unpack4\(/gm), kernel).toHaveLength(1);
       expect(text, kernel).not.toMatch(/^\/\/ vitstream:include/m);
     }
+    // Both GEMM epilogues include gelu_tanh.wgsl.
+    for (const kernel of ['gemm', 'gemm_int8'])
+      expect(kernelSource(kernel, { consts: {} }).match(/^fn geluTanh\(/gm), kernel).toHaveLength(1);
   });
 });
