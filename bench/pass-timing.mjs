@@ -5,7 +5,7 @@
 // mapped staging buffer, encoding), after it (the GPU, then the wait for its results); the copy
 // into a mapped buffer is also timed alone, as is the pass with its logits readback mapped.
 // Usage: node bench/pass-timing.mjs [model] [batches] [precision: fp32|fp16|int8-m1|int8-m2]
-import { encodeDispatches } from '../dist/src/engine/forward-plan.js';
+import { encodeDispatches, forwardParts } from '../dist/src/engine/forward-plan.js';
 import { BufferUsage, MapMode, openGpu } from '../dist/src/engine/gpu.js';
 import { timeComputePass } from '../dist/src/engine/pass-timer.js';
 import { resolveModel } from '../dist/src/engine/presets.js';
@@ -78,27 +78,24 @@ for (const count of batches) {
     true,
   );
   staging.destroy();
-  const pass = (reps) => async () => {
+  // A command buffer of `reps` copies of `dispatches` in one compute pass, then `after(enc)`.
+  const commands = (dispatches, reps = 1, after = () => {}) => {
     const enc = d.createCommandEncoder();
     const p = enc.beginComputePass();
-    for (let r = 0; r < reps; r++) encodeDispatches(p, plan.dispatches);
+    for (let r = 0; r < reps; r++) encodeDispatches(p, dispatches);
     p.end();
-    d.queue.submit([enc.finish()]);
+    after(enc);
+    return enc.finish();
+  };
+  const pass = (reps) => async () => {
+    d.queue.submit([commands(plan.dispatches, reps)]);
     await d.queue.onSubmittedWorkDone();
   };
   const one = await timed(pass(1));
   // The same pass submitted as the engine does, in two command buffers: its first quarter, then
   // the rest (recorded by Dawn while the GPU runs the first).
   const split = async () => {
-    const cut = Math.ceil(plan.dispatches.length / 4);
-    const cbs = [plan.dispatches.slice(0, cut), plan.dispatches.slice(cut)].map((part) => {
-      const enc = d.createCommandEncoder();
-      const p = enc.beginComputePass();
-      encodeDispatches(p, part);
-      p.end();
-      return enc.finish();
-    });
-    for (const cb of cbs) d.queue.submit([cb]);
+    for (const part of forwardParts(plan.dispatches)) d.queue.submit([commands(part)]);
     await d.queue.onSubmittedWorkDone();
   };
   const oneSplit = await timed(split);
@@ -107,11 +104,7 @@ for (const count of batches) {
   // there, before the GPU can start.
   const submitCall = await timed(
     async () => {
-      const enc = d.createCommandEncoder();
-      const p = enc.beginComputePass();
-      encodeDispatches(p, plan.dispatches);
-      p.end();
-      const cb = enc.finish();
+      const cb = commands(plan.dispatches);
       const t0 = performance.now();
       d.queue.submit([cb]);
       const t = performance.now() - t0;
@@ -147,12 +140,9 @@ for (const count of batches) {
   const { logits, readback } = slot.buffers;
   const rb = Math.min(256, readback.size);
   const withReadback = await timed(async () => {
-    const enc = d.createCommandEncoder();
-    const p = enc.beginComputePass();
-    encodeDispatches(p, plan.dispatches);
-    p.end();
-    enc.copyBufferToBuffer(logits, 0, readback, 0, rb);
-    d.queue.submit([enc.finish()]);
+    d.queue.submit([
+      commands(plan.dispatches, 1, (enc) => enc.copyBufferToBuffer(logits, 0, readback, 0, rb)),
+    ]);
     await readback.mapAsync(MapMode.READ, 0, rb);
     readback.unmap();
   });

@@ -313,6 +313,15 @@ export function recordHeadInput(
   }
 }
 
+/**
+ * A recorded forward pass in the two parts the engines submit it in (SlottedEngine.encodeForward):
+ * its first quarter, then the rest.
+ */
+export function forwardParts(dispatches: Dispatch[]): [head: Dispatch[], tail: Dispatch[]] {
+  const cut = Math.ceil(dispatches.length / 4);
+  return [dispatches.slice(0, cut), dispatches.slice(cut)];
+}
+
 export function encodeDispatches(pass: GPUComputePassEncoder, dispatches: Dispatch[]): void {
   for (const d of dispatches) {
     pass.setPipeline(d.pipeline);

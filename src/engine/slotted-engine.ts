@@ -2,7 +2,7 @@ import { EngineError, GpuUnavailableError } from '../errors.js';
 import { fromHalfArray } from '../util/half.js';
 import type { Logger } from '../util/logger.js';
 import type { ViTConfig } from './config.js';
-import { encodeDispatches } from './forward-plan.js';
+import { encodeDispatches, forwardParts } from './forward-plan.js';
 import { BufferUsage, type GpuContext, MapMode } from './gpu.js';
 import type { Dispatch } from './kernels/source.js';
 import { timeComputePass } from './pass-timer.js';
@@ -344,7 +344,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
    * in the README was measured with it.
    */
   private encodeForward(slot: Slot<B, P>, plan: P, input: EngineInput): ForwardCommands {
-    const split = Math.ceil(plan.dispatches.length / 4);
+    const [head, tail] = forwardParts(plan.dispatches);
     const encode = (dispatches: Dispatch[], readLogits: boolean) => {
       const enc = this.gpu.device.createCommandEncoder();
       const pass = enc.beginComputePass();
@@ -356,10 +356,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
       }
       return enc.finish();
     };
-    return {
-      head: encode(plan.dispatches.slice(0, split), false),
-      tail: encode(plan.dispatches.slice(split), true),
-    };
+    return { head: encode(head, false), tail: encode(tail, true) };
   }
 
   /** `elements` floats of `type` from a mapped range, starting `byteOffset` bytes in, as a copy. */
