@@ -141,11 +141,12 @@ describe('engine misuse', () => {
 describe('forward pass GPU time (timestamp queries)', () => {
   it('brackets the whole pass and leaves later batches correct', async () => {
     if (!gpu.features.has('timestamp-query')) return;
-    // A small model with random weights: no golden is involved.
+    // A small model with random weights (no golden is involved), 196 tokens an image so that on
+    // lavapipe the work, not the fixed cost per dispatch, sets a pass's time.
     const config = parseViTConfig({
       name: 'gpu-time-test',
-      imageSize: 64,
-      patchSize: 8,
+      imageSize: 224,
+      patchSize: 16,
       hiddenSize: 64,
       numLayers: 2,
       numHeads: 2,
@@ -163,10 +164,16 @@ describe('forward pass GPU time (timestamp queries)', () => {
     const frames = new Uint8Array(4 * S * S * 3).map((_, i) => (i * 37) % 251);
     const input = (count: number) => ({ kind: 'rgb' as const, data: frames, count });
     const before = await engine.infer(input(4));
-    const one = await engine.forwardGpuMs(input(1), 3);
-    const four = await engine.forwardGpuMs(input(4), 3);
+    // Batch sizes interleaved, the fastest of three medians each: a busy CI machine slows single
+    // readings of this CPU-run pass by up to 2x.
+    let one = Number.POSITIVE_INFINITY;
+    let four = Number.POSITIVE_INFINITY;
+    for (let r = 0; r < 3; r++) {
+      one = Math.min(one, (await engine.forwardGpuMs(input(1), 3))!);
+      four = Math.min(four, (await engine.forwardGpuMs(input(4), 3))!);
+    }
     expect(one).toBeGreaterThan(0);
-    if (/llvmpipe|lavapipe/i.test(gpu.info.description)) expect(four!).toBeGreaterThan(2 * one!);
+    if (/llvmpipe|lavapipe/i.test(gpu.info.description)) expect(four).toBeGreaterThan(2 * one);
     expect(relMaxError(await engine.infer(input(4)), before)).toBeLessThan(1e-6);
     await engine.close();
   }, 120_000);
