@@ -195,8 +195,37 @@ export async function tuneModel(
 }
 
 /**
- * The engine's GEMM policy from the cache: the tuned variant for an exact shape, else the one
- * tuned for the nearest M of the same N and K, else the default (tensor cores when present).
+ * How far off in rows a tuned shape may be and still stand in for an untuned one of the same N and
+ * K (a factor either way). Tiles tuned for batch 32 (M = 18464 at 384x384: 128x256 tiles) ran
+ * batch 1 (M = 577: 45 such tiles for 132 SMs) at 3.65 ms on an H200, where the default policy's
+ * smaller tiles take 2.1 ms; a batch twice or half the size fills the GPU alike.
+ */
+export const NEAREST_M_FACTOR = 2;
+
+/**
+ * The variant tuned for this shape, else for the nearest M (within NEAREST_M_FACTOR) of the same N
+ * and K; undefined when none is that close.
+ */
+export function tunedVariantNear(
+  table: Record<string, TuningEntry>,
+  type: ElementType | 'i8',
+  M: number,
+  N: number,
+  K: number,
+): string | undefined {
+  let nearest: { d: number; v: string } | undefined;
+  for (const [k, e] of Object.entries(table)) {
+    const m = /^(\w+) (\d+)x(\d+)x(\d+)$/.exec(k);
+    if (!m || m[1] !== type || Number(m[3]) !== N || Number(m[4]) !== K) continue;
+    const d = Math.abs(Math.log(Number(m[2]) / M));
+    if (d <= Math.log(NEAREST_M_FACTOR) + 1e-9 && (!nearest || d < nearest.d)) nearest = { d, v: e.variant };
+  }
+  return nearest?.v;
+}
+
+/**
+ * The engine's GEMM policy from the cache: the tuned variant for this shape or one near it (see
+ * tunedVariantNear), else the default (tensor cores when present).
  */
 export function tunedPolicy(gpu: GpuContext, type: ElementType, cache: TuningCache): GemmPolicy {
   const table = cache.adapters[adapterKey(gpu)] ?? {};
@@ -209,15 +238,6 @@ export function tunedPolicy(gpu: GpuContext, type: ElementType, cache: TuningCac
   };
   return (role, M, N, K) => {
     const fallback: GemmVariant = tensor ? tensor(role, M, N, K) : { kind: 'portable' };
-    const exact = table[shapeKey(type, M, N, K)];
-    if (exact) return usable(exact.variant) ?? fallback;
-    let nearest: { d: number; v: string } | undefined;
-    for (const [k, e] of Object.entries(table)) {
-      const m = new RegExp(`^${type} (\\d+)x${N}x${K}$`).exec(k);
-      if (!m) continue;
-      const d = Math.abs(Math.log(Number(m[1]) / M));
-      if (!nearest || d < nearest.d) nearest = { d, v: e.variant };
-    }
-    return usable(nearest?.v) ?? fallback;
+    return usable(tunedVariantNear(table, type, M, N, K)) ?? fallback;
   };
 }

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readViTConfigFile } from '../../src/engine/config.js';
 import { gemmRows, gemmShapes } from '../../src/engine/forward-plan.js';
+import { defaultTensorPolicy } from '../../src/engine/gemm-policy.js';
 import type { GpuContext } from '../../src/engine/gpu.js';
+import { defaultTile } from '../../src/engine/int8/int8-engine.js';
 import { int8TunedPolicy } from '../../src/engine/int8/int8-tuning.js';
 import { variantKey } from '../../src/engine/kernels/gemm.js';
 import {
@@ -72,6 +74,29 @@ describe('tuned GEMM policies read the cache', () => {
     expect(p('fc2', 577, 768, 3072)).toMatchObject({ kind: 'subgroup-matrix' });
     expect(int8TunedPolicy(noTensorCores, cache)).toBeUndefined();
     expect(int8TunedPolicy(h100, { version: 1, adapters: {} })).toBeUndefined();
+  });
+
+  it('a shape tuned more than twice as large or small does not stand in: the default policy does', () => {
+    // Tuned at batch 32 only (as `vitstream tune --batch 32` leaves it): batch 1 (M = 577, 32x
+    // fewer rows) and batch 8 (M = 4616, 4x) take the defaults, batch 16 (M = 9232, 2x) the tuned tile.
+    const batch32: TuningCache = {
+      version: 1,
+      adapters: {
+        [adapterKey(h100)]: {
+          'f16 18464x2304x768': entry('sgmat-4x2-f4x4-w-st1'),
+          'i8 18464x2304x768': entry('i8mat-2x4-f4x2-bk128-st1'),
+        },
+      },
+    };
+    const p = tunedPolicy(h100, 'f16', batch32);
+    const fallback = defaultTensorPolicy(h100);
+    expect(variantKey(p('qkv', 577, 2304, 768))).toBe(variantKey(fallback('qkv', 577, 2304, 768)));
+    expect(variantKey(p('qkv', 577, 2304, 768))).not.toBe('sgmat-4x2-f4x4-w-st1');
+    expect(variantKey(p('qkv', 4616, 2304, 768))).toBe(variantKey(fallback('qkv', 4616, 2304, 768)));
+    expect(variantKey(p('qkv', 9232, 2304, 768))).toBe('sgmat-4x2-f4x4-w-st1');
+    const q = int8TunedPolicy(h100, batch32)!;
+    expect(q('qkv', 577, 2304, 768)).toEqual(defaultTile(577, 2304));
+    expect(q('qkv', 9232, 2304, 768)).toMatchObject({ sgM: 2, sgN: 4, fm: 4, fn: 2, bk: 128 });
   });
 });
 

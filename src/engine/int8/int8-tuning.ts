@@ -13,7 +13,14 @@ import {
   parseInt8Variant,
 } from '../kernels/gemm-int8.js';
 import { bindGroup } from '../kernels/source.js';
-import { adapterKey, fastestCandidate, shapeKey, type TuningCache, timeInPasses } from '../tuning.js';
+import {
+  adapterKey,
+  fastestCandidate,
+  shapeKey,
+  type TuningCache,
+  timeInPasses,
+  tunedVariantNear,
+} from '../tuning.js';
 import { defaultTile, type Int8GemmPolicy } from './int8-engine.js';
 import type { Int8Mode } from './int8-plan.js';
 import { INT8_ROLES, type Int8Role } from './scales.js';
@@ -137,15 +144,15 @@ export async function tuneInt8Model(
 }
 
 /**
- * The INT8 engine's GEMM policy from the cache: the tuned tile for an exact shape, else the one
- * tuned for the nearest M of the same N and K, else the size-based default. Undefined when the
+ * The INT8 engine's GEMM policy from the cache: the tuned tile for this shape or one near it
+ * (tunedVariantNear), else the size-based default. Undefined when the
  * cache has no INT8 entry for this adapter (or the adapter has no i8 tensor cores): the engine
  * then chooses by itself, with its fallback to dot4 if the driver rejects the tensor-core kernel.
  */
 export function int8TunedPolicy(gpu: GpuContext, cache: TuningCache): Int8GemmPolicy | undefined {
   if (!gpu.hasI8TensorCores) return undefined;
-  const entries = Object.entries(cache.adapters[adapterKey(gpu)] ?? {}).filter(([k]) => k.startsWith('i8 '));
-  if (entries.length === 0) return undefined;
+  const table = cache.adapters[adapterKey(gpu)] ?? {};
+  if (!Object.keys(table).some((k) => k.startsWith('i8 '))) return undefined;
   const parse = (key: string): Int8GemmVariant | undefined => {
     try {
       return parseInt8Variant(key);
@@ -154,13 +161,7 @@ export function int8TunedPolicy(gpu: GpuContext, cache: TuningCache): Int8GemmPo
     }
   };
   return (_role, M, N, K) => {
-    let nearest: { d: number; v: string } | undefined;
-    for (const [k, e] of entries) {
-      const m = /^i8 (\d+)x(\d+)x(\d+)$/.exec(k);
-      if (!m || Number(m[2]) !== N || Number(m[3]) !== K) continue;
-      const d = Math.abs(Math.log(Number(m[1]) / M));
-      if (!nearest || d < nearest.d) nearest = { d, v: e.variant };
-    }
-    return (nearest && parse(nearest.v)) ?? defaultTile(M, N);
+    const near = tunedVariantNear(table, 'i8', M, N, K);
+    return (near === undefined ? undefined : parse(near)) ?? defaultTile(M, N);
   };
 }
