@@ -224,6 +224,23 @@ export function tunedVariantNear(
 }
 
 /**
+ * The batch sizes whose GEMMs tuning at `batches` covers (every GEMM's M is proportional to the
+ * batch), as ranges: "1-4, 12-64".
+ */
+export function batchesCovered(batches: number[]): string {
+  const spans = [...new Set(batches)]
+    .sort((a, b) => a - b)
+    .map((b) => [Math.max(1, Math.ceil(b / NEAREST_M_FACTOR)), Math.floor(b * NEAREST_M_FACTOR)]);
+  const merged: number[][] = [];
+  for (const [lo, hi] of spans) {
+    const last = merged.at(-1);
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else merged.push([lo, hi]);
+  }
+  return merged.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(', ');
+}
+
+/**
  * The engine's GEMM policy from the cache: the tuned variant for this shape or one near it (see
  * tunedVariantNear), else the default (tensor cores when present).
  */

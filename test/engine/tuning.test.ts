@@ -11,6 +11,7 @@ import { int8TunedPolicy } from '../../src/engine/int8/int8-tuning.js';
 import { variantKey } from '../../src/engine/kernels/gemm.js';
 import {
   adapterKey,
+  batchesCovered,
   fastestCandidate,
   TUNE_PASSES,
   type TuningCache,
@@ -118,6 +119,15 @@ describe('tuning timings', () => {
   });
 });
 
+describe('batch sizes a tuning covers', () => {
+  it('each tuned batch covers half to twice itself; overlapping or touching spans merge', () => {
+    expect(batchesCovered([32])).toBe('16-64');
+    expect(batchesCovered([1, 8, 16, 32])).toBe('1-2, 4-64');
+    expect(batchesCovered([3])).toBe('2-6');
+    expect(batchesCovered([1, 3])).toBe('1-6');
+  });
+});
+
 describe('vitstream tune (this adapter)', () => {
   let dir: string;
   beforeAll(() => {
@@ -148,6 +158,8 @@ describe('vitstream tune (this adapter)', () => {
         expect(tables[0][key], key).toBeDefined();
         expect(r.stdout).toContain(`${gemmRows(config, role, batch)}x${N}x${K}`);
       }
+    // Tuned at 1 and 2: within a factor of 2 of either, batches 1 to 4.
+    expect(r.stdout).toContain('engines use these tiles at batch sizes 1-4;');
     // lavapipe has no i8 subgroup matrices: one INT8 kernel, nothing to tune, and it says so.
     if (!r.stderr.includes('no i8 tensor cores'))
       expect(Object.keys(tables[0]).some((k) => k.startsWith('i8 '))).toBe(true);

@@ -3,7 +3,13 @@ import { formatTable } from '../../bench/table.js';
 import { openGpu } from '../../engine/gpu.js';
 import { tuneInt8Model } from '../../engine/int8/int8-tuning.js';
 import { resolveModel } from '../../engine/presets.js';
-import { defaultTuningFile, readTuningCache, tuneModel, writeTuningCache } from '../../engine/tuning.js';
+import {
+  batchesCovered,
+  defaultTuningFile,
+  readTuningCache,
+  tuneModel,
+  writeTuningCache,
+} from '../../engine/tuning.js';
 import { parseInt8Mode, parseIntList, parsePrecisions } from '../options.js';
 
 export function registerTune(program: Command): void {
@@ -64,7 +70,7 @@ export function registerTune(program: Command): void {
         }
         writeTuningCache(cache, o.cache);
         process.stdout.write(
-          `${formatTable(['precision', 'GEMM', 'batch', 'M x N x K', 'best', 'ms', 'TFLOP/s (TOP/s)', 'candidates (ms)'], rows)}\nsaved to ${o.cache}\n`,
+          `${formatTable(['precision', 'GEMM', 'batch', 'M x N x K', 'best', 'ms', 'TFLOP/s (TOP/s)', 'candidates (ms)'], rows)}\nsaved to ${o.cache}\nengines use these tiles at batch sizes ${batchesCovered(batches)}; other sizes take the default tiles\n`,
         );
         gpu.device.destroy();
       },
