@@ -225,7 +225,7 @@ export function tunedVariantNear(
 
 /**
  * The batch sizes whose GEMMs tuning at `batches` covers (every GEMM's M is proportional to the
- * batch), as ranges: "1-4, 12-64".
+ * batch), as ranges: "1-4, 16-64" for batches 2 and 32.
  */
 export function batchesCovered(batches: number[]): string {
   const spans = [...new Set(batches)]
