@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { EngineError } from '../errors.js';
+import { EngineError, InputError } from '../errors.js';
 import type { ViTConfig } from './config.js';
 import { type GemmRole, gemmRows, gemmShapes } from './forward-plan.js';
 import { defaultTensorPolicy } from './gemm-policy.js';
@@ -65,10 +65,17 @@ export function readTuningCache(file = defaultTuningFile()): TuningCache {
 }
 
 export function writeTuningCache(cache: TuningCache, file = defaultTuningFile()): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(cache, null, 1)}\n`);
-  renameSync(tmp, file);
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(cache, null, 1)}\n`);
+    renameSync(tmp, file);
+  } catch (e) {
+    throw new InputError(`cannot write the tuning cache to ${file}: ${(e as Error).message}`, {
+      input: file,
+      cause: e,
+    });
+  }
 }
 
 /** A GEMM shape's key in an adapter's table: `f16 MxNxK`, `f32 …`, or `i8 …` for the INT8 kernels. */

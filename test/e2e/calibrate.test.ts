@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,5 +69,16 @@ describe('vitstream calibrate', () => {
     ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--backend: expected auto, webgpu, cpu, got "tpu"/);
+  });
+
+  it('an --out it cannot write: exit 2 naming the file, before the calibration pass', async () => {
+    const file = path.join(tmp, 'a-file');
+    writeFileSync(file, 'x');
+    const out = path.join(file, 'scales.json');
+    const r = await runCli(args(out));
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`cannot write the scales to ${out}: ${file} is not a folder`);
+    expect(r.stderr).not.toMatch(/calibrating/);
+    expect(existsSync(out)).toBe(false);
   });
 });

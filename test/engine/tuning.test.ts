@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -164,6 +164,30 @@ describe('vitstream tune (this adapter)', () => {
     if (!r.stderr.includes('no i8 tensor cores'))
       expect(Object.keys(tables[0]).some((k) => k.startsWith('i8 '))).toBe(true);
   }, 300_000);
+
+  it('a --cache it cannot write: exit 2 naming the file, before any timing', async () => {
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const cacheFile = path.join(file, 'tuning.json');
+    const configFile = sharedPath('fixtures', 'vit-tiny-test', 'config.json');
+    const r = await runCli([
+      'tune',
+      '--model',
+      configFile,
+      '--precision',
+      'fp32',
+      '--batch',
+      '1',
+      '--cache',
+      cacheFile,
+    ]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`cannot write the tuning cache to ${cacheFile}: ${file} is not a folder`);
+    expect(r.stdout).not.toContain('portable');
+    const folder = await runCli(['tune', '--model', configFile, '--batch', '1', '--cache', dir]);
+    expect(folder.code, folder.stderr).toBe(2);
+    expect(folder.stderr).toContain(`cannot write the tuning cache to ${dir}: it is a folder`);
+  });
 
   it('--int8-mode 3: exit 2 naming the flag', async () => {
     const r = await runCli(['tune', '--precision', 'int8', '--int8-mode', '3']);

@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type GpuContext, isCpuAdapter, openGpu } from '../../engine/gpu.js';
 import { calibrate, calibrateOnGpu } from '../../engine/int8/calibrate.js';
@@ -7,6 +6,7 @@ import { type CalibrationMethod, defaultScalesPath } from '../../engine/int8/sca
 import { resolveModel } from '../../engine/presets.js';
 import { loadWeights } from '../../engine/weights/index.js';
 import { GpuUnavailableError, InputError } from '../../errors.js';
+import { checkWritable, writeOutputFile } from '../../util/output-file.js';
 import { parsePositiveInt } from '../options.js';
 
 const METHODS: CalibrationMethod[] = ['max', 'percentile', 'mse'];
@@ -59,6 +59,9 @@ export function registerCalibrate(program: Command): void {
           });
         const config = resolveModel(o.model);
         const weights = await loadWeights(o.weights, config);
+        // Before the frames and the calibration pass: an unwritable --out fails first.
+        const out = o.out ?? defaultScalesPath(o.weights);
+        checkWritable(out, 'the scales');
         const frames = await loadCalibrationFrames(config, o.images, parsePositiveInt(o.frames, '--frames'));
         const gpu = await calibrationGpu(o.backend as CalibrationBackend);
         process.stderr.write(
@@ -76,8 +79,7 @@ export function registerCalibrate(program: Command): void {
         };
         const scales = gpu ? await calibrateOnGpu({ ...opts, gpu }) : await calibrate(opts);
         process.stderr.write(`\n  done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-        const out = o.out ?? defaultScalesPath(o.weights);
-        writeFileSync(out, `${JSON.stringify(scales)}\n`);
+        writeOutputFile(out, 'the scales', `${JSON.stringify(scales)}\n`);
         process.stdout.write(`${out}\n`);
       },
     );

@@ -10,6 +10,7 @@ import {
   tuneModel,
   writeTuningCache,
 } from '../../engine/tuning.js';
+import { checkWritable } from '../../util/output-file.js';
 import { parseInt8Mode, parseIntList, parsePrecisions } from '../options.js';
 
 export function registerTune(program: Command): void {
@@ -32,6 +33,8 @@ export function registerTune(program: Command): void {
         const precisions = fp.length > 0 ? parsePrecisions(fp.join(',')) : [];
         const mode = parseInt8Mode(o.int8Mode);
         const batches = parseIntList(o.batch, '--batch');
+        // Minutes of timings on a tensor-core adapter: an unwritable cache path fails first.
+        checkWritable(o.cache, 'the tuning cache');
         const gpu = await openGpu();
         const cache = readTuningCache(o.cache);
         const rows = [];

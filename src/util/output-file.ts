@@ -1,0 +1,41 @@
+import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.js';
+
+/**
+ * Fails now, naming the file, if `file` could not be written later: it exists and is a folder or
+ * not writable, or the nearest existing folder above it is a file or not writable. For commands
+ * that work for minutes before they write (tune, calibrate), so that a wrong path costs nothing.
+ * Creates nothing.
+ */
+export function checkWritable(file: string, what: string): void {
+  try {
+    const target = path.resolve(file);
+    if (existsSync(target)) {
+      if (statSync(target).isDirectory()) throw new Error('it is a folder');
+      accessSync(target, constants.W_OK);
+      return;
+    }
+    let dir = path.dirname(target);
+    while (!existsSync(dir)) dir = path.dirname(dir);
+    if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder`);
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new InputError(`cannot write ${what} to ${file}: ${(e as Error).message}`, {
+      input: file,
+      cause: e,
+    });
+  }
+}
+
+/** writeFileSync whose failure (a full disk, a path checkWritable let through) names the file. */
+export function writeOutputFile(file: string, what: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (e) {
+    throw new InputError(`cannot write ${what} to ${file}: ${(e as Error).message}`, {
+      input: file,
+      cause: e,
+    });
+  }
+}
