@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { VideoSourceError } from '../errors.js';
 import { decodeFrames } from '../operators/decodeFrames.js';
 import { packageRoot } from '../util/paths.js';
 import { resolveFfmpeg } from '../video/ffmpeg.js';
@@ -12,7 +13,9 @@ function sharedClip(): string {
   const shared = process.env.VITSTREAM_SHARED ?? path.resolve(packageRoot(), '..', 'shared');
   const p = path.join(shared, 'media', 'bottles_640x360.mp4');
   if (!existsSync(p))
-    throw new Error(`benchmark input missing: ${p}; pass a video file or set VITSTREAM_SHARED`);
+    throw new VideoSourceError(`benchmark input missing: ${p}; pass a video file or set VITSTREAM_SHARED`, {
+      input: p,
+    });
   return p;
 }
 
@@ -50,7 +53,13 @@ function run(bin: string, args: string[]): Promise<void> {
     });
     p.on('error', reject);
     p.on('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(`${bin} ${args.join(' ')} exited ${code}: ${err}`)),
+      code === 0
+        ? resolve()
+        : reject(
+            new VideoSourceError(
+              `making the benchmark clip: ${bin} ${args.join(' ')} exited ${code}: ${err}`,
+            ),
+          ),
     );
   });
 }
@@ -83,14 +92,22 @@ async function bareFfmpeg(bin: string, file: string, frames: number, size: numbe
         '-',
       ],
       {
-        stdio: ['ignore', 'pipe', 'inherit'],
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
+    let err = '';
+    p.stderr.on('data', (d) => {
+      err = (err + d).slice(-2000);
+    });
     p.stdout.on('data', (d: Buffer) => {
       bytes += d.length;
     });
     p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited ${code}`))));
+    p.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new VideoSourceError(`${file}: bare ffmpeg exited ${code}: ${err.trim()}`, { input: file })),
+    );
   });
   const seconds = (performance.now() - t0) / 1000;
   const n = bytes / (size * size * 3);
@@ -153,9 +170,10 @@ export async function benchDecode(options: BenchDecodeOptions = {}): Promise<Ben
         file,
       ]);
     }
-    // warm the page cache and both code paths once
-    await bareFfmpeg(ff.path, file, Math.min(frames, 30), size);
+    // Warm the page cache and both code paths once; decodeFrames first, whose errors say what is
+    // wrong with a file (missing, not a video) in one line.
     await viaDecodeFrames(file, Math.min(frames, 30), size);
+    await bareFfmpeg(ff.path, file, Math.min(frames, 30), size);
     const bare: BenchDecodeRow[] = [];
     const ours: BenchDecodeRow[] = [];
     for (let i = 0; i < 2; i++) {

@@ -15,6 +15,8 @@ describe('vitstream usage errors', () => {
     [['no-such-command'], /unknown command 'no-such-command'/],
     [['serve', 'x.mp4', '--port', '70000'], /--port: expected 0-65535, got "70000"/],
     [['bench', 'decode', 'x.mp4', '--frames', '0'], /--frames: expected a positive integer, got "0"/],
+    [['bench', 'decode', '/no/such/clip.mp4'], /video source \/no\/such\/clip\.mp4: no such file/],
+    [['bench', 'decode', 'package.json'], /video source package\.json: .*Invalid data found/],
   ])('%j: exit 2 with a message, no stack trace', async (args, message) => {
     const r = await runCli(args);
     expect(r.stderr).toMatch(message);
