@@ -17,12 +17,27 @@ export function parsePositiveInt(text: string, what: string): number {
   return x;
 }
 
-export function parsePrecisions(text: string): ('fp32' | 'fp16')[] {
+export function parseNonNegativeInt(text: string, what: string): number {
+  const x = Number(text);
+  if (!Number.isInteger(x) || x < 0)
+    throw new InputError(`${what}: expected a whole number >= 0, got "${text}"`, { input: what });
+  return x;
+}
+
+/** One of a fixed set of words; the error lists them. */
+export function parseChoice<T extends string>(text: string, what: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text))
+    throw new InputError(`${what}: expected ${choices.join(', ')}, got "${text}"`, { input: what });
+  return text as T;
+}
+
+/** `--precision` of the commands that also take int8 (bench, tune): the FP ones and whether int8 is in. */
+export function parsePrecisionsWithInt8(text: string): { fp: ('fp32' | 'fp16')[]; int8: boolean } {
   const xs = text.split(',').map((s) => s.trim());
   for (const x of xs)
-    if (x !== 'fp32' && x !== 'fp16')
-      throw new InputError(`--precision: expected fp32 or fp16, got "${x}"`, { input: '--precision' });
-  return xs as ('fp32' | 'fp16')[];
+    if (x !== 'fp32' && x !== 'fp16' && x !== 'int8')
+      throw new InputError(`--precision: expected fp32, fp16 or int8, got "${x}"`, { input: '--precision' });
+  return { fp: xs.filter((x) => x !== 'int8') as ('fp32' | 'fp16')[], int8: xs.includes('int8') };
 }
 
 /** `--int8-mode 1|2`. */

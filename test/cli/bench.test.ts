@@ -61,4 +61,28 @@ describe('vitstream bench engine', () => {
     for (const mode of ['int8-m1', 'int8-m2'])
       for (const role of ['qkv', 'proj', 'fc1', 'fc2']) expect(out.int8.gemmChoices[mode][role]).toBe('dot4');
   }, 150_000);
+
+  // Checked before the GPU opens: none of these may print a table or time anything first (the
+  // INT8 flags used to be read only after the FP32/FP16 runs).
+  const model = () => sharedPath('fixtures', 'vit-tiny-test', 'config.json');
+  it.each([
+    [['--gemm', 'fastest'], /--gemm: expected auto, portable, subgroup-matrix, tuned, got "fastest"/],
+    [['--warmup', '-1'], /--warmup: expected a whole number >= 0, got "-1"/],
+    [['--precision', 'fp8'], /--precision: expected fp32, fp16 or int8, got "fp8"/],
+    [['--precision', 'fp16,int8', '--int8-mode', '3'], /--int8-mode: expected 1 and\/or 2, got "3"/],
+    [
+      ['--precision', 'fp16,int8', '--int8-attention', 'fp8'],
+      /--int8-attention: expected int8, fp16, got "fp8"/,
+    ],
+    [
+      ['--precision', 'fp16,int8', '--scales', '/no/such/scales.json'],
+      /\/no\/such\/scales\.json: cannot read INT8 scales/,
+    ],
+  ])('%j: exit 2 naming the flag or file, before any timing', async (extra, message) => {
+    const r = await runCli(['bench', '--model', model(), '--batch', '1', '--iterations', '1', ...extra]);
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toMatch(/batch 1:|opening/);
+    expect(r.stdout).toBe('');
+  });
 });

@@ -12,7 +12,13 @@ import { readScales } from '../../engine/int8/index.js';
 import { resolveModel } from '../../engine/presets.js';
 import { randomWeights } from '../../engine/random-weights.js';
 import { InputError } from '../../errors.js';
-import { parseIntList, parsePositiveInt, parsePrecisions } from '../options.js';
+import {
+  parseChoice,
+  parseIntList,
+  parseNonNegativeInt,
+  parsePositiveInt,
+  parsePrecisionsWithInt8,
+} from '../options.js';
 
 export function registerBench(program: Command): void {
   const bench = program
@@ -57,16 +63,22 @@ export function registerBench(program: Command): void {
         gemm: string;
         json?: boolean;
       }) => {
+        // Every option is checked (and --scales read) before the GPU opens: a typo in an INT8 flag
+        // must not surface only after the FP32/FP16 tables have run.
         const config = resolveModel(o.model);
-        if (o.int8Attention !== 'int8' && o.int8Attention !== 'fp16')
-          throw new InputError(`--int8-attention: expected int8 or fp16, got "${o.int8Attention}"`, {
-            input: '--int8-attention',
-          });
-        const all = o.precision.split(',').map((p) => p.trim());
-        const withInt8 = all.includes('int8');
-        const precisions = parsePrecisions(all.filter((p) => p !== 'int8').join(',') || 'fp16');
+        const int8Attention = parseChoice(o.int8Attention, '--int8-attention', ['int8', 'fp16'] as const);
+        const gemm = parseChoice(o.gemm, '--gemm', ['auto', 'portable', 'subgroup-matrix', 'tuned'] as const);
+        const { fp: fpWanted, int8: withInt8 } = parsePrecisionsWithInt8(o.precision);
+        const precisions = fpWanted.length > 0 ? fpWanted : (['fp16'] as const).slice();
         const batches = parseIntList(o.batch, '--batch');
         const iterations = parsePositiveInt(o.iterations, '--iterations');
+        const warmup = parseNonNegativeInt(o.warmup, '--warmup');
+        const modes = parseIntList(o.int8Mode, '--int8-mode') as (1 | 2)[];
+        if (modes.some((m) => m !== 1 && m !== 2))
+          throw new InputError(`--int8-mode: expected 1 and/or 2, got "${o.int8Mode}"`, {
+            input: '--int8-mode',
+          });
+        const scales = withInt8 && o.scales ? readScales(o.scales, config) : undefined;
         const log = (l: string) => process.stderr.write(`${l}\n`);
         const gpu = await openGpu();
         const weights = randomWeights(config);
@@ -77,17 +89,12 @@ export function registerBench(program: Command): void {
           precisions,
           batches,
           iterations,
-          warmup: Number(o.warmup),
-          gemm: o.gemm as 'auto' | 'portable' | 'subgroup-matrix' | 'tuned',
+          warmup,
+          gemm,
           log,
         });
         let int8: Int8BenchResult | undefined;
         if (withInt8) {
-          const modes = parseIntList(o.int8Mode, '--int8-mode') as (1 | 2)[];
-          if (modes.some((m) => m !== 1 && m !== 2))
-            throw new InputError(`--int8-mode: expected 1 and/or 2, got "${o.int8Mode}"`, {
-              input: '--int8-mode',
-            });
           int8 = await benchInt8Engine({
             config,
             weights,
@@ -95,14 +102,14 @@ export function registerBench(program: Command): void {
             modes,
             batches,
             iterations,
-            warmup: Number(o.warmup),
+            warmup,
             log,
-            scales: o.scales ? readScales(o.scales, config) : undefined,
+            scales,
             // The same choice for the INT8 GEMMs: portable is their dot4 kernel.
-            gemm: o.gemm === 'portable' ? 'dot4' : (o.gemm as 'auto' | 'subgroup-matrix' | 'tuned'),
+            gemm: gemm === 'portable' ? 'dot4' : gemm,
             // FP16 is timed again in the same process only when the table above has no FP16 rows.
             fp16: !precisions.includes('fp16'),
-            fp16Attention: o.int8Attention === 'fp16',
+            fp16Attention: int8Attention === 'fp16',
           });
           for (const r of int8.rows) {
             const base = fp.rows.find((b) => b.precision === 'fp16' && b.batch === r.batch);

@@ -11,7 +11,7 @@ import {
   writeTuningCache,
 } from '../../engine/tuning.js';
 import { checkWritable } from '../../util/output-file.js';
-import { parseInt8Mode, parseIntList, parsePrecisions } from '../options.js';
+import { parseInt8Mode, parseIntList, parsePrecisionsWithInt8 } from '../options.js';
 
 export function registerTune(program: Command): void {
   program
@@ -27,10 +27,7 @@ export function registerTune(program: Command): void {
     .action(
       async (o: { model: string; precision: string; batch: string; cache: string; int8Mode: string }) => {
         const config = resolveModel(o.model);
-        const wanted = o.precision.split(',').map((p) => p.trim());
-        const int8 = wanted.includes('int8');
-        const fp = wanted.filter((p) => p !== 'int8');
-        const precisions = fp.length > 0 ? parsePrecisions(fp.join(',')) : [];
+        const { fp: precisions, int8 } = parsePrecisionsWithInt8(o.precision);
         const mode = parseInt8Mode(o.int8Mode);
         const batches = parseIntList(o.batch, '--batch');
         // Minutes of timings on a tensor-core adapter: an unwritable cache path fails first.
