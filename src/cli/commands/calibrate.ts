@@ -7,7 +7,7 @@ import { resolveModel } from '../../engine/presets.js';
 import { loadWeights } from '../../engine/weights/index.js';
 import { GpuUnavailableError, InputError } from '../../errors.js';
 import { checkWritable, writeOutputFile } from '../../util/output-file.js';
-import { parsePositiveInt } from '../options.js';
+import { parseChoice, parsePositiveInt } from '../options.js';
 
 const METHODS: CalibrationMethod[] = ['max', 'percentile', 'mse'];
 
@@ -44,14 +44,8 @@ export function registerCalibrate(program: Command): void {
         out?: string;
         backend: string;
       }) => {
-        if (!BACKENDS.includes(o.backend as CalibrationBackend))
-          throw new InputError(`--backend: expected ${BACKENDS.join(', ')}, got "${o.backend}"`, {
-            input: '--backend',
-          });
-        if (!METHODS.includes(o.method as CalibrationMethod))
-          throw new InputError(`--method: expected ${METHODS.join(', ')}, got "${o.method}"`, {
-            input: '--method',
-          });
+        const backend = parseChoice(o.backend, '--backend', BACKENDS);
+        const method = parseChoice(o.method, '--method', METHODS);
         const percentile = Number(o.percentile);
         if (!(percentile > 0 && percentile <= 100))
           throw new InputError(`--percentile: expected a number in (0, 100], got "${o.percentile}"`, {
@@ -63,9 +57,9 @@ export function registerCalibrate(program: Command): void {
         const out = o.out ?? defaultScalesPath(o.weights);
         checkWritable(out, 'the scales');
         const frames = await loadCalibrationFrames(config, o.images, parsePositiveInt(o.frames, '--frames'));
-        const gpu = await calibrationGpu(o.backend as CalibrationBackend);
+        const gpu = await calibrationGpu(backend);
         process.stderr.write(
-          `calibrating ${config.name} on ${frames.count} frames from ${frames.perSource.length} input(s), method ${o.method}, FP32 on ${gpu ? gpu.info.description : 'the CPU'}\n`,
+          `calibrating ${config.name} on ${frames.count} frames from ${frames.perSource.length} input(s), method ${method}, FP32 on ${gpu ? gpu.info.description : 'the CPU'}\n`,
         );
         const t0 = performance.now();
         const opts = {
@@ -73,7 +67,7 @@ export function registerCalibrate(program: Command): void {
           weights,
           frames: frames.data,
           count: frames.count,
-          method: o.method as CalibrationMethod,
+          method,
           percentile,
           onProgress: (done: number, total: number) => process.stderr.write(`\r  ${done}/${total} frames`),
         };
