@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { EngineError, InputError } from '../errors.js';
+import { EngineError } from '../errors.js';
+import { cannotWrite } from '../util/output-file.js';
 import type { ViTConfig } from './config.js';
 import { type GemmRole, gemmRows, gemmShapes } from './forward-plan.js';
 import { defaultTensorPolicy } from './gemm-policy.js';
@@ -71,10 +72,7 @@ export function writeTuningCache(cache: TuningCache, file = defaultTuningFile())
     writeFileSync(tmp, `${JSON.stringify(cache, null, 1)}\n`);
     renameSync(tmp, file);
   } catch (e) {
-    throw new InputError(`cannot write the tuning cache to ${file}: ${(e as Error).message}`, {
-      input: file,
-      cause: e,
-    });
+    throw cannotWrite(file, 'the tuning cache', e);
   }
 }
 

@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { InputError } from '../errors.js';
 import type { Prediction } from '../predictions.js';
+import { cannotWrite } from '../util/output-file.js';
 
 export type FileFormat = 'jsonl' | 'csv';
 
@@ -25,10 +25,7 @@ export function openPredictionFile(
     // not later as a stream 'error' event.
     out = createWriteStream('', { fd: openSync(file, 'w') });
   } catch (e) {
-    throw new InputError(`cannot write predictions to ${file}: ${(e as Error).message}`, {
-      input: file,
-      cause: e,
-    });
+    throw cannotWrite(file, 'predictions', e);
   }
   return openPredictionStream(out, format, file, true);
 }
@@ -43,7 +40,7 @@ export function openPredictionStream(
   const file = name;
   let failure: Error | undefined;
   out.on('error', (e) => {
-    failure = new InputError(`cannot write predictions to ${file}: ${e.message}`, { input: file, cause: e });
+    failure = cannotWrite(file, 'predictions', e);
   });
   if (format === 'csv') out.write(CSV_HEADER);
   const render = (p: Prediction) =>

@@ -21,10 +21,7 @@ export function checkWritable(file: string, what: string): void {
     if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder`);
     accessSync(dir, constants.W_OK);
   } catch (e) {
-    throw new InputError(`cannot write ${what} to ${file}: ${(e as Error).message}`, {
-      input: file,
-      cause: e,
-    });
+    throw cannotWrite(file, what, e);
   }
 }
 
@@ -33,9 +30,14 @@ export function writeOutputFile(file: string, what: string, text: string): void 
   try {
     writeFileSync(file, text);
   } catch (e) {
-    throw new InputError(`cannot write ${what} to ${file}: ${(e as Error).message}`, {
-      input: file,
-      cause: e,
-    });
+    throw cannotWrite(file, what, e);
   }
+}
+
+/** The error of every output that could not be written: which file, what it was to hold, why. */
+export function cannotWrite(file: string, what: string, cause: unknown): InputError {
+  return new InputError(`cannot write ${what} to ${file}: ${(cause as Error).message}`, {
+    input: file,
+    cause,
+  });
 }
