@@ -202,7 +202,29 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
   it('says it cannot connect when the token is wrong', async () => {
     const page = await openPage(1024, 700, 'wrong');
     await page.waitForSelector('#conn[data-state="down"]');
+    // The advice stays through the retries: the next try starts 0.4-0.6 s after the close, and on a busy machine
+    // the text may already be the "reconnecting" line when it is read.
     expect(await page.locator('#conn-text').textContent()).toMatch(/check the token/);
+    // Each "reconnecting" line lasts only as long as the refused handshake, so record every text the line shows.
+    await page.evaluate(() => {
+      const el = document.getElementById('conn-text')!;
+      const seen: string[] = [];
+      (window as unknown as { connTexts: string[] }).connTexts = seen;
+      new MutationObserver(() => seen.push(el.textContent ?? '')).observe(el, {
+        childList: true,
+        characterData: true,
+        subtree: true,
+      });
+    });
+    await poll(() =>
+      page.evaluate(() =>
+        (window as unknown as { connTexts: string[] }).connTexts.some((t) => t.startsWith('reconnecting')),
+      ),
+    ).toBe(true);
+    const texts = await page.evaluate(() => (window as unknown as { connTexts: string[] }).connTexts);
+    expect(texts.filter((t) => t.startsWith('reconnecting')).every((t) => /check the token/.test(t))).toBe(
+      true,
+    );
     await page.close();
   });
 });

@@ -39,6 +39,9 @@
   let attempt = 0;
   let everOpened = false;
   let retryTimer = null;
+  // Why the last attempt failed, while no connection has ever opened; kept on the "reconnecting" line too, so
+  // the advice (e.g. a wrong token) does not vanish when the next try starts.
+  let neverOpenedHint = '';
 
   function socketUrl() {
     const u = new URL('ws', location.href);
@@ -56,13 +59,17 @@
 
   function connect() {
     retryTimer = null;
-    setConn('connecting', attempt === 0 ? 'connecting…' : `reconnecting… (try ${attempt + 1})`);
+    setConn(
+      'connecting',
+      attempt === 0 ? 'connecting…' : `reconnecting… (try ${attempt + 1})${neverOpenedHint}`,
+    );
     const sock = new WebSocket(socketUrl());
     ws = sock;
     let opened = false;
     sock.onopen = () => {
       opened = true;
       everOpened = true;
+      neverOpenedHint = '';
       attempt = 0;
       setConn('live', 'live');
       sock.send(JSON.stringify({ type: 'subscribe', streams: wanted }));
@@ -86,6 +93,7 @@
       if (!opened && !everOpened && token === null)
         why = ' (if the server needs a token, add ?token=… to this URL)';
       else if (!opened && !everOpened) why = ' (check the token in this URL)';
+      if (!everOpened) neverOpenedHint = why;
       setConn('down', `disconnected${why} — retry in ${Math.round(delay / 1000)} s`);
       for (const s of streams.values()) s.dirty = true;
       scheduleRender();
