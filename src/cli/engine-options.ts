@@ -22,10 +22,14 @@ export interface EngineFlags {
 /** The flags every command that runs the model shares (infer, classify, serve). */
 export function addEngineOptions(cmd: Command, defaults: { maxBatch?: number } = {}): Command {
   return cmd
-    .option('--model <preset|config.json>', 'model preset or config file', 'vit-b16-224')
+    .option(
+      '--model <preset|config.json|folder>',
+      'model preset, config file, or checkpoint folder',
+      'vit-b16-224',
+    )
     .option(
       '--weights <file|url|name>',
-      "weights: a .npz/.safetensors file (offline), an https URL, or a checkpoint name; default: the model's default checkpoint, downloaded on first use",
+      "weights: a .npz/.safetensors file (offline), an https URL, or a checkpoint name; default: the weights file beside --model's config.json, else the preset's checkpoint, downloaded on first use",
     )
     .option('--precision <p>', 'fp32, fp16 or int8 (default fp16 on webgpu, fp32 on cpu)')
     .option('--int8-mode <1|2>', 'INT8 mode: 1 = int8 GEMM inputs, 2 = int8 between fused kernels', '1')

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { EngineError } from '../errors.js';
 import type { FetchWeightsOptions } from '../models/download.js';
+import { defaultWeightsSpec } from '../models/model-folder.js';
 import { resolveWeightsDetailed } from '../models/resolve.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import type { ViTConfig } from './config.js';
@@ -18,7 +19,10 @@ import { loadWeights } from './weights/index.js';
 export interface OpenEngineOptions {
   /** A preset name (vit-b16-224, ...), a config.json path, or a config object. Default vit-b16-224. */
   model?: string | ViTConfig;
-  /** A weights file, an https URL, or a checkpoint name; default: the model's default checkpoint (downloaded once). */
+  /**
+   * A weights file, an https URL, or a checkpoint name; default: the .safetensors/.npz beside the model's
+   * config.json when `model` is a folder or file, else the preset's default checkpoint (downloaded once).
+   */
   weights?: string | ViTWeights;
   precision?: Precision;
   /** INT8 only: 1 = int8 GEMM inputs, 2 = int8 between fused kernels (FasterTransformer's quant modes). */
@@ -47,7 +51,10 @@ export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> 
   if (typeof opts.weights === 'object') {
     weights = opts.weights;
   } else {
-    const resolved = await resolveWeightsDetailed(opts.weights ?? config.name, opts.download);
+    const spec =
+      opts.weights ??
+      defaultWeightsSpec(typeof opts.model === 'string' ? opts.model : undefined, config.name);
+    const resolved = await resolveWeightsDetailed(spec, opts.download);
     if (resolved.entry) config = { ...config, mean: resolved.entry.mean, std: resolved.entry.std };
     logger.info({ weights: resolved.path }, 'loading weights');
     weightsFile = resolved.path;

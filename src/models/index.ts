@@ -20,5 +20,6 @@ export {
   parseUrlSpec,
   targetFor,
 } from './download.js';
+export { defaultWeightsSpec, weightsBesideModel } from './model-folder.js';
 export { type DownloadProgressReporter, downloadProgressReporter } from './progress.js';
 export { type ResolvedWeights, resolveWeights, resolveWeightsDetailed } from './resolve.js';

@@ -17,6 +17,10 @@ describe('vitstream usage errors', () => {
     [['bench', 'decode', 'x.mp4', '--frames', '0'], /--frames: expected a positive integer, got "0"/],
     [['bench', 'decode', '/no/such/clip.mp4'], /video source \/no\/such\/clip\.mp4: no such file/],
     [['bench', 'decode', 'package.json'], /video source package\.json: .*Invalid data found/],
+    [
+      ['calibrate', '--model', 'vit-b16-224', '--images', 'x'],
+      /--weights: required, since 'vit-b16-224' is not a folder holding a \.safetensors or \.npz file/,
+    ],
   ])('%j: exit 2 with a message, no stack trace', async (args, message) => {
     const r = await runCli(args);
     expect(r.stderr).toMatch(message);

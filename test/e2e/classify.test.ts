@@ -192,9 +192,13 @@ describe('vitstream classify agrees with the golden logits of the checkpoint', (
 
   it('top-1 agrees on >= 90% of the golden frames; probabilities are close', async () => {
     const out = path.join(tmp, 'all-frames.jsonl');
-    const r = await runCli(['classify', ...clips.map(clip), ...model.args, '--top-k', '10', '--out', out], {
-      timeoutMs: 90_000,
-    });
+    // `--model FOLDER` alone, as a downloaded checkpoint folder is used: the weights are the model.safetensors beside config.json.
+    const r = await runCli(
+      ['classify', ...clips.map(clip), '--model', model.dir, '--top-k', '10', '--out', out],
+      {
+        timeoutMs: 90_000,
+      },
+    );
     expect(r.code, r.stderr).toBe(0);
     const lines = readJsonl(out);
     const golden = readNpy(model.file('logits.npy'));

@@ -6,6 +6,7 @@ import { type CalibrationMethod, defaultScalesPath } from '../../engine/int8/sca
 import { resolveModel } from '../../engine/presets.js';
 import { loadWeights } from '../../engine/weights/index.js';
 import { GpuUnavailableError, InputError } from '../../errors.js';
+import { weightsBesideModel } from '../../models/model-folder.js';
 import { checkWritable, writeOutputFile } from '../../util/output-file.js';
 import { parseChoice, parsePositiveInt } from '../options.js';
 
@@ -18,8 +19,11 @@ export function registerCalibrate(program: Command): void {
     .description(
       'INT8 post-training calibration: activation ranges from an FP32 pass over your images or video frames',
     )
-    .requiredOption('--model <preset|config.json>', 'model')
-    .requiredOption('--weights <file>', 'weights (.npz or .safetensors)')
+    .requiredOption('--model <preset|config.json|folder>', 'model')
+    .option(
+      '--weights <file>',
+      "weights (.npz or .safetensors); default: the file beside --model's config.json",
+    )
     .requiredOption(
       '--images <paths...>',
       'folders, video or image files, or .npy uint8 RGB [N,S,S,3] at the model size',
@@ -36,7 +40,7 @@ export function registerCalibrate(program: Command): void {
     .action(
       async (o: {
         model: string;
-        weights: string;
+        weights?: string;
         images: string[];
         frames: string;
         method: string;
@@ -52,9 +56,15 @@ export function registerCalibrate(program: Command): void {
             input: '--percentile',
           });
         const config = resolveModel(o.model);
-        const weights = await loadWeights(o.weights, config);
+        const weightsFile = o.weights ?? weightsBesideModel(o.model);
+        if (!weightsFile)
+          throw new InputError(
+            `--weights: required, since '${o.model}' is not a folder holding a .safetensors or .npz file`,
+            { input: '--weights' },
+          );
+        const weights = await loadWeights(weightsFile, config);
         // Before the frames and the calibration pass: an unwritable --out fails first.
-        const out = o.out ?? defaultScalesPath(o.weights);
+        const out = o.out ?? defaultScalesPath(weightsFile);
         checkWritable(out, 'the scales');
         const frames = await loadCalibrationFrames(config, o.images, parsePositiveInt(o.frames, '--frames'));
         const gpu = await calibrationGpu(backend);
