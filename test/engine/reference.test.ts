@@ -5,26 +5,8 @@ import type { EngineInput } from '../../src/engine/types.js';
 import { loadWeights } from '../../src/engine/weights/index.js';
 import { EngineError } from '../../src/errors.js';
 import { readNpy } from '../../src/util/npy.js';
+import { argmaxRows, relMaxError } from '../helpers/compare.js';
 import { sharedPath } from '../helpers/shared.js';
-
-/** max |got − want| relative to max |want|: the goldens' yardstick. */
-function relErr(got: Float32Array, want: Float32Array): number {
-  expect(got.length).toBe(want.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
-
-const argmaxRows = (x: Float32Array, cols: number) =>
-  Array.from({ length: x.length / cols }, (_, r) => {
-    let best = 0;
-    for (let j = 1; j < cols; j++) if (x[r * cols + j] > x[r * cols + best]) best = j;
-    return best;
-  });
 
 const f32 = (file: string) => readNpy(file).data as Float32Array;
 
@@ -53,10 +35,10 @@ describe.each(['vit-tiny-test', 'vit-mini-224'])('reference forward on %s', (fix
           ? { kind, data: readNpy(dir('rgb.npy')).data as Uint8Array, count: 4 }
           : { kind, data: f32(dir('pixel_values.npy')), count: 4 };
       const r = referenceForward(config, weights, input, { capture: true });
-      expect(relErr(r.embeddings!, f32(dir('embeddings.npy')))).toBeLessThan(1e-4);
-      expect(relErr(r.block0!, f32(dir('block0.npy')))).toBeLessThan(1e-4);
-      expect(relErr(r.features!, f32(dir('features.npy')))).toBeLessThan(1e-4);
-      expect(relErr(r.logits, f32(dir('logits.npy')))).toBeLessThan(1e-4);
+      expect(relMaxError(r.embeddings!, f32(dir('embeddings.npy')))).toBeLessThan(1e-4);
+      expect(relMaxError(r.block0!, f32(dir('block0.npy')))).toBeLessThan(1e-4);
+      expect(relMaxError(r.features!, f32(dir('features.npy')))).toBeLessThan(1e-4);
+      expect(relMaxError(r.logits, f32(dir('logits.npy')))).toBeLessThan(1e-4);
     },
   );
 });
@@ -77,7 +59,7 @@ describe('reference forward on the trained vit-cifar10-demo (tanh GELU, no final
       count: rgb.shape[0],
     });
     expect(logits.length).toBe(want.length);
-    expect(relErr(logits, want)).toBeLessThan(1e-4);
+    expect(relMaxError(logits, want)).toBeLessThan(1e-4);
     expect(argmaxRows(logits, config.numClasses)).toEqual(argmaxRows(want, config.numClasses));
   });
 });
@@ -99,8 +81,8 @@ describe('cpu engine', () => {
       engine.infer({ kind: 'rgb', data: rgb.subarray(0, one), count: 1 }),
       engine.infer({ kind: 'rgb', data: rgb.subarray(one, 2 * one), count: 1 }),
     ]);
-    expect(relErr(a, want.subarray(0, c))).toBeLessThan(1e-4);
-    expect(relErr(b, want.subarray(c, 2 * c))).toBeLessThan(1e-4);
+    expect(relMaxError(a, want.subarray(0, c))).toBeLessThan(1e-4);
+    expect(relMaxError(b, want.subarray(c, 2 * c))).toBeLessThan(1e-4);
     await expect(engine.infer({ kind: 'rgb', data: rgb.subarray(0, one - 1), count: 1 })).rejects.toThrow(
       `needs ${one} values, got ${one - 1}`,
     );

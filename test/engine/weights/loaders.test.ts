@@ -9,6 +9,7 @@ import { toFloat32 } from '../../../src/engine/weights/dtype.js';
 import { inferConfigFromWeights, loadWeights } from '../../../src/engine/weights/index.js';
 import { WeightsFormatError } from '../../../src/errors.js';
 import { readNpy } from '../../../src/util/npy.js';
+import { relMaxError } from '../../helpers/compare.js';
 import { sharedPath } from '../../helpers/shared.js';
 import {
   asF32,
@@ -55,21 +56,11 @@ function maxDiff(a: ViTWeights, b: ViTWeights): number {
   return m;
 }
 
-function relErr(got: Float32Array, want: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return diff / scale;
-}
-
 /** Logits of the fixture's four images with these weights, against the golden logits. */
 function goldenErr(name: string, config: ViTConfig, w: ViTWeights): number {
   const px = readNpy(fixture(name, 'pixel_values.npy')).data as Float32Array;
   const { logits } = referenceForward(config, w, { kind: 'pixels', data: px, count: 4 });
-  return relErr(logits, readNpy(fixture(name, 'logits.npy')).data as Float32Array);
+  return relMaxError(logits, readNpy(fixture(name, 'logits.npy')).data as Float32Array);
 }
 
 async function rejection(p: Promise<unknown>): Promise<WeightsFormatError> {
