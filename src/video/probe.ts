@@ -15,13 +15,21 @@ export interface MediaInfo {
  * exits). Only for progress display: failures return {} and the decode reports the real error.
  */
 export async function probeMedia(input: string, timeoutMs = 10_000): Promise<MediaInfo> {
+  // Standard input can be read once, by the decoder: a probe would wait on a pipe nobody writes to, or steal
+  // the stream's first bytes.
+  if (input === '-' || input.startsWith('pipe:')) return {};
   const ff = await resolveFfmpeg().catch(() => undefined);
   if (!ff) return {};
-  const stderr = await new Promise<string>((resolve) =>
-    execFile(ff.path, ['-hide_banner', '-i', input], { timeout: timeoutMs }, (_e, _out, err) =>
-      resolve(String(err ?? '')),
-    ),
-  );
+  const stderr = await new Promise<string>((resolve) => {
+    const child = execFile(
+      ff.path,
+      ['-hide_banner', '-nostdin', '-i', input],
+      // SIGKILL: an ffmpeg blocked opening a network input ignores SIGTERM.
+      { timeout: timeoutMs, killSignal: 'SIGKILL' },
+      (_e, _out, err) => resolve(String(err ?? '')),
+    );
+    child.stdin?.end();
+  });
   const d = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(stderr);
   const durationMs = d ? ((Number(d[1]) * 60 + Number(d[2])) * 60 + Number(d[3])) * 1000 : undefined;
   const f = /Video:.*?, (\d+(?:\.\d+)?) fps/.exec(stderr) ?? /Video:.*?, (\d+(?:\.\d+)?) tbr/.exec(stderr);

@@ -85,6 +85,28 @@ describe('vitstream classify (files to predictions)', () => {
     expect(airplane / lines.length).toBeGreaterThan(0.5);
   });
 
+  it('- reads the video from standard input (README: `cat clip.mkv | vitstream classify -`)', async () => {
+    const file = clip('person_signing_640x480.mkv');
+    const r = await runCli(['classify', '-', ...model.args, '--every', '10'], {
+      stdinFile: file,
+      timeoutMs: 60_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line);
+    const times = relativeTimes(file);
+    expect(lines.map((l) => l.frame)).toEqual(
+      Array.from({ length: Math.ceil(times.length / 10) }, (_, i) => i * 10),
+    );
+    for (const l of lines) {
+      expect(l.streamId).toBe('-');
+      expect(l.ptsMs).toBeCloseTo(times[l.frame]!, 0);
+      checkTop(l, 5);
+    }
+  });
+
   it('--format csv to stdout: a header and one row per (frame, rank)', async () => {
     const file = clip('street_bikes_640x272.mp4');
     const r = await runCli([

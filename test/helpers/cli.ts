@@ -1,5 +1,14 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +92,8 @@ export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** A file piped to the CLI's standard input (else its stdin is closed at once). */
+  stdinFile?: string;
 }
 
 /** Runs the CLI to completion; a run over `timeoutMs` is killed and rejected. */
@@ -95,6 +106,10 @@ export function runCli(args: string[], o: RunOptions = {}): Promise<CliResult> {
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  // The CLI may stop reading early (an error): its closed pipe is not the test's failure.
+  child.stdin.on('error', () => {});
+  if (o.stdinFile) createReadStream(o.stdinFile).pipe(child.stdin);
+  else child.stdin.end();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
