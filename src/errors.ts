@@ -23,6 +23,11 @@ export class GpuUnavailableError extends VitstreamError {}
 export class EngineError extends VitstreamError {}
 /** Tensor or image input (CLI `infer`, `.npy` files) of the wrong kind or size. */
 export class InputError extends VitstreamError {}
+/**
+ * The reader of an output went away: a pipe closed early, as `vitstream classify clip.mp4 | head` does.
+ * Not a failure to report: the CLI stops its work and exits quietly, like other Unix tools.
+ */
+export class OutputClosedError extends VitstreamError {}
 /** ffmpeg could not be found or is unusable. */
 export class FfmpegNotFoundError extends VitstreamError {}
 /** A video source that cannot be opened or decoded. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import { VitstreamError } from '../errors.js';
+import { Command, CommanderError, Option } from 'commander';
+import { OutputClosedError, VitstreamError } from '../errors.js';
 import { registerBench } from './commands/bench.js';
 import { registerCalibrate } from './commands/calibrate.js';
 import { registerClassify } from './commands/classify.js';
@@ -9,13 +9,19 @@ import { registerInfo } from './commands/info.js';
 import { registerServe } from './commands/serve.js';
 import { registerTune } from './commands/tune.js';
 
+const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
 /** `vitstream <command>`: each command lives in its own module under commands/. */
 export function buildProgram(): Command {
   const program = new Command('vitstream')
     .description('Streaming video classification with Vision Transformers on WebGPU')
     .version('0.1.0')
     .showHelpAfterError()
-    .option('--log-level <level>', 'log level on stderr: silent, error, warn, info, debug', 'warn');
+    .addOption(
+      new Option('--log-level <level>', 'log level on stderr (default: warn; info for serve)').choices(
+        LOG_LEVELS,
+      ),
+    );
   registerInfo(program);
   registerInfer(program);
   registerClassify(program);
@@ -35,6 +41,8 @@ async function main(argv: string[]): Promise<void> {
   } catch (e) {
     // Usage errors (unknown option, missing argument) exit 2 like other bad input; 1 means files failed.
     if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+    // `vitstream classify clip.mp4 | head`: the work was stopped; exit as a tool killed by SIGPIPE would (128 + 13).
+    if (e instanceof OutputClosedError) process.exit(141);
     // Expected failures (bad input, missing GPU, ...) are one clear line; anything else is a bug.
     if (e instanceof VitstreamError) {
       process.stderr.write(`vitstream: ${e.message}\n`);

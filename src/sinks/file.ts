@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { OutputClosedError } from '../errors.js';
 import type { Prediction } from '../predictions.js';
 import { cannotWrite } from '../util/output-file.js';
 
@@ -39,8 +40,12 @@ export function openPredictionStream(
 ): PredictionFileSink {
   const file = name;
   let failure: Error | undefined;
+  const failed = (e: Error): Error =>
+    (e as NodeJS.ErrnoException).code === 'EPIPE'
+      ? new OutputClosedError(`${file} was closed by its reader`, { input: file, cause: e })
+      : cannotWrite(file, 'predictions', e);
   out.on('error', (e) => {
-    failure = cannotWrite(file, 'predictions', e);
+    failure ??= failed(e);
   });
   if (format === 'csv') out.write(CSV_HEADER);
   const render = (p: Prediction) =>
@@ -64,7 +69,10 @@ export function openPredictionStream(
   return {
     async write(p) {
       if (failure) throw failure;
-      if (!out.write(render(p))) await once(out, 'drain');
+      if (!out.write(render(p)))
+        await once(out, 'drain').catch((e: Error) => {
+          throw failure ?? failed(e);
+        });
     },
     async close() {
       if (failure) throw failure;

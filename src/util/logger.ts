@@ -1,4 +1,5 @@
 import { type Logger, pino } from 'pino';
+import { InputError } from '../errors.js';
 
 export type { Logger };
 
@@ -7,10 +8,14 @@ export type { Logger };
  * or an explicit level (the CLI passes `--log-level`). Logs go to stderr so stdout stays data.
  */
 export function createLogger(name: string, level?: string): Logger {
-  return pino(
-    { name, level: level ?? process.env.VITSTREAM_LOG ?? 'silent' },
-    pino.destination({ fd: 2, sync: true }),
-  );
+  const fromEnv = level === undefined ? process.env.VITSTREAM_LOG : undefined;
+  // pino throws a bare "default level:x must be included in custom levels" for an unknown one.
+  if (fromEnv !== undefined && !(fromEnv in pino.levels.values) && fromEnv !== 'silent')
+    throw new InputError(
+      `VITSTREAM_LOG: expected one of ${[...Object.keys(pino.levels.values), 'silent'].join(', ')}, got "${fromEnv}"`,
+      { input: 'VITSTREAM_LOG' },
+    );
+  return pino({ name, level: level ?? fromEnv ?? 'silent' }, pino.destination({ fd: 2, sync: true }));
 }
 
 /** A logger that drops everything: the default for library objects given none. */

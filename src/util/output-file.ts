@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 
@@ -28,6 +28,8 @@ export function checkWritable(file: string, what: string): void {
 /** writeFileSync whose failure (a full disk, a path checkWritable let through) names the file. */
 export function writeOutputFile(file: string, what: string, text: string): void {
   try {
+    // checkWritable accepted missing folders below a writable one: make them.
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     writeFileSync(file, text);
   } catch (e) {
     throw cannotWrite(file, what, e);

@@ -18,6 +18,10 @@ describe('vitstream usage errors', () => {
     [['bench', 'decode', '/no/such/clip.mp4'], /video source \/no\/such\/clip\.mp4: no such file/],
     [['bench', 'decode', 'package.json'], /video source package\.json: .*Invalid data found/],
     [
+      ['--log-level', 'bogus', 'info'],
+      /argument 'bogus' is invalid\. Allowed choices are silent, fatal, error, warn/,
+    ],
+    [
       ['calibrate', '--model', 'vit-b16-224', '--images', 'x'],
       /--weights: required, since 'vit-b16-224' is not a folder holding a \.safetensors or \.npz file/,
     ],

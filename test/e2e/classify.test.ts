@@ -1,9 +1,18 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../src/util/npy.js';
-import { cifarModel, ensureBuilt, probeFrameTimes, runCli } from '../helpers/cli.js';
+import {
+  childPids,
+  cifarModel,
+  ensureBuilt,
+  isAlive,
+  probeFrameTimes,
+  runCli,
+  startCli,
+} from '../helpers/cli.js';
 import { sharedPath } from '../helpers/shared.js';
 
 // `vitstream classify` as a user runs it, on real clips with the trained CIFAR-10 demo checkpoint.
@@ -104,6 +113,24 @@ describe('vitstream classify (files to predictions)', () => {
       expect(l.streamId).toBe('-');
       expect(l.ptsMs).toBeCloseTo(times[l.frame]!, 0);
       checkTop(l, 5);
+    }
+  });
+
+  it('| head: when the reader closes stdout, it stops ffmpeg and exits 141 quietly, as a tool killed by SIGPIPE', async () => {
+    const cli = startCli(['classify', clip('airplane_field_640x360.mp4'), ...model.args]);
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!cli.stdout().includes('\n') && Date.now() < deadline) await sleep(20);
+      expect(JSON.parse(cli.stdout().split('\n')[0]!).frame).toBe(0);
+      const ffmpegs = childPids(cli.child.pid!, 'ffmpeg');
+      cli.child.stdout!.destroy();
+      const { code } = await cli.exited;
+      expect(cli.stderr()).not.toMatch(STACK);
+      expect(cli.stderr()).not.toMatch(/EPIPE|vitstream:/);
+      expect(code).toBe(141);
+      for (const pid of ffmpegs) expect(isAlive(pid)).toBe(false);
+    } finally {
+      cli.kill();
     }
   });
 

@@ -38,4 +38,11 @@ describe('output files', () => {
     writeOutputFile(ok, 'the cache', '{}\n');
     expect(readFileSync(ok, 'utf8')).toBe('{}\n');
   });
+
+  it('writeOutputFile makes the folders that checkWritable accepted as still to be made', () => {
+    const deep = path.join(tmp, 'c', 'd', 'scales.json');
+    checkWritable(deep, 'the scales');
+    writeOutputFile(deep, 'the scales', '{}\n');
+    expect(readFileSync(deep, 'utf8')).toBe('{}\n');
+  });
 });

@@ -55,10 +55,12 @@ export function registerClassify(program: Command): void {
     const topK = parsePositiveInt(f.topK, '--top-k');
     // The output first: an unwritable --out fails before the model is loaded.
     const sink = f.out ? openPredictionFile(f.out, format) : undefined;
-    const engine = await openEngineFromFlags(f, program.opts().logLevel).catch(async (e: unknown) => {
-      await sink?.close().catch(() => undefined);
-      throw e;
-    });
+    const engine = await openEngineFromFlags(f, program.opts().logLevel ?? 'warn').catch(
+      async (e: unknown) => {
+        await sink?.close().catch(() => undefined);
+        throw e;
+      },
+    );
     const board = progressBoard();
     // Stream ids are the paths as given; a file named twice gets a suffix so its counts stay its own.
     const summaries = new Map<string, FileSummary>();

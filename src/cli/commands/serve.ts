@@ -70,8 +70,9 @@ export function registerServe(program: Command): void {
     .option('--allow-unverified', 'allow downloading checkpoints that have no pinned SHA-256')
     .option('--exit-when-done', 'exit once every feed has ended (files played once) instead of serving on')
     .action(async (sources: string[], f: ServeFlags) => {
-      const logLevel = program.opts().logLevel as string;
-      const logger = createLogger('vitstream serve', logLevel === 'warn' ? 'info' : logLevel);
+      // A server's log is its record: info by default (feeds starting, failing, recovering).
+      const logLevel = (program.opts().logLevel as string | undefined) ?? 'info';
+      const logger = createLogger('vitstream serve', logLevel);
       const config = buildConfig(sources, f);
       const engine = await openEngineFromFlags(
         {
