@@ -12,8 +12,9 @@ import type { VitstreamServer } from '../src/server/server.js';
 import { type StreamController, StreamRequestError } from '../src/server/streams.js';
 import { type Logger, silentLogger } from '../src/util/logger.js';
 import type { ResizeMode } from '../src/video/args.js';
+import type { SourceEvent } from '../src/video/events.js';
 import { probeMedia } from '../src/video/probe.js';
-import { type ResolvedSource, resolveSource, type VideoSource } from '../src/video/source.js';
+import { detectKind, type ResolvedSource, resolveSource, type VideoSource } from '../src/video/source.js';
 import { type FeedSource, liveFeeds } from './liveFeeds.js';
 
 export interface FeedSpec extends VideoSource {
@@ -48,6 +49,8 @@ export interface DashboardPipeline {
   done: Promise<void>;
   /** Streams running now. */
   streams(): StreamInfo[];
+  /** Feeds whose source failed and has not recovered since (a missing or broken file, a refusing camera), with the last error. */
+  failures(): { id: string; message: string }[];
   stop(): void;
 }
 
@@ -70,6 +73,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
   const gpu = engine as Engine & { gpuBytes?: number };
   server.metrics.setGpuBytesProvider(() => gpu.gpuBytes);
   const states = new Map<string, string>();
+  const failures = new Map<string, string>(); // id -> the source's last error, until it recovers
   const removed = new Map<string, number>(); // id -> when: its late predictions are not published
   const feeds = liveFeeds(
     o.feeds.map((f, i) => ({ ...f, id: sources[i].id })),
@@ -107,6 +111,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
         return;
       case 'removed': {
         states.delete(ev.streamId);
+        failures.delete(ev.streamId);
         const now = Date.now();
         for (const [id, at] of removed) if (now - at > REMOVED_GRACE_MS) removed.delete(id);
         removed.set(ev.streamId, now);
@@ -122,11 +127,16 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
         return;
       }
       default:
-        if (ev.type === 'started' || ev.type === 'recovered') states.set(ev.streamId, 'live');
+        if (ev.type === 'started') states.set(ev.streamId, 'connecting');
+        else if (ev.type === 'recovered' || (ev.type === 'stats' && ev.frames > 0))
+          states.set(ev.streamId, 'live');
         else if (ev.type === 'stalled') states.set(ev.streamId, 'stalled');
         else if (ev.type === 'reconnecting') states.set(ev.streamId, 'reconnecting');
         else if (ev.type === 'ended' && ev.reason !== 'unsubscribed') states.set(ev.streamId, 'ended');
         if (removed.has(ev.streamId)) return;
+        if (ev.type === 'error') failures.set(ev.streamId, ev.error.message);
+        else if (ev.type === 'recovered') failures.delete(ev.streamId);
+        logSourceEvent(logger, ev);
         server.stats.sourceEvent(ev);
     }
   });
@@ -220,6 +230,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
   return {
     done,
     streams: controller.list,
+    failures: () => [...failures].map(([id, message]) => ({ id, message })),
     stop() {
       server.setStreamController(undefined);
       sub?.unsubscribe();
@@ -227,6 +238,33 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
       pending.clear();
     },
   };
+}
+
+/** A source's life in the server log: failures as errors, restarts as warnings, the rest as info ('stats' at debug). */
+function logSourceEvent(logger: Logger, ev: SourceEvent): void {
+  const stream = ev.streamId;
+  switch (ev.type) {
+    case 'error':
+      logger.error({ stream, err: ev.error.message }, 'source failed');
+      return;
+    case 'stalled':
+      logger.warn({ stream, kind: ev.kind, waitedMs: ev.waitedMs }, 'source stalled: ffmpeg killed');
+      return;
+    case 'reconnecting':
+      logger.warn({ stream, attempt: ev.attempt, delayMs: ev.delayMs }, 'source reconnecting');
+      return;
+    case 'recovered':
+      logger.info({ stream, downMs: ev.downMs, restarts: ev.restarts }, 'source recovered');
+      return;
+    case 'ended':
+      logger.info({ stream, reason: ev.reason, frames: ev.frames }, 'source ended');
+      return;
+    case 'started':
+      logger.debug({ stream, pid: ev.pid, attempt: ev.attempt }, 'ffmpeg started');
+      return;
+    case 'stats':
+      logger.debug({ stream, frames: ev.frames, fps: ev.fps }, 'source stats');
+  }
 }
 
 const ALLOWED_SCHEMES = new Set([
@@ -242,6 +280,39 @@ const ALLOWED_SCHEMES = new Set([
   'rtp',
 ]);
 
+const urlExpected = () =>
+  `expected an absolute URL with one of the schemes ${[...ALLOWED_SCHEMES].join(', ')}`;
+
+/**
+ * Why a feed's input cannot work, before anything is started: a URL of a scheme ffmpeg is not asked to
+ * read or that does not parse, or a local file or folder that is not there (a camera device is left to
+ * the watchdog: it may be plugged in later). undefined when it may work. One check for the stream API,
+ * the command line and the config file.
+ */
+export async function feedInputProblem(s: { url?: string; path?: string }): Promise<string | undefined> {
+  const input = s.url ?? s.path;
+  if (input === undefined) return undefined;
+  const field = s.url !== undefined ? 'url' : 'path';
+  const kind = detectKind(input);
+  if (kind === 'url') {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(input)![1]!.toLowerCase();
+    let ok = ALLOWED_SCHEMES.has(scheme);
+    if (ok) {
+      try {
+        new URL(input);
+      } catch {
+        ok = false;
+      }
+    }
+    return ok ? undefined : `${field} "${input}": ${urlExpected()}`;
+  }
+  if (kind === 'file') {
+    const st = await stat(input).catch(() => undefined);
+    if (!st?.isFile() && !st?.isDirectory()) return `${field} "${input}": no such file on the server`;
+  }
+  return undefined;
+}
+
 /** A stream request from the API, checked: shape (400), URL scheme (400), local path exists (400). */
 export async function validateStreamRequest(request: unknown): Promise<FeedSource> {
   if (typeof request !== 'object' || request === null || Array.isArray(request))
@@ -252,26 +323,10 @@ export async function validateStreamRequest(request: unknown): Promise<FeedSourc
   } catch (e) {
     throw new StreamRequestError(400, (e as Error).message);
   }
-  if (s.url !== undefined) {
-    const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s.url);
-    let ok = m !== null && ALLOWED_SCHEMES.has(m[1].toLowerCase());
-    if (ok) {
-      try {
-        new URL(s.url);
-      } catch {
-        ok = false;
-      }
-    }
-    if (!ok)
-      throw new StreamRequestError(
-        400,
-        `url "${s.url}": expected an absolute URL with one of the schemes ${[...ALLOWED_SCHEMES].join(', ')}`,
-      );
-  }
-  if (s.path !== undefined && !/^\/dev\/video\d+$/.test(s.path)) {
-    const st = await stat(s.path).catch(() => undefined);
-    if (!st?.isFile()) throw new StreamRequestError(400, `path "${s.path}": no such file on the server`);
-  }
+  if (s.url !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(s.url))
+    throw new StreamRequestError(400, `url "${s.url}": ${urlExpected()}`);
+  const problem = await feedInputProblem(s);
+  if (problem) throw new StreamRequestError(400, problem);
   const { every, fps, ...rest } = s;
   return { ...rest, sample: every ? { every } : fps ? { fps } : undefined };
 }

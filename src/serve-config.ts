@@ -51,7 +51,11 @@ export const serveConfigSchema = z
         weights: z.string().optional(),
         precision: z.enum(['fp32', 'fp16', 'int8']).optional(),
         int8Mode: z.union([z.literal(1), z.literal(2)]).optional(),
+        /** INT8 scales from `vitstream calibrate`; default scales.json beside the weights. */
+        scales: z.string().optional(),
         backend: z.enum(['webgpu', 'cpu']).default('webgpu'),
+        /** WebGPU adapter, by name or index (see `vitstream info`). */
+        adapter: z.string().optional(),
         topK: z.number().int().positive().default(5),
       })
       .strict()

@@ -67,14 +67,9 @@ export class PipelineStats {
         // by the stall watchdog reports its final totals ('ended') after the retry is scheduled.
         s.sourceFrames = 0;
         s.sourceDropped = 0;
-        this.setState(stream, 'live');
-        if (ev.attempt > 0)
-          this.emit({
-            kind: 'reconnected',
-            level: 'info',
-            streamId: stream,
-            message: `source back after ${ev.attempt} retries`,
-          });
+        // ffmpeg was started, nothing more: the stream is live once frames arrive (the periodic stats,
+        // or 'recovered' after failures). A camera that refuses every connection never shows as back.
+        this.setState(stream, 'connecting');
         break;
       case 'stats':
         this.sourceTotals(stream, ev.frames, ev.dropped, ev.atMs);
@@ -144,6 +139,7 @@ export class PipelineStats {
     s.sourceFrames = frames;
     s.sourceDropped = dropped;
     if (newFrames > 0) this.frameIn(stream, newFrames, atMs);
+    if (newFrames > 0 && s.state === 'connecting') this.setState(stream, 'live');
     if (newDropped > 0) this.dropped(stream, 'source_behind', newDropped);
   }
 

@@ -1,8 +1,19 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type CliProcess, childPids, cifarModel, ensureBuilt, isAlive, startCli } from '../helpers/cli.js';
+import {
+  type CliProcess,
+  childPids,
+  cifarModel,
+  ensureBuilt,
+  isAlive,
+  probeFrameTimes,
+  runCli,
+  startCli,
+} from '../helpers/cli.js';
 import { sharedPath } from '../helpers/shared.js';
 
 // `vitstream serve` as a user runs it: a clip played as a live feed, a WebSocket client, /metrics,
@@ -94,6 +105,73 @@ describe('vitstream serve', () => {
     expect(client.predictions().at(-1)!.frame).toBeLessThan(89);
     const withStream = client.stats().filter((s) => (s.streams as Record<string, unknown>)[clip]);
     expect(withStream.length).toBeGreaterThan(0);
+  });
+
+  it('--exit-when-done with a broken file beside a good one: every good frame classified, the broken feed named, exit 1', async () => {
+    const good = sharedPath('media', 'person_signing_640x480.mkv');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'vitstream-serve-'));
+    const broken = path.join(dir, 'truncated.mp4');
+    // The first 200 kB of an MP4 whose index (moov) is at the end: not a playable file.
+    writeFileSync(broken, readFileSync(sharedPath('media', 'bottles_640x360.mp4')).subarray(0, 200_000));
+    try {
+      proc = startCli(['serve', good, broken, ...model.args, '--exit-when-done', '--port', '0']);
+      const [, , wsUrl] = await proc.waitForStderr(SERVING);
+      const client = subscribeAll(wsUrl!);
+      const [{ code }] = await Promise.all([proc.exited, client.closed]);
+      expect(proc.stderr()).not.toMatch(/^\s+at /m);
+      expect(proc.stderr()).toMatch(
+        new RegExp(
+          `^vitstream: feed ${broken.replace(/[.]/g, '\\.')}: video source .*moov atom not found`,
+          'm',
+        ),
+      );
+      expect(proc.stderr()).not.toMatch(/^vitstream: feed .*person_signing/m);
+      expect(code).toBe(1);
+      // Files not played in real time lose no frame: from the client's first prediction (it connects after the
+      // server starts) to the clip's last frame, every one, in order.
+      const ps = client.predictions().filter((p) => p.streamId === good);
+      checkPredictions(ps, good);
+      const total = probeFrameTimes(good).length;
+      const first = ps[0]!.frame;
+      expect(ps.map((p) => p.frame)).toEqual(Array.from({ length: total - first }, (_, i) => first + i));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('feeds that cannot work (a missing file, a scheme ffmpeg is not asked to read): exit 2 naming each, before the model loads', async () => {
+    const r = await runCli([
+      'serve',
+      sharedPath('media', 'bottles_640x360.mp4'),
+      '/no/such.mp4',
+      'ftp://example.org/v.mp4',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('vitstream: command line: invalid\n');
+    expect(r.stderr).toContain('  streams.1: path "/no/such.mp4": no such file on the server\n');
+    expect(r.stderr).toMatch(
+      / {2}streams\.2: url "ftp:\/\/example\.org\/v\.mp4": expected an absolute URL with one of the schemes rtsp/,
+    );
+    expect(r.stderr).not.toMatch(/streams\.0/);
+  });
+
+  it('takes the engine flags classify takes: --scales reaches the INT8 engine, --int8-mode and --top-k are checked', async () => {
+    const clip = sharedPath('media', 'bottles_640x360.mp4');
+    const scales = await runCli([
+      'serve',
+      clip,
+      ...model.args,
+      '--precision',
+      'int8',
+      '--scales',
+      '/no/such/scales.json',
+    ]);
+    expect(scales.code).toBe(2);
+    expect(scales.stderr).toMatch(/^vitstream: .*\/no\/such\/scales\.json/m);
+    const mode = await runCli(['serve', clip, '--int8-mode', '3']);
+    expect(mode.stderr).toContain('vitstream: --int8-mode: expected 1 or 2, got "3"');
+    const topK = await runCli(['serve', clip, '--top-k', '0']);
+    expect(topK.stderr).toContain('vitstream: --top-k: expected a positive integer, got "0"');
   });
 
   it('--loop until SIGTERM: /metrics counts the stream, SIGTERM exits 0 and leaves no ffmpeg behind', async () => {

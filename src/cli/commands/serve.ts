@@ -1,12 +1,19 @@
 import type { Command } from 'commander';
-import { autoBatching, type FeedSpec, runDashboardPipeline } from '../../../pipelines/dashboard.js';
-import { InputError } from '../../errors.js';
+import {
+  autoBatching,
+  type FeedSpec,
+  feedInputProblem,
+  runDashboardPipeline,
+} from '../../../pipelines/dashboard.js';
+import { ConfigError, InputError } from '../../errors.js';
 import { parseServeConfig, readServeConfig, type ServeConfig } from '../../serve-config.js';
 import { childProcesses } from '../../server/processStats.js';
 import { createServer } from '../../server/server.js';
 import { createLogger } from '../../util/logger.js';
+import { detectKind } from '../../video/source.js';
 import { signalGroup } from '../../video/spawn.js';
 import { openEngineFromFlags } from '../engine-options.js';
+import { parseChoice, parseInt8Mode, parsePositiveInt } from '../options.js';
 
 interface ServeFlags {
   config?: string;
@@ -19,7 +26,12 @@ interface ServeFlags {
   model?: string;
   weights?: string;
   precision?: string;
+  int8Mode?: string;
+  scales?: string;
   backend?: string;
+  adapter?: string;
+  topK?: string;
+  resize?: string;
   maxBatch?: string;
   maxDelay?: string;
   firstFrameTimeout?: string;
@@ -46,10 +58,15 @@ export function registerServe(program: Command): void {
     .option('--realtime', 'play file sources at their own frame rate, as a camera would')
     .option('--loop', 'play file sources again when they end')
     .option('--fps <f>', 'classify at most f frames per second of each feed')
-    .option('--model <preset|config.json>', 'model (overrides the config)')
+    .option('--model <preset|config.json|folder>', 'model (overrides the config)')
     .option('--weights <file|url|name>', 'weights (overrides the config)')
     .option('--precision <p>', 'fp32, fp16 or int8 (overrides the config)')
+    .option('--int8-mode <1|2>', 'INT8 mode: 1 = int8 GEMM inputs, 2 = int8 between fused kernels')
+    .option('--scales <file>', 'INT8 calibration scales (default: scales.json beside the weights)')
     .option('--backend <b>', 'webgpu or cpu (overrides the config)')
+    .option('--adapter <name|index>', 'WebGPU adapter (see `vitstream info`)')
+    .option('--top-k <k>', 'classes per prediction (overrides the config; default 5)')
+    .option('--resize <mode>', 'squash, center-crop or letterbox (overrides the config; default squash)')
     .option(
       '--max-batch <n>',
       'largest batch (overrides the config; default: chosen from the feeds and the engine)',
@@ -74,13 +91,16 @@ export function registerServe(program: Command): void {
       const logLevel = (program.opts().logLevel as string | undefined) ?? 'info';
       const logger = createLogger('vitstream serve', logLevel);
       const config = buildConfig(sources, f);
+      await checkFeedInputs(config, f.config ?? 'command line');
       const engine = await openEngineFromFlags(
         {
           model: config.model.model,
           weights: config.model.weights,
           precision: config.model.precision,
           int8Mode: String(config.model.int8Mode ?? 1),
+          scales: config.model.scales,
           backend: config.model.backend,
+          adapter: config.model.adapter,
           // Automatic batching picks within this engine maximum.
           maxBatch: String(config.batching.maxBatch ?? 16),
           cacheDir: f.cacheDir,
@@ -141,8 +161,21 @@ export function registerServe(program: Command): void {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       await pipeline.done;
-      if (f.exitWhenDone) await shutdown('all feeds ended');
+      if (f.exitWhenDone) {
+        await shutdown('all feeds ended');
+        // Like classify: the failed feeds named at the end, and exit code 1.
+        const failed = pipeline.failures();
+        for (const { id, message } of failed) process.stderr.write(`vitstream: feed ${id}: ${message}\n`);
+        if (failed.length > 0) process.exitCode = 1;
+      }
     });
+}
+
+/** Every feed of the command line or config whose input cannot work (see feedInputProblem), in one error. */
+async function checkFeedInputs(config: ServeConfig, source: string): Promise<void> {
+  const problems = await Promise.all(config.streams.map((s) => feedInputProblem(s)));
+  const lines = problems.flatMap((p, i) => (p ? [`  streams.${i}: ${p}`] : []));
+  if (lines.length > 0) throw new ConfigError(`${source}: invalid\n${lines.join('\n')}`, { input: source });
 }
 
 /**
@@ -178,7 +211,10 @@ function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
     });
   const base: ServeConfig = f.config
     ? readServeConfig(f.config)
-    : parseServeConfig({ streams: sources.map((s) => ({ url: s })) }, 'command line');
+    : parseServeConfig(
+        { streams: sources.map((s) => (detectKind(s) === 'url' ? { url: s } : { path: s })) },
+        'command line',
+      );
   const maxDelayMs = f.maxDelay === undefined ? undefined : Number(f.maxDelay);
   if (maxDelayMs !== undefined && !(maxDelayMs > 0))
     throw new InputError(`--max-delay: expected a positive number of ms, got "${f.maxDelay}"`, {
@@ -206,8 +242,13 @@ function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
         ...(f.model && { model: f.model }),
         ...(f.weights && { weights: f.weights }),
         ...(f.precision && { precision: f.precision }),
+        ...(f.int8Mode && { int8Mode: parseInt8Mode(f.int8Mode) }),
+        ...(f.scales && { scales: f.scales }),
         ...(f.backend && { backend: f.backend }),
+        ...(f.adapter && { adapter: f.adapter }),
+        ...(f.topK && { topK: parsePositiveInt(f.topK, '--top-k') }),
       },
+      ...(f.resize && { resize: parseChoice(f.resize, '--resize', ['squash', 'center-crop', 'letterbox']) }),
       batching: {
         ...base.batching,
         ...(f.maxBatch && { maxBatch: Number(f.maxBatch) }),
