@@ -89,6 +89,8 @@ export function stripPrefix(line: string): string {
 export function classifyFailure(lines: string[]): string | undefined {
   const text = lines.join('\n');
   const rules: [RegExp, string][] = [
+    // image2 with -pattern_type glob says this when the glob matches nothing.
+    [/Could not open file : [^\n]*[*?[]/, 'no file matches this glob'],
     [
       /matches no streams|does not contain any stream|no video stream/i,
       'has no video stream (audio-only or data-only input)',

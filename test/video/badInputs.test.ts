@@ -118,4 +118,9 @@ describe('bad inputs give a VideoSourceError naming the input and the reason', (
   it('a directory without images', async () => {
     expectError((await attempt(`${tmp.dir}/`)).error, `${tmp.dir}/`, /no images/i);
   });
+
+  it('a glob that matches no file', async () => {
+    const glob = `${tmp.dir}/nothing-*.png`;
+    expectError((await attempt(glob)).error, glob, /: no file matches this glob/);
+  });
 });
