@@ -6,6 +6,7 @@ import { readNpy } from '../../util/npy.js';
 import type { ViTConfig } from '../config.js';
 
 /** What a folder may hold for calibration; anything else in it (READMEs, licences) is skipped. */
+const STILL = /\.(jpe?g|png|bmp|webp|tiff?)$/i;
 const MEDIA = /\.(npy|mp4|m4v|mkv|mov|avi|webm|ts|flv|mpg|mpeg|y4m|jpe?g|png|bmp|webp|gif|tiff?)$/i;
 
 export interface CalibrationFrames {
@@ -20,7 +21,7 @@ export interface CalibrationFrames {
  * Calibration images: `.npy` files of uint8 RGB [N, S, S, 3] (or one [S, S, 3] image) at the
  * model's size, and anything else (videos, still images) decoded by ffmpeg at the model's size.
  * Folders are expanded to the media files they hold (not recursively, sorted). At most `maxFrames` in all, shared evenly
- * among the sources; from a video, frames are picked evenly over its whole length.
+ * among the sources, a source's unused share passing to the next; from a video, frames are picked evenly over its whole length.
  */
 export async function loadCalibrationFrames(
   config: ViTConfig,
@@ -47,13 +48,15 @@ export async function loadCalibrationFrames(
     throw new InputError(`calibration inputs ${inputs.join(', ')}: no files found`, {
       input: inputs.join(','),
     });
-  const share = Math.max(1, Math.ceil(maxFrames / files.length));
+  // Still images first: each gives one frame, and what its share leaves over goes to the sources after it
+  // (a clip and a PNG with --frames 64 gave 33 frames when shares were fixed up front).
+  const ordered = [...files.filter((f) => STILL.test(f)), ...files.filter((f) => !STILL.test(f))];
   const chunks: Uint8Array[] = [];
   const perSource: CalibrationFrames['perSource'] = [];
   let total = 0;
-  for (const file of files) {
+  for (const [i, file] of ordered.entries()) {
     if (total >= maxFrames) break;
-    const want = Math.min(share, maxFrames - total);
+    const want = Math.max(1, Math.ceil((maxFrames - total) / (ordered.length - i)));
     const frames = file.toLowerCase().endsWith('.npy')
       ? npyFrames(file, S, want)
       : await videoFrames(file, S, want);
