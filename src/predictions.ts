@@ -14,5 +14,7 @@ export interface Prediction {
   receivedAtMs: number;
   /** Frame arrival to prediction, ms. */
   latencyMs: number;
+  /** Image folders and globs: the image classified (the stream id is the folder or glob). */
+  file?: string;
   top: TopClass[];
 }

@@ -68,7 +68,15 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
         const c = cur as NonNullable<typeof cur>;
         c.buf.set(frame.rgb, c.infos.length * frameBytes);
         const { streamId, index, ptsMs, receivedAtMs, width, height } = frame;
-        c.infos.push({ streamId, index, ptsMs, receivedAtMs, width, height });
+        c.infos.push({
+          streamId,
+          index,
+          ptsMs,
+          receivedAtMs,
+          width,
+          height,
+          ...(frame.file !== undefined && { file: frame.file }),
+        });
         frame.release?.();
         if (c.infos.length === 1) {
           c.oldestAt = at;

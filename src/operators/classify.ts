@@ -71,6 +71,7 @@ export function classify(
             ptsMs: f.ptsMs,
             receivedAtMs: f.receivedAtMs,
             latencyMs: t - f.receivedAtMs,
+            ...(f.file !== undefined && { file: f.file }),
             top: topK(logits, k, labels, i * C, C),
           }));
         };

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { Observable } from 'rxjs';
 import { FfmpegNotFoundError, VideoSourceError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { decodeArgs, type FrameSize, normalizeSize, type ResizeMode } from '../video/args.js';
+import { decodeArgs, type FrameSize, imageSequence, normalizeSize, type ResizeMode } from '../video/args.js';
 import { BufferPool } from '../video/bufferPool.js';
 import type { SourceEventHandler } from '../video/events.js';
 import { type FfmpegHandle, resolveFfmpeg } from '../video/ffmpeg.js';
@@ -88,6 +88,9 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     let terminal: { error?: Error } | undefined; // held until `waiting` drains
     let statsTimer: ReturnType<typeof setInterval> | undefined;
     let lastStats = { at: Date.now(), frames: 0 };
+    // Image folders and globs: the files in ffmpeg's order, and those a frame came from.
+    let images: string[] | undefined;
+    const imagesSeen = new Set<string>();
 
     const stderr = new StderrLog((pts) => {
       ptsQueue.push(pts);
@@ -110,7 +113,13 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         ptsMs = lastPts === undefined ? 0 : lastPts + lastDelta;
       }
       lastPts = ptsMs;
-      return new PooledFrame(src.id, decoded++, ptsMs, now, size.width, size.height, buf, onRelease);
+      const frame = new PooledFrame(src.id, decoded++, ptsMs, now, size.width, size.height, buf, onRelease);
+      if (images && images.length > 0) {
+        // image2 numbers images from pts 0 at its frame rate, counting those it could not decode.
+        frame.file = images[Math.round((ptsMs * (src.framerate ?? 25)) / 1000) % images.length];
+        if (frame.file !== undefined) imagesSeen.add(frame.file);
+      }
+      return frame;
     };
 
     function onRelease(frame: PooledFrame) {
@@ -242,6 +251,10 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         error = fail(decoded > 0 ? `stopped after ${decoded} frames: ${explain(how)}` : explain(how));
       } else if (decoded === 0) {
         error = fail(explain('no video frames could be decoded'));
+      } else if (options.strict !== false && !src.loop && images?.some((f) => !imagesSeen.has(f))) {
+        const bad = images.filter((f) => !imagesSeen.has(f));
+        const named = bad.slice(0, 5).join(', ') + (bad.length > 5 ? ` and ${bad.length - 5} more` : '');
+        error = fail(`${bad.length} of ${images.length} images could not be decoded: ${named}`);
       } else if (options.strict !== false && !src.live && stderr.decodeErrors.length > 0) {
         const errs = stderr.decodeErrors.slice(-3).map((l) => l.replace(/^.*\[(error|fatal)\] /, ''));
         error = fail(
@@ -276,6 +289,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         scaleFlags: options.scaleFlags,
         threads: options.threads,
       });
+      images = await imageSequence(src);
       if (closed) return;
       log.debug({ input: src.input, args }, 'spawning ffmpeg');
       const feed = src.stream ?? (src.kind === 'stdin' ? process.stdin : undefined);
@@ -327,6 +341,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
 /** A frame whose pixels live in a pool buffer; `emitted` tells release() whether it counted against flow control. */
 class PooledFrame implements Frame {
   emitted = false;
+  file?: string;
   private released = false;
   constructor(
     readonly streamId: string,

@@ -228,6 +228,7 @@ export class Hub {
       receivedAtMs: prediction.receivedAtMs,
       receivedAt: isoTime(prediction.receivedAtMs),
       latencyMs: prediction.latencyMs,
+      ...(prediction.file !== undefined && { file: prediction.file }),
       top: prediction.top,
     };
     if (options.thumbnail && this.wantsThumbnail(streamId)) {

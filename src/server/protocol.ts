@@ -79,6 +79,8 @@ export interface PredictionMessage {
   /** `receivedAtMs` as ISO 8601 UTC, e.g. 2025-01-31T12:00:00.123Z. */
   receivedAt: string;
   latencyMs: number;
+  /** Image folders and globs: the image classified. */
+  file?: string;
   top: TopClass[];
   /** `data:image/png;base64,...` of the classified frame, sent at most a few times a second per stream. */
   thumbnail?: string;

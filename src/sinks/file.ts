@@ -12,7 +12,7 @@ export interface PredictionFileSink {
   close(): Promise<void>;
 }
 
-const CSV_HEADER = 'stream_id,frame,pts_ms,received_at,latency_ms,rank,class_index,label,score\n';
+const CSV_HEADER = 'stream_id,frame,pts_ms,received_at,latency_ms,rank,class_index,label,score,file\n';
 const csvField = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 /** One prediction per line (JSONL), or one row per (frame, rank) (CSV); honours backpressure. */
@@ -63,6 +63,7 @@ export function openPredictionStream(
               t.index,
               csvField(t.label),
               t.score.toFixed(6),
+              csvField(p.file ?? ''),
             ].join(','),
           )
           .join('\n')}\n`;

@@ -56,6 +56,57 @@ function escapeGlob(p: string): string {
   return p.replace(/[*?[\]{}\\]/g, '\\$&');
 }
 
+/**
+ * The files of an image-sequence source (a folder of images, or a glob) in the order ffmpeg reads them,
+ * so that frame k of the sequence (pts k at image2's frame rate) is named: glob(3) sorts by strcmp, as
+ * ffmpeg sets no locale. undefined for other sources, and for globs this does not mirror (wildcards above
+ * the file name, braces): their frames then carry no file.
+ */
+export async function imageSequence(src: ResolvedSource): Promise<string[] | undefined> {
+  if (src.kind === 'file') {
+    const st = await stat(src.input).catch(() => undefined);
+    if (!st?.isDirectory()) return undefined;
+  } else if (src.kind !== 'images') return undefined;
+  const pattern = await imagePattern(src.input).catch(() => undefined);
+  if (pattern === undefined) return undefined;
+  const cut = pattern.lastIndexOf('/');
+  const dirGlob = cut < 0 ? '.' : pattern.slice(0, cut) || '/';
+  const nameGlob = pattern.slice(cut + 1);
+  if (/(^|[^\\])[*?[{]/.test(dirGlob)) return undefined;
+  const matches = globRegex(nameGlob);
+  if (!matches) return undefined;
+  const dir = dirGlob.replace(/\\(.)/g, '$1');
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names
+    .filter((n) => matches.test(n) && (!n.startsWith('.') || nameGlob.startsWith('.')))
+    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    .map((n) => (cut < 0 ? n : path.join(dir, n)));
+}
+
+/** A glob(3) file-name pattern as a RegExp (`*`, `?`, `[...]`, backslash escapes); undefined for braces. */
+function globRegex(glob: string): RegExp | undefined {
+  const literal = (c: string) => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '\\' && i + 1 < glob.length) re += literal(glob[++i]!);
+    else if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '{') return undefined;
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) {
+        re += '\\[';
+        continue;
+      }
+      const body = glob.slice(i + 1, end);
+      re += `[${body.startsWith('!') ? `^${body.slice(1)}` : body}]`.replace(/\\/g, '\\\\');
+      i = end;
+    } else re += literal(c);
+  }
+  return new RegExp(`^${re}$`, 's');
+}
+
 /** Input arguments (everything before and including `-i`) for a source. Checks local paths first, for clearer errors than ffmpeg's. */
 export async function inputArgs(src: ResolvedSource, ff: FfmpegHandle): Promise<string[]> {
   const args: string[] = [];

@@ -7,6 +7,8 @@ export interface Frame {
   ptsMs: number;
   /** Wall-clock time (epoch ms) at which the frame arrived from ffmpeg. */
   receivedAtMs: number;
+  /** Image folders and globs: the image file this frame was decoded from. */
+  file?: string;
   width: number;
   height: number;
   /** RGB24, width*height*3 bytes. May be a view into a pooled buffer: copy to keep it. */

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +23,7 @@ interface Line {
   frame: number;
   ptsMs: number;
   receivedAtMs: number;
+  file?: string;
   receivedAt: string;
   latencyMs: number;
   top: { index: number; label: string; score: number }[];
@@ -151,12 +153,14 @@ describe('vitstream classify (files to predictions)', () => {
     // Without --out, stdout carries only the predictions; progress and the summary go to stderr.
     expect(r.stderr).toMatch(/street_bikes_640x272\.mp4\s*\|\s*ok\s*\|/);
     const [header, ...rows] = r.stdout.trim().split('\n');
-    expect(header).toBe('stream_id,frame,pts_ms,received_at,latency_ms,rank,class_index,label,score');
+    expect(header).toBe('stream_id,frame,pts_ms,received_at,latency_ms,rank,class_index,label,score,file');
     const times = relativeTimes(file);
     const frames = Array.from({ length: Math.ceil(times.length / 25) }, (_, i) => i * 25);
     expect(rows).toHaveLength(frames.length * 3);
     const parsed = rows.map((row) => row.split(','));
-    expect(parsed.every((c) => c.length === 9)).toBe(true);
+    expect(parsed.every((c) => c.length === 10)).toBe(true);
+    // `file` is for images of a folder or glob; a video's rows leave it empty.
+    expect(parsed.every((c) => c[9] === '')).toBe(true);
     expect([...new Set(parsed.map((c) => Number(c[1])))]).toEqual(frames);
     for (const [i, c] of parsed.entries()) {
       const [stream, frame, pts, at, latency, rank, index, label, score] = c as [string, ...string[]];
@@ -169,6 +173,34 @@ describe('vitstream classify (files to predictions)', () => {
       expect(Number(score)).toBeGreaterThan(0);
       expect(Number(score)).toBeLessThanOrEqual(1);
     }
+  });
+
+  it('an image folder with a corrupt image: each line names its image, the bad one is named, exit 1', async () => {
+    const dir = path.join(tmp, 'photos');
+    mkdirSync(dir);
+    execFileSync('ffmpeg', [
+      '-loglevel',
+      'error',
+      '-i',
+      clip('street_bikes_640x272.mp4'),
+      '-vf',
+      'select=not(mod(n\\,20))',
+      '-fps_mode',
+      'passthrough',
+      '-frames:v',
+      '3',
+      `${dir}/b%d.png`,
+    ]);
+    writeFileSync(path.join(dir, 'a-broken.png'), 'not a png');
+    const out = path.join(tmp, 'photos.jsonl');
+    const r = await runCli(['classify', dir, ...model.args, '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `vitstream: ${dir}: video source ${dir}: 1 of 4 images could not be decoded: ${dir}/a-broken.png`,
+    );
+    const lines = readJsonl(out);
+    expect(lines.map((l) => l.file)).toEqual([1, 2, 3].map((i) => `${dir}/b${i}.png`));
+    expect(lines.every((l) => l.streamId === dir)).toBe(true);
   });
 
   it('a missing file and a non-video among good ones: exit 1, bad files named on stderr, good files complete', async () => {

@@ -127,6 +127,36 @@ describe('decodeFrames', () => {
     expect(a.map((f) => f.ptsMs)).toEqual([0, 40, 80, 120]);
     const ref = referenceFrames(`${dir}/img-03.png`, 'scale=16:16:flags=bilinear', 16, 16);
     expect(Buffer.from(a[2].rgb).equals(ref[0])).toBe(true);
+    // Each frame names its image, from the folder and from the glob alike.
+    const names = [1, 2, 3, 4].map((i) => `${dir}/img-0${i}.png`);
+    expect(a.map((f) => f.file)).toEqual(names);
+    expect(b.map((f) => f.file)).toEqual(names);
+    expect((await decodeAll(`${dir}/img-0[13].png`, 16)).map((f) => f.file)).toEqual([names[0], names[2]]);
+  });
+
+  it('a corrupt image in a folder: the others named right, then an error naming it', async () => {
+    const dir = tmp.file('imgs-bad');
+    const { mkdirSync, renameSync, writeFileSync } = await import('node:fs');
+    mkdirSync(dir);
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=5', '-frames:v', '4', `${dir}/img-%02d.png`]);
+    renameSync(`${dir}/img-02.png`, `${dir}/.hidden.png`); // glob(3) skips dotfiles; so must the names
+    writeFileSync(`${dir}/img-02.png`, 'not a png');
+    const frames: { file?: string; rgb: Uint8Array }[] = [];
+    const error = await new Promise<Error | undefined>((resolve) =>
+      decodeFrames(dir, { size: 16 }).subscribe({
+        next: (f) => frames.push({ file: f.file, rgb: f.rgb.slice() }),
+        error: resolve,
+        complete: () => resolve(undefined),
+      }),
+    );
+    expect(frames.map((f) => f.file)).toEqual([
+      `${dir}/img-01.png`,
+      `${dir}/img-03.png`,
+      `${dir}/img-04.png`,
+    ]);
+    const ref = referenceFrames(`${dir}/img-03.png`, 'scale=16:16:flags=bilinear', 16, 16);
+    expect(Buffer.from(frames[1]!.rgb).equals(ref[0])).toBe(true);
+    expect(error?.message).toBe(`video source ${dir}: 1 of 4 images could not be decoded: ${dir}/img-02.png`);
   });
 
   it('reads a Node stream through stdin', async () => {

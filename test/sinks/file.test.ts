@@ -59,6 +59,7 @@ const predictions = [
   P('cam,1', 0, ['pop bottle, soda bottle', 'water jug']),
   P('rtsp://h/"x"', 3, ['sports car, sport car', 'convertible']),
   P('cam,1', 6, ['line\nbreak', 'plain']),
+  { ...P('photos/*.jpg', 1, ['tabby, tabby cat', 'plain']), file: 'photos/a, "b".jpg' },
 ];
 
 describe('prediction file sinks', () => {
@@ -90,6 +91,7 @@ describe('prediction file sinks', () => {
       'class_index',
       'label',
       'score',
+      'file',
     ]);
     const expected = predictions.flatMap((p) =>
       p.top.map((t, r) => [
@@ -102,6 +104,7 @@ describe('prediction file sinks', () => {
         String(t.index),
         t.label,
         t.score.toFixed(6),
+        p.file ?? '',
       ]),
     );
     expect(rows.slice(1)).toEqual(expected);
