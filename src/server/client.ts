@@ -69,7 +69,9 @@ export class ClientChannel {
   private readonly onWritten = (err?: Error): void => {
     this.inFlight--;
     if (!err) this.pump();
+    if (this.drained && this.queued === 0 && this.inFlight === 0) this.drained();
   };
+  private drained: (() => void) | undefined;
 
   constructor(
     id: number,
@@ -131,6 +133,29 @@ export class ClientChannel {
       bufferedAmount: this.ws.readyState === WebSocket.OPEN ? this.ws.bufferedAmount : 0,
       missedTotal: this.missedTotal,
     };
+  }
+
+  /**
+   * Resolves once every message queued or in flight has been handed to the kernel (which delivers it
+   * even after the socket closes), or after `timeoutMs` for a client that stopped reading: a graceful
+   * close flushes what was published before it.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.ws.readyState !== WebSocket.OPEN || (this.queued === 0 && this.inFlight === 0))
+      return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const onClose = () => done();
+      this.ws.once('close', onClose);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.ws.off('close', onClose);
+        self.drained = undefined;
+        resolve();
+      }
+      this.drained = done;
+    });
   }
 
   /** Forget queued messages (the socket is going away). */

@@ -50,7 +50,10 @@ export interface HubOptions extends AccessRules {
   /** If given, polled every `statsIntervalMs` (default 1000) and the result published as `stats`. */
   statsProvider?: () => StatsSnapshot | undefined;
   statsIntervalMs?: number;
-  /** Time a client gets to finish the closing handshake on close() before it is cut. Default 1000 ms. */
+  /**
+   * On close(): time a client gets to take what was published before it, then again to finish the
+   * closing handshake, before it is cut. Default 2000 ms (a loaded machine's client can lag by a second).
+   */
   closeGraceMs?: number;
   logger?: Logger;
 }
@@ -291,7 +294,10 @@ export class Hub {
   private async doClose(reason: string): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
-    const graceMs = this.options.closeGraceMs ?? 1000;
+    const graceMs = this.options.closeGraceMs ?? 2000;
+    // What was published before the close reaches clients that keep reading; one that stopped reading
+    // holds the close up by the grace period at most.
+    await Promise.all([...this.channels.values()].map((c) => c.drain(graceMs)));
     await Promise.all(
       [...this.channels.values()].map(
         (c) =>

@@ -171,6 +171,22 @@ describe('HTTP routes', () => {
 });
 
 describe('close', () => {
+  it('a graceful close first flushes what was published to a client that is behind but still reading', async () => {
+    // Four writes in flight at most: the rest of the 200 wait in the client's own queue.
+    const s = await start({ closeGraceMs: 5000, maxInFlight: 4 });
+    const late = await TestClient.connect(s.wsUrl);
+    await late.subscribe(['*']);
+    const socket = (late.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    for (let i = 0; i < 200; i++) s.hub.publish(prediction('cam', i, 'z'.repeat(2000)));
+    const closing = s.close('all feeds ended');
+    setTimeout(() => socket.resume(), 200);
+    expect(await late.closed).toEqual({ code: 1001, reason: 'all feeds ended' });
+    await closing;
+    const frames = late.messages.filter((m) => m.type === 'prediction').map((m) => m.frame);
+    expect(frames).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
+
   it('closes clients with 1001 and the reason, even one that stopped reading, then stops listening', async () => {
     const s = await start({ closeGraceMs: 100 });
     const [a, stalled] = [await TestClient.connect(s.wsUrl), await TestClient.connect(s.wsUrl)];
