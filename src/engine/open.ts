@@ -44,6 +44,7 @@ export interface OpenEngineOptions {
  * checkpoint when the catalogue knows them (DeiT uses ImageNet's mean/std, Google's ViT 0.5).
  */
 export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> {
+  checkOptions(opts);
   const logger = opts.logger ?? silentLogger;
   let config = typeof opts.model === 'object' ? opts.model : resolveModel(opts.model ?? 'vit-b16-224');
   let weights: ViTWeights;
@@ -111,4 +112,18 @@ function int8ScalesFile(given: string | undefined, weightsFile: string | undefin
   throw new EngineError(
     `precision int8 needs calibration scales${beside ? ` (none at ${beside})` : ''}: run \`vitstream calibrate --model ... --weights ... --images <frames>\` first, or pass --scales scales.json`,
   );
+}
+
+/** Library callers get the CLI's checks: a misspelt precision or backend must not open something else. */
+function checkOptions(opts: OpenEngineOptions): void {
+  const bad = (what: string, expected: string, got: unknown) =>
+    new EngineError(`openEngine: ${what} must be ${expected}, got ${JSON.stringify(got)}`);
+  if (opts.precision !== undefined && !['fp32', 'fp16', 'int8'].includes(opts.precision))
+    throw bad('precision', "'fp32', 'fp16' or 'int8'", opts.precision);
+  if (opts.backend !== undefined && !['webgpu', 'cpu'].includes(opts.backend))
+    throw bad('backend', "'webgpu' or 'cpu'", opts.backend);
+  if (opts.int8Mode !== undefined && opts.int8Mode !== 1 && opts.int8Mode !== 2)
+    throw bad('int8Mode', '1 or 2', opts.int8Mode);
+  if (opts.maxBatch !== undefined && !(Number.isInteger(opts.maxBatch) && opts.maxBatch >= 1))
+    throw bad('maxBatch', 'a positive integer', opts.maxBatch);
 }

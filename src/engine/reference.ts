@@ -1,6 +1,9 @@
 import { EngineError } from '../errors.js';
 import { type ViTConfig, vitDims } from './config.js';
+import { checkInput } from './input.js';
 import type { Engine, EngineInput, ViTWeights } from './types.js';
+
+export { checkInput };
 
 /**
  * A plain FP32 CPU forward pass of a ViT: the yardstick the GPU engine is tested against and
@@ -214,23 +217,6 @@ export function attention(
 }
 
 // ---- input ----------------------------------------------------------------------------
-
-/** Checks an input's size against the model; `what` names the caller in the error. */
-export function checkInput(config: ViTConfig, input: EngineInput, what = 'reference forward'): void {
-  const s = config.imageSize;
-  if (!Number.isInteger(input.count) || input.count < 1)
-    throw new EngineError(`${what}: batch count must be a positive integer, got ${input.count}`);
-  const want = input.count * s * s * 3;
-  if (input.data.length !== want) {
-    const layout =
-      input.kind === 'rgb'
-        ? `uint8 RGB [${input.count}, ${s}, ${s}, 3]`
-        : `float32 pixels [${input.count}, 3, ${s}, ${s}]`;
-    throw new EngineError(
-      `${what}: ${layout} needs ${want} values, got ${input.data.length} (model ${config.name} takes ${s}x${s} images)`,
-    );
-  }
-}
 
 /**
  * Rows (image, patch row, patch column) x columns (py, px, channel), the canonical patch

@@ -4,6 +4,7 @@ import type { Logger } from '../util/logger.js';
 import type { ViTConfig } from './config.js';
 import { encodeDispatches, forwardParts } from './forward-plan.js';
 import { BufferUsage, type GpuContext, MapMode } from './gpu.js';
+import { checkInput } from './input.js';
 import type { Dispatch } from './kernels/source.js';
 import { timeComputePass } from './pass-timer.js';
 import type { Engine, EngineInput } from './types.js';
@@ -158,18 +159,10 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     if (this.closed) throw new EngineError('engine is closed');
     if (this.lostReason)
       throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
-    const { count } = input;
-    if (!Number.isInteger(count) || count < 1 || count > this.maxBatch)
+    const count = (input as EngineInput | undefined)?.count;
+    if (typeof count === 'number' && count > this.maxBatch)
       throw new EngineError(`batch of ${count} images: must be between 1 and maxBatch ${this.maxBatch}`);
-    const S = this.config.imageSize;
-    const expected = count * S * S * 3;
-    if (input.data.length < expected) {
-      const layout =
-        input.kind === 'rgb' ? `uint8 [${count}, ${S}, ${S}, 3]` : `float32 [${count}, 3, ${S}, ${S}]`;
-      throw new EngineError(
-        `input of ${input.data.length} values is too small for ${layout} (${expected} values)`,
-      );
-    }
+    checkInput(this.config, input, `${this.backend} ${this.precision} engine (${this.config.name})`);
   }
 
   protected plan(slot: Slot<B, P>, input: EngineInput): P {

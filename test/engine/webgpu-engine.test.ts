@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseViTConfig, readViTConfigFile, type ViTConfig } from '../../src/engine/config.js';
 import { type GpuContext, openGpu } from '../../src/engine/gpu.js';
 import { randomWeights } from '../../src/engine/random-weights.js';
-import type { ViTWeights } from '../../src/engine/types.js';
+import type { EngineInput, ViTWeights } from '../../src/engine/types.js';
 import { WebGpuEngine } from '../../src/engine/webgpu-engine.js';
 import { loadWeights } from '../../src/engine/weights/index.js';
+import { EngineError } from '../../src/errors.js';
 import { readNpy } from '../../src/util/npy.js';
 import { argmaxRows, relMaxError } from '../helpers/compare.js';
 import { sharedPath } from '../helpers/shared.js';
@@ -125,8 +126,24 @@ describe('engine misuse', () => {
       engine.infer({ kind: 'rgb', data: new Uint8Array(3 * 32 * 32 * 3), count: 3 }),
     ).rejects.toThrow(/maxBatch 2/);
     await expect(engine.infer({ kind: 'rgb', data: new Uint8Array(10), count: 1 })).rejects.toThrow(
-      /too small for uint8 \[1, 32, 32, 3\]/,
+      /uint8 RGB \[1, 32, 32, 3\] needs 3072 values, got 10/,
     );
+    // A frame decoded at another model's size: refused with both sizes, as the CPU engine does (it
+    // used to be read from the wrong bytes, silently).
+    await expect(engine.infer({ kind: 'rgb', data: new Uint8Array(64 * 64 * 3), count: 1 })).rejects.toThrow(
+      'webgpu fp32 engine (vit-tiny-test): uint8 RGB [1, 32, 32, 3] needs 3072 values, got 12288; it holds 1 image(s) of 64x64 (model vit-tiny-test takes 32x32 images)',
+    );
+    const wrongType = {
+      kind: 'rgb',
+      data: new Float32Array(32 * 32 * 3),
+      count: 1,
+    } as unknown as EngineInput;
+    await expect(engine.infer(wrongType)).rejects.toThrow(/kind 'rgb' takes a Uint8Array, got Float32Array/);
+    const wrongKind = { kind: 'foo', data: new Uint8Array(32 * 32 * 3), count: 1 } as unknown as EngineInput;
+    await expect(engine.infer(wrongKind)).rejects.toThrow(
+      /input must be \{kind: 'rgb'.*got an object with kind "foo"/,
+    );
+    await expect(engine.infer(null as unknown as EngineInput)).rejects.toThrow(EngineError);
     await engine.close();
     await expect(engine.infer({ kind: 'rgb', data: new Uint8Array(32 * 32 * 3), count: 1 })).rejects.toThrow(
       /closed/,
@@ -162,7 +179,11 @@ describe('forward pass GPU time (timestamp queries)', () => {
     });
     const S = config.imageSize;
     const frames = new Uint8Array(4 * S * S * 3).map((_, i) => (i * 37) % 251);
-    const input = (count: number) => ({ kind: 'rgb' as const, data: frames, count });
+    const input = (count: number) => ({
+      kind: 'rgb' as const,
+      data: frames.subarray(0, count * S * S * 3),
+      count,
+    });
     const before = await engine.infer(input(4));
     // Batch sizes interleaved, the fastest of three medians each: a busy CI machine slows single
     // readings of this CPU-run pass by up to 2x.
