@@ -1,6 +1,7 @@
 import { from, mergeMap, type OperatorFunction } from 'rxjs';
 import { topK } from '../engine/postprocess.js';
 import type { Engine } from '../engine/types.js';
+import { InputError } from '../errors.js';
 import type { Prediction } from '../predictions.js';
 import type { FrameBatch, FrameInfo } from '../video/frame.js';
 
@@ -32,7 +33,12 @@ export function classify(
   engine: Engine,
   options: ClassifyOptions = {},
 ): OperatorFunction<FrameBatch, Prediction> {
-  const k = Math.min(options.topK ?? 5, engine.config.numClasses);
+  const topKAsked = options.topK ?? 5;
+  if (!Number.isInteger(topKAsked) || topKAsked < 1)
+    throw new InputError(`classify: topK must be a positive integer, got ${JSON.stringify(options.topK)}`, {
+      input: 'topK',
+    });
+  const k = Math.min(topKAsked, engine.config.numClasses);
   const labels = options.labels ?? engine.config.labels;
   const now = options.now ?? Date.now;
   const C = engine.config.numClasses;

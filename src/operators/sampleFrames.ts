@@ -14,6 +14,10 @@ export function sampleFrames(
 ): MonoTypeOperatorFunction<Frame> {
   const every = 'every' in options ? options.every : undefined;
   const fps = 'fps' in options ? options.fps : undefined;
+  if (every !== undefined && fps !== undefined)
+    throw new RangeError('sampleFrames: give every or fps, not both');
+  if (every === undefined && fps === undefined)
+    throw new RangeError('sampleFrames: give every (keep every n-th frame) or fps (frames per second)');
   if (every !== undefined && !(Number.isInteger(every) && every >= 1))
     throw new RangeError(`sampleFrames: every must be an integer >= 1, got ${every}`);
   if (fps !== undefined && !(fps > 0)) throw new RangeError(`sampleFrames: fps must be > 0, got ${fps}`);

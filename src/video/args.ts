@@ -12,6 +12,10 @@ export interface FrameSize {
 }
 
 export function normalizeSize(size: number | FrameSize | [number, number]): FrameSize {
+  if (size === undefined || size === null)
+    throw new TypeError(
+      'decodeFrames: options.size is required (the model input size, e.g. engine.config.imageSize)',
+    );
   const s =
     typeof size === 'number'
       ? { width: size, height: size }
@@ -40,6 +44,10 @@ export function scaleFilter(
   checksums = true,
 ): string {
   const { width: w, height: h } = size;
+  if (resize !== 'squash' && resize !== 'center-crop' && resize !== 'letterbox')
+    throw new TypeError(
+      `resize must be 'squash', 'center-crop' or 'letterbox', got ${JSON.stringify(resize)}`,
+    );
   const chain =
     resize === 'squash'
       ? [`scale=${w}:${h}:flags=${flags}`]

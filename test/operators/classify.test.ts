@@ -265,4 +265,11 @@ describe('classify operator', () => {
     calls[0]!.resolve();
     expect((await done).map((p) => p.top.map((t) => t.label))).toEqual([['x'], ['y']]);
   });
+
+  it.each([0, -1, 2.5, 'x'])('topK %o: an InputError naming topK, before any batch', (topK) => {
+    const { engine } = fakeEngine();
+    expect(() => classify(engine, { topK: topK as number })).toThrow(
+      `classify: topK must be a positive integer, got ${JSON.stringify(topK)}`,
+    );
+  });
 });

@@ -159,6 +159,22 @@ describe('decodeFrames', () => {
     expect(error?.message).toBe(`video source ${dir}: 1 of 4 images could not be decoded: ${dir}/img-02.png`);
   });
 
+  it('a missing size or an unknown resize mode: an error saying what is expected', async () => {
+    const errorOf = (o: Parameters<typeof decodeFrames>[1]) =>
+      new Promise<Error>((resolve) =>
+        decodeFrames(sharedPath('media', 'bottles_640x360.mp4'), o).subscribe({
+          error: resolve,
+          complete: () => resolve(new Error('completed')),
+        }),
+      );
+    expect((await errorOf({} as Parameters<typeof decodeFrames>[1])).message).toMatch(
+      /options\.size is required/,
+    );
+    expect((await errorOf({ size: 16, resize: 'zoom' as 'squash' })).message).toMatch(
+      /resize must be 'squash', 'center-crop' or 'letterbox', got "zoom"/,
+    );
+  });
+
   it('reads a Node stream through stdin', async () => {
     const { createReadStream } = await import('node:fs');
     const frames = await lastValueFrom(

@@ -1,6 +1,6 @@
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { sampleFrames } from '../../src/operators/sampleFrames.js';
+import { type SampleOptions, sampleFrames } from '../../src/operators/sampleFrames.js';
 import type { Frame } from '../../src/video/frame.js';
 
 function frame(streamId: string, index: number, ptsMs: number, released: string[] = []): Frame {
@@ -46,5 +46,10 @@ describe('sampleFrames', () => {
   it('rejects nonsense options', () => {
     expect(() => sampleFrames({ every: 0 })).toThrow(RangeError);
     expect(() => sampleFrames({ fps: -1 })).toThrow(RangeError);
+    // Both, or neither: one of them would be silently ignored.
+    expect(() => sampleFrames({ every: 2, fps: 1 } as unknown as SampleOptions)).toThrow(
+      'give every or fps, not both',
+    );
+    expect(() => sampleFrames({} as unknown as SampleOptions)).toThrow(/give every .* or fps/);
   });
 });
