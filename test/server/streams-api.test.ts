@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DashboardPipeline, runDashboardPipeline } from '../../pipelines/dashboard.js';
+import {
+  type DashboardPipeline,
+  runDashboardPipeline,
+  validateStreamRequest,
+} from '../../pipelines/dashboard.js';
 import { openEngine } from '../../src/engine/open.js';
 import type { Engine } from '../../src/engine/types.js';
 import { createServer, type VitstreamServer } from '../../src/server/server.js';
@@ -183,5 +187,18 @@ describe('stream control over WebSocket', () => {
     } finally {
       await c.close();
     }
+  });
+});
+
+describe('validateStreamRequest', () => {
+  it('takes a camera device as url, as a config file may give it, and as path', async () => {
+    expect(await validateStreamRequest({ id: 'cam', url: '/dev/video7' })).toMatchObject({
+      id: 'cam',
+      url: '/dev/video7',
+    });
+    expect(await validateStreamRequest({ id: 'cam', path: '/dev/video7' })).toMatchObject({
+      path: '/dev/video7',
+    });
+    await expect(validateStreamRequest({ id: 'x', url: '/tmp/clip.mp4' })).rejects.toThrow(/absolute URL/);
   });
 });

@@ -29,7 +29,11 @@ export function registerBench(program: Command): void {
     .description(
       "FasterTransformer's ViT table: latency per batch and precision, img/s, speedup vs FP32, TFLOP/s per GEMM, GPU memory",
     )
-    .option('--model <preset|config.json>', 'model (random weights unless --weights)', 'vit-b16-384')
+    .option(
+      '--model <preset|config.json>',
+      'model (random weights: speed does not depend on their values)',
+      'vit-b16-384',
+    )
     .option('--precision <list>', 'precisions: fp32, fp16, int8', 'fp32,fp16')
     .option('--int8-mode <list>', 'INT8 modes to time with int8', '1,2')
     .option(
