@@ -55,6 +55,8 @@ export interface HubOptions extends AccessRules {
    * closing handshake, before it is cut. Default 2000 ms (a loaded machine's client can lag by a second).
    */
   closeGraceMs?: number;
+  /** Events kept to replay to a client when it subscribes (default 100). */
+  eventHistory?: number;
   logger?: Logger;
 }
 
@@ -105,6 +107,11 @@ export class Hub {
   private readonly channels = new Map<WebSocket, ClientChannel>();
   private readonly knownStreams = new Set<string>();
   private readonly lastThumbnailAt = new Map<string, number>();
+  /** The latest events, replayed to a client when it subscribes: a viewer who connects after a failure still learns its cause. */
+  private readonly recentEvents: { seq: number; streamId?: string; data: Buffer }[] = [];
+  private eventSeq = 0;
+  /** The event count when each client connected: events for every client after it, it has had. */
+  private readonly joinedAt = new WeakMap<ClientChannel, number>();
   private readonly logger: Logger;
   private readonly path: string;
   private readonly heartbeatMs: number;
@@ -198,6 +205,8 @@ export class Hub {
   /** Forgets a stream removed at run time: clients get the new `streams` list. */
   removeStream(id: string): void {
     this.lastThumbnailAt.delete(id);
+    for (let i = this.recentEvents.length - 1; i >= 0; i--)
+      if (this.recentEvents[i]!.streamId === id) this.recentEvents.splice(i, 1);
     if (this.knownStreams.delete(id)) this.broadcast({ type: 'streams', streams: this.streams });
   }
 
@@ -271,7 +280,14 @@ export class Hub {
   /** Sends an event: to a stream's subscribers if it names a stream, else to every client. */
   publishEvent(event: ServerEvent): void {
     if (event.streamId !== undefined) this.noteStream(event.streamId);
-    const data = encode({ ...event, type: 'event', atMs: Date.now() });
+    const message = { ...event, type: 'event' as const, atMs: Date.now() };
+    const data = encode(message);
+    this.recentEvents.push({
+      seq: this.eventSeq++,
+      streamId: event.streamId,
+      data: encode({ ...message, replayed: true }),
+    });
+    if (this.recentEvents.length > (this.options.eventHistory ?? 100)) this.recentEvents.shift();
     for (const c of this.channels.values()) {
       if (event.streamId === undefined || c.wants(event.streamId)) c.send(data, 'event');
     }
@@ -355,6 +371,7 @@ export class Hub {
       totals,
     );
     this.channels.set(ws, channel);
+    this.joinedAt.set(channel, this.eventSeq);
     metrics.wsClients.set(this.channels.size);
     let errors = 0;
     const maxErrors = this.options.maxClientErrors ?? 50;
@@ -401,10 +418,18 @@ export class Hub {
     reply: (m: ServerMessage) => void,
   ): void {
     switch (message.type) {
-      case 'subscribe':
+      case 'subscribe': {
+        // Events of streams this subscription adds, which the client has not had yet.
+        const joined = this.joinedAt.get(channel) ?? 0;
+        const had = (e: { seq: number; streamId?: string }) =>
+          e.streamId === undefined ? e.seq >= joined || channel.hasSubscriptions : channel.wants(e.streamId);
+        const unseen = this.recentEvents.filter((e) => !had(e));
         channel.subscribe(message.streams);
         reply({ type: 'subscribed', streams: channel.subscriptions() });
+        for (const e of unseen)
+          if (e.streamId === undefined || channel.wants(e.streamId)) channel.send(e.data, 'event');
         break;
+      }
       case 'unsubscribe':
         channel.unsubscribe(message.streams);
         reply({ type: 'subscribed', streams: channel.subscriptions() });

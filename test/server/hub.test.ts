@@ -191,6 +191,47 @@ describe('hub', () => {
     expect(b.ofType('event').filter((m) => m.kind === 'reconnecting')).toEqual([]);
   });
 
+  it('replays recent events to a client that subscribes later, each once, and forgets a removed stream', async () => {
+    await start();
+    server!.hub.publishEvent({
+      kind: 'source-error',
+      message: 'connection refused',
+      streamId: 'cam',
+      level: 'error',
+    });
+    server!.hub.publishEvent({
+      kind: 'source-error',
+      message: 'no such file',
+      streamId: 'gone',
+      level: 'error',
+    });
+    server!.hub.publishEvent({ kind: 'notice', message: 'for everyone' });
+    server!.hub.removeStream('gone');
+    const early = await client(); // connected before the next global event: it gets that one live
+    server!.hub.publishEvent({ kind: 'notice', message: 'after early' });
+    await early.next((m) => m.type === 'event' && m.message === 'after early');
+    await early.subscribe(['cam']);
+    await early.subscribe(['*']);
+    const late = await client();
+    await late.subscribe(['*']);
+    await fence([early, late], 'f');
+    const events = (c: TestClient) =>
+      c
+        .ofType('event')
+        .filter((m) => m.kind !== 'fence')
+        .map((m) => `${m.message}${m.replayed ? ' (replayed)' : ''}`);
+    expect(events(early)).toEqual([
+      'after early',
+      'connection refused (replayed)',
+      'for everyone (replayed)',
+    ]);
+    expect(events(late)).toEqual([
+      'connection refused (replayed)',
+      'for everyone (replayed)',
+      'after early (replayed)',
+    ]);
+  });
+
   it('announces new streams', async () => {
     await start();
     const c = await client();
