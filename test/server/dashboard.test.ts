@@ -128,6 +128,11 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     });
 
     for (const id of Object.keys(LABELS)) await page.waitForSelector(`${card(id)} .row .label`);
+    // A stream that is down says why on its card; a live one shows no such line.
+    const down = page.locator(card('rtsp://10.0.0.12:554/stream1')).locator('.problem');
+    await poll(() => down.isVisible()).toBe(true);
+    expect(await down.textContent()).toBe('connection refused, retry in 2 s');
+    expect(await page.locator(card('front-door')).locator('.problem').isVisible()).toBe(false);
     const front = page.locator(card('front-door'));
     await poll(() => front.locator('.row .label').allTextContents()).toEqual(LABELS['front-door']);
     const scores = await front.locator('.row .score').allTextContents();

@@ -169,6 +169,15 @@
   }
 
   function addEvent(ev) {
+    // The card says why its stream is down (the last error or warning) until frames flow again.
+    if (ev.streamId && wants(ev.streamId)) {
+      const s = streamState(ev.streamId);
+      if (ev.level === 'error' || ev.level === 'warn') {
+        s.problem = ev.message;
+        s.problemLevel = ev.level;
+      } else if (ev.kind === 'recovered') s.problem = undefined;
+      s.dirty = true;
+    }
     const li = document.createElement('li');
     li.className = `event level-${ev.level || 'info'}`;
     const time = document.createElement('time');
@@ -251,6 +260,14 @@
     badge.textContent = stateName;
     badge.dataset.state = stateName;
     el.classList.toggle('is-stale', stale);
+    const problem = el.querySelector('.problem');
+    const showProblem = Boolean(s.problem) && stateName !== 'live';
+    problem.hidden = !showProblem;
+    problem.dataset.level = s.problemLevel || 'error';
+    if (showProblem && problem.textContent !== s.problem) {
+      problem.textContent = s.problem;
+      problem.title = s.problem;
+    }
 
     if (s.thumbnail) {
       const img = el.querySelector('.thumb img');
