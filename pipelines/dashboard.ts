@@ -96,6 +96,23 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
     if (added !== undefined && !server.hub.streams.includes(added))
       server.hub.setStreams([...server.hub.streams, added]);
   };
+  // A stream leaves the hub, the stats and the dashboard: removed while running, or (its card) after it ended.
+  const forget = (id: string) => {
+    states.delete(id);
+    failures.delete(id);
+    const now = Date.now();
+    for (const [old, at] of removed) if (now - at > REMOVED_GRACE_MS) removed.delete(old);
+    removed.set(id, now);
+    server.hub.publishEvent({
+      kind: 'stream-removed',
+      level: 'info',
+      streamId: id,
+      message: 'stream removed',
+    });
+    server.stats.remove(id);
+    server.hub.removeStream(id);
+    announce();
+  };
   const eventsSub = feeds.events.subscribe((ev) => {
     switch (ev.type) {
       case 'added':
@@ -109,23 +126,9 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
           message: `stream added: ${ev.source.input}`,
         });
         return;
-      case 'removed': {
-        states.delete(ev.streamId);
-        failures.delete(ev.streamId);
-        const now = Date.now();
-        for (const [id, at] of removed) if (now - at > REMOVED_GRACE_MS) removed.delete(id);
-        removed.set(ev.streamId, now);
-        server.hub.publishEvent({
-          kind: 'stream-removed',
-          level: 'info',
-          streamId: ev.streamId,
-          message: 'stream removed',
-        });
-        server.stats.remove(ev.streamId);
-        server.hub.removeStream(ev.streamId);
-        announce();
+      case 'removed':
+        forget(ev.streamId);
         return;
-      }
       default:
         if (ev.type === 'started') states.set(ev.streamId, 'connecting');
         else if (ev.type === 'recovered' || (ev.type === 'stats' && ev.frames > 0))
@@ -176,8 +179,14 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
       }
     },
     remove: async (id) => {
-      if (!feeds.remove(id)) throw new StreamRequestError(404, `no stream with id "${id}"`);
-      logger.info({ stream: id }, 'stream removed');
+      if (feeds.remove(id)) {
+        logger.info({ stream: id }, 'stream removed');
+        return;
+      }
+      // Ended on its own (a file played once, a source that gave up): only its card is left to clear.
+      if (!server.hub.streams.includes(id)) throw new StreamRequestError(404, `no stream with id "${id}"`);
+      forget(id);
+      logger.info({ stream: id }, 'ended stream removed');
     },
   };
   if (o.streamControl !== false) server.setStreamController(controller);

@@ -149,6 +149,21 @@ describe('stream control over HTTP', () => {
   });
 });
 
+describe('removing a stream that ended on its own', () => {
+  it('clears its card: DELETE answers as for a running stream, then 404', async () => {
+    const added = await call('POST', '/streams', { id: 'once', path: clip });
+    expect(added.status).toBe(201);
+    // A file played once ends by itself and leaves the registry, but its card stays on the hub.
+    expect(await waitFor(() => !pipeline.streams().some((s) => s.id === 'once'), 20_000)).toBe(true);
+    expect(server.hub.streams).toContain('once');
+    const removed = await call('DELETE', '/streams/once');
+    expect(removed).toEqual({ status: 200, body: { removed: 'once' } });
+    expect(server.hub.streams).not.toContain('once');
+    await ws.waitFor((m) => m.type === 'streams' && !m.streams.includes('once'));
+    expect((await call('DELETE', '/streams/once')).status).toBe(404);
+  });
+});
+
 describe('stream control over WebSocket', () => {
   it('add-stream, list-streams and remove-stream, with the HTTP statuses on errors', async () => {
     const c = await TestClient.connect(`${server.wsUrl}?token=${TOKEN}`);
