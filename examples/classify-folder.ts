@@ -15,25 +15,44 @@ import { classify, fileBatch, openEngine, openPredictionFile, type SampleOptions
 
 const VIDEO = /\.(mp4|m4v|mov|mkv|webm|avi|ts|mpg|mpeg)$/i;
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    out: { type: 'string', default: 'predictions.jsonl' },
-    fps: { type: 'string', default: '1' },
-    model: { type: 'string' },
-    weights: { type: 'string' },
-    'top-k': { type: 'string', default: '5' },
-  },
-});
-const folder = positionals[0];
-if (!folder) {
-  console.error(
-    'usage: classify-folder <folder> [--out predictions.jsonl] [--fps 1] [--model m] [--weights w]',
-  );
+const USAGE =
+  'usage: classify-folder <folder> [--out predictions.jsonl] [--fps 1] [--model m] [--weights w] [--top-k 5]';
+/** Bad input is one line and the usage, not a stack trace. */
+function fail(problem: string): never {
+  console.error(`classify-folder: ${problem}\n${USAGE}`);
   process.exit(2);
 }
+const parseCommandLine = () =>
+  parseArgs({
+    allowPositionals: true,
+    options: {
+      out: { type: 'string', default: 'predictions.jsonl' },
+      fps: { type: 'string', default: '1' },
+      model: { type: 'string' },
+      weights: { type: 'string' },
+      'top-k': { type: 'string', default: '5' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+let parsed: ReturnType<typeof parseCommandLine>;
+try {
+  parsed = parseCommandLine();
+} catch (e) {
+  fail((e as Error).message);
+}
+const { values, positionals } = parsed;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const folder = positionals[0];
+if (!folder) fail('missing <folder>');
+if (!(Number(values.fps) > 0)) fail(`--fps: expected a positive number, got "${values.fps}"`);
+const topK = Number(values['top-k']);
+if (!(Number.isInteger(topK) && topK > 0))
+  fail(`--top-k: expected a positive integer, got "${values['top-k']}"`);
 
-const files = (await readdir(folder))
+const files = (await readdir(folder).catch((e: Error) => fail(`cannot read folder ${folder}: ${e.message}`)))
   .filter((n) => VIDEO.test(n))
   .sort()
   .map((n) => path.join(folder, n));
@@ -42,8 +61,16 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const engine = await openEngine({ model: values.model, weights: values.weights, maxBatch: 32 });
-const sink = openPredictionFile(values.out!);
+const engine = await openEngine({ model: values.model, weights: values.weights, maxBatch: 32 }).catch(
+  (e: Error) => fail(e.message),
+);
+let sink: ReturnType<typeof openPredictionFile>;
+try {
+  sink = openPredictionFile(values.out!);
+} catch (e) {
+  await engine.close();
+  fail((e as Error).message);
+}
 const sample: SampleOptions = { fps: Number(values.fps) };
 const counts = new Map(files.map((f) => [path.basename(f), 0]));
 const failed = new Map<string, string>();
@@ -59,7 +86,7 @@ try {
       // Without this the first bad file would end the whole run.
       onFileError: (src, e) => failed.set(src.id ?? String(src.path), e.message),
     },
-  ).pipe(classify(engine, { topK: Number(values['top-k']) }));
+  ).pipe(classify(engine, { topK }));
   await lastValueFrom(
     predictions.pipe(
       tap((p) => counts.set(p.streamId, (counts.get(p.streamId) ?? 0) + 1)),

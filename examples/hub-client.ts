@@ -11,21 +11,42 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { ALL_STREAMS, type ServerMessage } from '../src/index.js';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    streams: { type: 'string', default: ALL_STREAMS },
-    token: { type: 'string' },
-    count: { type: 'string' },
-  },
-});
-const url = new URL(positionals[0] ?? 'ws://127.0.0.1:8080/ws');
+const USAGE = 'usage: hub-client [ws://host:port/ws] [--streams a,b] [--token T] [--count N]';
+function usage(problem: string): never {
+  console.error(`hub-client: ${problem}\n${USAGE}`);
+  process.exit(2);
+}
+const parseCommandLine = () =>
+  parseArgs({
+    allowPositionals: true,
+    options: {
+      streams: { type: 'string', default: ALL_STREAMS },
+      token: { type: 'string' },
+      count: { type: 'string' },
+    },
+  });
+let parsed: ReturnType<typeof parseCommandLine>;
+try {
+  parsed = parseCommandLine();
+} catch (e) {
+  usage((e as Error).message);
+}
+const { values, positionals } = parsed;
+let url: URL;
+try {
+  url = new URL(positionals[0] ?? 'ws://127.0.0.1:8080/ws');
+} catch {
+  usage(`"${positionals[0]}" is not a URL (expected e.g. ws://127.0.0.1:8080/ws)`);
+}
+if (url.protocol !== 'ws:' && url.protocol !== 'wss:') usage(`${url.href}: expected a ws:// or wss:// URL`);
 if (values.token) url.searchParams.set('token', values.token);
 const limit = values.count ? Number(values.count) : Number.POSITIVE_INFINITY;
+if (!(limit >= 1)) usage(`--count: expected a positive number, got "${values.count}"`);
+const wanted = values.streams!.split(',');
 let received = 0;
 
 const ws = new WebSocket(url);
-ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', streams: values.streams!.split(',') })));
+ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', streams: wanted })));
 ws.on('unexpected-response', (_req, res) => {
   console.error(
     `${url.origin}: HTTP ${res.statusCode}${res.statusCode === 401 ? ' (wrong or missing --token)' : ''}`,
@@ -47,6 +68,10 @@ ws.on('message', (data) => {
       console.log(
         `connected to vitstream ${msg.version}; streams: ${msg.streams.join(', ') || '(none yet)'}`,
       );
+      // A misspelt stream would otherwise mean waiting in silence.
+      for (const id of wanted)
+        if (id !== ALL_STREAMS && !msg.streams.includes(id))
+          console.error(`hub-client: no stream "${id}" on this server yet; waiting for it`);
       break;
     case 'prediction': {
       const best = msg.top[0];

@@ -33,8 +33,18 @@ if (positionals.length === 0) {
   process.exit(2);
 }
 
-const engine = await openEngine({ model: values.model, weights: values.weights, maxBatch: 16 });
-const server = await createServer({ port: Number(values.port), host: values.host });
+const fps = Number(values.fps);
+if (!(fps > 0)) {
+  console.error(`live-to-hub: --fps: expected a positive number, got "${values.fps}"`);
+  process.exit(2);
+}
+// Expected failures (no weights, a port in use) are one line, not a stack trace.
+const fail = (e: unknown): never => {
+  console.error(`live-to-hub: ${(e as Error).message}`);
+  process.exit(2);
+};
+const engine = await openEngine({ model: values.model, weights: values.weights, maxBatch: 16 }).catch(fail);
+const server = await createServer({ port: Number(values.port), host: values.host }).catch(fail);
 const sources: VideoSource[] = positionals.map((url) => ({
   url,
   realtime: values.realtime,
@@ -45,7 +55,7 @@ const feeds = liveFeeds(sources, {
   maxBatch: engine.maxBatch,
   // A frame waits at most this long for companions before its batch goes.
   maxDelayMs: 50,
-  sample: { fps: Number(values.fps) },
+  sample: { fps },
 });
 server.hub.setStreams(positionals);
 
@@ -53,10 +63,14 @@ const events = feeds.events.subscribe((ev) => {
   // 'added'/'removed' are about the feed list (liveFeeds.add/remove); the rest are a source's life.
   if (ev.type === 'added' || ev.type === 'removed') return;
   server.stats.sourceEvent(ev);
-  if (ev.type === 'error' || ev.type === 'reconnecting') console.error(`${ev.streamId}: ${ev.type}`);
-  if (ev.type === 'ended' && ev.reason !== 'unsubscribed')
-    console.error(`${ev.streamId}: ended (${ev.reason})`);
-  console.error(`${ev.streamId}: ${ev.type}`);
+  // One line per thing worth knowing, with its reason; 'started' and the periodic 'stats' stay quiet.
+  if (ev.type === 'error') console.error(`${ev.streamId}: ${ev.error.message}`);
+  else if (ev.type === 'reconnecting')
+    console.error(`${ev.streamId}: retry ${ev.attempt} in ${(ev.delayMs / 1000).toFixed(1)} s`);
+  else if (ev.type === 'stalled') console.error(`${ev.streamId}: stalled (${ev.kind}), restarting`);
+  else if (ev.type === 'recovered') console.error(`${ev.streamId}: back after ${ev.restarts} restart(s)`);
+  else if (ev.type === 'ended' && ev.reason !== 'unsubscribed')
+    console.error(`${ev.streamId}: ended (${ev.reason}) after ${ev.frames} frames`);
 });
 const predictions = feeds.batches
   .pipe(

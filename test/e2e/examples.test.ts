@@ -91,4 +91,24 @@ describe('examples', () => {
       hub.child.kill('SIGKILL');
     }
   });
+
+  it.each([
+    [
+      'classify-folder',
+      ['/no/such/folder'],
+      /^classify-folder: cannot read folder \/no\/such\/folder: ENOENT/,
+    ],
+    ['classify-folder', ['.', '--fps', '0'], /^classify-folder: --fps: expected a positive number, got "0"/],
+    ['hub-client', ['notaurl'], /^hub-client: "notaurl" is not a URL/],
+    [
+      'live-to-hub',
+      ['x.mp4', '--fps', 'fast'],
+      /^live-to-hub: --fps: expected a positive number, got "fast"/,
+    ],
+  ])('%s %j: exit 2 with one line and no stack trace', async (name, args, message) => {
+    const r = run(name, args);
+    expect(await r.exited).toBe(2);
+    expect(r.stderr()).toMatch(message);
+    expect(r.stderr()).not.toMatch(/^\s+at /m);
+  });
 });
