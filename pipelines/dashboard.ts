@@ -135,7 +135,8 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
           states.set(ev.streamId, 'live');
         else if (ev.type === 'stalled') states.set(ev.streamId, 'stalled');
         else if (ev.type === 'reconnecting') states.set(ev.streamId, 'reconnecting');
-        else if (ev.type === 'ended' && ev.reason !== 'unsubscribed') states.set(ev.streamId, 'ended');
+        else if (ev.type === 'ended' && ev.reason !== 'unsubscribed')
+          states.set(ev.streamId, ev.reason === 'error' ? 'error' : 'ended');
         if (removed.has(ev.streamId)) return;
         if (ev.type === 'error') failures.set(ev.streamId, ev.error.message);
         else if (ev.type === 'recovered') failures.delete(ev.streamId);

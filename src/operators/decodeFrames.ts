@@ -194,6 +194,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       closed = true;
       stopStats();
       const err = terminal.error;
+      // The cause first, then the end it led to: a log or dashboard reads them in that order.
+      if (err) onEvent?.({ type: 'error', streamId: src.id, atMs: Date.now(), error: err });
       onEvent?.({
         type: 'ended',
         streamId: src.id,
@@ -202,10 +204,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         frames: decoded,
         dropped,
       });
-      if (err) {
-        onEvent?.({ type: 'error', streamId: src.id, atMs: Date.now(), error: err });
-        subscriber.error(err);
-      } else subscriber.complete();
+      if (err) subscriber.error(err);
+      else subscriber.complete();
     }
 
     const onData = (chunk: Buffer) => {

@@ -118,7 +118,7 @@ export class PipelineStats {
       case 'ended':
         // Frames decoded since the last periodic stats would otherwise go uncounted.
         this.sourceTotals(stream, ev.frames, ev.dropped, ev.atMs);
-        this.setState(stream, 'ended');
+        this.setState(stream, ev.reason === 'error' ? 'error' : 'ended');
         this.emit({
           kind: 'ended',
           level: ev.reason === 'error' ? 'error' : 'info',

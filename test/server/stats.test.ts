@@ -100,6 +100,8 @@ describe('PipelineStats', () => {
     });
     stats.sourceEvent({ type: 'error', streamId: id, atMs: at(), error: new Error('connection reset') });
     stats.sourceEvent({ type: 'ended', streamId: id, atMs: at(), reason: 'error', frames: 60, dropped: 2 });
+    // Ended by an error: the state keeps saying so (a file that failed stays 'error', not 'ended').
+    expect(stats.snapshot().streams[id]!.state).toBe('error');
     stats.sourceEvent({ type: 'reconnecting', streamId: id, atMs: at(), attempt: 1, delayMs: 2000 });
     expect(stats.snapshot().streams[id]!.state).toBe('reconnecting');
     expect(await metric('vitstream_stream_up', { stream: id })).toBe(0);

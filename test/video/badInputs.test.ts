@@ -119,6 +119,18 @@ describe('bad inputs give a VideoSourceError naming the input and the reason', (
     expectError((await attempt(`${tmp.dir}/`)).error, `${tmp.dir}/`, /no images/i);
   });
 
+  it('events: the error (the cause) comes before the end it led to', async () => {
+    const types: string[] = [];
+    const missing = tmp.file('absent.mp4');
+    await new Promise<void>((resolve) =>
+      decodeFrames(missing, { size: 16, onEvent: (e) => types.push(e.type) }).subscribe({
+        error: () => resolve(),
+        complete: () => resolve(),
+      }),
+    );
+    expect(types.slice(-2)).toEqual(['error', 'ended']);
+  });
+
   it('a glob that matches no file', async () => {
     const glob = `${tmp.dir}/nothing-*.png`;
     expectError((await attempt(glob)).error, glob, /: no file matches this glob/);
