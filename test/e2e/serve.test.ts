@@ -133,7 +133,10 @@ describe('vitstream serve', () => {
       checkPredictions(ps, good);
       const total = probeFrameTimes(good).length;
       const first = ps[0]!.frame;
-      expect(ps.map((p) => p.frame)).toEqual(Array.from({ length: total - first }, (_, i) => first + i));
+      expect(
+        ps.map((p) => p.frame),
+        `serve's stderr:\n${proc.stderr().replace(/^Warning: .*\n/gm, '')}\nother messages: ${JSON.stringify(client.messages.filter((m) => m.type !== 'prediction' && m.type !== 'stats'))}`,
+      ).toEqual(Array.from({ length: total - first }, (_, i) => first + i));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
