@@ -163,8 +163,12 @@ export function registerServe(program: Command): void {
       await pipeline.done;
       if (f.exitWhenDone) {
         await shutdown('all feeds ended');
-        // Like classify: the failed feeds named at the end, and exit code 1.
+        // Like classify: a line per feed at the end (frames classified, or why it failed), exit code 1 if any failed.
         const failed = pipeline.failures();
+        const failedIds = new Set(failed.map((f) => f.id));
+        for (const [id, s] of Object.entries(server.stats.snapshot().streams))
+          if (!failedIds.has(id))
+            process.stderr.write(`vitstream: feed ${id}: ${s.classified ?? 0} frames classified\n`);
         for (const { id, message } of failed) process.stderr.write(`vitstream: feed ${id}: ${message}\n`);
         if (failed.length > 0) process.exitCode = 1;
       }
