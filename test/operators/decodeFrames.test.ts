@@ -1,4 +1,3 @@
-import { statSync } from 'node:fs';
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrames } from '../../src/operators/decodeFrames.js';
@@ -185,10 +184,11 @@ describe('decodeFrames', () => {
   });
 
   it('reuses pooled buffers once frames are released', async () => {
+    const long = makeClip(tmp.file('pool.mp4'), { frames: 120 });
     const seen = new Set<ArrayBufferLike>();
     let n = 0;
     await new Promise<void>((resolve, reject) =>
-      decodeFrames(h264, { size: 64, maxUnreleased: 2 }).subscribe({
+      decodeFrames(long, { size: 64, maxUnreleased: 2 }).subscribe({
         next: (f) => {
           seen.add(f.rgb.buffer);
           n++;
@@ -198,12 +198,12 @@ describe('decodeFrames', () => {
         complete: resolve,
       }),
     );
-    expect(n).toBe(24);
-    // Frames cut from one stdout chunk each hold a buffer until their timestamp line arrives, so
-    // the bound is a pipe chunk's worth of frames (64 KiB) plus those lent out, whatever the
-    // frame count: reuse, not one buffer per frame.
-    expect(seen.size).toBeLessThanOrEqual(Math.ceil(65536 / (64 * 64 * 3)) + 2 + 2);
-    expect(statSync(h264).size).toBeGreaterThan(0);
+    expect(n).toBe(120);
+    // Frames read from stdout each hold a buffer until their timestamp line arrives on stderr: on an
+    // idle machine that is a pipe chunk's worth (64 KiB: 6 frames here) plus those lent out, about 10
+    // buffers; a loaded one can read stderr a few chunks late (12 seen under two busy loops). Either way
+    // buffers are reused, not one per frame.
+    expect(seen.size).toBeLessThanOrEqual(30);
   });
 
   it('never drops a file frame when the consumer releases late (backpressure)', async () => {
