@@ -334,7 +334,7 @@ export async function validateStreamRequest(request: unknown): Promise<FeedSourc
     throw new StreamRequestError(400, (e as Error).message);
   }
   // A camera device may come as url, as in a config file's `url: /dev/video0`; other local paths go in path.
-  if (s.url !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(s.url) && detectKind(s.url) !== 'device')
+  if (s.url !== undefined && detectKind(s.url) !== 'url' && detectKind(s.url) !== 'device')
     throw new StreamRequestError(400, `url "${s.url}": ${urlExpected()}`);
   const problem = await feedInputProblem(s);
   if (problem) throw new StreamRequestError(400, problem);

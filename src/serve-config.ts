@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { BACKENDS, PRECISIONS } from './engine/types.js';
 import { ConfigError } from './errors.js';
+import { RESIZE_MODES } from './video/args.js';
 
 /**
  * `vitstream serve --config feeds.yaml`: the server, the model and the feeds, validated with
@@ -49,11 +51,11 @@ export const serveConfigSchema = z
       .object({
         model: z.string().default('vit-b16-224'),
         weights: z.string().optional(),
-        precision: z.enum(['fp32', 'fp16', 'int8']).optional(),
+        precision: z.enum(PRECISIONS).optional(),
         int8Mode: z.union([z.literal(1), z.literal(2)]).optional(),
         /** INT8 scales from `vitstream calibrate`; default scales.json beside the weights. */
         scales: z.string().optional(),
-        backend: z.enum(['webgpu', 'cpu']).default('webgpu'),
+        backend: z.enum(BACKENDS).default('webgpu'),
         /** WebGPU adapter, by name or index (see `vitstream info`). */
         adapter: z.string().optional(),
         topK: z.number().int().positive().default(5),
@@ -76,7 +78,7 @@ export const serveConfigSchema = z
       })
       .strict()
       .default({ firstFrameTimeoutMs: 15_000, noFrameTimeoutMs: 10_000 }),
-    resize: z.enum(['squash', 'center-crop', 'letterbox']).default('squash'),
+    resize: z.enum(RESIZE_MODES).default('squash'),
     reconnect: z
       .object({
         initialMs: z.number().positive().optional(),

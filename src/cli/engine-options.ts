@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { openEngine } from '../engine/open.js';
-import type { Backend, Engine, Precision } from '../engine/types.js';
+import { BACKENDS, type Backend, type Engine, PRECISIONS, type Precision } from '../engine/types.js';
 import { InputError } from '../errors.js';
 import { downloadProgressReporter } from '../models/progress.js';
 import { createLogger } from '../util/logger.js';
+import { isOneOf } from '../util/one-of.js';
 import { parseInt8Mode, parsePositiveInt } from './options.js';
 
 export interface EngineFlags {
@@ -47,10 +48,10 @@ export function addEngineOptions(cmd: Command, defaults: { maxBatch?: number } =
     .option('--allow-unverified', 'allow downloading checkpoints that have no pinned SHA-256');
 }
 
-export async function openEngineFromFlags(f: EngineFlags, logLevel?: string): Promise<Engine> {
-  if (f.backend !== 'webgpu' && f.backend !== 'cpu')
+export async function openEngineFromFlags(f: EngineFlags, logLevel = 'warn'): Promise<Engine> {
+  if (!isOneOf(BACKENDS, f.backend))
     throw new InputError(`--backend: expected webgpu or cpu, got "${f.backend}"`, { input: '--backend' });
-  if (f.precision && !['fp32', 'fp16', 'int8'].includes(f.precision))
+  if (f.precision && !isOneOf(PRECISIONS, f.precision))
     throw new InputError(`--precision: expected fp32, fp16 or int8, got "${f.precision}"`, {
       input: '--precision',
     });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { OutputClosedError, VitstreamError } from '../errors.js';
+import { LOG_LEVELS } from '../util/logger.js';
 import { registerBench } from './commands/bench.js';
 import { registerCalibrate } from './commands/calibrate.js';
 import { registerClassify } from './commands/classify.js';
@@ -8,8 +9,6 @@ import { registerInfer } from './commands/infer.js';
 import { registerInfo } from './commands/info.js';
 import { registerServe } from './commands/serve.js';
 import { registerTune } from './commands/tune.js';
-
-const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 /** `vitstream <command>`: each command lives in its own module under commands/. */
 export function buildProgram(): Command {

@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { isOneOf } from '../util/one-of.js';
 
 /** Parses "1,8,16,32" into positive integers; `what` names the flag in errors. */
 export function parseIntList(text: string, what: string): number[] {
@@ -26,7 +27,7 @@ export function parseNonNegativeInt(text: string, what: string): number {
 
 /** One of a fixed set of words; the error lists them. */
 export function parseChoice<T extends string>(text: string, what: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(text))
+  if (!isOneOf(choices, text))
     throw new InputError(`${what}: expected ${choices.join(', ')}, got "${text}"`, { input: what });
   return text as T;
 }

@@ -4,6 +4,7 @@ import type { FetchWeightsOptions } from '../models/download.js';
 import { defaultWeightsSpec } from '../models/model-folder.js';
 import { resolveWeightsDetailed } from '../models/resolve.js';
 import { type Logger, silentLogger } from '../util/logger.js';
+import { isOneOf } from '../util/one-of.js';
 import type { ViTConfig } from './config.js';
 import { type GpuContext, type OpenGpuOptions, openGpu } from './gpu.js';
 import { defaultScalesPath, type Int8Scales, openInt8Engine, readScales } from './int8/index.js';
@@ -12,7 +13,7 @@ import { resolveModel } from './presets.js';
 import { RecoveringEngine } from './recovering-engine.js';
 import { createCpuEngine } from './reference.js';
 import { readTuningCache, tunedPolicy } from './tuning.js';
-import type { Backend, Engine, Precision, ViTWeights } from './types.js';
+import { BACKENDS, type Backend, type Engine, PRECISIONS, type Precision, type ViTWeights } from './types.js';
 import { WebGpuEngine } from './webgpu-engine.js';
 import { loadWeights } from './weights/index.js';
 
@@ -118,9 +119,9 @@ function int8ScalesFile(given: string | undefined, weightsFile: string | undefin
 function checkOptions(opts: OpenEngineOptions): void {
   const bad = (what: string, expected: string, got: unknown) =>
     new EngineError(`openEngine: ${what} must be ${expected}, got ${JSON.stringify(got)}`);
-  if (opts.precision !== undefined && !['fp32', 'fp16', 'int8'].includes(opts.precision))
+  if (opts.precision !== undefined && !isOneOf(PRECISIONS, opts.precision))
     throw bad('precision', "'fp32', 'fp16' or 'int8'", opts.precision);
-  if (opts.backend !== undefined && !['webgpu', 'cpu'].includes(opts.backend))
+  if (opts.backend !== undefined && !isOneOf(BACKENDS, opts.backend))
     throw bad('backend', "'webgpu' or 'cpu'", opts.backend);
   if (opts.int8Mode !== undefined && opts.int8Mode !== 1 && opts.int8Mode !== 2)
     throw bad('int8Mode', '1 or 2', opts.int8Mode);

@@ -159,10 +159,11 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     if (this.closed) throw new EngineError('engine is closed');
     if (this.lostReason)
       throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
-    const count = (input as EngineInput | undefined)?.count;
-    if (typeof count === 'number' && count > this.maxBatch)
-      throw new EngineError(`batch of ${count} images: must be between 1 and maxBatch ${this.maxBatch}`);
     checkInput(this.config, input, `${this.backend} ${this.precision} engine (${this.config.name})`);
+    if (input.count > this.maxBatch)
+      throw new EngineError(
+        `batch of ${input.count} images: must be between 1 and maxBatch ${this.maxBatch}`,
+      );
   }
 
   protected plan(slot: Slot<B, P>, input: EngineInput): P {

@@ -43,8 +43,10 @@ export interface ViTWeights {
   headBias: Tensor;
 }
 
-export type Precision = 'fp32' | 'fp16' | 'int8';
-export type Backend = 'webgpu' | 'cpu';
+export const PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+export const BACKENDS = ['webgpu', 'cpu'] as const;
+export type Backend = (typeof BACKENDS)[number];
 
 /**
  * What a batch is made of: uint8 RGB frames [N, S, S, 3] at the model's size (normalised on the

@@ -14,7 +14,7 @@ const WEIGHTS_FILE = /\.(safetensors|npz)$/i;
  */
 export function weightsBesideModel(model: string): string | undefined {
   if (isPreset(model) || !existsSync(model)) return undefined;
-  const dir = statSync(model).isDirectory() ? model : path.dirname(model);
+  const dir = folderOf(model);
   // stat, not the directory entry: a Hugging Face cache snapshot is a folder of symbolic links.
   const files = readdirSync(dir)
     .filter(
@@ -43,9 +43,14 @@ export function defaultWeightsSpec(model: string | undefined, configName: string
   const beside = weightsBesideModel(model);
   if (beside) return beside;
   if (isPreset(configName) || findCheckpoint(configName)) return configName;
-  const dir = existsSync(model) && statSync(model).isDirectory() ? model : path.dirname(model);
+  const dir = folderOf(model);
   throw new InputError(
     `model '${model}' has no weights: no .safetensors or .npz file in ${dir}, and its name '${configName}' is not a downloadable checkpoint; pass --weights FILE`,
     { input: model },
   );
+}
+
+/** The folder a model names: itself, or the one holding its config file. */
+function folderOf(model: string): string {
+  return statSync(model, { throwIfNoEntry: false })?.isDirectory() ? model : path.dirname(model);
 }

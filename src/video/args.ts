@@ -1,10 +1,12 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { VideoSourceError } from '../errors.js';
+import { isOneOf } from '../util/one-of.js';
 import { type FfmpegHandle, passthroughArgs } from './ffmpeg.js';
 import { isImagePath, type ResolvedSource } from './source.js';
 
-export type ResizeMode = 'squash' | 'center-crop' | 'letterbox';
+export const RESIZE_MODES = ['squash', 'center-crop', 'letterbox'] as const;
+export type ResizeMode = (typeof RESIZE_MODES)[number];
 
 export interface FrameSize {
   width: number;
@@ -44,7 +46,7 @@ export function scaleFilter(
   checksums = true,
 ): string {
   const { width: w, height: h } = size;
-  if (resize !== 'squash' && resize !== 'center-crop' && resize !== 'letterbox')
+  if (!isOneOf(RESIZE_MODES, resize))
     throw new TypeError(
       `resize must be 'squash', 'center-crop' or 'letterbox', got ${JSON.stringify(resize)}`,
     );

@@ -7,7 +7,8 @@ import { InputError } from '../../errors.js';
 import { classify } from '../../operators/classify.js';
 import type { SampleOptions } from '../../operators/sampleFrames.js';
 import { type FileFormat, openPredictionFile, openPredictionStream } from '../../sinks/file.js';
-import type { ResizeMode } from '../../video/args.js';
+import { isOneOf } from '../../util/one-of.js';
+import { RESIZE_MODES, type ResizeMode } from '../../video/args.js';
 import { probeMedia } from '../../video/probe.js';
 import { addEngineOptions, type EngineFlags, openEngineFromFlags } from '../engine-options.js';
 import { parsePositiveInt } from '../options.js';
@@ -48,19 +49,17 @@ export function registerClassify(program: Command): void {
     const format = (f.format ?? (f.out?.endsWith('.csv') ? 'csv' : 'jsonl')) as FileFormat;
     if (format !== 'jsonl' && format !== 'csv')
       throw new InputError(`--format: expected jsonl or csv, got "${f.format}"`, { input: '--format' });
-    if (!['squash', 'center-crop', 'letterbox'].includes(f.resize))
+    if (!isOneOf(RESIZE_MODES, f.resize))
       throw new InputError(`--resize: expected squash, center-crop or letterbox, got "${f.resize}"`, {
         input: '--resize',
       });
     const topK = parsePositiveInt(f.topK, '--top-k');
     // The output first: an unwritable --out fails before the model is loaded.
     const sink = f.out ? openPredictionFile(f.out, format) : undefined;
-    const engine = await openEngineFromFlags(f, program.opts().logLevel ?? 'warn').catch(
-      async (e: unknown) => {
-        await sink?.close().catch(() => undefined);
-        throw e;
-      },
-    );
+    const engine = await openEngineFromFlags(f, program.opts().logLevel).catch(async (e: unknown) => {
+      await sink?.close().catch(() => undefined);
+      throw e;
+    });
     const board = progressBoard();
     // Stream ids are the paths as given; a file named twice gets a suffix so its counts stay its own.
     const summaries = new Map<string, FileSummary>();

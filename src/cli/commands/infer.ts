@@ -38,7 +38,7 @@ export function registerInfer(program: Command): void {
     const k = parsePositiveInt(f.topK, '--top-k');
     for (const file of f.input)
       if (!existsSync(file)) throw new InputError(`--input ${file}: no such file`, { input: file });
-    const engine = await openEngineFromFlags(f, program.opts().logLevel ?? 'warn');
+    const engine = await openEngineFromFlags(f, program.opts().logLevel);
     try {
       const items: { name: string; input: EngineInput }[] = [];
       for (const file of f.input) items.push(...(await readInputs(file, engine, f.resize as ResizeMode)));

@@ -10,6 +10,7 @@ import { parseServeConfig, readServeConfig, type ServeConfig } from '../../serve
 import { childProcesses } from '../../server/processStats.js';
 import { createServer } from '../../server/server.js';
 import { createLogger } from '../../util/logger.js';
+import { RESIZE_MODES } from '../../video/args.js';
 import { detectKind } from '../../video/source.js';
 import { signalGroup } from '../../video/spawn.js';
 import { openEngineFromFlags } from '../engine-options.js';
@@ -252,7 +253,7 @@ function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
         ...(f.adapter && { adapter: f.adapter }),
         ...(f.topK && { topK: parsePositiveInt(f.topK, '--top-k') }),
       },
-      ...(f.resize && { resize: parseChoice(f.resize, '--resize', ['squash', 'center-crop', 'letterbox']) }),
+      ...(f.resize && { resize: parseChoice(f.resize, '--resize', RESIZE_MODES) }),
       batching: {
         ...base.batching,
         ...(f.maxBatch && { maxBatch: Number(f.maxBatch) }),
