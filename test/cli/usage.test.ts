@@ -18,6 +18,10 @@ describe('vitstream usage errors', () => {
     [['bench', 'decode', '/no/such/clip.mp4'], /video source \/no\/such\/clip\.mp4: no such file/],
     [['bench', 'decode', 'package.json'], /video source package\.json: .*Invalid data found/],
     [
+      ['infer', '--input', 'package.json', '--resize', 'zoom'],
+      /--resize: expected squash, center-crop, letterbox, got "zoom"/,
+    ],
+    [
       ['--log-level', 'bogus', 'info'],
       /argument 'bogus' is invalid\. Allowed choices are silent, fatal, error, warn/,
     ],

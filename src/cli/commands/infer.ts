@@ -6,9 +6,9 @@ import type { Engine, EngineInput } from '../../engine/types.js';
 import { InputError } from '../../errors.js';
 import { decodeFrames } from '../../operators/decodeFrames.js';
 import { readNpy, writeNpy } from '../../util/npy.js';
-import type { ResizeMode } from '../../video/args.js';
+import { RESIZE_MODES, type ResizeMode } from '../../video/args.js';
 import { addEngineOptions, type EngineFlags, openEngineFromFlags } from '../engine-options.js';
-import { parsePositiveInt } from '../options.js';
+import { parseChoice, parsePositiveInt } from '../options.js';
 
 interface InferFlags extends EngineFlags {
   input: string[];
@@ -36,12 +36,13 @@ export function registerInfer(program: Command): void {
     .option('--json', 'print JSON');
   addEngineOptions(cmd, { maxBatch: 8 }).action(async (f: InferFlags) => {
     const k = parsePositiveInt(f.topK, '--top-k');
+    const resize = parseChoice(f.resize, '--resize', RESIZE_MODES);
     for (const file of f.input)
       if (!existsSync(file)) throw new InputError(`--input ${file}: no such file`, { input: file });
     const engine = await openEngineFromFlags(f, program.opts().logLevel);
     try {
       const items: { name: string; input: EngineInput }[] = [];
-      for (const file of f.input) items.push(...(await readInputs(file, engine, f.resize as ResizeMode)));
+      for (const file of f.input) items.push(...(await readInputs(file, engine, resize)));
       const C = engine.config.numClasses;
       const logits = new Float32Array(items.reduce((n, it) => n + it.input.count, 0) * C);
       // Each input file keeps its own batches, cut to the engine's max batch.
