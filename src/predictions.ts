@@ -1,9 +1,7 @@
-/** One class and its softmax probability. */
-export interface TopClass {
-  index: number;
-  label: string;
-  score: number;
-}
+import type { TopClass } from './engine/postprocess.js';
+
+// topK makes the classes; a prediction carries them.
+export type { TopClass };
 
 /** The result for one frame, as pushed to sinks and WebSocket clients. */
 export interface Prediction {

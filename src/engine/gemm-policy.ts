@@ -1,6 +1,9 @@
+import type { GemmRole } from './forward-plan.js';
 import type { GpuContext } from './gpu.js';
 import { type GemmVariant, variantSupports, workgroupBytes } from './kernels/gemm.js';
-import type { GemmPolicy } from './webgpu-engine.js';
+
+/** Chooses the GEMM variant for a role and M (rows); the tuner's cache plugs in here. */
+export type GemmPolicy = (role: GemmRole, M: number, N: number, K: number) => GemmVariant;
 
 /**
  * The tensor-core GEMM choice without a tuning cache entry (the engine's default, and what

@@ -1,4 +1,9 @@
-import type { TopClass } from '../predictions.js';
+/** One class and its softmax probability. */
+export interface TopClass {
+  index: number;
+  label: string;
+  score: number;
+}
 
 /**
  * The k most probable classes of one row of logits, with softmax probabilities. Softmax is

@@ -5,7 +5,7 @@ import { EngineError } from '../errors.js';
 import { cannotWrite } from '../util/output-file.js';
 import type { ViTConfig } from './config.js';
 import { type GemmRole, gemmRows, gemmShapes } from './forward-plan.js';
-import { defaultTensorPolicy } from './gemm-policy.js';
+import { defaultTensorPolicy, type GemmPolicy } from './gemm-policy.js';
 import { timeGemm } from './gemm-timing.js';
 import type { GpuContext } from './gpu.js';
 import {
@@ -21,7 +21,6 @@ import {
   workspaceBytes,
 } from './kernels/gemm.js';
 import type { ElementType } from './kernels/source.js';
-import type { GemmPolicy } from './webgpu-engine.js';
 
 /**
  * GEMM autotuning, like FasterTransformer's `vit_gemm`: for every GEMM shape of a model and

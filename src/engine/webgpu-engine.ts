@@ -14,10 +14,9 @@ import {
   type Kernels,
   type SlotBuffers,
 } from './forward-plan.js';
-import { defaultTensorPolicy } from './gemm-policy.js';
+import { defaultTensorPolicy, type GemmPolicy } from './gemm-policy.js';
 import { BufferUsage, type GpuContext, MapMode, type OpenGpuOptions, openGpu } from './gpu.js';
 import { type GpuWeights, uploadWeights } from './gpu-weights.js';
-import type { Observe, ObservedPoint } from './int8/observer.js';
 import { type AttentionVariant, attentionSupports, createAttentionKernel } from './kernels/attention.js';
 import { createEmbedKernel } from './kernels/embed.js';
 import {
@@ -33,11 +32,9 @@ import { createLayerNormKernel } from './kernels/layernorm.js';
 import { createPoolKernel } from './kernels/pool.js';
 import { createPreprocessKernel } from './kernels/preprocess.js';
 import { bindGroup, type ElementType } from './kernels/source.js';
+import type { Observe, ObservedPoint } from './observe.js';
 import { SlottedEngine } from './slotted-engine.js';
 import type { EngineInput, ViTWeights } from './types.js';
-
-/** Chooses the GEMM variant for a role and M (rows); the tuner's cache plugs in here. */
-export type GemmPolicy = (role: GemmRole, M: number, N: number, K: number) => GemmVariant;
 
 export interface WebGpuEngineOptions {
   config: ViTConfig;

@@ -6,7 +6,7 @@ import { readViTConfigFile } from '../../src/engine/config.js';
 import { gemmRows, gemmShapes } from '../../src/engine/forward-plan.js';
 import { defaultTensorPolicy } from '../../src/engine/gemm-policy.js';
 import type { GpuContext } from '../../src/engine/gpu.js';
-import { defaultTile } from '../../src/engine/int8/int8-engine.js';
+import { defaultTile } from '../../src/engine/int8/int8-policy.js';
 import { int8TunedPolicy } from '../../src/engine/int8/int8-tuning.js';
 import { variantKey } from '../../src/engine/kernels/gemm.js';
 import {

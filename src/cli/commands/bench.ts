@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
-import { benchDecode, formatTable as formatDecodeTable } from '../../bench/decode.js';
-import { benchEngine, formatEngineBench } from '../../bench/engine.js';
-import { openGpu } from '../../engine/gpu.js';
+import { benchDecode, formatTable as formatDecodeTable } from '../../../bench/decode.js';
+import { benchEngine, formatEngineBench } from '../../../bench/engine.js';
 import {
   benchInt8Engine,
   formatInt8Bench,
   type Int8BenchResult,
   setSpeedupVsFp16,
-} from '../../engine/int8/bench.js';
+} from '../../../bench/int8.js';
+import { openGpu } from '../../engine/gpu.js';
 import { readScales } from '../../engine/int8/index.js';
 import { resolveModel } from '../../engine/presets.js';
 import { randomWeights } from '../../engine/random-weights.js';

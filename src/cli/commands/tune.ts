@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { formatTable } from '../../bench/table.js';
 import { openGpu } from '../../engine/gpu.js';
 import { tuneInt8Model } from '../../engine/int8/int8-tuning.js';
 import { resolveModel } from '../../engine/presets.js';
@@ -11,6 +10,7 @@ import {
   writeTuningCache,
 } from '../../engine/tuning.js';
 import { checkWritable } from '../../util/output-file.js';
+import { formatTable } from '../../util/table.js';
 import { parseInt8Mode, parseIntList, parsePrecisionsWithInt8 } from '../options.js';
 
 export function registerTune(program: Command): void {

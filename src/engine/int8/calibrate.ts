@@ -1,10 +1,11 @@
 import { EngineError } from '../../errors.js';
 import type { ViTConfig } from '../config.js';
 import type { GpuContext } from '../gpu.js';
+import type { Observe } from '../observe.js';
 import type { EngineInput, ViTWeights } from '../types.js';
 import { WebGpuEngine } from '../webgpu-engine.js';
 import { AbsHistogram } from './histogram.js';
-import { type Observe, observeForward } from './observer.js';
+import { observeForward } from './observer.js';
 import { channelScales, scaleFor } from './quant.js';
 import {
   type ActivationRange,

@@ -7,8 +7,9 @@ import type { Int8Scales } from './scales.js';
 
 export { type CalibrateOptions, calibrate, weightScales } from './calibrate.js';
 export { loadCalibrationFrames } from './inputs.js';
-export { defaultTile, Int8Engine, type Int8EngineOptions, type Int8GemmPolicy } from './int8-engine.js';
+export { Int8Engine, type Int8EngineOptions } from './int8-engine.js';
 export type { Int8Mode } from './int8-plan.js';
+export { defaultTile, type Int8GemmPolicy, int8Shapes } from './int8-policy.js';
 export {
   type CalibrationMethod,
   defaultScalesPath,

@@ -16,8 +16,6 @@ import {
 import {
   createInt8GemmKernel,
   type Int8GemmKernel,
-  type Int8GemmVariant,
-  int8TileOf,
   int8VariantKey,
   int8VariantSupports,
 } from '../kernels/gemm-int8.js';
@@ -37,12 +35,9 @@ import {
   type Int8Plan,
   type Int8SlotBuffers,
 } from './int8-plan.js';
-import { int8Shapes } from './int8-tuning.js';
+import { defaultTile, type Int8GemmPolicy, int8Shapes } from './int8-policy.js';
 import { type Int8GpuWeights, uploadInt8Weights } from './int8-weights.js';
 import { INT8_ROLES, type Int8Role, type Int8Scales, validateScales } from './scales.js';
-
-/** Picks the INT8 GEMM tile for a role and M (rows). */
-export type Int8GemmPolicy = (role: Int8Role, M: number, N: number, K: number) => Int8GemmVariant;
 
 export interface Int8EngineOptions {
   config: ViTConfig;
@@ -63,27 +58,6 @@ export interface Int8EngineOptions {
    */
   int8Attention?: boolean;
   logger?: Logger;
-}
-
-/** Workgroups that fill an H100 (132 SMs) twice: below it a smaller tile wins. */
-const FILL = 264;
-
-/** Tile by size: the largest tile that still yields enough workgroups to fill the GPU. */
-export function defaultTile(M: number, N: number): Int8GemmVariant {
-  // H100, ViT-B/16-384 at batch 32, best of 3 in one process after the epilogue kept global
-  // memory out of its barrier loop: 128x256 (one K-64 buffer) qkv 0.203 ms, proj 0.096, fc1 0.330,
-  // fc2 0.265 against 0.231 / 0.104 / 0.348 / 0.276 for 128x128 (one K-128 buffer), the previous
-  // default; where 128x256 tiles cannot fill the GPU, 128x128 and then 64x64 ones.
-  const candidates: Int8GemmVariant[] = [
-    { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 4, stages: 1 },
-    { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2, bk: 128, stages: 1 },
-    { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 2 },
-  ];
-  for (const v of candidates) {
-    const { bm, bn } = int8TileOf(v);
-    if (Math.ceil(M / bm) * Math.ceil(N / bn) >= FILL) return v;
-  }
-  return { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 2, fn: 2 };
 }
 
 /**

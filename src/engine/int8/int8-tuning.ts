@@ -21,31 +21,14 @@ import {
   timeInPasses,
   tunedVariantNear,
 } from '../tuning.js';
-import { defaultTile, type Int8GemmPolicy } from './int8-engine.js';
 import type { Int8Mode } from './int8-plan.js';
+import { defaultTile, type Int8GemmPolicy, int8Shapes } from './int8-policy.js';
 import { INT8_ROLES, type Int8Role } from './scales.js';
 
 /**
  * INT8 GEMM autotuning: the INT8 counterpart of `vitstream tune`, in the same cache file (keys
  * `i8 MxNxK` under the adapter), read by the INT8 engine when it opens.
  */
-
-/** The INT8 GEMM shapes of one layer (N, K per role; fc1 writes int8 in mode 2). */
-export function int8Shapes(
-  c: ViTConfig,
-  mode: Int8Mode,
-  /** Mode 2 with int8 attention (its default): qkv writes int8 too. */
-  int8Attention = mode === 2,
-): Record<Int8Role, { K: number; N: number; epilogue: Int8Epilogue; outInt8: boolean }> {
-  const D = c.hiddenSize;
-  const gelu: Int8Epilogue = c.activation === 'gelu_tanh' ? 'bias-gelu-tanh' : 'bias-gelu-erf';
-  return {
-    qkv: { K: D, N: 3 * D, epilogue: 'bias', outInt8: mode === 2 && int8Attention },
-    proj: { K: D, N: D, epilogue: 'bias-residual', outInt8: false },
-    fc1: { K: D, N: c.mlpDim, epilogue: gelu, outInt8: mode === 2 },
-    fc2: { K: c.mlpDim, N: D, epilogue: 'bias-residual', outInt8: false },
-  };
-}
 
 /** Times one INT8 GEMM shape: `iterations` dispatches in one submit after a warm-up, wall clock. */
 export async function timeInt8Gemm(

@@ -1,16 +1,7 @@
 import { type ViTConfig, vitDims } from '../config.js';
+import type { Observe } from '../observe.js';
 import { attention, checkInput, geluErf, geluTanh, gemm, layerNorm, patchify } from '../reference.js';
 import type { EngineInput, ViTWeights } from '../types.js';
-import type { Int8Role } from './scales.js';
-
-/**
- * A quantisation point: the input of an INT8 GEMM (by its role, [rows, K]), or `attention`, the
- * qkv GEMM's output that feeds attention ([rows, 3D]: q | k | v).
- */
-export type ObservedPoint = Int8Role | 'attention';
-
-/** Called with every tensor at a quantisation point as float32, valid until the next call. */
-export type Observe = (layer: number, point: ObservedPoint, x: Float32Array) => void;
 
 /**
  * The FP32 forward pass of src/engine/reference.ts (same numerics: its GEMM, LayerNorm and

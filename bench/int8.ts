@@ -1,3 +1,42 @@
+import type { ViTConfig } from '../src/engine/config.js';
+import { vitDims } from '../src/engine/config.js';
+import { timeGemm } from '../src/engine/gemm-timing.js';
+import { type GpuContext, openGpu } from '../src/engine/gpu.js';
+import { calibrateOnGpu } from '../src/engine/int8/calibrate.js';
+import { Int8Engine } from '../src/engine/int8/int8-engine.js';
+import type { Int8Mode } from '../src/engine/int8/int8-plan.js';
+import { type Int8GemmPolicy, int8Shapes } from '../src/engine/int8/int8-policy.js';
+import {
+  type Int8GemmTiming,
+  int8TunedPolicy,
+  timeInt8Gemm,
+  tuneInt8Model,
+} from '../src/engine/int8/int8-tuning.js';
+import { INT8_ROLES, type Int8Scales } from '../src/engine/int8/scales.js';
+import {
+  type GemmVariant,
+  SUBGROUP_MATRIX_TILES,
+  variantKey,
+  workgroupBytes,
+} from '../src/engine/kernels/gemm.js';
+import {
+  INT8_SUBGROUP_MATRIX_TILES,
+  type Int8GemmVariant,
+  int8VariantKey,
+  int8VariantSupports,
+  int8WorkgroupBytes,
+} from '../src/engine/kernels/gemm-int8.js';
+import { randomFrames, randomWeights } from '../src/engine/random-weights.js';
+import {
+  adapterKey,
+  defaultTuningFile,
+  readTuningCache,
+  shapeKey,
+  writeTuningCache,
+} from '../src/engine/tuning.js';
+import type { ViTWeights } from '../src/engine/types.js';
+import { WebGpuEngine } from '../src/engine/webgpu-engine.js';
+import { formatTable } from '../src/util/table.js';
 import {
   formatGemmTable,
   formatGpuMemory,
@@ -5,35 +44,7 @@ import {
   type LatencyRow,
   speedupsOver,
   timeEngineBatch,
-} from '../../bench/latency.js';
-import { formatTable } from '../../bench/table.js';
-import type { ViTConfig } from '../config.js';
-import { vitDims } from '../config.js';
-import { timeGemm } from '../gemm-timing.js';
-import { type GpuContext, openGpu } from '../gpu.js';
-import { type GemmVariant, SUBGROUP_MATRIX_TILES, variantKey, workgroupBytes } from '../kernels/gemm.js';
-import {
-  INT8_SUBGROUP_MATRIX_TILES,
-  type Int8GemmVariant,
-  int8VariantKey,
-  int8VariantSupports,
-  int8WorkgroupBytes,
-} from '../kernels/gemm-int8.js';
-import { randomFrames, randomWeights } from '../random-weights.js';
-import { adapterKey, defaultTuningFile, readTuningCache, shapeKey, writeTuningCache } from '../tuning.js';
-import type { ViTWeights } from '../types.js';
-import { WebGpuEngine } from '../webgpu-engine.js';
-import { calibrateOnGpu } from './calibrate.js';
-import { Int8Engine, type Int8GemmPolicy } from './int8-engine.js';
-import type { Int8Mode } from './int8-plan.js';
-import {
-  type Int8GemmTiming,
-  int8Shapes,
-  int8TunedPolicy,
-  timeInt8Gemm,
-  tuneInt8Model,
-} from './int8-tuning.js';
-import { INT8_ROLES, type Int8Scales } from './scales.js';
+} from './latency.js';
 
 export interface Int8BenchOptions {
   config: ViTConfig;

@@ -1,12 +1,12 @@
-import type { ViTConfig } from '../engine/config.js';
-import { type GemmRole, gemmRows, gemmShapes } from '../engine/forward-plan.js';
-import { timeGemm } from '../engine/gemm-timing.js';
-import { type GpuContext, openGpu } from '../engine/gpu.js';
-import { parseVariant } from '../engine/kernels/gemm.js';
-import { randomFrames, randomWeights } from '../engine/random-weights.js';
-import { readTuningCache, tunedPolicy } from '../engine/tuning.js';
-import type { ViTWeights } from '../engine/types.js';
-import { WebGpuEngine } from '../engine/webgpu-engine.js';
+import type { ViTConfig } from '../src/engine/config.js';
+import { type GemmRole, gemmRows, gemmShapes } from '../src/engine/forward-plan.js';
+import { timeGemm } from '../src/engine/gemm-timing.js';
+import { type GpuContext, openGpu } from '../src/engine/gpu.js';
+import { parseVariant } from '../src/engine/kernels/gemm.js';
+import { randomFrames, randomWeights } from '../src/engine/random-weights.js';
+import { readTuningCache, tunedPolicy } from '../src/engine/tuning.js';
+import type { ViTWeights } from '../src/engine/types.js';
+import { WebGpuEngine } from '../src/engine/webgpu-engine.js';
 import {
   formatGemmTable,
   formatGpuMemory,

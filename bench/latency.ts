@@ -1,7 +1,7 @@
-import type { ViTConfig } from '../engine/config.js';
-import { randomFrames } from '../engine/random-weights.js';
-import type { Engine } from '../engine/types.js';
-import { formatTable } from './table.js';
+import type { ViTConfig } from '../src/engine/config.js';
+import { randomFrames } from '../src/engine/random-weights.js';
+import type { Engine } from '../src/engine/types.js';
+import { formatTable } from '../src/util/table.js';
 
 export interface LatencyRow {
   precision: string;

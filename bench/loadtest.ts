@@ -1,7 +1,7 @@
 /**
  * Load test of the WebSocket hub (a script, not a unit test):
  *
- *   node dist/src/server/loadtest.js --clients 100 --rate 3000 --seconds 10 --slow 1
+ *   node dist/bench/loadtest.js --clients 100 --rate 3000 --seconds 10 --slow 1
  *
  * This process runs the server and publishes predictions at `--rate` messages/s (0 = as fast as
  * it can) over `--streams` streams. A child process opens `--clients` WebSocket clients
@@ -15,8 +15,8 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
-import type { Prediction } from '../predictions.js';
-import { createServer } from './server.js';
+import type { Prediction } from '../src/predictions.js';
+import { createServer } from '../src/server/server.js';
 
 interface ChildReport {
   type: 'report';
