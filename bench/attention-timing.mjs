@@ -6,7 +6,7 @@
 import { timeAttention } from '../dist/src/engine/gemm-timing.js';
 import { openGpu } from '../dist/src/engine/gpu.js';
 import { attentionShape, attentionSupports } from '../dist/src/engine/kernels/attention.js';
-import { resolveModel } from '../dist/src/engine/presets.js';
+import { resolveModel } from '../dist/src/models/presets.js';
 
 const [model = 'vit-b16-384', batches = '1,8,32', probeList = ''] = process.argv.slice(2);
 const probes = probeList ? probeList.split(',').map(Number) : [];

@@ -3,9 +3,9 @@
 // compiled). Usage (after a build): node bench/open-time.mjs <weights file> [model] [precision] [max batch]
 // e.g. node bench/random-weights.mjs vit-b16-224 /tmp/w.safetensors && node bench/open-time.mjs /tmp/w.safetensors
 import { openGpu } from '../dist/src/engine/gpu.js';
-import { resolveModel } from '../dist/src/engine/presets.js';
 import { WebGpuEngine } from '../dist/src/engine/webgpu-engine.js';
 import { loadWeights } from '../dist/src/engine/weights/index.js';
+import { resolveModel } from '../dist/src/models/presets.js';
 
 const [file, model = 'vit-b16-224', precision = 'fp16', maxBatch = '32'] = process.argv.slice(2);
 if (!file) {

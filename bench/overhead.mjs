@@ -2,9 +2,9 @@
 // (createCommandEncoder -> submit), submit itself, and the wait for the GPU and the readback.
 // Also the bare round trip of an empty submit + map. Usage: node bench/overhead.mjs [model] [batches]
 import { BufferUsage, MapMode, openGpu } from '../dist/src/engine/gpu.js';
-import { resolveModel } from '../dist/src/engine/presets.js';
 import { randomFrames, randomWeights } from '../dist/src/engine/random-weights.js';
 import { WebGpuEngine } from '../dist/src/engine/webgpu-engine.js';
+import { resolveModel } from '../dist/src/models/presets.js';
 
 const [model = 'vit-b16-384', batches = '1,8'] = process.argv.slice(2);
 const config = resolveModel(model);

@@ -6,8 +6,8 @@
 // with precision fp16, fp32, int8-m1 or int8-m2 (INT8: SCALES=scales.json, else calibrated on 2
 // random frames on the GPU).
 import { BufferUsage, MapMode, openGpu } from '../dist/src/engine/gpu.js';
-import { resolveModel } from '../dist/src/engine/presets.js';
 import { randomFrames } from '../dist/src/engine/random-weights.js';
+import { resolveModel } from '../dist/src/models/presets.js';
 import { openBenchEngine } from './open-bench-engine.mjs';
 
 const [model = 'vit-b16-384', batchText = '32', precision = 'fp16'] = process.argv.slice(2);

@@ -8,8 +8,8 @@
 import { encodeDispatches, forwardParts } from '../dist/src/engine/forward-plan.js';
 import { BufferUsage, MapMode, openGpu } from '../dist/src/engine/gpu.js';
 import { timeComputePass } from '../dist/src/engine/pass-timer.js';
-import { resolveModel } from '../dist/src/engine/presets.js';
 import { randomFrames } from '../dist/src/engine/random-weights.js';
+import { resolveModel } from '../dist/src/models/presets.js';
 import { openBenchEngine } from './open-bench-engine.mjs';
 
 const [model = 'vit-b16-384', batchText = '1,32', precision = 'fp16'] = process.argv.slice(2);

@@ -4,10 +4,10 @@
 
 import { timeDispatches } from '../dist/src/engine/gemm-timing.js';
 import { openGpu } from '../dist/src/engine/gpu.js';
-import { resolveModel } from '../dist/src/engine/presets.js';
 import { randomFrames, randomWeights } from '../dist/src/engine/random-weights.js';
 import { readTuningCache, tunedPolicy } from '../dist/src/engine/tuning.js';
 import { WebGpuEngine } from '../dist/src/engine/webgpu-engine.js';
+import { resolveModel } from '../dist/src/models/presets.js';
 
 const [model = 'vit-b16-384', batchText = '32', precision = 'fp16'] = process.argv.slice(2);
 const batch = Number(batchText);

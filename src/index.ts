@@ -3,12 +3,11 @@
 export { runDashboardPipeline } from '../pipelines/dashboard.js';
 export { fileBatch } from '../pipelines/fileBatch.js';
 export { liveFeeds } from '../pipelines/liveFeeds.js';
+// Engine
+export { type OpenEngineOptions, openEngine } from './app/open-engine.js';
 export { parseViTConfig, readViTConfigFile, type ViTConfig, vitDims } from './engine/config.js';
 export { type GpuContext, listAdapters, openGpu } from './engine/gpu.js';
-// Engine
-export { type OpenEngineOptions, openEngine } from './engine/open.js';
 export { topK } from './engine/postprocess.js';
-export { imagenetLabels, PRESET_NAMES, resolveModel } from './engine/presets.js';
 export { createCpuEngine, referenceForward } from './engine/reference.js';
 export { readTuningCache, tunedPolicy, tuneModel, writeTuningCache } from './engine/tuning.js';
 export type { Backend, Engine, EngineInput, Precision, Tensor, ViTWeights } from './engine/types.js';
@@ -17,6 +16,7 @@ export { inferConfigFromWeights, loadWeights } from './engine/weights/index.js';
 export * from './errors.js';
 // Weights by name
 export * from './models/index.js';
+export { imagenetLabels, PRESET_NAMES, resolveModel } from './models/presets.js';
 export { type BatchOptions, batchFrames } from './operators/batchFrames.js';
 // Predictions out
 export { type ClassifyOptions, classify } from './operators/classify.js';

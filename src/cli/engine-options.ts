@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { openEngine } from '../engine/open.js';
-import { BACKENDS, type Backend, type Engine, PRECISIONS, type Precision } from '../engine/types.js';
+import { type OpenEngineOptions, openCheckedEngine } from '../app/open-engine.js';
+import { BACKENDS, type Engine, PRECISIONS } from '../engine/types.js';
 import { InputError } from '../errors.js';
 import { downloadProgressReporter } from '../models/progress.js';
 import { createLogger } from '../util/logger.js';
@@ -48,30 +48,48 @@ export function addEngineOptions(cmd: Command, defaults: { maxBatch?: number } =
     .option('--allow-unverified', 'allow downloading checkpoints that have no pinned SHA-256');
 }
 
-export async function openEngineFromFlags(f: EngineFlags, logLevel = 'warn'): Promise<Engine> {
-  if (!isOneOf(BACKENDS, f.backend))
-    throw new InputError(`--backend: expected webgpu or cpu, got "${f.backend}"`, { input: '--backend' });
-  if (f.precision && !isOneOf(PRECISIONS, f.precision))
-    throw new InputError(`--precision: expected fp32, fp16 or int8, got "${f.precision}"`, {
-      input: '--precision',
-    });
-  if (f.int8Mode) parseInt8Mode(f.int8Mode);
-  const progress = downloadProgressReporter(`downloading ${f.weights ?? f.model} weights`);
+/**
+ * The engine flags as typed options: the one place they are checked. Strings in, typed values out,
+ * before anything loads; what comes out goes to openCheckedEngine, which does not check again.
+ */
+export function engineOptionsFromFlags(f: EngineFlags): OpenEngineOptions {
+  return {
+    model: f.model,
+    weights: f.weights,
+    backend: parseWord(f.backend, '--backend', BACKENDS, 'webgpu or cpu'),
+    precision:
+      f.precision === undefined
+        ? undefined
+        : parseWord(f.precision, '--precision', PRECISIONS, 'fp32, fp16 or int8'),
+    int8Mode: parseInt8Mode(f.int8Mode ?? '1'),
+    scales: f.scales,
+    maxBatch: parsePositiveInt(f.maxBatch, '--max-batch'),
+    gpuOptions: { adapter: f.adapter },
+    download: { cacheDir: f.cacheDir, allowUnverified: f.allowUnverified },
+  };
+}
+
+/** parseChoice with the list in words ("fp32, fp16 or int8"), as these two flags have always said it. */
+function parseWord<T extends string>(text: string, flag: string, choices: readonly T[], words: string): T {
+  if (!isOneOf(choices, text))
+    throw new InputError(`${flag}: expected ${words}, got "${text}"`, { input: flag });
+  return text;
+}
+
+export function openEngineFromFlags(f: EngineFlags, logLevel = 'warn'): Promise<Engine> {
+  return openEngineWithProgress(engineOptionsFromFlags(f), logLevel);
+}
+
+/** Opens checked options with a download progress bar on stderr and the CLI's logger. */
+export async function openEngineWithProgress(options: OpenEngineOptions, logLevel = 'warn'): Promise<Engine> {
+  const name = typeof options.weights === 'string' ? options.weights : options.model;
+  const progress = downloadProgressReporter(
+    `downloading ${typeof name === 'string' ? name : 'model'} weights`,
+  );
   try {
-    return await openEngine({
-      model: f.model,
-      weights: f.weights,
-      precision: f.precision as Precision | undefined,
-      int8Mode: Number(f.int8Mode ?? 1) as 1 | 2,
-      scales: f.scales,
-      backend: f.backend as Backend,
-      maxBatch: parsePositiveInt(f.maxBatch, '--max-batch'),
-      gpuOptions: { adapter: f.adapter },
-      download: {
-        cacheDir: f.cacheDir,
-        allowUnverified: f.allowUnverified,
-        onProgress: (p) => progress.onProgress(p),
-      },
+    return await openCheckedEngine({
+      ...options,
+      download: { ...options.download, onProgress: (p) => progress.onProgress(p) },
       logger: createLogger('vitstream', logLevel),
     });
   } finally {

@@ -17,7 +17,7 @@ export type WeightsLayout = 'google' | 'timm';
 export interface CatalogEntry {
   /** Stable name users can type: `timm/<model>` for Hugging Face repos, `google/<file stem>` for the bucket. */
   id: string;
-  /** The model preset (src/engine/presets.ts) whose shape this checkpoint fits. */
+  /** The model preset (src/models/presets.ts) whose shape this checkpoint fits. */
   preset: string;
   /** Download locations, tried in order: a revision-pinned URL first where the revision is known. */
   urls: string[];

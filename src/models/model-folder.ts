@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { isPreset } from '../engine/presets.js';
 import { InputError } from '../errors.js';
 import { findCheckpoint } from './catalog.js';
+import { isPreset } from './presets.js';
 
 const WEIGHTS_FILE = /\.(safetensors|npz)$/i;
 

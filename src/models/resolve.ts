@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isPreset } from '../engine/presets.js';
 import { DownloadError } from '../errors.js';
 import { CATALOG, type CatalogEntry, DEFAULT_FOR_PRESET, entryForUrl, findCheckpoint } from './catalog.js';
 import { type FetchWeightsOptions, fetchWeights, parseUrlSpec } from './download.js';
+import { isPreset } from './presets.js';
 
 export interface ResolvedWeights {
   /** Local file to open. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { openEngine } from '../../src/app/open-engine.js';
 import { readViTConfigFile } from '../../src/engine/config.js';
 import { openGpu } from '../../src/engine/gpu.js';
-import { openEngine } from '../../src/engine/open.js';
 import { RecoveringEngine } from '../../src/engine/recovering-engine.js';
 import { readNpy } from '../../src/util/npy.js';
 import { relMaxError } from '../helpers/compare.js';

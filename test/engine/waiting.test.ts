@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { ViTConfig } from '../../src/engine/config.js';
 import { readViTConfigFile } from '../../src/engine/config.js';
-import { resolveModel } from '../../src/engine/presets.js';
 import { randomFrames, randomWeights } from '../../src/engine/random-weights.js';
 import { WebGpuEngine } from '../../src/engine/webgpu-engine.js';
+import { resolveModel } from '../../src/models/presets.js';
 import { sharedPath } from '../helpers/shared.js';
 
 /** Batches at least this long are slept through (the engine's SLEEP_FROM_MS is 4 ms). */

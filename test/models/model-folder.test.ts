@@ -2,7 +2,7 @@ import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openEngine } from '../../src/engine/open.js';
+import { openEngine } from '../../src/app/open-engine.js';
 import { InputError } from '../../src/errors.js';
 import { defaultWeightsSpec, weightsBesideModel } from '../../src/models/model-folder.js';
 import { readNpy } from '../../src/util/npy.js';

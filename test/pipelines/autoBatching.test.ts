@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { autoBatching, feedFps } from '../../pipelines/dashboard.js';
-import { openEngine } from '../../src/engine/open.js';
+import { openEngine } from '../../src/app/open-engine.js';
 import { chooseBatching, latencyAt, measureBatchLatency } from '../../src/operators/autoBatch.js';
 import { sharedPath } from '../helpers/shared.js';
 import { ffprobeFps } from './probe.js';

@@ -4,7 +4,7 @@ import {
   runDashboardPipeline,
   validateStreamRequest,
 } from '../../pipelines/dashboard.js';
-import { openEngine } from '../../src/engine/open.js';
+import { openEngine } from '../../src/app/open-engine.js';
 import type { Engine } from '../../src/engine/types.js';
 import { createServer, type VitstreamServer } from '../../src/server/server.js';
 import { sharedPath } from '../helpers/shared.js';

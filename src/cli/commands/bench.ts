@@ -9,9 +9,9 @@ import {
 } from '../../../bench/int8.js';
 import { openGpu } from '../../engine/gpu.js';
 import { readScales } from '../../engine/int8/index.js';
-import { resolveModel } from '../../engine/presets.js';
 import { randomWeights } from '../../engine/random-weights.js';
 import { InputError } from '../../errors.js';
+import { resolveModel } from '../../models/presets.js';
 import {
   parseChoice,
   parseIntList,

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
+import { loadCalibrationFrames } from '../../app/calibration-frames.js';
 import { type GpuContext, isCpuAdapter, openGpu } from '../../engine/gpu.js';
 import { calibrate, calibrateOnGpu } from '../../engine/int8/calibrate.js';
-import { loadCalibrationFrames } from '../../engine/int8/inputs.js';
 import { type CalibrationMethod, defaultScalesPath } from '../../engine/int8/scales.js';
-import { resolveModel } from '../../engine/presets.js';
 import { loadWeights } from '../../engine/weights/index.js';
 import { GpuUnavailableError, InputError } from '../../errors.js';
 import { weightsBesideModel } from '../../models/model-folder.js';
+import { resolveModel } from '../../models/presets.js';
 import { checkWritable, writeOutputFile } from '../../util/output-file.js';
 import { parseChoice, parsePositiveInt } from '../options.js';
 

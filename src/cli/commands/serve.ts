@@ -13,7 +13,7 @@ import { createLogger } from '../../util/logger.js';
 import { RESIZE_MODES } from '../../video/args.js';
 import { detectKind } from '../../video/source.js';
 import { signalGroup } from '../../video/spawn.js';
-import { openEngineFromFlags } from '../engine-options.js';
+import { openEngineWithProgress } from '../engine-options.js';
 import { parseChoice, parseInt8Mode, parsePositiveInt } from '../options.js';
 
 interface ServeFlags {
@@ -93,19 +93,19 @@ export function registerServe(program: Command): void {
       const logger = createLogger('vitstream serve', logLevel);
       const config = buildConfig(sources, f);
       await checkFeedInputs(config, f.config ?? 'command line');
-      const engine = await openEngineFromFlags(
+      // The config file was checked by its schema: typed values, nothing to parse again.
+      const engine = await openEngineWithProgress(
         {
           model: config.model.model,
           weights: config.model.weights,
           precision: config.model.precision,
-          int8Mode: String(config.model.int8Mode ?? 1),
+          int8Mode: config.model.int8Mode ?? 1,
           scales: config.model.scales,
           backend: config.model.backend,
-          adapter: config.model.adapter,
+          gpuOptions: { adapter: config.model.adapter },
           // Automatic batching picks within this engine maximum.
-          maxBatch: String(config.batching.maxBatch ?? 16),
-          cacheDir: f.cacheDir,
-          allowUnverified: f.allowUnverified,
+          maxBatch: config.batching.maxBatch ?? 16,
+          download: { cacheDir: f.cacheDir, allowUnverified: f.allowUnverified },
         },
         logLevel,
       );

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { openGpu } from '../../engine/gpu.js';
 import { tuneInt8Model } from '../../engine/int8/int8-tuning.js';
-import { resolveModel } from '../../engine/presets.js';
 import {
   batchesCovered,
   defaultTuningFile,
@@ -9,6 +8,7 @@ import {
   tuneModel,
   writeTuningCache,
 } from '../../engine/tuning.js';
+import { resolveModel } from '../../models/presets.js';
 import { checkWritable } from '../../util/output-file.js';
 import { formatTable } from '../../util/table.js';
 import { parseInt8Mode, parseIntList, parsePrecisionsWithInt8 } from '../options.js';

@@ -6,7 +6,6 @@ import type { Int8Mode } from './int8-plan.js';
 import type { Int8Scales } from './scales.js';
 
 export { type CalibrateOptions, calibrate, weightScales } from './calibrate.js';
-export { loadCalibrationFrames } from './inputs.js';
 export { Int8Engine, type Int8EngineOptions } from './int8-engine.js';
 export type { Int8Mode } from './int8-plan.js';
 export { defaultTile, type Int8GemmPolicy, int8Shapes } from './int8-policy.js';

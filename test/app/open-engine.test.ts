@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openEngine } from '../../src/engine/open.js';
+import { openEngine } from '../../src/app/open-engine.js';
 import { EngineError } from '../../src/errors.js';
 import { sharedPath } from '../helpers/shared.js';
 

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { readViTConfigFile, type ViTConfig } from '../engine/config.js';
 import { ConfigError } from '../errors.js';
 import { packageRoot } from '../util/paths.js';
-import { readViTConfigFile, type ViTConfig } from './config.js';
 
 /**
  * The ImageNet-1k ViTs FasterTransformer's ViT example covers (Google's checkpoints: mean =

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { vitDims } from '../../src/engine/config.js';
-import { imagenetLabels, PRESET_NAMES, presetPath, resolveModel } from '../../src/engine/presets.js';
 import { ConfigError } from '../../src/errors.js';
+import { imagenetLabels, PRESET_NAMES, presetPath, resolveModel } from '../../src/models/presets.js';
 import { packageRoot } from '../../src/util/paths.js';
 import { sharedPath } from '../helpers/shared.js';
 

@@ -1,9 +1,9 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../../errors.js';
-import { decodeFrames } from '../../operators/decodeFrames.js';
-import { readNpy } from '../../util/npy.js';
-import type { ViTConfig } from '../config.js';
+import type { ViTConfig } from '../engine/config.js';
+import { InputError } from '../errors.js';
+import { decodeFrames } from '../operators/decodeFrames.js';
+import { readNpy } from '../util/npy.js';
 
 /** What a folder may hold for calibration; anything else in it (READMEs, licences) is skipped. */
 const STILL = /\.(jpe?g|png|bmp|webp|tiff?)$/i;
@@ -18,6 +18,8 @@ export interface CalibrationFrames {
 }
 
 /**
+ * Calibration frames for `calibrate` (the engine's, which takes frames): read and decoded here, above
+ * the engine, which knows nothing of files or video.
  * Calibration images: `.npy` files of uint8 RGB [N, S, S, 3] (or one [S, S, 3] image) at the
  * model's size, and anything else (videos, still images) decoded by ffmpeg at the model's size.
  * Folders are expanded to the media files they hold (not recursively, sorted). At most `maxFrames` in all, shared evenly

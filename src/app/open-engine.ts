@@ -1,21 +1,28 @@
 import { existsSync } from 'node:fs';
+import type { ViTConfig } from '../engine/config.js';
+import { type GpuContext, type OpenGpuOptions, openGpu } from '../engine/gpu.js';
+import { defaultScalesPath, type Int8Scales, openInt8Engine, readScales } from '../engine/int8/index.js';
+import { int8TunedPolicy } from '../engine/int8/int8-tuning.js';
+import { RecoveringEngine } from '../engine/recovering-engine.js';
+import { createCpuEngine } from '../engine/reference.js';
+import { readTuningCache, tunedPolicy } from '../engine/tuning.js';
+import {
+  BACKENDS,
+  type Backend,
+  type Engine,
+  PRECISIONS,
+  type Precision,
+  type ViTWeights,
+} from '../engine/types.js';
+import { WebGpuEngine } from '../engine/webgpu-engine.js';
+import { loadWeights } from '../engine/weights/index.js';
 import { EngineError } from '../errors.js';
 import type { FetchWeightsOptions } from '../models/download.js';
 import { defaultWeightsSpec } from '../models/model-folder.js';
+import { resolveModel } from '../models/presets.js';
 import { resolveWeightsDetailed } from '../models/resolve.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { isOneOf } from '../util/one-of.js';
-import type { ViTConfig } from './config.js';
-import { type GpuContext, type OpenGpuOptions, openGpu } from './gpu.js';
-import { defaultScalesPath, type Int8Scales, openInt8Engine, readScales } from './int8/index.js';
-import { int8TunedPolicy } from './int8/int8-tuning.js';
-import { resolveModel } from './presets.js';
-import { RecoveringEngine } from './recovering-engine.js';
-import { createCpuEngine } from './reference.js';
-import { readTuningCache, tunedPolicy } from './tuning.js';
-import { BACKENDS, type Backend, type Engine, PRECISIONS, type Precision, type ViTWeights } from './types.js';
-import { WebGpuEngine } from './webgpu-engine.js';
-import { loadWeights } from './weights/index.js';
 
 export interface OpenEngineOptions {
   /** A preset name (vit-b16-224, ...), a config.json path, or a config object. Default vit-b16-224. */
@@ -46,6 +53,15 @@ export interface OpenEngineOptions {
  */
 export async function openEngine(opts: OpenEngineOptions = {}): Promise<Engine> {
   checkOptions(opts);
+  return openCheckedEngine(opts);
+}
+
+/**
+ * openEngine for options already checked where they came in: the CLI parses its flags into these
+ * typed values (src/cli/engine-options.ts), serve's config file is checked by its schema. Nothing
+ * here re-reads a user's string.
+ */
+export async function openCheckedEngine(opts: OpenEngineOptions): Promise<Engine> {
   const logger = opts.logger ?? silentLogger;
   let config = typeof opts.model === 'object' ? opts.model : resolveModel(opts.model ?? 'vit-b16-224');
   let weights: ViTWeights;
@@ -115,7 +131,7 @@ function int8ScalesFile(given: string | undefined, weightsFile: string | undefin
   );
 }
 
-/** Library callers get the CLI's checks: a misspelt precision or backend must not open something else. */
+/** Library callers (plain JS included) get checked: a misspelt precision or backend must not open something else. */
 function checkOptions(opts: OpenEngineOptions): void {
   const bad = (what: string, expected: string, got: unknown) =>
     new EngineError(`openEngine: ${what} must be ${expected}, got ${JSON.stringify(got)}`);
