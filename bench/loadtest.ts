@@ -15,6 +15,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
+import { InputError } from '../src/errors.js';
 import type { Prediction } from '../src/predictions.js';
 import { createServer } from '../src/server/server.js';
 
@@ -42,7 +43,8 @@ const { values: args } = parseArgs({
 
 function positiveInt(name: string, value: string | undefined): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: expected a whole number >= 0, got ${value}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InputError(`--${name}: expected a whole number >= 0, got ${value}`, { input: `--${name}` });
   return n;
 }
 

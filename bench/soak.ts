@@ -15,6 +15,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { VideoSourceError, VitstreamError } from '../src/errors.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -59,7 +60,8 @@ function mjpegCamera(media: string, fps: number) {
     '6',
     path.join(dir, 'f-%03d.jpg'),
   ]);
-  if (r.status !== 0) throw new Error(`ffmpeg could not make JPEGs: ${r.stderr}`);
+  if (r.status !== 0)
+    throw new VideoSourceError(`ffmpeg could not make JPEGs: ${r.stderr}`, { input: 'ffmpeg' });
   const jpegs = readdirSync(dir)
     .sort()
     .map((n) => readFileSync(path.join(dir, n)));
@@ -381,7 +383,9 @@ async function main() {
         resolve(m[1]);
       }
     }, 200);
-    exited.then(() => reject(new Error(`serve exited early:\n${stderr}`)));
+    exited.then(() =>
+      reject(new VitstreamError(`serve exited early:\n${stderr}`, { input: 'vitstream serve' })),
+    );
   });
   const batching = /batching (maxBatch=\S+ maxDelayMs=\S+ \(.*\))/.exec(stderr)?.[1] ?? 'configured';
   log(`serve up at ${base}; ${batching}`);

@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { OutputClosedError, VitstreamError } from '../errors.js';
 import { LOG_LEVELS } from '../util/logger.js';
+import { packageVersion } from '../util/paths.js';
 import { registerBench } from './commands/bench.js';
 import { registerCalibrate } from './commands/calibrate.js';
 import { registerClassify } from './commands/classify.js';
@@ -14,7 +15,7 @@ import { registerTune } from './commands/tune.js';
 export function buildProgram(): Command {
   const program = new Command('vitstream')
     .description('Streaming video classification with Vision Transformers on WebGPU')
-    .version('0.1.0')
+    .version(packageVersion())
     .showHelpAfterError()
     .addOption(
       new Option('--log-level <level>', 'log level on stderr (default: warn; info for serve)').choices(

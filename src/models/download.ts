@@ -380,7 +380,7 @@ async function transfer(
     clearTimeout(idle);
     idle = setTimeout(() => {
       timedOut = true;
-      ctrl.abort(new Error(`no data for ${idleMs} ms`));
+      ctrl.abort(new DownloadError(`no data for ${idleMs} ms`, { input: url }));
     }, idleMs);
   };
 

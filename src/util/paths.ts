@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../errors.js';
 
 /**
  * The package root (the folder holding package.json, kernels/ and config/). Found by walking up
@@ -15,4 +16,16 @@ export function packageRoot(): string {
       throw new Error(`vitstream: package root not found above ${fileURLToPath(import.meta.url)}`);
     dir = up;
   }
+}
+
+/** The version in package.json, read at run time so that it cannot drift from the package (src or dist). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
+    version?: unknown;
+  };
+  if (typeof pkg.version !== 'string')
+    throw new ConfigError(`${path.join(packageRoot(), 'package.json')}: no "version" string`, {
+      input: 'package.json',
+    });
+  return pkg.version;
 }

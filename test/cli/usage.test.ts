@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { ensureBuilt, repoRoot, runCli } from '../helpers/cli.js';
 
 // Exit codes are part of the CLI's contract: 0 success, 1 some input files failed (classify),
 // 2 the command line or an input was wrong. Usage errors from the parser must say so with 2 too.
@@ -29,6 +31,16 @@ describe('vitstream usage errors', () => {
       ['calibrate', '--model', 'vit-b16-224', '--images', 'x'],
       /--weights: required, since 'vit-b16-224' is not a folder holding a \.safetensors or \.npz file/,
     ],
+    // The engine flags are parsed before the model loads (no download, no GPU for a typo).
+    [
+      ['infer', '--input', 'package.json', '--backend', 'tpu'],
+      /--backend: expected webgpu or cpu, got "tpu"/,
+    ],
+    [['infer', '--input', 'package.json', '--int8-mode', '3'], /--int8-mode: expected 1 or 2, got "3"/],
+    [
+      ['infer', '--input', 'package.json', '--max-batch', '0'],
+      /--max-batch: expected a positive integer, got "0"/,
+    ],
   ])('%j: exit 2 with a message, no stack trace', async (args, message) => {
     const r = await runCli(args);
     expect(r.stderr).toMatch(message);
@@ -40,5 +52,11 @@ describe('vitstream usage errors', () => {
     const r = await runCli(args);
     expect(r.code).toBe(0);
     expect(r.stdout.length).toBeGreaterThan(0);
+  });
+
+  it('--version prints the version of package.json, not a copy of it', async () => {
+    const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    const r = await runCli(['--version']);
+    expect(r.stdout.trim()).toBe(pkg.version);
   });
 });
