@@ -13,7 +13,12 @@ export function packageRoot(): string {
     if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'kernels'))) return dir;
     const up = path.dirname(dir);
     if (up === dir)
-      throw new Error(`vitstream: package root not found above ${fileURLToPath(import.meta.url)}`);
+      throw new ConfigError(
+        `package root (package.json and kernels/) not found above ${fileURLToPath(import.meta.url)}`,
+        {
+          input: fileURLToPath(import.meta.url),
+        },
+      );
     dir = up;
   }
 }
