@@ -8,7 +8,7 @@
 alias T = f32; // vitstream:element-type
 const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
 const INT8_IO: u32 = 0u; // vitstream:const INT8_IO
-// vitstream:include int8_pack.wgsl
+// vitstream:include lib/int8_pack.wgsl
 
 struct Params {
   count: u32,

@@ -42,8 +42,8 @@
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-// vitstream:include int8_pack.wgsl
-// vitstream:include int8_to_f16.wgsl
+// vitstream:include lib/int8_pack.wgsl
+// vitstream:include lib/int8_to_f16.wgsl
 
 const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
 // Timing probes only (wrong results): 1 no softmax (P left as it is), 2 no S = Q Kᵀ, 3 no P V,

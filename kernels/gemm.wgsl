@@ -7,7 +7,7 @@
 // product to the workspace [splits, M, N]; kernels/gemm_reduce.wgsl sums the splits and applies
 // the epilogue (the same pass as behind the tensor-core kernel, so any adapter tests it).
 alias T = f32; // vitstream:element-type
-// vitstream:include epilogue.wgsl
+// vitstream:include lib/epilogue.wgsl
 
 struct Params {
   M: u32,

@@ -7,7 +7,7 @@
 // Thread (tx, ty) owns rows ty + 16i and the four adjacent columns 4tx..4tx+3, so that an int8
 // output word (mode 2) is one thread's four results. K and N are multiples of 4.
 enable f16;
-// vitstream:include epilogue_int8.wgsl
+// vitstream:include lib/epilogue_int8.wgsl
 
 struct Params {
   M: u32,

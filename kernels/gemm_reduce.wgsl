@@ -3,7 +3,7 @@
 // thread per 4 consecutive outputs (N % 4 == 0): vec4 reads of every split, bias and C.
 // Workgroups may be spread over x and y (spread() in source.ts); the index is rebuilt here.
 alias T = f32; // vitstream:element-type
-// vitstream:include epilogue.wgsl
+// vitstream:include lib/epilogue.wgsl
 
 struct Params {
   M: u32,

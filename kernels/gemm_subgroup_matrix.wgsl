@@ -32,7 +32,7 @@
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-// vitstream:include epilogue.wgsl
+// vitstream:include lib/epilogue.wgsl
 
 const SG_M: u32 = 2u; // vitstream:const SG_M
 const SG_N: u32 = 2u; // vitstream:const SG_N

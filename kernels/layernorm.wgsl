@@ -24,7 +24,7 @@ struct Params {
 const WG = 128u;
 const PER_THREAD: u32 = 6u; // vitstream:const PER_THREAD
 const SUBGROUPS: u32 = 0u; // vitstream:const SUBGROUPS
-// vitstream:include row_sum.wgsl
+// vitstream:include lib/row_sum.wgsl
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

@@ -13,7 +13,7 @@ export interface KernelSourceOptions {
 }
 
 /**
- * Reads `kernels/<name>.wgsl` and fills its few marked template slots: includes, the element
+ * Reads `kernels/<name>.wgsl` (entry kernels; the fragments they include live in kernels/lib) and fills its few marked template slots: includes, the element
  * type and compile-time constants. Everything else is plain WGSL, readable as it is.
  */
 export function kernelSource(name: string, opts: KernelSourceOptions = {}): string {
@@ -25,9 +25,11 @@ export function kernelSource(name: string, opts: KernelSourceOptions = {}): stri
       throw new EngineError(`kernel source ${file} not found in ${dir}`, { input: file, cause: e });
     }
   };
-  // Includes nest: an included file may include others (epilogue_int8.wgsl -> int8_pack.wgsl).
+  // Includes nest, each path relative to the including file (lib/epilogue_int8.wgsl -> int8_pack.wgsl).
   const expand = (file: string): string =>
-    read(file).replace(/^\/\/ vitstream:include (\S+)\s*$/gm, (_, f: string) => expand(f));
+    read(file).replace(/^\/\/ vitstream:include (\S+)\s*$/gm, (_, f: string) =>
+      expand(path.join(path.dirname(file), f)),
+    );
   let text = expand(`${name}.wgsl`);
   if (opts.elementType) {
     const decl = opts.elementType === 'f16' ? 'enable f16;\nalias T = f16;' : 'alias T = f32;';

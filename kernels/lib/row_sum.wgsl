@@ -1,5 +1,5 @@
 // Sum of one f32 per invocation over a workgroup of WG, the same value returned to all
-// (`// vitstream:include row_sum.wgsl` after WG and SUBGROUPS are declared). With subgroups:
+// (`// vitstream:include lib/row_sum.wgsl` after WG and SUBGROUPS are declared). With subgroups:
 // subgroupAdd, one partial per subgroup, two barriers; without: a tree in workgroup memory,
 // log2(WG) + 1 barriers. Call from uniform control flow.
 var<workgroup> partial: array<f32, WG>;

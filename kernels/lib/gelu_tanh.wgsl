@@ -1,4 +1,4 @@
-// GELU (tanh) for the FP and INT8 GEMM epilogues (`// vitstream:include gelu_tanh.wgsl`):
+// GELU (tanh) for the FP and INT8 GEMM epilogues (`// vitstream:include lib/gelu_tanh.wgsl`):
 // 0.5·x·(1 + tanh(u)) = x·σ(2u), u = √(2/π)·(x + 0.044715x³), evaluated as x / (1 + 2^(-2u·log2 e)):
 // one exp2 and a division where the driver's tanh cost more (H200, ViT-B/16-384 fc1 at batch 32:
 // 0.625 ms with tanh against 0.501 this way). Large |x| is safe: the exp2 goes to 0 or +inf, and
