@@ -91,11 +91,10 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 // Read 16 bytes at a time (8 halves or 16 int8 as vec4<u32>): fewer load instructions.
 @group(0) @binding(1) var<storage, read> qkv: array<vec4<u32>>;        // [N * T, 3D]: q | k | v
-// vitstream:unroll p < 1 - INT8_IO
-@group(0) @binding(2) var<storage, read_write> out: array<vec4<f16>>;  // [N * T, D]
-// vitstream:end
-// vitstream:unroll p < INT8_IO
+// vitstream:if INT8_IO
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;        // [N * T, D / 4] packed int8
+// vitstream:else
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f16>>;  // [N * T, D]
 // vitstream:end
 
 // Tiles of f16 as vec4s: one store per staged vector (as in the GEMM); matrix loads through the
@@ -287,11 +286,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // vitstream:unroll v < OV
     {
       let r = sTile[sRow / 4u + {v}u] * inv;
-      // vitstream:unroll p < 1 - INT8_IO
-      out[ob + {c}u * OV + {v}u] = vec4<f16>(r);
-      // vitstream:end
-      // vitstream:unroll p < INT8_IO
+      // vitstream:if INT8_IO
       out[ob + {c}u * OV + {v}u] = quantize4(r, 1.0);
+      // vitstream:else
+      out[ob + {c}u * OV + {v}u] = vec4<f16>(r);
       // vitstream:end
     }
     // vitstream:end

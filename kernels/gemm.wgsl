@@ -84,10 +84,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x + 16u * j;
       if (n >= N) { continue; }
-      // vitstream:unroll p < PARTIAL
+      // vitstream:if PARTIAL
       part[(wid.z * M + m) * N + n] = acc[i][j];
-      // vitstream:end
-      // vitstream:unroll p < 1 - PARTIAL
+      // vitstream:else
       let idx = m * N + n;
       var previous = 0.0;
       if (EPILOGUE == 3u) { previous = f32(c[idx]); }

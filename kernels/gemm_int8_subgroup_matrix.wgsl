@@ -87,14 +87,13 @@ struct Params {
 var<workgroup> tileA: array<vec4<i32>, STAGES * A_TILE / 4u>;
 var<workgroup> tileB: array<vec4<i32>, STAGES * B_TILE / 4u>;
 
-// vitstream:unroll p < 1 - SLOTS_IN_TILE
+// vitstream:if SLOTS_IN_TILE
+fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&tileA, o / 4u, frag, 4u); }
+fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(tileA[o / 4u]); }
+// vitstream:else
 var<workgroup> scratch: array<vec4<i32>, SLOTS * 64u * SG_M * SG_N>;
 fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&scratch, o / 4u, frag, 4u); }
 fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(scratch[o / 4u]); }
-// vitstream:end
-// vitstream:unroll p < SLOTS_IN_TILE
-fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&tileA, o / 4u, frag, 4u); }
-fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(tileA[o / 4u]); }
 // vitstream:end
 
 fn activate4(x: vec4<f32>) -> vec4<f32> {

@@ -76,15 +76,14 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-// vitstream:unroll p < 1 - WIDE
-alias GV = vec4<f16>;
-fn putA(o: u32, v: GV) { tileA[o / 4u] = v; }
-fn putB(o: u32, v: GV) { tileB[o / 4u] = v; }
-// vitstream:end
-// vitstream:unroll p < WIDE
+// vitstream:if WIDE
 alias GV = vec4<u32>;
 fn putA(o: u32, v: GV) { tileA[o / 4u] = bitcast<vec4<f16>>(v.xy); tileA[o / 4u + 1u] = bitcast<vec4<f16>>(v.zw); }
 fn putB(o: u32, v: GV) { tileB[o / 4u] = bitcast<vec4<f16>>(v.xy); tileB[o / 4u + 1u] = bitcast<vec4<f16>>(v.zw); }
+// vitstream:else
+alias GV = vec4<f16>;
+fn putA(o: u32, v: GV) { tileA[o / 4u] = v; }
+fn putB(o: u32, v: GV) { tileB[o / 4u] = v; }
 // vitstream:end
 @group(0) @binding(1) var<storage, read> a: array<GV>;
 @group(0) @binding(2) var<storage, read> b: array<GV>;
@@ -218,11 +217,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let a{i} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&tileA, (aBase + (sr + 16u * {i}u) * SA + kk) / 4u, SA / 4u);
       // vitstream:end
       // vitstream:unroll j < FN
-      // vitstream:unroll p < 1 - B_T
-      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&tileB, (bBase + kk * SB + sc + 16u * {j}u) / 4u, SB / 4u);
-      // vitstream:end
-      // vitstream:unroll p < B_T
+      // vitstream:if B_T
       let b{j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&tileB, (bBase + (sc + 16u * {j}u) * SA + kk) / 4u, SA / 4u);
+      // vitstream:else
+      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&tileB, (bBase + kk * SB + sc + 16u * {j}u) / 4u, SB / 4u);
       // vitstream:end
       // vitstream:unroll i < FM
       acc{i}{j} = subgroupMatrixMultiplyAccumulate(a{i}, b{j}, acc{i}{j});
@@ -240,11 +238,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (PROBE == 4u && params.splits != 12345u) { return; }
   // vitstream:unroll i < FM
   // vitstream:unroll j < FN
-  // vitstream:unroll p < 1 - PARTIAL
-  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u);
-  // vitstream:end
-  // vitstream:unroll p < PARTIAL
+  // vitstream:if PARTIAL
   emitPartial(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u, wid.z);
+  // vitstream:else
+  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u);
   // vitstream:end
   // vitstream:end
   // vitstream:end

@@ -3,7 +3,7 @@
 // only the class-token rows (stride = tokens) instead of normalising every token. The row is
 // read once into registers (PER_THREAD values per invocation, set from the model's hidden size),
 // then mean and centred squares (two passes, for accuracy) are reduced from there.
-// vitstream:unroll u < SUBGROUPS
+// vitstream:if SUBGROUPS
 enable subgroups;
 // vitstream:end
 alias T = f32; // vitstream:element-type
@@ -28,11 +28,11 @@ const SUBGROUPS: u32 = 0u; // vitstream:const SUBGROUPS
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        // vitstream:unroll u < SUBGROUPS
+        // vitstream:if SUBGROUPS
         @builtin(subgroup_id) sg: u32, @builtin(num_subgroups) nsg: u32,
         // vitstream:end
         @builtin(local_invocation_index) lid: u32) {
-  // vitstream:unroll u < 1 - SUBGROUPS
+  // vitstream:if !SUBGROUPS
   let sg = 0u;
   let nsg = 0u;
   // vitstream:end

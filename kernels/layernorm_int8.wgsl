@@ -2,7 +2,7 @@
 // layernorm.wgsl, then each 4 normalised values quantised with the GEMM's activation scale and
 // packed into one word. One workgroup per row, read once into registers as vec4s (PER_THREAD per
 // invocation, set from the model's hidden size, a multiple of 4).
-// vitstream:unroll u < SUBGROUPS
+// vitstream:if SUBGROUPS
 enable subgroups;
 // vitstream:end
 enable f16;
@@ -28,11 +28,11 @@ const SUBGROUPS: u32 = 0u; // vitstream:const SUBGROUPS
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        // vitstream:unroll u < SUBGROUPS
+        // vitstream:if SUBGROUPS
         @builtin(subgroup_id) sg: u32, @builtin(num_subgroups) nsg: u32,
         // vitstream:end
         @builtin(local_invocation_index) lid: u32) {
-  // vitstream:unroll u < 1 - SUBGROUPS
+  // vitstream:if !SUBGROUPS
   let sg = 0u;
   let nsg = 0u;
   // vitstream:end

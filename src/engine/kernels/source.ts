@@ -45,61 +45,86 @@ export function kernelSource(name: string, opts: KernelSourceOptions = {}): stri
     if (!re.test(text)) throw new EngineError(`kernel ${name}: no template constant ${k}`);
     text = text.replace(re, `const ${k}: u32 = ${v}u;`);
   }
-  return unroll(text, name);
+  return expandBlocks(text, name);
 }
 
 /**
- * Expands `// vitstream:unroll i < EXPR` ... `// vitstream:end` blocks (nestable): the body is
- * repeated for i = 0 .. EXPR-1 with `{i}` replaced by the index, and `{=EXPR}` by its value, where
- * EXPR may use the indices of the enclosing blocks (`acc{=g * 2 + i}{j}`). EXPR is integer
- * arithmetic over numbers and the module's `const` declarations. Subgroup matrices and per-lane
- * registers held in arrays indexed by loop counters can end up in local memory; unrolled named
- * values cannot.
+ * Expands the two block directives (nestable, each closed by `// vitstream:end`):
+ *
+ * - `// vitstream:unroll i < EXPR`: the body is repeated for i = 0 .. EXPR-1 with `{i}` replaced
+ *   by the index and `{=EXPR}` by its value. Subgroup matrices and per-lane registers held in
+ *   arrays indexed by loop counters can end up in local memory; unrolled named values cannot.
+ * - `// vitstream:if EXPR` ... [`// vitstream:else` ...]: the first part if EXPR is not 0, else
+ *   the second: variants that differ by a few lines (WIDE loads, split-K output, subgroups).
+ *
+ * EXPR is integer arithmetic (+ - * / %, `!`, parentheses) over numbers, the module's `const`
+ * declarations and the indices of the enclosing unrolls (`acc{=g * 2 + i}{j}`).
  */
-export function unroll(text: string, kernel: string): string {
+export function expandBlocks(text: string, kernel: string): string {
   const lines = text.split('\n');
-  const open = /^\s*\/\/ vitstream:unroll (\w+) < (.+?)\s*$/;
-  const close = /^\s*\/\/ vitstream:end\s*$/;
+  const directive = /^\s*\/\/ vitstream:(unroll|if|else|end)\b\s*(.*?)\s*$/;
+  const kindAt = (i: number) => directive.exec(lines[i])?.[1];
+  const fail = (why: string, line: number): never => {
+    throw new EngineError(`kernel ${kernel}: ${why} at line ${line + 1}`);
+  };
+  /** The `end` closing the block opened at line i, and its `else` if an `if` has one. */
+  const closing = (i: number, to: number): { end: number; otherwise?: number } => {
+    let depth = 1;
+    let otherwise: number | undefined;
+    for (let j = i + 1; j < to; j++) {
+      const kind = kindAt(j);
+      if (kind === 'unroll' || kind === 'if') depth++;
+      else if (kind === 'end' && --depth === 0) return { end: j, otherwise };
+      else if (kind === 'else' && depth === 1) {
+        if (kindAt(i) !== 'if' || otherwise !== undefined) fail('vitstream:else without its vitstream:if', j);
+        otherwise = j;
+      }
+    }
+    return fail(`unclosed vitstream:${kindAt(i)}`, i);
+  };
   const expand = (from: number, to: number, vars: Record<string, number>): string[] => {
+    const sub = (expr: string) => expr.replace(/\b[A-Za-z_]\w*\b/g, (w) => (w in vars ? String(vars[w]) : w));
+    const value = (expr: string) => constExpr(text, sub(expr), kernel);
     const out: string[] = [];
     for (let i = from; i < to; i++) {
-      const m = open.exec(lines[i]);
+      const m = directive.exec(lines[i]);
       if (!m) {
-        const sub = (expr: string) =>
-          expr.replace(/\b[A-Za-z_]\w*\b/g, (w) => (w in vars ? String(vars[w]) : w));
         out.push(
           lines[i]
-            .replace(/\{=([^}]+)\}/g, (_, expr: string) => String(constExpr(text, sub(expr), kernel)))
+            .replace(/\{=([^}]+)\}/g, (_, expr: string) => String(value(expr)))
             .replace(/\{(\w+)\}/g, (all, v: string) => (v in vars ? String(vars[v]) : all)),
         );
         continue;
       }
-      let depth = 1;
-      let j = i + 1;
-      for (; j < to && depth > 0; j++) {
-        if (open.test(lines[j])) depth++;
-        else if (close.test(lines[j])) depth--;
+      const [, kind, args] = m;
+      if (kind === 'else' || kind === 'end') fail(`vitstream:${kind} without an open block`, i);
+      const { end, otherwise } = closing(i, to);
+      if (kind === 'if') {
+        if (value(args) !== 0) out.push(...expand(i + 1, otherwise ?? end, vars));
+        else if (otherwise !== undefined) out.push(...expand(otherwise + 1, end, vars));
+      } else {
+        const u = /^(\w+) < (.+)$/.exec(args) ?? fail(`expected 'vitstream:unroll i < COUNT'`, i);
+        const count = value(u[2]);
+        for (let k = 0; k < count; k++) out.push(...expand(i + 1, end, { ...vars, [u[1]]: k }));
       }
-      if (depth > 0) throw new EngineError(`kernel ${kernel}: unclosed vitstream:unroll at line ${i + 1}`);
-      const count = constExpr(text, m[2], kernel);
-      for (let k = 0; k < count; k++) out.push(...expand(i + 1, j - 1, { ...vars, [m[1]]: k }));
-      i = j - 1;
+      i = end;
     }
     return out;
   };
   return expand(0, lines.length, {}).join('\n');
 }
 
-/** Evaluates integer arithmetic (+ - * / %, parentheses, WGSL `const` names) as WGSL's u32 would. */
+/** Evaluates integer arithmetic (+ - * / %, !, parentheses, WGSL `const` names) as WGSL's u32 would. */
 function constExpr(text: string, expr: string, kernel: string, depth = 0): number {
-  const tokens = expr.match(/\d+u?|\w+|[-+*/%()]/g) ?? [];
+  const tokens = expr.match(/\d+u?|\w+|[-+*/%()!]/g) ?? [];
   let pos = 0;
   const fail = (why: string): never => {
-    throw new EngineError(`kernel ${kernel}: cannot evaluate '${expr}' for vitstream:unroll: ${why}`);
+    throw new EngineError(`kernel ${kernel}: cannot evaluate '${expr}': ${why}`);
   };
   const atom = (): number => {
     const t = tokens[pos++];
     if (t === undefined) return fail('unexpected end');
+    if (t === '!') return atom() === 0 ? 1 : 0;
     if (t === '(') {
       const v = sum();
       if (tokens[pos++] !== ')') fail('missing )');
