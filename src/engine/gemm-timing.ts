@@ -167,14 +167,13 @@ export async function timeAttention(
   type: ElementType,
   shape: AttentionShape & { count: number },
   iterations = 20,
-  probe = 0,
   io: AttentionIO = 'float',
 ): Promise<GemmTiming> {
   const { count, tokens, numHeads, headDim } = shape;
   const D = numHeads * headDim;
   const int8 = io === 'int8';
   const el = int8 ? 1 : type === 'f16' ? 2 : 4;
-  const kernel = await createAttentionKernel(device, shape, type, variant, probe, io);
+  const kernel = await createAttentionKernel(device, shape, type, variant, io);
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
   const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
   // int8: noise bytes of +-127 with scales that keep scores at a few units, as calibrated ones do.

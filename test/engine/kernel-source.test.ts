@@ -76,7 +76,6 @@ describe('vitstream:unroll', () => {
         FN: 4,
         BK: 64,
         STAGES: 1,
-        PROBE: 0,
         SLOTS: 2,
         SLOTS_IN_TILE: 0,
         EPI_ROWS: 2,

@@ -70,8 +70,6 @@ export async function createAttentionKernel(
   shape: ViTConfig | AttentionShape,
   type: ElementType,
   variant: AttentionVariant = 'portable',
-  /** Tensor-core kernel only: a timing probe (kernels/attention_subgroup_matrix.wgsl PROBE; wrong results). */
-  probe = 0,
   io: AttentionIO = 'float',
 ): Promise<AttentionKernel> {
   const { tokens, numHeads, headDim } = 'tokens' in shape ? shape : attentionShape(shape);
@@ -86,7 +84,6 @@ export async function createAttentionKernel(
     ? kernelSource('attention_subgroup_matrix', {
         consts: {
           HEAD_DIM: headDim,
-          PROBE: probe,
           OC: Math.min(headDim, KEYS_TENSOR) / 16,
           INT8_IO: int8 ? 1 : 0,
         },

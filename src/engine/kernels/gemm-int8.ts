@@ -28,8 +28,6 @@ export type Int8GemmVariant =
       bk?: number;
       /** Tile buffers, 2 (default) or 1 (needed for bk 128 with 128x128 tiles). */
       stages?: number;
-      /** Timing probe (kernels/gemm_int8_subgroup_matrix.wgsl PROBE; wrong results). Key suffix `-p<n>`. */
-      probe?: number;
     };
 
 const tile = (sgM: number, sgN: number, fm: number, fn: number, bk = 64, stages = 2): Int8GemmVariant => ({
@@ -62,12 +60,12 @@ export function int8VariantKey(v: Int8GemmVariant): string {
   if (v.kind === 'dot4') return 'dot4';
   const bk = (v.bk ?? 64) === 64 ? '' : `-bk${v.bk}`;
   const st = (v.stages ?? 2) === 2 ? '' : `-st${v.stages}`;
-  return `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${bk}${st}${v.probe ? `-p${v.probe}` : ''}`;
+  return `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${bk}${st}`;
 }
 
 export function parseInt8Variant(key: string): Int8GemmVariant {
   if (key === 'dot4') return { kind: 'dot4' };
-  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)(?:-bk(\d+))?(?:-st(\d))?(?:-p(\d))?$/.exec(key);
+  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)(?:-bk(\d+))?(?:-st(\d))?$/.exec(key);
   if (!m)
     throw new EngineError(`unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n>-f<m>x<n> expected)`, {
       input: key,
@@ -80,7 +78,6 @@ export function parseInt8Variant(key: string): Int8GemmVariant {
     m[5] ? Number(m[5]) : 64,
     m[6] ? Number(m[6]) : 2,
   );
-  if (m[7] && v.kind === 'subgroup-matrix') v.probe = Number(m[7]);
   // The epilogue stores int8 output two fragments at a time.
   if (Number(m[4]) % 2 !== 0)
     throw new EngineError(`INT8 GEMM variant '${key}': fragments per subgroup along N must be even`, {
@@ -154,7 +151,6 @@ function tensorCoreSource(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): str
       FN: v.fn,
       BK: v.bk ?? 64,
       STAGES: v.stages ?? 2,
-      PROBE: v.probe ?? 0,
       SLOTS: slots,
       SLOTS_IN_TILE: inTile ? 1 : 0,
       EPI_ROWS: epilogueRows(v.fm, v.fn),

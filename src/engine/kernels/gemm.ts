@@ -40,8 +40,6 @@ export type GemmVariant =
       bt?: boolean;
       /** Workgroup tile buffers, 2 (default) or 1 (then bk 64 fits 128x128 tiles). Key suffix `-st1`. */
       stages?: number;
-      /** Timing probe (kernels/gemm_subgroup_matrix.wgsl PROBE; wrong results). Key suffix `-p<n>`. */
-      probe?: number;
     }
   | {
       kind: 'subgroup-matrix-direct';
@@ -60,7 +58,7 @@ export function variantKey(v: GemmVariant): string {
     return `sgdir-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${(v.ks ?? 1) === 1 ? '' : `-k${v.ks}`}${v.bCol ? '-bt' : ''}`;
   const fm = v.fm ?? 2;
   const fn = v.fn ?? 2;
-  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}${v.wide ? '-w' : ''}${v.bt ? '-bt' : ''}${(v.stages ?? 2) === 2 ? '' : `-st${v.stages}`}${v.probe ? `-p${v.probe}` : ''}${split}`;
+  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}${v.wide ? '-w' : ''}${v.bt ? '-bt' : ''}${(v.stages ?? 2) === 2 ? '' : `-st${v.stages}`}${split}`;
 }
 
 /** Inverse of variantKey; undefined for a name it does not know. */
@@ -80,10 +78,9 @@ export function parseVariant(key: string): GemmVariant | undefined {
     if (d[6]) v.bCol = true;
     return v;
   }
-  const m =
-    /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?(-w)?(-bt)?(?:-st(\d+))?(?:-p(\d+))?(?:-s(\d+))?$/.exec(
-      key,
-    );
+  const m = /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?(-w)?(-bt)?(?:-st(\d+))?(?:-s(\d+))?$/.exec(
+    key,
+  );
   if (!m) return undefined;
   const v: GemmVariant = { kind: 'subgroup-matrix', sgM: Number(m[1]), sgN: Number(m[2]) };
   if (m[3]) Object.assign(v, { fm: Number(m[3]), fn: Number(m[4]) });
@@ -91,8 +88,7 @@ export function parseVariant(key: string): GemmVariant | undefined {
   if (m[6]) v.wide = true;
   if (m[7]) v.bt = true;
   if (m[8]) v.stages = Number(m[8]);
-  if (m[9]) v.probe = Number(m[9]);
-  if (m[10]) v.splitK = Number(m[10]);
+  if (m[9]) v.splitK = Number(m[9]);
   return v;
 }
 
@@ -271,7 +267,6 @@ export async function createGemmKernel(
       PARTIAL: partial,
       WIDE: variant.wide ? 1 : 0,
       B_T: variant.bt ? 1 : 0,
-      PROBE: variant.probe ?? 0,
       STAGES: variant.stages ?? 2,
     };
     pipeline = computePipeline(
