@@ -10,13 +10,7 @@ const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
 const INT8_IO: u32 = 0u; // vitstream:const INT8_IO
 // vitstream:include lib/int8_pack.wgsl
 
-struct Params {
-  count: u32,
-  tokens: u32,
-  hidden: u32,   // D = heads * HEAD_DIM
-  scale: f32,    // HEAD_DIM^-0.5 (times the q and k scales with INT8_IO)
-  outScale: f32, // INT8_IO: v scale / output scale
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/attention.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 // [N * T, 3D]: q | k | v, heads contiguous; out [N * T, D]. Element e of either, as f32.

@@ -45,13 +45,7 @@ const KV_PER_THREAD = (KV_VECS + THREADS - 1u) / THREADS;
 const Q_PER_THREAD = BQ * DV / THREADS;
 const PQ_TILE = max(BQ * SKV, BQ * SP) / 4u;  // the P tile, which first holds Q
 
-struct Params {
-  count: u32,
-  tokens: u32,
-  hidden: u32,   // D = heads * HEAD_DIM
-  scale: f32,    // HEAD_DIM^-0.5 (times the q and k scales with INT8_IO)
-  outScale: f32, // INT8_IO: v scale / output scale
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/attention.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 // Read 16 bytes at a time (8 halves or 16 int8 as vec4<u32>): fewer load instructions.

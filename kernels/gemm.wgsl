@@ -9,13 +9,7 @@
 alias T = f32; // vitstream:element-type
 // vitstream:include lib/epilogue.wgsl
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  /** K splits (split-K only). */
-  splits: u32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/gemm.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<T>;

@@ -9,16 +9,7 @@
 enable f16;
 // vitstream:include lib/epilogue_int8.wgsl
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  _pad0: u32,
-  aScale: f32,       // activation scale of A
-  outInvScale: f32,  // 1 / scale of the int8 output (OUT_INT8 only)
-  _pad1: f32,
-  _pad2: f32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/gemm-int8.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<u32>;

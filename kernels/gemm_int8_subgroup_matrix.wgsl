@@ -39,16 +39,7 @@ const A_PER_THREAD = (A_VECS + THREADS - 1u) / THREADS;
 const B_PER_THREAD = (B_VECS + THREADS - 1u) / THREADS;
 const_assert FN % 2u == 0u;  // int8 output stores fragments in pairs
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  _pad0: u32,
-  aScale: f32,
-  outInvScale: f32,
-  _pad1: f32,
-  _pad2: f32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/gemm-int8.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<i32>>;

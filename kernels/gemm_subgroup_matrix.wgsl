@@ -42,13 +42,7 @@ const B_VECS = BK * BN / VW;
 const A_PER_THREAD = (A_VECS + THREADS - 1u) / THREADS;
 const B_PER_THREAD = (B_VECS + THREADS - 1u) / THREADS;
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  /** K splits (split-K only). */
-  splits: u32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/gemm.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 // vitstream:if WIDE

@@ -20,12 +20,7 @@ const BN = 16u * FN * SG_N;
 const THREADS = 32u * SG_M * SG_N;
 const SUBGROUPS = SG_M * SG_N;
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  _pad: u32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/gemm.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f16>;

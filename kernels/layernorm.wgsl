@@ -8,12 +8,7 @@ enable subgroups;
 // vitstream:end
 alias T = f32; // vitstream:element-type
 
-struct Params {
-  rows: u32,
-  hidden: u32,
-  inRowStride: u32,
-  eps: f32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/layernorm.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<T>;
@@ -21,7 +16,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> beta: array<T>;
 @group(0) @binding(4) var<storage, read_write> y: array<T>;
 
-const WG = 128u;
+const WG: u32 = 128u; // vitstream:const WG
 const PER_THREAD: u32 = 6u; // vitstream:const PER_THREAD
 const SUBGROUPS: u32 = 0u; // vitstream:const SUBGROUPS
 // vitstream:include lib/row_sum.wgsl

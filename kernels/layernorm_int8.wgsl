@@ -7,12 +7,7 @@ enable subgroups;
 // vitstream:end
 enable f16;
 
-struct Params {
-  rows: u32,
-  hidden: u32,
-  eps: f32,
-  invScale: f32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/layernorm-int8.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f16>>;
@@ -20,7 +15,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> beta: array<vec4<f16>>;
 @group(0) @binding(4) var<storage, read_write> y: array<u32>;
 
-const WG = 128u;
+const WG: u32 = 128u; // vitstream:const WG
 const PER_THREAD: u32 = 2u; // vitstream:const PER_THREAD
 const SUBGROUPS: u32 = 0u; // vitstream:const SUBGROUPS
 // vitstream:include lib/row_sum.wgsl

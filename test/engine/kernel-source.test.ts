@@ -1,6 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ATTENTION_PARAMS } from '../../src/engine/kernels/attention.js';
+import { GEMM_PARAMS } from '../../src/engine/kernels/gemm.js';
+import { INT8_GEMM_PARAMS } from '../../src/engine/kernels/gemm-int8.js';
+import { LAYERNORM_INT8_PARAMS } from '../../src/engine/kernels/layernorm-int8.js';
+import type { ParamsLayout } from '../../src/engine/kernels/params.js';
 import { expandBlocks, kernelSource } from '../../src/engine/kernels/source.js';
 import { packageRoot } from '../../src/util/paths.js';
 
@@ -69,6 +74,7 @@ describe('vitstream:unroll', () => {
 
   it('expands the INT8 tensor-core GEMM so that every fragment is finished once, in order', () => {
     const src = kernelSource('gemm_int8_subgroup_matrix', {
+      params: INT8_GEMM_PARAMS,
       consts: {
         SG_M: 2,
         SG_N: 4,
@@ -165,17 +171,25 @@ describe('vitstream:if', () => {
 });
 
 describe('vitstream:include', () => {
+  const PARAMS: Record<string, ParamsLayout> = {
+    gemm: GEMM_PARAMS,
+    gemm_int8: INT8_GEMM_PARAMS,
+    layernorm_int8: LAYERNORM_INT8_PARAMS,
+    attention: ATTENTION_PARAMS,
+  };
   it('expands includes inside included files', () => {
     // gemm_int8 includes epilogue_int8, which includes int8_pack; the others include int8_pack
     // directly. Each shared function must come out exactly once.
     for (const kernel of ['gemm_int8', 'layernorm_int8', 'attention']) {
-      const text = kernelSource(kernel, { consts: {} });
+      const text = kernelSource(kernel, { params: PARAMS[kernel] });
       expect(text.match(/^fn quantize4\(/gm), kernel).toHaveLength(1);
       expect(text.match(/^fn unpack4\(/gm), kernel).toHaveLength(1);
       expect(text, kernel).not.toMatch(/^\/\/ vitstream:include/m);
     }
     // Both GEMM epilogues include gelu_tanh.wgsl.
     for (const kernel of ['gemm', 'gemm_int8'])
-      expect(kernelSource(kernel, { consts: {} }).match(/^fn geluTanh\(/gm), kernel).toHaveLength(1);
+      expect(kernelSource(kernel, { params: PARAMS[kernel] }).match(/^fn geluTanh\(/gm), kernel).toHaveLength(
+        1,
+      );
   });
 });

@@ -1,5 +1,15 @@
 import { EngineError } from '../../errors.js';
+import { paramsLayout } from './params.js';
 import { computePipeline, kernelSource } from './source.js';
+
+/** Params of both INT8 GEMMs. */
+export const INT8_GEMM_PARAMS = paramsLayout([
+  { name: 'M', type: 'u32' },
+  { name: 'N', type: 'u32' },
+  { name: 'K', type: 'u32' },
+  { name: 'aScale', type: 'f32', doc: 'activation scale of A' },
+  { name: 'outInvScale', type: 'f32', doc: '1 / scale of the int8 output (OUT_INT8 only)' },
+]);
 
 /** What an INT8 GEMM does after dequantising: bias, then maybe GELU or a residual add. */
 export type Int8Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
@@ -144,6 +154,7 @@ export function int8VariantSupports(v: Int8GemmVariant, K: number, N: number): b
 function tensorCoreSource(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): string {
   const { slots, inTile } = int8EpilogueSlots(v);
   return kernelSource('gemm_int8_subgroup_matrix', {
+    params: INT8_GEMM_PARAMS,
     consts: {
       SG_M: v.sgM,
       SG_N: v.sgN,
@@ -164,7 +175,7 @@ export interface Int8GemmKernel {
   outInt8: boolean;
   pipeline: GPUComputePipeline;
   /**
-   * Params struct {M, N, K, _pad: u32, aScale, outInvScale, _, _: f32}.
+   * INT8_GEMM_PARAMS.
    * Bindings: params, a (u32 [M, K/4]), b (weights, u32 [N, K/4]), wScale (f32 [N]),
    * bias (f32 [N]), c (f16 [M, N]), cq (u32 [M, N/4]). Both outputs are always bound.
    */
@@ -185,12 +196,12 @@ export async function createInt8GemmKernel(
       throw new EngineError(
         `INT8 GEMM ${int8VariantKey(variant)} ${M}x${N}x${K}: K and N must be multiples of ${variant.kind === 'dot4' ? 4 : 16}`,
       );
-    const buf = new ArrayBuffer(32);
-    new Uint32Array(buf, 0, 3).set([M, N, K]);
-    new Float32Array(buf, 16, 2).set([aScale, 1 / outScale]);
-    return buf;
+    return INT8_GEMM_PARAMS.pack({ M, N, K, aScale, outInvScale: 1 / outScale });
   };
-  const code = variant.kind === 'dot4' ? kernelSource('gemm_int8') : tensorCoreSource(variant);
+  const code =
+    variant.kind === 'dot4'
+      ? kernelSource('gemm_int8', { params: INT8_GEMM_PARAMS })
+      : tensorCoreSource(variant);
   const pipeline = await computePipeline(device, label, code, 'main', constants);
   const { bm, bn } = int8TileOf(variant);
   return {

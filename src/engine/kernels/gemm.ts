@@ -1,5 +1,14 @@
 import { EngineError } from '../../errors.js';
+import { paramsLayout } from './params.js';
 import { computePipeline, type ElementType, kernelSource, spread } from './source.js';
+
+/** Params of every GEMM pass: gemm, gemm_subgroup_matrix(_direct) and split-K's gemm_reduce. */
+export const GEMM_PARAMS = paramsLayout([
+  { name: 'M', type: 'u32' },
+  { name: 'N', type: 'u32' },
+  { name: 'K', type: 'u32' },
+  { name: 'splits', type: 'u32', doc: 'K splits (split-K only)' },
+]);
 
 /** What a GEMM does after A·B: always adds the bias, then maybe GELU or a residual add. */
 export type Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
@@ -217,7 +226,7 @@ export interface GemmKernel {
    * split-K this is the partial-product pass (bindings: params, a, b, 5 = workspace): use record().
    */
   pipeline: GPUComputePipeline;
-  /** Params struct {M, N, K, splits}, shared by both passes of split-K. */
+  /** GEMM_PARAMS, shared by both passes of split-K. */
   params(M: number, N: number, K: number): ArrayBuffer;
   workgroups(M: number, N: number): [number, number, number];
   /** K splits: 1, or the split-K factor (then a second, reduce dispatch follows). */
@@ -242,7 +251,11 @@ export async function createGemmKernel(
   let pipeline: Promise<GPUComputePipeline>;
   let tile: { bm: number; bn: number };
   if (variant.kind === 'portable') {
-    const code = kernelSource('gemm', { elementType: type, consts: { PARTIAL: partial } });
+    const code = kernelSource('gemm', {
+      elementType: type,
+      params: GEMM_PARAMS,
+      consts: { PARTIAL: partial },
+    });
     pipeline = computePipeline(device, label, code, 'main', constants);
     tile = { bm: 64, bn: 64 };
   } else if (variant.kind === 'subgroup-matrix-direct') {
@@ -254,7 +267,7 @@ export async function createGemmKernel(
       KS: variant.ks ?? 1,
       B_COL: variant.bCol ? 1 : 0,
     };
-    const code = kernelSource('gemm_subgroup_matrix_direct', { consts });
+    const code = kernelSource('gemm_subgroup_matrix_direct', { params: GEMM_PARAMS, consts });
     pipeline = computePipeline(device, label, code, 'main', constants);
     tile = tileOf(variant);
   } else {
@@ -272,16 +285,22 @@ export async function createGemmKernel(
     pipeline = computePipeline(
       device,
       label,
-      kernelSource('gemm_subgroup_matrix', { consts }),
+      kernelSource('gemm_subgroup_matrix', { params: GEMM_PARAMS, consts }),
       'main',
       constants,
     );
     tile = tileOf(variant);
   }
   const reduce = partial
-    ? computePipeline(device, `${label}-reduce`, kernelSource('gemm_reduce', { elementType: type }), 'main', {
-        EPILOGUE: EPILOGUE_CODE[epilogue],
-      })
+    ? computePipeline(
+        device,
+        `${label}-reduce`,
+        kernelSource('gemm_reduce', { elementType: type, params: GEMM_PARAMS }),
+        'main',
+        {
+          EPILOGUE: EPILOGUE_CODE[epilogue],
+        },
+      )
     : undefined;
   const [main, reducePipeline] = await Promise.all([pipeline, reduce]);
   const workgroups = (M: number, N: number): [number, number, number] => [
@@ -294,7 +313,7 @@ export async function createGemmKernel(
     epilogue,
     pipeline: main,
     splits,
-    params: (M, N, K) => new Uint32Array([M, N, K, splits]).buffer,
+    params: (M, N, K) => GEMM_PARAMS.pack({ M, N, K, splits }),
     workgroups,
     workspaceBytes: (M, N) => workspaceBytes(variant, M, N),
     record(rec, dispatchLabel, buf, M, N) {
@@ -317,7 +336,7 @@ export async function createGemmKernel(
         `${dispatchLabel}.reduce`,
         reducePipeline,
         [buf.params, buf.workspace, buf.bias, buf.c],
-        spread(Math.ceil((M * N) / 4 / 256)),
+        spread(device, Math.ceil((M * N) / 4 / 256)),
       );
     },
   };

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EngineError } from '../../errors.js';
 import { packageRoot } from '../../util/paths.js';
+import type { ParamsLayout } from './params.js';
 
 export type ElementType = 'f32' | 'f16';
 
@@ -10,11 +11,14 @@ export interface KernelSourceOptions {
   elementType?: ElementType;
   /** Values for lines marked `// vitstream:const NAME` (array sizes cannot be override constants). */
   consts?: Record<string, number>;
+  /** The kernel's uniform params: their `struct Params` replaces the line `// vitstream:params`. */
+  params?: ParamsLayout;
 }
 
 /**
- * Reads `kernels/<name>.wgsl` (entry kernels; the fragments they include live in kernels/lib) and fills its few marked template slots: includes, the element
- * type and compile-time constants. Everything else is plain WGSL, readable as it is.
+ * Reads `kernels/<name>.wgsl` (entry kernels; the fragments they include live in kernels/lib) and
+ * fills its few marked template slots: includes, the element type, the params struct,
+ * compile-time constants and if/unroll blocks (docs/kernels.md). Everything else is plain WGSL.
  */
 export function kernelSource(name: string, opts: KernelSourceOptions = {}): string {
   const dir = path.join(packageRoot(), 'kernels');
@@ -40,6 +44,13 @@ export function kernelSource(name: string, opts: KernelSourceOptions = {}): stri
       text = `${enables.join('\n')}\n${text.replace(/^enable \w+;$/gm, '')}`;
     }
   }
+  const slot = /^\/\/ vitstream:params\b.*$/m;
+  if (slot.test(text) !== (opts.params !== undefined))
+    throw new EngineError(
+      `kernel ${name}: ${opts.params ? 'no // vitstream:params line for its params' : 'params not given for its // vitstream:params line'}`,
+      { input: name },
+    );
+  if (opts.params) text = text.replace(slot, opts.params.wgsl);
   for (const [k, v] of Object.entries(opts.consts ?? {})) {
     const re = new RegExp(`^const ${k}: u32 = \\d+u; // vitstream:const ${k}$`, 'm');
     if (!re.test(text)) throw new EngineError(`kernel ${name}: no template constant ${k}`);
@@ -214,10 +225,21 @@ export function bindGroup(
 }
 
 /**
- * Splits a 1-D workgroup count over x and y: dispatch dimensions are capped at 65535 and a
- * 384x384 batch of 32 needs more. Kernels that use this loop with a grid stride.
+ * Splits a 1-D workgroup count over x and y: a dispatch dimension is capped at the device's
+ * maxComputeWorkgroupsPerDimension (65535 by default) and a 384x384 batch of 32 needs more.
+ * Kernels dispatched this way rebuild the index from num_workgroups, and grid-stride past y's cap.
  */
-export function spread(workgroups: number): [number, number, number] {
-  const x = Math.min(workgroups, 65535);
-  return [x, Math.min(Math.ceil(workgroups / x), 65535), 1];
+export function spread(device: GPUDevice, workgroups: number): [number, number, number] {
+  const max = device.limits.maxComputeWorkgroupsPerDimension;
+  const n = Math.max(1, workgroups);
+  const x = Math.min(n, max);
+  return [x, Math.min(Math.ceil(n / x), max), 1];
+}
+
+/**
+ * A grid-stride kernel's dispatch: `workgroups`, but at most `rows` full rows of the dimension
+ * limit (plenty to fill the largest GPU); the kernel loops over the rest.
+ */
+export function gridStride(device: GPUDevice, workgroups: number, rows = 4): [number, number, number] {
+  return spread(device, Math.min(workgroups, rows * device.limits.maxComputeWorkgroupsPerDimension));
 }
