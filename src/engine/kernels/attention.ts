@@ -4,6 +4,8 @@ import { vitDims } from '../config.js';
 import { paramsLayout } from './params.js';
 import { computePipeline, type ElementType, kernelSource } from './source.js';
 
+export const ATTENTION_BINDINGS = ['params', 'qkv', 'out'] as const;
+
 /** Params of both attention kernels. */
 export const ATTENTION_PARAMS = paramsLayout([
   { name: 'count', type: 'u32' },
@@ -39,8 +41,9 @@ export interface AttentionKernel {
   variant: AttentionVariant;
   io: AttentionIO;
   pipeline: GPUComputePipeline;
+  bindings: typeof ATTENTION_BINDINGS;
   /**
-   * ATTENTION_PARAMS; int8 kernels need the layer's scales. Bindings: params, qkv, out.
+   * ATTENTION_PARAMS; int8 kernels need the layer's scales.
    */
   params(count: number, int8?: AttentionInt8Scales): ArrayBuffer;
   workgroups(count: number): [number, number, number];
@@ -110,6 +113,7 @@ export async function createAttentionKernel(
     variant,
     io,
     pipeline,
+    bindings: ATTENTION_BINDINGS,
     params(count, scales) {
       if (int8 !== (scales !== undefined))
         throw new EngineError(`internal: ${io} attention params ${int8 ? 'need' : 'take no'} int8 scales`);

@@ -3,6 +3,8 @@ import { vitDims } from '../config.js';
 import { paramsLayout } from './params.js';
 import { computePipeline, type ElementType, gridStride, kernelSource } from './source.js';
 
+export const EMBED_BINDINGS = ['params', 'patchOut', 'cls', 'pos', 'x'] as const;
+
 export const EMBED_PARAMS = paramsLayout([
   { name: 'count', type: 'u32' },
   { name: 'tokens', type: 'u32', doc: 'T' },
@@ -14,7 +16,8 @@ export const EMBED_PARAMS = paramsLayout([
 /** [class token | patch rows] + position embedding -> residual stream (kernels/embed.wgsl). */
 export interface EmbedKernel {
   pipeline: GPUComputePipeline;
-  /** EMBED_PARAMS. Bindings: params, patchOut, cls, pos, x. */
+  bindings: typeof EMBED_BINDINGS;
+  /** EMBED_PARAMS. */
   params(count: number): ArrayBuffer;
   workgroups(count: number): [number, number, number];
 }
@@ -32,6 +35,7 @@ export async function createEmbedKernel(
   const { tokens, numPatches } = vitDims(config);
   return {
     pipeline,
+    bindings: EMBED_BINDINGS,
     params(count) {
       return EMBED_PARAMS.pack({
         count,

@@ -11,6 +11,9 @@ export const INT8_GEMM_PARAMS = paramsLayout([
   { name: 'outInvScale', type: 'f32', doc: '1 / scale of the int8 output (OUT_INT8 only)' },
 ]);
 
+/** Bindings of both INT8 GEMMs: c (f16) and cq (packed int8) are the two outputs, both always bound. */
+export const INT8_GEMM_BINDINGS = ['params', 'a', 'b', 'wScale', 'bias', 'c', 'cq'] as const;
+
 /** What an INT8 GEMM does after dequantising: bias, then maybe GELU or a residual add. */
 export type Int8Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
 const EPILOGUE_CODE: Record<Int8Epilogue, number> = {
@@ -174,6 +177,7 @@ export interface Int8GemmKernel {
   epilogue: Int8Epilogue;
   outInt8: boolean;
   pipeline: GPUComputePipeline;
+  bindings: typeof INT8_GEMM_BINDINGS;
   /**
    * INT8_GEMM_PARAMS.
    * Bindings: params, a (u32 [M, K/4]), b (weights, u32 [N, K/4]), wScale (f32 [N]),
@@ -209,6 +213,7 @@ export async function createInt8GemmKernel(
     epilogue,
     outInt8,
     pipeline,
+    bindings: INT8_GEMM_BINDINGS,
     params,
     workgroups: (M, N) => [Math.ceil(N / bn), Math.ceil(M / bm), 1],
   };

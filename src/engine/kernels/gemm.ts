@@ -1,6 +1,13 @@
 import { EngineError } from '../../errors.js';
 import { paramsLayout } from './params.js';
-import { computePipeline, type ElementType, kernelSource, spread } from './source.js';
+import {
+  type BindingBuffers,
+  type BindingNames,
+  computePipeline,
+  type ElementType,
+  kernelSource,
+  spread,
+} from './source.js';
 
 /** Params of every GEMM pass: gemm, gemm_subgroup_matrix(_direct) and split-K's gemm_reduce. */
 export const GEMM_PARAMS = paramsLayout([
@@ -9,6 +16,11 @@ export const GEMM_PARAMS = paramsLayout([
   { name: 'K', type: 'u32' },
   { name: 'splits', type: 'u32', doc: 'K splits (split-K only)' },
 ]);
+
+/** Bindings of the GEMM kernels (gemm, gemm_subgroup_matrix(_direct)); `part` is split-K's workspace. */
+export const GEMM_BINDINGS = ['params', 'a', 'b', 'bias', 'c', 'part'] as const;
+/** Bindings of split-K's reduce pass (gemm_reduce). */
+export const GEMM_REDUCE_BINDINGS = ['params', 'part', 'bias', 'c'] as const;
 
 /** What a GEMM does after A·B: always adds the bias, then maybe GELU or a residual add. */
 export type Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
@@ -210,10 +222,11 @@ export interface GemmBuffers {
 
 /** Where a GEMM records its dispatches (PlanRecorder in forward-plan.ts). */
 export interface DispatchSink {
-  add(
+  add<const N extends BindingNames>(
     label: string,
     pipeline: GPUComputePipeline,
-    buffers: (GPUBuffer | undefined)[],
+    names: N,
+    buffers: BindingBuffers<N>,
     workgroups: [number, number, number],
   ): void;
 }
@@ -222,10 +235,11 @@ export interface GemmKernel {
   variant: GemmVariant;
   epilogue: Epilogue;
   /**
-   * The one pass (bindings: params, a, b, bias, c), dispatched over workgroups(M, N). For
-   * split-K this is the partial-product pass (bindings: params, a, b, 5 = workspace): use record().
+   * The one pass (params, a, b, bias, c), dispatched over workgroups(M, N). For split-K this is
+   * the partial-product pass (params, a, b, part = the workspace): use record().
    */
   pipeline: GPUComputePipeline;
+  bindings: typeof GEMM_BINDINGS;
   /** GEMM_PARAMS, shared by both passes of split-K. */
   params(M: number, N: number, K: number): ArrayBuffer;
   workgroups(M: number, N: number): [number, number, number];
@@ -312,13 +326,15 @@ export async function createGemmKernel(
     variant,
     epilogue,
     pipeline: main,
+    bindings: GEMM_BINDINGS,
     splits,
     params: (M, N, K) => GEMM_PARAMS.pack({ M, N, K, splits }),
     workgroups,
     workspaceBytes: (M, N) => workspaceBytes(variant, M, N),
     record(rec, dispatchLabel, buf, M, N) {
       if (!reducePipeline) {
-        rec.add(dispatchLabel, main, [buf.params, buf.a, buf.b, buf.bias, buf.c], workgroups(M, N));
+        const { params, a, b, bias, c } = buf;
+        rec.add(dispatchLabel, main, GEMM_BINDINGS, { params, a, b, bias, c }, workgroups(M, N));
         return;
       }
       const need = workspaceBytes(variant, M, N);
@@ -326,16 +342,13 @@ export async function createGemmKernel(
         throw new EngineError(
           `GEMM ${dispatchLabel} (${variantKey(variant)}, ${M}x${N}) needs a split-K workspace of ${need} bytes, got ${buf.workspace?.size ?? 'none'}`,
         );
-      rec.add(
-        dispatchLabel,
-        main,
-        [buf.params, buf.a, buf.b, undefined, undefined, buf.workspace],
-        workgroups(M, N),
-      );
+      const { params, a, b, bias, c, workspace: part } = buf;
+      rec.add(dispatchLabel, main, GEMM_BINDINGS, { params, a, b, part }, workgroups(M, N));
       rec.add(
         `${dispatchLabel}.reduce`,
         reducePipeline,
-        [buf.params, buf.workspace, buf.bias, buf.c],
+        GEMM_REDUCE_BINDINGS,
+        { params, part, bias, c },
         spread(device, Math.ceil((M * N) / 4 / 256)),
       );
     },

@@ -1,4 +1,4 @@
-import { LAYERNORM_THREADS } from './layernorm.js';
+import { LAYERNORM_BINDINGS, LAYERNORM_THREADS } from './layernorm.js';
 import { paramsLayout } from './params.js';
 import { computePipeline, kernelSource, spread } from './source.js';
 
@@ -12,7 +12,8 @@ export const LAYERNORM_INT8_PARAMS = paramsLayout([
 /** LayerNorm writing packed int8 for the next GEMM (kernels/layernorm_int8.wgsl, INT8 mode 2). */
 export interface LayerNormInt8Kernel {
   pipeline: GPUComputePipeline;
-  /** LAYERNORM_INT8_PARAMS. Bindings: params, x (f16), gamma, beta, y (u32). */
+  bindings: typeof LAYERNORM_BINDINGS;
+  /** LAYERNORM_INT8_PARAMS. */
   params(rows: number, hidden: number, eps: number, scale: number): ArrayBuffer;
   workgroups(rows: number): [number, number, number];
 }
@@ -35,6 +36,7 @@ export async function createLayerNormInt8Kernel(
   );
   return {
     pipeline,
+    bindings: LAYERNORM_BINDINGS,
     params(rows, hidden, eps, scale) {
       return LAYERNORM_INT8_PARAMS.pack({ rows, hidden, eps, invScale: 1 / scale });
     },

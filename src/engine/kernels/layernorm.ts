@@ -1,6 +1,9 @@
 import { paramsLayout } from './params.js';
 import { computePipeline, type ElementType, kernelSource, spread } from './source.js';
 
+/** Bindings of both LayerNorm kernels (layernorm_int8's y is packed int8). */
+export const LAYERNORM_BINDINGS = ['params', 'x', 'gamma', 'beta', 'y'] as const;
+
 export const LAYERNORM_PARAMS = paramsLayout([
   { name: 'rows', type: 'u32' },
   { name: 'hidden', type: 'u32' },
@@ -14,7 +17,8 @@ export const LAYERNORM_THREADS = 128;
 /** Row-wise LayerNorm with f32 statistics (kernels/layernorm.wgsl). */
 export interface LayerNormKernel {
   pipeline: GPUComputePipeline;
-  /** LAYERNORM_PARAMS. Bindings: params, x, gamma, beta, y. */
+  bindings: typeof LAYERNORM_BINDINGS;
+  /** LAYERNORM_PARAMS. */
   params(rows: number, hidden: number, inRowStride: number, eps: number): ArrayBuffer;
   workgroups(rows: number): [number, number, number];
 }
@@ -41,6 +45,7 @@ export async function createLayerNormKernel(
   );
   return {
     pipeline,
+    bindings: LAYERNORM_BINDINGS,
     params(rows, hidden, inRowStride, eps) {
       return LAYERNORM_PARAMS.pack({ rows, hidden, inRowStride, eps });
     },

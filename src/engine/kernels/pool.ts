@@ -1,6 +1,8 @@
 import { paramsLayout } from './params.js';
 import { computePipeline, type ElementType, kernelSource } from './source.js';
 
+export const POOL_BINDINGS = ['params', 'x', 'pooled'] as const;
+
 export const POOL_PARAMS = paramsLayout([
   { name: 'count', type: 'u32' },
   { name: 'tokens', type: 'u32' },
@@ -11,7 +13,8 @@ export const POOL_PARAMS = paramsLayout([
 /** Class-token or mean pooling before the head (kernels/pool.wgsl). */
 export interface PoolKernel {
   pipeline: GPUComputePipeline;
-  /** POOL_PARAMS. Bindings: params, x, pooled. */
+  bindings: typeof POOL_BINDINGS;
+  /** POOL_PARAMS. */
   params(count: number, tokens: number, hidden: number, mean: boolean): ArrayBuffer;
   workgroups(count: number, hidden: number): [number, number, number];
 }
@@ -24,6 +27,7 @@ export async function createPoolKernel(device: GPUDevice, type: ElementType): Pr
   );
   return {
     pipeline,
+    bindings: POOL_BINDINGS,
     params: (count, tokens, hidden, mean) => POOL_PARAMS.pack({ count, tokens, hidden, mean: mean ? 1 : 0 }),
     workgroups: (count, hidden) => [Math.ceil((count * hidden) / 64), 1, 1],
   };

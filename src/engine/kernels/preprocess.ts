@@ -3,6 +3,9 @@ import { vitDims } from '../config.js';
 import { paramsLayout } from './params.js';
 import { computePipeline, type ElementType, gridStride, kernelSource } from './source.js';
 
+/** Bindings of both entry points: from_rgb uses rgb, from_pixels pixels. */
+export const PREPROCESS_BINDINGS = ['params', 'rgb', 'pixels', 'patches'] as const;
+
 export const PREPROCESS_PARAMS = paramsLayout([
   { name: 'count', type: 'u32', doc: 'images in the batch' },
   { name: 'imageSize', type: 'u32', doc: 'S' },
@@ -16,6 +19,7 @@ export const PREPROCESS_PARAMS = paramsLayout([
 export interface PreprocessKernel {
   fromRgb: GPUComputePipeline;
   fromPixels: GPUComputePipeline;
+  bindings: typeof PREPROCESS_BINDINGS;
   /** PREPROCESS_PARAMS. */
   params(count: number): ArrayBuffer;
   /** Bindings: params, rgb (u32 words), pixels (f32), patches (T). */
@@ -36,6 +40,7 @@ export async function createPreprocessKernel(
   return {
     fromRgb,
     fromPixels,
+    bindings: PREPROCESS_BINDINGS,
     params(count) {
       return PREPROCESS_PARAMS.pack({
         count,

@@ -1,6 +1,9 @@
 import { paramsLayout } from './params.js';
 import { computePipeline, type ElementType, gridStride, kernelSource } from './source.js';
 
+/** Bindings of both entry points: quantize uses src and dst, dequantize packed and unpacked. */
+export const QUANTIZE_BINDINGS = ['params', 'src', 'dst', 'packed', 'unpacked'] as const;
+
 export const QUANTIZE_PARAMS = paramsLayout([
   { name: 'count', type: 'u32', doc: 'elements; the last word is zero-padded' },
   { name: 'invScale', type: 'f32', doc: '1 / scale: quantize' },
@@ -9,10 +12,9 @@ export const QUANTIZE_PARAMS = paramsLayout([
 
 /** Per-tensor float <-> packed int8 conversion (kernels/quantize.wgsl). */
 export interface QuantizeKernel {
-  /** Bindings: params, src (T), dst (u32 words). */
   quantize: GPUComputePipeline;
-  /** Bindings: params, -, -, packed (u32 words), unpacked (T). */
   dequantize: GPUComputePipeline;
+  bindings: typeof QUANTIZE_BINDINGS;
   /** QUANTIZE_PARAMS. */
   params(count: number, scale: number): ArrayBuffer;
   workgroups(count: number): [number, number, number];
@@ -27,6 +29,7 @@ export async function createQuantizeKernel(device: GPUDevice, type: ElementType)
   return {
     quantize,
     dequantize,
+    bindings: QUANTIZE_BINDINGS,
     params(count, scale) {
       return QUANTIZE_PARAMS.pack({ count, invScale: 1 / scale, scale });
     },

@@ -207,20 +207,34 @@ export interface Dispatch {
   workgroups: [number, number, number];
 }
 
+/** A kernel's binding names in binding order, as its WGSL declares them: @binding(i) is names[i]. */
+export type BindingNames = readonly string[];
+
 /**
- * A bind group whose entry i is binding i. `undefined` skips a binding: with layout 'auto'
- * an entry point's layout holds only the bindings it uses.
+ * Buffers by binding name. A name left out (or undefined) is a binding the entry point does not
+ * use: with layout 'auto' its layout holds only the bindings it uses.
  */
-export function bindGroup(
+export type BindingBuffers<N extends BindingNames = BindingNames> = {
+  readonly [K in N[number]]?: GPUBuffer;
+};
+
+/** A bind group from buffers by name, `names` being the kernel's bindings (its module declares them). */
+export function bindGroup<const N extends BindingNames>(
   device: GPUDevice,
   label: string,
   pipeline: GPUComputePipeline,
-  buffers: (GPUBuffer | undefined)[],
+  names: N,
+  buffers: BindingBuffers<N>,
 ): GPUBindGroup {
   const entries: GPUBindGroupEntry[] = [];
-  buffers.forEach((buffer, binding) => {
+  for (const [name, buffer] of Object.entries(buffers as Record<string, GPUBuffer | undefined>)) {
+    const binding = names.indexOf(name);
+    if (binding < 0)
+      throw new EngineError(`kernel ${label}: no binding named ${name} (it has ${names.join(', ')})`, {
+        input: name,
+      });
     if (buffer) entries.push({ binding, resource: { buffer } });
-  });
+  }
   return device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
 }
 
