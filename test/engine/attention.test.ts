@@ -252,7 +252,6 @@ async function runInt8Attention(
     { tokens, numHeads: heads, headDim: hd },
     'f16',
     variant,
-    0,
     'int8',
   );
   // An Int8Array's bytes are the packed layout: element i of a word in bits 8i..8i+7.

@@ -6,7 +6,7 @@ import { GEMM_PARAMS } from '../../src/engine/kernels/gemm.js';
 import { INT8_GEMM_PARAMS } from '../../src/engine/kernels/gemm-int8.js';
 import { LAYERNORM_INT8_PARAMS } from '../../src/engine/kernels/layernorm-int8.js';
 import type { ParamsLayout } from '../../src/engine/kernels/params.js';
-import { expandBlocks, kernelSource } from '../../src/engine/kernels/source.js';
+import { expandBlocks, gridStride, kernelSource, spread } from '../../src/engine/kernels/source.js';
 import { packageRoot } from '../../src/util/paths.js';
 
 /** Every .wgsl file under kernels/, fragments in kernels/lib included. */
@@ -191,5 +191,21 @@ describe('vitstream:include', () => {
       expect(kernelSource(kernel, { params: PARAMS[kernel] }).match(/^fn geluTanh\(/gm), kernel).toHaveLength(
         1,
       );
+  });
+});
+
+// The dispatch limit comes from the device, in one place: a small limit shows the split.
+describe('dispatch sizes', () => {
+  const device = { limits: { maxComputeWorkgroupsPerDimension: 10 } } as GPUDevice;
+  it('spreads a 1-D count over x and y within the device limit', () => {
+    expect(spread(device, 7)).toEqual([7, 1, 1]);
+    expect(spread(device, 25)).toEqual([10, 3, 1]);
+    expect(spread(device, 0)).toEqual([1, 1, 1]);
+    expect(spread(device, 1000)).toEqual([10, 10, 1]);
+  });
+  it('caps grid-stride kernels at a few rows of the limit', () => {
+    expect(gridStride(device, 25)).toEqual([10, 3, 1]);
+    expect(gridStride(device, 1000)).toEqual([10, 4, 1]);
+    expect(gridStride(device, 1000, 16)).toEqual([10, 10, 1]);
   });
 });
