@@ -1,11 +1,10 @@
 // Old-versus-new timing of GEMM variants in one process: the same keys through this build and
 // through another build's dist (e.g. a snapshot before a kernel change), interleaved over rounds,
 // best reading per build, variant and shape (single readings on the H100 come out 2-4x slow now
-// and then). The key `attention` (`attention-p<n>`: with timing probe n; `attention-int8`: int8
-// in and out, INT8 mode 2) times the tensor-core attention kernel instead (ViT-B/16-384, one
+// and then). The key `attention` (`attention-int8`: int8 in and out, INT8 mode 2) times the tensor-core attention kernel instead (ViT-B/16-384, one
 // layer; its time shows in the first column).
 // Usage (after a build): node bench/ab-gemm.mjs <other-root> [batch] [keys] [rounds]
-// <other-root> '-' times this build alone (e.g. timing probes that the other build lacks); roots
+// <other-root> '-' times this build alone (e.g. variants that the other build lacks); roots
 // separated by commas time several builds, each named by its folder.
 import path from 'node:path';
 import { gemmShapes } from './vit-b16-384-shapes.mjs';
@@ -36,14 +35,14 @@ for (let r = 0; r < Number(roundsText); r++) {
     for (const [name, b] of Object.entries(builds)) {
       if (key.startsWith('attention')) {
         const shape = { tokens: 577, numHeads: 12, headDim: 64, count: Number(batch) };
-        const probe = Number(/-p(\d)$/.exec(key)?.[1] ?? 0);
         const io = key.startsWith('attention-int8') ? 'int8' : 'float';
-        const ms = await b.gemm
-          .timeAttention(gpu.device, 'subgroup-matrix', 'f16', shape, 20, probe, io)
-          .then(
-            (t) => t.ms,
-            () => Number.NaN,
-          );
+        // Builds before the timing probes left the kernels took a probe number before io.
+        const hasProbe = b.gemm.timeAttention.toString().includes('probe');
+        const rest = hasProbe ? [0, io] : [io];
+        const ms = await b.gemm.timeAttention(gpu.device, 'subgroup-matrix', 'f16', shape, 20, ...rest).then(
+          (t) => t.ms,
+          () => Number.NaN,
+        );
         const k = `${key}|${name}|qkv`;
         best.set(k, Math.min(best.get(k) ?? Number.POSITIVE_INFINITY, ms));
         continue;

@@ -8,27 +8,20 @@
 alias T = f32; // vitstream:element-type
 const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
 const INT8_IO: u32 = 0u; // vitstream:const INT8_IO
-// vitstream:include int8_pack.wgsl
+// vitstream:include lib/int8_pack.wgsl
 
-struct Params {
-  count: u32,
-  tokens: u32,
-  hidden: u32,   // D = heads * HEAD_DIM
-  scale: f32,    // HEAD_DIM^-0.5 (times the q and k scales with INT8_IO)
-  outScale: f32, // INT8_IO: v scale / output scale
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/attention.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 // [N * T, 3D]: q | k | v, heads contiguous; out [N * T, D]. Element e of either, as f32.
-// vitstream:unroll p < 1 - INT8_IO
-@group(0) @binding(1) var<storage, read> qkv: array<T>;
-@group(0) @binding(2) var<storage, read_write> out: array<T>;
-fn qkvAt(e: u32) -> f32 { return f32(qkv[e]); }
-// vitstream:end
-// vitstream:unroll p < INT8_IO
+// vitstream:if INT8_IO
 @group(0) @binding(1) var<storage, read> qkv: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
 fn qkvAt(e: u32) -> f32 { return f32(unpack4(qkv[e / 4u])[e % 4u]); }
+// vitstream:else
+@group(0) @binding(1) var<storage, read> qkv: array<T>;
+@group(0) @binding(2) var<storage, read_write> out: array<T>;
+fn qkvAt(e: u32) -> f32 { return f32(qkv[e]); }
 // vitstream:end
 
 const QUERIES = 64u;
@@ -96,14 +89,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (hasQuery) {
     let ooff = (base + qi) * D + head * HEAD_DIM;
     let inv = 1.0 / runningSum;
-    // vitstream:unroll p < 1 - INT8_IO
-    for (var d = 0u; d < HEAD_DIM; d++) { out[ooff + d] = T(acc[d] * inv); }
-    // vitstream:end
-    // vitstream:unroll p < INT8_IO
+    // vitstream:if INT8_IO
     for (var d = 0u; d < HEAD_DIM; d += 4u) {
       let v = vec4<f32>(acc[d], acc[d + 1u], acc[d + 2u], acc[d + 3u]) * inv;
       out[(ooff + d) / 4u] = quantize4(v, params.outScale);
     }
+    // vitstream:else
+    for (var d = 0u; d < HEAD_DIM; d++) { out[ooff + d] = T(acc[d] * inv); }
     // vitstream:end
   }
 }

@@ -1,54 +1,19 @@
 // Fused multi-head attention on tensor cores (flash-attention style), for adapters with f16
-// 16x16x16 subgroup matrices and 32-wide subgroups. softmax(q kᵀ · scale) v, f16 storage,
-// f32 scores and accumulation; the T x T score matrix never leaves workgroup memory.
-//
-// A workgroup of QSG = 4 subgroups owns BQ = 128 queries of one (image, head); each subgroup owns
-// RF = 2 row fragments (32 query rows), whose Q fragments stay in registers, so that every K and
-// V fragment it loads from workgroup memory feeds two multiplies. Keys and values are walked in
-// tiles of BKV = 32, staged in workgroup memory (rows past T zeroed, their scores masked), so T
-// need not be a multiple of 16; the next tile's global loads are in flight in registers while
-// one is multiplied. Per key tile and subgroup:
-//   S = Q Kᵀ           subgroup matrices, stored as f32 to the subgroup's scratch rows
-//   softmax            one lane per query row, reading its row as vec4s; exponentials in base 2
-//                      against the row's running max m, P written as vec4<f16>
-//   O += P V           into accumulators that stay in registers across all key tiles
-// Against 64 queries of 16 rows per subgroup and 64-key tiles, this halves the K/V tiles each
-// query's workgroup loads and the fragment loads per multiply, within the same 48 KiB: Q is
-// staged through the P tile, and O leaves through the score scratch OC fragments at a time.
-// On an H100 (ViT-B/16-384, one layer, best of 3 in one process) that took batch 32 from 0.601 to
-// 0.501 ms and batch 8 from 0.164 to 0.130; batch 1 went from 0.031 to 0.039 (60 workgroups for
-// 132 SMs where there were 120).
-// WGSL subgroup matrices have no element access, so O cannot be rescaled in registers when the
-// max grows. The rescale is lazy instead: m moves only when a tile's max exceeds it by more than
-// THRESH (P then stays <= 2^THRESH, exact enough in f16 and far from its range); only then is O
-// stored, scaled row by row and loaded back, in a branch that every subgroup takes together
-// (decided through workgroupUniformLoad, as workgroup barriers need uniform control flow). Its
-// cost is paid only when some row's max grows by more than 2^THRESH past the first tile; the
-// attention test with keys growing along the sequence makes that happen several times per row.
-// Key fragments wholly past T are skipped in both products, in a branch uniform across the
-// workgroup: their scores are masked anyway, and their P and V rows are zero.
-// Matrix offsets derive from @builtin(subgroup_id) so that they are subgroup-uniform. Loops over
-// fragments and lane columns are unrolled (vitstream:unroll): fragments and per-lane values are
-// named registers, never arrays a compiler might spill to local memory.
-// On an H100 an older form of this kernel with 1 or 2 subgroups per workgroup (32 or 64
-// invocations) gave wrong results for every query (cause not found; every tensor-core kernel
-// here uses >= 128 invocations), hence QSG stays 4.
-// INT8_IO = 1 (INT8 mode 2): q, k and v arrive as int8 (per-tensor scales, from the qkv GEMM's
-// epilogue) and the output leaves as int8 for the proj GEMM, so that global traffic halves and
-// no quantize pass runs between attention and proj. The int8 values are converted to f16 as they
-// are staged (exact: |x| <= 127), the products run on the f16 path unchanged, and the scales
-// come in through params: scale = head scale * q scale * k scale, outScale = v scale / output
-// scale.
+// 16x16x16 subgroup matrices and 32-wide subgroups: softmax(q kᵀ · scale) v, f16 storage, f32
+// scores and accumulation; the T x T score matrix never leaves workgroup memory.
+// A workgroup of QSG = 4 subgroups owns BQ = 128 queries of one (image, head), each subgroup 32
+// rows whose Q fragments stay in registers. Keys and values are walked in staged tiles of BKV =
+// 32 (rows past T zeroed, their scores masked): S = Q Kᵀ, a softmax with one lane per row and a
+// lazily moved max (O is rescaled only when a row's max grows by more than THRESH), O += P V.
+// INT8_IO = 1 (INT8 mode 2): int8 q, k, v in, int8 out, scales through params.
+// Design notes and the variants that lost: docs/kernels.md.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-// vitstream:include int8_pack.wgsl
-// vitstream:include int8_to_f16.wgsl
+// vitstream:include lib/int8_pack.wgsl
+// vitstream:include lib/int8_to_f16.wgsl
 
 const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
-// Timing probes only (wrong results): 1 no softmax (P left as it is), 2 no S = Q Kᵀ, 3 no P V,
-// 4 no global loads after the first key tile.
-const PROBE: u32 = 0u; // vitstream:const PROBE
 // 1: int8 q, k, v in and int8 out (see top); 0: f16.
 const INT8_IO: u32 = 0u; // vitstream:const INT8_IO
 const EPV = 8u + 8u * INT8_IO;        // elements per 16-byte global vector
@@ -80,22 +45,15 @@ const KV_PER_THREAD = (KV_VECS + THREADS - 1u) / THREADS;
 const Q_PER_THREAD = BQ * DV / THREADS;
 const PQ_TILE = max(BQ * SKV, BQ * SP) / 4u;  // the P tile, which first holds Q
 
-struct Params {
-  count: u32,
-  tokens: u32,
-  hidden: u32,   // D = heads * HEAD_DIM
-  scale: f32,    // HEAD_DIM^-0.5 (times the q and k scales with INT8_IO)
-  outScale: f32, // INT8_IO: v scale / output scale
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/attention.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 // Read 16 bytes at a time (8 halves or 16 int8 as vec4<u32>): fewer load instructions.
 @group(0) @binding(1) var<storage, read> qkv: array<vec4<u32>>;        // [N * T, 3D]: q | k | v
-// vitstream:unroll p < 1 - INT8_IO
-@group(0) @binding(2) var<storage, read_write> out: array<vec4<f16>>;  // [N * T, D]
-// vitstream:end
-// vitstream:unroll p < INT8_IO
+// vitstream:if INT8_IO
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;        // [N * T, D / 4] packed int8
+// vitstream:else
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f16>>;  // [N * T, D]
 // vitstream:end
 
 // Tiles of f16 as vec4s: one store per staged vector (as in the GEMM); matrix loads through the
@@ -161,7 +119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     // vitstream:end
     workgroupBarrier();
-    if (k0 + BKV < Tn && PROBE != 4u) {
+    if (k0 + BKV < Tn) {
       // vitstream:unroll i < KV_PER_THREAD
       kr{i} = loadKey(tid + {i}u * THREADS, base, k0 + BKV, Tn, row8, h8 + D8);
       vr{i} = loadKey(tid + {i}u * THREADS, base, k0 + BKV, Tn, row8, h8 + 2u * D8);
@@ -169,7 +127,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 
     // S = Q Kᵀ: Kᵀ is the K tile read column-major; each K fragment serves both row fragments.
-    if (PROBE != 2u) {
     // vitstream:unroll j < KF
     if (k0 + {j}u * 16u < Tn) {
       // vitstream:unroll f < RF
@@ -188,15 +145,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // vitstream:end
     }
     // vitstream:end
-    }
     workgroupBarrier();
 
     // Softmax over this tile against the lazily moved max m, in base 2.
     let valid = min(BKV, Tn - k0);
     var tileMax = NEG;
     // vitstream:unroll v < SV
-    var x{v} = vec4<f32>();
-    if (PROBE != 1u) { x{v} = scoreQuad(sRow + {v}u * 4u, {v}u * 4u, valid, scale); }
+    let x{v} = scoreQuad(sRow + {v}u * 4u, {v}u * 4u, valid, scale);
     tileMax = max(tileMax, max(max(x{v}.x, x{v}.y), max(x{v}.z, x{v}.w)));
     // vitstream:end
     let grow = k0 != 0u && tileMax > m + THRESH;
@@ -207,7 +162,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     {
       let p = exp2(x{v} - vec4<f32>(mNew));
       psum += (p.x + p.y) + (p.z + p.w);
-      if (PROBE != 1u) { pTile[(pRow + {v}u * 4u) / 4u] = vec4<f16>(p); }
+      pTile[(pRow + {v}u * 4u) / 4u] = vec4<f16>(p);
     }
     // vitstream:end
     let alpha = exp2(m - mNew);
@@ -249,7 +204,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 
     // O += P V; each V fragment serves both row fragments.
-    if (PROBE != 3u) {
     // vitstream:unroll j < KF
     if (k0 + {j}u * 16u < Tn) {
       // vitstream:unroll f < RF
@@ -265,7 +219,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // vitstream:end
     }
     // vitstream:end
-    }
     // Every subgroup is done with the K, V and P tiles before they are overwritten.
     workgroupBarrier();
   }
@@ -287,11 +240,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // vitstream:unroll v < OV
     {
       let r = sTile[sRow / 4u + {v}u] * inv;
-      // vitstream:unroll p < 1 - INT8_IO
-      out[ob + {c}u * OV + {v}u] = vec4<f16>(r);
-      // vitstream:end
-      // vitstream:unroll p < INT8_IO
+      // vitstream:if INT8_IO
       out[ob + {c}u * OV + {v}u] = quantize4(r, 1.0);
+      // vitstream:else
+      out[ob + {c}u * OV + {v}u] = vec4<f16>(r);
       // vitstream:end
     }
     // vitstream:end

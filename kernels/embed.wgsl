@@ -2,13 +2,7 @@
 // residual stream. Without a class token (mean pooling) the patch rows are copied as they are.
 alias T = f32; // vitstream:element-type
 
-struct Params {
-  count: u32,
-  tokens: u32,      // T
-  numPatches: u32,
-  hidden: u32,      // D
-  hasClassToken: u32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/embed.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> patchOut: array<T>;  // [N * numPatches, D]

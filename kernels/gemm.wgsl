@@ -7,15 +7,9 @@
 // product to the workspace [splits, M, N]; kernels/gemm_reduce.wgsl sums the splits and applies
 // the epilogue (the same pass as behind the tensor-core kernel, so any adapter tests it).
 alias T = f32; // vitstream:element-type
-// vitstream:include epilogue.wgsl
+// vitstream:include lib/epilogue.wgsl
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  /** K splits (split-K only). */
-  splits: u32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/gemm.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<T>;
@@ -84,10 +78,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var j = 0u; j < 4u; j++) {
       let n = col0 + lid.x + 16u * j;
       if (n >= N) { continue; }
-      // vitstream:unroll p < PARTIAL
+      // vitstream:if PARTIAL
       part[(wid.z * M + m) * N + n] = acc[i][j];
-      // vitstream:end
-      // vitstream:unroll p < 1 - PARTIAL
+      // vitstream:else
       let idx = m * N + n;
       var previous = 0.0;
       if (EPILOGUE == 3u) { previous = f32(c[idx]); }

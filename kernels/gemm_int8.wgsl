@@ -7,18 +7,9 @@
 // Thread (tx, ty) owns rows ty + 16i and the four adjacent columns 4tx..4tx+3, so that an int8
 // output word (mode 2) is one thread's four results. K and N are multiples of 4.
 enable f16;
-// vitstream:include epilogue_int8.wgsl
+// vitstream:include lib/epilogue_int8.wgsl
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  _pad0: u32,
-  aScale: f32,       // activation scale of A
-  outInvScale: f32,  // 1 / scale of the int8 output (OUT_INT8 only)
-  _pad1: f32,
-  _pad2: f32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/gemm-int8.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<u32>;

@@ -1,39 +1,17 @@
 // Tensor-core INT8 GEMM through subgroup matrices (i8 x i8 -> i32, 16x16x32), for adapters with
-// `chromium-experimental-subgroup-matrix`, an i8 16x16x32 config and subgroups of 32.
-// C[M,N] = epilogue(dequant(A[M,K] · W[K,N])), K and N multiples of 16 (vec4<i32> loads).
-// Operands are int8 packed 4 per 32-bit word along K, which is how subgroupMatrixLoad reads i8
-// matrices from array<i32> (its offset and stride count WORDS, not int8 elements):
-//   a: activations [M, K/4], read as a row-major left matrix
-//   b: weights [N, K/4] (a row per output channel, as the portable dot4 kernel reads them too),
-//      staged like A and read as a column-major right matrix
-// Packed along K, a word holds four consecutive k of one row or column, the operand layout of the
-// i8 multiply. Weights as [K, N/4] (words along N) made the right operand's loads regroup bytes:
-// on an H100 the same tiles ran 1.5-1.7x slower (ViT-B/16-384 at batch 32, 128x128 tiles with one
-// K-128 buffer: fc2 0.403 vs 0.237 ms, qkv 0.352 vs 0.229).
-// A workgroup of SG_M x SG_N subgroups computes a (16 FM SG_M) x (16 FN SG_N) tile; each
-// subgroup owns FM x FN result fragments. A and B tiles (BK = 64 int8 deep) are double-buffered
-// in workgroup memory with rows padded by 4 words: the next tile's global loads are in flight in
-// registers while the subgroups multiply, one barrier per K step (as gemm_subgroup_matrix.wgsl).
-// The tiles are arrays of vec4<i32>, one store per staged vector, read through subgroupMatrixLoad's
-// vector-array overload (offset and stride count vectors; exact in the GPU tests). Against four
-// i32 stores per vector no faster on an H200, unlike the f16 tiles' vec4 staging.
-// Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id).
-// Epilogue: each fragment goes through a 16x16 int32 slot of its subgroup, where every lane picks
-// up half a row. Only the subgroup itself reads its slots, but WGSL has no subgroup barrier, so
-// each fragment costs a workgroup barrier; with two slots per subgroup, fragment t goes into slot
-// t % 2 and one barrier per fragment suffices (slot t % 2 was last read before the previous
-// barrier). Global memory stays out of that loop: a group of EPI_ROWS rows of fragments loads
-// its scales, biases and residuals up front, goes through the slots into registers, and only
-// then stores its results. On an H100 the barriers were what made global accesses costly (batch
-// 32, 128x128 tile, best of 3, timing probes since removed): qkv 0.153 ms with no epilogue, 0.156
-// with the global loads and stores but no slot or barrier, 0.181 with slots and barriers but no
-// global access, and 0.252 with both interleaved per fragment, as the epilogue then did. This form
-// took qkv to 0.231 ms, proj 0.137 -> 0.104, fc2 0.313 -> 0.276 (two slots alone changed nothing).
-// The slots reuse tileA when it is free and large enough.
+// `chromium-experimental-subgroup-matrix` (an i8 config, subgroups of 32).
+// C[M,N] = epilogue(dequant(A[M,K] · W[K,N])), K and N multiples of 16. Operands are int8 packed
+// 4 per word along K (subgroupMatrixLoad's offsets and strides count words):
+//   a: activations [M, K/4], a row-major left matrix
+//   b: weights [N, K/4], a row per output channel, read as a column-major right matrix
+// Tiles as in gemm_subgroup_matrix.wgsl (BK int8 deep, STAGES buffers). The epilogue takes groups
+// of EPI_ROWS fragment rows through SLOTS 16x16 i32 slots per subgroup (in tileA when
+// SLOTS_IN_TILE) and keeps global memory out of that barrier loop.
+// Design notes and the variants that lost: docs/kernels.md.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-// vitstream:include epilogue_int8.wgsl
+// vitstream:include lib/epilogue_int8.wgsl
 
 const SG_M: u32 = 2u; // vitstream:const SG_M
 const SG_N: u32 = 2u; // vitstream:const SG_N
@@ -45,9 +23,6 @@ const BK: u32 = 64u; // vitstream:const BK
 // Tile buffers: 2 (one barrier per K step) or 1 (two barriers, half the memory: BK = 128 fits a
 // 128x128 tile, and twice the multiplies hide each tile's global-load latency).
 const STAGES: u32 = 2u; // vitstream:const STAGES
-// Timing probes only (wrong results): 1 no epilogue; 2 no global loads after the first tile;
-// 3 no fragment loads or multiplies.
-const PROBE: u32 = 0u; // vitstream:const PROBE
 // Epilogue slots per subgroup (2: one barrier per fragment, 1: two) and whether they live in tileA.
 const SLOTS: u32 = 2u; // vitstream:const SLOTS
 const SLOTS_IN_TILE: u32 = 1u; // vitstream:const SLOTS_IN_TILE
@@ -64,16 +39,7 @@ const A_PER_THREAD = (A_VECS + THREADS - 1u) / THREADS;
 const B_PER_THREAD = (B_VECS + THREADS - 1u) / THREADS;
 const_assert FN % 2u == 0u;  // int8 output stores fragments in pairs
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  _pad0: u32,
-  aScale: f32,
-  outInvScale: f32,
-  _pad1: f32,
-  _pad2: f32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/gemm-int8.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<i32>>;
@@ -87,14 +53,13 @@ struct Params {
 var<workgroup> tileA: array<vec4<i32>, STAGES * A_TILE / 4u>;
 var<workgroup> tileB: array<vec4<i32>, STAGES * B_TILE / 4u>;
 
-// vitstream:unroll p < 1 - SLOTS_IN_TILE
+// vitstream:if SLOTS_IN_TILE
+fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&tileA, o / 4u, frag, 4u); }
+fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(tileA[o / 4u]); }
+// vitstream:else
 var<workgroup> scratch: array<vec4<i32>, SLOTS * 64u * SG_M * SG_N>;
 fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&scratch, o / 4u, frag, 4u); }
 fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(scratch[o / 4u]); }
-// vitstream:end
-// vitstream:unroll p < SLOTS_IN_TILE
-fn putFragment(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&tileA, o / 4u, frag, 4u); }
-fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(tileA[o / 4u]); }
 // vitstream:end
 
 fn activate4(x: vec4<f32>) -> vec4<f32> {
@@ -188,7 +153,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
 
     let kn = k0 + BK;
-    if (kn < K && PROBE != 2u) {
+    if (kn < K) {
       // vitstream:unroll i < A_PER_THREAD
       ra{i} = loadA(tid + {i}u * THREADS, row0, kn, M, K16);
       // vitstream:end
@@ -197,7 +162,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // vitstream:end
     }
 
-    if (PROBE != 3u) {
     // vitstream:unroll s < BK / 32
     {
       // vitstream:unroll i < FM
@@ -211,14 +175,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // vitstream:end
     }
     // vitstream:end
-    }
     k0 = kn;
     if (k0 >= K) { break; }
     if (STAGES == 2u) { buf = 1u - buf; }
   }
 
-  // A probe without epilogue keeps the products alive behind a condition never met.
-  if (PROBE == 1u && params._pad0 != 12345u) { return; }
   // The slots may overlap the tile the other subgroups are still multiplying out of.
   if (SLOTS_IN_TILE == 1u) { workgroupBarrier(); }
   // This lane's part of every fragment: row lane / 2, 8 columns from (lane % 2) * 8 (N % 16 == 0,

@@ -3,14 +3,9 @@
 // thread per 4 consecutive outputs (N % 4 == 0): vec4 reads of every split, bias and C.
 // Workgroups may be spread over x and y (spread() in source.ts); the index is rebuilt here.
 alias T = f32; // vitstream:element-type
-// vitstream:include epilogue.wgsl
+// vitstream:include lib/epilogue.wgsl
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  splits: u32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/gemm.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> part: array<vec4<f32>>;

@@ -1,38 +1,16 @@
-// Tensor-core GEMM through subgroup matrices (f16 x f16 -> f32), for adapters that have
-// `chromium-experimental-subgroup-matrix` with a 16x16x16 f16 config and subgroups of 32.
-// C[M,N] = epilogue(A[M,K] · B[K,N] + bias), K and N multiples of 4 (vec4 loads).
-//
-// A workgroup of SG_M x SG_N subgroups computes a (16 FM SG_M) x (16 FN SG_N) tile; each
-// subgroup owns FM x FN result fragments of 16x16 (more fragments: more multiply-accumulates per
-// fragment load). A and B tiles (BK deep, 32 by default) are double-buffered in workgroup memory
-// with padded rows: while the subgroups multiply out of one buffer, the next tile's global loads
-// are in flight in registers and land in the other buffer, so one barrier per K step suffices.
-// The tiles are arrays of vec4<f16>: staging is one store per vector (four f16 stores were
-// 20-25% slower on an H100), and subgroupMatrixLoad reads them through its vector-array overload,
-// whose offset and stride count vectors (tested: counting scalars gives wrong results).
-// Matrix load/store offsets must be subgroup-uniform, hence @builtin(subgroup_id) rather than
-// local_invocation_index / 32. The epilogue goes fragment by fragment through a 16x16 scratch
-// per subgroup and reads bias and C as vec4 (N % 4 == 0). The INT8 kernel's epilogue, which keeps
-// global memory out of its barrier loop and won 10-25 % there, did not help here on an H100 (batch
-// 32 and 8 GEMMs within noise, best of 3 in one process), so this one stays as it was.
-// Split-K (PARTIAL = 1): workgroup z multiplies only its share of K and writes the raw f32
-// product to the workspace [splits, M, N]; kernels/gemm_reduce.wgsl sums the splits and applies
-// the epilogue. WGSL has no float atomics, hence the second pass.
-// Where the time goes (H200, ViT-B/16-384 batch 32, default 128x256 tile, PROBE readings, ms):
-// qkv 0.351 in all; 0.236 without global loads or staging after the first tile (fragment loads,
-// multiplies, epilogue); 0.103 staging alone; 0.269 without the epilogue. The staging and the
-// multiplies add up, unoverlapped: one workgroup per SM (256 invocations of ~200 registers), and
-// the barrier that hands a tile over keeps every subgroup in the same phase. Tried against it in
-// one process each, all slower: global loads two steps ahead in a second register set (qkv
-// 0.414), 128x128 tiles of four 64x64 subgroups, which fit two workgroups per SM (0.375; with two
-// buffers 0.587), sixteen subgroups per workgroup (0.449-0.534), warp specialisation (four
-// subgroups only staging into two buffers while four only multiply, one barrier per step: 0.734,
-// correct but with half the subgroups multiplying), and the residual added as R x I fragments
-// loaded straight from C instead of in the epilogue (proj 0.198 vs 0.172).
+// Tensor-core GEMM through subgroup matrices (f16 x f16 -> f32), for adapters with
+// `chromium-experimental-subgroup-matrix` (16x16x16 f16, subgroups of 32).
+// C[M,N] = epilogue(A[M,K] · B[K,N] + bias), K and N multiples of 4 (8 with WIDE).
+// A workgroup of SG_M x SG_N subgroups computes a (16 FM SG_M) x (16 FN SG_N) tile, each subgroup
+// FM x FN fragments of 16x16. A and B tiles, BK deep, pass through STAGES workgroup buffers with
+// padded rows while the next tile's global loads wait in registers; the epilogue goes fragment by
+// fragment through a 16x16 f32 scratch per subgroup. Split-K (PARTIAL): workgroup z writes its K
+// share's raw product to the f32 workspace [splits, M, N] and kernels/gemm_reduce.wgsl finishes.
+// Design notes and the variants that lost: docs/kernels.md.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-// vitstream:include epilogue.wgsl
+// vitstream:include lib/epilogue.wgsl
 
 const SG_M: u32 = 2u; // vitstream:const SG_M
 const SG_N: u32 = 2u; // vitstream:const SG_N
@@ -49,9 +27,6 @@ const WIDE: u32 = 0u; // vitstream:const WIDE
 // 1: B is stored transposed, [N, K] (weights laid out so at upload): its tile is staged like A's,
 // k contiguous, and read as a column-major right matrix.
 const B_T: u32 = 0u; // vitstream:const B_T
-// Timing probes only (wrong results): 1 no global loads after the first tile; 2 also no staging
-// or barrier after it; 3 staging only, no multiplies; 4 no epilogue.
-const PROBE: u32 = 0u; // vitstream:const PROBE
 // Workgroup tile buffers: 2 (one barrier per K step; the next tile lands in the other buffer) or
 // 1 (two barriers per step, but half the memory, so BK = 64 fits a 128x128 tile: twice the
 // multiplies between issuing a tile's global loads and storing it, which hides their latency).
@@ -67,24 +42,17 @@ const B_VECS = BK * BN / VW;
 const A_PER_THREAD = (A_VECS + THREADS - 1u) / THREADS;
 const B_PER_THREAD = (B_VECS + THREADS - 1u) / THREADS;
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  /** K splits (split-K only). */
-  splits: u32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/gemm.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
-// vitstream:unroll p < 1 - WIDE
-alias GV = vec4<f16>;
-fn putA(o: u32, v: GV) { tileA[o / 4u] = v; }
-fn putB(o: u32, v: GV) { tileB[o / 4u] = v; }
-// vitstream:end
-// vitstream:unroll p < WIDE
+// vitstream:if WIDE
 alias GV = vec4<u32>;
 fn putA(o: u32, v: GV) { tileA[o / 4u] = bitcast<vec4<f16>>(v.xy); tileA[o / 4u + 1u] = bitcast<vec4<f16>>(v.zw); }
 fn putB(o: u32, v: GV) { tileB[o / 4u] = bitcast<vec4<f16>>(v.xy); tileB[o / 4u + 1u] = bitcast<vec4<f16>>(v.zw); }
+// vitstream:else
+alias GV = vec4<f16>;
+fn putA(o: u32, v: GV) { tileA[o / 4u] = v; }
+fn putB(o: u32, v: GV) { tileB[o / 4u] = v; }
 // vitstream:end
 @group(0) @binding(1) var<storage, read> a: array<GV>;
 @group(0) @binding(2) var<storage, read> b: array<GV>;
@@ -189,7 +157,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bBase = buf * B_TILE;
     // One buffer: every subgroup must be done multiplying out of it before it is overwritten.
     if (STAGES == 1u && k0 != kBeg) { workgroupBarrier(); }
-    if (PROBE < 2u || PROBE == 4u || k0 == kBeg) {
     // vitstream:unroll i < A_PER_THREAD
     storeA(tid + {i}u * THREADS, aBase, ra{i});
     // vitstream:end
@@ -197,11 +164,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     storeB(tid + {i}u * THREADS, bBase, rb{i});
     // vitstream:end
     workgroupBarrier();
-    }
 
     // Next tile's global loads go out before this tile's multiplies.
     let kn = k0 + BK;
-    if (kn < kEnd && (PROBE == 0u || PROBE == 4u)) {
+    if (kn < kEnd) {
       // vitstream:unroll i < A_PER_THREAD
       ra{i} = loadA(tid + {i}u * THREADS, row0, kn, M, kEnd, K4);
       // vitstream:end
@@ -210,7 +176,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // vitstream:end
     }
 
-    if (PROBE != 3u) {
     // vitstream:unroll s < BK / 16
     {
       let kk = {s}u * 16u;
@@ -218,11 +183,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let a{i} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&tileA, (aBase + (sr + 16u * {i}u) * SA + kk) / 4u, SA / 4u);
       // vitstream:end
       // vitstream:unroll j < FN
-      // vitstream:unroll p < 1 - B_T
-      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&tileB, (bBase + kk * SB + sc + 16u * {j}u) / 4u, SB / 4u);
-      // vitstream:end
-      // vitstream:unroll p < B_T
+      // vitstream:if B_T
       let b{j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&tileB, (bBase + (sc + 16u * {j}u) * SA + kk) / 4u, SA / 4u);
+      // vitstream:else
+      let b{j} = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&tileB, (bBase + kk * SB + sc + 16u * {j}u) / 4u, SB / 4u);
       // vitstream:end
       // vitstream:unroll i < FM
       acc{i}{j} = subgroupMatrixMultiplyAccumulate(a{i}, b{j}, acc{i}{j});
@@ -230,21 +194,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // vitstream:end
     }
     // vitstream:end
-    }
     k0 = kn;
     if (k0 >= kEnd) { break; }
-    if ((PROBE < 2u || PROBE == 4u) && STAGES == 2u) { buf = 1u - buf; }
+    if (STAGES == 2u) { buf = 1u - buf; }
   }
 
-  // A probe without epilogue keeps the products alive behind a condition never met.
-  if (PROBE == 4u && params.splits != 12345u) { return; }
   // vitstream:unroll i < FM
   // vitstream:unroll j < FN
-  // vitstream:unroll p < 1 - PARTIAL
-  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u);
-  // vitstream:end
-  // vitstream:unroll p < PARTIAL
+  // vitstream:if PARTIAL
   emitPartial(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u, wid.z);
+  // vitstream:else
+  emit(acc{i}{j}, sg, lane, row0 + sr + 16u * {i}u, col0 + sc + 16u * {j}u);
   // vitstream:end
   // vitstream:end
   // vitstream:end

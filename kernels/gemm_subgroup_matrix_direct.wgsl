@@ -1,18 +1,13 @@
 // Tensor-core GEMM that loads subgroup matrices straight from storage (no workgroup staging, no
 // barrier in the K loop): C[M,N] = epilogue(A[M,K] · B[K,N] + bias), K and N multiples of 16.
-// Each subgroup owns FM x FN fragments of 16x16; a workgroup is SG_M x SG_N subgroups, whose
-// shared rows of A and columns of B meet in L1. The next KS K-steps' fragments are loaded while
-// the current ones multiply (software pipelining in registers).
-// B_COL = 1 reads B pre-transposed ([N,K] row-major, i.e. B column-major): the right operand's
-// K pairs are then contiguous in memory.
-// Edges: a fragment that would read rows past M reads the last 16 rows instead (clamped start)
-// and writes only rows at or after its own start, so no row is written twice (the residual
-// epilogue reads C). Columns past N are whole fragments (N % 16 == 0), skipped. M < 16 takes a
-// slow path that stages A through workgroup memory with zero rows.
+// Each subgroup owns FM x FN fragments of 16x16 and loads the next KS K-steps' fragments while
+// the current ones multiply; B_COL = 1 reads B pre-transposed ([N,K]). Edge rows: a fragment past
+// M reads the last 16 rows and writes only its own; M < 16 stages A with zero rows. For timing
+// only (it lost to gemm_subgroup_matrix.wgsl: docs/kernels.md).
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
-// vitstream:include epilogue.wgsl
+// vitstream:include lib/epilogue.wgsl
 
 const SG_M: u32 = 2u; // vitstream:const SG_M
 const SG_N: u32 = 2u; // vitstream:const SG_N
@@ -25,12 +20,7 @@ const BN = 16u * FN * SG_N;
 const THREADS = 32u * SG_M * SG_N;
 const SUBGROUPS = SG_M * SG_N;
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  _pad: u32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/gemm.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f16>;

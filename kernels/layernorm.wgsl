@@ -3,17 +3,12 @@
 // only the class-token rows (stride = tokens) instead of normalising every token. The row is
 // read once into registers (PER_THREAD values per invocation, set from the model's hidden size),
 // then mean and centred squares (two passes, for accuracy) are reduced from there.
-// vitstream:unroll u < SUBGROUPS
+// vitstream:if SUBGROUPS
 enable subgroups;
 // vitstream:end
 alias T = f32; // vitstream:element-type
 
-struct Params {
-  rows: u32,
-  hidden: u32,
-  inRowStride: u32,
-  eps: f32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/layernorm.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<T>;
@@ -21,18 +16,18 @@ struct Params {
 @group(0) @binding(3) var<storage, read> beta: array<T>;
 @group(0) @binding(4) var<storage, read_write> y: array<T>;
 
-const WG = 128u;
+const WG: u32 = 128u; // vitstream:const WG
 const PER_THREAD: u32 = 6u; // vitstream:const PER_THREAD
 const SUBGROUPS: u32 = 0u; // vitstream:const SUBGROUPS
-// vitstream:include row_sum.wgsl
+// vitstream:include lib/row_sum.wgsl
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        // vitstream:unroll u < SUBGROUPS
+        // vitstream:if SUBGROUPS
         @builtin(subgroup_id) sg: u32, @builtin(num_subgroups) nsg: u32,
         // vitstream:end
         @builtin(local_invocation_index) lid: u32) {
-  // vitstream:unroll u < 1 - SUBGROUPS
+  // vitstream:if !SUBGROUPS
   let sg = 0u;
   let nsg = 0u;
   // vitstream:end

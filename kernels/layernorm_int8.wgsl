@@ -2,17 +2,12 @@
 // layernorm.wgsl, then each 4 normalised values quantised with the GEMM's activation scale and
 // packed into one word. One workgroup per row, read once into registers as vec4s (PER_THREAD per
 // invocation, set from the model's hidden size, a multiple of 4).
-// vitstream:unroll u < SUBGROUPS
+// vitstream:if SUBGROUPS
 enable subgroups;
 // vitstream:end
 enable f16;
 
-struct Params {
-  rows: u32,
-  hidden: u32,
-  eps: f32,
-  invScale: f32,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/layernorm-int8.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f16>>;
@@ -20,19 +15,19 @@ struct Params {
 @group(0) @binding(3) var<storage, read> beta: array<vec4<f16>>;
 @group(0) @binding(4) var<storage, read_write> y: array<u32>;
 
-const WG = 128u;
+const WG: u32 = 128u; // vitstream:const WG
 const PER_THREAD: u32 = 2u; // vitstream:const PER_THREAD
 const SUBGROUPS: u32 = 0u; // vitstream:const SUBGROUPS
-// vitstream:include row_sum.wgsl
-// vitstream:include int8_pack.wgsl
+// vitstream:include lib/row_sum.wgsl
+// vitstream:include lib/int8_pack.wgsl
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        // vitstream:unroll u < SUBGROUPS
+        // vitstream:if SUBGROUPS
         @builtin(subgroup_id) sg: u32, @builtin(num_subgroups) nsg: u32,
         // vitstream:end
         @builtin(local_invocation_index) lid: u32) {
-  // vitstream:unroll u < 1 - SUBGROUPS
+  // vitstream:if !SUBGROUPS
   let sg = 0u;
   let nsg = 0u;
   // vitstream:end

@@ -1,12 +1,7 @@
 // Pooling for the head: the class token (row 0 of each image) or the mean over all tokens.
 alias T = f32; // vitstream:element-type
 
-struct Params {
-  count: u32,
-  tokens: u32,
-  hidden: u32,
-  mean: u32,   // 1: average all tokens; 0: take token 0
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/pool.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<T>;         // [N * T, D]

@@ -4,14 +4,7 @@
 // Normalisation (x / 255 - mean) / std happens here so the CPU never touches a float.
 alias T = f32; // vitstream:element-type
 
-struct Params {
-  count: u32,       // images in the batch
-  imageSize: u32,   // S
-  patchSize: u32,   // P
-  grid: u32,        // S / P
-  mean: vec4<f32>,
-  invStd: vec4<f32>,
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/preprocess.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> rgb: array<u32>;      // uint8 RGB [N, S, S, 3], 4 bytes a word

@@ -4,12 +4,7 @@
 // and the attention output in mode 2); `dequantize` is the inverse, for checks and debugging.
 alias T = f32; // vitstream:element-type
 
-struct Params {
-  count: u32,     // elements; the last word is zero-padded
-  _pad0: u32,
-  invScale: f32,  // 1 / scale: quantize
-  scale: f32,     // dequantize
-}
+// vitstream:params (struct Params, declared in src/engine/kernels/quantize.ts)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<T>;

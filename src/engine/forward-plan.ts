@@ -8,7 +8,13 @@ import type { Epilogue, GemmKernel } from './kernels/gemm.js';
 import type { LayerNormKernel } from './kernels/layernorm.js';
 import type { PoolKernel } from './kernels/pool.js';
 import type { PreprocessKernel } from './kernels/preprocess.js';
-import { bindGroup, type Dispatch, type ElementType } from './kernels/source.js';
+import {
+  type BindingBuffers,
+  type BindingNames,
+  bindGroup,
+  type Dispatch,
+  type ElementType,
+} from './kernels/source.js';
 
 /** The GEMMs of a forward pass, by role. */
 export type GemmRole = 'patch' | 'qkv' | 'proj' | 'fc1' | 'fc2' | 'head';
@@ -165,7 +171,14 @@ export function buildForwardPlan(
   add(
     'embed',
     k.embed.pipeline,
-    [uniform('embed', k.embed.params(count)), s.patchOut, w.cls, w.posEmbedding, s.x],
+    k.embed.bindings,
+    {
+      params: uniform('embed', k.embed.params(count)),
+      patchOut: s.patchOut,
+      cls: w.cls,
+      pos: w.posEmbedding,
+      x: s.x,
+    },
     k.embed.workgroups(count),
   );
   const afterEmbed = dispatches.length;
@@ -176,21 +189,26 @@ export function buildForwardPlan(
   let afterBlock0 = 0;
   w.blocks.forEach((b, i) => {
     const L = `block${i}`;
-    add(
-      `${L}.ln1`,
-      k.layerNorm.pipeline,
-      [lnAll, s.x, b.ln1Scale, b.ln1Bias, s.y],
-      k.layerNorm.workgroups(rows),
-    );
+    const ln = k.layerNorm;
+    const norm = (name: string, gamma: GPUBuffer, beta: GPUBuffer) =>
+      add(
+        `${L}.${name}`,
+        ln.pipeline,
+        ln.bindings,
+        { params: lnAll, x: s.x, gamma, beta, y: s.y },
+        ln.workgroups(rows),
+      );
+    norm('ln1', b.ln1Scale, b.ln1Bias);
     gemm('qkv', L, s.y, b.qkvKernel, b.qkvBias, s.qkv);
-    add(`${L}.attention`, k.attention.pipeline, [attParams, s.qkv, s.att], k.attention.workgroups(count));
-    gemm('proj', L, s.att, b.projKernel, b.projBias, s.x);
     add(
-      `${L}.ln2`,
-      k.layerNorm.pipeline,
-      [lnAll, s.x, b.ln2Scale, b.ln2Bias, s.y],
-      k.layerNorm.workgroups(rows),
+      `${L}.attention`,
+      k.attention.pipeline,
+      k.attention.bindings,
+      { params: attParams, qkv: s.qkv, out: s.att },
+      k.attention.workgroups(count),
     );
+    gemm('proj', L, s.att, b.projKernel, b.projBias, s.x);
+    norm('ln2', b.ln2Scale, b.ln2Bias);
     gemm('fc1', L, s.y, b.fc1Kernel, b.fc1Bias, s.hidden);
     gemm('fc2', L, s.hidden, b.fc2Kernel, b.fc2Bias, s.x);
     if (i === 0) afterBlock0 = dispatches.length;
@@ -228,16 +246,18 @@ export class PlanRecorder {
     return b;
   }
 
-  add(
+  /** A dispatch of `pipeline`, its buffers bound by name (`names`: the kernel's bindings). */
+  add<const N extends BindingNames>(
     label: string,
     pipeline: GPUComputePipeline,
-    buffers: (GPUBuffer | undefined)[],
+    names: N,
+    buffers: BindingBuffers<N>,
     workgroups: [number, number, number],
   ): void {
     this.dispatches.push({
       label,
       pipeline,
-      bindGroup: bindGroup(this.device, label, pipeline, buffers),
+      bindGroup: bindGroup(this.device, label, pipeline, names, buffers),
       workgroups,
     });
   }
@@ -252,13 +272,21 @@ export function recordPreprocess(
   input: 'rgb' | 'pixels',
 ): void {
   const params = rec.uniform('preprocess', pre.params(count));
+  const { patches } = s;
   if (input === 'rgb')
-    rec.add('preprocess-rgb', pre.fromRgb, [params, s.rgb, undefined, s.patches], pre.workgroups(count));
+    rec.add(
+      'preprocess-rgb',
+      pre.fromRgb,
+      pre.bindings,
+      { params, rgb: s.rgb, patches },
+      pre.workgroups(count),
+    );
   else
     rec.add(
       'preprocess-pixels',
       pre.fromPixels,
-      [params, undefined, s.pixels, s.patches],
+      pre.bindings,
+      { params, pixels: s.pixels, patches },
       pre.workgroups(count),
     );
 }
@@ -280,36 +308,33 @@ export function recordHeadInput(
   const { tokens } = vitDims(c);
   const D = c.hiddenSize;
   const mean = c.classifier === 'gap';
+  const { layerNorm, pool } = k;
+  const pooled = s.pooled;
   if (c.finalNorm && norm.normScale && norm.normBias) {
+    const [gamma, beta] = [norm.normScale, norm.normBias];
     if (mean) {
       rec.add(
         'final-norm',
-        k.layerNorm.pipeline,
-        [lnAll, s.x, norm.normScale, norm.normBias, s.y],
-        k.layerNorm.workgroups(count * tokens),
+        layerNorm.pipeline,
+        layerNorm.bindings,
+        { params: lnAll, x: s.x, gamma, beta, y: s.y },
+        layerNorm.workgroups(count * tokens),
       );
-      rec.add(
-        'pool',
-        k.pool.pipeline,
-        [rec.uniform('pool', k.pool.params(count, tokens, D, true)), s.y, s.pooled],
-        k.pool.workgroups(count, D),
-      );
+      const params = rec.uniform('pool', pool.params(count, tokens, D, true));
+      rec.add('pool', pool.pipeline, pool.bindings, { params, x: s.y, pooled }, pool.workgroups(count, D));
     } else {
-      const lnCls = rec.uniform('layernorm-cls', k.layerNorm.params(count, D, tokens, c.layerNormEps));
+      const lnCls = rec.uniform('layernorm-cls', layerNorm.params(count, D, tokens, c.layerNormEps));
       rec.add(
         'final-norm',
-        k.layerNorm.pipeline,
-        [lnCls, s.x, norm.normScale, norm.normBias, s.pooled],
-        k.layerNorm.workgroups(count),
+        layerNorm.pipeline,
+        layerNorm.bindings,
+        { params: lnCls, x: s.x, gamma, beta, y: pooled },
+        layerNorm.workgroups(count),
       );
     }
   } else {
-    rec.add(
-      'pool',
-      k.pool.pipeline,
-      [rec.uniform('pool', k.pool.params(count, tokens, D, mean)), s.x, s.pooled],
-      k.pool.workgroups(count, D),
-    );
+    const params = rec.uniform('pool', pool.params(count, tokens, D, mean));
+    rec.add('pool', pool.pipeline, pool.bindings, { params, x: s.x, pooled }, pool.workgroups(count, D));
   }
 }
 

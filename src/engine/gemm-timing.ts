@@ -129,8 +129,12 @@ export async function timeGemm(
   device.pushErrorScope('out-of-memory');
   const buf = (elements: number, bytes = el) =>
     device.createBuffer({ size: Math.max(16, Math.ceil((elements * bytes) / 16) * 16), usage: storage });
-  const params = device.createBuffer({ size: 16, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
-  device.queue.writeBuffer(params, 0, kernel.params(M, N, K));
+  const packed = kernel.params(M, N, K);
+  const params = device.createBuffer({
+    size: packed.byteLength,
+    usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(params, 0, packed);
   const buffers = { params, a: buf(M * K), b: buf(K * N), bias: buf(N), c: buf(M * N) };
   for (const x of [buffers.a, buffers.b, buffers.bias, buffers.c]) fillNoise(device, x, type);
   const ws = kernel.workspaceBytes(M, N);
@@ -138,8 +142,13 @@ export async function timeGemm(
   const dispatches: Dispatch[] = [];
   kernel.record(
     {
-      add: (label, pipeline, bufs, workgroups) =>
-        dispatches.push({ label, pipeline, bindGroup: bindGroup(device, label, pipeline, bufs), workgroups }),
+      add: (label, pipeline, names, bufs, workgroups) =>
+        dispatches.push({
+          label,
+          pipeline,
+          bindGroup: bindGroup(device, label, pipeline, names, bufs),
+          workgroups,
+        }),
     },
     'time-gemm',
     { ...buffers, workspace },
@@ -167,29 +176,28 @@ export async function timeAttention(
   type: ElementType,
   shape: AttentionShape & { count: number },
   iterations = 20,
-  probe = 0,
   io: AttentionIO = 'float',
 ): Promise<GemmTiming> {
   const { count, tokens, numHeads, headDim } = shape;
   const D = numHeads * headDim;
   const int8 = io === 'int8';
   const el = int8 ? 1 : type === 'f16' ? 2 : 4;
-  const kernel = await createAttentionKernel(device, shape, type, variant, probe, io);
+  const kernel = await createAttentionKernel(device, shape, type, variant, io);
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
-  const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
   // int8: noise bytes of +-127 with scales that keep scores at a few units, as calibrated ones do.
-  device.queue.writeBuffer(
-    params,
-    0,
-    kernel.params(count, int8 ? { q: 0.02, k: 0.02, v: 0.02, out: 0.02 } : undefined),
-  );
+  const packed = kernel.params(count, int8 ? { q: 0.02, k: 0.02, v: 0.02, out: 0.02 } : undefined);
+  const params = device.createBuffer({
+    size: packed.byteLength,
+    usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(params, 0, packed);
   const qkv = device.createBuffer({
     size: Math.ceil((count * tokens * 3 * D * el) / 16) * 16,
     usage: storage,
   });
   fillNoise(device, qkv, int8 ? 'i8' : type);
   const out = device.createBuffer({ size: Math.ceil((count * tokens * D * el) / 16) * 16, usage: storage });
-  const group = bindGroup(device, 'time-attention', kernel.pipeline, [params, qkv, out]);
+  const group = bindGroup(device, 'time-attention', kernel.pipeline, kernel.bindings, { params, qkv, out });
   const ms = await timeDispatches(device, kernel.pipeline, group, kernel.workgroups(count), iterations);
   for (const x of [params, qkv, out]) x.destroy();
   return { ms, tflops: (4 * count * numHeads * tokens * tokens * headDim) / (ms * 1e-3) / 1e12 };

@@ -306,13 +306,13 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
       pass.setPipeline(k.pipeline);
       pass.setBindGroup(
         0,
-        bindGroup(device, 'features', k.pipeline, [
+        bindGroup(device, 'features', k.pipeline, k.bindings, {
           params,
-          slot.buffers.x,
-          this.weights.normScale,
-          this.weights.normBias,
-          slot.buffers.y,
-        ]),
+          x: slot.buffers.x,
+          gamma: this.weights.normScale,
+          beta: this.weights.normBias,
+          y: slot.buffers.y,
+        }),
       );
       pass.dispatchWorkgroups(...k.workgroups(input.count * tokens));
     }

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BufferUsage, type GpuContext, MapMode, openGpu } from '../../src/engine/gpu.js';
 import {
   type AttentionKernel,
@@ -10,10 +10,8 @@ import { bindGroup, type ElementType } from '../../src/engine/kernels/source.js'
 import { fromHalfArray, toHalfArray } from '../../src/util/half.js';
 import { relMaxError } from '../helpers/compare.js';
 
-let gpu: GpuContext;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
+// Opened as the file loads, so that GPU-only tests can be skipped as skipped (it.skipIf).
+const gpu: GpuContext = await openGpu();
 
 function rand(n: number, seed: number, amplitude: number): Float32Array {
   const out = new Float32Array(n);
@@ -120,7 +118,10 @@ async function dispatchAttention(
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   pass.setPipeline(kernel.pipeline);
-  pass.setBindGroup(0, bindGroup(device, 'attention-test', kernel.pipeline, [params, input, out]));
+  pass.setBindGroup(
+    0,
+    bindGroup(device, 'attention-test', kernel.pipeline, kernel.bindings, { params, qkv: input, out }),
+  );
   pass.dispatchWorkgroups(...kernel.workgroups(count));
   pass.end();
   const rb = device.createBuffer({ size, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
@@ -153,14 +154,9 @@ describe('portable attention (every adapter)', () => {
 
 // [gpu] The tensor-core kernel exists only where the adapter has f16 subgroup matrices (the H100
 // machine; lavapipe has none).
-describe('[gpu] subgroup-matrix attention (tensor cores)', () => {
-  it('matches a float64 softmax(qkᵀ/√d)v on ragged T, with growing row maxima, or the adapter has no tensor cores', async () => {
-    if (!attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, 'f16', 64)) {
-      console.log(
-        `[gpu] skipped: adapter "${gpu.info.description}" has no f16 subgroup matrices; run on the GPU machine`,
-      );
-      return;
-    }
+const tensorCores = attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, 'f16', 64);
+describe.runIf(tensorCores)('[gpu] subgroup-matrix attention (tensor cores)', () => {
+  it('matches a float64 softmax(qkᵀ/√d)v on ragged T, with growing row maxima', async () => {
     for (const { tokens, hd } of [...CASES, { tokens: 577, hd: 64 }]) {
       const { got, expected } = await runAttention('subgroup-matrix', 'f16', 2, tokens, 3, hd);
       expect(relMaxError(got, expected), `T=${tokens} hd=${hd}`).toBeLessThan(4e-3);
@@ -256,7 +252,6 @@ async function runInt8Attention(
     { tokens, numHeads: heads, headDim: hd },
     'f16',
     variant,
-    0,
     'int8',
   );
   // An Int8Array's bytes are the packed layout: element i of a word in bits 8i..8i+7.
@@ -301,14 +296,8 @@ describe('portable int8 attention (INT8 mode 2)', () => {
   });
 });
 
-describe('[gpu] subgroup-matrix int8 attention (tensor cores, INT8 mode 2)', () => {
-  it('matches a float64 reference to within one step on ragged T and growing maxima, or the adapter has no tensor cores', async () => {
-    if (!attentionSupports('subgroup-matrix', gpu.hasF16TensorCores, 'f16', 64)) {
-      console.log(
-        `[gpu] skipped: adapter "${gpu.info.description}" has no f16 subgroup matrices; run on the GPU machine`,
-      );
-      return;
-    }
+describe.runIf(tensorCores)('[gpu] subgroup-matrix int8 attention (tensor cores, INT8 mode 2)', () => {
+  it('matches a float64 reference to within one step on ragged T and growing maxima', async () => {
     for (const { tokens, hd, rise } of [
       ...INT8_CASES,
       { tokens: 577, hd: 64 },

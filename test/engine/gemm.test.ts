@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readViTConfigFile } from '../../src/engine/config.js';
 import { BufferUsage, type GpuContext, MapMode, openGpu } from '../../src/engine/gpu.js';
 import {
@@ -23,10 +23,8 @@ import { readNpy } from '../../src/util/npy.js';
 import { argmaxRows, relMaxError } from '../helpers/compare.js';
 import { sharedPath } from '../helpers/shared.js';
 
-let gpu: GpuContext;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
+// Opened as the file loads, so that GPU-only tests can be skipped as skipped (it.skipIf).
+const gpu: GpuContext = await openGpu();
 
 function rand(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
@@ -75,8 +73,13 @@ async function runGemm(
   const buffers = { params, a: upload(a), b: upload(bData), bias: upload(bias), c: out, workspace };
   kernel.record(
     {
-      add: (label, pipeline, bufs, workgroups) =>
-        dispatches.push({ label, pipeline, bindGroup: bindGroup(device, label, pipeline, bufs), workgroups }),
+      add: (label, pipeline, names, bufs, workgroups) =>
+        dispatches.push({
+          label,
+          pipeline,
+          bindGroup: bindGroup(device, label, pipeline, names, bufs),
+          workgroups,
+        }),
     },
     'gemm-test',
     buffers,
@@ -162,14 +165,8 @@ describe('portable GEMM (every adapter)', () => {
 
 // [gpu] Tensor-core kernels exist only where the adapter has f16 subgroup matrices (the H100
 // machine; lavapipe has none). Run there with `npx vitest run test/engine/gemm.test.ts`.
-describe('[gpu] subgroup-matrix GEMM (tensor cores)', () => {
-  it('most tile shapes fit the workgroup memory, or the adapter has no tensor cores', () => {
-    if (!gpu.hasF16TensorCores) {
-      console.log(
-        `[gpu] skipped: adapter "${gpu.info.description}" has no f16 subgroup matrices; run on the GPU machine`,
-      );
-      return;
-    }
+describe.runIf(gpu.hasF16TensorCores)('[gpu] subgroup-matrix GEMM (tensor cores)', () => {
+  it('most tile shapes fit the workgroup memory', () => {
     const fits = SUBGROUP_MATRIX_TILES.filter(
       (v) => workgroupBytes(v) <= gpu.limits.maxComputeWorkgroupStorageSize,
     );
@@ -185,9 +182,8 @@ describe('[gpu] subgroup-matrix GEMM (tensor cores)', () => {
     { kind: 'subgroup-matrix', sgM: 2, sgN: 2, bk: 64, wide: true, bt: true, stages: 1, splitK: 3 },
   ];
   for (const variant of [...SUBGROUP_MATRIX_TILES, bk64, ...layouts, ...DIRECT_TILES]) {
-    it(`${variantKey(variant)}: every epilogue matches the CPU reference, or the adapter cannot run it`, async () => {
-      if (!gpu.hasF16TensorCores || workgroupBytes(variant) > gpu.limits.maxComputeWorkgroupStorageSize)
-        return;
+    const fits = workgroupBytes(variant) <= gpu.limits.maxComputeWorkgroupStorageSize;
+    it.skipIf(!fits)(`${variantKey(variant)}: every epilogue matches the CPU reference`, async () => {
       for (const epilogue of EPILOGUES) {
         // [77, 400, 192]: ragged M and N past the last tile; [5, 96, 64]: fewer rows than a fragment.
         for (const [M, N, K] of [
@@ -256,17 +252,12 @@ describe('portable split-K GEMM (every adapter): partial products + reduce pass'
   }
 });
 
-describe('[gpu] split-K subgroup-matrix GEMM (tensor cores)', () => {
+describe.runIf(gpu.hasF16TensorCores)('[gpu] split-K subgroup-matrix GEMM (tensor cores)', () => {
   for (const tile of SPLIT_K_TILES) {
     for (const splitK of SPLIT_K_FACTORS) {
       const variant = { ...tile, splitK } as GemmVariant;
-      it(`${variantKey(variant)}: every epilogue matches the CPU reference, or the adapter cannot run it`, async () => {
-        if (!gpu.hasF16TensorCores || workgroupBytes(variant) > gpu.limits.maxComputeWorkgroupStorageSize) {
-          console.log(
-            `[gpu] skipped ${variantKey(variant)}: adapter "${gpu.info.description}" cannot run it`,
-          );
-          return;
-        }
+      const fits = workgroupBytes(variant) <= gpu.limits.maxComputeWorkgroupStorageSize;
+      it.skipIf(!fits)(`${variantKey(variant)}: every epilogue matches the CPU reference`, async () => {
         for (const epilogue of EPILOGUES) {
           for (const [M, N, K] of [...SPLIT_SHAPES, [300, 768, 3072]] as const) {
             if (!variantSupports(variant, 'f16', K, N)) continue;
@@ -290,33 +281,32 @@ describe('engine with split-K GEMMs (vit-tiny-test golden logits)', () => {
   ] as const;
   for (const { precision, variant, ...rest } of cases) {
     const tensor = 'tensor' in rest;
-    it(`${tensor ? '[gpu] ' : ''}${precision} ${variantKey(variant)}`, async () => {
-      if (tensor && !gpu.hasF16TensorCores) {
-        console.log(`[gpu] skipped: adapter "${gpu.info.description}" has no f16 subgroup matrices`);
-        return;
-      }
-      const dir = ['fixtures', 'vit-tiny-test'];
-      const config = readViTConfigFile(sharedPath(...dir, 'config.json'));
-      const weights = await loadWeights(sharedPath(...dir, 'weights.npz'), config);
-      const engine = await WebGpuEngine.open({
-        config,
-        weights,
-        precision,
-        maxBatch: 4,
-        gpu,
-        gemm: () => variant as GemmVariant,
-      });
-      try {
-        const split = Object.values(engine.gemmChoices).filter((k) => k === variantKey(variant));
-        expect(split.length).toBeGreaterThan(0);
-        const rgb = readNpy(sharedPath(...dir, 'rgb.npy')).data as Uint8Array;
-        const golden = readNpy(sharedPath(...dir, 'logits.npy')).data as Float32Array;
-        const got = await engine.infer({ kind: 'rgb', data: rgb, count: 4 });
-        expect(relMaxError(got, golden)).toBeLessThan(TOL[precision]);
-        expect(argmaxRows(got, config.numClasses)).toEqual(argmaxRows(golden, config.numClasses));
-      } finally {
-        await engine.close();
-      }
-    });
+    it.skipIf(tensor && !gpu.hasF16TensorCores)(
+      `${tensor ? '[gpu] ' : ''}${precision} ${variantKey(variant)}`,
+      async () => {
+        const dir = ['fixtures', 'vit-tiny-test'];
+        const config = readViTConfigFile(sharedPath(...dir, 'config.json'));
+        const weights = await loadWeights(sharedPath(...dir, 'weights.npz'), config);
+        const engine = await WebGpuEngine.open({
+          config,
+          weights,
+          precision,
+          maxBatch: 4,
+          gpu,
+          gemm: () => variant as GemmVariant,
+        });
+        try {
+          const split = Object.values(engine.gemmChoices).filter((k) => k === variantKey(variant));
+          expect(split.length).toBeGreaterThan(0);
+          const rgb = readNpy(sharedPath(...dir, 'rgb.npy')).data as Uint8Array;
+          const golden = readNpy(sharedPath(...dir, 'logits.npy')).data as Float32Array;
+          const got = await engine.infer({ kind: 'rgb', data: rgb, count: 4 });
+          expect(relMaxError(got, golden)).toBeLessThan(TOL[precision]);
+          expect(argmaxRows(got, config.numClasses)).toEqual(argmaxRows(golden, config.numClasses));
+        } finally {
+          await engine.close();
+        }
+      },
+    );
   }
 });

@@ -14,10 +14,8 @@ import { sharedPath } from '../helpers/shared.js';
 // FP16 within 2e-2 with the same top-1.
 const TOL = { fp32: 1e-4, fp16: 2e-2 } as const;
 
-let gpu: GpuContext;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
+// Opened as the file loads, so that tests needing an adapter feature can be skipped as skipped (it.skipIf).
+const gpu: GpuContext = await openGpu();
 
 for (const fixture of ['vit-tiny-test', 'vit-mini-224']) {
   for (const precision of ['fp32', 'fp16'] as const) {
@@ -156,48 +154,51 @@ describe('engine misuse', () => {
 // the H200 both take ~0.3 ms, in steps of its 65.5 µs timestamp resolution). It leaves the
 // engine's results alone.
 describe('forward pass GPU time (timestamp queries)', () => {
-  it('brackets the whole pass and leaves later batches correct', async () => {
-    if (!gpu.features.has('timestamp-query')) return;
-    // A small model with random weights (no golden is involved), 196 tokens an image so that on
-    // lavapipe the work, not the fixed cost per dispatch, sets a pass's time.
-    const config = parseViTConfig({
-      name: 'gpu-time-test',
-      imageSize: 224,
-      patchSize: 16,
-      hiddenSize: 64,
-      numLayers: 2,
-      numHeads: 2,
-      mlpDim: 128,
-      numClasses: 10,
-    });
-    const engine = await WebGpuEngine.open({
-      config,
-      weights: randomWeights(config),
-      precision: 'fp32',
-      maxBatch: 4,
-      gpu,
-    });
-    const S = config.imageSize;
-    const frames = new Uint8Array(4 * S * S * 3).map((_, i) => (i * 37) % 251);
-    const input = (count: number) => ({
-      kind: 'rgb' as const,
-      data: frames.subarray(0, count * S * S * 3),
-      count,
-    });
-    const before = await engine.infer(input(4));
-    // Batch sizes interleaved, the fastest of three medians each: a busy CI machine slows single
-    // readings of this CPU-run pass by up to 2x.
-    let one = Number.POSITIVE_INFINITY;
-    let four = Number.POSITIVE_INFINITY;
-    for (let r = 0; r < 3; r++) {
-      one = Math.min(one, (await engine.forwardGpuMs(input(1), 3))!);
-      four = Math.min(four, (await engine.forwardGpuMs(input(4), 3))!);
-    }
-    expect(one).toBeGreaterThan(0);
-    if (/llvmpipe|lavapipe/i.test(gpu.info.description)) expect(four).toBeGreaterThan(2 * one);
-    expect(relMaxError(await engine.infer(input(4)), before)).toBeLessThan(1e-6);
-    await engine.close();
-  }, 120_000);
+  it.skipIf(!gpu.features.has('timestamp-query'))(
+    'brackets the whole pass and leaves later batches correct',
+    async () => {
+      // A small model with random weights (no golden is involved), 196 tokens an image so that on
+      // lavapipe the work, not the fixed cost per dispatch, sets a pass's time.
+      const config = parseViTConfig({
+        name: 'gpu-time-test',
+        imageSize: 224,
+        patchSize: 16,
+        hiddenSize: 64,
+        numLayers: 2,
+        numHeads: 2,
+        mlpDim: 128,
+        numClasses: 10,
+      });
+      const engine = await WebGpuEngine.open({
+        config,
+        weights: randomWeights(config),
+        precision: 'fp32',
+        maxBatch: 4,
+        gpu,
+      });
+      const S = config.imageSize;
+      const frames = new Uint8Array(4 * S * S * 3).map((_, i) => (i * 37) % 251);
+      const input = (count: number) => ({
+        kind: 'rgb' as const,
+        data: frames.subarray(0, count * S * S * 3),
+        count,
+      });
+      const before = await engine.infer(input(4));
+      // Batch sizes interleaved, the fastest of three medians each: a busy CI machine slows single
+      // readings of this CPU-run pass by up to 2x.
+      let one = Number.POSITIVE_INFINITY;
+      let four = Number.POSITIVE_INFINITY;
+      for (let r = 0; r < 3; r++) {
+        one = Math.min(one, (await engine.forwardGpuMs(input(1), 3))!);
+        four = Math.min(four, (await engine.forwardGpuMs(input(4), 3))!);
+      }
+      expect(one).toBeGreaterThan(0);
+      if (/llvmpipe|lavapipe/i.test(gpu.info.description)) expect(four).toBeGreaterThan(2 * one);
+      expect(relMaxError(await engine.infer(input(4)), before)).toBeLessThan(1e-6);
+      await engine.close();
+    },
+    120_000,
+  );
 });
 
 // Batches over 1 MiB of uint8 frames upload through each slot's mapped staging buffer (smaller

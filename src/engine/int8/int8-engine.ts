@@ -221,7 +221,7 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
         createLayerNormInt8Kernel(device, D),
         createPoolKernel(device, 'f16'),
         // One attention kernel: mode 2's int8 one where it applies, else FP16.
-        createAttentionKernel(device, config, 'f16', attentionVariant, 0, int8Attention ? 'int8' : 'float'),
+        createAttentionKernel(device, config, 'f16', attentionVariant, int8Attention ? 'int8' : 'float'),
         createQuantizeKernel(device, 'f16'),
         createGemmKernel(
           device,

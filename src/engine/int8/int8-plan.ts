@@ -135,7 +135,8 @@ export function buildInt8Plan(
     add(
       label,
       k.quantize.quantize,
-      [uniform(label, k.quantize.params(elements, scale)), src, dst],
+      k.quantize.bindings,
+      { params: uniform(label, k.quantize.params(elements, scale)), src, dst },
       k.quantize.workgroups(elements),
     );
   const int8Gemm = (
@@ -149,11 +150,20 @@ export function buildInt8Plan(
     const [K, N] = { qkv: [D, 3 * D], proj: [D, D], fc1: [D, F], fc2: [F, D] }[role];
     const kernel = k.gemm(role, rows);
     const lin = w.blocks[layer][role];
-    const p = uniform(label, kernel.params(rows, N, K, scales.blocks[layer][role].scale, outScale));
+    const params = uniform(label, kernel.params(rows, N, K, scales.blocks[layer][role].scale, outScale));
     add(
       label,
       kernel.pipeline,
-      [p, a, lin.kernel, lin.scale, lin.bias, out.f16 ?? s.unused, out.q ?? s.unused],
+      kernel.bindings,
+      {
+        params,
+        a,
+        b: lin.kernel,
+        wScale: lin.scale,
+        bias: lin.bias,
+        c: out.f16 ?? s.unused,
+        cq: out.q ?? s.unused,
+      },
       kernel.workgroups(rows, N),
     );
   };
@@ -164,19 +174,27 @@ export function buildInt8Plan(
   add(
     'embed.patch',
     patch.pipeline,
-    [
-      uniform('patch', patch.params(patchRows, D, patchDim)),
-      s.patches,
-      w.patchKernel,
-      w.patchBias,
-      s.patchOut,
-    ],
+    patch.bindings,
+    {
+      params: uniform('patch', patch.params(patchRows, D, patchDim)),
+      a: s.patches,
+      b: w.patchKernel,
+      bias: w.patchBias,
+      c: s.patchOut,
+    },
     patch.workgroups(patchRows, D),
   );
   add(
     'embed',
     k.embed.pipeline,
-    [uniform('embed', k.embed.params(count)), s.patchOut, w.cls, w.posEmbedding, s.x],
+    k.embed.bindings,
+    {
+      params: uniform('embed', k.embed.params(count)),
+      patchOut: s.patchOut,
+      cls: w.cls,
+      pos: w.posEmbedding,
+      x: s.x,
+    },
     k.embed.workgroups(count),
   );
 
@@ -190,22 +208,30 @@ export function buildInt8Plan(
     const sc = scales.blocks[i];
     // LayerNorm into the int8 input of the next GEMM: mode 1 normalises to f16 and quantises in a
     // second pass, mode 2 quantises inside the LayerNorm.
-    const normToInt8 = (name: 'ln1' | 'ln2', role: 'qkv' | 'fc1', scale: GPUBuffer, bias: GPUBuffer) => {
+    const normToInt8 = (name: 'ln1' | 'ln2', role: 'qkv' | 'fc1', gamma: GPUBuffer, beta: GPUBuffer) => {
       if (mode === 1) {
-        add(`${L}.${name}`, k.layerNorm.pipeline, [ln, s.x, scale, bias, s.y], k.layerNorm.workgroups(rows));
+        const { pipeline, bindings } = k.layerNorm;
+        add(
+          `${L}.${name}`,
+          pipeline,
+          bindings,
+          { params: ln, x: s.x, gamma, beta, y: s.y },
+          k.layerNorm.workgroups(rows),
+        );
         quantize(`${L}.quantize-${role}`, s.y, s.yq, rows * D, sc[role].scale);
         return;
       }
       add(
         `${L}.${name}-int8`,
         k.layerNormInt8.pipeline,
-        [
-          uniform(`${L}.${name}`, k.layerNormInt8.params(rows, D, c.layerNormEps, sc[role].scale)),
-          s.x,
-          scale,
-          bias,
-          s.yq,
-        ],
+        k.layerNormInt8.bindings,
+        {
+          params: uniform(`${L}.${name}`, k.layerNormInt8.params(rows, D, c.layerNormEps, sc[role].scale)),
+          x: s.x,
+          gamma,
+          beta,
+          y: s.yq,
+        },
         k.layerNormInt8.workgroups(rows),
       );
     };
@@ -219,10 +245,24 @@ export function buildInt8Plan(
         `${L}.attention`,
         k.attention.params(count, { q: a.q.scale, k: a.k.scale, v: a.v.scale, out: sc.proj.scale }),
       );
-      add(`${L}.attention-int8`, k.attention.pipeline, [p, s.hq, s.yq], k.attention.workgroups(count));
+      const { pipeline, bindings } = k.attention;
+      add(
+        `${L}.attention-int8`,
+        pipeline,
+        bindings,
+        { params: p, qkv: s.hq, out: s.yq },
+        k.attention.workgroups(count),
+      );
     } else {
       int8Gemm(`${L}.qkv`, 'qkv', i, s.yq, { f16: s.qkv });
-      add(`${L}.attention`, k.attention.pipeline, [attParams!, s.qkv, s.att], k.attention.workgroups(count));
+      const { pipeline, bindings } = k.attention;
+      add(
+        `${L}.attention`,
+        pipeline,
+        bindings,
+        { params: attParams, qkv: s.qkv, out: s.att },
+        k.attention.workgroups(count),
+      );
       quantize(`${L}.quantize-proj`, s.att, s.yq, rows * D, sc.proj.scale);
     }
     int8Gemm(`${L}.proj`, 'proj', i, s.yq, { f16: s.x });
@@ -240,7 +280,14 @@ export function buildInt8Plan(
   add(
     'head',
     k.head.pipeline,
-    [uniform('head', k.head.params(count, c.numClasses, D)), s.pooled, w.headKernel, w.headBias, s.logits],
+    k.head.bindings,
+    {
+      params: uniform('head', k.head.params(count, c.numClasses, D)),
+      a: s.pooled,
+      b: w.headKernel,
+      bias: w.headBias,
+      c: s.logits,
+    },
     k.head.workgroups(count, c.numClasses),
   );
   return { dispatches, uniforms };

@@ -47,14 +47,26 @@ export async function timeInt8Gemm(
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
   const buf = (bytes: number) =>
     device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: storage });
-  const params = device.createBuffer({ size: 32, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
-  device.queue.writeBuffer(params, 0, kernel.params(M, N, K, 0.01, 0.05));
-  const buffers = [params, buf(M * K), buf(K * N), buf(N * 4), buf(N * 4), buf(M * N * 2), buf(M * N)];
+  const packed = kernel.params(M, N, K, 0.01, 0.05);
+  const params = device.createBuffer({
+    size: packed.byteLength,
+    usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(params, 0, packed);
+  const buffers = {
+    params,
+    a: buf(M * K),
+    b: buf(K * N),
+    wScale: buf(N * 4),
+    bias: buf(N * 4),
+    c: buf(M * N * 2),
+    cq: buf(M * N),
+  };
   // Operands random, as the FP16 timings' (fillNoise); the f32 scales stay zero, harmlessly.
-  for (const b of buffers.slice(1, 3)) fillNoise(device, b, 'i8');
-  const group = bindGroup(device, 'time-int8-gemm', kernel.pipeline, buffers);
+  for (const b of [buffers.a, buffers.b]) fillNoise(device, b, 'i8');
+  const group = bindGroup(device, 'time-int8-gemm', kernel.pipeline, kernel.bindings, buffers);
   const ms = await timeDispatches(device, kernel.pipeline, group, kernel.workgroups(M, N), iterations);
-  for (const b of buffers) b.destroy();
+  for (const b of Object.values(buffers)) b.destroy();
   return { ms, tops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
 }
 

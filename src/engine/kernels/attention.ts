@@ -1,7 +1,19 @@
 import { EngineError } from '../../errors.js';
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
+import { paramsLayout } from './params.js';
 import { computePipeline, type ElementType, kernelSource } from './source.js';
+
+export const ATTENTION_BINDINGS = ['params', 'qkv', 'out'] as const;
+
+/** Params of both attention kernels. */
+export const ATTENTION_PARAMS = paramsLayout([
+  { name: 'count', type: 'u32' },
+  { name: 'tokens', type: 'u32' },
+  { name: 'hidden', type: 'u32', doc: 'D = heads * HEAD_DIM' },
+  { name: 'scale', type: 'f32', doc: 'HEAD_DIM^-0.5 (times the q and k scales with INT8_IO)' },
+  { name: 'outScale', type: 'f32', doc: 'INT8_IO: v scale / output scale' },
+]);
 
 /**
  * Attention variants: `portable` (kernels/attention.wgsl, one thread per query, any adapter, f32
@@ -29,9 +41,9 @@ export interface AttentionKernel {
   variant: AttentionVariant;
   io: AttentionIO;
   pipeline: GPUComputePipeline;
+  bindings: typeof ATTENTION_BINDINGS;
   /**
-   * Params struct {count, tokens, hidden: u32, scale, outScale: f32}; int8 kernels need the
-   * layer's scales. Bindings: params, qkv, out.
+   * ATTENTION_PARAMS; int8 kernels need the layer's scales.
    */
   params(count: number, int8?: AttentionInt8Scales): ArrayBuffer;
   workgroups(count: number): [number, number, number];
@@ -70,8 +82,6 @@ export async function createAttentionKernel(
   shape: ViTConfig | AttentionShape,
   type: ElementType,
   variant: AttentionVariant = 'portable',
-  /** Tensor-core kernel only: a timing probe (kernels/attention_subgroup_matrix.wgsl PROBE; wrong results). */
-  probe = 0,
   io: AttentionIO = 'float',
 ): Promise<AttentionKernel> {
   const { tokens, numHeads, headDim } = 'tokens' in shape ? shape : attentionShape(shape);
@@ -84,14 +94,18 @@ export async function createAttentionKernel(
     );
   const code = tensor
     ? kernelSource('attention_subgroup_matrix', {
+        params: ATTENTION_PARAMS,
         consts: {
           HEAD_DIM: headDim,
-          PROBE: probe,
           OC: Math.min(headDim, KEYS_TENSOR) / 16,
           INT8_IO: int8 ? 1 : 0,
         },
       })
-    : kernelSource('attention', { elementType: type, consts: { HEAD_DIM: headDim, INT8_IO: int8 ? 1 : 0 } });
+    : kernelSource('attention', {
+        elementType: type,
+        params: ATTENTION_PARAMS,
+        consts: { HEAD_DIM: headDim, INT8_IO: int8 ? 1 : 0 },
+      });
   const pipeline = await computePipeline(device, `attention-${variant}${int8 ? '-int8' : ''}`, code);
   const queries = tensor ? QUERIES_TENSOR : QUERIES_PORTABLE;
   const headScale = 1 / Math.sqrt(headDim);
@@ -99,15 +113,14 @@ export async function createAttentionKernel(
     variant,
     io,
     pipeline,
+    bindings: ATTENTION_BINDINGS,
     params(count, scales) {
       if (int8 !== (scales !== undefined))
         throw new EngineError(`internal: ${io} attention params ${int8 ? 'need' : 'take no'} int8 scales`);
-      const buf = new ArrayBuffer(32);
-      new Uint32Array(buf, 0, 3).set([count, tokens, hidden]);
-      new Float32Array(buf, 12, 2).set(
-        scales ? [headScale * scales.q * scales.k, scales.v / scales.out] : [headScale, 1],
-      );
-      return buf;
+      const [scale, outScale] = scales
+        ? [headScale * scales.q * scales.k, scales.v / scales.out]
+        : [headScale, 1];
+      return ATTENTION_PARAMS.pack({ count, tokens, hidden, scale, outScale });
     },
     workgroups: (count) => [Math.ceil(tokens / queries), numHeads, count],
   };

@@ -1,11 +1,23 @@
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
-import { computePipeline, type ElementType, kernelSource, spread } from './source.js';
+import { paramsLayout } from './params.js';
+import { computePipeline, type ElementType, gridStride, kernelSource } from './source.js';
+
+export const EMBED_BINDINGS = ['params', 'patchOut', 'cls', 'pos', 'x'] as const;
+
+export const EMBED_PARAMS = paramsLayout([
+  { name: 'count', type: 'u32' },
+  { name: 'tokens', type: 'u32', doc: 'T' },
+  { name: 'numPatches', type: 'u32' },
+  { name: 'hidden', type: 'u32', doc: 'D' },
+  { name: 'hasClassToken', type: 'u32' },
+]);
 
 /** [class token | patch rows] + position embedding -> residual stream (kernels/embed.wgsl). */
 export interface EmbedKernel {
   pipeline: GPUComputePipeline;
-  /** Params struct (5 x u32, padded to 32 bytes). Bindings: params, patchOut, cls, pos, x. */
+  bindings: typeof EMBED_BINDINGS;
+  /** EMBED_PARAMS. */
   params(count: number): ArrayBuffer;
   workgroups(count: number): [number, number, number];
 }
@@ -15,23 +27,26 @@ export async function createEmbedKernel(
   config: ViTConfig,
   type: ElementType,
 ): Promise<EmbedKernel> {
-  const pipeline = await computePipeline(device, 'embed', kernelSource('embed', { elementType: type }));
+  const pipeline = await computePipeline(
+    device,
+    'embed',
+    kernelSource('embed', { elementType: type, params: EMBED_PARAMS }),
+  );
   const { tokens, numPatches } = vitDims(config);
   return {
     pipeline,
+    bindings: EMBED_BINDINGS,
     params(count) {
-      const buf = new ArrayBuffer(32);
-      new Uint32Array(buf).set([
+      return EMBED_PARAMS.pack({
         count,
         tokens,
         numPatches,
-        config.hiddenSize,
-        config.classifier === 'token' ? 1 : 0,
-      ]);
-      return buf;
+        hidden: config.hiddenSize,
+        hasClassToken: config.classifier === 'token' ? 1 : 0,
+      });
     },
     workgroups(count) {
-      return spread(Math.min(Math.ceil((count * tokens * config.hiddenSize) / 256), 65535 * 4));
+      return gridStride(device, Math.ceil((count * tokens * config.hiddenSize) / 256));
     },
   };
 }

@@ -1,5 +1,18 @@
 import { EngineError } from '../../errors.js';
+import { paramsLayout } from './params.js';
 import { computePipeline, kernelSource } from './source.js';
+
+/** Params of both INT8 GEMMs. */
+export const INT8_GEMM_PARAMS = paramsLayout([
+  { name: 'M', type: 'u32' },
+  { name: 'N', type: 'u32' },
+  { name: 'K', type: 'u32' },
+  { name: 'aScale', type: 'f32', doc: 'activation scale of A' },
+  { name: 'outInvScale', type: 'f32', doc: '1 / scale of the int8 output (OUT_INT8 only)' },
+]);
+
+/** Bindings of both INT8 GEMMs: c (f16) and cq (packed int8) are the two outputs, both always bound. */
+export const INT8_GEMM_BINDINGS = ['params', 'a', 'b', 'wScale', 'bias', 'c', 'cq'] as const;
 
 /** What an INT8 GEMM does after dequantising: bias, then maybe GELU or a residual add. */
 export type Int8Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
@@ -28,8 +41,6 @@ export type Int8GemmVariant =
       bk?: number;
       /** Tile buffers, 2 (default) or 1 (needed for bk 128 with 128x128 tiles). */
       stages?: number;
-      /** Timing probe (kernels/gemm_int8_subgroup_matrix.wgsl PROBE; wrong results). Key suffix `-p<n>`. */
-      probe?: number;
     };
 
 const tile = (sgM: number, sgN: number, fm: number, fn: number, bk = 64, stages = 2): Int8GemmVariant => ({
@@ -62,12 +73,12 @@ export function int8VariantKey(v: Int8GemmVariant): string {
   if (v.kind === 'dot4') return 'dot4';
   const bk = (v.bk ?? 64) === 64 ? '' : `-bk${v.bk}`;
   const st = (v.stages ?? 2) === 2 ? '' : `-st${v.stages}`;
-  return `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${bk}${st}${v.probe ? `-p${v.probe}` : ''}`;
+  return `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${bk}${st}`;
 }
 
 export function parseInt8Variant(key: string): Int8GemmVariant {
   if (key === 'dot4') return { kind: 'dot4' };
-  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)(?:-bk(\d+))?(?:-st(\d))?(?:-p(\d))?$/.exec(key);
+  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)(?:-bk(\d+))?(?:-st(\d))?$/.exec(key);
   if (!m)
     throw new EngineError(`unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n>-f<m>x<n> expected)`, {
       input: key,
@@ -80,7 +91,6 @@ export function parseInt8Variant(key: string): Int8GemmVariant {
     m[5] ? Number(m[5]) : 64,
     m[6] ? Number(m[6]) : 2,
   );
-  if (m[7] && v.kind === 'subgroup-matrix') v.probe = Number(m[7]);
   // The epilogue stores int8 output two fragments at a time.
   if (Number(m[4]) % 2 !== 0)
     throw new EngineError(`INT8 GEMM variant '${key}': fragments per subgroup along N must be even`, {
@@ -147,6 +157,7 @@ export function int8VariantSupports(v: Int8GemmVariant, K: number, N: number): b
 function tensorCoreSource(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): string {
   const { slots, inTile } = int8EpilogueSlots(v);
   return kernelSource('gemm_int8_subgroup_matrix', {
+    params: INT8_GEMM_PARAMS,
     consts: {
       SG_M: v.sgM,
       SG_N: v.sgN,
@@ -154,7 +165,6 @@ function tensorCoreSource(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): str
       FN: v.fn,
       BK: v.bk ?? 64,
       STAGES: v.stages ?? 2,
-      PROBE: v.probe ?? 0,
       SLOTS: slots,
       SLOTS_IN_TILE: inTile ? 1 : 0,
       EPI_ROWS: epilogueRows(v.fm, v.fn),
@@ -167,8 +177,9 @@ export interface Int8GemmKernel {
   epilogue: Int8Epilogue;
   outInt8: boolean;
   pipeline: GPUComputePipeline;
+  bindings: typeof INT8_GEMM_BINDINGS;
   /**
-   * Params struct {M, N, K, _pad: u32, aScale, outInvScale, _, _: f32}.
+   * INT8_GEMM_PARAMS.
    * Bindings: params, a (u32 [M, K/4]), b (weights, u32 [N, K/4]), wScale (f32 [N]),
    * bias (f32 [N]), c (f16 [M, N]), cq (u32 [M, N/4]). Both outputs are always bound.
    */
@@ -189,12 +200,12 @@ export async function createInt8GemmKernel(
       throw new EngineError(
         `INT8 GEMM ${int8VariantKey(variant)} ${M}x${N}x${K}: K and N must be multiples of ${variant.kind === 'dot4' ? 4 : 16}`,
       );
-    const buf = new ArrayBuffer(32);
-    new Uint32Array(buf, 0, 3).set([M, N, K]);
-    new Float32Array(buf, 16, 2).set([aScale, 1 / outScale]);
-    return buf;
+    return INT8_GEMM_PARAMS.pack({ M, N, K, aScale, outInvScale: 1 / outScale });
   };
-  const code = variant.kind === 'dot4' ? kernelSource('gemm_int8') : tensorCoreSource(variant);
+  const code =
+    variant.kind === 'dot4'
+      ? kernelSource('gemm_int8', { params: INT8_GEMM_PARAMS })
+      : tensorCoreSource(variant);
   const pipeline = await computePipeline(device, label, code, 'main', constants);
   const { bm, bn } = int8TileOf(variant);
   return {
@@ -202,6 +213,7 @@ export async function createInt8GemmKernel(
     epilogue,
     outInt8,
     pipeline,
+    bindings: INT8_GEMM_BINDINGS,
     params,
     workgroups: (M, N) => [Math.ceil(N / bn), Math.ceil(M / bm), 1],
   };

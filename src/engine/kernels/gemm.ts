@@ -1,5 +1,26 @@
 import { EngineError } from '../../errors.js';
-import { computePipeline, type ElementType, kernelSource, spread } from './source.js';
+import { paramsLayout } from './params.js';
+import {
+  type BindingBuffers,
+  type BindingNames,
+  computePipeline,
+  type ElementType,
+  kernelSource,
+  spread,
+} from './source.js';
+
+/** Params of every GEMM pass: gemm, gemm_subgroup_matrix(_direct) and split-K's gemm_reduce. */
+export const GEMM_PARAMS = paramsLayout([
+  { name: 'M', type: 'u32' },
+  { name: 'N', type: 'u32' },
+  { name: 'K', type: 'u32' },
+  { name: 'splits', type: 'u32', doc: 'K splits (split-K only)' },
+]);
+
+/** Bindings of the GEMM kernels (gemm, gemm_subgroup_matrix(_direct)); `part` is split-K's workspace. */
+export const GEMM_BINDINGS = ['params', 'a', 'b', 'bias', 'c', 'part'] as const;
+/** Bindings of split-K's reduce pass (gemm_reduce). */
+export const GEMM_REDUCE_BINDINGS = ['params', 'part', 'bias', 'c'] as const;
 
 /** What a GEMM does after A·B: always adds the bias, then maybe GELU or a residual add. */
 export type Epilogue = 'bias' | 'bias-gelu-erf' | 'bias-gelu-tanh' | 'bias-residual';
@@ -40,8 +61,6 @@ export type GemmVariant =
       bt?: boolean;
       /** Workgroup tile buffers, 2 (default) or 1 (then bk 64 fits 128x128 tiles). Key suffix `-st1`. */
       stages?: number;
-      /** Timing probe (kernels/gemm_subgroup_matrix.wgsl PROBE; wrong results). Key suffix `-p<n>`. */
-      probe?: number;
     }
   | {
       kind: 'subgroup-matrix-direct';
@@ -60,7 +79,7 @@ export function variantKey(v: GemmVariant): string {
     return `sgdir-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${(v.ks ?? 1) === 1 ? '' : `-k${v.ks}`}${v.bCol ? '-bt' : ''}`;
   const fm = v.fm ?? 2;
   const fn = v.fn ?? 2;
-  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}${v.wide ? '-w' : ''}${v.bt ? '-bt' : ''}${(v.stages ?? 2) === 2 ? '' : `-st${v.stages}`}${v.probe ? `-p${v.probe}` : ''}${split}`;
+  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}${v.wide ? '-w' : ''}${v.bt ? '-bt' : ''}${(v.stages ?? 2) === 2 ? '' : `-st${v.stages}`}${split}`;
 }
 
 /** Inverse of variantKey; undefined for a name it does not know. */
@@ -80,10 +99,9 @@ export function parseVariant(key: string): GemmVariant | undefined {
     if (d[6]) v.bCol = true;
     return v;
   }
-  const m =
-    /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?(-w)?(-bt)?(?:-st(\d+))?(?:-p(\d+))?(?:-s(\d+))?$/.exec(
-      key,
-    );
+  const m = /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?(-w)?(-bt)?(?:-st(\d+))?(?:-s(\d+))?$/.exec(
+    key,
+  );
   if (!m) return undefined;
   const v: GemmVariant = { kind: 'subgroup-matrix', sgM: Number(m[1]), sgN: Number(m[2]) };
   if (m[3]) Object.assign(v, { fm: Number(m[3]), fn: Number(m[4]) });
@@ -91,8 +109,7 @@ export function parseVariant(key: string): GemmVariant | undefined {
   if (m[6]) v.wide = true;
   if (m[7]) v.bt = true;
   if (m[8]) v.stages = Number(m[8]);
-  if (m[9]) v.probe = Number(m[9]);
-  if (m[10]) v.splitK = Number(m[10]);
+  if (m[9]) v.splitK = Number(m[9]);
   return v;
 }
 
@@ -205,10 +222,11 @@ export interface GemmBuffers {
 
 /** Where a GEMM records its dispatches (PlanRecorder in forward-plan.ts). */
 export interface DispatchSink {
-  add(
+  add<const N extends BindingNames>(
     label: string,
     pipeline: GPUComputePipeline,
-    buffers: (GPUBuffer | undefined)[],
+    names: N,
+    buffers: BindingBuffers<N>,
     workgroups: [number, number, number],
   ): void;
 }
@@ -217,11 +235,12 @@ export interface GemmKernel {
   variant: GemmVariant;
   epilogue: Epilogue;
   /**
-   * The one pass (bindings: params, a, b, bias, c), dispatched over workgroups(M, N). For
-   * split-K this is the partial-product pass (bindings: params, a, b, 5 = workspace): use record().
+   * The one pass (params, a, b, bias, c), dispatched over workgroups(M, N). For split-K this is
+   * the partial-product pass (params, a, b, part = the workspace): use record().
    */
   pipeline: GPUComputePipeline;
-  /** Params struct {M, N, K, splits}, shared by both passes of split-K. */
+  bindings: typeof GEMM_BINDINGS;
+  /** GEMM_PARAMS, shared by both passes of split-K. */
   params(M: number, N: number, K: number): ArrayBuffer;
   workgroups(M: number, N: number): [number, number, number];
   /** K splits: 1, or the split-K factor (then a second, reduce dispatch follows). */
@@ -246,7 +265,11 @@ export async function createGemmKernel(
   let pipeline: Promise<GPUComputePipeline>;
   let tile: { bm: number; bn: number };
   if (variant.kind === 'portable') {
-    const code = kernelSource('gemm', { elementType: type, consts: { PARTIAL: partial } });
+    const code = kernelSource('gemm', {
+      elementType: type,
+      params: GEMM_PARAMS,
+      consts: { PARTIAL: partial },
+    });
     pipeline = computePipeline(device, label, code, 'main', constants);
     tile = { bm: 64, bn: 64 };
   } else if (variant.kind === 'subgroup-matrix-direct') {
@@ -258,7 +281,7 @@ export async function createGemmKernel(
       KS: variant.ks ?? 1,
       B_COL: variant.bCol ? 1 : 0,
     };
-    const code = kernelSource('gemm_subgroup_matrix_direct', { consts });
+    const code = kernelSource('gemm_subgroup_matrix_direct', { params: GEMM_PARAMS, consts });
     pipeline = computePipeline(device, label, code, 'main', constants);
     tile = tileOf(variant);
   } else {
@@ -271,22 +294,27 @@ export async function createGemmKernel(
       PARTIAL: partial,
       WIDE: variant.wide ? 1 : 0,
       B_T: variant.bt ? 1 : 0,
-      PROBE: variant.probe ?? 0,
       STAGES: variant.stages ?? 2,
     };
     pipeline = computePipeline(
       device,
       label,
-      kernelSource('gemm_subgroup_matrix', { consts }),
+      kernelSource('gemm_subgroup_matrix', { params: GEMM_PARAMS, consts }),
       'main',
       constants,
     );
     tile = tileOf(variant);
   }
   const reduce = partial
-    ? computePipeline(device, `${label}-reduce`, kernelSource('gemm_reduce', { elementType: type }), 'main', {
-        EPILOGUE: EPILOGUE_CODE[epilogue],
-      })
+    ? computePipeline(
+        device,
+        `${label}-reduce`,
+        kernelSource('gemm_reduce', { elementType: type, params: GEMM_PARAMS }),
+        'main',
+        {
+          EPILOGUE: EPILOGUE_CODE[epilogue],
+        },
+      )
     : undefined;
   const [main, reducePipeline] = await Promise.all([pipeline, reduce]);
   const workgroups = (M: number, N: number): [number, number, number] => [
@@ -298,13 +326,15 @@ export async function createGemmKernel(
     variant,
     epilogue,
     pipeline: main,
+    bindings: GEMM_BINDINGS,
     splits,
-    params: (M, N, K) => new Uint32Array([M, N, K, splits]).buffer,
+    params: (M, N, K) => GEMM_PARAMS.pack({ M, N, K, splits }),
     workgroups,
     workspaceBytes: (M, N) => workspaceBytes(variant, M, N),
     record(rec, dispatchLabel, buf, M, N) {
       if (!reducePipeline) {
-        rec.add(dispatchLabel, main, [buf.params, buf.a, buf.b, buf.bias, buf.c], workgroups(M, N));
+        const { params, a, b, bias, c } = buf;
+        rec.add(dispatchLabel, main, GEMM_BINDINGS, { params, a, b, bias, c }, workgroups(M, N));
         return;
       }
       const need = workspaceBytes(variant, M, N);
@@ -312,17 +342,14 @@ export async function createGemmKernel(
         throw new EngineError(
           `GEMM ${dispatchLabel} (${variantKey(variant)}, ${M}x${N}) needs a split-K workspace of ${need} bytes, got ${buf.workspace?.size ?? 'none'}`,
         );
-      rec.add(
-        dispatchLabel,
-        main,
-        [buf.params, buf.a, buf.b, undefined, undefined, buf.workspace],
-        workgroups(M, N),
-      );
+      const { params, a, b, bias, c, workspace: part } = buf;
+      rec.add(dispatchLabel, main, GEMM_BINDINGS, { params, a, b, part }, workgroups(M, N));
       rec.add(
         `${dispatchLabel}.reduce`,
         reducePipeline,
-        [buf.params, buf.workspace, buf.bias, buf.c],
-        spread(Math.ceil((M * N) / 4 / 256)),
+        GEMM_REDUCE_BINDINGS,
+        { params, part, bias, c },
+        spread(device, Math.ceil((M * N) / 4 / 256)),
       );
     },
   };

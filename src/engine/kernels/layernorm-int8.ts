@@ -1,10 +1,19 @@
-import { LAYERNORM_THREADS } from './layernorm.js';
-import { computePipeline, kernelSource } from './source.js';
+import { LAYERNORM_BINDINGS, LAYERNORM_THREADS } from './layernorm.js';
+import { paramsLayout } from './params.js';
+import { computePipeline, kernelSource, spread } from './source.js';
+
+export const LAYERNORM_INT8_PARAMS = paramsLayout([
+  { name: 'rows', type: 'u32' },
+  { name: 'hidden', type: 'u32' },
+  { name: 'eps', type: 'f32' },
+  { name: 'invScale', type: 'f32' },
+]);
 
 /** LayerNorm writing packed int8 for the next GEMM (kernels/layernorm_int8.wgsl, INT8 mode 2). */
 export interface LayerNormInt8Kernel {
   pipeline: GPUComputePipeline;
-  /** Params struct {rows, hidden: u32, eps, invScale: f32}. Bindings: params, x (f16), gamma, beta, y (u32). */
+  bindings: typeof LAYERNORM_BINDINGS;
+  /** LAYERNORM_INT8_PARAMS. */
   params(rows: number, hidden: number, eps: number, scale: number): ArrayBuffer;
   workgroups(rows: number): [number, number, number];
 }
@@ -15,23 +24,24 @@ export async function createLayerNormInt8Kernel(
   hidden: number,
   subgroups = device.features.has('subgroups'),
 ): Promise<LayerNormInt8Kernel> {
-  const consts = { PER_THREAD: Math.ceil(hidden / 4 / LAYERNORM_THREADS), SUBGROUPS: subgroups ? 1 : 0 };
+  const consts = {
+    WG: LAYERNORM_THREADS,
+    PER_THREAD: Math.ceil(hidden / 4 / LAYERNORM_THREADS),
+    SUBGROUPS: subgroups ? 1 : 0,
+  };
   const pipeline = await computePipeline(
     device,
     'layernorm-int8',
-    kernelSource('layernorm_int8', { consts }),
+    kernelSource('layernorm_int8', { params: LAYERNORM_INT8_PARAMS, consts }),
   );
   return {
     pipeline,
+    bindings: LAYERNORM_BINDINGS,
     params(rows, hidden, eps, scale) {
-      const buf = new ArrayBuffer(16);
-      new Uint32Array(buf, 0, 2).set([rows, hidden]);
-      new Float32Array(buf, 8, 2).set([eps, 1 / scale]);
-      return buf;
+      return LAYERNORM_INT8_PARAMS.pack({ rows, hidden, eps, invScale: 1 / scale });
     },
     workgroups(rows) {
-      const x = Math.min(rows, 65535);
-      return [x, Math.ceil(rows / x), 1];
+      return spread(device, rows);
     },
   };
 }

@@ -1,12 +1,24 @@
-import { computePipeline, type ElementType, kernelSource } from './source.js';
+import { paramsLayout } from './params.js';
+import { computePipeline, type ElementType, kernelSource, spread } from './source.js';
 
-/** Invocations per row (the kernels' WG). */
+/** Bindings of both LayerNorm kernels (layernorm_int8's y is packed int8). */
+export const LAYERNORM_BINDINGS = ['params', 'x', 'gamma', 'beta', 'y'] as const;
+
+export const LAYERNORM_PARAMS = paramsLayout([
+  { name: 'rows', type: 'u32' },
+  { name: 'hidden', type: 'u32' },
+  { name: 'inRowStride', type: 'u32' },
+  { name: 'eps', type: 'f32' },
+]);
+
+/** Invocations per row: the workgroup size WG of both LayerNorm kernels. */
 export const LAYERNORM_THREADS = 128;
 
 /** Row-wise LayerNorm with f32 statistics (kernels/layernorm.wgsl). */
 export interface LayerNormKernel {
   pipeline: GPUComputePipeline;
-  /** Params struct {rows, hidden, inRowStride: u32, eps: f32}. Bindings: params, x, gamma, beta, y. */
+  bindings: typeof LAYERNORM_BINDINGS;
+  /** LAYERNORM_PARAMS. */
   params(rows: number, hidden: number, inRowStride: number, eps: number): ArrayBuffer;
   workgroups(rows: number): [number, number, number];
 }
@@ -21,24 +33,25 @@ export async function createLayerNormKernel(
   hidden: number,
   subgroups = device.features.has('subgroups'),
 ): Promise<LayerNormKernel> {
-  const consts = { PER_THREAD: Math.ceil(hidden / LAYERNORM_THREADS), SUBGROUPS: subgroups ? 1 : 0 };
+  const consts = {
+    WG: LAYERNORM_THREADS,
+    PER_THREAD: Math.ceil(hidden / LAYERNORM_THREADS),
+    SUBGROUPS: subgroups ? 1 : 0,
+  };
   const pipeline = await computePipeline(
     device,
     'layernorm',
-    kernelSource('layernorm', { elementType: type, consts }),
+    kernelSource('layernorm', { elementType: type, params: LAYERNORM_PARAMS, consts }),
   );
   return {
     pipeline,
+    bindings: LAYERNORM_BINDINGS,
     params(rows, hidden, inRowStride, eps) {
-      const buf = new ArrayBuffer(16);
-      new Uint32Array(buf, 0, 3).set([rows, hidden, inRowStride]);
-      new Float32Array(buf, 12, 1)[0] = eps;
-      return buf;
+      return LAYERNORM_PARAMS.pack({ rows, hidden, inRowStride, eps });
     },
     workgroups(rows) {
-      // One workgroup per row; rows beyond 65535 spill into y (the kernel returns past `rows`).
-      const x = Math.min(rows, 65535);
-      return [x, Math.ceil(rows / x), 1];
+      // One workgroup per row, spread over x and y (the kernel returns past `rows`).
+      return spread(device, rows);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type GpuContext, openGpu } from '../../../src/engine/gpu.js';
 import { int8Gemm, quantizeValue } from '../../../src/engine/int8/quant.js';
 import {
@@ -14,10 +14,8 @@ import { geluErf, geluTanh } from '../../../src/engine/reference.js';
 import { fromHalfArray, toHalfArray } from '../../../src/util/half.js';
 import { randFloats, randInt8, readBack, uniform, upload } from './gpu-helpers.js';
 
-let gpu: GpuContext;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
+// Opened as the file loads, so that GPU-only tests can be skipped as skipped (it.skipIf).
+const gpu: GpuContext = await openGpu();
 
 const transpose = (b: Int8Array, K: number, N: number) => {
   const t = new Int8Array(K * N);
@@ -49,15 +47,15 @@ async function run(
   const c = upload(device, toHalfArray(prev));
   const cq = upload(device, new Uint8Array(M * N));
   const weights = transpose(b, K, N);
-  const group = bindGroup(device, 'int8-gemm-test', kernel.pipeline, [
-    uniform(device, kernel.params(M, N, K, aScale, outScale)),
-    upload(device, a),
-    upload(device, weights),
-    upload(device, wScale),
-    upload(device, bias),
+  const group = bindGroup(device, 'int8-gemm-test', kernel.pipeline, kernel.bindings, {
+    params: uniform(device, kernel.params(M, N, K, aScale, outScale)),
+    a: upload(device, a),
+    b: upload(device, weights),
+    wScale: upload(device, wScale),
+    bias: upload(device, bias),
     c,
     cq,
-  ]);
+  });
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   pass.setPipeline(kernel.pipeline);
@@ -132,36 +130,34 @@ describe('portable INT8 GEMM (dot4I8Packed)', () => {
 
 // [gpu] i8 tensor cores exist only where the adapter has i8 subgroup matrices (the H100
 // machine; lavapipe has none).
-describe('[gpu] subgroup-matrix INT8 GEMM (i8 tensor cores)', () => {
+describe.runIf(gpu.hasI8TensorCores)('[gpu] subgroup-matrix INT8 GEMM (i8 tensor cores)', () => {
   // One test per tile: each compiles its pipelines and checks every epilogue (~10 s on an H100).
   for (const variant of INT8_SUBGROUP_MATRIX_TILES) {
-    it(`${int8VariantKey(variant)}: every epilogue matches the exact integer product, or the adapter cannot run it`, async () => {
-      if (!gpu.hasI8TensorCores) {
-        console.log(
-          `[gpu] skipped: adapter "${gpu.info.description}" has no i8 subgroup matrices; run on the GPU machine`,
-        );
-        return;
-      }
-      if (int8WorkgroupBytes(variant) > gpu.limits.maxComputeWorkgroupStorageSize) return;
-      // Tensor cores load K and N in 16s; M stays ragged, and K = 208 ends on half a 64-deep stage.
-      const shapes = [
-        [197, 112, 208],
-        [77, 1008, 192],
-        [33, 48, 16],
-        [300, 2304, 768],
-      ] as const;
-      for (const [epilogue, outInt8] of CASES) {
-        // The big shape once per tile: its CPU integer reference takes a second.
-        for (const [M, N, K] of epilogue === 'bias' && !outInt8 ? shapes : shapes.slice(0, 3)) {
-          const { got, expected } = await run(variant, epilogue, outInt8, M, N, K);
-          check(
-            got,
-            expected,
-            outInt8,
-            `${int8VariantKey(variant)} ${epilogue}${outInt8 ? ' q' : ''} ${M}x${N}x${K}`,
-          );
+    const fits = int8WorkgroupBytes(variant) <= gpu.limits.maxComputeWorkgroupStorageSize;
+    it.skipIf(!fits)(
+      `${int8VariantKey(variant)}: every epilogue matches the exact integer product`,
+      async () => {
+        // Tensor cores load K and N in 16s; M stays ragged, and K = 208 ends on half a 64-deep stage.
+        const shapes = [
+          [197, 112, 208],
+          [77, 1008, 192],
+          [33, 48, 16],
+          [300, 2304, 768],
+        ] as const;
+        for (const [epilogue, outInt8] of CASES) {
+          // The big shape once per tile: its CPU integer reference takes a second.
+          for (const [M, N, K] of epilogue === 'bias' && !outInt8 ? shapes : shapes.slice(0, 3)) {
+            const { got, expected } = await run(variant, epilogue, outInt8, M, N, K);
+            check(
+              got,
+              expected,
+              outInt8,
+              `${int8VariantKey(variant)} ${epilogue}${outInt8 ? ' q' : ''} ${M}x${N}x${K}`,
+            );
+          }
         }
-      }
-    }, 120_000);
+      },
+      120_000,
+    );
   }
 });

@@ -1,13 +1,11 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BufferUsage, type GpuContext, openGpu } from '../../../src/engine/gpu.js';
 import { quantizeValue } from '../../../src/engine/int8/quant.js';
 import { kernelSource } from '../../../src/engine/kernels/source.js';
 import { readBack, upload } from './gpu-helpers.js';
 
-let gpu: GpuContext;
-beforeAll(async () => {
-  gpu = await openGpu();
-});
+// Opened as the file loads, so that tests needing an adapter feature can be skipped as skipped (it.skipIf).
+const gpu: GpuContext = await openGpu();
 
 /** Runs `body` (WGSL reading src[i], writing dst[i]) once per word of `src`; dst as raw words. */
 async function runWords(include: string, body: string, src: ArrayBufferView, dstWords: number) {
@@ -48,23 +46,25 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 }
 
 // The int8 packing functions of the kernels, alone, against the CPU: int8ToF16
-// (kernels/int8_to_f16.wgsl) stages the tensor-core attention's int8 q, k, v into f16 tiles, and
-// quantize4 (kernels/int8_pack.wgsl) makes every int8 activation; both avoid conversion
+// (kernels/lib/int8_to_f16.wgsl) stages the tensor-core attention's int8 q, k, v into f16 tiles, and
+// quantize4 (kernels/lib/int8_pack.wgsl) makes every int8 activation; both avoid conversion
 // instructions through float bit patterns.
 describe('int8 packing in WGSL', () => {
-  it('int8ToF16 turns every int8 value in every byte position into the same f16 value', async () => {
-    if (!gpu.features.has('shader-f16')) return;
-    const bytes = new Uint8Array(4 * 256);
-    // Word w holds bytes w, w + 67, w + 134, w + 201 (mod 256): every value in every position.
-    for (let w = 0; w < 256; w++) for (let p = 0; p < 4; p++) bytes[4 * w + p] = (w + p * 67) % 256;
-    const out = await runWords(
-      'int8_to_f16',
-      'let h = vec4<f32>(int8ToF16(src[i])); for (var k = 0u; k < 4u; k++) { dst[4u * i + k] = bitcast<u32>(h[k]); }',
-      bytes,
-      4 * 256,
-    );
-    expect(Array.from(new Float32Array(out))).toEqual(Array.from(new Int8Array(bytes.buffer)));
-  });
+  it.skipIf(!gpu.features.has('shader-f16'))(
+    'int8ToF16 turns every int8 value in every byte position into the same f16 value',
+    async () => {
+      const bytes = new Uint8Array(4 * 256);
+      // Word w holds bytes w, w + 67, w + 134, w + 201 (mod 256): every value in every position.
+      for (let w = 0; w < 256; w++) for (let p = 0; p < 4; p++) bytes[4 * w + p] = (w + p * 67) % 256;
+      const out = await runWords(
+        'lib/int8_to_f16',
+        'let h = vec4<f32>(int8ToF16(src[i])); for (var k = 0u; k < 4u; k++) { dst[4u * i + k] = bitcast<u32>(h[k]); }',
+        bytes,
+        4 * 256,
+      );
+      expect(Array.from(new Float32Array(out))).toEqual(Array.from(new Int8Array(bytes.buffer)));
+    },
+  );
 
   it('quantize4 rounds half to even and saturates at ±127 like the CPU reference', async () => {
     const invScale = Math.fround(1 / 0.37);
@@ -79,7 +79,7 @@ describe('int8 packing in WGSL', () => {
     }
     const x = Float32Array.from(values);
     const out = await runWords(
-      'int8_pack',
+      'lib/int8_pack',
       `let v = vec4<f32>(bitcast<f32>(src[4u * i]), bitcast<f32>(src[4u * i + 1u]), bitcast<f32>(src[4u * i + 2u]), bitcast<f32>(src[4u * i + 3u]));
     if (4u * i + 3u < arrayLength(&src)) { dst[i] = quantize4(v, ${invScale}); }`,
       x,

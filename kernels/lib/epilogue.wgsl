@@ -1,5 +1,5 @@
 // Shared GEMM epilogue: bias, then optionally GELU or a residual add. Included by the GEMM
-// kernels (`// vitstream:include epilogue.wgsl`); EPILOGUE is an override constant so each
+// kernels (`// vitstream:include lib/epilogue.wgsl`); EPILOGUE is an override constant so each
 // variant compiles to straight-line code.
 //   0: bias   1: bias + GELU (erf)   2: bias + GELU (tanh)   3: bias + residual (out += ...)
 override EPILOGUE: u32 = 0u;

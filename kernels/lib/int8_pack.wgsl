@@ -1,6 +1,6 @@
 // Packed int8 activations, 4 per u32 word, element i in bits 8i..8i+7 (the byte order of a
 // little-endian int8 array), for every kernel that reads or writes them
-// (`// vitstream:include int8_pack.wgsl`).
+// (`// vitstream:include lib/int8_pack.wgsl`).
 
 // Symmetric int8: round half to even, saturate at ±127 (never -128, so that negation stays
 // exact). Without float-to-int conversions (slow on NVIDIA): past 1.5·2^23 the f32 step is 1, so

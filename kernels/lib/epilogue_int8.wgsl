@@ -1,4 +1,4 @@
-// Epilogue shared by the INT8 GEMMs (`// vitstream:include epilogue_int8.wgsl`): dequantise the
+// Epilogue shared by the INT8 GEMMs (`// vitstream:include lib/epilogue_int8.wgsl`): dequantise the
 // int32 sum (acc · aScale · wScale[n]), add the bias, then GELU or a residual add; mode 2 kernels
 // then quantise the result for the next GEMM. Kept apart from epilogue.wgsl so that the FP16
 // kernels can change without moving the INT8 numerics.
