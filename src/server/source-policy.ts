@@ -104,7 +104,7 @@ async function checkPath(value: string, policy: SourcePolicy): Promise<ApiSource
   // The same words for a path outside the roots, a missing one, a device or a special file: a
   // client must not learn what exists on the server.
   const outside = refused(`path "${shown(value)}" refused: not a file, folder or glob under a media root`);
-  if (value === '-' || urlScheme(value) || /^[a-z][a-z0-9+.-]*[:,]/i.test(value) || isSystemPath(value))
+  if (value === '-' || urlScheme(value) || /^[a-z][a-z0-9+.-]*:/i.test(value) || isSystemPath(value))
     throw outside;
   const roots = (await Promise.all(policy.mediaRoots.map((r) => realpath(r).catch(() => undefined)))).filter(
     (r): r is string => r !== undefined,
@@ -154,7 +154,7 @@ async function listFiles(dir: string, roots: string[], wanted: (name: string) =>
   for await (const entry of entries) {
     if (entry.name.startsWith('.') || !wanted(entry.name)) continue;
     const real = await insideRoots(path.join(dir, entry.name), roots);
-    if (!real || !(await stat(real).catch(() => undefined))?.isFile()) continue;
+    if (!real || !(await stat(real).catch(() => undefined))?.isFile() || (await isPlaylist(real))) continue;
     if (out.length === MAX_SOURCE_FILES)
       throw refused(`path "${shown(dir)}": more than ${MAX_SOURCE_FILES} files; name fewer`);
     out.push(real);

@@ -124,6 +124,8 @@ describe('checkApiSource', () => {
     const folder = await checkApiSource({ path: path.join(root, 'frames') }, policy);
     expect(folder.kind).toBe('folder');
     expect(folder.inputs).toEqual(['a.png', 'b.png', 'c.jpg'].map((n) => path.join(root, 'frames', n)));
+    // A playlist matched by a glob is left out like one named directly.
+    writeFileSync(path.join(root, 'frames', 'd.png'), '#EXTM3U\nfile:///etc/passwd\n');
     const glob = await checkApiSource({ path: path.join(root, 'frames', '*.png') }, policy);
     expect(glob.kind).toBe('glob');
     expect(glob.inputs).toEqual(['a.png', 'b.png'].map((n) => path.join(root, 'frames', n)));
