@@ -1,5 +1,6 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
+import { cannotWrite } from './output-file.js';
 
 /** A NumPy array read from `.npy`: little-endian float32, uint8 or int32 only (what vitstream uses). */
 export interface NpyArray {
@@ -92,6 +93,11 @@ export function encodeNpy(data: Float32Array | Uint8Array | Int32Array, shape: n
   ]);
 }
 
+/** Writes a .npy; a failure (a full disk, a folder in the way) is an InputError naming the file. */
 export function writeNpy(file: string, data: Float32Array | Uint8Array | Int32Array, shape: number[]): void {
-  writeFileSync(file, encodeNpy(data, shape));
+  try {
+    writeFileSync(file, encodeNpy(data, shape));
+  } catch (e) {
+    throw cannotWrite(file, 'the array', e);
+  }
 }

@@ -122,6 +122,27 @@ describe('hostile inputs to the CLI', () => {
     expectOneLine(r, /scales\.json: block 0 fc2: scale 1e\+308 is out of range/);
   });
 
+  it('--out on a full device (/dev/full): one line naming it, after the run', async () => {
+    // The CPU backend: the GPU stack prints warnings of its own on stderr.
+    const r = await infer('--input', rgb, ...model.args, '--backend', 'cpu', '--out', '/dev/full');
+    expectOneLine(r, /cannot write the array to \/dev\/full: ENOSPC/);
+  });
+
+  it('--out under a file: refused before the model loads (the weights are missing too)', async () => {
+    const out = path.join(rgb, 'logits.npy');
+    const r = await infer(
+      '--input',
+      rgb,
+      '--model',
+      model.dir,
+      '--weights',
+      path.join(tmp, 'none.safetensors'),
+      '--out',
+      out,
+    );
+    expectOneLine(r, /cannot write logits to .*rgb\.npy\/logits\.npy: .*rgb\.npy is not a folder/);
+  });
+
   describe('--cache-dir (the default model is downloaded into it: the folder is checked first, offline)', () => {
     it.each([
       [

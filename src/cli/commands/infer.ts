@@ -6,6 +6,7 @@ import type { Engine, EngineInput } from '../../engine/types.js';
 import { InputError } from '../../errors.js';
 import { decodeFrames } from '../../operators/decodeFrames.js';
 import { type NpyArray, readNpy, writeNpy } from '../../util/npy.js';
+import { checkWritable } from '../../util/output-file.js';
 import { RESIZE_MODES, type ResizeMode } from '../../video/args.js';
 import { addEngineOptions, type EngineFlags, openEngineFromFlags } from '../engine-options.js';
 import { parseChoice, parsePositiveInt } from '../options.js';
@@ -39,6 +40,7 @@ export function registerInfer(program: Command): void {
     const resize = parseChoice(f.resize, '--resize', RESIZE_MODES);
     for (const file of f.input)
       if (!existsSync(file)) throw new InputError(`--input ${file}: no such file`, { input: file });
+    if (f.out) checkWritable(f.out, 'logits');
     // Arrays are read and checked before the model loads: a broken or empty .npy costs nothing.
     const arrays = new Map<string, NpyArray>();
     for (const file of f.input) if (file.endsWith('.npy')) arrays.set(file, readImageArray(file));
