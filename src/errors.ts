@@ -32,5 +32,4 @@ export class OutputClosedError extends VitstreamError {}
 export class FfmpegNotFoundError extends VitstreamError {}
 /** A video source that cannot be opened or decoded. */
 export class VideoSourceError extends VitstreamError {}
-/** A stream source offered over the API that the server's source policy refuses. */
 export class SourceRefusedError extends VitstreamError {}
