@@ -21,8 +21,8 @@ function fakeTerminal() {
   });
   let out = '';
   (s as unknown as PassThrough).on('data', (d: Buffer) => (out += d.toString()));
-  const escape = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[a-zA-Z]`, 'g');
-  s.text = () => out.replace(escape, '');
+  const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[a-zA-Z]`, 'g');
+  s.text = () => out.replace(ansi, '');
   return s;
 }
 

@@ -88,8 +88,7 @@ describe('hostile inputs to the CLI', () => {
     const pixels = readNpy(model.file('pixel_values.npy'));
     const one = new Uint8Array((pixels.data as Float32Array).slice(0, 3 * 32 * 32).buffer);
     // 10 + 60 bytes of header: the data starts at byte 70.
-    const header =
-      "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 32, 32), }".padEnd(59, ' ') + '\n';
+    const header = `${"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 32, 32), }".padEnd(59, ' ')}\n`;
     expect((10 + header.length) % 4).not.toBe(0);
     const file = rawNpy(path.join(tmp, 'misaligned.npy'), header, one);
     const r = await infer('--input', file, ...model.args, '--precision', 'fp32', '--json');

@@ -54,7 +54,7 @@ describe('the cache folder (issue #20 item 6)', () => {
   });
 
   it('fetchWeights checks the folder before anything else (no network, no hang under /proc)', async () => {
-    const url = 'https://example.invalid/model.safetensors#sha256=' + '0'.repeat(64);
+    const url = `https://example.invalid/model.safetensors#sha256=${'0'.repeat(64)}`;
     for (const cacheDir of ['/proc/x', path.join(tmp, 'a-file', 'c'), path.join(tmp, 'dangling')])
       await expect(fetchWeights(url, { cacheDir })).rejects.toThrow(/^cache folder /);
   });

@@ -42,7 +42,7 @@ describe('parseNpy checks every header field (issue #20 item 6)', () => {
 
   it('copies float32 data that starts at an offset that is not a multiple of 4', () => {
     const values = new Float32Array([1.5, -2, 3.25]);
-    const header = "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }".padEnd(57, ' ') + '\n';
+    const header = `${"{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }".padEnd(57, ' ')}\n`;
     const a = parseNpy(npy(header, new Uint8Array(values.buffer)), 'x.npy');
     expect(Array.from(a.data)).toEqual([1.5, -2, 3.25]);
     // Aligned data inside a larger buffer (Node's pool) is still read right.
