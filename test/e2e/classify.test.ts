@@ -311,6 +311,37 @@ describe('vitstream classify never damages an existing output (issue #20 item 7,
     expect(readFileSync(file, 'utf8')).toBe(PRECIOUS);
   });
 
+  it('Ctrl-C (SIGINT) mid-run: the whole lines so far replace --out, exit 130, no temporary file left', async () => {
+    const { dir, file } = preciousFile('prev.jsonl');
+    const cli = startCli([
+      'classify',
+      clip('street_bikes_640x272.mp4'),
+      ...model.args,
+      '--backend',
+      'cpu',
+      '--out',
+      file,
+    ]);
+    try {
+      // Progress lines (no terminal here) say when predictions are being written.
+      await cli.waitForStderr(/: 10% \(/, 120_000);
+      cli.child.kill('SIGINT');
+      const { code } = await cli.exited;
+      expect(code).toBe(130);
+    } finally {
+      cli.kill();
+    }
+    const text = readFileSync(file, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const lines = text
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as Line);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.map((l) => l.frame)).toEqual(lines.map((_, i) => i));
+    expect(readdirSync(dir)).toEqual(['prev.jsonl']);
+  });
+
   it('a full disk (RLIMIT_FSIZE of 3000 bytes) ends in one line, exit 2, and --out holds whole lines only', async () => {
     const { dir, file } = preciousFile('prev.jsonl');
     // The CPU backend: the WebGPU stack maps files of its own, and the size limit kills it (SIGBUS).

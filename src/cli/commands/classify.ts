@@ -96,6 +96,18 @@ export function registerClassify(program: Command): void {
     const t0 = Date.now();
     let t1: number | undefined;
     let completed = false;
+    // Interrupted (Ctrl-C, a service stop): the lines written so far take the file's place, as they
+    // did when the file was written in place, instead of staying in the hidden temporary file.
+    const onSignal = (signal: NodeJS.Signals) => {
+      board.stop();
+      void (sink?.abort() ?? Promise.resolve())
+        .catch(() => undefined)
+        .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    };
+    if (sink) {
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    }
     try {
       const predictions = fileBatch(sources, {
         size: engine.config.imageSize,
@@ -127,6 +139,8 @@ export function registerClassify(program: Command): void {
       // The rate covers decoding, inference and writing, not the engine's teardown below.
       t1 = Date.now();
     } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       if (!completed) await sink?.abort().catch(() => undefined);
       for (const s of summaries.values())
         if (s.error) board.fail(s.id, s.error);
