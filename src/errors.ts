@@ -32,3 +32,4 @@ export class OutputClosedError extends VitstreamError {}
 export class FfmpegNotFoundError extends VitstreamError {}
 /** A video source that cannot be opened or decoded. */
 export class VideoSourceError extends VitstreamError {}
+export class SourceRefusedError extends VitstreamError {}

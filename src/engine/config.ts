@@ -28,22 +28,41 @@ export interface ViTConfig {
 }
 
 const positiveInt = z.number().int().positive();
-const rgbTriple = z.tuple([z.number(), z.number(), z.number()]);
+const rgbTriple = z.tuple([z.number().finite(), z.number().finite(), z.number().finite()]);
+
+/**
+ * Upper bounds on every dimension: well above every ViT in the catalogue (ViT-L/16 at 384: hidden
+ * 1024, 24 layers, mlp 4096, 16 heads, 576 patches, 1000 classes), and low enough that a typo or a
+ * hostile file fails here instead of exhausting memory while the engine is planned.
+ */
+export const CONFIG_LIMITS = {
+  image_size: 1024,
+  patch_size: 64,
+  hidden_size: 8192,
+  num_heads: 256,
+  num_layers: 64,
+  mlp_dim: 65536,
+  num_classes: 100_000,
+  /** Patches per image ((image / patch)²): attention holds tokens² scores per head. */
+  patches: 4096,
+} as const;
+const upTo = (key: keyof typeof CONFIG_LIMITS) =>
+  positiveInt.max(CONFIG_LIMITS[key], `at most ${CONFIG_LIMITS[key]}`);
 
 /** The on-disk form (snake_case, as in the fixtures' config.json); camelCase keys are accepted too. */
 const configFileSchema = z
   .object({
     name: z.string().default('custom'),
-    image_size: positiveInt,
-    patch_size: positiveInt,
-    hidden_size: positiveInt,
-    num_heads: positiveInt,
-    num_layers: positiveInt,
-    mlp_dim: positiveInt,
-    num_classes: positiveInt,
+    image_size: upTo('image_size'),
+    patch_size: upTo('patch_size'),
+    hidden_size: upTo('hidden_size'),
+    num_heads: upTo('num_heads'),
+    num_layers: upTo('num_layers'),
+    mlp_dim: upTo('mlp_dim'),
+    num_classes: upTo('num_classes'),
     classifier: z.enum(['token', 'gap']).default('token'),
     final_norm: z.boolean().default(true),
-    layer_norm_eps: z.number().positive().default(1e-6),
+    layer_norm_eps: z.number().positive().max(1).default(1e-6),
     mean: rgbTriple.default([0.5, 0.5, 0.5]),
     std: rgbTriple.refine((s) => s.every((v) => v > 0), 'std values must be > 0').default([0.5, 0.5, 0.5]),
     activation: z.enum(['gelu_erf', 'gelu_tanh']).default('gelu_erf'),
@@ -56,6 +75,13 @@ const configFileSchema = z
         code: 'custom',
         path: ['patch_size'],
         message: `image_size ${c.image_size} is not a multiple of patch_size ${c.patch_size}`,
+      });
+    const patches = (c.image_size / c.patch_size) ** 2;
+    if (patches > CONFIG_LIMITS.patches)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['patch_size'],
+        message: `image_size ${c.image_size} in patches of ${c.patch_size} makes ${Math.floor(patches)} patches, at most ${CONFIG_LIMITS.patches}`,
       });
     if (c.hidden_size % c.num_heads !== 0)
       ctx.addIssue({
@@ -83,8 +109,11 @@ export function parseViTConfig(raw: unknown, source = 'model config'): ViTConfig
   for (const [k, v] of Object.entries(raw)) snake[camelToSnake(k)] = v;
   const r = configFileSchema.safeParse(snake);
   if (!r.success) {
-    const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`${source}: invalid model config\n${lines.join('\n')}`, { input: source });
+    // One line (the CLI's errors are), at most five problems: a hostile file can have thousands.
+    const problems = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const shown =
+      problems.slice(0, 5).join('; ') + (problems.length > 5 ? `; and ${problems.length - 5} more` : '');
+    throw new ConfigError(`${source}: invalid model config: ${shown}`, { input: source });
   }
   const c = r.data;
   return {

@@ -1,11 +1,11 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DownloadError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { cacheRoot, entryCachePath, urlCachePath } from './cache.js';
+import { cacheRoot, checkCacheRoot, entryCachePath, makeCacheDir, urlCachePath } from './cache.js';
 import { type CatalogEntry, entryForUrl } from './catalog.js';
 import { acquireLock } from './lock.js';
 
@@ -131,12 +131,14 @@ export async function fetchWeights(
   what: CatalogEntry | string,
   options: FetchWeightsOptions = {},
 ): Promise<string> {
+  const root = cacheRoot(options.cacheDir, options.env);
+  checkCacheRoot(root);
   const target = targetFor(what, options);
   const log = options.logger ?? silentLogger;
   if (target.sha256 === null && !options.allowUnverified) throw unverifiedError(target);
   if (await cachedFileOk(target, options, log)) return target.dest;
 
-  await mkdir(path.dirname(target.dest), { recursive: true });
+  makeCacheDir(path.dirname(target.dest), root);
   const lock = await acquireLock(`${target.dest}.lock`, {
     signal: options.signal,
     pollMs: options.lockPollMs,
@@ -321,7 +323,8 @@ function allSourcesFailed(t: DownloadTarget, failures: Error[]): DownloadError {
     `--weights /path/to/${t.fileName}, or copy it to ${t.dest} where the cache will find it.`;
   const unreachable = failures.filter((f): f is Unreachable => f instanceof Unreachable);
   if (unreachable.length === failures.length && unreachable.length > 0) {
-    const hosts = unreachable.map((u) => `${new URL(u.url).host} (${u.code})`).join(', ');
+    // Mirrors on one host fail alike: name each host once.
+    const hosts = [...new Set(unreachable.map((u) => `${new URL(u.url).host} (${u.code})`))].join(', ');
     return new DownloadError(
       `cannot reach ${hosts} to download ${t.label}: this machine looks offline, or the host is blocked. ${manual}`,
       { input: t.label, cause: failures[0] },

@@ -32,9 +32,10 @@ export async function resolveWeightsDetailed(
   const local = await stat(spec).catch(() => undefined);
   if (local) {
     if (!local.isFile())
-      throw new DownloadError(`weights '${spec}' is a directory, expected a .npz or .safetensors file`, {
-        input: spec,
-      });
+      throw new DownloadError(
+        `weights '${spec}' is ${local.isDirectory() ? 'a folder' : 'not a regular file (a device, pipe or socket)'}, expected a .npz or .safetensors file`,
+        { input: spec },
+      );
     return { path: spec, kind: 'file' };
   }
   const entry = findCheckpoint(spec);

@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
+import { cannotWrite } from './output-file.js';
 
 /** A NumPy array read from `.npy`: little-endian float32, uint8 or int32 only (what vitstream uses). */
 export interface NpyArray {
@@ -10,55 +11,63 @@ export interface NpyArray {
 
 const DTYPES = { '<f4': 'float32', '|u1': 'uint8', '<i4': 'int32' } as const;
 
-/** Parses `.npy` bytes; `source` names the input in errors. Data views the given buffer when aligned. */
+/**
+ * Parses `.npy` bytes; `source` names the input in errors. Every header field is checked before it
+ * is used: version, header length, dtype, shape (non-negative integers) and the data's size. Data
+ * views the given buffer when aligned and is copied when not (a typed array cannot start mid-element).
+ */
 export function parseNpy(buf: Uint8Array, source = 'npy'): NpyArray {
-  const magic = '\x93NUMPY';
-  if (buf.length < 10 || String.fromCharCode(...buf.subarray(0, 6)) !== magic)
-    throw new InputError(`${source}: not a .npy file (bad magic)`, { input: source });
-  const major = buf[6];
-  const headerLen =
-    major === 1 ? buf[8] | (buf[9] << 8) : new DataView(buf.buffer, buf.byteOffset + 8, 4).getUint32(0, true);
+  const fail = (why: string): never => {
+    throw new InputError(`${source}: ${why}`, { input: source });
+  };
+  if (buf.length < 10 || String.fromCharCode(...buf.subarray(0, 6)) !== '\x93NUMPY')
+    fail('not a .npy file (bad magic)');
+  const major = buf[6]!;
+  if (major < 1 || major > 3) fail(`.npy format version ${major} not supported (1, 2 or 3 expected)`);
+  if (major > 1 && buf.length < 12) fail('truncated .npy header');
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const start = major === 1 ? 10 : 12;
-  const header = new TextDecoder().decode(buf.subarray(start, start + headerLen));
+  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  if (start + headerLen > buf.length)
+    fail(`truncated .npy header: ${headerLen} bytes announced, ${buf.length - start} present`);
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(
+    buf.subarray(start, start + headerLen),
+  );
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*True/.test(header);
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || shapeText === undefined)
-    throw new InputError(`${source}: malformed .npy header`, { input: source });
-  if (fortran) throw new InputError(`${source}: Fortran-ordered arrays are not supported`, { input: source });
+  if (!descr || shapeText === undefined) return fail('malformed .npy header (descr and shape expected)');
+  if (fortran) fail('Fortran-ordered arrays are not supported');
   const dtype = DTYPES[descr as keyof typeof DTYPES];
-  if (!dtype)
-    throw new InputError(`${source}: dtype ${descr} not supported (float32, uint8 or int32 expected)`, {
-      input: source,
-    });
-  const shape = shapeText
+  if (!dtype) return fail(`dtype ${descr.slice(0, 20)} not supported (float32, uint8 or int32 expected)`);
+  const dims = shapeText
     .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map(Number);
+    .map((s) => s.trim().replace(/L$/, ''))
+    .filter(Boolean);
+  if (!dims.every((d) => /^\d{1,15}$/.test(d)))
+    fail(`malformed shape (${shapeText.slice(0, 60)}): dimensions must be non-negative integers`);
+  const shape = dims.map(Number);
   const count = shape.reduce((a, b) => a * b, 1);
   const off = start + headerLen;
   const bytesPer = dtype === 'uint8' ? 1 : 4;
-  if (buf.length - off < count * bytesPer)
-    throw new InputError(
-      `${source}: truncated: shape [${shape}] needs ${count * bytesPer} bytes, found ${buf.length - off}`,
-      { input: source },
-    );
-  const abs = buf.byteOffset + off;
-  const bytes = abs % bytesPer === 0 ? buf : buf.slice();
-  const base = bytes === buf ? abs : off;
+  if (!Number.isSafeInteger(count * bytesPer) || buf.length - off < count * bytesPer)
+    fail(`truncated: shape [${shape.join(', ')}] needs ${count * bytesPer} bytes, found ${buf.length - off}`);
+  let bytes = buf.subarray(off, off + count * bytesPer);
+  if (bytes.byteOffset % bytesPer !== 0) bytes = new Uint8Array(bytes);
   const data =
     dtype === 'float32'
-      ? new Float32Array(bytes.buffer, base, count)
+      ? new Float32Array(bytes.buffer, bytes.byteOffset, count)
       : dtype === 'int32'
-        ? new Int32Array(bytes.buffer, base, count)
-        : new Uint8Array(bytes.buffer, base, count);
+        ? new Int32Array(bytes.buffer, bytes.byteOffset, count)
+        : new Uint8Array(bytes.buffer, bytes.byteOffset, count);
   return { dtype, shape, data };
 }
 
 export function readNpy(file: string): NpyArray {
   let buf: Buffer;
   try {
+    // A device (/dev/zero) would be read forever.
+    if (!statSync(file).isFile()) throw new Error('not a regular file');
     buf = readFileSync(file);
   } catch (e) {
     throw new InputError(`${file}: cannot read (${(e as Error).message})`, { input: file, cause: e });
@@ -84,6 +93,11 @@ export function encodeNpy(data: Float32Array | Uint8Array | Int32Array, shape: n
   ]);
 }
 
+/** Writes a .npy; a failure (a full disk, a folder in the way) is an InputError naming the file. */
 export function writeNpy(file: string, data: Float32Array | Uint8Array | Int32Array, shape: number[]): void {
-  writeFileSync(file, encodeNpy(data, shape));
+  try {
+    writeFileSync(file, encodeNpy(data, shape));
+  } catch (e) {
+    throw cannotWrite(file, 'the array', e);
+  }
 }

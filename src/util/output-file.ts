@@ -1,4 +1,23 @@
-import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  createWriteStream,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  type WriteStream,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 
@@ -42,4 +61,105 @@ export function cannotWrite(file: string, what: string, cause: unknown): InputEr
     input: file,
     cause,
   });
+}
+
+/**
+ * An output that replaces `file` only when the caller says so: writes go to a temporary file in the
+ * same folder (so the rename is atomic), and a run that fails before writing anything leaves the old
+ * file as it was. Devices, FIFOs and other non-regular files (`/dev/null`, `/dev/stdout`) are written
+ * directly: they cannot be replaced, and have nothing to lose.
+ */
+export interface ReplacingOutput {
+  readonly stream: WriteStream;
+  /**
+   * Ends the stream and puts what was written in place of `file`. `wholeLines` first cuts the text
+   * after its last newline (a write that failed halfway); `unlessAtMost` keeps the old file when no
+   * more than that many bytes were written (0, or a CSV header alone).
+   */
+  commit(options?: { wholeLines?: boolean; unlessAtMost?: number }): Promise<'replaced' | 'kept'>;
+  /** Ends the stream and removes the temporary file; `file` stays as it was. */
+  discard(): Promise<void>;
+}
+
+export function openReplacingOutput(file: string, what: string): ReplacingOutput {
+  let fd: number;
+  let temp: string | undefined;
+  let dest = path.resolve(file);
+  try {
+    const st = statSync(dest, { throwIfNoEntry: false });
+    if (st?.isDirectory()) throw new Error('it is a folder');
+    if (st && !st.isFile()) fd = openSync(dest, 'w');
+    else {
+      if (st) {
+        accessSync(dest, constants.W_OK);
+        // Through a symlink to its target, so that the link stays a link; with the old file's mode.
+        dest = realpathSync(dest);
+      }
+      temp = path.join(
+        path.dirname(dest),
+        `.${path.basename(dest)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
+      );
+      fd = openSync(temp, 'wx', st ? st.mode & 0o777 : 0o666);
+    }
+  } catch (e) {
+    // The temporary file's name means nothing to the user: its folder does.
+    const err = e as NodeJS.ErrnoException;
+    if (temp && err.message) err.message = err.message.replace(`'${temp}'`, `'${path.dirname(temp)}'`);
+    throw cannotWrite(file, what, err);
+  }
+  const stream = createWriteStream('', { fd });
+  const ended = async () => {
+    if (!stream.destroyed && !stream.writableEnded) stream.end();
+    if (!stream.closed) await once(stream, 'close').catch(() => undefined);
+  };
+  let settled = false;
+  return {
+    stream,
+    async commit({ wholeLines = false, unlessAtMost = -1 } = {}) {
+      await ended();
+      if (settled || temp === undefined) return 'replaced';
+      settled = true;
+      try {
+        const size = wholeLines ? cutAfterLastNewline(temp) : statSync(temp).size;
+        if (size <= unlessAtMost) {
+          rmSync(temp, { force: true });
+          return 'kept';
+        }
+        renameSync(temp, dest);
+        return 'replaced';
+      } catch (e) {
+        rmSync(temp, { force: true });
+        throw cannotWrite(file, what, e);
+      }
+    },
+    async discard() {
+      await ended();
+      if (settled || temp === undefined) return;
+      settled = true;
+      rmSync(temp, { force: true });
+    },
+  };
+}
+
+/** Truncates a file after its last '\n' (to 0 bytes when it has none); returns the new size. */
+function cutAfterLastNewline(file: string): number {
+  const fd = openSync(file, 'r+');
+  try {
+    const chunk = Buffer.alloc(64 << 10);
+    let end = fstatSync(fd).size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const n = readSync(fd, chunk, 0, end - start, start);
+      const at = chunk.subarray(0, n).lastIndexOf(0x0a);
+      if (at >= 0) {
+        ftruncateSync(fd, start + at + 1);
+        return start + at + 1;
+      }
+      end = start;
+    }
+    ftruncateSync(fd, 0);
+    return 0;
+  } finally {
+    closeSync(fd);
+  }
 }

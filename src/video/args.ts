@@ -3,6 +3,7 @@ import path from 'node:path';
 import { VideoSourceError } from '../errors.js';
 import { isOneOf } from '../util/one-of.js';
 import { type FfmpegHandle, passthroughArgs } from './ffmpeg.js';
+import { protocolWhitelist } from './protocols.js';
 import { isImagePath, type ResolvedSource } from './source.js';
 
 export const RESIZE_MODES = ['squash', 'center-crop', 'letterbox'] as const;
@@ -94,7 +95,7 @@ export async function imageSequence(src: ResolvedSource): Promise<string[] | und
 }
 
 /** A glob(3) file-name pattern as a RegExp (`*`, `?`, `[...]`, backslash escapes); undefined for braces. */
-function globRegex(glob: string): RegExp | undefined {
+export function globRegex(glob: string): RegExp | undefined {
   const literal = (c: string) => c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   let re = '';
   for (let i = 0; i < glob.length; i++) {
@@ -145,7 +146,7 @@ export async function inputArgs(src: ResolvedSource, ff: FfmpegHandle): Promise<
     case 'images': {
       const pattern = await imagePattern(src.input);
       args.push('-f', 'image2', '-pattern_type', 'glob', '-framerate', String(src.framerate ?? 25));
-      args.push(...(src.inputArgs ?? []), '-i', pattern);
+      args.push('-protocol_whitelist', 'file', ...(src.inputArgs ?? []), '-i', pattern);
       return args;
     }
     case 'device':
@@ -174,6 +175,9 @@ export async function inputArgs(src: ResolvedSource, ff: FfmpegHandle): Promise<
       if (src.format) args.push('-f', src.format);
       break;
   }
+  // Before the caller's own input options, so that an operator's -protocol_whitelist still wins.
+  const whitelist = protocolWhitelist(src.kind, src.input);
+  if (whitelist) args.push('-protocol_whitelist', whitelist);
   args.push(...(src.inputArgs ?? []), '-i', src.kind === 'stdin' ? 'pipe:0' : src.input);
   return args;
 }

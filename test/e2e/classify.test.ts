@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +8,7 @@ import { readNpy } from '../../src/util/npy.js';
 import {
   childPids,
   cifarModel,
+  cliPath,
   ensureBuilt,
   isAlive,
   probeFrameTimes,
@@ -261,6 +262,121 @@ describe('vitstream classify (files to predictions)', () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(STACK);
     expect(r.stdout).toBe('');
+  });
+});
+
+describe('vitstream classify never damages an existing output (issue #20 item 7, issue #25 items 1 and 4)', () => {
+  const PRECIOUS = '{"precious":1}\n';
+  const preciousFile = (name: string) => {
+    const dir = mkdtempSync(path.join(tmp, 'out-'));
+    const file = path.join(dir, name);
+    writeFileSync(file, PRECIOUS);
+    return { dir, file };
+  };
+
+  it('a model that fails to load leaves --out as it was, and no temporary file', async () => {
+    const { dir, file } = preciousFile('prev.jsonl');
+    const r = await runCli([
+      'classify',
+      clip('street_bikes_640x272.mp4'),
+      '--model',
+      model.dir,
+      '--weights',
+      path.join(tmp, 'no-such-weights.safetensors'),
+      '--out',
+      file,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no-such-weights\.safetensors/);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(readFileSync(file, 'utf8')).toBe(PRECIOUS);
+    expect(readdirSync(dir)).toEqual(['prev.jsonl']);
+  });
+
+  it('a missing input is named before the model is loaded (the weights here are missing too), --out untouched', async () => {
+    const { file } = preciousFile('prev.jsonl');
+    const missing = path.join(tmp, 'missing.mp4');
+    const r = await runCli([
+      'classify',
+      missing,
+      '--model',
+      model.dir,
+      '--weights',
+      path.join(tmp, 'no-such-weights.safetensors'),
+      '--out',
+      file,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`vitstream: ${missing}: no such file`);
+    expect(readFileSync(file, 'utf8')).toBe(PRECIOUS);
+  });
+
+  it('Ctrl-C (SIGINT) mid-run: the whole lines so far replace --out, exit 130, no temporary file left', async () => {
+    const { dir, file } = preciousFile('prev.jsonl');
+    const cli = startCli([
+      'classify',
+      clip('street_bikes_640x272.mp4'),
+      ...model.args,
+      '--backend',
+      'cpu',
+      '--out',
+      file,
+    ]);
+    try {
+      // Progress lines (no terminal here) say when predictions are being written.
+      await cli.waitForStderr(/: 10% \(/, 120_000);
+      cli.child.kill('SIGINT');
+      const { code } = await cli.exited;
+      expect(code).toBe(130);
+    } finally {
+      cli.kill();
+    }
+    const text = readFileSync(file, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const lines = text
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as Line);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.map((l) => l.frame)).toEqual(lines.map((_, i) => i));
+    expect(readdirSync(dir)).toEqual(['prev.jsonl']);
+  });
+
+  it('a full disk (RLIMIT_FSIZE of 3000 bytes) ends in one line, exit 2, and --out holds whole lines only', async () => {
+    const { dir, file } = preciousFile('prev.jsonl');
+    // The CPU backend: the WebGPU stack maps files of its own, and the size limit kills it (SIGBUS).
+    const args = [
+      'classify',
+      clip('street_bikes_640x272.mp4'),
+      ...model.args,
+      '--backend',
+      'cpu',
+      '--out',
+      file,
+    ];
+    const child = spawn('prlimit', ['--fsize=3000', process.execPath, cliPath, ...args]);
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout.resume();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).not.toMatch(STACK);
+    expect(code).toBe(2);
+    expect(
+      stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('vitstream: ')),
+    ).toEqual([expect.stringMatching(/^vitstream: cannot write predictions to .*prev\.jsonl: .*EFBIG/)]);
+    const text = readFileSync(file, 'utf8');
+    expect(text.length).toBeGreaterThan(0);
+    expect(text.length).toBeLessThanOrEqual(3000);
+    expect(text.endsWith('\n')).toBe(true);
+    const lines = text
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as Line);
+    expect(lines.map((l) => l.frame)).toEqual(lines.map((_, i) => i));
+    expect(readdirSync(dir)).toEqual(['prev.jsonl']);
   });
 });
 

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DownloadError } from '../../src/errors.js';
 import { cacheRoot } from '../../src/models/cache.js';
+import type { CatalogEntry } from '../../src/models/catalog.js';
 import { type DownloadProgress, fetchWeights, targetFor } from '../../src/models/download.js';
 import { sharedPath } from '../helpers/shared.js';
 import { FileServer } from './fileServer.js';
@@ -178,6 +179,23 @@ describe('fetchWeights', () => {
     expect(err.message).toMatch(/offline/);
     expect(err.message).toContain(`--weights /path/to/${FILE}`);
     expect(err.message).toContain(`http://127.0.0.1:${port}/ok/${FILE}`);
+  });
+
+  it('names an unreachable host once when several of its URLs failed (issue #25 item 4)', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const entry = {
+      id: 'test/two-mirrors',
+      urls: [`http://127.0.0.1:${port}/a/${FILE}`, `http://127.0.0.1:${port}/b/${FILE}`],
+      fileName: FILE,
+      sha256: SHA,
+      sizeBytes: null,
+    } as unknown as CatalogEntry;
+    const err = await fetchWeights(entry, { cacheDir }).catch((e) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message.split(`127.0.0.1:${port} (ECONNREFUSED)`)).toHaveLength(2);
   });
 
   it('treats a connection that goes silent as interrupted', async () => {

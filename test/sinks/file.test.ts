@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -147,5 +147,67 @@ describe('prediction file sinks', () => {
     const file = path.join(tmp, 'no-such-dir', 'p.jsonl');
     expect(() => openPredictionFile(file)).toThrow(InputError);
     expect(() => openPredictionFile(file)).toThrow(`cannot write predictions to ${file}`);
+  });
+
+  it('an existing file is untouched until the run ends, then replaced whole; no temporary file is left', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'replace-'));
+    const file = path.join(dir, 'prev.jsonl');
+    writeFileSync(file, '{"precious":1}\n');
+    const sink = openPredictionFile(file);
+    await sink.write(predictions[0]!);
+    expect(readFileSync(file, 'utf8')).toBe('{"precious":1}\n');
+    await sink.close();
+    expect(JSON.parse(readFileSync(file, 'utf8')).frame).toBe(0);
+    expect(readdirSync(dir)).toEqual(['prev.jsonl']);
+  });
+
+  it('a run that fails before any prediction (model missing, input missing) leaves the old file as it was', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'abort-'));
+    for (const format of ['jsonl', 'csv'] as const) {
+      const file = path.join(dir, `prev.${format}`);
+      writeFileSync(file, 'precious\n');
+      await openPredictionFile(file).abort();
+      expect(readFileSync(file, 'utf8')).toBe('precious\n');
+    }
+    expect(readdirSync(dir).sort()).toEqual(['prev.csv', 'prev.jsonl']);
+  });
+
+  it('a run that fails after some predictions keeps those whole lines in place of the file', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'partial-'));
+    const file = path.join(dir, 'prev.jsonl');
+    writeFileSync(file, 'precious\n');
+    const sink = openPredictionFile(file);
+    await sink.write(predictions[0]!);
+    await sink.write(predictions[1]!);
+    await sink.abort();
+    expect(
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .slice(0, -1)
+        .map((l) => JSON.parse(l).frame),
+    ).toEqual([0, 3]);
+    expect(readdirSync(dir)).toEqual(['prev.jsonl']);
+  });
+
+  it('writes through a symlink, keeping the link', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'link-'));
+    writeFileSync(path.join(dir, 'target.jsonl'), 'old\n');
+    symlinkSync('target.jsonl', path.join(dir, 'link.jsonl'));
+    const sink = openPredictionFile(path.join(dir, 'link.jsonl'));
+    await sink.write(predictions[0]!);
+    await sink.close();
+    expect(JSON.parse(readFileSync(path.join(dir, 'target.jsonl'), 'utf8')).frame).toBe(0);
+    expect(readFileSync(path.join(dir, 'link.jsonl'), 'utf8')).toBe(
+      readFileSync(path.join(dir, 'target.jsonl'), 'utf8'),
+    );
+  });
+
+  it('a device is written directly, and its write error (/dev/full: no space) names the file', async () => {
+    const sink = openPredictionFile('/dev/full');
+    const failed = (async () => {
+      for (let i = 0; i < 1000; i++) await sink.write(predictions[i % predictions.length]!);
+      await sink.close();
+    })();
+    await expect(failed).rejects.toThrow(/cannot write predictions to \/dev\/full: .*ENOSPC/);
   });
 });

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { from, lastValueFrom, mergeMap, tap } from 'rxjs';
@@ -10,6 +11,7 @@ import { isOneOf } from '../../util/one-of.js';
 import { formatTable } from '../../util/table.js';
 import { RESIZE_MODES, type ResizeMode } from '../../video/args.js';
 import { probeMedia } from '../../video/probe.js';
+import { detectKind } from '../../video/source.js';
 import { addEngineOptions, type EngineFlags, openEngineFromFlags } from '../engine-options.js';
 import { parsePositiveInt } from '../options.js';
 import { progressBoard } from '../progress.js';
@@ -54,33 +56,58 @@ export function registerClassify(program: Command): void {
         input: '--resize',
       });
     const topK = parsePositiveInt(f.topK, '--top-k');
-    // The output first: an unwritable --out fails before the model is loaded.
+    // Inputs and the output are checked before the model is loaded (or downloaded): a typo costs nothing.
+    const missing = await missingInputs(files);
+    if (missing.size === files.length)
+      throw new InputError(
+        files.length === 1 ? `${files[0]}: no such file` : `no such files: ${files.join(', ')}`,
+        { input: files[0] },
+      );
+    // The output is written beside its path and replaces it only when predictions were made.
     const sink = f.out ? openPredictionFile(f.out, format) : undefined;
     const engine = await openEngineFromFlags(f, program.opts().logLevel).catch(async (e: unknown) => {
-      await sink?.close().catch(() => undefined);
+      await sink?.abort().catch(() => undefined);
       throw e;
     });
-    const board = progressBoard();
     // Stream ids are the paths as given; a file named twice gets a suffix so its counts stay its own.
     const summaries = new Map<string, FileSummary>();
-    const sources = files.map((file) => {
+    const sources: { id: string; path: string }[] = [];
+    for (const file of files) {
       let id = file;
       for (let n = 2; summaries.has(id); n++) id = `${file}#${n}`;
-      summaries.set(id, { id, file, frames: 0, top1: new Map() });
-      return { id, path: file };
-    });
-    await Promise.all(
-      sources.map(async (s) => {
-        const info = await probeMedia(s.path);
-        const expected =
-          info.estimatedFrames && sample
-            ? estimateSampled(info.estimatedFrames, info.fps, sample)
-            : info.estimatedFrames;
-        board.add(s.id, path.basename(s.path), expected);
+      summaries.set(id, { id, file, frames: 0, top1: new Map(), error: missing.get(file) });
+      if (!missing.has(file)) sources.push({ id, path: file });
+    }
+    // Probed together, shown in the order given.
+    const expected = await Promise.all(
+      [...summaries.values()].map(async (s) => {
+        if (s.error) return undefined;
+        const info = await probeMedia(s.file);
+        return info.estimatedFrames && sample
+          ? estimateSampled(info.estimatedFrames, info.fps, sample)
+          : info.estimatedFrames;
       }),
     );
+    const board = progressBoard();
+    [...summaries.values()].forEach((s, i) => {
+      board.add(s.id, path.basename(s.file), expected[i]);
+      if (s.error) board.fail(s.id, s.error);
+    });
     const t0 = Date.now();
     let t1: number | undefined;
+    let completed = false;
+    // Interrupted (Ctrl-C, a service stop): the lines written so far take the file's place, as they
+    // did when the file was written in place, instead of staying in the hidden temporary file.
+    const onSignal = (signal: NodeJS.Signals) => {
+      board.stop();
+      void (sink?.abort() ?? Promise.resolve())
+        .catch(() => undefined)
+        .finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    };
+    if (sink) {
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    }
     try {
       const predictions = fileBatch(sources, {
         size: engine.config.imageSize,
@@ -108,11 +135,16 @@ export function registerClassify(program: Command): void {
         { defaultValue: undefined },
       );
       await (sink ?? stdoutSink!).close();
+      completed = true;
       // The rate covers decoding, inference and writing, not the engine's teardown below.
       t1 = Date.now();
     } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      if (!completed) await sink?.abort().catch(() => undefined);
       for (const s of summaries.values())
-        board.finish(s.id, s.error ? `FAILED: ${s.error.split('\n')[0]}` : `${s.frames} frames`);
+        if (s.error) board.fail(s.id, s.error);
+        else board.finish(s.id, `${s.frames} frames`);
       board.stop();
       await engine.close();
     }
@@ -137,6 +169,24 @@ export function registerClassify(program: Command): void {
       process.exitCode = 1;
     }
   });
+}
+
+/**
+ * The local files and folders among the inputs that do not exist, with the error to show for each.
+ * URLs, globs, standard input and devices are left to the decoder.
+ */
+async function missingInputs(files: string[]): Promise<Map<string, string>> {
+  const missing = new Map<string, string>();
+  for (const file of files) {
+    const kind = detectKind(file);
+    if (kind !== 'file' && !(kind === 'images' && file.endsWith('/'))) continue;
+    const err = await stat(file).then(
+      () => undefined,
+      (e: NodeJS.ErrnoException) => e,
+    );
+    if (err?.code === 'ENOENT' || err?.code === 'ENOTDIR') missing.set(file, 'no such file');
+  }
+  return missing;
 }
 
 function parseSample(f: ClassifyFlags): SampleOptions | undefined {

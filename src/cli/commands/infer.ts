@@ -5,7 +5,8 @@ import { topK } from '../../engine/postprocess.js';
 import type { Engine, EngineInput } from '../../engine/types.js';
 import { InputError } from '../../errors.js';
 import { decodeFrames } from '../../operators/decodeFrames.js';
-import { readNpy, writeNpy } from '../../util/npy.js';
+import { type NpyArray, readNpy, writeNpy } from '../../util/npy.js';
+import { checkWritable } from '../../util/output-file.js';
 import { RESIZE_MODES, type ResizeMode } from '../../video/args.js';
 import { addEngineOptions, type EngineFlags, openEngineFromFlags } from '../engine-options.js';
 import { parseChoice, parsePositiveInt } from '../options.js';
@@ -39,10 +40,14 @@ export function registerInfer(program: Command): void {
     const resize = parseChoice(f.resize, '--resize', RESIZE_MODES);
     for (const file of f.input)
       if (!existsSync(file)) throw new InputError(`--input ${file}: no such file`, { input: file });
+    if (f.out) checkWritable(f.out, 'logits');
+    // Arrays are read and checked before the model loads: a broken or empty .npy costs nothing.
+    const arrays = new Map<string, NpyArray>();
+    for (const file of f.input) if (file.endsWith('.npy')) arrays.set(file, readImageArray(file));
     const engine = await openEngineFromFlags(f, program.opts().logLevel);
     try {
       const items: { name: string; input: EngineInput }[] = [];
-      for (const file of f.input) items.push(...(await readInputs(file, engine, resize)));
+      for (const file of f.input) items.push(...(await readInputs(file, arrays.get(file), engine, resize)));
       const C = engine.config.numClasses;
       const logits = new Float32Array(items.reduce((n, it) => n + it.input.count, 0) * C);
       // Each input file keeps its own batches, cut to the engine's max batch.
@@ -79,14 +84,22 @@ export function registerInfer(program: Command): void {
   });
 }
 
+/** A .npy of images: one image at least, along the first axis. */
+function readImageArray(file: string): NpyArray {
+  const a = readNpy(file);
+  if (a.shape.length > 1 && a.shape[0] === 0)
+    throw new InputError(`${file}: no images (shape [${a.shape.join(', ')}])`, { input: file });
+  return a;
+}
+
 async function readInputs(
   file: string,
+  a: NpyArray | undefined,
   engine: Engine,
   resize: ResizeMode,
 ): Promise<{ name: string; input: EngineInput }[]> {
   const S = engine.config.imageSize;
-  if (file.endsWith('.npy')) {
-    const a = readNpy(file);
+  if (a) {
     const [n, ...rest] = a.shape;
     if (a.dtype === 'uint8' && rest.join() === `${S},${S},3`)
       return [{ name: file, input: { kind: 'rgb', data: a.data as Uint8Array, count: n } }];

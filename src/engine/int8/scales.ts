@@ -47,6 +47,14 @@ export interface Int8Scales {
   weights?: Record<Int8Role, number[]>[];
 }
 
+/**
+ * Bounds on a scale (clip threshold / 127). A ViT's activations stay far inside float16's range
+ * (65504), so a threshold above that, a scale of 65504 / 127, means a broken or hostile file; a
+ * scale below 1e-30 would overflow float32 where kernels divide by it.
+ */
+export const MAX_SCALE = 65504 / 127;
+export const MIN_SCALE = 1e-30;
+
 /** Where `vitstream calibrate` puts scales by default: beside the weights file. */
 export function defaultScalesPath(weightsFile: string): string {
   return path.join(path.dirname(weightsFile), 'scales.json');
@@ -78,9 +86,10 @@ export function validateScales(raw: unknown, source: string, config?: ViTConfig)
       { input: source },
     );
   const checkRange = (r: Partial<ActivationRange> | undefined, where: string) => {
-    if (!r || !((r.scale ?? 0) > 0) || !Number.isFinite(r.scale))
+    const scale = r?.scale;
+    if (typeof scale !== 'number' || !(scale >= MIN_SCALE && scale <= MAX_SCALE))
       throw new ConfigError(
-        `${source}: ${where}: positive finite scale expected, got ${JSON.stringify(r?.scale)}`,
+        `${source}: ${where}: scale ${String(JSON.stringify(scale)).slice(0, 40)} is out of range (${MIN_SCALE} to ${MAX_SCALE} expected)`,
         { input: source },
       );
   };
@@ -101,12 +110,20 @@ export function validateScales(raw: unknown, source: string, config?: ViTConfig)
         fc2: config.hiddenSize,
       };
       s.weights.forEach((w, i) => {
-        for (const role of INT8_ROLES)
-          if (w?.[role]?.length !== want[role])
+        for (const role of INT8_ROLES) {
+          const values = w?.[role];
+          if (!Array.isArray(values) || values.length !== want[role])
             throw new ConfigError(
-              `${source}: block ${i} ${role} weight scales: ${want[role]} values expected, got ${w?.[role]?.length}`,
+              `${source}: block ${i} ${role} weight scales: ${want[role]} values expected, got ${Array.isArray(values) ? values.length : 'none'}`,
               { input: source },
             );
+          // Weight scales are column absmax / 127 and may be 0 for an all-zero column.
+          if (!values.every((v) => typeof v === 'number' && v >= 0 && v <= MAX_SCALE))
+            throw new ConfigError(
+              `${source}: block ${i} ${role} weight scales: values from 0 to ${MAX_SCALE} expected`,
+              { input: source },
+            );
+        }
       });
     }
   }

@@ -16,8 +16,16 @@ export type { TensorSource } from './source.js';
 export async function openTensorSource(file: string): Promise<TensorSource> {
   let size: number;
   try {
-    size = (await stat(file)).size;
+    const st = await stat(file);
+    // A device (/dev/zero) or a FIFO never ends: reading one as weights would never finish.
+    if (!st.isFile())
+      throw new WeightsFormatError(
+        `${file}: ${st.isDirectory() ? 'a folder' : 'not a regular file'}; expected a .npz or .safetensors checkpoint`,
+        { input: file },
+      );
+    size = st.size;
   } catch (e) {
+    if (e instanceof WeightsFormatError) throw e;
     throw new WeightsFormatError(`${file}: cannot open weights file (${(e as Error).message})`, {
       input: file,
       cause: e,

@@ -53,7 +53,7 @@ export async function openSafetensors(file: string): Promise<TensorSource> {
     for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
       if (name === '__metadata__') continue;
       const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-      const where = `tensor '${name}'`;
+      const where = `tensor '${name.length > 120 ? `${name.slice(0, 120)}…` : name}'`;
       if (
         typeof e !== 'object' ||
         e === null ||
@@ -64,9 +64,7 @@ export async function openSafetensors(file: string): Promise<TensorSource> {
         e.data_offsets.length !== 2 ||
         !e.data_offsets.every((d) => Number.isInteger(d) && d >= 0)
       )
-        fail(
-          `${where}: malformed header entry ${JSON.stringify(raw)} (dtype, shape and data_offsets expected)`,
-        );
+        fail(`${where}: malformed header entry ${describe(raw)} (dtype, shape and data_offsets expected)`);
       const shape = e.shape as number[];
       const [b, en] = e.data_offsets as number[];
       const bytesPer = DTYPES[e.dtype as string] ? DTYPE_BYTES[DTYPES[e.dtype as string]] : undefined;
@@ -83,6 +81,22 @@ export async function openSafetensors(file: string): Promise<TensorSource> {
     await fh.close();
     throw e;
   }
+}
+
+/**
+ * A header value for a message: its JSON cut to 120 characters. A hostile header can nest arrays
+ * deeper than JSON.stringify's stack allows: such a value is described, not printed.
+ */
+function describe(raw: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(raw);
+  } catch {
+    json = undefined;
+  }
+  if (json === undefined)
+    return Array.isArray(raw) ? 'a deeply nested array' : `a deeply nested ${typeof raw}`;
+  return json.length > 120 ? `${json.slice(0, 120)}…` : json;
 }
 
 class SafetensorsSource implements TensorSource {

@@ -144,9 +144,20 @@ describe('calibration forward pass', () => {
         attention: [att[0], { ...att[1], v: { scale: 0 } }, ...att.slice(2)],
       }),
     );
-    expect(() => readScales(file, config)).toThrow(
-      /block 1 attention v: positive finite scale expected, got 0/,
-    );
+    expect(() => readScales(file, config)).toThrow(/block 1 attention v: scale 0 is out of range/);
+    // Too large to come from calibration (issue #20 item 6), and not a number at all.
+    for (const scale of [1e308, 1000, -1, 'NaN', null]) {
+      writeFileSync(
+        file,
+        JSON.stringify({
+          ...byMethod.mse,
+          blocks: [{ ...byMethod.mse.blocks[0], fc2: { scale } }, ...byMethod.mse.blocks.slice(1)],
+        }),
+      );
+      expect(() => readScales(file, config)).toThrow(
+        /block 0 fc2: scale .* is out of range \(1e-30 to 515\.7/,
+      );
+    }
     // Files calibrated before attention ranges existed still load (mode 2 then keeps FP16 attention).
     writeFileSync(file, JSON.stringify({ ...byMethod.mse, attention: undefined }));
     expect(readScales(file, config).attention).toBeUndefined();
