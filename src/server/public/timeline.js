@@ -259,8 +259,16 @@ export function createTimeline(options = {}) {
       const x = xOf(t, w);
       const g = svg('g', { class: 'vt-tick', 'data-ms': t });
       g.append(svg('line', { x1: x, x2: x, y1: AXIS_Y, y2: AXIS_Y + 4 }));
-      const text = svg('text', { x, y: AXIS_Y + 16, 'text-anchor': 'middle' });
-      text.textContent = formatTime(t, mode, step);
+      const label = formatTime(t, mode, step);
+      // Labels at the ends are moved inwards so that none is cut by the edge (11 px digits are
+      // about 6.5 px wide).
+      const half = label.length * 3.3;
+      const text = svg('text', {
+        x: Math.min(Math.max(x, half), w - half).toFixed(2),
+        y: AXIS_Y + 16,
+        'text-anchor': 'middle',
+      });
+      text.textContent = label;
       g.append(text);
       axis.append(g);
     }
