@@ -64,7 +64,7 @@ function fileSection(f: ReportFile, n: number): string {
     .join('');
   const more =
     f.changesWithoutThumbnail > 0
-      ? `<p class="note">${f.changesWithoutThumbnail} more class change(s) without a thumbnail (at most ${f.thumbnails.length} are kept per file).</p>`
+      ? `<p class="note">${f.changesWithoutThumbnail} more class change(s) without a thumbnail: a report keeps the first few per file.</p>`
       : '';
   return `<section class="file" id="file-${n}" data-stream="${escapeHtml(f.id)}" data-status="${f.error ? 'failed' : 'ok'}">
 <h2 title="${escapeHtml(f.file)}">${escapeHtml(path.basename(f.file) || f.file)}</h2>

@@ -4,7 +4,8 @@
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-// Twenty colours that stay apart on light and dark backgrounds (Tableau 20 order, strong first).
+// Twenty colours that stay apart on light and dark backgrounds: Tableau 10 with its grey swapped
+// for cyan (a grey band reads as "nothing"), then the lighter Tableau 20 tones.
 const PALETTE = [
   '#4e79a7',
   '#f28e2b',
@@ -15,17 +16,17 @@ const PALETTE = [
   '#b07aa1',
   '#ff9da7',
   '#9c755f',
-  '#bab0ac',
-  '#1f77b4',
-  '#ff7f0e',
-  '#2ca02c',
-  '#d62728',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#7f7f7f',
-  '#bcbd22',
   '#17becf',
+  '#a0cbe8',
+  '#ffbe7d',
+  '#8cd17d',
+  '#b6992d',
+  '#f1ce63',
+  '#86bcb6',
+  '#d37295',
+  '#fabfd2',
+  '#d4a6c8',
+  '#79706e',
 ];
 
 /**
