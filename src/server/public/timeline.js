@@ -277,6 +277,7 @@ export function createTimeline(options = {}) {
     chart.setAttribute('aria-label', summaryText());
     drawLegend();
     drawFound();
+    if (hoverClientX !== undefined) tipAt(hoverClientX);
   }
 
   function summaryText() {
@@ -330,10 +331,17 @@ export function createTimeline(options = {}) {
         : `${filter}: ${mine.length} time${mine.length === 1 ? '' : 's'}, ${((s?.ms ?? 0) / 1000).toFixed(1)} s, first at ${formatTime(mine[0].start, mode)}`;
   }
 
+  // The pointer's last x on the page while it is over the plot: live redraws move the bands
+  // under a still pointer, so the tip is recomputed after each draw.
+  let hoverClientX;
   function showTip(ev) {
+    hoverClientX = ev.clientX;
+    tipAt(ev.clientX);
+  }
+  function tipAt(clientX) {
     const box = chart.getBoundingClientRect();
     const w = width();
-    const x = ((ev.clientX - box.left) / box.width) * w;
+    const x = ((clientX - box.left) / box.width) * w;
     const i = pointAt(points, timeOf(x, w));
     const b = i >= 0 ? bands.find((band) => band.first <= i && i <= band.last) : undefined;
     if (!b || timeOf(x, w) > b.end) {
@@ -344,15 +352,13 @@ export function createTimeline(options = {}) {
     tip.textContent = `${p.label} · ${formatScore(p.score)} · ${formatTime(p.time, mode, 100)}`;
     tip.dataset.label = p.label;
     tip.hidden = false;
-    const left = Math.min(
-      Math.max(0, ev.clientX - box.left - tip.offsetWidth / 2),
-      box.width - tip.offsetWidth,
-    );
+    const left = Math.min(Math.max(0, clientX - box.left - tip.offsetWidth / 2), box.width - tip.offsetWidth);
     tip.style.left = `${Math.max(0, left)}px`;
   }
   chart.addEventListener('pointermove', showTip);
   chart.addEventListener('pointerdown', showTip);
   chart.addEventListener('pointerleave', () => {
+    hoverClientX = undefined;
     tip.hidden = true;
   });
 
