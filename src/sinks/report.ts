@@ -72,7 +72,7 @@ export function openReport(file: string, options: ReportOptions = {}): RunReport
     }
     return s;
   };
-  const dropOldestPending = () => {
+  const dropOnePendingFrame = () => {
     for (const s of streams.values()) {
       const first = s.pending.keys().next();
       if (!first.done) {
@@ -90,7 +90,7 @@ export function openReport(file: string, options: ReportOptions = {}): RunReport
         // The top-1 class is not known yet: keep the pixels of every frame until its prediction
         // says whether the class changed there, unless this file's thumbnails are all taken.
         if (s.thumbnails.length >= maxThumbs) return;
-        if (pendingCount >= maxPending) dropOldestPending();
+        if (pendingCount >= maxPending) dropOnePendingFrame();
         s.pending.set(f.index, {
           rgb: rgb.slice(i * frameBytes, (i + 1) * frameBytes),
           width: f.width,
