@@ -214,7 +214,8 @@ export function createTimeline(options = {}) {
   function recompute() {
     bands = toBands(points, { gapMs: options.gapMs });
     if (mode === 'clock') {
-      const end = Math.max(now(), points.at(-1)?.time ?? 0);
+      // Up to the newest band's end, so the newest prediction is drawn at once.
+      const end = Math.max(now(), bands.at(-1)?.end ?? 0);
       domain = [Math.max(points[0]?.time ?? end - windowMs, end - windowMs), end];
     } else {
       const end = bands.at(-1)?.end ?? 1;

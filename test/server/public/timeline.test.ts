@@ -102,6 +102,38 @@ window.done = true;</script>`,
     return { page: p, errors };
   }
 
+  it('live (clock mode): keeps only the last windowMs of points, so memory stays bounded', async () => {
+    const p = await browser.newPage({ viewport: { width: 600, height: 200 } });
+    await p.setContent(
+      `<!doctype html><div id="slot"></div><script type="module">${readFileSync(path.join(PUBLIC, 'timeline.js'), 'utf8')}
+let now = 1_000_000;
+const t = createTimeline({ mode: 'clock', windowMs: 10_000, now: () => now });
+document.getElementById('slot').append(t.element);
+// 100 s of predictions at 5 per second, alternating class every 2 s, then one hostile label.
+for (let i = 0; i < 500; i++) {
+  now += 200;
+  t.add({ time: now, label: Math.floor(i / 10) % 2 ? 'dog' : 'cat', score: 0.5, index: Math.floor(i / 10) % 2 ? 5 : 3 });
+}
+now += 200;
+t.add({ time: now, label: '<img src=x onerror="window.owned=1">', score: 0.5 });
+t.redraw();
+window.done = true;</script>`,
+    );
+    await p.waitForFunction('window.done === true');
+    const counts = await p
+      .locator('.vt-band')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count'))));
+    // 10 s at 5 per second, plus the one point before the window whose band reaches into it.
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(51);
+    expect((await p.locator('.vt-chip').allTextContents()).sort()).toEqual([
+      '<img src=x onerror="window.owned=1">',
+      'cat',
+      'dog',
+    ]);
+    expect(await p.evaluate('window.owned')).toBeUndefined();
+    await p.close();
+  });
+
   for (const width of [1280, 375]) {
     it(`draws bands, an axis, a hover tip and a filter at ${width} px`, async () => {
       const { page: p, errors } = await page(width);
