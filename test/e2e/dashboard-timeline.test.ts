@@ -24,9 +24,10 @@ describe.skipIf(!haveChromium)('dashboard timeline, in Chromium', () => {
   beforeAll(async () => {
     ensureBuilt();
     serve = startCli(['serve', CLIP, ...model.args, '--realtime', '--loop', '--fps', '5', '--port', '0']);
-    url = (await serve.waitForStderr(/serving \d+ feed\(s\) on (http:\/\/[^ ]+\/)/))[1]!;
+    url = (await serve.waitForStderr(/serving \d+ feed\(s\) on (http:\/\/[^ ]+\/)/, 90_000))[1]!;
     browser = await launchChromium();
-  });
+    // Starting serve (model, ffmpeg) on a busy machine can take a while.
+  }, 120_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -140,7 +140,7 @@
         if (msg.thumbnail) s.thumbnail = msg.thumbnail;
         s.lastAt = Date.now();
         s.dirty = true;
-        timelineOf(s)?.add({ time: s.lastAt, ...msg.top?.[0] });
+        timelineOf(s)?.add({ time: msg.receivedAtMs ?? s.lastAt, ...msg.top?.[0] });
         break;
       }
       case 'stats':

@@ -61,10 +61,13 @@ export function toPoint(p) {
   return { time, label: top.label, score, ...(Number.isInteger(top.index) && { index: top.index }) };
 }
 
-/** The median gap between consecutive points (0 for fewer than two). */
+/** The median gap between consecutive points at different times (0 if there are none). */
 export function medianStep(points) {
   const gaps = [];
-  for (let i = 1; i < points.length; i++) gaps.push(points[i].time - points[i - 1].time);
+  for (let i = 1; i < points.length; i++) {
+    const gap = points[i].time - points[i - 1].time;
+    if (gap > 0) gaps.push(gap);
+  }
   if (gaps.length === 0) return 0;
   gaps.sort((a, b) => a - b);
   return gaps[Math.floor(gaps.length / 2)];
@@ -191,6 +194,10 @@ export function createTimeline(options = {}) {
   let filter = '';
   let domain = [0, 1];
   let drawQueued = false;
+  // Live points carry the server's clock (when the frame arrived there): the axis follows that
+  // clock, offset from this one as of the newest point, so a skewed clock cannot push them out.
+  let clockOffset = 0;
+  const pointsNow = () => now() + clockOffset;
 
   const root = html('div', 'vt-timeline');
   root.dataset.mode = mode;
@@ -215,7 +222,7 @@ export function createTimeline(options = {}) {
     bands = toBands(points, { gapMs: options.gapMs });
     if (mode === 'clock') {
       // Up to the newest band's end, so the newest prediction is drawn at once.
-      const end = Math.max(now(), bands.at(-1)?.end ?? 0);
+      const end = Math.max(pointsNow(), bands.at(-1)?.end ?? 0);
       domain = [Math.max(points[0]?.time ?? end - windowMs, end - windowMs), end];
     } else {
       const end = bands.at(-1)?.end ?? 1;
@@ -225,6 +232,7 @@ export function createTimeline(options = {}) {
 
   function draw() {
     drawQueued = false;
+    lastDrawAt = performance.now();
     recompute();
     const w = width();
     chart.setAttribute('width', String(w));
@@ -238,7 +246,7 @@ export function createTimeline(options = {}) {
     for (const b of bands) {
       const x0 = Math.max(PAD_X, xOf(b.start, w));
       const x1 = Math.min(w - PAD_X, xOf(b.end, w));
-      if (x1 <= PAD_X || x0 >= w - PAD_X) continue;
+      if (x1 < PAD_X || x0 > w - PAD_X) continue;
       const rect = svg('rect', {
         class: `vt-band${filter && b.label !== filter ? ' vt-dim' : ''}`,
         x: x0.toFixed(2),
@@ -363,10 +371,13 @@ export function createTimeline(options = {}) {
     tip.hidden = true;
   });
 
+  // A redraw walks every point kept (minutes of a 30 fps feed): live, at most four a second.
+  let lastDrawAt = -Infinity;
   function scheduleDraw() {
     if (drawQueued) return;
     drawQueued = true;
-    requestAnimationFrame(draw);
+    const wait = Math.max(0, lastDrawAt + 250 - performance.now());
+    setTimeout(() => requestAnimationFrame(draw), wait);
   }
 
   if (typeof ResizeObserver !== 'undefined') new ResizeObserver(scheduleDraw).observe(plot);
@@ -379,7 +390,7 @@ export function createTimeline(options = {}) {
 
   function prune() {
     if (mode !== 'clock') return;
-    const from = Math.max(now(), points.at(-1)?.time ?? 0) - windowMs;
+    const from = Math.max(pointsNow(), points.at(-1)?.time ?? 0) - windowMs;
     // Keep the last point before the window: its band reaches into it.
     let cut = 0;
     while (cut + 1 < points.length && points[cut + 1].time <= from) cut++;
@@ -403,6 +414,8 @@ export function createTimeline(options = {}) {
     add(p) {
       const point = toPoint(p);
       if (!point) return;
+      if (mode === 'clock' && point.time >= (points.at(-1)?.time ?? Number.NEGATIVE_INFINITY))
+        clockOffset = point.time - now();
       if (points.length > 0 && point.time < points.at(-1).time)
         points.splice(pointAt(points, point.time) + 1, 0, point);
       else points.push(point);

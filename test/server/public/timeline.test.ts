@@ -42,6 +42,15 @@ describe('timeline.js, pure parts', () => {
     ]);
   });
 
+  it('takes the step from distinct times: points arriving in bursts still make whole bands', () => {
+    // Pairs delivered in the same millisecond, 400 ms apart.
+    const burst = [0, 0, 400, 400, 800, 800].map((time, i) => ({ time, label: i < 4 ? 'a' : 'b', score: 1 }));
+    expect(T.toBands(burst).map((b) => [b.label, b.start, b.end])).toEqual([
+      ['a', 0, 800],
+      ['b', 800, 1200],
+    ]);
+  });
+
   it('accepts predictions as they come over the WebSocket or in JSONL, and refuses junk', () => {
     expect(T.toPoint({ ptsMs: 40, top: [{ label: 'cat', score: 0.5, index: 3 }] })).toEqual({
       time: 40,
@@ -107,7 +116,8 @@ window.done = true;</script>`,
     await p.setContent(
       `<!doctype html><div id="slot"></div><script type="module">${readFileSync(path.join(PUBLIC, 'timeline.js'), 'utf8')}
 let now = 1_000_000;
-const t = createTimeline({ mode: 'clock', windowMs: 10_000, now: () => now });
+// This browser's clock is an hour behind the server's, whose times the points carry.
+const t = createTimeline({ mode: 'clock', windowMs: 10_000, now: () => now - 3_600_000 });
 document.getElementById('slot').append(t.element);
 // 100 s of predictions at 5 per second, alternating class every 2 s, then one hostile label.
 for (let i = 0; i < 500; i++) {
