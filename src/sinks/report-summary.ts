@@ -23,11 +23,15 @@ export interface FileSummaryNumbers {
 /**
  * Frames, time covered and each top-1 class's share of it, by the timeline's own rule
  * (src/server/public/timeline.js toBands): a frame's class holds until the next frame, and the
- * last frame, or one before a gap of more than four median steps, holds for one median step.
+ * last frame, or one before a gap of more than four median steps, holds for one median step (the
+ * median of the gaps between distinct times).
  */
 export function summarizePoints(points: readonly ReportPoint[]): FileSummaryNumbers {
   const sorted = [...points].sort((a, b) => a.ptsMs - b.ptsMs);
-  const gaps = sorted.slice(1).map((p, i) => p.ptsMs - sorted[i]!.ptsMs);
+  const gaps = sorted
+    .slice(1)
+    .map((p, i) => p.ptsMs - sorted[i]!.ptsMs)
+    .filter((g) => g > 0);
   gaps.sort((a, b) => a - b);
   const step = gaps.length ? gaps[Math.floor(gaps.length / 2)]! : 0;
   const byLabel = new Map<string, ClassShare>();
