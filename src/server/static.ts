@@ -14,6 +14,8 @@ const FILES: Record<string, { file: string; contentType: string }> = {
   '/index.html': { file: 'index.html', contentType: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', contentType: 'text/javascript; charset=utf-8' },
   '/style.css': { file: 'style.css', contentType: 'text/css; charset=utf-8' },
+  '/timeline.js': { file: 'timeline.js', contentType: 'text/javascript; charset=utf-8' },
+  '/timeline.css': { file: 'timeline.css', contentType: 'text/css; charset=utf-8' },
   '/favicon.svg': { file: 'favicon.svg', contentType: 'image/svg+xml' },
 };
 

@@ -7,6 +7,7 @@ import { InputError } from '../../errors.js';
 import { classify } from '../../operators/classify.js';
 import type { SampleOptions } from '../../operators/sampleFrames.js';
 import { type FileFormat, openPredictionFile, openPredictionStream } from '../../sinks/file.js';
+import { openReport } from '../../sinks/report.js';
 import { isOneOf } from '../../util/one-of.js';
 import { formatTable } from '../../util/table.js';
 import { RESIZE_MODES, type ResizeMode } from '../../video/args.js';
@@ -23,6 +24,7 @@ interface ClassifyFlags extends EngineFlags {
   format?: string;
   topK: string;
   resize: string;
+  report?: string;
 }
 
 interface FileSummary {
@@ -45,7 +47,8 @@ export function registerClassify(program: Command): void {
     .option('--out <file>', 'write predictions here (.jsonl or .csv); default: JSONL on stdout')
     .option('--format <fmt>', 'jsonl or csv (default: from --out, else jsonl)')
     .option('--top-k <k>', 'classes per prediction', '5')
-    .option('--resize <mode>', 'squash, center-crop or letterbox', 'squash');
+    .option('--resize <mode>', 'squash, center-crop or letterbox', 'squash')
+    .option('--report <file>', 'also write a self-contained HTML report: timeline, thumbnails, summary');
   addEngineOptions(cmd).action(async (files: string[], f: ClassifyFlags) => {
     const sample = parseSample(f);
     const format = (f.format ?? (f.out?.endsWith('.csv') ? 'csv' : 'jsonl')) as FileFormat;
@@ -56,13 +59,16 @@ export function registerClassify(program: Command): void {
         input: '--resize',
       });
     const topK = parsePositiveInt(f.topK, '--top-k');
-    // Inputs and the output are checked before the model is loaded (or downloaded): a typo costs nothing.
+    // Inputs and the outputs are checked before the model is loaded (or downloaded): a typo costs nothing.
     const missing = await missingInputs(files);
     if (missing.size === files.length)
       throw new InputError(
         files.length === 1 ? `${files[0]}: no such file` : `no such files: ${files.join(', ')}`,
         { input: files[0] },
       );
+    const htmlReport = f.report
+      ? openReport(f.report, { title: `vitstream classify ${files.join(' ')}`, model: f.model })
+      : undefined;
     // The output is written beside its path and replaces it only when predictions were made.
     const sink = f.out ? openPredictionFile(f.out, format) : undefined;
     const engine = await openEngineFromFlags(f, program.opts().logLevel).catch(async (e: unknown) => {
@@ -118,7 +124,7 @@ export function registerClassify(program: Command): void {
           const s = summaries.get(src.id ?? '');
           if (s) s.error = e.message;
         },
-      }).pipe(classify(engine, { topK }));
+      }).pipe(classify(engine, { topK, onFrames: htmlReport?.onFrames }));
       const stdoutSink = !sink ? openStdoutSink(format) : undefined;
       await lastValueFrom(
         predictions.pipe(
@@ -129,12 +135,14 @@ export function registerClassify(program: Command): void {
             s.lastAt = Date.now();
             s.top1.set(p.top[0].label, (s.top1.get(p.top[0].label) ?? 0) + 1);
             board.update(p.streamId, s.frames);
+            htmlReport?.add(p);
           }),
           mergeMap((p) => from((sink ?? stdoutSink!).write(p)), 1),
         ),
         { defaultValue: undefined },
       );
       await (sink ?? stdoutSink!).close();
+      await htmlReport?.write([...summaries.values()]);
       completed = true;
       // The rate covers decoding, inference and writing, not the engine's teardown below.
       t1 = Date.now();

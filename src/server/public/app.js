@@ -11,6 +11,7 @@
     .filter(Boolean);
   const STALE_MS = 5000;
   const MAX_EVENTS = 100;
+  const TIMELINE_MS = 5 * 60_000;
 
   /** @type {Map<string, {prediction?: any, stats?: any, thumbnail?: string, dirty: boolean, lastAt: number, el?: HTMLElement}>} */
   const streams = new Map();
@@ -139,6 +140,7 @@
         if (msg.thumbnail) s.thumbnail = msg.thumbnail;
         s.lastAt = Date.now();
         s.dirty = true;
+        timelineOf(s)?.add({ time: msg.receivedAtMs ?? s.lastAt, ...msg.top?.[0] });
         break;
       }
       case 'stats':
@@ -162,6 +164,15 @@
         return;
     }
     scheduleRender();
+  }
+
+  // The last minutes of top-1 classes per stream (timeline.js); made with the first prediction and
+  // mounted into the card when the card exists.
+  function timelineOf(s) {
+    s.timeline ??= window.vitstreamTimeline?.createTimeline({ mode: 'clock', windowMs: TIMELINE_MS });
+    if (s.timeline && s.el && !s.timeline.element.isConnected)
+      s.el.querySelector('.timeline-slot')?.append(s.timeline.element);
+    return s.timeline;
   }
 
   function wants(id) {
@@ -237,6 +248,7 @@
       if (expected !== s.el) grid.insertBefore(s.el, expected);
       prev = s.el;
       if (s.dirty) updateCard(s);
+      timelineOf(s);
       s.dirty = false;
     }
   }
