@@ -73,7 +73,12 @@ export interface StreamControlOptions {
 export function createStreamControl(o: StreamControlOptions): StreamController {
   const logger = o.logger ?? silentLogger;
   const checkSource = o.checkSource ?? networkUrlsOnly;
-  const list = () => o.feeds.list().map(o.describe);
+  // Whatever `describe` shows, the input goes out without credentials.
+  const show = (s: ResolvedSource): StreamInfo => {
+    const info = o.describe(s);
+    return { ...info, input: redactCredentials(info.input) };
+  };
+  const list = () => o.feeds.list().map(show);
   const full = () => o.feeds.list().length >= o.maxStreams;
   const limitError = () =>
     new StreamLimitError(`this server runs at most ${o.maxStreams} streams: remove one first`, {
@@ -83,7 +88,7 @@ export function createStreamControl(o: StreamControlOptions): StreamController {
     list,
     get: (id) => {
       const s = o.feeds.list().find((x) => x.id === id);
-      return s && o.describe(s);
+      return s && show(s);
     },
     add: async (request) => {
       // Refused before anything slow (the source check may read the disk): a flood of adds stays cheap.
@@ -105,7 +110,7 @@ export function createStreamControl(o: StreamControlOptions): StreamController {
       };
       const s = o.feeds.add(source);
       logger.info({ stream: s.id, input: redactCredentials(s.input) }, 'stream added');
-      return o.describe(s);
+      return show(s);
     },
     remove: async (id) => {
       if (o.feeds.remove(id)) {
