@@ -6,6 +6,9 @@ import { ConfigError } from './errors.js';
 import { STREAM_ID_PATTERN, STREAM_ID_RULE } from './server/stream-id.js';
 import { RESIZE_MODES } from './video/args.js';
 
+/** Shortest token accepted from the flag, VITSTREAM_TOKEN or the config: shorter ones are guessed. */
+export const MIN_TOKEN_LENGTH = 8;
+export const SHORT_TOKEN = `tokens shorter than ${MIN_TOKEN_LENGTH} characters are too easy to guess`;
 /** Streams the server runs at once unless `server.maxStreams` / `--max-streams` says otherwise. */
 export const DEFAULT_MAX_STREAMS = 64;
 /** Reconnection attempts of a live feed unless `reconnect.maxRetries` says otherwise ('forever' to never give up). */
@@ -56,7 +59,7 @@ export const serveConfigSchema = z
       .object({
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8080),
-        token: z.string().min(8, 'tokens shorter than 8 characters are too easy to guess').optional(),
+        token: z.string().min(MIN_TOKEN_LENGTH, SHORT_TOKEN).optional(),
         allowedOrigins: z.array(z.string()).optional(),
         /** Host names the server answers to besides IP literals, localhost and the bound address. */
         allowedHosts: z.array(z.string()).optional(),

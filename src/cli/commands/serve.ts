@@ -5,7 +5,13 @@ import { type FeedSpec, runDashboardPipeline } from '../../../pipelines/dashboar
 import { feedInputProblem } from '../../../pipelines/startupFeeds.js';
 import type { ApiSourceCheck } from '../../../pipelines/streamControl.js';
 import { ConfigError, InputError } from '../../errors.js';
-import { parseServeConfig, readServeConfig, type ServeConfig } from '../../serve-config.js';
+import {
+  MIN_TOKEN_LENGTH,
+  parseServeConfig,
+  readServeConfig,
+  type ServeConfig,
+  SHORT_TOKEN,
+} from '../../serve-config.js';
 import { childProcesses } from '../../server/processStats.js';
 import { createServer } from '../../server/server.js';
 import { createLogger } from '../../util/logger.js';
@@ -343,6 +349,11 @@ function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
         ? ('forever' as const)
         : nonNegativeCount(f.maxRetries, '--max-retries');
   const envToken = process.env.VITSTREAM_TOKEN;
+  // The flag and the environment by the same rule as the config file, each error naming where the token came from.
+  if (f.token !== undefined && f.token.length < MIN_TOKEN_LENGTH)
+    throw new InputError(`--token: ${SHORT_TOKEN}`, { input: '--token' });
+  if (f.token === undefined && envToken !== undefined && envToken.length < MIN_TOKEN_LENGTH)
+    throw new InputError(`VITSTREAM_TOKEN: ${SHORT_TOKEN}`, { input: 'VITSTREAM_TOKEN' });
   const fps = f.fps === undefined ? undefined : Number(f.fps);
   if (fps !== undefined && !(fps > 0))
     throw new InputError(`--fps: expected a positive number, got "${f.fps}"`, { input: '--fps' });
