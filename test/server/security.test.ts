@@ -385,6 +385,7 @@ describe('fuzz: hostile stream requests (issue #20)', () => {
             ),
           ),
         () => JSON.stringify({ id: pick(strings), url: `rtsp://cam/${Math.floor(rnd() * 1e6)}` }),
+        () => JSON.stringify({ id: `f${Math.floor(rnd() * 1e6)}`, [pick(['path', 'url'])]: pick(strings) }),
         () => JSON.stringify(values()),
         () => '{"id": "a", "url": ',
         () => '[]'.repeat(10),
@@ -405,7 +406,8 @@ describe('fuzz: hostile stream requests (issue #20)', () => {
       const r = i % 3 === 2 ? await request('DELETE', `/streams/${pathOf(pick(strings))}`) : await post(body);
       expect([200, 201, 400, 404, 405, 409, 413, 429]).toContain(r.status);
       if (r.status === 201) ok++;
-      if (i % 10 === 0) {
+      // Every tenth body also over WebSocket (those over maxPayload would close the socket: tested elsewhere).
+      if (i % 10 === 0 && body.length < 60_000) {
         let parsed: unknown;
         try {
           parsed = JSON.parse(body);
