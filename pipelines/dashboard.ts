@@ -145,7 +145,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
         else if (ev.type === 'ended' && ev.reason !== 'unsubscribed')
           states.set(ev.streamId, ev.reason === 'error' ? 'error' : 'ended');
         if (removed.has(ev.streamId)) return;
-        if (ev.type === 'error') failures.set(ev.streamId, ev.error.message);
+        if (ev.type === 'error') failures.set(ev.streamId, redactCredentials(ev.error.message));
         else if (ev.type === 'recovered') failures.delete(ev.streamId);
         logSourceEvent(logger, ev);
         server.stats.sourceEvent(ev);

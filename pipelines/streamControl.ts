@@ -26,7 +26,7 @@ export interface CheckedSource {
 export type ApiSourceCheck = (body: { url?: string; path?: string }) => Promise<CheckedSource>;
 
 /** Schemes the built-in check lets through: network streams only (no file:, pipe:, concat:, data:...). */
-const URL_SCHEMES = ['rtsp', 'rtsps', 'rtmp', 'rtmps', 'http', 'https', 'srt', 'udp'];
+const URL_SCHEMES = ['rtsp', 'rtsps', 'rtmp', 'rtmps', 'http', 'https', 'srt'];
 
 /**
  * The check used when no source policy is given: URLs of network schemes only, no local paths at all
