@@ -162,11 +162,9 @@ export type ServerMessageType = ServerMessage['type'];
 const streamId = z.string().refine(isStreamId, { message: `not a stream id (${STREAM_ID_RULE})` });
 const streamList = z
   .array(
-    z
-      .string()
-      .refine((s) => s === ALL_STREAMS || isStreamId(s), {
-        message: `not a stream id or "*" (${STREAM_ID_RULE})`,
-      }),
+    z.string().refine((s) => s === ALL_STREAMS || isStreamId(s), {
+      message: `not a stream id or "*" (${STREAM_ID_RULE})`,
+    }),
   )
   .min(1)
   .max(MAX_STREAMS_PER_MESSAGE);
