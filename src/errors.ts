@@ -40,5 +40,5 @@ export class StreamNotFoundError extends VitstreamError {}
 export class StreamConflictError extends VitstreamError {}
 /** A stream request beyond a limit (the number of streams). */
 export class StreamLimitError extends VitstreamError {}
-/** A stream source offered over the API that the source policy refuses (scheme, path outside the media roots...). */
+/** A stream source offered over the API that the server's source policy refuses. */
 export class SourceRefusedError extends VitstreamError {}
