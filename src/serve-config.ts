@@ -9,6 +9,22 @@ import { RESIZE_MODES } from './video/args.js';
 /** Shortest token accepted from the flag, VITSTREAM_TOKEN or the config: shorter ones are guessed. */
 export const MIN_TOKEN_LENGTH = 8;
 export const SHORT_TOKEN = `tokens shorter than ${MIN_TOKEN_LENGTH} characters are too easy to guess`;
+const ORIGIN_EXPECTED =
+  'expected an origin such as https://cams.example.com[:port] (scheme and host, no path), or *';
+
+/** A web origin as browsers send it in `Origin` (http or https, no path), or '*'. */
+function isOrigin(s: string): boolean {
+  if (s === '*') return true;
+  try {
+    const u = new URL(s);
+    return (
+      (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === s.replace(/\/+$/, '').toLowerCase()
+    );
+  } catch {
+    return false;
+  }
+}
+
 /** Streams the server runs at once unless `server.maxStreams` / `--max-streams` says otherwise. */
 export const DEFAULT_MAX_STREAMS = 64;
 /** Reconnection attempts of a live feed unless `reconnect.maxRetries` says otherwise ('forever' to never give up). */
@@ -60,7 +76,7 @@ export const serveConfigSchema = z
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8080),
         token: z.string().min(MIN_TOKEN_LENGTH, SHORT_TOKEN).optional(),
-        allowedOrigins: z.array(z.string()).optional(),
+        allowedOrigins: z.array(z.string().refine(isOrigin, ORIGIN_EXPECTED)).optional(),
         /** Host names the server answers to besides IP literals, localhost and the bound address. */
         allowedHosts: z.array(z.string()).optional(),
         /** Folders whose files and sub-folders the stream API may open; none: no local paths over the API. */

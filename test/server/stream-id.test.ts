@@ -62,6 +62,14 @@ describe('serve config: safety keys', () => {
     });
   });
 
+  it('takes origins as browsers send them, refusing a bare host or a path', () => {
+    const origins = (o: string[]) =>
+      parseServeConfig({ streams: [], server: { allowedOrigins: o } }).server.allowedOrigins;
+    expect(origins(['https://cams.example.com', 'http://10.0.0.2:8080', '*'])).toHaveLength(3);
+    for (const bad of ['cams.example.com', 'https://cams.example.com/dash', 'ftp://x'])
+      expect(() => origins([bad])).toThrow(/expected an origin/);
+  });
+
   it('keeps format for the config but refuses it over the API', () => {
     expect(parseServeConfig({ streams: [{ path: '/dev/video0', format: 'v4l2' }] }).streams[0]!.format).toBe(
       'v4l2',
