@@ -21,7 +21,8 @@ import {
 } from './protocol.js';
 import type { StreamController } from './streams.js';
 import { handleControlMessage } from './streamsWs.js';
-import { type RgbImage, thumbnailDataUrl } from './thumbnail.js';
+import { type SubscriptionRules, subscribe, unsubscribe } from './subscriptions.js';
+import { ThumbnailRate, type ThumbnailSource } from './thumbnail.js';
 import { admitUpgrade } from './upgrade.js';
 
 export interface HubOptions extends AccessRules {
@@ -66,8 +67,7 @@ export interface HubOptions extends AccessRules {
   logger?: Logger;
 }
 
-/** A thumbnail for a prediction: the classified RGB frame (encoded here) or a ready data URL. */
-export type ThumbnailSource = RgbImage | { dataUrl: string };
+export type { ThumbnailSource };
 
 export interface PublishOptions {
   thumbnail?: ThumbnailSource;
@@ -92,15 +92,14 @@ export class Hub {
   private readonly wss: WebSocketServer;
   private readonly channels = new Map<WebSocket, ClientChannel>();
   private readonly knownStreams = new Set<string>();
-  private readonly lastThumbnailAt = new Map<string, number>();
+  private readonly thumbnails: ThumbnailRate;
   private readonly history: EventHistory;
+  private readonly subscriptionRules: SubscriptionRules;
   /** The event count when each client connected: events for every client after it, it has had. */
   private readonly joinedAt = new WeakMap<ClientChannel, number>();
   private readonly logger: Logger;
   private readonly path: string;
   private readonly heartbeatMs: number;
-  private readonly thumbSize: number;
-  private readonly thumbIntervalMs: number;
   private readonly timers: NodeJS.Timeout[] = [];
   private nextId = 1;
   private closing: Promise<void> | undefined;
@@ -110,11 +109,14 @@ export class Hub {
   constructor(private readonly options: HubOptions) {
     this.logger = options.logger ?? silentLogger;
     this.history = new EventHistory(options.eventHistory ?? 100);
+    this.subscriptionRules = {
+      max: options.maxSubscriptions ?? MAX_SUBSCRIPTIONS_PER_CLIENT,
+      history: this.history,
+      metrics: options.metrics,
+    };
     this.path = options.path ?? '/ws';
     this.heartbeatMs = options.heartbeatMs ?? 30_000;
-    this.thumbSize = options.thumbnail?.size ?? 64;
-    const fps = options.thumbnail?.fps ?? 2;
-    this.thumbIntervalMs = fps > 0 ? 1000 / fps : 0;
+    this.thumbnails = new ThumbnailRate(options.thumbnail?.size ?? 64, options.thumbnail?.fps ?? 2);
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -178,7 +180,7 @@ export class Hub {
 
   /** Forgets a stream removed at run time: clients get the new `streams` list. */
   removeStream(id: string): void {
-    this.lastThumbnailAt.delete(id);
+    this.thumbnails.forget(id);
     this.history.forget(id);
     if (this.knownStreams.delete(id)) this.broadcast({ type: 'streams', streams: this.streams });
   }
@@ -188,8 +190,7 @@ export class Hub {
    * per-stream rate allows it. Lets the pipeline skip copying pixels it would throw away.
    */
   wantsThumbnail(streamId: string): boolean {
-    const last = this.lastThumbnailAt.get(streamId);
-    if (last !== undefined && performance.now() - last < this.thumbIntervalMs) return false;
+    if (!this.thumbnails.due(streamId)) return false;
     for (const c of this.channels.values()) if (c.wants(streamId)) return true;
     return false;
   }
@@ -216,9 +217,7 @@ export class Hub {
     };
     if (options.thumbnail && this.wantsThumbnail(streamId)) {
       try {
-        const t = options.thumbnail;
-        message.thumbnail = 'dataUrl' in t ? t.dataUrl : thumbnailDataUrl(t, this.thumbSize);
-        this.lastThumbnailAt.set(streamId, performance.now());
+        message.thumbnail = this.thumbnails.take(streamId, options.thumbnail);
       } catch (err) {
         this.logger.warn({ err, streamId }, 'thumbnail skipped');
       }
@@ -388,34 +387,21 @@ export class Hub {
     channel: ClientChannel,
     message: ClientMessage,
     reply: (m: ServerMessage) => void,
-    fail: (message: string, status?: number) => void,
+    fail: (message: string, status: number) => void,
   ): void {
     switch (message.type) {
-      case 'subscribe': {
-        // The limit is on what a client holds in all, not per message: many small messages add up too.
-        const max = this.options.maxSubscriptions ?? MAX_SUBSCRIPTIONS_PER_CLIENT;
-        const after = channel.subscriptionCount + channel.countNew(message.streams);
-        if (after > max) {
-          this.options.metrics.refused.inc({ reason: 'subscriptions' });
-          fail(
-            `subscribe: ${after} subscriptions would exceed this server's limit of ${max} per client: subscribe to "*" for every stream`,
-            429,
-          );
-          break;
-        }
-        // Events of streams this subscription adds, which the client has not had yet.
-        const joined = this.joinedAt.get(channel) ?? 0;
-        const had = (e: { seq: number; streamId?: string }) =>
-          e.streamId === undefined ? e.seq >= joined || channel.hasSubscriptions : channel.wants(e.streamId);
-        const unseen = this.history.unseen(had);
-        const added = channel.subscribe(message.streams);
-        reply(subscribed(channel, { added }));
-        for (const e of unseen)
-          if (e.streamId === undefined || channel.wants(e.streamId)) channel.send(e.data, 'event');
+      case 'subscribe':
+        subscribe(
+          channel,
+          message.streams,
+          this.joinedAt.get(channel) ?? 0,
+          this.subscriptionRules,
+          reply,
+          fail,
+        );
         break;
-      }
       case 'unsubscribe':
-        reply(subscribed(channel, { removed: channel.unsubscribe(message.streams) }));
+        unsubscribe(channel, message.streams, reply);
         break;
       case 'ping':
         reply(message.id === undefined ? { type: 'pong' } : { type: 'pong', id: message.id });
@@ -439,16 +425,6 @@ export class Hub {
       c.ws.ping();
     }
   }
-}
-
-/** A `subscribed` reply: what changed and the count, never the whole list (it can be long). */
-function subscribed(channel: ClientChannel, change: { added?: string[]; removed?: string[] }): ServerMessage {
-  return {
-    type: 'subscribed',
-    ...change,
-    count: channel.subscriptionCount,
-    all: channel.all,
-  };
 }
 
 function isoTime(ms: number): string {
