@@ -25,6 +25,12 @@ const SERVING = /serving \d+ feed\(s\) on (http:\/\/[^ ]+\/) \(dashboard\), (ws:
 /** Printed when serve made its own token (no --token): the dashboard URL carrying it. */
 const TOKEN_URL = /no --token given: open the dashboard at (http:\/\/\S+\/)\?token=([A-Za-z0-9_-]{20,})\n/;
 const TOKEN = 'e2e-serve-token';
+/**
+ * How long serve may take to start (model load, batching measured on the engine): generous, since on a
+ * busy machine (the suite beside other work) it took over the helper's default 30 s. Waits end on the
+ * line itself, or at once if serve exits.
+ */
+const STARTUP_MS = 150_000;
 
 interface Message {
   type: string;
@@ -55,7 +61,7 @@ function subscribeAll(wsUrl: string) {
   return { ws, messages, closed, predictions, stats };
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+async function until(what: string, cond: () => boolean, timeoutMs = STARTUP_MS): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -87,11 +93,11 @@ let proc: CliProcess | undefined;
 beforeAll(() => ensureBuilt());
 afterEach(() => proc?.kill());
 
-describe('vitstream serve', () => {
+describe('vitstream serve', { timeout: 2 * STARTUP_MS }, () => {
   it('a file played as live with --exit-when-done: predictions and stats over WebSocket, then a clean exit', async () => {
     const clip = sharedPath('media', 'person_signing_640x480.mkv');
     proc = startCli(['serve', clip, ...model.args, '--realtime', '--exit-when-done', '--port', '0']);
-    const [, , wsUrl] = await proc.waitForStderr(SERVING);
+    const [, , wsUrl] = await proc.waitForStderr(SERVING, STARTUP_MS);
     // No --token: serve made one and printed the dashboard URL with it; without it the socket is refused.
     const [, dashboard, token] = await proc.waitForStderr(TOKEN_URL);
     expect(wsUrl!.startsWith(dashboard!.replace(/^http/, 'ws'))).toBe(true);
@@ -138,7 +144,7 @@ describe('vitstream serve', () => {
         '--token',
         TOKEN,
       ]);
-      const [, , wsUrl] = await proc.waitForStderr(SERVING);
+      const [, , wsUrl] = await proc.waitForStderr(SERVING, STARTUP_MS);
       expect(proc.stderr()).not.toMatch(TOKEN_URL);
       const client = subscribeAll(`${wsUrl}?token=${TOKEN}`);
       const [{ code }] = await Promise.all([proc.exited, client.closed]);
@@ -237,7 +243,7 @@ describe('vitstream serve', () => {
       '0',
       '--no-auth',
     ]);
-    const [, httpUrl, wsUrl] = await proc.waitForStderr(SERVING);
+    const [, httpUrl, wsUrl] = await proc.waitForStderr(SERVING, STARTUP_MS);
     await proc.waitForStderr(/--no-auth: anyone who can reach the port may use the server/);
     const client = subscribeAll(wsUrl!);
     await until(
