@@ -32,4 +32,13 @@ export class OutputClosedError extends VitstreamError {}
 export class FfmpegNotFoundError extends VitstreamError {}
 /** A video source that cannot be opened or decoded. */
 export class VideoSourceError extends VitstreamError {}
+/** A run-time stream request (HTTP /streams, WebSocket add-stream) of the wrong shape: unknown keys, a bad id or value. */
+export class StreamRequestError extends VitstreamError {}
+/** A stream request naming a stream that does not exist. */
+export class StreamNotFoundError extends VitstreamError {}
+/** A stream request whose id is already taken. */
+export class StreamConflictError extends VitstreamError {}
+/** A stream request beyond a limit (the number of streams). */
+export class StreamLimitError extends VitstreamError {}
+/** A stream source offered over the API that the server's source policy refuses. */
 export class SourceRefusedError extends VitstreamError {}
