@@ -3,7 +3,7 @@ import { type Subscription, tap } from 'rxjs';
 import type { Engine } from '../src/engine/types.js';
 import { type BatchingChoice, chooseBatching, measureBatchLatency } from '../src/operators/autoBatch.js';
 import { classify } from '../src/operators/classify.js';
-import type { DropPolicy } from '../src/operators/decodeFrames.js';
+import type { DropPolicy } from '../src/video/decodeFrames.js';
 import type { BackoffOptions } from '../src/operators/reconnect.js';
 import type { SampleOptions } from '../src/operators/sampleFrames.js';
 import { parseStreamRequest } from '../src/serve-config.js';

@@ -11,11 +11,11 @@ import {
   takeUntil,
 } from 'rxjs';
 import { batchFrames } from '../src/operators/batchFrames.js';
-import type { DropPolicy } from '../src/operators/decodeFrames.js';
+import type { DropPolicy } from '../src/video/decodeFrames.js';
 import { type SampleOptions, sampleFrames } from '../src/operators/sampleFrames.js';
 import type { SourceEvent } from '../src/video/events.js';
 import type { Frame, FrameBatch } from '../src/video/frame.js';
-import { type LiveOptions, openSource } from '../src/video/live.js';
+import { type LiveOptions, openSource } from './liveSource.js';
 import { type ResolvedSource, resolveSource, type VideoSource } from '../src/video/source.js';
 
 export interface LiveFeedsOptions extends Omit<LiveOptions, 'onEvent' | 'maxUnreleased'> {

@@ -21,7 +21,7 @@ export { type BatchOptions, batchFrames } from './operators/batchFrames.js';
 // Predictions out
 export { type ClassifyOptions, classify } from './operators/classify.js';
 // Video in
-export { type DecodeOptions, type DropPolicy, decodeFrames } from './operators/decodeFrames.js';
+export { type DecodeOptions, type DropPolicy, decodeFrames } from './video/decodeFrames.js';
 export { reconnect } from './operators/reconnect.js';
 export { type SampleOptions, sampleFrames } from './operators/sampleFrames.js';
 export type { Prediction, TopClass } from './predictions.js';
@@ -31,5 +31,5 @@ export { openPredictionFile, openPredictionStream } from './sinks/file.js';
 export type { SourceEvent } from './video/events.js';
 export { resolveFfmpeg } from './video/ffmpeg.js';
 export type { Frame, FrameBatch, FrameInfo } from './video/frame.js';
-export { openSource } from './video/live.js';
+export { openSource } from '../pipelines/liveSource.js';
 export type { VideoSource } from './video/source.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VideoSourceError } from '../errors.js';
-import { decodeFrames } from '../operators/decodeFrames.js';
+import { decodeFrames } from '../video/decodeFrames.js';
 import { packageRoot } from '../util/paths.js';
 import { resolveFfmpeg } from '../video/ffmpeg.js';
 

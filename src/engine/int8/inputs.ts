@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../../errors.js';
-import { decodeFrames } from '../../operators/decodeFrames.js';
+import { decodeFrames } from '../../video/decodeFrames.js';
 import { readNpy } from '../../util/npy.js';
 import type { ViTConfig } from '../config.js';
 

@@ -1,11 +1,11 @@
 import { defer, map, type Observable } from 'rxjs';
-import { VideoSourceError } from '../errors.js';
-import { type DecodeOptions, decodeFrames } from '../operators/decodeFrames.js';
-import { type BackoffOptions, reconnect } from '../operators/reconnect.js';
-import type { Frame } from './frame.js';
-import { resolveSource, type VideoSource } from './source.js';
-import { signalGroup } from './spawn.js';
-import { watchdog } from './watchdog.js';
+import { VideoSourceError } from '../src/errors.js';
+import { type BackoffOptions, reconnect } from '../src/operators/reconnect.js';
+import { watchdog } from '../src/operators/watchdog.js';
+import { type DecodeOptions, decodeFrames } from '../src/video/decodeFrames.js';
+import type { Frame } from '../src/video/frame.js';
+import { resolveSource, type VideoSource } from '../src/video/source.js';
+import { signalGroup } from '../src/video/spawn.js';
 
 export interface LiveOptions extends DecodeOptions {
   /** Reconnect delays for live sources (defaults: 500 ms doubling to 30 s, forever). */

@@ -1,11 +1,11 @@
 import type { Subscription } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openSource } from '../../pipelines/liveSource.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { PipelineStats } from '../../src/server/stats.js';
 import type { SourceEvent } from '../../src/video/events.js';
-import { openSource } from '../../src/video/live.js';
-import { ffmpegChildren, TempDir, waitFor } from './media.js';
-import { startMjpegServer } from './mjpegServer.js';
+import { ffmpegChildren, TempDir, waitFor } from '../video/media.js';
+import { startMjpegServer } from '../video/mjpegServer.js';
 
 const tmp = new TempDir();
 afterAll(() => tmp.dispose());

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeFrames } from '../../src/operators/decodeFrames.js';
+import { decodeFrames } from '../../src/video/decodeFrames.js';
 import type { SourceEvent } from '../../src/video/events.js';
 import type { Frame } from '../../src/video/frame.js';
-import { makeClip, TempDir } from '../video/media.js';
+import { makeClip, TempDir } from './media.js';
 
 const tmp = new TempDir();
 let clip: string;
