@@ -11,12 +11,12 @@ import {
   takeUntil,
 } from 'rxjs';
 import { batchFrames } from '../src/operators/batchFrames.js';
-import type { DropPolicy } from '../src/video/decodeFrames.js';
 import { type SampleOptions, sampleFrames } from '../src/operators/sampleFrames.js';
+import type { DropPolicy } from '../src/video/decodeFrames.js';
 import type { SourceEvent } from '../src/video/events.js';
 import type { Frame, FrameBatch } from '../src/video/frame.js';
-import { type LiveOptions, openSource } from './liveSource.js';
 import { type ResolvedSource, resolveSource, type VideoSource } from '../src/video/source.js';
+import { type LiveOptions, openSource } from './liveSource.js';
 
 export interface LiveFeedsOptions extends Omit<LiveOptions, 'onEvent' | 'maxUnreleased'> {
   sample?: SampleOptions;

@@ -3,6 +3,7 @@
 export { runDashboardPipeline } from '../pipelines/dashboard.js';
 export { fileBatch } from '../pipelines/fileBatch.js';
 export { liveFeeds } from '../pipelines/liveFeeds.js';
+export { openSource } from '../pipelines/liveSource.js';
 export { parseViTConfig, readViTConfigFile, type ViTConfig, vitDims } from './engine/config.js';
 export { type GpuContext, listAdapters, openGpu } from './engine/gpu.js';
 // Engine
@@ -20,16 +21,15 @@ export * from './models/index.js';
 export { type BatchOptions, batchFrames } from './operators/batchFrames.js';
 // Predictions out
 export { type ClassifyOptions, classify } from './operators/classify.js';
-// Video in
-export { type DecodeOptions, type DropPolicy, decodeFrames } from './video/decodeFrames.js';
 export { reconnect } from './operators/reconnect.js';
 export { type SampleOptions, sampleFrames } from './operators/sampleFrames.js';
 export type { Prediction, TopClass } from './predictions.js';
 export { parseServeConfig, readServeConfig, type ServeConfig } from './serve-config.js';
 export * from './server/index.js';
 export { openPredictionFile, openPredictionStream } from './sinks/file.js';
+// Video in
+export { type DecodeOptions, type DropPolicy, decodeFrames } from './video/decodeFrames.js';
 export type { SourceEvent } from './video/events.js';
 export { resolveFfmpeg } from './video/ffmpeg.js';
 export type { Frame, FrameBatch, FrameInfo } from './video/frame.js';
-export { openSource } from '../pipelines/liveSource.js';
 export type { VideoSource } from './video/source.js';

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VideoSourceError } from '../errors.js';
-import { decodeFrames } from '../video/decodeFrames.js';
 import { packageRoot } from '../util/paths.js';
+import { decodeFrames } from '../video/decodeFrames.js';
 import { resolveFfmpeg } from '../video/ffmpeg.js';
 
 /** The shared clip the benchmark upscales: VITSTREAM_SHARED/media/bottles_640x360.mp4, or ../shared beside the checkout. */

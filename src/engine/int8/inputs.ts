@@ -1,8 +1,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../../errors.js';
-import { decodeFrames } from '../../video/decodeFrames.js';
 import { readNpy } from '../../util/npy.js';
+import { decodeFrames } from '../../video/decodeFrames.js';
 import type { ViTConfig } from '../config.js';
 
 /** What a folder may hold for calibration; anything else in it (READMEs, licences) is skipped. */
