@@ -4,28 +4,24 @@ import type { Engine } from '../src/engine/types.js';
 import { type BatchingChoice, chooseBatching, measureBatchLatency } from '../src/operators/autoBatch.js';
 import { classify } from '../src/operators/classify.js';
 import type { BackoffOptions } from '../src/operators/reconnect.js';
-import type { SampleOptions } from '../src/operators/sampleFrames.js';
 import { parseStreamRequest } from '../src/serve-config.js';
 import type { StreamInfo } from '../src/server/protocol.js';
 import type { VitstreamServer } from '../src/server/server.js';
 import { type StreamController, StreamRequestError } from '../src/server/streams.js';
 import { type Logger, silentLogger } from '../src/util/logger.js';
 import type { ResizeMode } from '../src/video/args.js';
-import type { DropPolicy } from '../src/video/decodeFrames.js';
 import type { SourceEvent } from '../src/video/events.js';
 import { probeMedia } from '../src/video/probe.js';
-import { detectKind, type ResolvedSource, resolveSource, type VideoSource } from '../src/video/source.js';
+import { detectKind, type ResolvedSource, resolveSource } from '../src/video/source.js';
 import { type FeedSource, liveFeeds } from './liveFeeds.js';
 
-export interface FeedSpec extends VideoSource {
-  sample?: SampleOptions;
-  policy?: DropPolicy;
-}
+/** The same thing as liveFeeds' FeedSource: a source plus its sampling and drop policy. */
+export type { FeedSource as FeedSpec } from './liveFeeds.js';
 
 export interface DashboardPipelineOptions {
   engine: Engine;
   server: VitstreamServer;
-  feeds: FeedSpec[];
+  feeds: FeedSource[];
   maxBatch?: number;
   maxDelayMs?: number;
   resize?: ResizeMode;
@@ -344,7 +340,7 @@ export async function validateStreamRequest(request: unknown): Promise<FeedSourc
 
 /** A feed's own frame rate (probed for files, `assumeFps` for cameras and URLs) and what it delivers after sampling. */
 export async function feedFps(
-  feed: FeedSpec,
+  feed: FeedSource,
   assumeFps = 30,
 ): Promise<{ source: number; delivered: number }> {
   const input = feed.url ?? feed.path;
@@ -363,7 +359,7 @@ export async function feedFps(
  */
 export async function autoBatching(
   engine: Engine,
-  feeds: FeedSpec[],
+  feeds: FeedSource[],
   logger: Logger = silentLogger,
 ): Promise<BatchingChoice & { latency: { size: number; ms: number }[] }> {
   const rates = await Promise.all(feeds.map((f) => feedFps(f)));
