@@ -10,6 +10,7 @@ import {
   Subject,
   takeUntil,
 } from 'rxjs';
+import { FeedRegistryError } from '../src/errors.js';
 import { batchFrames } from '../src/operators/batchFrames.js';
 import { type SampleOptions, sampleFrames } from '../src/operators/sampleFrames.js';
 import type { DropPolicy } from '../src/video/decodeFrames.js';
@@ -57,7 +58,7 @@ export interface LiveFeeds {
   batches: Observable<FrameBatch>;
   /** started / stats / error / stalled / reconnecting / recovered / ended, added / removed, for every source. */
   events: Observable<FeedEvent>;
-  /** Starts another source now (or at subscription); throws a RangeError if its id is taken. */
+  /** Starts another source now (or at subscription); throws a FeedRegistryError if its id is taken or every feed has ended. */
   add(source: string | FeedSource): ResolvedSource;
   /** Stops a source: its ffmpeg is killed and its buffers freed. False if no such id. */
   remove(id: string): boolean;
@@ -115,11 +116,17 @@ export function liveFeeds(sources: (string | FeedSource)[], options: LiveFeedsOp
   };
 
   const add = (s: string | FeedSource): ResolvedSource => {
-    if (ended) throw new RangeError('liveFeeds: every feed has ended; no more can be added');
+    if (ended) throw new FeedRegistryError('liveFeeds: every feed has ended; no more can be added', 'closed');
     const spec: FeedSource = typeof s === 'string' ? { path: s } : s;
     const source = resolveSource(spec, entries.size);
     if (entries.has(source.id))
-      throw new RangeError(`liveFeeds: a stream with id "${source.id}" already exists`);
+      throw new FeedRegistryError(
+        `liveFeeds: a stream with id "${source.id}" already exists`,
+        'duplicate-id',
+        {
+          input: source.id,
+        },
+      );
     const entry: Entry = { source, spec, stop: new Subject<void>() };
     entries.set(source.id, entry);
     events.next({ type: 'added', streamId: source.id, atMs: Date.now(), source });

@@ -32,3 +32,15 @@ export class OutputClosedError extends VitstreamError {}
 export class FfmpegNotFoundError extends VitstreamError {}
 /** A video source that cannot be opened or decoded. */
 export class VideoSourceError extends VitstreamError {}
+/** A library function or operator called with an option out of its range; `input` names the option. */
+export class OptionError extends VitstreamError {}
+/** A feed registry (liveFeeds) refusing a feed: its id is taken, or every feed has ended. */
+export class FeedRegistryError extends VitstreamError {
+  constructor(
+    message: string,
+    readonly reason: 'duplicate-id' | 'closed',
+    options?: { input?: string },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,4 +1,5 @@
 import { type MonoTypeOperatorFunction, Observable } from 'rxjs';
+import { OptionError } from '../errors.js';
 import type { Frame } from '../video/frame.js';
 
 export type SampleOptions = { every: number } | { fps: number };
@@ -15,12 +16,15 @@ export function sampleFrames(
   const every = 'every' in options ? options.every : undefined;
   const fps = 'fps' in options ? options.fps : undefined;
   if (every !== undefined && fps !== undefined)
-    throw new RangeError('sampleFrames: give every or fps, not both');
+    throw new OptionError('sampleFrames: give every or fps, not both', { input: 'every' });
   if (every === undefined && fps === undefined)
-    throw new RangeError('sampleFrames: give every (keep every n-th frame) or fps (frames per second)');
+    throw new OptionError('sampleFrames: give every (keep every n-th frame) or fps (frames per second)', {
+      input: 'every',
+    });
   if (every !== undefined && !(Number.isInteger(every) && every >= 1))
-    throw new RangeError(`sampleFrames: every must be an integer >= 1, got ${every}`);
-  if (fps !== undefined && !(fps > 0)) throw new RangeError(`sampleFrames: fps must be > 0, got ${fps}`);
+    throw new OptionError(`sampleFrames: every must be an integer >= 1, got ${every}`, { input: 'every' });
+  if (fps !== undefined && !(fps > 0))
+    throw new OptionError(`sampleFrames: fps must be > 0, got ${fps}`, { input: 'fps' });
   const periodMs = fps ? 1000 / fps : 0;
   // Frame times are in ms with sub-ms rounding; allow a small slack so 30 fps -> 10 fps keeps every 3rd frame.
   const slack = periodMs * 0.01;
