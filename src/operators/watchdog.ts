@@ -78,8 +78,14 @@ export function watchdog<T>(input: string, options: WatchdogOptions = {}): MonoT
         next: (v) => {
           const first = lastAt === undefined;
           lastAt = now();
-          // Switching from the first-frame limit to the gap limit: the pending timer may be for the wrong length.
-          if (first && timer === undefined && gapMs > 0) arm(gapMs);
+          // Switching from the first-frame limit to the gap limit: the pending timer is for the
+          // first-frame length, which may be longer, so start the gap's own. Later values only move
+          // lastAt; the timer re-arms itself lazily when it fires.
+          if (first) {
+            if (timer) clearTimeout(timer);
+            timer = undefined;
+            if (gapMs > 0) arm(gapMs);
+          }
           subscriber.next(v);
         },
         error: (e) => {
