@@ -80,12 +80,14 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
           height,
           ...(frame.file !== undefined && { file: frame.file }),
         });
-        frame.release?.();
         if (c.infos.length === 1) {
           c.oldestAt = at;
           arm(at);
         }
         if (c.infos.length === maxBatch) emitCurrent();
+        // Last: a release may hand us the source's next frame at once (decodeFrames' flow control
+        // does), and that frame must find a full batch already gone, not one more slot past its end.
+        frame.release?.();
       };
 
       const ensureBuffer = (): boolean => {
