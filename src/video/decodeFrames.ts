@@ -11,6 +11,7 @@ import { type DropPolicy, FlowControl } from './flowControl.js';
 import type { Frame } from './frame.js';
 import { FrameAssembler } from './frameAssembler.js';
 import { FrameClock } from './frameClock.js';
+import { FrameSampler, type SampleOptions } from './frameSampler.js';
 import { ImageFiles } from './imageFiles.js';
 import { PooledFrame } from './pooledFrame.js';
 import { resolveSource, type VideoSource } from './source.js';
@@ -36,6 +37,14 @@ export interface DecodeOptions {
   policy?: DropPolicy;
   /** Live sources: frames kept waiting for the consumer before the policy drops one (default 1). */
   maxQueued?: number;
+  /**
+   * Keep only these frames (every Nth, or at most fps per second of stream time), decided before
+   * flow control: a burst (an HLS segment arrives at once) is thinned to the frames wanted before
+   * the drop policy looks at it, so the policy never drops a wanted frame for an unwanted one.
+   */
+  sample?: SampleOptions;
+  /** Told of each frame `sample` left out (already counted in `frames`, never emitted). */
+  onSkip?: (frame: Frame) => void;
   /** Error out, after the frames that did decode, when a file exits cleanly but ffmpeg reported decode errors (default true). */
   strict?: boolean;
   /** Delay between SIGTERM and SIGKILL when stopping ffmpeg (default 2000 ms). */
@@ -76,6 +85,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       Number.isFinite(maxUnreleased) ? maxUnreleased + maxQueued + 2 : 16,
     );
     const clock = new FrameClock(src.live);
+    const sampler = options.sample && new FrameSampler(options.sample);
     let ffmpeg: FfmpegProcess | undefined;
     let images: ImageFiles | undefined;
     let decoded = 0;
@@ -127,6 +137,11 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
           onRelease,
         );
         frame.file = images?.fileAt(ptsMs);
+        if (sampler && !sampler.keep(frame)) {
+          options.onSkip?.(frame);
+          frame.release();
+          return;
+        }
         flow.offer(frame);
       },
     );

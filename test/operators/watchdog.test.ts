@@ -63,4 +63,24 @@ describe('watchdog', () => {
     expect(done.error()).toBeUndefined();
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it('activity (frames sampled out upstream) counts as life, the first one included', () => {
+    const source = new Subject<number>();
+    const activity = new Subject<void>();
+    let error: unknown;
+    source
+      .pipe(watchdog<number>('cam', { firstFrameTimeoutMs: 1000, noFrameTimeoutMs: 300, activity }))
+      .subscribe({
+        error: (e) => {
+          error = e;
+        },
+      });
+    for (let t = 0; t < 10; t++) {
+      vi.advanceTimersByTime(250);
+      activity.next();
+    }
+    expect(error).toBeUndefined();
+    vi.advanceTimersByTime(300);
+    expect(error).toMatchObject({ kind: 'no-frame' });
+  });
 });

@@ -77,6 +77,39 @@ describe('live flow control', () => {
     expect(ended.dropped).toBe(35);
   });
 
+  it('sample: a burst is thinned to the wanted frames before the drop policy, so none of them is dropped', async () => {
+    const got: number[] = [];
+    const skipped: number[] = [];
+    const events: SourceEvent[] = [];
+    const held: Frame[] = [];
+    await new Promise<void>((resolve, reject) => {
+      decodeFrames(
+        { path: clip, live: true },
+        {
+          size: 8,
+          maxUnreleased: 3,
+          maxQueued: 1,
+          policy: 'drop-oldest',
+          sample: { every: 10 },
+          onSkip: (f) => skipped.push(f.index),
+          statsIntervalMs: 10,
+          onEvent: (e) => onEvent(e, events, held),
+        },
+      ).subscribe({
+        next: (f) => {
+          got.push(f.index);
+          held.push(f);
+        },
+        error: reject,
+        complete: resolve,
+      });
+    });
+    expect(got).toEqual([0, 10, 20, 30]);
+    expect(skipped).toHaveLength(36);
+    const ended = events.find((e) => e.type === 'ended') as Extract<SourceEvent, { type: 'ended' }>;
+    expect([ended.frames, ended.dropped]).toEqual([40, 0]);
+  });
+
   it('a file (not live) loses nothing with the same consumer', async () => {
     const got: number[] = [];
     const held: Frame[] = [];
