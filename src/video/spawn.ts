@@ -69,6 +69,15 @@ function findSetpriv(pathEnv: string): string[] {
 }
 
 /**
+ * `bin args` behind deathGuard's prefix, as one argv. An ffmpeg that cannot run stays bare, so
+ * that Node reports it ('error', ENOENT) rather than setpriv's exit code and message, which would
+ * read like a missing source.
+ */
+export function guarded(bin: string, args: string[]): string[] {
+  return [...(onPath(bin) ? deathGuard() : []), bin, ...args];
+}
+
+/**
  * Spawns ffmpeg with stdout/stderr piped; stdin is piped only when a stream (or our own stdin)
  * feeds it. ffmpeg dies with this process where setpriv is available (see deathGuard).
  */
@@ -78,10 +87,7 @@ export function spawnFfmpeg(
   stdin?: Readable,
   options: SpawnFfmpegOptions = {},
 ): ChildProcess {
-  // An ffmpeg that cannot run is spawned bare, so that Node reports it ('error', ENOENT) rather
-  // than setpriv's exit code and message, which would read like a missing source.
-  const guard = options.dieWithParent === false || !onPath(bin) ? [] : deathGuard();
-  const [file, ...argv] = [...guard, bin, ...args];
+  const [file, ...argv] = options.dieWithParent === false ? [bin, ...args] : guarded(bin, args);
   const child = spawn(file, argv, {
     stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     windowsHide: true,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deathGuard } from '../../src/video/spawn.js';
-import { ensureBuilt, repoRoot } from '../helpers/cli.js';
+import { cifarModel, ensureBuilt, repoRoot, startCli } from '../helpers/cli.js';
 import { TempDir, waitFor } from './media.js';
 
 // Issue #20 item 5: `kill -9` of serve or classify must not leave ffmpeg behind. The feed is a
@@ -125,5 +125,34 @@ describe.runIf(process.platform === 'linux')('ffmpeg dies with its parent (kill 
         for (const left of ffmpegsNaming(marker)) process.kill(left, 'SIGKILL');
       }
     }, 120_000);
+  }
+
+  // The same through the CLI itself: `kill -9` of a running classify or serve.
+  for (const command of ['classify', 'serve'] as const) {
+    it(`vitstream ${command}: kill -9 leaves no ffmpeg behind`, async () => {
+      const marker = `pdeathsig-cli-${command}-${process.pid}`;
+      const url = `http://127.0.0.1:${port}/${marker}${command === 'classify' ? '.mp4' : ''}`;
+      // serve's feed gets long timeouts through a config file: with the default 10 s read timeout
+      // ffmpeg would end on its own and the test would prove nothing.
+      const config = tmp.file(`${marker}.json`);
+      writeFileSync(config, JSON.stringify({ streams: [{ url, timeoutMs: 300_000, firstFrameTimeoutMs: 300_000 }] }));
+      const args = command === 'classify' ? ['classify', url] : ['serve', '--config', config, '--port', '0'];
+      const cli = startCli([...args, ...cifarModel().args]);
+      try {
+        const up = await waitFor(
+          () => ffmpegsNaming(marker).length === 1 || cli.child.exitCode !== null,
+          90_000,
+        );
+        expect(up && cli.child.exitCode === null, cli.stderr()).toBe(true);
+        const [pid] = ffmpegsNaming(marker);
+        cli.kill();
+        await cli.exited;
+        expect(await waitFor(() => !running(pid as number), 30_000)).toBe(true);
+        expect(ffmpegsNaming(marker)).toEqual([]);
+      } finally {
+        cli.kill();
+        for (const left of ffmpegsNaming(marker)) process.kill(left, 'SIGKILL');
+      }
+    }, 180_000);
   }
 });
