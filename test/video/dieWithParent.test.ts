@@ -135,7 +135,10 @@ describe.runIf(process.platform === 'linux')('ffmpeg dies with its parent (kill 
       // serve's feed gets long timeouts through a config file: with the default 10 s read timeout
       // ffmpeg would end on its own and the test would prove nothing.
       const config = tmp.file(`${marker}.json`);
-      writeFileSync(config, JSON.stringify({ streams: [{ url, timeoutMs: 300_000, firstFrameTimeoutMs: 300_000 }] }));
+      writeFileSync(
+        config,
+        JSON.stringify({ streams: [{ url, timeoutMs: 300_000, firstFrameTimeoutMs: 300_000 }] }),
+      );
       const args = command === 'classify' ? ['classify', url] : ['serve', '--config', config, '--port', '0'];
       const cli = startCli([...args, ...cifarModel().args]);
       try {
