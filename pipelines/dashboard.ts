@@ -1,7 +1,6 @@
 import { type Subscription, tap } from 'rxjs';
 import type { Engine } from '../src/engine/types.js';
 import { classify } from '../src/operators/classify.js';
-import type { DropPolicy } from '../src/operators/decodeFrames.js';
 import type { BackoffOptions } from '../src/operators/reconnect.js';
 import type { SampleOptions } from '../src/operators/sampleFrames.js';
 import type { StreamInfo } from '../src/server/protocol.js';
@@ -15,15 +14,13 @@ import { type ResolvedSource, resolveSource, type VideoSource } from '../src/vid
 import { type FeedSource, liveFeeds } from './liveFeeds.js';
 import { type ApiSourceCheck, createStreamControl } from './streamControl.js';
 
-export interface FeedSpec extends VideoSource {
-  sample?: SampleOptions;
-  policy?: DropPolicy;
-}
+/** The same thing as liveFeeds' FeedSource: a source plus its sampling and drop policy. */
+export type { FeedSource as FeedSpec } from './liveFeeds.js';
 
 export interface DashboardPipelineOptions {
   engine: Engine;
   server: VitstreamServer;
-  feeds: FeedSpec[];
+  feeds: FeedSource[];
   maxBatch?: number;
   maxDelayMs?: number;
   resize?: ResizeMode;

@@ -42,3 +42,15 @@ export class StreamConflictError extends VitstreamError {}
 export class StreamLimitError extends VitstreamError {}
 /** A stream source offered over the API that the server's source policy refuses. */
 export class SourceRefusedError extends VitstreamError {}
+/** A library function or operator called with an option out of its range; `input` names the option. */
+export class OptionError extends VitstreamError {}
+/** A feed registry (liveFeeds) refusing a feed: its id is taken, or every feed has ended. */
+export class FeedRegistryError extends VitstreamError {
+  constructor(
+    message: string,
+    readonly reason: 'duplicate-id' | 'closed',
+    options?: { input?: string },
+  ) {
+    super(message, options);
+  }
+}
