@@ -32,3 +32,5 @@ export class OutputClosedError extends VitstreamError {}
 export class FfmpegNotFoundError extends VitstreamError {}
 /** A video source that cannot be opened or decoded. */
 export class VideoSourceError extends VitstreamError {}
+/** The NATS cluster: unreachable server, missing job, malformed message or id. */
+export class ClusterError extends VitstreamError {}
