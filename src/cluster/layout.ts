@@ -103,26 +103,33 @@ export interface Buckets {
   leases: KV;
 }
 
-/** The KV buckets; heartbeats and leases expire `ttlMs` after their last renewal. */
+/**
+ * The KV buckets; heartbeats and leases expire their TTL after their last renewal. A bucket's TTL is
+ * fixed when it is made, so a worker that states TTLs sets them on existing buckets too (the last
+ * worker started wins: give all workers the same --heartbeat and --lease-ttl).
+ */
 export async function openBuckets(
   nc: NatsConnection,
   o: { workerTtlMs?: number; leaseTtlMs?: number } = {},
 ): Promise<Buckets> {
   const kvm = new Kvm(nc);
+  const withTtl = async (name: string, ttlMs: number | undefined, storage: StorageType) => {
+    const kv = await kvm.create(name, { history: 1, ttl: ttlMs ?? DEFAULT_TTL_MS, storage });
+    if (ttlMs !== undefined && (await kv.status()).ttl !== ttlMs) {
+      const jsm = await jetstreamManager(nc);
+      const stream = `KV_${name}`;
+      const info = await jsm.streams.info(stream);
+      await jsm.streams.update(stream, { ...info.config, max_age: nanos(ttlMs) });
+    }
+    return kv;
+  };
   return {
     jobs: await kvm.create(BUCKETS.jobs, { history: 1, storage: StorageType.File }),
-    workers: await kvm.create(BUCKETS.workers, {
-      history: 1,
-      ttl: o.workerTtlMs ?? 10_000,
-      storage: StorageType.Memory,
-    }),
+    workers: await withTtl(BUCKETS.workers, o.workerTtlMs, StorageType.Memory),
     feeds: await kvm.create(BUCKETS.feeds, { history: 1, storage: StorageType.File }),
-    leases: await kvm.create(BUCKETS.leases, {
-      history: 1,
-      ttl: o.leaseTtlMs ?? 10_000,
-      storage: StorageType.File,
-    }),
+    leases: await withTtl(BUCKETS.leases, o.leaseTtlMs, StorageType.File),
   };
 }
 
+const DEFAULT_TTL_MS = 10_000;
 const isNotFound = (e: unknown) => /not found/i.test((e as Error).message);
