@@ -119,7 +119,13 @@ export async function openBuckets(
       const jsm = await jetstreamManager(nc);
       const stream = `KV_${name}`;
       const info = await jsm.streams.info(stream);
-      await jsm.streams.update(stream, { ...info.config, max_age: nanos(ttlMs) });
+      // The duplicate window may not exceed the age limit.
+      const window = Math.min(ttlMs, 120_000);
+      await jsm.streams.update(stream, {
+        ...info.config,
+        max_age: nanos(ttlMs),
+        duplicate_window: nanos(window),
+      });
     }
     return kv;
   };

@@ -6,7 +6,7 @@ import { chooseGpus, listPciGpus, type PciGpu, pinEnvironment } from '../../clus
 import { checkToken } from '../../cluster/subjects.js';
 import { startWorker } from '../../cluster/worker.js';
 import { listAdapters } from '../../engine/gpu.js';
-import { InputError } from '../../errors.js';
+import { ClusterError, InputError, VitstreamError } from '../../errors.js';
 import { createLogger, type Logger } from '../../util/logger.js';
 import { addEngineOptions, type EngineFlags, openEngineFromFlags } from '../engine-options.js';
 import { addNatsOptions, type NatsFlags, natsOptions } from '../nats-options.js';
@@ -96,6 +96,13 @@ export function registerWorker(program: Command): void {
       heartbeatMs,
       leaseTtlMs,
       logger,
+    }).catch(async (e: unknown) => {
+      await engine.close();
+      await closeNats(nc);
+      // The server refused a stream, consumer or bucket: one line, not a client stack.
+      throw e instanceof VitstreamError
+        ? e
+        : new ClusterError(`NATS ${redact(f.nats)}: ${(e as Error).message}`, { input: '--nats', cause: e });
     });
     process.stderr.write(
       `vitstream worker ${id}: ready on ${redact(f.nats)} (model ${f.model}, ${engine.backend} ${engine.precision}, gpu ${gpu}, adapter ${adapter})\n`,

@@ -1,0 +1,117 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type CliProcess, cifarModel, ensureBuilt, runCli, startCli } from '../helpers/cli.js';
+import { sharedPath } from '../helpers/shared.js';
+import { hasNatsServer, type NatsServer, startNatsServer } from './nats-server.js';
+
+// Live feeds leased to workers through KV with a TTL: a dead worker's feed moves to another.
+
+const model = cifarModel();
+
+describe.skipIf(!hasNatsServer)('vitstream feeds (leases over NATS KV)', () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  const workers: CliProcess[] = [];
+  const LEASE_TTL_S = 3;
+  const startWorker = async (id: string) => {
+    const w = startCli([
+      'worker',
+      '--nats',
+      server.url,
+      '--backend',
+      'cpu',
+      ...model.args,
+      '--id',
+      id,
+      '--lease-ttl',
+      String(LEASE_TTL_S),
+      '--heartbeat',
+      '1',
+    ]);
+    workers.push(w);
+    await w.waitForStderr(/ready on/, 60_000);
+    return w;
+  };
+
+  beforeAll(() => ensureBuilt());
+  afterEach(async () => {
+    for (const w of workers.splice(0)) w.kill();
+    await nc?.close();
+    await server?.stop();
+  });
+
+  it('a worker killed (SIGKILL): its feed resumes on another worker within the lease TTL and one scan', async () => {
+    server = await startNatsServer();
+    nc = await server.connect();
+    // Who publishes on the feed's subject, in arrival order.
+    const senders: { worker: string; at: number }[] = [];
+    const waiters: (() => void)[] = [];
+    const sub = nc.subscribe('vitstream.live.cam-1');
+    void (async () => {
+      for await (const m of sub) {
+        senders.push({ worker: m.json<{ worker: string }>().worker, at: Date.now() });
+        for (const w of waiters.splice(0)) w();
+      }
+    })();
+    const firstFrom = (worker: string, ms: number) =>
+      new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`no prediction from ${worker} within ${ms} ms: ${JSON.stringify(senders.slice(-3))}`),
+            ),
+          ms,
+        );
+        const check = () => {
+          const hit = senders.find((s) => s.worker === worker);
+          if (hit) {
+            clearTimeout(timer);
+            resolve(hit.at);
+          } else waiters.push(check);
+        };
+        check();
+      });
+
+    const add = await runCli([
+      'feeds',
+      'add',
+      'cam-1',
+      sharedPath('media', 'street_bikes_640x272.mp4'),
+      '--loop',
+      '--every',
+      '5',
+      '--nats',
+      server.url,
+    ]);
+    expect(add.code, add.stderr).toBe(0);
+    const a = await startWorker('worker-a');
+    await firstFrom('worker-a', 60_000);
+    // B starts while A holds the lease: it waits.
+    await startWorker('worker-b');
+    const list = await runCli(['feeds', 'list', '--nats', server.url]);
+    expect(list.stdout).toMatch(/^cam-1\t.*street_bikes.*\tworker-a \(gpu default/m);
+    const killedAt = Date.now();
+    a.kill();
+    await a.exited;
+    const resumedAt = await firstFrom('worker-b', 60_000);
+    // Take-over bound: the lease TTL plus one scan (TTL/3), plus B's decoder start; 15 s is the documented default bound.
+    expect(resumedAt - killedAt).toBeLessThan(15_000);
+    const after = await runCli(['feeds', 'list', '--nats', server.url]);
+    expect(after.stdout).toMatch(/^cam-1\t.*\tworker-b /m);
+    sub.unsubscribe();
+  }, 180_000);
+
+  it('feed ids are checked before they become subjects; removing an unknown feed is one clear line', async () => {
+    server = await startNatsServer();
+    nc = await server.connect();
+    for (const bad of ['a.b', 'x>', '*', 'sp ace', 'z'.repeat(65)]) {
+      const r = await runCli(['feeds', 'add', bad, 'rtsp://cam/1', '--nats', server.url]);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/feed id: expected 1-64 letters, digits/);
+    }
+    const r = await runCli(['feeds', 'remove', 'nope', '--nats', server.url]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^vitstream: feed nope: no such feed\n$/);
+  }, 60_000);
+});
