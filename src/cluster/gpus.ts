@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ClusterError } from '../errors.js';
 
@@ -74,4 +74,32 @@ export function chooseGpus(arg: string | undefined, gpus: PciGpu[]): GpuChoice {
       { input: '--gpu' },
     );
   return gpus.length > 1 ? { kind: 'one', gpu: gpus[i]! } : { kind: 'default' };
+}
+
+/**
+ * Where the Vulkan loader looks for implicit layers (its documented search path, user dirs left
+ * out): the device-select layer must be in one of them for pinning to work.
+ */
+export function findDeviceSelectLayer(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dataDirs = (env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':');
+  const dirs = [
+    ...(env.VK_ADD_IMPLICIT_LAYER_PATH ?? '').split(':'),
+    '/etc/vulkan/implicit_layer.d',
+    ...dataDirs.map((d) => path.join(d, 'vulkan/implicit_layer.d')),
+  ].filter(Boolean);
+  for (const dir of dirs) {
+    const f = path.join(dir, 'VkLayer_MESA_device_select.json');
+    if (existsSync(f)) return f;
+  }
+  return undefined;
+}
+
+/** Pinning one of several GPUs without the layer would silently run every worker on GPU 0: refuse instead. */
+/** `layer`: the layer's manifest, null for none, undefined to look for it. */
+export function requirePinning(choice: GpuChoice, layer?: string | null): void {
+  if (choice.kind === 'default' || (layer === undefined ? findDeviceSelectLayer() : layer)) return;
+  throw new ClusterError(
+    "--gpu: choosing one of several GPUs needs Mesa's Vulkan device-select layer (VkLayer_MESA_device_select.json, package mesa-vulkan-drivers): Dawn opens the first adapter of a name, and identical cards share one",
+    { input: '--gpu' },
+  );
 }

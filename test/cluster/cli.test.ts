@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { chooseGpus, listPciGpus, type PciGpu, pinEnvironment } from '../../src/cluster/gpus.js';
+import {
+  chooseGpus,
+  listPciGpus,
+  type PciGpu,
+  pinEnvironment,
+  requirePinning,
+} from '../../src/cluster/gpus.js';
 import { cifarModel, ensureBuilt, runCli } from '../helpers/cli.js';
 
 const model = cifarModel();
@@ -27,6 +33,14 @@ describe('--gpu N|all', () => {
       expect(() => chooseGpus('1', gpus)).toThrow(/--gpu 1: this machine has (one adapter|1 GPU)/);
     }
     expect(() => chooseGpus('x', [])).toThrow(/--gpu: expected a GPU index or "all"/);
+  });
+  it("refuses to pin one of several GPUs without Mesa's device-select layer (every worker would run on GPU 0)", () => {
+    const gpus = [card(0), card(1)];
+    expect(() => requirePinning(chooseGpus('1', gpus), null)).toThrow(/device-select layer/);
+    expect(() =>
+      requirePinning(chooseGpus('all', gpus), '/usr/share/vulkan/implicit_layer.d/x.json'),
+    ).not.toThrow();
+    expect(() => requirePinning(chooseGpus('all', [card(0)]), null)).not.toThrow();
   });
   it('reads no GPU from a sysfs that is not there', () => {
     expect(listPciGpus('/nonexistent')).toEqual([]);

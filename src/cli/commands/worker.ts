@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import type { Command } from 'commander';
 import { closeNats, connectNats, redact } from '../../cluster/connect.js';
-import { chooseGpus, listPciGpus, type PciGpu, pinEnvironment } from '../../cluster/gpus.js';
+import { chooseGpus, listPciGpus, type PciGpu, pinEnvironment, requirePinning } from '../../cluster/gpus.js';
 import { checkToken } from '../../cluster/subjects.js';
 import { startWorker } from '../../cluster/worker.js';
 import { listAdapters } from '../../engine/gpu.js';
@@ -54,6 +54,7 @@ export function registerWorker(program: Command): void {
     const maxDeliver = parsePositiveInt(f.maxDeliver, '--max-deliver');
     const gpus = f.backend === 'cpu' ? [] : listPciGpus();
     const choice = chooseGpus(f.gpu, gpus);
+    requirePinning(choice);
     const logLevel = (program.opts().logLevel as string | undefined) ?? 'info';
     const logger = createLogger('vitstream worker', logLevel);
     const baseId = checkToken(
