@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { type CliProcess, cifarModel, ensureBuilt, runCli, startCli } from '../helpers/cli.js';
 import { sharedPath } from '../helpers/shared.js';
 import { hasNatsServer, type NatsServer, startNatsServer } from './nats-server.js';
@@ -90,6 +91,34 @@ describe.skipIf(!hasNatsServer)('vitstream feeds (leases over NATS KV)', () => {
     await startWorker('worker-b');
     const list = await runCli(['feeds', 'list', '--nats', server.url]);
     expect(list.stdout).toMatch(/^cam-1\t.*street_bikes.*\tworker-a \(gpu default/m);
+    // serve --nats: the hub fed from the cluster, no engine; its clients see the feed and who runs it.
+    const serve = startCli(['serve', '--nats', server.url, '--port', '0']);
+    workers.push(serve);
+    const [, wsUrl] = await serve.waitForStderr(
+      /on http:\/\/[^ ]+ \(dashboard\), (ws:\/\/[^ ]+) \(WebSocket\)/,
+      30_000,
+    );
+    const client = new WebSocket(wsUrl!);
+    const seen: { type: string; streamId?: string; kind?: string; worker?: string }[] = [];
+    const arrived: (() => void)[] = [];
+    client.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as (typeof seen)[number];
+      seen.push(msg);
+      if (msg.type === 'hello') client.send(JSON.stringify({ type: 'subscribe', streams: ['*'] }));
+      for (const f of arrived.splice(0)) f();
+    });
+    const clientSees = (what: string, ok: (m: (typeof seen)[number]) => boolean, ms: number) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`client: no ${what} within ${ms} ms`)), ms);
+        const check = () => {
+          if (seen.some(ok)) {
+            clearTimeout(timer);
+            resolve();
+          } else arrived.push(check);
+        };
+        check();
+      });
+    await clientSees('prediction of cam-1', (m) => m.type === 'prediction' && m.streamId === 'cam-1', 30_000);
     const killedAt = Date.now();
     a.kill();
     await a.exited;
@@ -98,6 +127,12 @@ describe.skipIf(!hasNatsServer)('vitstream feeds (leases over NATS KV)', () => {
     expect(resumedAt - killedAt).toBeLessThan(15_000);
     const after = await runCli(['feeds', 'list', '--nats', server.url]);
     expect(after.stdout).toMatch(/^cam-1\t.*\tworker-b /m);
+    await clientSees(
+      'owner event for worker-b',
+      (m) => m.type === 'event' && m.kind === 'owner' && m.streamId === 'cam-1' && m.worker === 'worker-b',
+      30_000,
+    );
+    client.close();
     sub.unsubscribe();
   }, 180_000);
 
