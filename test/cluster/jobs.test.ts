@@ -156,6 +156,28 @@ describe.skipIf(!hasNatsServer)('vitstream worker / submit / results (file jobs 
     expect(info.state.subjects?.[`vitstream.pred.${job}.f00000`]).toBe(expectedFrames(file));
   }, 240_000);
 
+  it('nats-server killed and restarted mid-job (file storage): the worker reconnects, nothing is lost or doubled', async () => {
+    await freshServer();
+    const files = [clip('bottles_640x360.mp4'), clip('street_bikes_640x272.mp4')];
+    const first = new Promise<void>((resolve) => {
+      const sub = nc.subscribe('vitstream.pred.>', { max: 1 });
+      void (async () => {
+        for await (const _ of sub) resolve();
+      })();
+    });
+    const w = await startWorker('--ack-wait', '5');
+    const job = await submit(files);
+    await bounded(first, 60_000, 'first prediction');
+    await server.restart();
+    const out = path.join(tmp, 'job4.jsonl');
+    const r = await runCli(['results', job, '--nats', server.url, '--follow', '--out', out], {
+      timeoutMs: 150_000,
+    });
+    expect(r.code, `${r.stderr}\n${w.stderr().slice(-3000)}`).toBe(0);
+    const byFile = framesByFile(readJsonl(out));
+    for (const f of files) expect(byFile.get(f)?.length, f).toBe(expectedFrames(f));
+  }, 240_000);
+
   it('a poison file goes to the dead letter with its reason after --max-deliver attempts; the other file finishes', async () => {
     await freshServer();
     const poison = path.join(tmp, 'not-a-video.mp4');

@@ -10,6 +10,8 @@ export const hasNatsServer = spawnSync('nats-server', ['--version'], { encoding:
 export interface NatsServer {
   url: string;
   connect(): Promise<NatsConnection>;
+  /** SIGKILL, then the same port and store again (a crash and restart); resolves when it accepts clients. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -19,9 +21,41 @@ export interface NatsServer {
  */
 export async function startNatsServer(timeoutMs = 20_000): Promise<NatsServer> {
   const store = mkdtempSync(path.join(os.tmpdir(), 'vitstream-nats-'));
-  const child: ChildProcess = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', '-1', '-sd', store], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  let { child, port } = await launch(store, -1, timeoutMs);
+  const url = `nats://127.0.0.1:${port}`;
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  return {
+    url,
+    connect: () => connect({ servers: url }),
+    async restart() {
+      await kill();
+      ({ child, port } = await launch(store, port, timeoutMs));
+    },
+    async stop() {
+      await kill();
+      rmSync(store, { recursive: true, force: true });
+    },
+  };
+}
+
+async function launch(
+  store: string,
+  wantPort: number,
+  timeoutMs: number,
+): Promise<{ child: ChildProcess; port: number }> {
+  const child: ChildProcess = spawn(
+    'nats-server',
+    ['-js', '-a', '127.0.0.1', '-p', String(wantPort), '-sd', store],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let log = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
@@ -43,19 +77,7 @@ export async function startNatsServer(timeoutMs = 20_000): Promise<NatsServer> {
       reject(new Error(`nats-server exited (${code}):\n${log}`));
     });
   });
-  const url = `nats://127.0.0.1:${port}`;
-  const probe = await connect({ servers: url, timeout: timeoutMs });
+  const probe = await connect({ servers: `nats://127.0.0.1:${port}`, timeout: timeoutMs });
   await probe.close();
-  return {
-    url,
-    connect: () => connect({ servers: url }),
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGKILL');
-        await exited;
-      }
-      rmSync(store, { recursive: true, force: true });
-    },
-  };
+  return { child, port };
 }
