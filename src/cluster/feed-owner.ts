@@ -52,7 +52,11 @@ export function startFeedOwner(o: FeedOwnerOptions): FeedOwner {
     .subscribe({
       next: (p) => {
         if (!owned.has(p.streamId)) return;
-        o.nc.publish(liveSubject(p.streamId), encode({ ...p, worker: o.worker.id, gpu: o.worker.gpu }));
+        try {
+          o.nc.publish(liveSubject(p.streamId), encode({ ...p, worker: o.worker.id, gpu: o.worker.gpu }));
+        } catch {
+          // Connection closed (stopping): live predictions are not stored, so there is nothing to retry.
+        }
       },
       error: (e: Error) => log.error({ err: e.message }, 'live pipeline failed'),
     });

@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { from, lastValueFrom, mergeMap, Subject, takeUntil, tap } from 'rxjs';
 import { fileBatch } from '../../pipelines/fileBatch.js';
 import type { Engine } from '../engine/types.js';
+import { ClusterError } from '../errors.js';
 import { classify } from '../operators/classify.js';
 import type { Logger } from '../util/logger.js';
 import { type DeadLetter, decode, encode, type FileDone, WorkItem } from './messages.js';
@@ -66,10 +67,13 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
       }
       if (!m) continue;
       if (stopping) {
-        m.nak();
+        settle(() => m.nak());
         break;
       }
-      const p = handle(js, m).finally(() => active.delete(p));
+      const p = handle(js, m)
+        // A failure to report a failure (the server gone mid-way): the message is redelivered after the ack wait.
+        .catch((e: Error) => log.error({ err: e.message }, 'file left unacked'))
+        .finally(() => active.delete(p));
       active.add(p);
     }
     await Promise.allSettled(active);
@@ -82,7 +86,7 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
     } catch (e) {
       // Not ours to retry: a malformed message would fail the same way everywhere.
       log.error({ err: (e as Error).message }, 'malformed work message dropped');
-      m.term((e as Error).message);
+      settle(() => m.term((e as Error).message));
       return;
     }
     const deliveries = m.info.deliveryCount;
@@ -99,12 +103,15 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
     busy.set(id, item);
     o.onBusy?.([...busy.values()]);
     // Long files outlast the ack wait: tell the server this one is still being worked on.
-    const keepAlive = setInterval(() => m.working(), Math.max(200, Math.floor(o.ackWaitMs / 3)));
+    const keepAlive = setInterval(
+      () => settle(() => m.working()),
+      Math.max(200, Math.floor(o.ackWaitMs / 3)),
+    );
     try {
       log.info({ job: item.job, file: item.name, delivery: deliveries }, 'file started');
       const frames = await classifyFile(js, item);
       if (stopping) {
-        m.nak();
+        settle(() => m.nak());
         return;
       }
       const done: FileDone = { job: item.job, key: item.key, name: item.name, frames, worker: o.workerId };
@@ -113,14 +120,14 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
       log.info({ job: item.job, file: item.name, frames }, 'file done');
     } catch (e) {
       const reason = (e as Error).message.split('\n')[0] ?? String(e);
-      if (stopping) m.nak();
+      if (stopping) settle(() => m.nak());
       else if (deliveries >= maxDeliver) await giveUp(js, m, item, reason);
       else {
         log.warn(
           { job: item.job, file: item.name, delivery: deliveries, err: reason },
           'file failed; will be retried',
         );
-        m.nak(o.retryDelayMs ?? 1000);
+        settle(() => m.nak(o.retryDelayMs ?? 1000));
       }
     } finally {
       clearInterval(keepAlive);
@@ -181,10 +188,21 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
     await js.publish(doneSubject(item.job, item.key), encode(done), {
       msgID: `${item.job}/${item.key}/done`,
     });
-    m.term(reason);
+    settle(() => m.term(reason));
   };
 
-  const done = loop();
+  /** Acks and naks are fire-and-forget publishes: on a closed connection they throw, and redelivery covers it. */
+  const settle = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'ack not sent');
+    }
+  };
+
+  const done = loop().catch((e: Error) => {
+    throw new ClusterError(`work queue: ${e.message}`, { input: o.consumer, cause: e });
+  });
   return {
     done,
     async stop() {

@@ -145,6 +145,13 @@ describe.skipIf(!hasNatsServer)('vitstream feeds (leases over NATS KV)', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/feed id: expected 1-64 letters, digits/);
     }
+    // Job ids are checked as well, and an unknown one is named.
+    const bad = await runCli(['results', 'j1.>', '--nats', server.url]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^vitstream: JOB: expected 1-64 letters/);
+    const none = await runCli(['results', 'j0', '--nats', server.url]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^vitstream: job j0: no such job on this NATS server\n$/);
     const r = await runCli(['feeds', 'remove', 'nope', '--nats', server.url]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^vitstream: feed nope: no such feed\n$/);
