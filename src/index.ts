@@ -3,6 +3,8 @@
 export { runDashboardPipeline } from '../pipelines/dashboard.js';
 export { fileBatch } from '../pipelines/fileBatch.js';
 export { liveFeeds } from '../pipelines/liveFeeds.js';
+// Scale-out over NATS
+export * from './cluster/index.js';
 export { parseViTConfig, readViTConfigFile, type ViTConfig, vitDims } from './engine/config.js';
 export { type GpuContext, listAdapters, openGpu } from './engine/gpu.js';
 // Engine
