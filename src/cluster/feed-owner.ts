@@ -6,6 +6,7 @@ import { classify } from '../operators/classify.js';
 import type { Logger } from '../util/logger.js';
 import type { Buckets } from './layout.js';
 import { decode, encode, FeedDefinition, type FeedLease, WorkerRecord } from './messages.js';
+import type { WorkerMetrics } from './metrics.js';
 import { liveSubject } from './subjects.js';
 
 export interface FeedOwnerOptions {
@@ -19,6 +20,7 @@ export interface FeedOwnerOptions {
   renewMs: number;
   logger: Logger;
   onChange?: () => void;
+  metrics?: WorkerMetrics;
 }
 
 export interface FeedOwner {
@@ -54,6 +56,7 @@ export function startFeedOwner(o: FeedOwnerOptions): FeedOwner {
         if (!owned.has(p.streamId)) return;
         try {
           o.nc.publish(liveSubject(p.streamId), encode({ ...p, worker: o.worker.id, gpu: o.worker.gpu }));
+          o.metrics?.predictions.inc({ kind: 'live' });
         } catch {
           // Connection closed (stopping): live predictions are not stored, so there is nothing to retry.
         }
@@ -72,6 +75,7 @@ export function startFeedOwner(o: FeedOwnerOptions): FeedOwner {
     owned.delete(feed);
     registry.remove(feed);
     log.info({ feed, why }, 'feed released');
+    o.metrics?.feedsOwned.set(owned.size);
     o.onChange?.();
   };
 
@@ -146,6 +150,7 @@ export function startFeedOwner(o: FeedOwnerOptions): FeedOwner {
     try {
       registry.add(source);
       log.info({ feed: def.id }, 'feed taken');
+      o.metrics?.feedsOwned.set(owned.size);
       o.onChange?.();
     } catch (e) {
       release(def.id, (e as Error).message);

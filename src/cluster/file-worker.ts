@@ -7,6 +7,7 @@ import { ClusterError } from '../errors.js';
 import { classify } from '../operators/classify.js';
 import type { Logger } from '../util/logger.js';
 import { type DeadLetter, decode, encode, type FileDone, WorkItem } from './messages.js';
+import type { WorkerMetrics } from './metrics.js';
 import { deadSubject, doneSubject, frameMsgId, predSubject, STREAMS } from './subjects.js';
 
 export interface FileWorkerOptions {
@@ -24,6 +25,7 @@ export interface FileWorkerOptions {
   /** Delay before a failed file is offered again (default 1 s). */
   retryDelayMs?: number;
   logger: Logger;
+  metrics?: WorkerMetrics;
   /** Told when a file starts or ends (heartbeat's busy list). */
   onBusy?: (busy: WorkItem[]) => void;
 }
@@ -102,6 +104,7 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
     const id = `${item.job}/${item.key}`;
     busy.set(id, item);
     o.onBusy?.([...busy.values()]);
+    o.metrics?.filesBusy.set(busy.size);
     // Long files outlast the ack wait: tell the server this one is still being worked on.
     const keepAlive = setInterval(
       () => settle(() => m.working()),
@@ -117,6 +120,7 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
       const done: FileDone = { job: item.job, key: item.key, name: item.name, frames, worker: o.workerId };
       await js.publish(doneSubject(item.job, item.key), encode(done), { msgID: `${id}/done` });
       await m.ackAck();
+      o.metrics?.files.inc({ result: 'done' });
       log.info({ job: item.job, file: item.name, frames }, 'file done');
     } catch (e) {
       const reason = (e as Error).message.split('\n')[0] ?? String(e);
@@ -128,11 +132,14 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
           'file failed; will be retried',
         );
         settle(() => m.nak(o.retryDelayMs ?? 1000));
+        o.metrics?.files.inc({ result: 'retried' });
       }
     } finally {
       clearInterval(keepAlive);
       busy.delete(id);
       o.onBusy?.([...busy.values()]);
+      o.metrics?.filesBusy.set(busy.size);
+      o.metrics?.filesBusy.set(busy.size);
     }
   };
 
@@ -156,7 +163,10 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
             ),
           64,
         ),
-        tap(() => frames++),
+        tap(() => {
+          frames++;
+          o.metrics?.predictions.inc({ kind: 'file' });
+        }),
       ),
       { defaultValue: undefined },
     );
@@ -189,6 +199,7 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
       msgID: `${item.job}/${item.key}/done`,
     });
     settle(() => m.term(reason));
+    o.metrics?.files.inc({ result: 'dead' });
   };
 
   /** Acks and naks are fire-and-forget publishes: on a closed connection they throw, and redelivery covers it. */

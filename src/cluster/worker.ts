@@ -7,6 +7,7 @@ import { startFileWorker } from './file-worker.js';
 import { startHeartbeat } from './heartbeat.js';
 import { ensureStreams, ensureWorkConsumer, openBuckets } from './layout.js';
 import type { WorkerRecord, WorkItem } from './messages.js';
+import type { WorkerMetrics } from './metrics.js';
 import { modelKey } from './subjects.js';
 
 export interface WorkerOptions {
@@ -25,6 +26,7 @@ export interface WorkerOptions {
   /** Lease TTL (default 10 s): a dead worker's feeds are free this long after its last renewal. */
   leaseTtlMs?: number;
   logger: Logger;
+  metrics?: WorkerMetrics;
 }
 
 export interface Worker {
@@ -71,6 +73,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
     ackWaitMs,
     maxDeliver: o.maxDeliver,
     logger: o.logger,
+    metrics: o.metrics,
     onBusy: (b) => {
       busy = b;
       void heartbeat.beat();
@@ -86,6 +89,7 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
       // Renewed three times per TTL: one lost renewal does not lose the lease.
       renewMs: Math.max(200, Math.floor(leaseTtlMs / 3)),
       logger: o.logger,
+      metrics: o.metrics,
       onChange: () => void heartbeat.beat(),
     });
   let stopping: Promise<void> | undefined;

@@ -94,8 +94,8 @@ describe.skipIf(!hasNatsServer)('vitstream feeds (leases over NATS KV)', () => {
     // serve --nats: the hub fed from the cluster, no engine; its clients see the feed and who runs it.
     const serve = startCli(['serve', '--nats', server.url, '--port', '0']);
     workers.push(serve);
-    const [, wsUrl] = await serve.waitForStderr(
-      /on http:\/\/[^ ]+ \(dashboard\), (ws:\/\/[^ ]+) \(WebSocket\)/,
+    const [, httpUrl, wsUrl] = await serve.waitForStderr(
+      /on (http:\/\/[^ ]+) \(dashboard\), (ws:\/\/[^ ]+) \(WebSocket\)/,
       30_000,
     );
     const client = new WebSocket(wsUrl!);
@@ -132,6 +132,10 @@ describe.skipIf(!hasNatsServer)('vitstream feeds (leases over NATS KV)', () => {
       (m) => m.type === 'event' && m.kind === 'owner' && m.streamId === 'cam-1' && m.worker === 'worker-b',
       30_000,
     );
+    // The serving node's /metrics adds cluster totals from the heartbeats.
+    const metrics = await (await fetch(`${httpUrl}metrics`)).text();
+    expect(metrics).toMatch(/^vitstream_cluster_feeds 1$/m);
+    expect(metrics).toMatch(/^vitstream_cluster_workers [12]$/m);
     client.close();
     sub.unsubscribe();
   }, 180_000);

@@ -96,7 +96,7 @@ describe.skipIf(!hasNatsServer)('vitstream worker / submit / results (file jobs 
       clip('street_bikes_640x272.mp4'),
       clip('airplane_field_640x360.mp4'),
     ];
-    const w = await startWorker('--gpu', 'all');
+    const w = await startWorker('--gpu', 'all', '--metrics-port', '0');
     // One adapter: one engine in this process, no per-GPU children.
     expect(w.stderr()).not.toMatch(/one worker process each/);
     expect(w.stderr().match(/ready on/g)).toHaveLength(1);
@@ -115,6 +115,14 @@ describe.skipIf(!hasNatsServer)('vitstream worker / submit / results (file jobs 
       expect(frames.length, f).toBe(expectedFrames(f));
       expect(frames[0]).toBe(0);
     }
+    // The worker's own /metrics counts the same.
+    const metricsUrl = w.stderr().match(/metrics on (http:\/\/\S+)/)![1]!;
+    const metrics = await (await fetch(metricsUrl)).text();
+    expect(metrics).toMatch(/^vitstream_worker_files_total\{result="done"\} 3$/m);
+    const total = files.reduce((a, f) => a + expectedFrames(f), 0);
+    expect(metrics).toMatch(
+      new RegExp(`^vitstream_worker_predictions_total\\{kind="file"\\} ${total}$`, 'm'),
+    );
     // CSV too, the same rows as classify writes (one per frame and rank).
     const csv = path.join(tmp, 'job1.csv');
     const r2 = await runCli(['results', job, '--nats', server.url, '--out', csv]);

@@ -1,5 +1,7 @@
 import { closeNats, connectNats, redact } from '../../cluster/connect.js';
+import { openBuckets } from '../../cluster/layout.js';
 import { relayLiveToHub } from '../../cluster/live-relay.js';
+import { registerClusterGauges } from '../../cluster/metrics.js';
 import { createServer } from '../../server/server.js';
 import type { Logger } from '../../util/logger.js';
 import { parseNonNegativeInt } from '../options.js';
@@ -21,6 +23,8 @@ export async function serveFromNats(
     logger,
   });
   const relay = relayLiveToHub(nc, server, logger);
+  // Cluster totals beside this node's own metrics, read from the heartbeats at each scrape.
+  registerClusterGauges(server.metrics.registry, (await openBuckets(nc)).workers);
   process.stderr.write(
     `vitstream: serving the cluster's live feeds from ${redact(f.nats)} on ${server.url} (dashboard), ${server.wsUrl} (WebSocket), ${server.url}metrics\n`,
   );

@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { closeNats, connectNats, redact } from '../../cluster/connect.js';
 import { chooseGpus, listPciGpus, type PciGpu, pinEnvironment, requirePinning } from '../../cluster/gpus.js';
+import { createWorkerMetrics, serveMetrics } from '../../cluster/metrics.js';
 import { checkToken } from '../../cluster/subjects.js';
 import { startWorker } from '../../cluster/worker.js';
 import { listAdapters } from '../../engine/gpu.js';
@@ -21,6 +22,8 @@ interface WorkerFlags extends EngineFlags, NatsFlags {
   maxDeliver: string;
   heartbeat: string;
   leaseTtl: string;
+  metricsPort?: string;
+  metricsHost: string;
 }
 
 export function registerWorker(program: Command): void {
@@ -37,6 +40,8 @@ export function registerWorker(program: Command): void {
     .option('--ack-wait <s>', 'seconds without news before a file is given to another worker', '60')
     .option('--max-deliver <n>', 'attempts before a file goes to the dead letter', '3')
     .option('--heartbeat <s>', 'seconds between heartbeats', '2')
+    .option('--metrics-port <n>', 'serve Prometheus /metrics on this port (0: any free one; default: none)')
+    .option('--metrics-host <addr>', 'interface for /metrics', '127.0.0.1')
     .option('--lease-ttl <s>', 'seconds a dead worker keeps its feeds (take-over within 4/3 of it)', '10');
   addNatsOptions(addEngineOptions(cmd)).action(async (f: WorkerFlags) => {
     // Every flag is checked before anything starts: a typo fails now, in one line.
@@ -52,6 +57,8 @@ export function registerWorker(program: Command): void {
     const files = parsePositiveInt(f.files, '--files');
     const feeds = parseNonNegativeInt(f.feeds, '--feeds');
     const maxDeliver = parsePositiveInt(f.maxDeliver, '--max-deliver');
+    const metricsPort =
+      f.metricsPort === undefined ? undefined : parseNonNegativeInt(f.metricsPort, '--metrics-port');
     const gpus = f.backend === 'cpu' ? [] : listPciGpus();
     const choice = chooseGpus(f.gpu, gpus);
     requirePinning(choice);
@@ -83,6 +90,12 @@ export function registerWorker(program: Command): void {
         : await listAdapters()
             .then((a) => a[0]?.info.description || a[0]?.info.device || 'webgpu')
             .catch(() => 'webgpu');
+    const metrics = metricsPort === undefined ? undefined : createWorkerMetrics();
+    const metricsServer = metrics && (await serveMetrics(metrics.registry, f.metricsHost, metricsPort!));
+    if (metricsServer)
+      process.stderr.write(
+        `vitstream worker ${id}: metrics on http://${f.metricsHost}:${metricsServer.port}/metrics\n`,
+      );
     const worker = await startWorker({
       nc,
       engine,
@@ -97,6 +110,7 @@ export function registerWorker(program: Command): void {
       heartbeatMs,
       leaseTtlMs,
       logger,
+      metrics,
     }).catch(async (e: unknown) => {
       await engine.close();
       await closeNats(nc);
@@ -114,6 +128,7 @@ export function registerWorker(program: Command): void {
     await worker.done;
     await worker.stop();
     await engine.close();
+    await metricsServer?.close();
     await closeNats(nc);
     process.stderr.write(`vitstream worker ${id}: stopped\n`);
   });
