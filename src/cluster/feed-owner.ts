@@ -4,6 +4,7 @@ import { type FeedSource, liveFeeds } from '../../pipelines/liveFeeds.js';
 import type { Engine } from '../engine/types.js';
 import { classify } from '../operators/classify.js';
 import type { Logger } from '../util/logger.js';
+import { feedSourceProblem } from './feeds.js';
 import type { Buckets } from './layout.js';
 import { decode, encode, FeedDefinition, type FeedLease, WorkerRecord } from './messages.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -38,6 +39,7 @@ export interface FeedOwner {
 export function startFeedOwner(o: FeedOwnerOptions): FeedOwner {
   const { leases, feeds: definitions, workers } = o.buckets;
   const owned = new Map<string, number>(); // feed -> lease revision
+  const refused = new Set<string>(); // feeds whose source this worker refuses (logged once)
   const log = o.logger;
   const registry = liveFeeds([], {
     size: o.engine.config.imageSize,
@@ -129,6 +131,13 @@ export function startFeedOwner(o: FeedOwnerOptions): FeedOwner {
     const free: FeedDefinition[] = [];
     for (const def of defined.values()) {
       if (owned.has(def.id)) continue;
+      // The bus is not trusted: a definition this worker cannot or must not open is left alone (told once).
+      const problem = await feedSourceProblem(def.url);
+      if (problem) {
+        if (!refused.has(def.id)) log.warn({ feed: def.id, problem }, 'feed not taken');
+        refused.add(def.id);
+        continue;
+      }
       const l = await leases.get(def.id).catch(() => null);
       if (l?.operation !== 'PUT') free.push(def);
     }

@@ -1,6 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { feedInputProblem } from '../../pipelines/dashboard.js';
 import { ClusterError } from '../errors.js';
 import type { SampleOptions } from '../operators/sampleFrames.js';
+import { detectKind } from '../video/source.js';
 import { openBuckets } from './layout.js';
 import { decode, encode, FeedDefinition, FeedLease } from './messages.js';
 import { checkToken } from './subjects.js';
@@ -15,6 +17,8 @@ export async function addFeed(
     throw new ClusterError(`feed ${f.id}: the source must be one line of at most 4096 characters`, {
       input: f.id,
     });
+  const problem = await feedSourceProblem(f.url);
+  if (problem) throw new ClusterError(`feed ${f.id}: ${problem}`, { input: f.id });
   const def: FeedDefinition = {
     id: f.id,
     url: f.url,
@@ -50,4 +54,15 @@ export async function listFeeds(nc: NatsConnection): Promise<{ def: FeedDefiniti
     });
   }
   return out.sort((a, b) => a.def.id.localeCompare(b.def.id));
+}
+
+/**
+ * Why a feed's source cannot work, with serve's checks (URL schemes ffmpeg is allowed to read, a file
+ * that exists here), plus what makes no sense on a worker: stdin and image folders.
+ */
+export async function feedSourceProblem(url: string): Promise<string | undefined> {
+  const kind = detectKind(url);
+  if (kind === 'stdin' || kind === 'images')
+    return `source "${url}": expected a camera, a stream URL or a video file`;
+  return feedInputProblem({ url: kind === 'url' ? url : undefined, path: kind === 'url' ? undefined : url });
 }

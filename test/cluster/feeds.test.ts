@@ -149,6 +149,16 @@ describe.skipIf(!hasNatsServer)('vitstream feeds (leases over NATS KV)', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/feed id: expected 1-64 letters, digits/);
     }
+    // Sources get serve's checks: schemes ffmpeg may read, files that exist; stdin makes no sense on a worker.
+    for (const [source, message] of [
+      ['ftp://cam/1', /feed cam-2: url "ftp:\/\/cam\/1": /],
+      ['/no/such/clip.mp4', /feed cam-2: path "\/no\/such\/clip.mp4": no such file/],
+      ['-', /feed cam-2: source "-": expected a camera, a stream URL or a video file/],
+    ] as const) {
+      const r = await runCli(['feeds', 'add', 'cam-2', source, '--nats', server.url]);
+      expect(r.code, source).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
     // Job ids are checked as well, and an unknown one is named.
     const bad = await runCli(['results', 'j1.>', '--nats', server.url]);
     expect(bad.code).toBe(2);
