@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ClusterError } from '../errors.js';
+import { detectKind } from '../video/source.js';
 
 /** What is sent over NATS, as schemas: every message read back is checked, since anyone on the bus can publish. */
 const sample = z.union([
@@ -12,8 +13,18 @@ const token = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 export const WorkItem = z.object({
   job: token,
   key: token,
-  /** The path the worker opens (absolute, on storage the workers share). */
-  path: z.string().min(1).max(4096),
+  /**
+   * The path the worker opens (absolute, on storage the workers share). Only a plain file: never a
+   * URL, device or ffmpeg protocol, whoever wrote the message.
+   */
+  path: z
+    .string()
+    .min(2)
+    .max(4096)
+    .refine(
+      (p) => p.startsWith('/') && !p.includes('\0') && detectKind(p) === 'file',
+      'expected an absolute file path',
+    ),
   /** The file as the user named it: the predictions' streamId. */
   name: z.string().min(1).max(4096),
   sample: sample.optional(),
