@@ -69,6 +69,12 @@ describe('vitstream worker: bad flags fail in one line before anything starts', 
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
+  it('serve --nats with local feeds is refused: the cluster runs the feeds', async () => {
+    ensureBuilt();
+    const r = await runCli(['serve', '--nats', 'nats://127.0.0.1:9', 'rtsp://cam/1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^vitstream: --nats: serve shows the cluster's feeds and runs none itself/);
+  });
   it('an unreachable server is one line naming it', async () => {
     ensureBuilt();
     const r = await runCli(['results', 'j1', '--nats', 'nats://127.0.0.1:9']);

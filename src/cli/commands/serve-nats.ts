@@ -2,6 +2,7 @@ import { closeNats, connectNats, redact } from '../../cluster/connect.js';
 import { openBuckets } from '../../cluster/layout.js';
 import { relayLiveToHub } from '../../cluster/live-relay.js';
 import { registerClusterGauges } from '../../cluster/metrics.js';
+import { InputError } from '../../errors.js';
 import { createServer } from '../../server/server.js';
 import type { Logger } from '../../util/logger.js';
 import { parseNonNegativeInt } from '../options.js';
@@ -11,9 +12,16 @@ import { parseNonNegativeInt } from '../options.js';
  * clients are fed from every worker's live subjects. Auth to NATS: the URL (user:pass@) or $NATS_TOKEN.
  */
 export async function serveFromNats(
-  f: { nats: string; port?: string; host?: string; token?: string },
+  f: { nats: string; port?: string; host?: string; token?: string; localFeeds: boolean },
   logger: Logger,
 ): Promise<void> {
+  if (f.localFeeds)
+    throw new InputError(
+      "--nats: serve shows the cluster's feeds and runs none itself; add local feeds to the cluster with `vitstream feeds add`",
+      {
+        input: '--nats',
+      },
+    );
   const port = f.port === undefined ? 8080 : parseNonNegativeInt(f.port, '--port');
   const nc = await connectNats({ url: f.nats, token: process.env.NATS_TOKEN, name: 'vitstream serve' });
   const server = await createServer({

@@ -97,7 +97,8 @@ export function registerServe(program: Command): void {
       // A server's log is its record: info by default (feeds starting, failing, recovering).
       const logLevel = (program.opts().logLevel as string | undefined) ?? 'info';
       const logger = createLogger('vitstream serve', logLevel);
-      if (f.nats && sources.length === 0 && !f.config) return serveFromNats({ ...f, nats: f.nats }, logger);
+      if (f.nats)
+        return serveFromNats({ ...f, nats: f.nats, localFeeds: sources.length > 0 || !!f.config }, logger);
       const config = buildConfig(sources, f);
       await checkFeedInputs(config, f.config ?? 'command line');
       const engine = await openEngineFromFlags(
