@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages a CPU-only Debian bookworm machine needs to run vitstream and its tests:
 # Mesa's lavapipe (a Vulkan driver on the CPU) from bookworm-backports, because Dawn refuses
-# Mesa 22 from bookworm itself; the Vulkan loader; ffmpeg; Chromium for the dashboard test.
+# Mesa 22 from bookworm itself; the Vulkan loader; ffmpeg; Chromium for the dashboard test;
+# nats-server (2.9) for the scale-out tests.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -12,6 +13,7 @@ need=()
 dpkg -s libvulkan1 >/dev/null 2>&1 || need+=(libvulkan1)
 dpkg -s ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
+dpkg -s nats-server >/dev/null 2>&1 || need+=(nats-server)
 mesa_ok=0
 v=$(dpkg-query -W -f '${Version}' mesa-vulkan-drivers 2>/dev/null || true)
 case "$v" in 2[3-9].*|[3-9][0-9].*) mesa_ok=1;; esac
@@ -20,4 +22,4 @@ if [ ${#need[@]} -gt 0 ] || [ $mesa_ok = 0 ]; then
   [ ${#need[@]} -gt 0 ] && $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   [ $mesa_ok = 1 ] || $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers >/dev/null
 fi
-echo "system: mesa-vulkan-drivers $(dpkg-query -W -f '${Version}' mesa-vulkan-drivers), $(ffmpeg -version | head -1)"
+echo "system: mesa-vulkan-drivers $(dpkg-query -W -f '${Version}' mesa-vulkan-drivers), $(ffmpeg -version | head -1), nats-server $(dpkg-query -W -f '${Version}' nats-server)"

@@ -54,3 +54,5 @@ export class FeedRegistryError extends VitstreamError {
     super(message, options);
   }
 }
+/** The NATS cluster: unreachable server, missing job, malformed message or id. */
+export class ClusterError extends VitstreamError {}

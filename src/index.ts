@@ -38,6 +38,9 @@ export { fileBatch } from '../pipelines/fileBatch.js';
 export { liveFeeds } from '../pipelines/liveFeeds.js';
 export { openSource } from '../pipelines/liveSource.js';
 
+// Scale-out over NATS
+export * from './cluster/index.js';
+
 // Predictions out: sinks and the server
 export type { Prediction } from './predictions.js';
 export { parseServeConfig, readServeConfig, type ServeConfig } from './serve-config.js';

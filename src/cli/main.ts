@@ -6,10 +6,14 @@ import { packageVersion } from '../util/paths.js';
 import { registerBench } from './commands/bench.js';
 import { registerCalibrate } from './commands/calibrate.js';
 import { registerClassify } from './commands/classify.js';
+import { registerFeeds } from './commands/feeds.js';
 import { registerInfer } from './commands/infer.js';
 import { registerInfo } from './commands/info.js';
+import { registerResults } from './commands/results.js';
 import { registerServe } from './commands/serve.js';
+import { registerSubmit } from './commands/submit.js';
 import { registerTune } from './commands/tune.js';
+import { registerWorker } from './commands/worker.js';
 
 /** `vitstream <command>`: each command lives in its own module under commands/. */
 export function buildProgram(): Command {
@@ -29,6 +33,10 @@ export function buildProgram(): Command {
   registerBench(program);
   registerTune(program);
   registerCalibrate(program);
+  registerWorker(program);
+  registerSubmit(program);
+  registerResults(program);
+  registerFeeds(program);
   return program;
 }
 

@@ -21,6 +21,7 @@ import { detectKind } from '../../video/source.js';
 import { signalGroup } from '../../video/spawn.js';
 import { openEngineWithProgress } from '../engine-options.js';
 import { parseChoice, parseInt8Mode, parsePositiveInt } from '../options.js';
+import { serveFromNats } from './serve-nats.js';
 
 interface ServeFlags {
   config?: string;
@@ -52,6 +53,7 @@ interface ServeFlags {
   cacheDir?: string;
   allowUnverified?: boolean;
   exitWhenDone?: boolean;
+  nats?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -123,10 +125,16 @@ export function registerServe(program: Command): void {
     .option('--cache-dir <dir>', 'where downloaded weights are kept')
     .option('--allow-unverified', 'allow downloading checkpoints that have no pinned SHA-256')
     .option('--exit-when-done', 'exit once every feed has ended (files played once) instead of serving on')
+    .option(
+      '--nats <url>',
+      "with no feeds: show the cluster's live feeds from NATS (vitstream.live.>), no engine here",
+    )
     .action(async (sources: string[], f: ServeFlags) => {
       // A server's log is its record: info by default (feeds starting, failing, recovering).
       const logLevel = (program.opts().logLevel as string | undefined) ?? 'info';
       const logger = createLogger('vitstream serve', logLevel);
+      if (f.nats)
+        return serveFromNats({ ...f, nats: f.nats, localFeeds: sources.length > 0 || !!f.config }, logger);
       const config = buildConfig(sources, f);
       const token = chooseToken(config, f);
       await checkFeedInputs(config, f.config ?? 'command line');
