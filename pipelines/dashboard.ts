@@ -3,8 +3,9 @@ import type { Engine } from '../src/engine/types.js';
 import { classify } from '../src/operators/classify.js';
 import type { BackoffOptions } from '../src/operators/reconnect.js';
 import type { SampleOptions } from '../src/operators/sampleFrames.js';
-import type { StreamInfo } from '../src/server/protocol.js';
+import type { StreamInfo, StreamStateName } from '../src/server/protocol.js';
 import type { VitstreamServer } from '../src/server/server.js';
+import { endedMessage } from '../src/server/stats.js';
 import { deriveStreamId } from '../src/server/stream-id.js';
 import { type Logger, silentLogger } from '../src/util/logger.js';
 import { redactCredentials } from '../src/util/redact.js';
@@ -76,7 +77,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
   server.metrics.batchMaxDelay.set(maxDelayMs / 1000);
   const gpu = engine as Engine & { gpuBytes?: number };
   server.metrics.setGpuBytesProvider(() => gpu.gpuBytes);
-  const states = new Map<string, string>();
+  const states = new Map<string, StreamStateName>();
   const failures = new Map<string, string>(); // id -> the source's last error, until it recovers
   const removed = new Map<string, number>(); // id -> when: its late predictions are not published
   const feeds = liveFeeds(
@@ -144,7 +145,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
         if (removed.has(ev.streamId)) return;
         if (ev.type === 'error') failures.set(ev.streamId, redactCredentials(ev.error.message));
         else if (ev.type === 'recovered') failures.delete(ev.streamId);
-        logSourceEvent(logger, ev);
+        logSourceEvent(logger, ev, states.get(ev.streamId));
         server.stats.sourceEvent(ev);
     }
   });
@@ -220,7 +221,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
 }
 
 /** A source's life in the server log: failures as errors, restarts as warnings, the rest as info ('stats' at debug). */
-function logSourceEvent(logger: Logger, ev: SourceEvent): void {
+function logSourceEvent(logger: Logger, ev: SourceEvent, state: StreamStateName | undefined): void {
   const stream = ev.streamId;
   switch (ev.type) {
     case 'error':
@@ -236,7 +237,11 @@ function logSourceEvent(logger: Logger, ev: SourceEvent): void {
       logger.info({ stream, downMs: ev.downMs, restarts: ev.restarts }, 'source recovered');
       return;
     case 'ended':
-      logger.info({ stream, reason: ev.reason, frames: ev.frames }, 'source ended');
+      // 'unsubscribed' is RxJS's word: here it is the watchdog closing a stalled connection (a
+      // restart follows) or the stream being stopped.
+      if (ev.reason === 'unsubscribed' && (state === 'stalled' || state === 'reconnecting'))
+        logger.info({ stream, frames: ev.frames }, 'stalled connection closed by the watchdog; restarting');
+      else logger.info({ stream, frames: ev.frames }, `source ended: ${endedMessage(ev.reason, ev.frames)}`);
       return;
     case 'started':
       logger.debug({ stream, pid: ev.pid, attempt: ev.attempt }, 'ffmpeg started');
