@@ -109,6 +109,8 @@ export interface PredictionMessage {
   top: TopClass[];
   /** `data:image/png;base64,...` of the classified frame, sent at most a few times a second per stream. */
   thumbnail?: string;
+  /** The stream's latest prediction (and latest thumbnail), sent again when a client subscribes. */
+  replayed?: true;
 }
 export interface StatsMessage {
   type: 'stats';
