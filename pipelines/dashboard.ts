@@ -6,7 +6,7 @@ import type { SampleOptions } from '../src/operators/sampleFrames.js';
 import type { StreamInfo, StreamStateName } from '../src/server/protocol.js';
 import type { VitstreamServer } from '../src/server/server.js';
 import { endedMessage } from '../src/server/stats.js';
-import { deriveStreamId } from '../src/server/stream-id.js';
+import { shortStreamId, uniqueStreamIds } from '../src/server/stream-id.js';
 import { type Logger, silentLogger } from '../src/util/logger.js';
 import { redactCredentials } from '../src/util/redact.js';
 import type { ResizeMode } from '../src/video/args.js';
@@ -65,10 +65,17 @@ const REMOVED_GRACE_MS = 60_000;
 export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipeline {
   const logger = o.logger ?? silentLogger;
   const { engine, server } = o;
-  // Ids derived from URLs carry no credentials (they show in the list, events, logs and metrics labels).
+  // Feeds without an id get a short one (a file's base name, a URL's host/path, never its
+  // credentials: ids show in the list, events, logs and metrics labels), unique among all feeds.
+  const given = o.feeds.flatMap((f) => (f.id === undefined ? [] : [f.id]));
+  const unnamed = o.feeds.filter((f) => f.id === undefined && (f.url ?? f.path) !== undefined);
+  const derived = uniqueStreamIds(
+    unnamed.map((f) => shortStreamId((f.url ?? f.path)!)),
+    given,
+  );
   const withIds = o.feeds.map((f) => {
-    const input = f.url ?? f.path;
-    return f.id === undefined && input !== undefined ? { ...f, id: deriveStreamId(input) } : f;
+    const i = unnamed.indexOf(f);
+    return i < 0 ? f : { ...f, id: derived[i] };
   });
   const sources = withIds.map((f, i) => resolveSource(f, i));
   const maxBatch = Math.min(o.maxBatch ?? engine.maxBatch, engine.maxBatch);
