@@ -25,7 +25,8 @@ describe.skipIf(!haveChromium)('dashboard timeline, in Chromium', () => {
   beforeAll(async () => {
     ensureBuilt();
     serve = startCli(['serve', CLIP, ...model.args, '--realtime', '--loop', '--fps', '5', '--port', '0']);
-    url = (await serve.waitForStderr(/serving \d+ feed\(s\) on (http:\/\/[^ ]+\/)/, 90_000))[1]!;
+    // The printed dashboard URL carries serve's own token: without it the socket is refused (401).
+    url = (await serve.waitForStderr(/open the dashboard at (http:\/\/\S+\?token=\S+)\n/, 90_000))[1]!;
     browser = await launchChromium();
     // Starting serve (model, ffmpeg) on a busy machine can take a while.
   }, 120_000);

@@ -106,6 +106,10 @@ describe.skipIf(!haveChromium)('dashboard of a running vitstream serve, in Chrom
       const box = (await page.locator(card(id)).boundingBox())!;
       expect(box.x).toBeGreaterThanOrEqual(0);
       expect(box.x + box.width).toBeLessThanOrEqual(375);
+      // The short id fits its card whole (a file path was cut to "../shared/media/airplane_field_640x36…").
+      const name = page.locator(`${card(id)} .stream-id`);
+      expect(await name.textContent()).toBe(id);
+      expect(await name.evaluate((e) => e.scrollWidth - e.clientWidth)).toBeLessThanOrEqual(0);
     }
     await page.screenshot({ path: `${SHOTS}/vitstream-e2e-dashboard-phone.png`, fullPage: true });
     expect(errors).toEqual([]);
