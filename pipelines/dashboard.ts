@@ -228,7 +228,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
 }
 
 /** A source's life in the server log: failures as errors, restarts as warnings, the rest as info ('stats' at debug). */
-function logSourceEvent(logger: Logger, ev: SourceEvent, state: StreamStateName | undefined): void {
+export function logSourceEvent(logger: Logger, ev: SourceEvent, state: StreamStateName | undefined): void {
   const stream = ev.streamId;
   switch (ev.type) {
     case 'error':
