@@ -22,27 +22,25 @@ export const DAWN_LIMIT_WARNING =
 /**
  * Runs `fn` (synchronous native code) with fd 2 pointed at a scratch file, then writes back every line
  * it wrote except those `drop` matches exactly. Node has no dup2, so fd 2 is closed and reopened (the
- * lowest free descriptor); that is only done where a reopened descriptor is the same thing: a terminal
- * or a pipe. A regular file is left alone (with `2>&1` it shares its offset with stdout), and so is a
- * socket (it cannot be reopened), an fd 0 or 1 that is closed, or a stderr with writes still queued:
- * then `fn` just runs.
+ * lowest free descriptor); that is only done where a reopened descriptor is the same thing: a terminal,
+ * a pipe, or a file opened for appending (`2>>log`). Any other file is left alone (with `2>&1` it shares
+ * its offset with stdout), and so is a socket (it cannot be reopened), an fd 0 or 1 that is closed, or
+ * a stderr with writes still queued: then `fn` just runs.
  */
 export function filterNativeStderr<T>(fn: () => T, drop: RegExp, pendingWrites = 0): T {
-  const original = reopenableStderr(pendingWrites);
-  if (original === undefined) return fn();
+  const reopened = reopenableStderr(pendingWrites);
+  if (reopened === undefined) return fn();
+  const { fd: original, flags } = reopened;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vitstream-stderr-'));
   const scratch = openSync(path.join(dir, 'stderr'), 'w+');
   rmSync(dir, { recursive: true, force: true });
   let result: T;
   try {
-    if (!pointStderrAt(scratch, constants.O_RDWR)) {
-      closeSync(original);
-      return fn();
-    }
+    if (!pointStderrAt(scratch, constants.O_RDWR)) return fn();
     try {
       result = fn();
     } finally {
-      pointStderrAt(original, constants.O_WRONLY);
+      pointStderrAt(original, flags);
     }
     const lines = readFileSync(`/proc/self/fd/${scratch}`, 'utf8').split('\n');
     const unfinished = lines.pop() ?? '';
@@ -57,20 +55,27 @@ export function filterNativeStderr<T>(fn: () => T, drop: RegExp, pendingWrites =
 }
 
 /** A second descriptor on what fd 2 is, when fd 2 may be swapped safely (see filterNativeStderr). */
-function reopenableStderr(pendingWrites: number): number | undefined {
+function reopenableStderr(pendingWrites: number): { fd: number; flags: number } | undefined {
   if (pendingWrites > 0 || process.platform !== 'linux') return undefined;
   try {
     fstatSync(0);
     fstatSync(1);
     const st = fstatSync(2);
-    if (!st.isCharacterDevice() && !st.isFIFO()) return undefined;
-    const flags = constants.O_WRONLY | constants.O_NOCTTY;
+    const appending = st.isFile() && (openFlags(2) & constants.O_APPEND) !== 0;
+    if (!st.isCharacterDevice() && !st.isFIFO() && !appending) return undefined;
+    const flags = constants.O_WRONLY | (appending ? constants.O_APPEND : 0);
     // A pipe whose reader is gone would block a plain open: probe without blocking first.
     if (st.isFIFO()) closeSync(openSync('/proc/self/fd/2', flags | constants.O_NONBLOCK));
-    return openSync('/proc/self/fd/2', flags);
+    return { fd: openSync('/proc/self/fd/2', flags | constants.O_NOCTTY), flags };
   } catch {
     return undefined;
   }
+}
+
+/** The open flags of a descriptor (octal in /proc/self/fdinfo). */
+function openFlags(fd: number): number {
+  const m = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+  return m ? Number.parseInt(m[1]!, 8) : 0;
 }
 
 /**

@@ -48,13 +48,23 @@ describe('filterNativeStderr', () => {
     expect(r.stdout).toBe(`before\na line of its own\n${WARNING} (and more)\nafter 42\n`);
   });
 
-  it('leaves a regular file (it may share its offset with stdout) and a socket (it cannot be reopened) alone', () => {
+  it('filters a file opened for appending; leaves other files (they may share an offset with stdout) and sockets (they cannot be reopened) alone', () => {
     const file = path.join(tmp, 'stderr.txt');
     const fd = openSync(file, 'w');
     const r = run(fd);
     closeSync(fd);
     expect(r.status).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe(everything);
+    // Appending (`2>>log`): every writer goes to the end, so a reopened descriptor is the same.
+    const log = path.join(tmp, 'stderr.log');
+    writeFileSync(log, 'earlier\n');
+    const appendFd = openSync(log, 'a');
+    const a = run(appendFd);
+    closeSync(appendFd);
+    expect(a.status).toBe(0);
+    expect(readFileSync(log, 'utf8')).toBe(
+      `earlier\nbefore\na line of its own\n${WARNING} (and more)\nafter 42\n`,
+    );
     const s = run('socket');
     expect(s.status).toBe(0);
     expect(s.stderr).toBe(everything);
