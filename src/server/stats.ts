@@ -16,8 +16,8 @@ export interface PipelineStatsOptions {
 interface StreamState {
   /** Undefined until told (setState or a source event): clients then judge by predictions. */
   state: StreamStateName | undefined;
-  /** The watchdog's last stall, until the connection it killed reports its end. */
-  stall: { kind: 'first-frame' | 'no-frame'; waitedMs: number } | undefined;
+  /** The watchdog killed the current connection, which has not reported its end yet. */
+  stalled: boolean;
   framesIn: number;
   classified: number;
   dropped: number;
@@ -82,7 +82,7 @@ export class PipelineStats {
         break;
       case 'stalled':
         this.setState(stream, 'stalled');
-        s.stall = { kind: ev.kind, waitedMs: ev.waitedMs };
+        s.stalled = true;
         s.stalls++;
         s.stallKinds.add(ev.kind);
         this.metrics.streamStalls.inc({ stream, kind: ev.kind });
@@ -121,11 +121,11 @@ export class PipelineStats {
       case 'ended': {
         // Frames decoded since the last periodic stats would otherwise go uncounted.
         this.sourceTotals(stream, ev.frames, ev.dropped, ev.atMs);
-        const stall = s.stall;
-        s.stall = undefined;
+        const stalled = s.stalled;
+        s.stalled = false;
         // A connection the watchdog killed ends 'unsubscribed' after its restart is scheduled: the
         // 'stalled' event already said so, and the stream goes on.
-        if (ev.reason === 'unsubscribed' && stall) break;
+        if (ev.reason === 'unsubscribed' && stalled) break;
         this.setState(stream, ev.reason === 'error' ? 'error' : 'ended');
         this.emit({
           kind: 'ended',
@@ -268,7 +268,7 @@ export class PipelineStats {
     if (!s) {
       s = {
         state: undefined,
-        stall: undefined,
+        stalled: false,
         framesIn: 0,
         classified: 0,
         dropped: 0,
