@@ -3,9 +3,10 @@ import type { Engine } from '../src/engine/types.js';
 import { classify } from '../src/operators/classify.js';
 import type { BackoffOptions } from '../src/operators/reconnect.js';
 import type { SampleOptions } from '../src/operators/sampleFrames.js';
-import type { StreamInfo } from '../src/server/protocol.js';
+import type { StreamInfo, StreamStateName } from '../src/server/protocol.js';
 import type { VitstreamServer } from '../src/server/server.js';
-import { deriveStreamId } from '../src/server/stream-id.js';
+import { endedMessage } from '../src/server/stats.js';
+import { shortStreamId, uniqueStreamIds } from '../src/server/stream-id.js';
 import { type Logger, silentLogger } from '../src/util/logger.js';
 import { redactCredentials } from '../src/util/redact.js';
 import type { ResizeMode } from '../src/video/args.js';
@@ -64,10 +65,17 @@ const REMOVED_GRACE_MS = 60_000;
 export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipeline {
   const logger = o.logger ?? silentLogger;
   const { engine, server } = o;
-  // Ids derived from URLs carry no credentials (they show in the list, events, logs and metrics labels).
+  // Feeds without an id get a short one (a file's base name, a URL's host/path, never its
+  // credentials: ids show in the list, events, logs and metrics labels), unique among all feeds.
+  const given = o.feeds.flatMap((f) => (f.id === undefined ? [] : [f.id]));
+  const unnamed = o.feeds.filter((f) => f.id === undefined && (f.url ?? f.path) !== undefined);
+  const derived = uniqueStreamIds(
+    unnamed.map((f) => shortStreamId((f.url ?? f.path)!)),
+    given,
+  );
   const withIds = o.feeds.map((f) => {
-    const input = f.url ?? f.path;
-    return f.id === undefined && input !== undefined ? { ...f, id: deriveStreamId(input) } : f;
+    const i = unnamed.indexOf(f);
+    return i < 0 ? f : { ...f, id: derived[i] };
   });
   const sources = withIds.map((f, i) => resolveSource(f, i));
   const maxBatch = Math.min(o.maxBatch ?? engine.maxBatch, engine.maxBatch);
@@ -76,7 +84,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
   server.metrics.batchMaxDelay.set(maxDelayMs / 1000);
   const gpu = engine as Engine & { gpuBytes?: number };
   server.metrics.setGpuBytesProvider(() => gpu.gpuBytes);
-  const states = new Map<string, string>();
+  const states = new Map<string, StreamStateName>();
   const failures = new Map<string, string>(); // id -> the source's last error, until it recovers
   const removed = new Map<string, number>(); // id -> when: its late predictions are not published
   const feeds = liveFeeds(
@@ -144,7 +152,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
         if (removed.has(ev.streamId)) return;
         if (ev.type === 'error') failures.set(ev.streamId, redactCredentials(ev.error.message));
         else if (ev.type === 'recovered') failures.delete(ev.streamId);
-        logSourceEvent(logger, ev);
+        logSourceEvent(logger, ev, states.get(ev.streamId));
         server.stats.sourceEvent(ev);
     }
   });
@@ -220,7 +228,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
 }
 
 /** A source's life in the server log: failures as errors, restarts as warnings, the rest as info ('stats' at debug). */
-function logSourceEvent(logger: Logger, ev: SourceEvent): void {
+export function logSourceEvent(logger: Logger, ev: SourceEvent, state: StreamStateName | undefined): void {
   const stream = ev.streamId;
   switch (ev.type) {
     case 'error':
@@ -236,7 +244,11 @@ function logSourceEvent(logger: Logger, ev: SourceEvent): void {
       logger.info({ stream, downMs: ev.downMs, restarts: ev.restarts }, 'source recovered');
       return;
     case 'ended':
-      logger.info({ stream, reason: ev.reason, frames: ev.frames }, 'source ended');
+      // 'unsubscribed' is RxJS's word: here it is the watchdog closing a stalled connection (a
+      // restart follows) or the stream being stopped.
+      if (ev.reason === 'unsubscribed' && (state === 'stalled' || state === 'reconnecting'))
+        logger.info({ stream, frames: ev.frames }, 'stalled connection closed by the watchdog; restarting');
+      else logger.info({ stream, frames: ev.frames }, `source ended: ${endedMessage(ev.reason, ev.frames)}`);
       return;
     case 'started':
       logger.debug({ stream, pid: ev.pid, attempt: ev.attempt }, 'ffmpeg started');

@@ -41,6 +41,9 @@ export function buildProgram(): Command {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Dawn's "maxDynamic… artificially reduced" lines, printed on every engine command, are filtered out
+  // of this process's stderr (src/engine/native-stderr.ts); VITSTREAM_QUIET_DAWN=0 shows them.
+  process.env.VITSTREAM_QUIET_DAWN ??= '1';
   const program = buildProgram().exitOverride();
   // exitOverride is not inherited by commands registered before it: without this, their usage errors exit 1 directly.
   for (const cmd of program.commands) cmd.exitOverride();

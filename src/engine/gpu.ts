@@ -1,5 +1,6 @@
 import { create, globals } from 'webgpu';
 import { GpuUnavailableError } from '../errors.js';
+import { DAWN_LIMIT_WARNING, filterNativeStderr } from './native-stderr.js';
 
 /**
  * Dawn toggles: `vulkan_enable_f16_on_nvidia` makes NVIDIA's Vulkan driver expose shader-f16,
@@ -85,12 +86,22 @@ export interface OpenGpuOptions {
   powerPreference?: GPUPowerPreference;
 }
 
-/** Dawn instances are process-wide by nature (one native library): one per toggle set, made lazily. */
+/**
+ * Dawn instances are process-wide by nature (one native library): one per toggle set, made lazily.
+ * An instance enumerates its adapters on its first request and prints its limit warnings then; with
+ * VITSTREAM_QUIET_DAWN=1 (the CLI sets it) that first request runs with those exact lines filtered
+ * out of stderr (see native-stderr.ts).
+ */
 const instances = new Map<boolean, GPU>();
 function dawn(robust: boolean): GPU {
   let gpu = instances.get(robust);
   if (!gpu) {
-    gpu = create(dawnToggles(robust));
+    const made = create(dawnToggles(robust));
+    if (process.env.VITSTREAM_QUIET_DAWN === '1') {
+      const first = () => made.requestAdapter().catch(() => null);
+      void filterNativeStderr(first, DAWN_LIMIT_WARNING, process.stderr.writableLength);
+    }
+    gpu = made;
     instances.set(robust, gpu);
   }
   return gpu;

@@ -105,9 +105,13 @@ export function chooseBatching(o: {
   }
   const arriving = Math.ceil((totalFps * maxDelayMs) / 1000);
   const maxBatch = Math.min(engineMax, Math.max(1, arriving, (keepsUpAt ?? engineMax) * 2));
+  // Two rates are in play and must not read as one: what the engine receives (sampled, all
+  // sources together) and what the fastest source decodes (it sets how long a frame may wait).
+  const fastest = Math.max(...fps, ...native);
+  const sampled = `sampled frames arrive at ${totalFps.toFixed(1)} fps from all sources`;
   const reason =
     keepsUpAt === undefined
-      ? `sources deliver ${totalFps.toFixed(1)} fps but the engine manages ${((engineMax * 1000) / latencyAt(o.latency, engineMax)).toFixed(1)} fps at its largest batch: expect drops`
-      : `sources deliver ${totalFps.toFixed(1)} fps; batch ${keepsUpAt} (${latencyAt(o.latency, keepsUpAt).toFixed(1)} ms) keeps up with 25 % headroom; wait at most one frame interval of the fastest source (${maxDelayMs} ms)`;
+      ? `${sampled}, but the engine manages ${((engineMax * 1000) / latencyAt(o.latency, engineMax)).toFixed(1)} fps at its largest batch: expect drops`
+      : `${sampled}; batch ${keepsUpAt} (${latencyAt(o.latency, keepsUpAt).toFixed(1)} ms) keeps up with 25 % headroom; a frame waits at most ${maxDelayMs} ms for its batch (one frame interval of the fastest source, which decodes ${fastest.toFixed(1)} fps)`;
   return { maxBatch, maxDelayMs, totalFps, keepsUpAt, reason };
 }

@@ -7,6 +7,7 @@ import { redactCredentials } from '../util/redact.js';
 import type { AccessRules } from './auth.js';
 import { ClientChannel, type ClientSnapshot, type DeliveryTotals } from './client.js';
 import { EventHistory } from './eventHistory.js';
+import { LastPredictions, UNWATCHED_THUMBNAIL_MS } from './lastPredictions.js';
 import type { ServerMetrics } from './metrics.js';
 import {
   ALL_STREAMS,
@@ -94,6 +95,7 @@ export class Hub {
   private readonly knownStreams = new Set<string>();
   private readonly thumbnails: ThumbnailRate;
   private readonly history: EventHistory;
+  private readonly last = new LastPredictions();
   private readonly subscriptionRules: SubscriptionRules;
   /** The event count when each client connected: events for every client after it, it has had. */
   private readonly joinedAt = new WeakMap<ClientChannel, number>();
@@ -182,17 +184,19 @@ export class Hub {
   removeStream(id: string): void {
     this.thumbnails.forget(id);
     this.history.forget(id);
+    this.last.forget(id);
     if (this.knownStreams.delete(id)) this.broadcast({ type: 'streams', streams: this.streams });
   }
 
   /**
-   * True if a thumbnail for this stream would be sent now: someone is subscribed and the
-   * per-stream rate allows it. Lets the pipeline skip copying pixels it would throw away.
+   * True if a thumbnail for this stream would be made now: the per-stream rate allows it, and someone
+   * is subscribed or the one kept for later viewers is older than UNWATCHED_THUMBNAIL_MS. Lets the
+   * pipeline skip copying pixels it would throw away.
    */
   wantsThumbnail(streamId: string): boolean {
     if (!this.thumbnails.due(streamId)) return false;
     for (const c of this.channels.values()) if (c.wants(streamId)) return true;
-    return false;
+    return this.last.thumbnailOlderThan(streamId, UNWATCHED_THUMBNAIL_MS);
   }
 
   /**
@@ -203,7 +207,6 @@ export class Hub {
     const { streamId } = prediction;
     this.noteStream(streamId);
     const targets = this.subscribersOf(streamId);
-    if (targets.length === 0) return;
     const message: PredictionMessage = {
       type: 'prediction',
       streamId,
@@ -222,6 +225,8 @@ export class Hub {
         this.logger.warn({ err, streamId }, 'thumbnail skipped');
       }
     }
+    this.last.keep(message);
+    if (targets.length === 0) return;
     const data = encode(message);
     for (const c of targets) c.send(data, 'prediction');
   }
@@ -390,7 +395,8 @@ export class Hub {
     fail: (message: string, status: number) => void,
   ): void {
     switch (message.type) {
-      case 'subscribe':
+      case 'subscribe': {
+        const had = new Set(this.last.streams.filter((id) => channel.wants(id)));
         subscribe(
           channel,
           message.streams,
@@ -399,7 +405,13 @@ export class Hub {
           reply,
           fail,
         );
+        // Then what each added stream showed last (an ended file keeps its last image and labels).
+        for (const id of this.last.streams) {
+          const replay = !had.has(id) && channel.wants(id) ? this.last.replay(id) : undefined;
+          if (replay) channel.send(encode(replay), 'prediction');
+        }
         break;
+      }
       case 'unsubscribe':
         unsubscribe(channel, message.streams, reply);
         break;

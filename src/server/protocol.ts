@@ -16,6 +16,23 @@ export const MAX_STREAMS_PER_MESSAGE = 256;
 export const MAX_SUBSCRIPTIONS_PER_CLIENT = 1024;
 export { MAX_STREAM_ID_LENGTH };
 
+/**
+ * Every `state` a stream can be reported in (StreamInfo and stats), in the order a stream lives
+ * them: `starting` until its source runs, `connecting` while ffmpeg opens it, then `live`,
+ * `stalled` / `reconnecting` while it is restarted, and `ended` or `error` at the end.
+ * PROTOCOL.md lists the same words (a test keeps the two in step).
+ */
+export const STREAM_STATES = [
+  'starting',
+  'connecting',
+  'live',
+  'stalled',
+  'reconnecting',
+  'ended',
+  'error',
+] as const;
+export type StreamStateName = (typeof STREAM_STATES)[number];
+
 /** Per-stream figures a pipeline reports periodically. Extra numeric or string fields pass through. */
 export interface StreamStats {
   /** Frames per second arriving from the source. */
@@ -26,8 +43,8 @@ export interface StreamStats {
   latencyMs?: number;
   /** Frames dropped since the stream started. */
   dropped?: number;
-  /** e.g. 'live', 'connecting', 'reconnecting', 'ended', 'error'. */
-  state?: string;
+  /** One of STREAM_STATES. */
+  state?: StreamStateName;
   [key: string]: number | string | boolean | undefined;
 }
 
@@ -92,6 +109,8 @@ export interface PredictionMessage {
   top: TopClass[];
   /** `data:image/png;base64,...` of the classified frame, sent at most a few times a second per stream. */
   thumbnail?: string;
+  /** The stream's latest prediction (and latest thumbnail), sent again when a client subscribes. */
+  replayed?: true;
 }
 export interface StatsMessage {
   type: 'stats';
@@ -126,8 +145,8 @@ export interface StreamInfo {
   input: string;
   kind: string;
   live: boolean;
-  /** e.g. 'live', 'reconnecting', 'stalled', 'ended' once known. */
-  state?: string;
+  /** One of STREAM_STATES, once known. */
+  state?: StreamStateName;
   [key: string]: unknown;
 }
 export interface StreamAddedMessage {

@@ -1,7 +1,7 @@
 import type { Prediction } from '../predictions.js';
 import type { SourceEvent } from '../video/events.js';
 import type { ServerMetrics } from './metrics.js';
-import type { EngineStats, ServerEvent, StatsSnapshot, StreamStats } from './protocol.js';
+import type { EngineStats, ServerEvent, StatsSnapshot, StreamStateName, StreamStats } from './protocol.js';
 import { SlidingWindow } from './window.js';
 
 export interface PipelineStatsOptions {
@@ -15,7 +15,9 @@ export interface PipelineStatsOptions {
 
 interface StreamState {
   /** Undefined until told (setState or a source event): clients then judge by predictions. */
-  state: string | undefined;
+  state: StreamStateName | undefined;
+  /** The watchdog killed the current connection, which has not reported its end yet. */
+  stalled: boolean;
   framesIn: number;
   classified: number;
   dropped: number;
@@ -80,6 +82,7 @@ export class PipelineStats {
         break;
       case 'stalled':
         this.setState(stream, 'stalled');
+        s.stalled = true;
         s.stalls++;
         s.stallKinds.add(ev.kind);
         this.metrics.streamStalls.inc({ stream, kind: ev.kind });
@@ -115,17 +118,23 @@ export class PipelineStats {
           message: `retry ${ev.attempt} in ${(ev.delayMs / 1000).toFixed(1)} s`,
         });
         break;
-      case 'ended':
+      case 'ended': {
         // Frames decoded since the last periodic stats would otherwise go uncounted.
         this.sourceTotals(stream, ev.frames, ev.dropped, ev.atMs);
+        const stalled = s.stalled;
+        s.stalled = false;
+        // A connection the watchdog killed ends 'unsubscribed' after its restart is scheduled: the
+        // 'stalled' event already said so, and the stream goes on.
+        if (ev.reason === 'unsubscribed' && stalled) break;
         this.setState(stream, ev.reason === 'error' ? 'error' : 'ended');
         this.emit({
           kind: 'ended',
           level: ev.reason === 'error' ? 'error' : 'info',
           streamId: stream,
-          message: `source ended (${ev.reason}) after ${ev.frames} frames`,
+          message: endedMessage(ev.reason, ev.frames),
         });
         break;
+      }
     }
   }
 
@@ -195,8 +204,7 @@ export class PipelineStats {
     this.metrics.batchSize.observe(info.size);
   }
 
-  /** e.g. 'connecting', 'live', 'reconnecting', 'ended', 'error'. */
-  setState(streamId: string, state: string): void {
+  setState(streamId: string, state: StreamStateName): void {
     this.stream(streamId).state = state;
     this.metrics.streamUp.set({ stream: streamId }, state === 'live' ? 1 : 0);
   }
@@ -260,6 +268,7 @@ export class PipelineStats {
     if (!s) {
       s = {
         state: undefined,
+        stalled: false,
         framesIn: 0,
         classified: 0,
         dropped: 0,
@@ -286,4 +295,12 @@ export class PipelineStats {
 function round(v: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
+}
+
+/** What a source's end means to a person reading the events. */
+export function endedMessage(reason: 'complete' | 'error' | 'unsubscribed', frames: number): string {
+  const count = `${frames} frame${frames === 1 ? '' : 's'}`;
+  if (reason === 'complete') return `end of input after ${count}`;
+  if (reason === 'error') return `stopped by an error after ${count}`;
+  return `stopped after ${count}`;
 }

@@ -31,6 +31,45 @@ export function deriveStreamId(input: string): string {
   return id.length === 0 ? '_' : id.slice(-MAX_STREAM_ID_LENGTH);
 }
 
+/**
+ * A short, readable id for a feed given at start (command line, config) without one: a file's or
+ * folder's base name without extension (`clips/airplane_640x360.mp4` -> `airplane_640x360`), a
+ * device's name (`video0`), `stdin`, or a URL's host/path without scheme, credentials, query or
+ * fragment (`rtsp://admin:pw@10.0.0.1:554/live?token=x` -> `10.0.0.1:554/live`): a query may hold a
+ * token, and a dashboard card has room for a name, not a path.
+ */
+export function shortStreamId(input: string): string {
+  let id: string;
+  const url = /^[a-z][a-z0-9+.-]*:\/\/([^?#]*)/i.exec(input);
+  if (url) id = url[1]!.replace(/^[^/@]*@/, '').replace(/\/+$/, '');
+  else if (input === '-' || /^pipe:/.test(input)) id = 'stdin';
+  else {
+    // A glob of images is named after its folder.
+    const parts = input.replace(/\/+$/, '').split('/');
+    const base = (/[*?[]/.test(parts.at(-1) ?? '') ? parts.at(-2) : parts.at(-1)) ?? '';
+    id = base.replace(/(?<=.)\.[A-Za-z0-9]{1,5}$/, '');
+  }
+  id = id.replace(/[^A-Za-z0-9_.:@/-]/g, '_').slice(-MAX_STREAM_ID_LENGTH);
+  return id.length === 0 ? '_' : id;
+}
+
+/**
+ * Makes `ids` unique against each other and `taken` (ids other feeds chose themselves) with `-2`,
+ * `-3`… suffixes, in order, keeping every id within the rule.
+ */
+export function uniqueStreamIds(ids: string[], taken: Iterable<string> = []): string[] {
+  const used = new Set(taken);
+  return ids.map((id) => {
+    let unique = id;
+    for (let n = 2; used.has(unique); n++) {
+      const suffix = `-${n}`;
+      unique = id.slice(0, MAX_STREAM_ID_LENGTH - suffix.length) + suffix;
+    }
+    used.add(unique);
+    return unique;
+  });
+}
+
 /** A string short enough to quote in an error message. */
 export function shorten(s: string, max = 80): string {
   return s.length <= max ? s : `${s.slice(0, max)}…`;

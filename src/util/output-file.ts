@@ -31,18 +31,28 @@ export function checkWritable(file: string, what: string): void {
   try {
     const target = path.resolve(file);
     if (existsSync(target)) {
-      if (statSync(target).isDirectory()) throw new Error('it is a folder');
+      const st = statSync(target);
+      if (st.isDirectory()) throw new Error('it is a folder');
+      if (readOnlyMode(st.mode)) throw new Error('it is read-only');
       accessSync(target, constants.W_OK);
       return;
     }
     let dir = path.dirname(target);
     while (!existsSync(dir)) dir = path.dirname(dir);
-    if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder`);
+    const st = statSync(dir);
+    if (!st.isDirectory()) throw new Error(`${dir} is not a folder`);
+    if (readOnlyMode(st.mode)) throw new Error(`${dir} is read-only`);
     accessSync(dir, constants.W_OK);
   } catch (e) {
     throw cannotWrite(file, what, e);
   }
 }
+
+/**
+ * No write bit for anyone: someone marked it read-only on purpose (a shared model folder). access()
+ * lets root write there anyway, so the mode is what tells.
+ */
+const readOnlyMode = (mode: number) => (mode & 0o222) === 0;
 
 /** writeFileSync whose failure (a full disk, a path checkWritable let through) names the file. */
 export function writeOutputFile(file: string, what: string, text: string): void {

@@ -183,6 +183,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         strict: options.strict !== false,
         live: src.live,
         loop: src.loop === true,
+        fromPipe: src.kind === 'stdin',
       });
       terminal = { error: reason === undefined ? undefined : fail(reason) };
       if (flow.drained) finish();

@@ -16,7 +16,18 @@ export interface ExitFacts {
   strict: boolean;
   live: boolean;
   loop: boolean;
+  /** Read from a pipe (stdin): ffmpeg cannot seek back in it. */
+  fromPipe?: boolean;
 }
+
+/**
+ * An MP4 whose index (moov) comes after the data cannot be read from a pipe: ffmpeg would have to
+ * seek back. The mov demuxer then says "moov atom not found" (index past the probe size) or
+ * "stream 0, offset 0x30: partial file" (index found, data behind it gone).
+ */
+const INDEX_AT_END = /moov atom not found|stream \d+, offset 0x[0-9a-f]+: partial file/i;
+const NEEDS_FASTSTART =
+  "this MP4 needs faststart to be read from a pipe (ffmpeg -movflags +faststart), or pass the file's path";
 
 /**
  * Why an ffmpeg run failed, as one phrase for "video source X: <reason>", or undefined when it
@@ -25,7 +36,8 @@ export interface ExitFacts {
  */
 export function exitFailure(f: ExitFacts): string | undefined {
   const explain = (fallback: string) => {
-    const reason = classifyFailure(f.problems) ?? fallback;
+    const indexAtEnd = f.fromPipe && INDEX_AT_END.test(f.problems.join('\n'));
+    const reason = indexAtEnd ? NEEDS_FASTSTART : (classifyFailure(f.problems) ?? fallback);
     return f.problems.length > 0 ? `${reason} (ffmpeg: ${f.problems.join(' | ')})` : reason;
   };
   if (f.code !== 0) {

@@ -1,4 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +62,34 @@ describe('vitstream calibrate', () => {
     const r = await runCli(args(path.join(tmp, 'auto.json')));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(software ? /FP32 on the CPU/ : /FP32 on (?!the CPU)/);
+    expect(r.stderr).toContain(`scales written to ${path.join(tmp, 'auto.json')}`);
+  });
+
+  it('a read-only model folder (the default --out): exit 2 before calibrating, with a hint to use --out', async () => {
+    const model = path.join(tmp, 'read-only-model');
+    mkdirSync(model);
+    for (const f of ['config.json', 'model.safetensors'])
+      copyFileSync(path.join(dir, f), path.join(model, f));
+    chmodSync(model, 0o555);
+    try {
+      const r = await runCli([
+        'calibrate',
+        '--model',
+        model,
+        '--images',
+        path.join(dir, 'rgb.npy'),
+        '--frames',
+        '2',
+      ]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(
+        `cannot write the scales to ${path.join(model, 'scales.json')}: ${model} is read-only; pass --out <file>`,
+      );
+      expect(r.stderr).not.toMatch(/calibrating/);
+      expect(existsSync(path.join(model, 'scales.json'))).toBe(false);
+    } finally {
+      chmodSync(model, 0o755);
+    }
   });
 
   it('--backend other: exit 2 naming the flag', async () => {

@@ -14,6 +14,7 @@ if (!haveChromium)
 const model = cifarModel();
 const labels = (JSON.parse(readFileSync(model.file('config.json'), 'utf8')) as { labels: string[] }).labels;
 const CLIP = sharedPath('media', 'street_bikes_640x272.mp4');
+const ID = 'street_bikes_640x272'; // its stream id: the file's base name
 const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 30_000, interval: 100 });
 
 describe.skipIf(!haveChromium)('dashboard timeline, in Chromium', () => {
@@ -24,7 +25,8 @@ describe.skipIf(!haveChromium)('dashboard timeline, in Chromium', () => {
   beforeAll(async () => {
     ensureBuilt();
     serve = startCli(['serve', CLIP, ...model.args, '--realtime', '--loop', '--fps', '5', '--port', '0']);
-    url = (await serve.waitForStderr(/serving \d+ feed\(s\) on (http:\/\/[^ ]+\/)/, 90_000))[1]!;
+    // The printed dashboard URL carries serve's own token: without it the socket is refused (401).
+    url = (await serve.waitForStderr(/open the dashboard at (http:\/\/\S+\?token=\S+)\n/, 90_000))[1]!;
     browser = await launchChromium();
     // Starting serve (model, ffmpeg) on a busy machine can take a while.
   }, 120_000);
@@ -47,11 +49,11 @@ describe.skipIf(!haveChromium)('dashboard timeline, in Chromium', () => {
           streamId?: string;
           top?: { label: string }[];
         };
-        if (msg.type === 'prediction' && msg.streamId === CLIP) sent.push(msg.top![0]!.label);
+        if (msg.type === 'prediction' && msg.streamId === ID) sent.push(msg.top![0]!.label);
       }),
     );
     await page.goto(url);
-    const card = page.locator(`.card[data-stream="${CLIP}"]`);
+    const card = page.locator(`.card[data-stream="${ID}"]`);
     const drawn = () =>
       card
         .locator('.vt-band')

@@ -14,6 +14,8 @@ if (!haveChromium)
 const model = cifarModel();
 const labels = (JSON.parse(readFileSync(model.file('config.json'), 'utf8')) as { labels: string[] }).labels;
 const CLIPS = [sharedPath('media', 'bottles_640x360.mp4'), sharedPath('media', 'street_bikes_640x272.mp4')];
+// Feeds given without an id are named by their files' base names.
+const IDS = ['bottles_640x360', 'street_bikes_640x272'];
 const card = (id: string) => `.card[data-stream="${id}"]`;
 const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 20_000, interval: 100 });
 
@@ -53,10 +55,10 @@ describe.skipIf(!haveChromium)('dashboard of a running vitstream serve, in Chrom
   it('shows a card per feed with CIFAR labels, scores, a thumbnail and stats, updating live', async () => {
     const { page, errors } = await openPage(1280, 800);
     await page.waitForSelector('#conn[data-state="live"]');
-    for (const id of CLIPS) await page.waitForSelector(`${card(id)} .row .label`, { timeout: 20_000 });
+    for (const id of IDS) await page.waitForSelector(`${card(id)} .row .label`, { timeout: 20_000 });
     await poll(() => page.locator('#sum-streams').textContent()).toBe('2');
 
-    for (const id of CLIPS) {
+    for (const id of IDS) {
       const c = page.locator(card(id));
       expect(await c.locator('.stream-id').textContent()).toBe(id);
       const shown = await c.locator('.row .label').allTextContents();
@@ -86,8 +88,8 @@ describe.skipIf(!haveChromium)('dashboard of a running vitstream serve, in Chrom
       expect(await c.locator('.state').textContent()).toBe('live');
     }
     // It keeps moving: the frame shown advances on both cards.
-    const before = await Promise.all(CLIPS.map((id) => frameOf(page, id)));
-    for (const [i, id] of CLIPS.entries()) await poll(() => frameOf(page, id)).not.toBe(before[i]);
+    const before = await Promise.all(IDS.map((id) => frameOf(page, id)));
+    for (const [i, id] of IDS.entries()) await poll(() => frameOf(page, id)).not.toBe(before[i]);
     expect(await page.locator('#sum-engine').textContent()).toMatch(/% busy$/);
     await page.screenshot({ path: `${SHOTS}/vitstream-e2e-dashboard-desktop.png`, fullPage: true });
     expect(errors).toEqual([]);
@@ -96,14 +98,18 @@ describe.skipIf(!haveChromium)('dashboard of a running vitstream serve, in Chrom
 
   it('fits a 375 px phone screen', async () => {
     const { page, errors } = await openPage(375, 740);
-    for (const id of CLIPS)
+    for (const id of IDS)
       await page.waitForSelector(`${card(id)} .thumb img[src^="data:image/png"]`, { timeout: 20_000 });
     const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
-    for (const id of CLIPS) {
+    for (const id of IDS) {
       const box = (await page.locator(card(id)).boundingBox())!;
       expect(box.x).toBeGreaterThanOrEqual(0);
       expect(box.x + box.width).toBeLessThanOrEqual(375);
+      // The short id fits its card whole (a file path was cut to "../shared/media/airplane_field_640x36…").
+      const name = page.locator(`${card(id)} .stream-id`);
+      expect(await name.textContent()).toBe(id);
+      expect(await name.evaluate((e) => e.scrollWidth - e.clientWidth)).toBeLessThanOrEqual(0);
     }
     await page.screenshot({ path: `${SHOTS}/vitstream-e2e-dashboard-phone.png`, fullPage: true });
     expect(errors).toEqual([]);

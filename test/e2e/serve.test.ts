@@ -117,12 +117,15 @@ describe('vitstream serve', { timeout: 2 * STARTUP_MS }, () => {
     expect(close.code).toBe(1001);
 
     const hello = client.messages[0]!;
-    expect(hello).toMatchObject({ type: 'hello', streams: [clip] });
-    checkPredictions(client.predictions(), clip);
+    // A feed given without an id is named by its file's base name.
+    expect(hello).toMatchObject({ type: 'hello', streams: ['person_signing_640x480'] });
+    checkPredictions(client.predictions(), 'person_signing_640x480');
     // The clip is 3 s at 30 fps played in real time: most frames should be classified (drops allowed).
     expect(client.predictions().length).toBeGreaterThan(20);
     expect(client.predictions().at(-1)!.frame).toBeLessThan(89);
-    const withStream = client.stats().filter((s) => (s.streams as Record<string, unknown>)[clip]);
+    const withStream = client
+      .stats()
+      .filter((s) => (s.streams as Record<string, unknown>).person_signing_640x480);
     expect(withStream.length).toBeGreaterThan(0);
   });
 
@@ -151,20 +154,21 @@ describe('vitstream serve', { timeout: 2 * STARTUP_MS }, () => {
       expect(proc.stderr()).not.toMatch(/^\s+at /m);
       expect(proc.stderr()).toMatch(
         new RegExp(
-          `^vitstream: feed ${broken.replace(/[.]/g, '\\.')}: video source .*moov atom not found`,
+          `^vitstream: feed truncated: video source ${broken.replace(/[.]/g, '\\.')}: .*moov atom not found`,
           'm',
         ),
       );
-      expect(proc.stderr()).not.toContain(`vitstream: feed ${good}: video source`);
+      const goodId = 'person_signing_640x480';
+      expect(proc.stderr()).not.toContain(`vitstream: feed ${goodId}: video source`);
       expect(code).toBe(1);
       // Files not played in real time lose no frame: every frame of the good clip (ffprobe's count) classified,
       // as serve's closing lines say.
       expect(proc.stderr()).toContain(
-        `vitstream: feed ${good}: ${probeFrameTimes(good).length} frames classified\n`,
+        `vitstream: feed ${goodId}: ${probeFrameTimes(good).length} frames classified\n`,
       );
       // What the client got (it connects after the server starts) comes in order without gaps.
-      const ps = client.predictions().filter((p) => p.streamId === good);
-      checkPredictions(ps, good);
+      const ps = client.predictions().filter((p) => p.streamId === goodId);
+      checkPredictions(ps, goodId);
       const first = ps[0]?.frame ?? 0;
       expect(ps.map((p) => p.frame)).toEqual(Array.from({ length: ps.length }, (_, i) => first + i));
     } finally {
@@ -250,20 +254,21 @@ describe('vitstream serve', { timeout: 2 * STARTUP_MS }, () => {
       '5 predictions and a stats message',
       () => client.predictions().length >= 5 && client.stats().length > 0,
     );
-    checkPredictions(client.predictions(), clip);
+    const id = 'street_bikes_640x272';
+    checkPredictions(client.predictions(), id);
     // --fps 5 of a 25 fps clip: every 5th frame.
     for (const p of client.predictions()) expect(p.frame % 5).toBe(0);
     const stats = client.stats().at(-1)!.streams as Record<string, { fpsIn?: number; state?: string }>;
-    expect(stats[clip]).toBeDefined();
+    expect(stats[id]).toBeDefined();
 
     const metricsText = await (await fetch(`${httpUrl}metrics`)).text();
-    expect(metric(metricsText, 'vitstream_frames_in_total', clip)).toBeGreaterThan(0);
-    expect(metric(metricsText, 'vitstream_frames_classified_total', clip)).toBeGreaterThanOrEqual(5);
-    expect(metric(metricsText, 'vitstream_stream_up', clip)).toBe(1);
-    // Counts only: ids (here a path) are not for anyone who can reach the port.
+    expect(metric(metricsText, 'vitstream_frames_in_total', id)).toBeGreaterThan(0);
+    expect(metric(metricsText, 'vitstream_frames_classified_total', id)).toBeGreaterThanOrEqual(5);
+    expect(metric(metricsText, 'vitstream_stream_up', id)).toBe(1);
+    // Counts only: ids are not for anyone who can reach the port.
     const health = await (await fetch(`${httpUrl}healthz`)).text();
     expect(JSON.parse(health)).toMatchObject({ status: 'ok', streams: 1 });
-    expect(health).not.toContain(clip);
+    expect(health).not.toContain(id);
 
     const decoders = childPids(proc.child.pid!, 'ffmpeg');
     expect(decoders.length).toBe(1);

@@ -34,6 +34,13 @@ describe('automatic batching', () => {
     expect(c.maxDelayMs).toBeLessThanOrEqual(1000 / 30);
   });
 
+  it('says which rate is sampled and which is decoded, so the two numbers do not contradict', () => {
+    const c = chooseBatching({ fps: [2], sourceFps: [30], latency: table, engineMaxBatch: 16 });
+    expect(c.reason).toMatch(/sampled frames arrive at 2\.0 fps/);
+    expect(c.reason).toMatch(/waits at most 33\.3 ms .*fastest source, which decodes 30\.0 fps/);
+    expect(c.reason).not.toMatch(/sources deliver/);
+  });
+
   it('interpolates latency between measured sizes', () => {
     expect(latencyAt(table, 3)).toBeCloseTo(25);
     expect(latencyAt(table, 16)).toBeCloseTo(90);

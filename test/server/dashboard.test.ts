@@ -232,4 +232,47 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     );
     await page.close();
   });
+
+  it('shows the whole token hint on a 375 px phone, wrapped rather than cut', async () => {
+    const page = await browser.newPage({ viewport: { width: 375, height: 740 } });
+    await page.goto(server.url); // no ?token=
+    await page.waitForSelector('#conn[data-state="down"]');
+    const text = page.locator('#conn-text');
+    expect(await text.textContent()).toContain('add ?token=… to this URL');
+    const fits = await text.evaluate((e) => ({
+      cut: e.scrollWidth - e.clientWidth,
+      right: e.getBoundingClientRect().right,
+    }));
+    expect(fits.cut).toBeLessThanOrEqual(0);
+    expect(fits.right).toBeLessThanOrEqual(375);
+    await page.screenshot({ path: `${SHOTS}/vitstream-dashboard-phone-token-hint.png` });
+    await page.close();
+  });
+
+  it('an ended stream keeps its last image, labels, frame and totals for a viewer who comes later', async () => {
+    const id = 'finished-file';
+    const labels = LABELS['front-door']!;
+    // Published before the page opens (nobody subscribed to it yet).
+    server.hub.publish(fakePrediction(id, 1, labels), { thumbnail: frames.get('front-door')! });
+    server.hub.publish(fakePrediction(id, 89, labels));
+    const page = await openPage(1280, 800);
+    await page.waitForSelector('#conn[data-state="live"]');
+    await poll(() => server.hub.clients().some((c) => c.subscriptions.includes('*'))).toBe(true);
+    server.hub.publishStats({
+      streams: {
+        [id]: { fpsIn: 0, fpsClassified: 0, dropped: 0, framesIn: 89, classified: 89, state: 'ended' },
+      },
+    });
+    const c = page.locator(card(id));
+    await poll(() => c.locator('.state').textContent()).toBe('ended');
+    await poll(() => c.locator('.s-frame').textContent()).toBe('89');
+    expect(await c.locator('.row .label').allTextContents()).toEqual(labels);
+    expect(await c.locator('.s-total').textContent()).toBe('89');
+    expect(await c.locator('.s-fps-in').textContent()).toBe('–');
+    expect(await c.locator('.thumb img').getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+    expect(await c.locator('.thumb-empty').isVisible()).toBe(false);
+    await c.screenshot({ path: `${SHOTS}/vitstream-dashboard-ended-card.png` });
+    expect((page as unknown as { errors: string[] }).errors).toEqual([]);
+    await page.close();
+  });
 });

@@ -243,11 +243,12 @@ describe('hub', () => {
     expect(server!.hub.streams).toEqual(['new-cam']);
   });
 
-  it('attaches a PNG thumbnail at most at the configured rate, and only with subscribers', async () => {
+  it('attaches a PNG thumbnail at most at the configured rate', async () => {
     // A rate this low means one thumbnail for the whole test, however slow the machine.
     await start({ thumbnail: { size: 16, fps: 0.001 } });
     const rgb = new Uint8Array(32 * 32 * 3).fill(200);
-    expect(server!.hub.wantsThumbnail('a')).toBe(false); // nobody listens yet
+    // Nobody listens yet, but none is kept for a later viewer either.
+    expect(server!.hub.wantsThumbnail('a')).toBe(true);
     const c = await client();
     await c.subscribe(['a']);
     expect(server!.hub.wantsThumbnail('a')).toBe(true);
@@ -261,6 +262,28 @@ describe('hub', () => {
     expect(png.readUInt32BE(20)).toBe(16); // IHDR height
     expect(p2.thumbnail).toBeUndefined();
     expect(server!.hub.wantsThumbnail('a')).toBe(false);
+  });
+
+  it("replays each added stream's last prediction and last image to a late subscriber", async () => {
+    await start({ thumbnail: { size: 16, fps: 0 } });
+    const rgb = new Uint8Array(32 * 32 * 3).fill(90);
+    // Nobody watches: the first frame still leaves an image for later viewers, the later ones only labels.
+    server!.hub.publish(prediction('ended', 1), { thumbnail: { rgb, width: 32, height: 32 } });
+    server!.hub.publish(prediction('ended', 89));
+    server!.hub.publish(prediction('other', 3));
+    const c = await client();
+    await c.subscribe(['ended']);
+    await fence([c], 'late');
+    const got = c.ofType('prediction');
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({ streamId: 'ended', frame: 89, replayed: true });
+    expect(got[0]!.thumbnail).toMatch(/^data:image\/png;base64,/);
+    // Subscribing again to what it has adds nothing; a removed stream has nothing to replay.
+    await c.subscribe(['ended']);
+    server!.hub.removeStream('other');
+    await c.subscribe(['*']);
+    await fence([c], 'again');
+    expect(c.ofType('prediction')).toHaveLength(1);
   });
 
   it('skips a thumbnail whose pixels do not match its size instead of failing the publish', async () => {

@@ -1,5 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseClientMessage } from '../../src/server/protocol.js';
+import { parseClientMessage, STREAM_STATES } from '../../src/server/protocol.js';
+
+describe('PROTOCOL.md', () => {
+  it('lists every stream state the server can send, and no other', () => {
+    const doc = readFileSync(new URL('../../src/server/PROTOCOL.md', import.meta.url), 'utf8');
+    const sentence = /`state` is one of([^.]*)\./.exec(doc.replace(/\s+/g, ' '))?.[1] ?? '';
+    const listed = [...sentence.matchAll(/`([a-z]+)` \(/g)].map((m) => m[1]);
+    expect(listed.sort()).toEqual([...STREAM_STATES].sort());
+  });
+});
 
 describe('parseClientMessage', () => {
   it('accepts the documented client messages', () => {

@@ -132,4 +132,54 @@ describe('PipelineStats', () => {
     ]);
     expect(events[0]!.message).toBe('connection reset');
   });
+
+  it('words a stall restart and a stop as what happened, never "unsubscribed"', () => {
+    const { stats, events, at } = setup();
+    const id = 'cam';
+    stats.sourceEvent({ type: 'started', streamId: id, atMs: at(), pid: 1, attempt: 0 });
+    stats.sourceEvent({
+      type: 'stalled',
+      streamId: id,
+      atMs: at(),
+      kind: 'no-frame',
+      waitedMs: 10_000,
+      pid: 1,
+    });
+    stats.sourceEvent({ type: 'reconnecting', streamId: id, atMs: at(), attempt: 1, delayMs: 1000 });
+    // The connection the watchdog killed reports its end after the restart is scheduled.
+    stats.sourceEvent({
+      type: 'ended',
+      streamId: id,
+      atMs: at(),
+      reason: 'unsubscribed',
+      frames: 40,
+      dropped: 0,
+    });
+    expect(stats.snapshot().streams[id]!.state).toBe('reconnecting');
+    expect(events.map((e) => e.kind)).toEqual(['stalled', 'reconnecting']);
+    expect(events[0]!.message).toBe('no frame for 10.0 s: ffmpeg killed, restarting');
+    // Stopped without a stall (removed, or the server shutting down).
+    stats.sourceEvent({ type: 'started', streamId: id, atMs: at(), pid: 2, attempt: 1 });
+    stats.sourceEvent({
+      type: 'ended',
+      streamId: id,
+      atMs: at(),
+      reason: 'unsubscribed',
+      frames: 5,
+      dropped: 0,
+    });
+    stats.sourceEvent({
+      type: 'ended',
+      streamId: 'file',
+      atMs: at(),
+      reason: 'complete',
+      frames: 89,
+      dropped: 0,
+    });
+    expect(events.slice(2).map((e) => `${e.kind}: ${e.message}`)).toEqual([
+      'ended: stopped after 5 frames',
+      'ended: end of input after 89 frames',
+    ]);
+    for (const e of events) expect(e.message).not.toMatch(/unsubscribed/);
+  });
 });

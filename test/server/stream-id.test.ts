@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseServeConfig, parseStreamRequest } from '../../src/serve-config.js';
-import { deriveStreamId, isStreamId, streamIdProblem } from '../../src/server/stream-id.js';
+import {
+  deriveStreamId,
+  isStreamId,
+  shortStreamId,
+  streamIdProblem,
+  uniqueStreamIds,
+} from '../../src/server/stream-id.js';
 
 describe('stream ids: one rule for HTTP, WebSocket and the config file', () => {
   it('takes 1-128 characters of letters, digits and _ . : @ / -', () => {
@@ -24,6 +30,40 @@ describe('stream ids: one rule for HTTP, WebSocket and the config file', () => {
     expect(long.endsWith('/clip.mp4')).toBe(true);
     for (const s of ['rtsp://u:p@h/x?a=1&b=2', '/tmp/é.mp4', '-'])
       expect(isStreamId(deriveStreamId(s))).toBe(true);
+  });
+
+  it('names feeds given at start without an id shortly: base name, device, host/path, never credentials', () => {
+    expect(shortStreamId('../shared/media/airplane_field_640x360.mp4')).toBe('airplane_field_640x360');
+    expect(shortStreamId('/videos/My Clip (1).mp4')).toBe('My_Clip__1_');
+    expect(shortStreamId('/dev/video0')).toBe('video0');
+    expect(shortStreamId('frames/')).toBe('frames');
+    expect(shortStreamId('shots/cam1/*.jpg')).toBe('cam1');
+    expect(shortStreamId('-')).toBe('stdin');
+    expect(shortStreamId('rtsp://admin:campass@10.0.0.1:554/live?token=s3cret#x')).toBe('10.0.0.1:554/live');
+    expect(shortStreamId('http://cams.lan/mjpeg/')).toBe('cams.lan/mjpeg');
+    for (const s of [
+      'rtsp://u:p@h/x?a=1&b=2',
+      '/tmp/é.mp4',
+      '-',
+      '.mp4',
+      `/x/${'y'.repeat(300)}.mp4`,
+      'udp://@:1234',
+    ])
+      expect(isStreamId(shortStreamId(s)), s).toBe(true);
+  });
+
+  it('makes derived ids unique with -2, -3, around the ids feeds chose themselves', () => {
+    expect(uniqueStreamIds(['clip', 'clip', 'cam', 'clip'], ['cam'])).toEqual([
+      'clip',
+      'clip-2',
+      'cam-2',
+      'clip-3',
+    ]);
+    const long = 'x'.repeat(128);
+    const [a, b] = uniqueStreamIds([long, long]);
+    expect(a).toBe(long);
+    expect(b).toHaveLength(128);
+    expect(b!.endsWith('-2')).toBe(true);
   });
 
   it('is the config file rule too', () => {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,24 @@ describe('output files', () => {
     const ok = path.join(tmp, 'ok.json');
     writeOutputFile(ok, 'the cache', '{}\n');
     expect(readFileSync(ok, 'utf8')).toBe('{}\n');
+  });
+
+  it('a folder or file marked read-only is refused, even for root (whom access() lets write)', () => {
+    const folder = path.join(tmp, 'read-only');
+    mkdirSync(folder);
+    const file = path.join(tmp, 'read-only-file.json');
+    writeFileSync(file, 'old');
+    chmodSync(folder, 0o555);
+    chmodSync(file, 0o444);
+    try {
+      const inside = path.join(folder, 'scales.json');
+      expect(() => checkWritable(inside, 'the scales')).toThrow(
+        `cannot write the scales to ${inside}: ${folder} is read-only`,
+      );
+      expect(() => checkWritable(file, 'x')).toThrow(`cannot write x to ${file}: it is read-only`);
+    } finally {
+      chmodSync(folder, 0o755);
+    }
   });
 
   it('writeOutputFile makes the folders that checkWritable accepted as still to be made', () => {

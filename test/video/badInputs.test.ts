@@ -1,9 +1,10 @@
-import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrames } from '../../src/video/decodeFrames.js';
 import type { Frame } from '../../src/video/frame.js';
+import { sharedPath } from '../helpers/shared.js';
 import { ffmpeg, makeClip, TempDir } from './media.js';
 
 const tmp = new TempDir();
@@ -48,6 +49,36 @@ describe('bad inputs give a VideoSourceError naming the input and the reason', (
   it('missing file', async () => {
     const f = tmp.file('nope.mp4');
     expectError((await attempt(f)).error, f, /no such file/i);
+  });
+
+  it('an MP4 with its index at the end, piped: says it needs faststart, or its path', async () => {
+    // A real non-faststart MP4, as ffmpeg writes by default: moov after mdat.
+    const clip = sharedPath('media', 'bottles_640x360.mp4');
+    const late = tmp.file('index-at-end.mp4');
+    ffmpeg(['-i', clip, '-c', 'copy', '-an', late]);
+    const early = tmp.file('faststart.mp4');
+    ffmpeg(['-i', clip, '-c', 'copy', '-an', '-movflags', '+faststart', early]);
+    const piped = async (file: string) => {
+      const frames: Frame[] = [];
+      const error = await new Promise<Error | undefined>((resolve) =>
+        decodeFrames({ stream: createReadStream(file), id: 'pipe' }, { size: 16 }).subscribe({
+          next: (f) => frames.push(f),
+          error: resolve,
+          complete: () => resolve(undefined),
+        }),
+      );
+      return { frames, error };
+    };
+    const r = await piped(late);
+    expect(r.error?.name).toBe('VideoSourceError');
+    expect(r.error?.message).toContain(
+      "this MP4 needs faststart to be read from a pipe (ffmpeg -movflags +faststart), or pass the file's path",
+    );
+    // The same video with its index first plays from a pipe, and from its path either way.
+    const ok = await piped(early);
+    expect(ok.error).toBeUndefined();
+    expect(ok.frames.length).toBeGreaterThan(10);
+    expect((await attempt(late)).error).toBeUndefined();
   });
 
   it('zero-length file', async () => {

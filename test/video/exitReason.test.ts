@@ -26,6 +26,14 @@ describe('exitFailure', () => {
     );
   });
 
+  it('an MP4 index past the probe size, read from a pipe: needs faststart; from a file: truncated', () => {
+    const moov = { ...clean, code: 1, decoded: 0, problems: ['moov atom not found'] };
+    expect(exitFailure({ ...moov, fromPipe: true })).toMatch(
+      /^this MP4 needs faststart to be read from a pipe/,
+    );
+    expect(exitFailure(moov)).toMatch(/^not a complete MP4\/MOV/);
+  });
+
   it('a clean exit with no frame is a failure', () => {
     expect(exitFailure({ ...clean, decoded: 0 })).toBe('no video frames could be decoded');
   });

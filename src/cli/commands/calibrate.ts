@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { loadCalibrationFrames } from '../../app/calibration-frames.js';
 import { type GpuContext, isCpuAdapter, openGpu } from '../../engine/gpu.js';
@@ -65,7 +66,16 @@ export function registerCalibrate(program: Command): void {
         const weights = await loadWeights(weightsFile, config);
         // Before the frames and the calibration pass: an unwritable --out fails first.
         const out = o.out ?? defaultScalesPath(weightsFile);
-        checkWritable(out, 'the scales');
+        try {
+          checkWritable(out, 'the scales');
+        } catch (e) {
+          // The default lands in the model's folder, which may well be read-only (a shared copy).
+          if (o.out !== undefined || !(e instanceof InputError)) throw e;
+          throw new InputError(`${e.message}; pass --out <file> to write them elsewhere`, {
+            input: out,
+            cause: e,
+          });
+        }
         const frames = await loadCalibrationFrames(config, o.images, parsePositiveInt(o.frames, '--frames'));
         const gpu = await calibrationGpu(backend);
         process.stderr.write(
@@ -84,6 +94,7 @@ export function registerCalibrate(program: Command): void {
         const scales = gpu ? await calibrateOnGpu({ ...opts, gpu }) : await calibrate(opts);
         process.stderr.write(`\n  done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
         writeOutputFile(out, 'the scales', `${JSON.stringify(scales)}\n`);
+        process.stderr.write(`  scales written to ${path.resolve(out)}\n`);
         process.stdout.write(`${out}\n`);
       },
     );

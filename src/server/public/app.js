@@ -136,11 +136,16 @@
         break;
       case 'prediction': {
         const s = streamState(msg.streamId);
+        // A replayed prediction (sent on subscribe) is what the stream showed last, maybe long ago:
+        // it never replaces a newer one, and its age (not its arrival) decides staleness.
+        if (msg.replayed && s.prediction && s.prediction.frame >= msg.frame) break;
+        const first = !s.prediction;
         s.prediction = msg;
         if (msg.thumbnail) s.thumbnail = msg.thumbnail;
-        s.lastAt = Date.now();
+        s.lastAt = msg.replayed ? Math.min(Date.now(), msg.receivedAtMs ?? 0) : Date.now();
         s.dirty = true;
-        timelineOf(s)?.add({ time: msg.receivedAtMs ?? s.lastAt, ...msg.top?.[0] });
+        if (!msg.replayed || first)
+          timelineOf(s)?.add({ time: msg.receivedAtMs ?? s.lastAt, ...msg.top?.[0] });
         break;
       }
       case 'stats':
@@ -303,8 +308,11 @@
       });
     }
 
-    el.querySelector('.s-fps-in').textContent = fmt.fps(st.fpsIn);
-    el.querySelector('.s-fps-cls').textContent = fmt.fps(st.fpsClassified);
+    // A stream that is over has totals, not rates: "0.0 fps" would read as a fault.
+    const over = st.state === 'ended' || st.state === 'error';
+    el.querySelector('.s-fps-in').textContent = over ? '–' : fmt.fps(st.fpsIn);
+    el.querySelector('.s-fps-cls').textContent = over ? '–' : fmt.fps(st.fpsClassified);
+    el.querySelector('.s-total').textContent = fmt.int(st.classified);
     el.querySelector('.s-latency').textContent = fmt.ms(
       typeof st.latencyMs === 'number' ? st.latencyMs : p?.latencyMs,
     );
