@@ -1,9 +1,10 @@
-import { defer, map, type Observable, Subject } from 'rxjs';
+import { concatWith, defer, EMPTY, from, map, type Observable, Subject, switchMap } from 'rxjs';
 import { VideoSourceError } from '../src/errors.js';
 import { type BackoffOptions, reconnect } from '../src/operators/reconnect.js';
-import { watchdog } from '../src/operators/watchdog.js';
+import { DEFAULT_NO_FRAME_TIMEOUT_MS, watchdog } from '../src/operators/watchdog.js';
 import { type DecodeOptions, decodeFrames } from '../src/video/decodeFrames.js';
 import type { Frame } from '../src/video/frame.js';
+import { fetchHlsPlaylist, type HlsPlaylist, isHlsUrl } from '../src/video/hlsPlaylist.js';
 import { resolveSource, type VideoSource } from '../src/video/source.js';
 import { signalGroup } from '../src/video/spawn.js';
 
@@ -14,7 +15,12 @@ export interface LiveOptions extends DecodeOptions {
   firstFrameTimeoutMs?: number;
   /** Stall watchdog, live sources only: longest gap between frames (default 10 s; 0 disables). */
   noFrameTimeoutMs?: number;
+  /** HLS: how the playlist is read (tests inject a fetch; default: global fetch, 1 MiB, 5 s). */
+  fetchPlaylist?: (url: string) => Promise<HlsPlaylist | undefined>;
 }
+
+/** HLS without a readable target duration: Apple's recommended segment length. */
+const DEFAULT_TARGET_DURATION_MS = 6000;
 
 /**
  * decodeFrames for a source that should keep running: a live source that fails, ends or stalls is
@@ -22,6 +28,13 @@ export interface LiveOptions extends DecodeOptions {
  * 'recovered' at the first frame back); frame indices keep counting across reconnections, while
  * ptsMs restarts with each connection, as the feed's clock does. A stalled ffmpeg is SIGKILLed with
  * its process group at once: one that hangs may not honour SIGTERM. Non-live sources pass through once.
+ *
+ * HLS feeds are judged by their own clock, read from the playlist before each connection: frames
+ * may wait up to two target durations of media time (a segment arrives at once: a burst the
+ * consumer absorbs before the next one loses nothing), the no-frame limit is at least three target
+ * durations, and the feed ends, once, when the writer has finished (#EXT-X-ENDLIST) or stopped
+ * (ffmpeg ends after the playlist stops growing, and it is still the same a target duration later)
+ * instead of replaying the finished playlist as a "recovered" feed.
  */
 export function openSource(source: VideoSource | string, options: LiveOptions): Observable<Frame> {
   const src = resolveSource(source);
@@ -34,15 +47,34 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
     let pid: number | undefined;
     let downSince: number | undefined; // set when a connection fails, cleared by the next frame
     let restarts = 0;
-    return defer(() => {
+    const hls = isHlsUrl(src.input, src.format);
+    const readPlaylist = options.fetchPlaylist ?? ((url: string) => fetchHlsPlaylist(url));
+    let connections = 0;
+    let finished = false; // an HLS writer finished or stopped: the feed ends instead of retrying
+    const endOnce = () => {
+      finished = true;
+      onEvent?.({
+        type: 'ended',
+        streamId: src.id,
+        atMs: Date.now(),
+        reason: 'complete',
+        frames: next,
+        dropped: 0,
+      });
+    };
+    const connect = (playlist: HlsPlaylist | undefined): Observable<Frame> => {
       base = next;
       const thisAttempt = attempt;
       pid = undefined;
+      connections++;
+      const targetMs = hls ? (playlist?.targetDurationMs ?? DEFAULT_TARGET_DURATION_MS) : 0;
+      const noFrameMs = src.noFrameTimeoutMs ?? options.noFrameTimeoutMs;
       // Frames the sampling leaves out still prove the feed alive and still count in indices.
       const skipped = new Subject<void>();
       return decodeFrames(src, {
         ...options,
         processGroup: options.processGroup ?? true,
+        maxQueuedMs: hls ? Math.max(options.maxQueuedMs ?? 0, 2 * targetMs) : options.maxQueuedMs,
         onSkip: (f) => {
           f.index += base;
           next = f.index + 1;
@@ -56,12 +88,47 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
       }).pipe(
         watchdog<Frame>(src.input, {
           firstFrameTimeoutMs: src.firstFrameTimeoutMs ?? options.firstFrameTimeoutMs,
-          noFrameTimeoutMs: src.noFrameTimeoutMs ?? options.noFrameTimeoutMs,
+          // A playlist of 8 s segments is quiet for 8 s between bursts, and then some.
+          noFrameTimeoutMs:
+            hls && noFrameMs !== 0
+              ? Math.max(noFrameMs ?? DEFAULT_NO_FRAME_TIMEOUT_MS, 3 * targetMs)
+              : noFrameMs,
           activity: skipped,
           onStall: ({ kind, waitedMs }) => {
             onEvent?.({ type: 'stalled', streamId: src.id, atMs: Date.now(), kind, waitedMs, pid });
             if (pid !== undefined) signalGroup(pid, 'SIGKILL');
           },
+        }),
+      );
+    };
+    // ffmpeg ended an HLS read cleanly: the writer finished, or stopped (m3u8_hold_counters), unless
+    // the playlist still grows a target duration later (then it was a hiccup: retry as usual).
+    const writerGone = async (): Promise<boolean> => {
+      const first = await readPlaylist(src.input);
+      if (first?.ended) return true;
+      if (!first) return false;
+      await new Promise((resolve) =>
+        setTimeout(resolve, first.targetDurationMs ?? DEFAULT_TARGET_DURATION_MS).unref?.(),
+      );
+      const again = await readPlaylist(src.input);
+      return again !== undefined && (again.ended || again.nextSequence === first.nextSequence);
+    };
+    return defer(() => {
+      if (!hls) return connect(undefined);
+      return from(readPlaylist(src.input)).pipe(
+        switchMap((playlist) => {
+          // Reopening a finished playlist would replay it from its first segment.
+          if (playlist?.ended && connections > 0) {
+            endOnce();
+            return EMPTY;
+          }
+          return connect(playlist).pipe(
+            concatWith(
+              defer(async () => {
+                if (await writerGone()) finished = true;
+              }).pipe(switchMap(() => EMPTY)),
+            ),
+          );
         }),
       );
     }).pipe(
@@ -89,6 +156,7 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
           src.kind === 'file'
             ? undefined
             : () => {
+                if (finished) return undefined;
                 // decodeFrames reports its own errors as events; this one is ours.
                 const error = new VideoSourceError(
                   `video source ${src.input}: live stream ended unexpectedly`,

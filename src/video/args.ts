@@ -3,6 +3,7 @@ import path from 'node:path';
 import { OptionError, VideoSourceError } from '../errors.js';
 import { isOneOf } from '../util/one-of.js';
 import { type FfmpegHandle, passthroughArgs } from './ffmpeg.js';
+import { isHlsUrl } from './hlsPlaylist.js';
 import { protocolWhitelist } from './protocols.js';
 import { isImagePath, type ResolvedSource } from './source.js';
 
@@ -171,6 +172,10 @@ export async function inputArgs(src: ResolvedSource, ff: FfmpegHandle): Promise<
         );
       } else if (scheme === 'http' || scheme === 'https') {
         args.push('-rw_timeout', timeoutUs);
+        // A playlist that stops growing ends the read after ~2 target durations (reloads come every
+        // half target), before the no-frame watchdog's 3: the writer stopped, the feed ends once.
+        if (isHlsUrl(src.input, src.format) && (ff.major >= 5 || ff.major === 0))
+          args.push('-m3u8_hold_counters', '4');
       }
       if (src.format) args.push('-f', src.format);
       break;

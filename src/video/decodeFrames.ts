@@ -35,8 +35,17 @@ export interface DecodeOptions {
   maxUnreleased?: number;
   /** What a live source does when the consumer is behind (default 'drop-oldest'); non-live sources always block. */
   policy?: DropPolicy;
-  /** Live sources: frames kept waiting for the consumer before the policy drops one (default 1). */
+  /**
+   * Live sources: frames kept waiting for the consumer before the policy drops one (default 1, or
+   * 128 with `maxQueuedMs`, where it only caps memory).
+   */
   maxQueued?: number;
+  /**
+   * Live sources: frames waiting may span this much media time (ptsMs) before the policy drops one
+   * (default 0: by count only). For bursty sources: HLS delivers a segment at once, and a burst the
+   * consumer absorbs before the next one should not lose frames (openSource sets it for HLS).
+   */
+  maxQueuedMs?: number;
   /**
    * Keep only these frames (every Nth, or at most fps per second of stream time), decided before
    * flow control: a burst (an HLS segment arrives at once) is thinned to the frames wanted before
@@ -79,7 +88,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     const log = options.logger ?? silentLogger;
     const onEvent = options.onEvent;
     const maxUnreleased = options.maxUnreleased ?? Number.POSITIVE_INFINITY;
-    const maxQueued = Math.max(1, options.maxQueued ?? 1);
+    const maxQueuedMs = src.live ? Math.max(0, options.maxQueuedMs ?? 0) : 0;
+    const maxQueued = Math.max(1, options.maxQueued ?? (maxQueuedMs > 0 ? 128 : 1));
     const pool = new BufferPool(
       size.width * size.height * 3,
       Number.isFinite(maxUnreleased) ? maxUnreleased + maxQueued + 2 : 16,
@@ -99,6 +109,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     const flow = new FlowControl<PooledFrame>({
       maxUnreleased,
       maxQueued,
+      maxQueuedMs,
+      timeOf: (frame) => frame.ptsMs,
       policy: src.live ? (options.policy ?? 'drop-oldest') : 'block',
       emit: (frame) => {
         frame.emitted = true;
