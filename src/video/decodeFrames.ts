@@ -13,6 +13,7 @@ import { FrameAssembler } from './frameAssembler.js';
 import { FrameClock } from './frameClock.js';
 import { FrameSampler, type SampleOptions } from './frameSampler.js';
 import { ImageFiles } from './imageFiles.js';
+import { type ImageLinks, linkImages } from './imageLinks.js';
 import { PooledFrame } from './pooledFrame.js';
 import { resolveSource, type VideoSource } from './source.js';
 
@@ -98,6 +99,11 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     const sampler = options.sample && new FrameSampler(options.sample);
     let ffmpeg: FfmpegProcess | undefined;
     let images: ImageFiles | undefined;
+    let links: ImageLinks | undefined; // src.files: the private folder ffmpeg reads them through
+    const unlink = () => {
+      void links?.dispose().catch(() => {});
+      links = undefined;
+    };
     let decoded = 0;
     let closed = false; // unsubscribed or terminated
     let terminal: { error?: Error } | undefined; // held until flow control has nothing waiting
@@ -181,6 +187,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     }
 
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      unlink();
       if (closed || !ffmpeg) return;
       const partial = assembler.end();
       if (partial > 0)
@@ -202,14 +209,22 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
 
     const start = async () => {
       const ff = options.ffmpeg ?? (await resolveFfmpeg());
-      const args = await decodeArgs(src, ff, {
+      // An explicit list of images (the stream API's checked folder or glob) is read through links
+      // to exactly those files; ffmpeg lists no folder and expands no glob of its own.
+      let read = src;
+      if (src.files) {
+        links = await linkImages(src.input, src.files);
+        if (closed) return unlink();
+        read = { ...src, kind: 'images', input: links.dir };
+      }
+      const args = await decodeArgs(read, ff, {
         size,
         resize: options.resize ?? 'squash',
         scaleFlags: options.scaleFlags,
         threads: options.threads,
       });
-      const files = await imageSequence(src);
-      if (closed) return;
+      const files = src.files ?? (await imageSequence(src));
+      if (closed) return unlink();
       if (files && files.length > 0) images = new ImageFiles(files, src.framerate ?? 25);
       log.debug({ input: src.input, args }, 'spawning ffmpeg');
       ffmpeg = new FfmpegProcess(ff.path, args, {
@@ -219,6 +234,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         onPts: (pts) => assembler.pts(pts),
         onExit,
         onSpawnError: (err) => {
+          unlink();
           if (closed) return;
           terminal = { error: fail(`could not run ffmpeg (${ff.path}): ${err.message}`, err) };
           finish();
@@ -233,6 +249,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     };
 
     start().catch((err: unknown) => {
+      unlink();
       if (closed) return;
       terminal = {
         error:
@@ -249,6 +266,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       stopStats?.();
       flow.stop();
       ffmpeg?.stop(options.killGraceMs ?? 2000);
+      // Without a running ffmpeg nobody else removes the links (onExit does once it has exited).
+      if (!ffmpeg) unlink();
       if (wasOpen) ended('unsubscribed');
     };
   });

@@ -27,6 +27,12 @@ export interface VideoSource {
   live?: boolean;
   /** ffmpeg demuxer to force (`-f`), e.g. 'mjpeg', 'v4l2', 'mpjpeg'. */
   format?: string;
+  /**
+   * Exactly these image files, in this order, read as an image sequence (frames name their file):
+   * `path` then only names the source. The stream API passes the files it checked inside a media
+   * root, so that ffmpeg reads no others (no glob or folder listing of its own, no link followed out).
+   */
+  files?: string[];
   /** Image sequences: frames per second assigned to the images (default 25). */
   framerate?: number;
   /** Devices: capture size (e.g. '640x480') and input pixel format/codec (e.g. 'mjpeg'). */
@@ -82,7 +88,7 @@ export function resolveSource(source: VideoSource | string, index = 0): Resolved
       input: `#${index}`,
     });
   }
-  const kind = s.kind ?? (s.stream ? 'stdin' : detectKind(input));
+  const kind = s.files ? 'images' : (s.kind ?? (s.stream ? 'stdin' : detectKind(input)));
   return {
     ...s,
     id: s.id ?? (s.stream ? `stream${index}` : input),
