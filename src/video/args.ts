@@ -5,6 +5,7 @@ import { isOneOf } from '../util/one-of.js';
 import { type FfmpegHandle, passthroughArgs } from './ffmpeg.js';
 import { isHlsUrl } from './hlsPlaylist.js';
 import { protocolWhitelist } from './protocols.js';
+import { rtspTransportArgs } from './rtspTransport.js';
 import { isImagePath, type ResolvedSource } from './source.js';
 
 export const RESIZE_MODES = ['squash', 'center-crop', 'letterbox'] as const;
@@ -163,10 +164,8 @@ export async function inputArgs(src: ResolvedSource, ff: FfmpegHandle): Promise<
     case 'url': {
       const scheme = src.input.slice(0, src.input.indexOf(':')).toLowerCase();
       if (scheme === 'rtsp' || scheme === 'rtsps') {
-        // TCP interleaving survives NAT and lossy Wi-Fi; UDP loses whole frames silently.
         args.push(
-          '-rtsp_transport',
-          'tcp',
+          ...rtspTransportArgs(src.rtspTransport),
           ff.major >= 5 || ff.major === 0 ? '-timeout' : '-stimeout',
           timeoutUs,
         );

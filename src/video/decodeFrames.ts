@@ -15,6 +15,7 @@ import { FrameSampler, type SampleOptions } from './frameSampler.js';
 import { ImageFiles } from './imageFiles.js';
 import { type ImageLinks, linkImages } from './imageLinks.js';
 import { PooledFrame } from './pooledFrame.js';
+import { rtspTransportHint } from './rtspTransport.js';
 import { resolveSource, type VideoSource } from './source.js';
 
 export type { DropPolicy } from './flowControl.js';
@@ -203,7 +204,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         live: src.live,
         loop: src.loop === true,
       });
-      terminal = { error: reason === undefined ? undefined : fail(reason) };
+      const hint = reason && rtspTransportHint(src.input, src.rtspTransport, ffmpeg.stderr.problems());
+      terminal = { error: reason === undefined ? undefined : fail(reason + (hint ?? '')) };
       if (flow.drained) finish();
     };
 

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { VideoSourceError } from '../errors.js';
+import type { RtspTransport } from './rtspTransport.js';
 
 export type SourceKind = 'file' | 'device' | 'url' | 'stdin' | 'images';
 
@@ -38,6 +39,8 @@ export interface VideoSource {
   /** Devices: capture size (e.g. '640x480') and input pixel format/codec (e.g. 'mjpeg'). */
   videoSize?: string;
   inputFormat?: string;
+  /** RTSP: media over the TCP connection ('tcp', the default), over 'udp', or ffmpeg's choice ('auto'). */
+  rtspTransport?: RtspTransport;
   /** Network read timeout: a silent feed for this long counts as failed (default 10 s). */
   timeoutMs?: number;
   /** Live sources: stall watchdog limits overriding the pipeline's (see openSource; 0 disables). */
