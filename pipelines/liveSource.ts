@@ -1,4 +1,15 @@
-import { concatWith, defer, EMPTY, from, map, type Observable, Subject, switchMap } from 'rxjs';
+import {
+  catchError,
+  concatWith,
+  defer,
+  EMPTY,
+  from,
+  map,
+  type Observable,
+  Subject,
+  switchMap,
+  throwError,
+} from 'rxjs';
 import { VideoSourceError } from '../src/errors.js';
 import { type BackoffOptions, reconnect } from '../src/operators/reconnect.js';
 import { DEFAULT_NO_FRAME_TIMEOUT_MS, watchdog } from '../src/operators/watchdog.js';
@@ -32,9 +43,10 @@ const DEFAULT_TARGET_DURATION_MS = 6000;
  * HLS feeds are judged by their own clock, read from the playlist before each connection: frames
  * may wait up to two target durations of media time (a segment arrives at once: a burst the
  * consumer absorbs before the next one loses nothing), the no-frame limit is at least three target
- * durations, and the feed ends, once, when the writer has finished (#EXT-X-ENDLIST) or stopped
- * (ffmpeg ends after the playlist stops growing, and it is still the same a target duration later)
- * instead of replaying the finished playlist as a "recovered" feed.
+ * durations, and the feed ends, once, when the writer has finished (#EXT-X-ENDLIST) or stopped:
+ * when a connection ends, fails or stalls, the playlist is read again, and again a target duration
+ * later; unchanged, the writer is gone. A finished playlist is never reopened: ffmpeg would replay
+ * it (or its last segments) as a "recovered" feed.
  */
 export function openSource(source: VideoSource | string, options: LiveOptions): Observable<Frame> {
   const src = resolveSource(source);
@@ -50,6 +62,7 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
     const hls = isHlsUrl(src.input, src.format);
     const readPlaylist = options.fetchPlaylist ?? ((url: string) => fetchHlsPlaylist(url));
     let connections = 0;
+    let longestTargetMs = 0;
     let finished = false; // an HLS writer finished or stopped: the feed ends instead of retrying
     const endOnce = () => {
       finished = true;
@@ -67,7 +80,9 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
       const thisAttempt = attempt;
       pid = undefined;
       connections++;
-      const targetMs = hls ? (playlist?.targetDurationMs ?? DEFAULT_TARGET_DURATION_MS) : 0;
+      // The longest seen: a writer's playlist may understate it while a long segment is being cut.
+      longestTargetMs = Math.max(longestTargetMs, playlist?.targetDurationMs ?? 0);
+      const targetMs = hls ? longestTargetMs || DEFAULT_TARGET_DURATION_MS : 0;
       const noFrameMs = src.noFrameTimeoutMs ?? options.noFrameTimeoutMs;
       // Frames the sampling leaves out still prove the feed alive and still count in indices.
       const skipped = new Subject<void>();
@@ -123,9 +138,20 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
             return EMPTY;
           }
           return connect(playlist).pipe(
+            // A stall or failure of a writer that stopped is the feed's end too, not a reason to
+            // reopen the playlist (ffmpeg would replay its last segments as a 'recovered' feed).
+            catchError((err: unknown) =>
+              from(writerGone()).pipe(
+                switchMap((gone) => {
+                  if (!gone) return throwError(() => err);
+                  endOnce();
+                  return EMPTY;
+                }),
+              ),
+            ),
             concatWith(
               defer(async () => {
-                if (await writerGone()) finished = true;
+                if (!finished && (await writerGone())) finished = true;
               }).pipe(switchMap(() => EMPTY)),
             ),
           );

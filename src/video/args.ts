@@ -171,10 +171,11 @@ export async function inputArgs(src: ResolvedSource, ff: FfmpegHandle): Promise<
         );
       } else if (scheme === 'http' || scheme === 'https') {
         args.push('-rw_timeout', timeoutUs);
-        // A playlist that stops growing ends the read after ~2 target durations (reloads come every
-        // half target), before the no-frame watchdog's 3: the writer stopped, the feed ends once.
+        // A playlist that stops growing ends the read after ~3.5 target durations (a reload a target
+        // after the last segment, then every half target) instead of ffmpeg's 1000 reloads: the
+        // writer stopped, and openSource ends the feed once (it checks the playlist first).
         if (isHlsUrl(src.input, src.format) && (ff.major >= 5 || ff.major === 0))
-          args.push('-m3u8_hold_counters', '4');
+          args.push('-m3u8_hold_counters', '6');
       }
       if (src.format) args.push('-f', src.format);
       break;

@@ -4,7 +4,10 @@
  * declared it finished (#EXT-X-ENDLIST), and enough of its tail to tell that it stopped growing.
  */
 export interface HlsPlaylist {
-  /** #EXT-X-TARGETDURATION in ms; undefined if absent. */
+  /**
+   * #EXT-X-TARGETDURATION in ms, or the longest #EXTINF if longer (a writer cutting at keyframes may
+   * understate it: ffmpeg's muxer writes 0 before its first segment ends); undefined if neither is given.
+   */
   targetDurationMs: number | undefined;
   /** #EXT-X-ENDLIST: no segment will be added. */
   ended: boolean;
@@ -19,6 +22,7 @@ export interface HlsPlaylist {
 /** Reads a playlist's text; lines it does not know are ignored (never throws). */
 export function parseHlsPlaylist(text: string): HlsPlaylist {
   let targetDurationMs: number | undefined;
+  let longestMs = 0;
   let ended = false;
   let sequence = 0;
   let segments = 0;
@@ -33,6 +37,9 @@ export function parseHlsPlaylist(text: string): HlsPlaylist {
       if (tag === '#EXT-X-TARGETDURATION') {
         const s = Number(value);
         if (Number.isFinite(s) && s > 0) targetDurationMs = s * 1000;
+      } else if (tag === '#EXTINF') {
+        const s = Number.parseFloat(value);
+        if (Number.isFinite(s) && s > 0) longestMs = Math.max(longestMs, s * 1000);
       } else if (tag === '#EXT-X-MEDIA-SEQUENCE') {
         const n = Number(value);
         if (Number.isSafeInteger(n) && n >= 0) sequence = n;
@@ -47,6 +54,7 @@ export function parseHlsPlaylist(text: string): HlsPlaylist {
     }
     variantNext = false;
   }
+  if (longestMs > (targetDurationMs ?? 0)) targetDurationMs = longestMs;
   return { targetDurationMs, ended, nextSequence: sequence + segments, lastSegment, variants };
 }
 

@@ -18,6 +18,14 @@ describe('parseHlsPlaylist', () => {
     expect(parseHlsPlaylist(`${live}\r\n#EXT-X-ENDLIST\r\n`).ended).toBe(true);
   });
 
+  it('takes the longest segment when the target duration understates it (ffmpeg writes 0 at first)', () => {
+    const first = '#EXTM3U\n#EXT-X-TARGETDURATION:0\n#EXTINF:0.400000,\nw0.ts\n';
+    expect(parseHlsPlaylist(first).targetDurationMs).toBe(400);
+    expect(parseHlsPlaylist(live.replace('TARGETDURATION:8', 'TARGETDURATION:2')).targetDurationMs).toBe(
+      7600,
+    );
+  });
+
   it('lists the variants of a master playlist; junk gives no target duration, never a throw', () => {
     const master = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\nlow/index.m3u8\n';
     expect(parseHlsPlaylist(master).variants).toEqual(['low/index.m3u8']);
