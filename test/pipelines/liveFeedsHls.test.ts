@@ -1,37 +1,35 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FeedEvent, liveFeeds } from '../../pipelines/liveFeeds.js';
 import type { SourceEvent } from '../../src/video/events.js';
+import { resolveFfmpeg } from '../../src/video/ffmpeg.js';
 import type { FrameInfo } from '../../src/video/frame.js';
-import { TempDir, waitFor } from '../video/media.js';
+import { ffmpeg, TempDir, waitFor } from '../video/media.js';
 
 // Issue #25 item 2 with a real HLS writer: ffmpeg writes segments (cut at forced keyframes) in real
 // time, a Node server on loopback serves them, and a live feed sampled at 2 fps reads the playlist,
 // so frames arrive a segment at a time. The consumer is a slow stand-in engine.
 
-interface Writer {
-  playlist: string;
+interface Served {
+  /** http://127.0.0.1:PORT/ : the folder's files by name. */
+  base: string;
   dir: TempDir;
-  done: Promise<unknown>;
-  proc: ChildProcess;
   server: http.Server;
 }
-const writers: Writer[] = [];
+interface Writer extends Served {
+  playlist: string;
+  done: Promise<unknown>;
+  proc: ChildProcess;
+}
+const served: Served[] = [];
+const procs: ChildProcess[] = [];
 
-async function startWriter(seconds: number, keyframes: string, hlsTime: string): Promise<Writer> {
+/** A Node server on loopback for a new temp folder, as a web server would serve an HLS writer's output. */
+async function serveFolder(): Promise<Served> {
   const dir = new TempDir();
-  const proc = spawn(
-    'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=25']
-      .concat(['-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '1000'])
-      .concat(['-force_key_frames', keyframes])
-      .concat(['-f', 'hls', '-hls_time', hlsTime, '-hls_list_size', '0', dir.file('index.m3u8')]),
-    { stdio: 'ignore' },
-  );
-  const done = new Promise((resolve) => proc.once('exit', resolve));
   const server = http.createServer((req, res) => {
     const name = path.basename(req.url ?? '');
     const stream = createReadStream(dir.file(name));
@@ -44,21 +42,36 @@ async function startWriter(seconds: number, keyframes: string, hlsTime: string):
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const playlist = `http://127.0.0.1:${(server.address() as { port: number }).port}/index.m3u8`;
-  const w = { playlist, dir, done, proc, server };
-  writers.push(w);
-  return w;
+  const s = { base: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, dir, server };
+  served.push(s);
+  return s;
+}
+
+/** An ffmpeg HLS writer in real time (-re), cutting segments at the given keyframe times. */
+async function startWriter(seconds: number, keyframes: string, hlsTime: string): Promise<Writer> {
+  const s = await serveFolder();
+  const proc = spawn(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=25']
+      .concat(['-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '1000'])
+      .concat(['-force_key_frames', keyframes])
+      .concat(['-f', 'hls', '-hls_time', hlsTime, '-hls_list_size', '0', s.dir.file('index.m3u8')]),
+    { stdio: 'ignore' },
+  );
+  procs.push(proc);
+  const done = new Promise((resolve) => proc.once('exit', resolve));
+  return { ...s, playlist: `${s.base}index.m3u8`, done, proc };
 }
 
 afterEach(async () => {
-  for (const w of writers.splice(0)) {
-    w.proc.kill('SIGKILL');
-    await new Promise((resolve) => w.server.close(resolve));
-    w.dir.dispose();
+  for (const p of procs.splice(0)) p.kill('SIGKILL');
+  for (const s of served.splice(0)) {
+    await new Promise((resolve) => s.server.close(resolve));
+    s.dir.dispose();
   }
 });
 
-/** Events after the feed's frames began, that a finished feed must not show. */
+/** Events of a restart, which a feed that keeps up and then ends must not show. */
 const restartKinds = new Set(['recovered', 'reconnecting', 'stalled']);
 
 describe('an HLS feed sampled at 2 fps', () => {
@@ -150,4 +163,50 @@ describe('an HLS feed sampled at 2 fps', () => {
     expect(events.filter((e) => e.type === 'recovered')).toEqual([]);
     expect(events.filter((e) => e.type === 'ended' && e.reason !== 'unsubscribed')).toHaveLength(1);
   }, 120_000);
+
+  it('says "ended" once when the stall watchdog finds the writer gone (an ffmpeg that keeps reloading)', async () => {
+    // A live playlist (no #EXT-X-ENDLIST) of two 2 s segments that never grows. The ffmpeg handle
+    // claims 4.x, so no m3u8_hold_counters: ffmpeg reloads forever and the no-frame watchdog fires.
+    const w = await serveFolder();
+    ffmpeg(
+      ['-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=25', '-t', '4', '-c:v', 'libx264', '-g', '50'].concat([
+        '-f',
+        'hls',
+        '-hls_time',
+        '2',
+        '-hls_list_size',
+        '0',
+        w.dir.file('vod.m3u8'),
+      ]),
+    );
+    writeFileSync(
+      w.dir.file('stuck.m3u8'),
+      readFileSync(w.dir.file('vod.m3u8'), 'utf8').replace('#EXT-X-ENDLIST', ''),
+    );
+    const old = { ...(await resolveFfmpeg()), major: 4 };
+    const events: FeedEvent[] = [];
+    const feeds = liveFeeds([{ id: 'stuck', url: `${w.base}stuck.m3u8` }], {
+      size: 16,
+      maxBatch: 4,
+      statsIntervalMs: 0,
+      ffmpeg: old,
+      noFrameTimeoutMs: 1000,
+      backoff: { initialMs: 100, maxMs: 200 },
+    });
+    const evSub = feeds.events.subscribe((e) => events.push(e));
+    let completed = false;
+    const sub = feeds.batches.subscribe({ next: (b) => b.release(), complete: () => (completed = true) });
+    try {
+      expect(await waitFor(() => completed, 60_000)).toBe(true);
+    } finally {
+      sub.unsubscribe();
+      evSub.unsubscribe();
+    }
+    // The limit was 3 × 2 s, not the configured 1 s; then the playlist, unchanged, ends the feed.
+    const stalls = events.filter((e) => e.type === 'stalled');
+    expect(stalls).toHaveLength(1);
+    expect((stalls[0] as Extract<SourceEvent, { type: 'stalled' }>).waitedMs).toBeGreaterThanOrEqual(6000);
+    expect(events.filter((e) => e.type === 'recovered' || e.type === 'reconnecting')).toEqual([]);
+    expect(events.filter((e) => e.type === 'ended' && e.reason !== 'unsubscribed')).toHaveLength(1);
+  }, 90_000);
 });
