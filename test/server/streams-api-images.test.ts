@@ -1,5 +1,4 @@
 import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DashboardPipeline, runDashboardPipeline } from '../../pipelines/dashboard.js';
@@ -17,6 +16,9 @@ import { type Msg, TestClient } from './helpers.js';
 const TOKEN = 'streams-api-images-token';
 const tmp = new TempDir();
 const root = tmp.file('media');
+// Link folders go to os.tmpdir(): a private one here, so that other test files cannot interfere.
+const privateTmp = tmp.file('tmp');
+const savedTmpdir = process.env.TMPDIR;
 let engine: Engine;
 let server: VitstreamServer;
 let pipeline: DashboardPipeline;
@@ -44,6 +46,8 @@ async function filesClassified(id: string): Promise<string[]> {
 
 beforeAll(async () => {
   mkdirSync(root);
+  mkdirSync(privateTmp);
+  process.env.TMPDIR = privateTmp;
   mkdirSync(tmp.file('outside'));
   image(path.join(root, 'a.png'), 'red');
   image(path.join(root, 'b.png'), 'blue');
@@ -77,6 +81,8 @@ afterAll(async () => {
   pipeline?.stop();
   await server?.close();
   await engine?.close();
+  if (savedTmpdir === undefined) delete process.env.TMPDIR;
+  else process.env.TMPDIR = savedTmpdir;
   tmp.dispose();
   expect(await waitFor(() => ffmpegChildren().length === 0, 5000)).toBe(true);
 });
@@ -101,7 +107,7 @@ describe('folders and globs over the stream API', () => {
   it('leaves no link folder behind once the streams ended', async () => {
     expect(await waitFor(() => pipeline.streams().length === 0, 30_000)).toBe(true);
     expect(
-      await waitFor(() => !readdirSync(tmpdir()).some((n) => n.startsWith('vitstream-images-')), 10_000),
+      await waitFor(() => !readdirSync(privateTmp).some((n) => n.startsWith('vitstream-images-')), 10_000),
     ).toBe(true);
   });
 });
