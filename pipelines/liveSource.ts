@@ -15,7 +15,13 @@ import { type BackoffOptions, reconnect } from '../src/operators/reconnect.js';
 import { DEFAULT_NO_FRAME_TIMEOUT_MS, watchdog } from '../src/operators/watchdog.js';
 import { type DecodeOptions, decodeFrames } from '../src/video/decodeFrames.js';
 import type { Frame } from '../src/video/frame.js';
-import { fetchHlsPlaylist, type HlsPlaylist, isHlsUrl } from '../src/video/hlsPlaylist.js';
+import {
+  DEFAULT_TARGET_DURATION_MS,
+  fetchHlsPlaylist,
+  type HlsPlaylist,
+  hlsWriterGone,
+  isHlsUrl,
+} from '../src/video/hlsPlaylist.js';
 import { resolveSource, type VideoSource } from '../src/video/source.js';
 import { signalGroup } from '../src/video/spawn.js';
 
@@ -29,9 +35,6 @@ export interface LiveOptions extends DecodeOptions {
   /** HLS: how the playlist is read (tests inject a fetch; default: global fetch, 1 MiB, 5 s). */
   fetchPlaylist?: (url: string) => Promise<HlsPlaylist | undefined>;
 }
-
-/** HLS without a readable target duration: Apple's recommended segment length. */
-const DEFAULT_TARGET_DURATION_MS = 6000;
 
 /**
  * decodeFrames for a source that should keep running: a live source that fails, ends or stalls is
@@ -116,18 +119,7 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
         }),
       );
     };
-    // ffmpeg ended an HLS read cleanly: the writer finished, or stopped (m3u8_hold_counters), unless
-    // the playlist still grows a target duration later (then it was a hiccup: retry as usual).
-    const writerGone = async (): Promise<boolean> => {
-      const first = await readPlaylist(src.input);
-      if (first?.ended) return true;
-      if (!first) return false;
-      await new Promise((resolve) =>
-        setTimeout(resolve, first.targetDurationMs ?? DEFAULT_TARGET_DURATION_MS).unref?.(),
-      );
-      const again = await readPlaylist(src.input);
-      return again !== undefined && (again.ended || again.nextSequence === first.nextSequence);
-    };
+    const writerGone = () => hlsWriterGone(src.input, readPlaylist);
     return defer(() => {
       if (!hls) return connect(undefined);
       return from(readPlaylist(src.input)).pipe(

@@ -19,6 +19,9 @@ export interface HlsPlaylist {
   variants: string[];
 }
 
+/** A playlist without a readable target duration: Apple's recommended segment length. */
+export const DEFAULT_TARGET_DURATION_MS = 6000;
+
 /** Reads a playlist's text; lines it does not know are ignored (never throws). */
 export function parseHlsPlaylist(text: string): HlsPlaylist {
   let targetDurationMs: number | undefined;
@@ -124,4 +127,22 @@ async function fetchText(url: string, options: FetchPlaylistOptions): Promise<st
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether the writer of a playlist has finished (#EXT-X-ENDLIST) or stopped: read now and again a
+ * target duration later, it has not grown. A playlist that cannot be read says nothing (false).
+ */
+export async function hlsWriterGone(
+  url: string,
+  read: (url: string) => Promise<HlsPlaylist | undefined> = (u) => fetchHlsPlaylist(u),
+): Promise<boolean> {
+  const first = await read(url);
+  if (!first) return false;
+  if (first.ended) return true;
+  await new Promise((resolve) =>
+    setTimeout(resolve, first.targetDurationMs ?? DEFAULT_TARGET_DURATION_MS).unref?.(),
+  );
+  const again = await read(url);
+  return again !== undefined && (again.ended || again.nextSequence === first.nextSequence);
 }

@@ -1,6 +1,12 @@
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { fetchHlsPlaylist, isHlsUrl, parseHlsPlaylist } from '../../src/video/hlsPlaylist.js';
+import {
+  fetchHlsPlaylist,
+  type HlsPlaylist,
+  hlsWriterGone,
+  isHlsUrl,
+  parseHlsPlaylist,
+} from '../../src/video/hlsPlaylist.js';
 
 const live = ['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-TARGETDURATION:8', '#EXT-X-MEDIA-SEQUENCE:5']
   .concat(['#EXTINF:7.6,', 'index5.ts', '#EXTINF:0.4,', 'index6.ts'])
@@ -57,5 +63,25 @@ describe('fetchHlsPlaylist', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('hlsWriterGone', () => {
+  const reads = (...lists: (string | undefined)[]) => {
+    const queue = [...lists];
+    return async (): Promise<HlsPlaylist | undefined> => {
+      const text = queue.shift();
+      return text === undefined ? undefined : parseHlsPlaylist(text);
+    };
+  };
+  const short = live
+    .replace('TARGETDURATION:8', 'TARGETDURATION:0.01')
+    .replace(/#EXTINF:[\d.]+/g, '#EXTINF:0.01');
+  it('gone when finished, or unchanged a target duration later; not when it grew or cannot be read', async () => {
+    expect(await hlsWriterGone('u', reads(`${live}\n#EXT-X-ENDLIST`))).toBe(true);
+    expect(await hlsWriterGone('u', reads(short, short))).toBe(true);
+    expect(await hlsWriterGone('u', reads(short, `${short}\n#EXTINF:0.01,\nindex7.ts`))).toBe(false);
+    expect(await hlsWriterGone('u', reads(undefined))).toBe(false);
+    expect(await hlsWriterGone('u', reads(short, undefined))).toBe(false);
   });
 });
