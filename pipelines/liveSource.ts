@@ -1,9 +1,27 @@
-import { defer, map, type Observable, Subject } from 'rxjs';
+import {
+  catchError,
+  concatWith,
+  defer,
+  EMPTY,
+  from,
+  map,
+  type Observable,
+  Subject,
+  switchMap,
+  throwError,
+} from 'rxjs';
 import { VideoSourceError } from '../src/errors.js';
 import { type BackoffOptions, reconnect } from '../src/operators/reconnect.js';
-import { watchdog } from '../src/operators/watchdog.js';
+import { DEFAULT_NO_FRAME_TIMEOUT_MS, watchdog } from '../src/operators/watchdog.js';
 import { type DecodeOptions, decodeFrames } from '../src/video/decodeFrames.js';
 import type { Frame } from '../src/video/frame.js';
+import {
+  DEFAULT_TARGET_DURATION_MS,
+  fetchHlsPlaylist,
+  type HlsPlaylist,
+  hlsWriterGone,
+  isHlsUrl,
+} from '../src/video/hlsPlaylist.js';
 import { resolveSource, type VideoSource } from '../src/video/source.js';
 import { signalGroup } from '../src/video/spawn.js';
 
@@ -14,6 +32,8 @@ export interface LiveOptions extends DecodeOptions {
   firstFrameTimeoutMs?: number;
   /** Stall watchdog, live sources only: longest gap between frames (default 10 s; 0 disables). */
   noFrameTimeoutMs?: number;
+  /** HLS: how the playlist is read (tests inject a fetch; default: global fetch, 1 MiB, 5 s). */
+  fetchPlaylist?: (url: string) => Promise<HlsPlaylist | undefined>;
 }
 
 /**
@@ -22,6 +42,14 @@ export interface LiveOptions extends DecodeOptions {
  * 'recovered' at the first frame back); frame indices keep counting across reconnections, while
  * ptsMs restarts with each connection, as the feed's clock does. A stalled ffmpeg is SIGKILLed with
  * its process group at once: one that hangs may not honour SIGTERM. Non-live sources pass through once.
+ *
+ * HLS feeds are judged by their own clock, read from the playlist before each connection: frames
+ * may wait up to two target durations of media time (a segment arrives at once: a burst the
+ * consumer absorbs before the next one loses nothing), the no-frame limit is at least three target
+ * durations, and the feed ends, once, when the writer has finished (#EXT-X-ENDLIST) or stopped:
+ * when a connection ends, fails or stalls, the playlist is read again, and again a target duration
+ * later; unchanged, the writer is gone. A finished playlist is never reopened: ffmpeg would replay
+ * it (or its last segments) as a "recovered" feed.
  */
 export function openSource(source: VideoSource | string, options: LiveOptions): Observable<Frame> {
   const src = resolveSource(source);
@@ -34,15 +62,37 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
     let pid: number | undefined;
     let downSince: number | undefined; // set when a connection fails, cleared by the next frame
     let restarts = 0;
-    return defer(() => {
+    const hls = isHlsUrl(src.input, src.format);
+    const readPlaylist = options.fetchPlaylist ?? ((url: string) => fetchHlsPlaylist(url));
+    let connections = 0;
+    let longestTargetMs = 0;
+    let finished = false; // an HLS writer finished or stopped: the feed ends instead of retrying
+    const endOnce = () => {
+      finished = true;
+      onEvent?.({
+        type: 'ended',
+        streamId: src.id,
+        atMs: Date.now(),
+        reason: 'complete',
+        frames: next,
+        dropped: 0,
+      });
+    };
+    const connect = (playlist: HlsPlaylist | undefined): Observable<Frame> => {
       base = next;
       const thisAttempt = attempt;
       pid = undefined;
+      connections++;
+      // The longest seen: a writer's playlist may understate it while a long segment is being cut.
+      longestTargetMs = Math.max(longestTargetMs, playlist?.targetDurationMs ?? 0);
+      const targetMs = hls ? longestTargetMs || DEFAULT_TARGET_DURATION_MS : 0;
+      const noFrameMs = src.noFrameTimeoutMs ?? options.noFrameTimeoutMs;
       // Frames the sampling leaves out still prove the feed alive and still count in indices.
       const skipped = new Subject<void>();
       return decodeFrames(src, {
         ...options,
         processGroup: options.processGroup ?? true,
+        maxQueuedMs: hls ? Math.max(options.maxQueuedMs ?? 0, 2 * targetMs) : options.maxQueuedMs,
         onSkip: (f) => {
           f.index += base;
           next = f.index + 1;
@@ -56,12 +106,47 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
       }).pipe(
         watchdog<Frame>(src.input, {
           firstFrameTimeoutMs: src.firstFrameTimeoutMs ?? options.firstFrameTimeoutMs,
-          noFrameTimeoutMs: src.noFrameTimeoutMs ?? options.noFrameTimeoutMs,
+          // A playlist of 8 s segments is quiet for 8 s between bursts, and then some.
+          noFrameTimeoutMs:
+            hls && noFrameMs !== 0
+              ? Math.max(noFrameMs ?? DEFAULT_NO_FRAME_TIMEOUT_MS, 3 * targetMs)
+              : noFrameMs,
           activity: skipped,
           onStall: ({ kind, waitedMs }) => {
             onEvent?.({ type: 'stalled', streamId: src.id, atMs: Date.now(), kind, waitedMs, pid });
             if (pid !== undefined) signalGroup(pid, 'SIGKILL');
           },
+        }),
+      );
+    };
+    const writerGone = () => hlsWriterGone(src.input, readPlaylist);
+    return defer(() => {
+      if (!hls) return connect(undefined);
+      return from(readPlaylist(src.input)).pipe(
+        switchMap((playlist) => {
+          // Reopening a finished playlist would replay it from its first segment.
+          if (playlist?.ended && connections > 0) {
+            endOnce();
+            return EMPTY;
+          }
+          return connect(playlist).pipe(
+            // A stall or failure of a writer that stopped is the feed's end too, not a reason to
+            // reopen the playlist (ffmpeg would replay its last segments as a 'recovered' feed).
+            catchError((err: unknown) =>
+              from(writerGone()).pipe(
+                switchMap((gone) => {
+                  if (!gone) return throwError(() => err);
+                  endOnce();
+                  return EMPTY;
+                }),
+              ),
+            ),
+            concatWith(
+              defer(async () => {
+                if (!finished && (await writerGone())) finished = true;
+              }).pipe(switchMap(() => EMPTY)),
+            ),
+          );
         }),
       );
     }).pipe(
@@ -89,6 +174,7 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
           src.kind === 'file'
             ? undefined
             : () => {
+                if (finished) return undefined;
                 // decodeFrames reports its own errors as events; this one is ours.
                 const error = new VideoSourceError(
                   `video source ${src.input}: live stream ended unexpectedly`,

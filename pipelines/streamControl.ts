@@ -12,7 +12,7 @@ import { deriveStreamId, shorten } from '../src/server/stream-id.js';
 import type { StreamController } from '../src/server/streams.js';
 import { type Logger, silentLogger } from '../src/util/logger.js';
 import { redactCredentials } from '../src/util/redact.js';
-import type { ResolvedSource } from '../src/video/source.js';
+import { isImagePath, type ResolvedSource } from '../src/video/source.js';
 import type { FeedSource, LiveFeeds } from './liveFeeds.js';
 
 /** A source the policy let through: what ffmpeg opens (see src/server/source-policy.ts's checkApiSource). */
@@ -106,6 +106,9 @@ export function createStreamControl(o: StreamControlOptions): StreamController {
         ...feed,
         id,
         ...(checked.kind === 'url' ? { url: checked.input } : { path: checked.input }),
+        // A folder or glob: ffmpeg gets the files the check let through, not the pattern (its own glob
+        // would follow links out of the media root, and take a glob of videos as images).
+        ...(checked.kind === 'folder' || checked.kind === 'glob' ? { files: imagesOf(checked) } : {}),
         sample: every ? { every } : fps ? { fps } : undefined,
       };
       const s = o.feeds.add(source);
@@ -122,6 +125,18 @@ export function createStreamControl(o: StreamControlOptions): StreamController {
       logger.info({ stream: id }, 'ended stream removed');
     },
   };
+}
+
+/** The checked files of a folder or glob, refused unless every one is an image (read as an image sequence). */
+function imagesOf(checked: CheckedSource): string[] {
+  const files = checked.inputs ?? [];
+  const other = files.find((f) => !isImagePath(f));
+  if (files.length === 0 || other !== undefined)
+    throw new SourceRefusedError(
+      `path "${shorten(redactCredentials(checked.input))}": a folder or glob is read as a sequence of images; it matches ${other === undefined ? 'no file' : 'files that are not images'} (add one stream per video)`,
+      { input: 'path' },
+    );
+  return files;
 }
 
 /** The request's shape: a JSON object with the API's keys (no `format`, no ffmpeg options). */

@@ -5,6 +5,7 @@ import { BACKENDS, PRECISIONS } from './engine/types.js';
 import { ConfigError } from './errors.js';
 import { STREAM_ID_PATTERN, STREAM_ID_RULE } from './server/stream-id.js';
 import { RESIZE_MODES } from './video/args.js';
+import { RTSP_TRANSPORTS } from './video/rtspTransport.js';
 
 /** Shortest token accepted from the flag, VITSTREAM_TOKEN or the config: shorter ones are guessed. */
 export const MIN_TOKEN_LENGTH = 8;
@@ -46,6 +47,8 @@ const streamFields = z.object({
   fps: z.number().positive().optional(),
   policy: z.enum(['drop-oldest', 'drop-newest', 'block']).optional(),
   timeoutMs: z.number().int().positive().optional(),
+  /** rtsp:// feeds: media over the TCP connection (default), over UDP, or ffmpeg's choice. */
+  rtspTransport: z.enum(RTSP_TRANSPORTS).optional(),
   /** Stall watchdog for this stream (ms; 0 disables), overriding `watchdog`. */
   firstFrameTimeoutMs: z.number().int().nonnegative().optional(),
   noFrameTimeoutMs: z.number().int().nonnegative().optional(),

@@ -19,8 +19,8 @@ export interface BackoffOptions {
 }
 
 export interface ReconnectOptions extends BackoffOptions {
-  /** Treat completion as a failure to retry (live feeds should not end). */
-  completeIsFailure?: (() => Error) | undefined;
+  /** Treat completion as a failure to retry (live feeds should not end); returning undefined lets this one complete. */
+  completeIsFailure?: (() => Error | undefined) | undefined;
   /** Told before each wait; `attempt` counts from 1. */
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
   scheduler?: SchedulerLike;
@@ -62,7 +62,8 @@ export function reconnect<T>(options: ReconnectOptions = {}): MonoTypeOperatorFu
           },
           error: retry,
           complete: () => {
-            if (options.completeIsFailure) retry(options.completeIsFailure());
+            const failure = options.completeIsFailure?.();
+            if (failure) retry(failure);
             else subscriber.complete();
           },
         });

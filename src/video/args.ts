@@ -3,7 +3,9 @@ import path from 'node:path';
 import { OptionError, VideoSourceError } from '../errors.js';
 import { isOneOf } from '../util/one-of.js';
 import { type FfmpegHandle, passthroughArgs } from './ffmpeg.js';
+import { isHlsUrl } from './hlsPlaylist.js';
 import { protocolWhitelist } from './protocols.js';
+import { rtspTransportArgs } from './rtspTransport.js';
 import { isImagePath, type ResolvedSource } from './source.js';
 
 export const RESIZE_MODES = ['squash', 'center-crop', 'letterbox'] as const;
@@ -162,15 +164,18 @@ export async function inputArgs(src: ResolvedSource, ff: FfmpegHandle): Promise<
     case 'url': {
       const scheme = src.input.slice(0, src.input.indexOf(':')).toLowerCase();
       if (scheme === 'rtsp' || scheme === 'rtsps') {
-        // TCP interleaving survives NAT and lossy Wi-Fi; UDP loses whole frames silently.
         args.push(
-          '-rtsp_transport',
-          'tcp',
+          ...rtspTransportArgs(src.rtspTransport),
           ff.major >= 5 || ff.major === 0 ? '-timeout' : '-stimeout',
           timeoutUs,
         );
       } else if (scheme === 'http' || scheme === 'https') {
         args.push('-rw_timeout', timeoutUs);
+        // A playlist that stops growing ends the read after ~3.5 target durations (a reload a target
+        // after the last segment, then every half target) instead of ffmpeg's 1000 reloads: the
+        // writer stopped, and openSource ends the feed once (it checks the playlist first).
+        if (isHlsUrl(src.input, src.format) && (ff.major >= 5 || ff.major === 0))
+          args.push('-m3u8_hold_counters', '6');
       }
       if (src.format) args.push('-f', src.format);
       break;

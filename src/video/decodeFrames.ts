@@ -13,7 +13,9 @@ import { FrameAssembler } from './frameAssembler.js';
 import { FrameClock } from './frameClock.js';
 import { FrameSampler, type SampleOptions } from './frameSampler.js';
 import { ImageFiles } from './imageFiles.js';
+import { type ImageLinks, linkImages } from './imageLinks.js';
 import { PooledFrame } from './pooledFrame.js';
+import { rtspTransportHint } from './rtspTransport.js';
 import { resolveSource, type VideoSource } from './source.js';
 
 export type { DropPolicy } from './flowControl.js';
@@ -35,8 +37,17 @@ export interface DecodeOptions {
   maxUnreleased?: number;
   /** What a live source does when the consumer is behind (default 'drop-oldest'); non-live sources always block. */
   policy?: DropPolicy;
-  /** Live sources: frames kept waiting for the consumer before the policy drops one (default 1). */
+  /**
+   * Live sources: frames kept waiting for the consumer before the policy drops one (default 1, or
+   * 128 with `maxQueuedMs`, where it only caps memory).
+   */
   maxQueued?: number;
+  /**
+   * Live sources: frames waiting may span this much media time (ptsMs) before the policy drops one
+   * (default 0: by count only). For bursty sources: HLS delivers a segment at once, and a burst the
+   * consumer absorbs before the next one should not lose frames (openSource sets it for HLS).
+   */
+  maxQueuedMs?: number;
   /**
    * Keep only these frames (every Nth, or at most fps per second of stream time), decided before
    * flow control: a burst (an HLS segment arrives at once) is thinned to the frames wanted before
@@ -79,7 +90,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     const log = options.logger ?? silentLogger;
     const onEvent = options.onEvent;
     const maxUnreleased = options.maxUnreleased ?? Number.POSITIVE_INFINITY;
-    const maxQueued = Math.max(1, options.maxQueued ?? 1);
+    const maxQueuedMs = src.live ? Math.max(0, options.maxQueuedMs ?? 0) : 0;
+    const maxQueued = Math.max(1, options.maxQueued ?? (maxQueuedMs > 0 ? 128 : 1));
     const pool = new BufferPool(
       size.width * size.height * 3,
       Number.isFinite(maxUnreleased) ? maxUnreleased + maxQueued + 2 : 16,
@@ -88,6 +100,11 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     const sampler = options.sample && new FrameSampler(options.sample);
     let ffmpeg: FfmpegProcess | undefined;
     let images: ImageFiles | undefined;
+    let links: ImageLinks | undefined; // src.files: the private folder ffmpeg reads them through
+    const unlink = () => {
+      void links?.dispose().catch(() => {});
+      links = undefined;
+    };
     let decoded = 0;
     let closed = false; // unsubscribed or terminated
     let terminal: { error?: Error } | undefined; // held until flow control has nothing waiting
@@ -99,6 +116,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     const flow = new FlowControl<PooledFrame>({
       maxUnreleased,
       maxQueued,
+      maxQueuedMs,
+      timeOf: (frame) => frame.ptsMs,
       policy: src.live ? (options.policy ?? 'drop-oldest') : 'block',
       emit: (frame) => {
         frame.emitted = true;
@@ -169,6 +188,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     }
 
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      unlink();
       if (closed || !ffmpeg) return;
       const partial = assembler.end();
       if (partial > 0)
@@ -185,20 +205,29 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         loop: src.loop === true,
         fromPipe: src.kind === 'stdin',
       });
-      terminal = { error: reason === undefined ? undefined : fail(reason) };
+      const hint = reason && rtspTransportHint(src.input, src.rtspTransport, ffmpeg.stderr.problems());
+      terminal = { error: reason === undefined ? undefined : fail(reason + (hint ?? '')) };
       if (flow.drained) finish();
     };
 
     const start = async () => {
       const ff = options.ffmpeg ?? (await resolveFfmpeg());
-      const args = await decodeArgs(src, ff, {
+      // An explicit list of images (the stream API's checked folder or glob) is read through links
+      // to exactly those files; ffmpeg lists no folder and expands no glob of its own.
+      let read = src;
+      if (src.files) {
+        links = await linkImages(src.input, src.files);
+        if (closed) return unlink();
+        read = { ...src, kind: 'images', input: links.dir };
+      }
+      const args = await decodeArgs(read, ff, {
         size,
         resize: options.resize ?? 'squash',
         scaleFlags: options.scaleFlags,
         threads: options.threads,
       });
-      const files = await imageSequence(src);
-      if (closed) return;
+      const files = src.files ?? (await imageSequence(src));
+      if (closed) return unlink();
       if (files && files.length > 0) images = new ImageFiles(files, src.framerate ?? 25);
       log.debug({ input: src.input, args }, 'spawning ffmpeg');
       ffmpeg = new FfmpegProcess(ff.path, args, {
@@ -208,6 +237,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         onPts: (pts) => assembler.pts(pts),
         onExit,
         onSpawnError: (err) => {
+          unlink();
           if (closed) return;
           terminal = { error: fail(`could not run ffmpeg (${ff.path}): ${err.message}`, err) };
           finish();
@@ -222,6 +252,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     };
 
     start().catch((err: unknown) => {
+      unlink();
       if (closed) return;
       terminal = {
         error:
@@ -238,6 +269,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       stopStats?.();
       flow.stop();
       ffmpeg?.stop(options.killGraceMs ?? 2000);
+      // Without a running ffmpeg nobody else removes the links (onExit does once it has exited).
+      if (!ffmpeg) unlink();
       if (wasOpen) ended('unsubscribed');
     };
   });

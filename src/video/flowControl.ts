@@ -5,8 +5,16 @@ export interface FlowControlOptions<T> {
   maxUnreleased: number;
   /** 'block' holds every item and pauses the producer; the drop policies keep `maxQueued` waiting. */
   policy: DropPolicy;
-  /** Drop policies: items kept waiting before one is dropped (>= 1). */
+  /** Drop policies: items kept waiting before one is dropped (>= 1); with `maxQueuedMs`, a memory cap only. */
   maxQueued: number;
+  /**
+   * Drop policies: keep waiting items spanning up to this much media time (by `timeOf`) before one
+   * is dropped. A bursty source (HLS delivers a segment at once) is then judged by its own clock:
+   * a burst the consumer absorbs before the next one is kept whole. 0 or absent: count only.
+   */
+  maxQueuedMs?: number;
+  /** Media time of an item (ms), for `maxQueuedMs`. */
+  timeOf?(item: T): number;
   emit(item: T): void;
   /** Stop the producer ('block' only); `resume` undoes it once nothing waits. */
   pause(): void;
@@ -38,7 +46,7 @@ export class FlowControl<T extends { release(): void }> {
   }
 
   offer(item: T): void {
-    const { maxUnreleased, policy, maxQueued } = this.options;
+    const { maxUnreleased, policy } = this.options;
     if (this.stopped) {
       item.release();
       return;
@@ -55,15 +63,27 @@ export class FlowControl<T extends { release(): void }> {
       }
       return;
     }
-    if (this.waiting.length >= Math.max(1, maxQueued)) {
+    if (policy === 'drop-newest' && this.full(item)) {
       this.dropped++;
-      if (policy === 'drop-newest') {
-        item.release();
-        return;
-      }
+      item.release();
+      return;
+    }
+    // The oldest go until the newcomer fits (several when a time jump widens the span).
+    while (this.waiting.length > 0 && this.full(item)) {
+      this.dropped++;
       this.waiting.shift()?.release();
     }
     this.waiting.push(item);
+  }
+
+  /** Taking `item` would exceed the queue's bound: its count, or the media time its items span. */
+  private full(item: T): boolean {
+    const { maxQueued, maxQueuedMs, timeOf } = this.options;
+    if (this.waiting.length >= Math.max(1, maxQueued)) return true;
+    if (!maxQueuedMs || !timeOf) return false;
+    const oldest = this.waiting[0];
+    // Always room for one: a lone item spans nothing.
+    return oldest !== undefined && Math.abs(timeOf(item) - timeOf(oldest)) > maxQueuedMs;
   }
 
   /** An emitted item was released: let waiting ones through, then resume the producer. */

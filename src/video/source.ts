@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { VideoSourceError } from '../errors.js';
+import type { RtspTransport } from './rtspTransport.js';
 
 export type SourceKind = 'file' | 'device' | 'url' | 'stdin' | 'images';
 
@@ -27,11 +28,19 @@ export interface VideoSource {
   live?: boolean;
   /** ffmpeg demuxer to force (`-f`), e.g. 'mjpeg', 'v4l2', 'mpjpeg'. */
   format?: string;
+  /**
+   * Exactly these image files, in this order, read as an image sequence (frames name their file):
+   * `path` then only names the source. The stream API passes the files it checked inside a media
+   * root, so that ffmpeg reads no others (no glob or folder listing of its own, no link followed out).
+   */
+  files?: string[];
   /** Image sequences: frames per second assigned to the images (default 25). */
   framerate?: number;
   /** Devices: capture size (e.g. '640x480') and input pixel format/codec (e.g. 'mjpeg'). */
   videoSize?: string;
   inputFormat?: string;
+  /** RTSP: media over the TCP connection ('tcp', the default), over 'udp', or ffmpeg's choice ('auto'). */
+  rtspTransport?: RtspTransport;
   /** Network read timeout: a silent feed for this long counts as failed (default 10 s). */
   timeoutMs?: number;
   /** Live sources: stall watchdog limits overriding the pipeline's (see openSource; 0 disables). */
@@ -82,7 +91,7 @@ export function resolveSource(source: VideoSource | string, index = 0): Resolved
       input: `#${index}`,
     });
   }
-  const kind = s.kind ?? (s.stream ? 'stdin' : detectKind(input));
+  const kind = s.files ? 'images' : (s.kind ?? (s.stream ? 'stdin' : detectKind(input)));
   return {
     ...s,
     id: s.id ?? (s.stream ? `stream${index}` : input),

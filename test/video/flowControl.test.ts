@@ -74,4 +74,44 @@ describe('FlowControl', () => {
     expect(out).toEqual([]);
     expect([a.released, b.released]).toEqual([true, true]);
   });
+  it('maxQueuedMs: keeps a burst spanning up to that much media time, then drops the oldest', () => {
+    const out: Item[] = [];
+    const f = new FlowControl<Item>({
+      policy: 'drop-oldest',
+      maxUnreleased: 1,
+      maxQueued: 100,
+      maxQueuedMs: 2000,
+      // item n stands for a frame at n × 500 ms: a 4.5 s segment sampled at 2 fps, arriving at once
+      timeOf: (i) => i.n * 500,
+      emit: (i) => out.push(i),
+      pause: () => {},
+      resume: () => {},
+    });
+    const items = [0, 1, 2, 3, 4, 5].map((n) => new Item(n));
+    for (const i of items.slice(0, 6)) f.offer(i);
+    // 0 went out; 1..5 wait (span 2000 ms): nothing dropped, where a count of 1 would drop four
+    expect(f.dropped).toBe(0);
+    const late = [6, 7].map((n) => new Item(n));
+    for (const i of late) f.offer(i);
+    // 6 and 7 widen the span past 2 s: 1 and 2 go
+    expect(items.filter((i) => i.released).map((i) => i.n)).toEqual([1, 2]);
+    expect(f.dropped).toBe(2);
+    for (let k = 0; k < 6; k++) f.released();
+    expect(out.map((i) => i.n)).toEqual([0, 3, 4, 5, 6, 7]);
+  });
+
+  it('maxQueuedMs: maxQueued still caps the count (memory)', () => {
+    const f = new FlowControl<Item>({
+      policy: 'drop-oldest',
+      maxUnreleased: 1,
+      maxQueued: 3,
+      maxQueuedMs: 60_000,
+      timeOf: (i) => i.n,
+      emit: () => {},
+      pause: () => {},
+      resume: () => {},
+    });
+    for (let n = 0; n < 10; n++) f.offer(new Item(n));
+    expect(f.dropped).toBe(6);
+  });
 });

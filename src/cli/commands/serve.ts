@@ -17,6 +17,7 @@ import { createServer } from '../../server/server.js';
 import { checkApiSource, DEFAULT_API_SCHEMES } from '../../server/source-policy.js';
 import { createLogger } from '../../util/logger.js';
 import { RESIZE_MODES } from '../../video/args.js';
+import { RTSP_TRANSPORTS } from '../../video/rtspTransport.js';
 import { detectKind } from '../../video/source.js';
 import { signalGroup } from '../../video/spawn.js';
 import { openEngineWithProgress } from '../engine-options.js';
@@ -36,6 +37,7 @@ interface ServeFlags {
   maxRetries?: string;
   realtime?: boolean;
   loop?: boolean;
+  rtspTransport?: string;
   fps?: string;
   model?: string;
   weights?: string;
@@ -96,6 +98,10 @@ export function registerServe(program: Command): void {
     )
     .option('--realtime', 'play file sources at their own frame rate, as a camera would')
     .option('--loop', 'play file sources again when they end')
+    .option(
+      '--rtsp-transport <tcp|udp|auto>',
+      'how rtsp:// feeds carry media, unless a stream says (config key rtspTransport); default tcp',
+    )
     .option('--fps <f>', 'classify at most f frames per second of each feed')
     .option('--model <preset|config.json|folder>', 'model (overrides the config)')
     .option('--weights <file|url|name>', 'weights (overrides the config)')
@@ -354,6 +360,7 @@ function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
     throw new InputError(`--token: ${SHORT_TOKEN}`, { input: '--token' });
   if (f.token === undefined && envToken !== undefined && envToken.length < MIN_TOKEN_LENGTH)
     throw new InputError(`VITSTREAM_TOKEN: ${SHORT_TOKEN}`, { input: 'VITSTREAM_TOKEN' });
+  const rtspTransport = f.rtspTransport && parseChoice(f.rtspTransport, '--rtsp-transport', RTSP_TRANSPORTS);
   const fps = f.fps === undefined ? undefined : Number(f.fps);
   if (fps !== undefined && !(fps > 0))
     throw new InputError(`--fps: expected a positive number, got "${f.fps}"`, { input: '--fps' });
@@ -401,6 +408,7 @@ function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
         ...s,
         ...(f.realtime && { realtime: true }),
         ...(f.loop && { loop: true }),
+        ...(rtspTransport && !s.rtspTransport && { rtspTransport }),
         ...(fps && !s.every && { fps }),
       })),
     },
