@@ -383,7 +383,8 @@ async function transfer(
     clearTimeout(idle);
     idle = setTimeout(() => {
       timedOut = true;
-      ctrl.abort(new DownloadError(`no data for ${idleMs} ms`, { input: url }));
+      // An internal reason, not a DownloadError: the catch below turns it into a resumable interruption.
+      ctrl.abort(new Interrupted(`no data for ${idleMs} ms`));
     }, idleMs);
   };
 
@@ -455,7 +456,8 @@ async function transfer(
     return { size: received, sha256: h.digest('hex'), resumedFrom: append ? start : 0 };
   } catch (e) {
     if (o.signal?.aborted) throw o.signal.reason;
-    if (e instanceof Interrupted || e instanceof HttpFailure || e instanceof DownloadError) throw e;
+    if ((e instanceof Interrupted && !timedOut) || e instanceof HttpFailure || e instanceof DownloadError)
+      throw e;
     const code = timedOut ? 'timeout' : (errorCode(e) ?? 'network error');
     if (!responded) {
       if (timedOut || NETWORK_CODES.has(code)) throw new Unreachable(url, code, e);
