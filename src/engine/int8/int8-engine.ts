@@ -25,7 +25,7 @@ import { createPoolKernel } from '../kernels/pool.js';
 import { createPreprocessKernel } from '../kernels/preprocess.js';
 import { createQuantizeKernel } from '../kernels/quantize.js';
 import { SlottedEngine } from '../slotted-engine.js';
-import type { EngineInput, InputFormat, ViTWeights } from '../types.js';
+import type { InputFormat, ViTWeights } from '../types.js';
 import {
   allocateInt8Slot,
   buildInt8Plan,
