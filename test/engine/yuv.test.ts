@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseViTConfig } from '../../src/engine/config.js';
 import { checkInput } from '../../src/engine/input.js';
 import { patchify } from '../../src/engine/reference.js';
-import type { EngineInput, YuvColor, YuvKind } from '../../src/engine/types.js';
+import type { EngineInput, YuvColor } from '../../src/engine/types.js';
 import { yuvFrameBytes, yuvToRgb, yuvToRgbBytes } from '../../src/engine/yuv.js';
 import { EngineError } from '../../src/errors.js';
 
