@@ -1,9 +1,11 @@
 import { EngineError } from '../errors.js';
 import type { ViTConfig } from './config.js';
 import {
+  type BatchRequest,
   DEFAULT_YUV_COLOR,
   type EngineInput,
   FRAME_KINDS,
+  type FrameKind,
   type InputFormat,
   YUV_MATRICES,
   YUV_RANGES,
@@ -82,6 +84,35 @@ export function checkYuvColor(color: unknown, what: string): void {
       `${what}: color.range must be ${YUV_RANGES.map((r) => `'${r}'`).join(' or ')}, got ${JSON.stringify(range) ?? 'undefined'}`,
       { input: 'color.range' },
     );
+}
+
+/**
+ * A beginBatch request's kind, count (1 to maxBatch) and colour, before any memory is handed
+ * out; returns the bytes of one frame.
+ */
+export function checkBatchRequest(
+  config: ViTConfig,
+  maxBatch: number,
+  request: BatchRequest,
+  what: string,
+): number {
+  const r = request as Partial<BatchRequest> | null | undefined;
+  if (typeof r !== 'object' || r === null || !FRAME_KINDS.includes(r.kind as FrameKind))
+    throw new EngineError(
+      `${what}: kind must be one of ${FRAME_KINDS.join(', ')}, got ${JSON.stringify(r?.kind)}`,
+      {
+        input: 'kind',
+      },
+    );
+  if (!Number.isInteger(r.count) || (r.count as number) < 1 || (r.count as number) > maxBatch)
+    throw new EngineError(
+      `${what}: count must be an integer from 1 to maxBatch ${maxBatch}, got ${r.count}`,
+      {
+        input: 'count',
+      },
+    );
+  if (r.kind !== 'rgb') checkYuvColor(r.color, what);
+  return frameElements(r.kind as FrameKind, config.imageSize);
 }
 
 /** What a plan is recorded for: the input's kind, and for YUV its colour (the default filled in). */

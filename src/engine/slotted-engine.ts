@@ -2,19 +2,13 @@ import { EngineError, GpuUnavailableError } from '../errors.js';
 import { fromHalfArray } from '../util/half.js';
 import type { Logger } from '../util/logger.js';
 import type { ViTConfig } from './config.js';
+import { FramesBatch } from './direct-batch.js';
 import { encodeDispatches, forwardParts } from './forward-plan.js';
 import { BufferUsage, type GpuContext, MapMode } from './gpu.js';
-import { checkInput, checkYuvColor, frameElements, inputFormat } from './input.js';
+import { checkBatchRequest, checkInput, frameElements, inputFormat } from './input.js';
 import type { Dispatch } from './kernels/source.js';
 import { timeComputePass } from './pass-timer.js';
-import {
-  type Engine,
-  type EngineInput,
-  FRAME_KINDS,
-  type FrameKind,
-  type InputFormat,
-  type YuvColor,
-} from './types.js';
+import type { BatchRequest, DirectBatch, Engine, EngineInput, InputFormat } from './types.js';
 
 /** The I/O buffers every GPU engine's slot has, whatever its activations. */
 export interface SlotIO {
@@ -52,75 +46,7 @@ interface Slot<B, P> {
   /** The previous batch on this slot; the next one waits for it (its buffers are reused). */
   busy: Promise<unknown>;
   /** A batch begun (beginBatch) and not yet submitted: its views are into `staging`. */
-  open?: SlotBatch;
-}
-
-/** A batch of uint8 frames to be written straight into a slot's staging memory (beginBatch). */
-export interface BatchRequest {
-  kind: FrameKind;
-  count: number;
-  /** YUV kinds: the stream's colour; DEFAULT_YUV_COLOR when absent. */
-  color?: YuvColor;
-}
-
-/**
- * A batch whose frames the caller writes in place, into the slot's mapped staging buffer: no
- * JS-side batch buffer, no copy into staging. Its views die at submit (the buffer is unmapped,
- * their memory detached); `frame()` then throws.
- */
-export interface DirectBatch {
-  readonly kind: FrameKind;
-  readonly count: number;
-  /** Bytes of one frame: S*S*3 for RGB, S*S + 2*ceil(S/2)^2 for YUV 4:2:0. */
-  readonly frameBytes: number;
-  /** Frame i's bytes in the mapped staging buffer, to be filled before submit. */
-  frame(i: number): Uint8Array;
-  /** Uploads on the GPU and runs the forward pass: the logits, as infer() gives them. Once. */
-  submit(): Promise<Float32Array>;
-  /** Gives the slot back without running anything (a batch that will not be filled). */
-  cancel(): void;
-}
-
-class SlotBatch implements DirectBatch {
-  private state: 'open' | 'submitted' | 'cancelled' = 'open';
-  constructor(
-    readonly kind: FrameKind,
-    readonly count: number,
-    readonly frameBytes: number,
-    private readonly range: ArrayBuffer,
-    private readonly run: () => Promise<Float32Array>,
-    private readonly abandon: () => void,
-  ) {}
-
-  frame(i: number): Uint8Array {
-    if (this.state !== 'open')
-      throw new EngineError(
-        `batch frame ${i}: the batch was ${this.state}; its views into staging memory are gone`,
-        {
-          input: 'frame',
-        },
-      );
-    if (!Number.isInteger(i) || i < 0 || i >= this.count)
-      throw new EngineError(`batch frame ${i}: must be an integer from 0 to ${this.count - 1}`, {
-        input: 'frame',
-      });
-    return new Uint8Array(this.range, i * this.frameBytes, this.frameBytes);
-  }
-
-  submit(): Promise<Float32Array> {
-    if (this.state !== 'open')
-      return Promise.reject(
-        new EngineError(`batch submit: the batch was already ${this.state}`, { input: 'batch' }),
-      );
-    this.state = 'submitted';
-    return this.run();
-  }
-
-  cancel(): void {
-    if (this.state !== 'open') return;
-    this.state = 'cancelled';
-    this.abandon();
-  }
+  open?: FramesBatch;
 }
 
 /** A forward pass encoded for submission in two parts (see encodeForward). */
@@ -244,7 +170,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
       try {
         if (this.closed) throw new EngineError('engine is closed');
         const range = await this.stagingRange(slot, this.uploadBytes(count * frameBytes));
-        const batch = new SlotBatch(
+        const batch = new FramesBatch(
           kind,
           count,
           frameBytes,
@@ -273,25 +199,9 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
   }
 
   private checkRequest(request: BatchRequest): number {
-    const what = `${this.backend} ${this.precision} engine (${this.config.name}) beginBatch`;
     this.checkOpen();
-    const r = request as Partial<BatchRequest> | null | undefined;
-    if (typeof r !== 'object' || r === null || !FRAME_KINDS.includes(r.kind as FrameKind))
-      throw new EngineError(
-        `${what}: kind must be one of ${FRAME_KINDS.join(', ')}, got ${JSON.stringify(r?.kind)}`,
-        {
-          input: 'kind',
-        },
-      );
-    if (!Number.isInteger(r.count) || (r.count as number) < 1 || (r.count as number) > this.maxBatch)
-      throw new EngineError(
-        `${what}: count must be an integer from 1 to maxBatch ${this.maxBatch}, got ${r.count}`,
-        {
-          input: 'count',
-        },
-      );
-    if (r.kind !== 'rgb') checkYuvColor(r.color, what);
-    return frameElements(r.kind as FrameKind, this.config.imageSize);
+    const what = `${this.backend} ${this.precision} engine (${this.config.name}) beginBatch`;
+    return checkBatchRequest(this.config, this.maxBatch, request, what);
   }
 
   private takeSlot(): Slot<B, P> {

@@ -80,6 +80,32 @@ export type EngineInput =
 /** The layout of a batch's frames without their bytes: what a plan is recorded for. */
 export type InputFormat = { kind: 'rgb' | 'pixels' } | { kind: YuvKind; color: YuvColor };
 
+/** A batch of uint8 frames to be written in place (Engine.beginBatch, direct-batch.ts). */
+export interface BatchRequest {
+  kind: FrameKind;
+  count: number;
+  /** YUV kinds: the stream's colour; DEFAULT_YUV_COLOR when absent. */
+  color?: YuvColor;
+}
+
+/**
+ * A batch whose frames the caller writes in place: on the GPU engines straight into a slot's
+ * mapped staging buffer, so no JS-side batch buffer and no copy into staging. Its views die at
+ * submit (their memory is detached); `frame()` then throws.
+ */
+export interface DirectBatch {
+  readonly kind: FrameKind;
+  readonly count: number;
+  /** Bytes of one frame: S*S*3 for RGB, S*S + 2*ceil(S/2)^2 for YUV 4:2:0. */
+  readonly frameBytes: number;
+  /** Frame i's bytes, to be filled before submit. */
+  frame(i: number): Uint8Array;
+  /** Uploads and runs the forward pass: the logits, as infer() gives them. Once. */
+  submit(): Promise<Float32Array>;
+  /** Gives the batch's memory back without running anything (a batch that will not be filled). */
+  cancel(): void;
+}
+
 export interface Engine {
   readonly config: ViTConfig;
   readonly backend: Backend;
@@ -87,6 +113,12 @@ export interface Engine {
   readonly maxBatch: number;
   /** Logits [count, numClasses]. Calls may overlap; they are queued and pipelined. */
   infer(input: EngineInput): Promise<Float32Array>;
+  /**
+   * A batch to write in place, where the engine has memory of its own to write into (the GPU
+   * engines' mapped staging buffers); `beginBatch(engine, request)` in direct-batch.ts serves any
+   * engine. Batches begun and infer() calls share the same turn of slots.
+   */
+  beginBatch?(request: BatchRequest): Promise<DirectBatch>;
   /** GPU engines: GPU time of the forward pass alone, ms (undefined without timestamp queries). */
   forwardGpuMs?(input: EngineInput, runs?: number): Promise<number | undefined>;
   close(): Promise<void>;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readViTConfigFile, type ViTConfig } from '../../src/engine/config.js';
+import { beginBatch } from '../../src/engine/direct-batch.js';
 import { type GpuContext, openGpu } from '../../src/engine/gpu.js';
 import { createCpuEngine } from '../../src/engine/reference.js';
-import type { DirectBatch } from '../../src/engine/slotted-engine.js';
-import type { ViTWeights, YuvColor } from '../../src/engine/types.js';
+import type { DirectBatch, ViTWeights, YuvColor } from '../../src/engine/types.js';
 import { WebGpuEngine } from '../../src/engine/webgpu-engine.js';
 import { loadWeights } from '../../src/engine/weights/index.js';
 import { yuvFrameBytes, yuvToRgb } from '../../src/engine/yuv.js';
@@ -183,6 +183,25 @@ describe('YUV frames and direct writes into the WebGPU engine (fp32)', () => {
     const ok = await engine.beginBatch({ kind: 'nv12', count: 1 });
     expect(() => ok.frame(1)).toThrow(/from 0 to 0/);
     ok.cancel();
+  });
+
+  it('serves engines without staging memory (CPU backend) through the same batch API', async () => {
+    const cpu = createCpuEngine(config, weights, { maxBatch: 2 });
+    const nv12 = bytes(2 * per, 13);
+    const want = await cpu.infer({ kind: 'nv12', data: nv12, count: 2 });
+    const batch = await beginBatch(cpu, { kind: 'nv12', count: 2 });
+    const view = batch.frame(0);
+    view.set(nv12.subarray(0, per));
+    batch.frame(1).set(nv12.subarray(per));
+    const run = batch.submit();
+    expect(view.byteLength).toBe(0);
+    expect(() => batch.frame(0)).toThrow(/submitted/);
+    expect(await run).toEqual(want);
+    await expect(beginBatch(cpu, { kind: 'nv12', count: 3 })).rejects.toThrow(/maxBatch 2, got 3/);
+    // The GPU engines' own batches come through the same door.
+    const gpuBatch = await beginBatch(engine, { kind: 'nv12', count: 1 });
+    expect(gpuBatch.frameBytes).toBe(per);
+    gpuBatch.cancel();
   });
 
   it('closes with a batch still open (the batch is cancelled, close does not hang)', async () => {
