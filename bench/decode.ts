@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VideoSourceError } from '../src/errors.js';
-import { decodeFrames } from '../src/operators/decodeFrames.js';
 import { packageRoot } from '../src/util/paths.js';
+import { decodeFrames } from '../src/video/decodeFrames.js';
 import { resolveFfmpeg } from '../src/video/ffmpeg.js';
 
 /** The shared clip the benchmark upscales: VITSTREAM_SHARED/media/bottles_640x360.mp4, or ../shared beside the checkout. */

@@ -346,7 +346,8 @@ async function main() {
     })),
   ];
   const config = {
-    server: { host: '127.0.0.1', port: 0, token: TOKEN },
+    // The churn below adds files over the API: their folder must be a media root.
+    server: { host: '127.0.0.1', port: 0, token: TOKEN, mediaRoots: [args.media as string] },
     model: {
       model: args.model,
       weights: path.join(args.model as string, 'model.safetensors'),
@@ -354,7 +355,7 @@ async function main() {
       topK: 3,
     },
     watchdog: { firstFrameTimeoutMs: 15_000, noFrameTimeoutMs: 6000 },
-    reconnect: { initialMs: 500, maxMs: 5000 },
+    reconnect: { initialMs: 500, maxMs: 5000, maxRetries: 'forever' },
     streams,
   };
   const configFile = path.join(OUT, 'feeds.json');

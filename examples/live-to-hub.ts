@@ -82,7 +82,10 @@ const predictions = feeds.batches
       onBatch: ({ count, engineMs }) => server.stats.batch({ size: count, latencyMs: engineMs }),
     }),
   )
-  .subscribe((p) => server.hub.publish(p));
+  .subscribe((p) => {
+    server.stats.classified(p); // the pipeline counts; the hub only fans out
+    server.hub.publish(p);
+  });
 
 console.error(
   `dashboard ${server.url}  websocket ${server.wsUrl}  metrics ${server.url}metrics  (Ctrl-C stops)`,

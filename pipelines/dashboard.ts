@@ -1,31 +1,26 @@
-import { stat } from 'node:fs/promises';
 import { type Subscription, tap } from 'rxjs';
 import type { Engine } from '../src/engine/types.js';
-import { type BatchingChoice, chooseBatching, measureBatchLatency } from '../src/operators/autoBatch.js';
 import { classify } from '../src/operators/classify.js';
-import type { DropPolicy } from '../src/operators/decodeFrames.js';
 import type { BackoffOptions } from '../src/operators/reconnect.js';
 import type { SampleOptions } from '../src/operators/sampleFrames.js';
-import { parseStreamRequest } from '../src/serve-config.js';
 import type { StreamInfo } from '../src/server/protocol.js';
 import type { VitstreamServer } from '../src/server/server.js';
-import { type StreamController, StreamRequestError } from '../src/server/streams.js';
+import { deriveStreamId } from '../src/server/stream-id.js';
 import { type Logger, silentLogger } from '../src/util/logger.js';
+import { redactCredentials } from '../src/util/redact.js';
 import type { ResizeMode } from '../src/video/args.js';
 import type { SourceEvent } from '../src/video/events.js';
-import { probeMedia } from '../src/video/probe.js';
-import { detectKind, type ResolvedSource, resolveSource, type VideoSource } from '../src/video/source.js';
+import { type ResolvedSource, resolveSource, type VideoSource } from '../src/video/source.js';
 import { type FeedSource, liveFeeds } from './liveFeeds.js';
+import { type ApiSourceCheck, createStreamControl } from './streamControl.js';
 
-export interface FeedSpec extends VideoSource {
-  sample?: SampleOptions;
-  policy?: DropPolicy;
-}
+/** The same thing as liveFeeds' FeedSource: a source plus its sampling and drop policy. */
+export type { FeedSource as FeedSpec } from './liveFeeds.js';
 
 export interface DashboardPipelineOptions {
   engine: Engine;
   server: VitstreamServer;
-  feeds: FeedSpec[];
+  feeds: FeedSource[];
   maxBatch?: number;
   maxDelayMs?: number;
   resize?: ResizeMode;
@@ -41,6 +36,10 @@ export interface DashboardPipelineOptions {
   keepAlive?: boolean;
   /** Accept run-time stream control (HTTP /streams, WebSocket add-stream...). Default true. */
   streamControl?: boolean;
+  /** Streams running at once beyond which the stream API refuses an add (default 64). */
+  maxStreams?: number;
+  /** The source policy for streams added over the API (default: network URLs only, no local paths). */
+  checkSource?: ApiSourceCheck;
   logger?: Logger;
 }
 
@@ -65,7 +64,12 @@ const REMOVED_GRACE_MS = 60_000;
 export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipeline {
   const logger = o.logger ?? silentLogger;
   const { engine, server } = o;
-  const sources = o.feeds.map((f, i) => resolveSource(f, i));
+  // Ids derived from URLs carry no credentials (they show in the list, events, logs and metrics labels).
+  const withIds = o.feeds.map((f) => {
+    const input = f.url ?? f.path;
+    return f.id === undefined && input !== undefined ? { ...f, id: deriveStreamId(input) } : f;
+  });
+  const sources = withIds.map((f, i) => resolveSource(f, i));
   const maxBatch = Math.min(o.maxBatch ?? engine.maxBatch, engine.maxBatch);
   const maxDelayMs = o.maxDelayMs ?? 50;
   server.metrics.batchMaxSize.set(maxBatch);
@@ -76,7 +80,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
   const failures = new Map<string, string>(); // id -> the source's last error, until it recovers
   const removed = new Map<string, number>(); // id -> when: its late predictions are not published
   const feeds = liveFeeds(
-    o.feeds.map((f, i) => ({ ...f, id: sources[i].id })),
+    withIds.map((f, i) => ({ ...f, id: sources[i].id })),
     {
       size: engine.config.imageSize,
       resize: o.resize,
@@ -123,7 +127,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
           kind: 'stream-added',
           level: 'info',
           streamId: ev.streamId,
-          message: `stream added: ${ev.source.input}`,
+          message: `stream added: ${redactCredentials(ev.source.input)}`,
         });
         return;
       case 'removed':
@@ -138,7 +142,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
         else if (ev.type === 'ended' && ev.reason !== 'unsubscribed')
           states.set(ev.streamId, ev.reason === 'error' ? 'error' : 'ended');
         if (removed.has(ev.streamId)) return;
-        if (ev.type === 'error') failures.set(ev.streamId, ev.error.message);
+        if (ev.type === 'error') failures.set(ev.streamId, redactCredentials(ev.error.message));
         else if (ev.type === 'recovered') failures.delete(ev.streamId);
         logSourceEvent(logger, ev);
         server.stats.sourceEvent(ev);
@@ -147,7 +151,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
 
   const info = (s: ResolvedSource): StreamInfo => ({
     id: s.id,
-    input: s.input,
+    input: redactCredentials(s.input),
     kind: s.kind,
     live: s.live,
     ...(states.get(s.id) && { state: states.get(s.id) }),
@@ -155,46 +159,17 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
     ...(s.loop !== undefined && { loop: s.loop }),
     ...((s as FeedSource).sample && { sample: (s as FeedSource).sample }),
   });
-  const controller: StreamController = {
-    list: () => feeds.list().map(info),
-    get: (id) => {
-      const s = feeds.list().find((x) => x.id === id);
-      return s && info(s);
-    },
-    add: async (request) => {
-      const spec = await validateStreamRequest(request);
-      if (feeds.has(spec.id ?? spec.url ?? spec.path ?? ''))
-        throw new StreamRequestError(
-          409,
-          `a stream with id "${spec.id ?? spec.url ?? spec.path}" already exists`,
-        );
-      try {
-        const s = feeds.add(spec);
-        logger.info({ stream: s.id, input: s.input }, 'stream added');
-        return info(s);
-      } catch (e) {
-        throw new StreamRequestError(
-          /already exists/.test((e as Error).message) ? 409 : 503,
-          (e as Error).message,
-        );
-      }
-    },
-    remove: async (id) => {
-      if (feeds.remove(id)) {
-        logger.info({ stream: id }, 'stream removed');
-        return;
-      }
-      // Ended on its own (a file played once, a source that gave up): only its card is left to clear.
-      if (!server.hub.streams.includes(id)) throw new StreamRequestError(404, `no stream with id "${id}"`);
-      forget(id);
-      logger.info({ stream: id }, 'ended stream removed');
-    },
-  };
+  const controller = createStreamControl({
+    feeds,
+    maxStreams: o.maxStreams ?? 64,
+    checkSource: o.checkSource,
+    describe: info,
+    isShown: (id) => server.hub.streams.includes(id),
+    forget,
+    logger,
+  });
   if (o.streamControl !== false) server.setStreamController(controller);
 
-  // Pixels of frames whose stream wants a thumbnail, kept from batch release to publish.
-  const pending = new Map<string, Uint8Array>();
-  const S = engine.config.imageSize;
   let sub: Subscription | undefined;
   const done = new Promise<void>((resolve) => {
     sub = feeds.batches
@@ -214,21 +189,16 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
               if (!removed.has(f.streamId)) server.stats.dropped(f.streamId, 'engine_error', 1);
           },
           onBatch: ({ count, engineMs }) => server.stats.batch({ size: count, latencyMs: engineMs }),
-          onFrames: (frames, rgb, frameBytes) => {
-            frames.forEach((f, i) => {
-              if (server.hub.wantsThumbnail(f.streamId))
-                pending.set(`${f.streamId}\n${f.index}`, rgb.slice(i * frameBytes, (i + 1) * frameBytes));
-            });
-          },
+          // The pixels ride with the prediction, copied only when a viewer wants this stream's thumbnail now.
+          keepPixels: (f) => server.hub.wantsThumbnail(f.streamId),
         }),
       )
       .subscribe({
-        next: (p) => {
-          const key = `${p.streamId}\n${p.frame}`;
-          const rgb = pending.get(key);
-          pending.delete(key);
+        next: ({ image, ...p }) => {
           if (removed.has(p.streamId)) return;
-          server.hub.publish(p, { thumbnail: rgb ? { rgb, width: S, height: S } : undefined });
+          // Counted here, with the pipeline's other figures; the hub only fans out.
+          server.stats.classified(p);
+          server.hub.publish(p, { thumbnail: image });
         },
         error: (e) => {
           logger.error({ err: e }, 'pipeline stopped');
@@ -245,7 +215,6 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
       server.setStreamController(undefined);
       sub?.unsubscribe();
       eventsSub.unsubscribe();
-      pending.clear();
     },
   };
 }
@@ -255,7 +224,7 @@ function logSourceEvent(logger: Logger, ev: SourceEvent): void {
   const stream = ev.streamId;
   switch (ev.type) {
     case 'error':
-      logger.error({ stream, err: ev.error.message }, 'source failed');
+      logger.error({ stream, err: redactCredentials(ev.error.message) }, 'source failed');
       return;
     case 'stalled':
       logger.warn({ stream, kind: ev.kind, waitedMs: ev.waitedMs }, 'source stalled: ffmpeg killed');
@@ -275,109 +244,4 @@ function logSourceEvent(logger: Logger, ev: SourceEvent): void {
     case 'stats':
       logger.debug({ stream, frames: ev.frames, fps: ev.fps }, 'source stats');
   }
-}
-
-const ALLOWED_SCHEMES = new Set([
-  'rtsp',
-  'rtsps',
-  'rtmp',
-  'rtmps',
-  'http',
-  'https',
-  'udp',
-  'tcp',
-  'srt',
-  'rtp',
-]);
-
-const urlExpected = () =>
-  `expected an absolute URL with one of the schemes ${[...ALLOWED_SCHEMES].join(', ')}`;
-
-/**
- * Why a feed's input cannot work, before anything is started: a URL of a scheme ffmpeg is not asked to
- * read or that does not parse, or a local file or folder that is not there (a camera device is left to
- * the watchdog: it may be plugged in later). undefined when it may work. One check for the stream API,
- * the command line and the config file.
- */
-export async function feedInputProblem(s: { url?: string; path?: string }): Promise<string | undefined> {
-  const input = s.url ?? s.path;
-  if (input === undefined) return undefined;
-  const field = s.url !== undefined ? 'url' : 'path';
-  const kind = detectKind(input);
-  if (kind === 'url') {
-    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(input)![1]!.toLowerCase();
-    let ok = ALLOWED_SCHEMES.has(scheme);
-    if (ok) {
-      try {
-        new URL(input);
-      } catch {
-        ok = false;
-      }
-    }
-    return ok ? undefined : `${field} "${input}": ${urlExpected()}`;
-  }
-  if (kind === 'file') {
-    const st = await stat(input).catch(() => undefined);
-    if (!st?.isFile() && !st?.isDirectory()) return `${field} "${input}": no such file on the server`;
-  }
-  return undefined;
-}
-
-/** A stream request from the API, checked: shape (400), URL scheme (400), local path exists (400). */
-export async function validateStreamRequest(request: unknown): Promise<FeedSource> {
-  if (typeof request !== 'object' || request === null || Array.isArray(request))
-    throw new StreamRequestError(400, 'expected a JSON object such as {"id": "cam1", "url": "rtsp://..."}');
-  let s: ReturnType<typeof parseStreamRequest>;
-  try {
-    s = parseStreamRequest(request);
-  } catch (e) {
-    throw new StreamRequestError(400, (e as Error).message);
-  }
-  // A camera device may come as url, as in a config file's `url: /dev/video0`; other local paths go in path.
-  if (s.url !== undefined && detectKind(s.url) !== 'url' && detectKind(s.url) !== 'device')
-    throw new StreamRequestError(400, `url "${s.url}": ${urlExpected()}`);
-  const problem = await feedInputProblem(s);
-  if (problem) throw new StreamRequestError(400, problem);
-  const { every, fps, ...rest } = s;
-  return { ...rest, sample: every ? { every } : fps ? { fps } : undefined };
-}
-
-/** A feed's own frame rate (probed for files, `assumeFps` for cameras and URLs) and what it delivers after sampling. */
-export async function feedFps(
-  feed: FeedSpec,
-  assumeFps = 30,
-): Promise<{ source: number; delivered: number }> {
-  const input = feed.url ?? feed.path;
-  const src = input ? resolveSource(feed) : undefined;
-  let fps = assumeFps;
-  if (src?.kind === 'file') fps = (await probeMedia(src.input, 5000)).fps ?? assumeFps;
-  const sample = feed.sample;
-  if (sample && 'fps' in sample) return { source: fps, delivered: Math.min(fps, sample.fps) };
-  if (sample && 'every' in sample) return { source: fps, delivered: fps / sample.every };
-  return { source: fps, delivered: fps };
-}
-
-/**
- * Chooses maxBatch and maxDelayMs for these feeds on this engine (see chooseBatching): measures the
- * engine at a few batch sizes with warm-up calls on blank frames, which also warms it for the feeds.
- */
-export async function autoBatching(
-  engine: Engine,
-  feeds: FeedSpec[],
-  logger: Logger = silentLogger,
-): Promise<BatchingChoice & { latency: { size: number; ms: number }[] }> {
-  const rates = await Promise.all(feeds.map((f) => feedFps(f)));
-  const fps = rates.map((r) => r.delivered);
-  const latency = await measureBatchLatency(engine);
-  const choice = chooseBatching({
-    fps,
-    sourceFps: rates.map((r) => r.source),
-    latency,
-    engineMaxBatch: engine.maxBatch,
-  });
-  logger.info(
-    { maxBatch: choice.maxBatch, maxDelayMs: choice.maxDelayMs, fps, latency },
-    `batching chosen: ${choice.reason}`,
-  );
-  return { ...choice, latency };
 }

@@ -1,7 +1,7 @@
 import { catchError, EMPTY, from, mergeMap, type Observable } from 'rxjs';
 import { batchFrames } from '../src/operators/batchFrames.js';
-import { type DecodeOptions, decodeFrames } from '../src/operators/decodeFrames.js';
 import { type SampleOptions, sampleFrames } from '../src/operators/sampleFrames.js';
+import { type DecodeOptions, decodeFrames } from '../src/video/decodeFrames.js';
 import type { FrameBatch } from '../src/video/frame.js';
 import type { VideoSource } from '../src/video/source.js';
 

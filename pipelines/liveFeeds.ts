@@ -10,13 +10,14 @@ import {
   Subject,
   takeUntil,
 } from 'rxjs';
+import { FeedRegistryError } from '../src/errors.js';
 import { batchFrames } from '../src/operators/batchFrames.js';
-import type { DropPolicy } from '../src/operators/decodeFrames.js';
-import { type SampleOptions, sampleFrames } from '../src/operators/sampleFrames.js';
+import type { DropPolicy } from '../src/video/decodeFrames.js';
 import type { SourceEvent } from '../src/video/events.js';
 import type { Frame, FrameBatch } from '../src/video/frame.js';
-import { type LiveOptions, openSource } from '../src/video/live.js';
+import { checkSampleOptions, type SampleOptions } from '../src/video/frameSampler.js';
 import { type ResolvedSource, resolveSource, type VideoSource } from '../src/video/source.js';
+import { type LiveOptions, openSource } from './liveSource.js';
 
 export interface LiveFeedsOptions extends Omit<LiveOptions, 'onEvent' | 'maxUnreleased'> {
   sample?: SampleOptions;
@@ -57,7 +58,7 @@ export interface LiveFeeds {
   batches: Observable<FrameBatch>;
   /** started / stats / error / stalled / reconnecting / recovered / ended, added / removed, for every source. */
   events: Observable<FeedEvent>;
-  /** Starts another source now (or at subscription); throws a RangeError if its id is taken. */
+  /** Starts another source now (or at subscription); throws a FeedRegistryError if its id is taken or every feed has ended. */
   add(source: string | FeedSource): ResolvedSource;
   /** Stops a source: its ffmpeg is killed and its buffers freed. False if no such id. */
   remove(id: string): boolean;
@@ -101,25 +102,35 @@ export function liveFeeds(sources: (string | FeedSource)[], options: LiveFeedsOp
 
   const framesOf = (e: Entry): Observable<Frame> => {
     const src = e.source;
-    const frames = openSource(src, {
+    return openSource(src, {
       ...decode,
       policy: e.spec.policy ?? policyFor?.(src) ?? decode.policy,
       maxUnreleased: maxUnreleasedPerSource,
+      // Sampled inside the source, before its drop policy: a burst is thinned to the frames wanted
+      // before the policy looks at it (issue #25: HLS segments arrive a segment at a time).
+      sample: e.spec.sample ?? sampleFor?.(src) ?? sample,
+      onSkip: onSkipped,
       onEvent: (ev) => events.next(ev),
     }).pipe(
       // The failure was already reported as an 'error' event; this source stops, the others go on.
       catchError(() => EMPTY),
     );
-    const keep = e.spec.sample ?? sampleFor?.(src) ?? sample;
-    return keep ? frames.pipe(sampleFrames(keep, { onSkip: onSkipped })) : frames;
   };
 
   const add = (s: string | FeedSource): ResolvedSource => {
-    if (ended) throw new RangeError('liveFeeds: every feed has ended; no more can be added');
+    if (ended) throw new FeedRegistryError('liveFeeds: every feed has ended; no more can be added', 'closed');
     const spec: FeedSource = typeof s === 'string' ? { path: s } : s;
     const source = resolveSource(spec, entries.size);
+    const keep = spec.sample ?? sampleFor?.(source) ?? sample;
+    if (keep) checkSampleOptions(keep);
     if (entries.has(source.id))
-      throw new RangeError(`liveFeeds: a stream with id "${source.id}" already exists`);
+      throw new FeedRegistryError(
+        `liveFeeds: a stream with id "${source.id}" already exists`,
+        'duplicate-id',
+        {
+          input: source.id,
+        },
+      );
     const entry: Entry = { source, spec, stop: new Subject<void>() };
     entries.set(source.id, entry);
     events.next({ type: 'added', streamId: source.id, atMs: Date.now(), source });

@@ -32,4 +32,25 @@ export class OutputClosedError extends VitstreamError {}
 export class FfmpegNotFoundError extends VitstreamError {}
 /** A video source that cannot be opened or decoded. */
 export class VideoSourceError extends VitstreamError {}
+/** A run-time stream request (HTTP /streams, WebSocket add-stream) of the wrong shape: unknown keys, a bad id or value. */
+export class StreamRequestError extends VitstreamError {}
+/** A stream request naming a stream that does not exist. */
+export class StreamNotFoundError extends VitstreamError {}
+/** A stream request whose id is already taken. */
+export class StreamConflictError extends VitstreamError {}
+/** A stream request beyond a limit (the number of streams). */
+export class StreamLimitError extends VitstreamError {}
+/** A stream source offered over the API that the server's source policy refuses. */
 export class SourceRefusedError extends VitstreamError {}
+/** A library function or operator called with an option out of its range; `input` names the option. */
+export class OptionError extends VitstreamError {}
+/** A feed registry (liveFeeds) refusing a feed: its id is taken, or every feed has ended. */
+export class FeedRegistryError extends VitstreamError {
+  constructor(
+    message: string,
+    readonly reason: 'duplicate-id' | 'closed',
+    options?: { input?: string },
+  ) {
+    super(message, options);
+  }
+}

@@ -6,13 +6,12 @@
 export type { SourceEvent } from './video/events.js';
 export { resolveFfmpeg } from './video/ffmpeg.js';
 export type { Frame, FrameBatch, FrameInfo } from './video/frame.js';
-export { openSource } from './video/live.js';
 export type { VideoSource } from './video/source.js';
+export { type DecodeOptions, type DropPolicy, decodeFrames } from './video/decodeFrames.js';
 
 // Operators
 export { type BatchOptions, batchFrames } from './operators/batchFrames.js';
 export { type ClassifyOptions, classify } from './operators/classify.js';
-export { type DecodeOptions, type DropPolicy, decodeFrames } from './operators/decodeFrames.js';
 export { reconnect } from './operators/reconnect.js';
 export { type SampleOptions, sampleFrames } from './operators/sampleFrames.js';
 
@@ -37,6 +36,7 @@ export { type OpenEngineOptions, openEngine } from './app/open-engine.js';
 export { runDashboardPipeline } from '../pipelines/dashboard.js';
 export { fileBatch } from '../pipelines/fileBatch.js';
 export { liveFeeds } from '../pipelines/liveFeeds.js';
+export { openSource } from '../pipelines/liveSource.js';
 
 // Predictions out: sinks and the server
 export type { Prediction } from './predictions.js';

@@ -15,4 +15,6 @@ export interface Prediction {
   /** Image folders and globs: the image classified (the stream id is the folder or glob). */
   file?: string;
   top: TopClass[];
+  /** The classified frame's RGB pixels, when asked for (thumbnails: see classify's keepPixels). */
+  image?: { rgb: Uint8Array; width: number; height: number };
 }

@@ -2,8 +2,8 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ViTConfig } from '../engine/config.js';
 import { InputError } from '../errors.js';
-import { decodeFrames } from '../operators/decodeFrames.js';
 import { readNpy } from '../util/npy.js';
+import { decodeFrames } from '../video/decodeFrames.js';
 
 /** What a folder may hold for calibration; anything else in it (READMEs, licences) is skipped. */
 const STILL = /\.(jpe?g|png|bmp|webp|tiff?)$/i;

@@ -1,4 +1,5 @@
 import type { Engine } from '../engine/types.js';
+import { OptionError } from '../errors.js';
 
 /** Engine time for one batch of `size` frames, ms (median of a few timed calls after warm-up). */
 export interface BatchLatency {
@@ -55,7 +56,7 @@ export async function measureBatchLatency(
 /** Latency at any batch size, by linear interpolation between (or extrapolation beyond) measured sizes. */
 export function latencyAt(table: BatchLatency[], size: number): number {
   const t = [...table].sort((a, b) => a.size - b.size);
-  if (t.length === 0) throw new RangeError('latencyAt: no measurements');
+  if (t.length === 0) throw new OptionError('latencyAt: no measurements', { input: 'table' });
   if (t.length === 1) return (t[0].ms * size) / t[0].size;
   let i = 1;
   while (i < t.length - 1 && t[i].size < size) i++;

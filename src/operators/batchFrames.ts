@@ -5,7 +5,7 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { InputError } from '../errors.js';
+import { InputError, OptionError } from '../errors.js';
 import { BufferPool } from '../video/bufferPool.js';
 import type { Frame, FrameBatch, FrameInfo } from '../video/frame.js';
 
@@ -32,8 +32,11 @@ export interface BatchOptions {
 export function batchFrames(options: BatchOptions): OperatorFunction<Frame, FrameBatch> {
   const { maxBatch, maxDelayMs } = options;
   if (!(Number.isInteger(maxBatch) && maxBatch >= 1))
-    throw new RangeError(`batchFrames: maxBatch must be an integer >= 1, got ${maxBatch}`);
-  if (!(maxDelayMs >= 0)) throw new RangeError(`batchFrames: maxDelayMs must be >= 0, got ${maxDelayMs}`);
+    throw new OptionError(`batchFrames: maxBatch must be an integer >= 1, got ${maxBatch}`, {
+      input: 'maxBatch',
+    });
+  if (!(maxDelayMs >= 0))
+    throw new OptionError(`batchFrames: maxDelayMs must be >= 0, got ${maxDelayMs}`, { input: 'maxDelayMs' });
   const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
   const scheduler = options.scheduler ?? asyncScheduler;
 
@@ -77,12 +80,14 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
           height,
           ...(frame.file !== undefined && { file: frame.file }),
         });
-        frame.release?.();
         if (c.infos.length === 1) {
           c.oldestAt = at;
           arm(at);
         }
         if (c.infos.length === maxBatch) emitCurrent();
+        // Last: a release may hand us the source's next frame at once (decodeFrames' flow control
+        // does), and that frame must find a full batch already gone, not one more slot past its end.
+        frame.release?.();
       };
 
       const ensureBuffer = (): boolean => {

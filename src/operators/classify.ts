@@ -12,8 +12,11 @@ export interface ClassifyOptions {
   labels?: readonly string[];
   /** Batches in the engine at once (default 2: one computing while the next uploads). */
   maxInFlight?: number;
-  /** Called with each batch's frames and pixels before the batch buffer is released (thumbnails). */
-  onFrames?: (frames: FrameInfo[], rgb: Uint8Array, frameBytes: number) => void;
+  /**
+   * Frames whose pixels their prediction should carry (`image`, copied before the batch buffer is
+   * released): a thumbnail goes out with its prediction, with no side table to match them up.
+   */
+  keepPixels?: (frame: FrameInfo) => boolean;
   /** Called after each batch with its size and engine time (metrics). */
   onBatch?: (stats: { count: number; engineMs: number }) => void;
   /**
@@ -68,7 +71,13 @@ export function classify(
             throw e;
           }
           options.onBatch?.({ count: batch.count, engineMs: performance.now() - started });
-          options.onFrames?.(batch.frames, batch.data, batch.data.length / batch.count);
+          const frameBytes = batch.data.length / batch.count;
+          const S = engine.config.imageSize;
+          const images = batch.frames.map((f, i) =>
+            options.keepPixels?.(f)
+              ? { rgb: batch.data.slice(i * frameBytes, (i + 1) * frameBytes), width: S, height: S }
+              : undefined,
+          );
           batch.release();
           const t = now();
           return batch.frames.map((f, i) => ({
@@ -79,6 +88,7 @@ export function classify(
             latencyMs: t - f.receivedAtMs,
             ...(f.file !== undefined && { file: f.file }),
             top: topK(logits, k, labels, i * C, C),
+            ...(images[i] && { image: images[i] }),
           }));
         };
         return from(run()).pipe(mergeMap((ps) => from(ps)));

@@ -1,20 +1,30 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 
 export interface AccessRules {
   /** When set, requests must carry it as `?token=` or `Authorization: Bearer <token>`. */
   token?: string;
   /**
-   * When set, a request whose `Origin` header is not in the list is refused. Requests without an
-   * `Origin` (non-browser clients) are let through: the check exists to stop other web pages
-   * from opening sockets from a visitor's browser, and only browsers send the header.
+   * Origins (scheme://host[:port]) whose pages may open WebSockets and change streams. Unset: the
+   * server's own origin only (the Host the request came to). Requests without an `Origin` (non-browser
+   * clients) are let through: only browsers send it, and the check exists to stop other pages from
+   * driving the server from a visitor's browser.
    */
   allowedOrigins?: readonly string[];
+  /**
+   * Host names (without port) a request may be addressed to, besides IP literals, localhost names, the
+   * bound address and the hosts of `allowedOrigins`. A page served from another name that resolves to
+   * this server (DNS rebinding) is refused.
+   */
+  allowedHosts?: readonly string[];
 }
+
+export type RefusalReason = 'host' | 'origin' | 'auth';
 
 export type AccessResult =
   | { ok: true }
-  | { ok: false; status: 401 | 403; reason: 'auth' | 'origin'; message: string };
+  | { ok: false; status: 400 | 401 | 403; reason: RefusalReason; message: string };
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
@@ -41,13 +51,61 @@ function normaliseOrigin(origin: string): string {
   return origin.trim().toLowerCase().replace(/\/+$/, '');
 }
 
+/** The host name of a Host header or origin, lower case, without port or IPv6 brackets. */
+export function hostName(hostAndPort: string): string {
+  const h = hostAndPort.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']') > 0 ? h.indexOf(']') : undefined);
+  const colon = h.lastIndexOf(':');
+  return colon >= 0 && h.indexOf(':') === colon ? h.slice(0, colon) : h;
+}
+
+const LOCAL_NAMES = new Set(['localhost', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback']);
+
+/**
+ * Host-header check against DNS rebinding: a page on evil.example whose name is made to resolve to this
+ * server sends `Host: evil.example`. IP literals are fine (a rebinding page has a name of its own).
+ */
+export function checkHost(req: IncomingMessage, rules: AccessRules & { boundHost?: string }): AccessResult {
+  const header = req.headers.host;
+  if (header === undefined || header === '')
+    return { ok: false, status: 400, reason: 'host', message: 'missing Host header' };
+  const name = hostName(header);
+  if (isIP(name) !== 0 || LOCAL_NAMES.has(name) || name.endsWith('.localhost')) return { ok: true };
+  if (rules.boundHost !== undefined && hostName(rules.boundHost) === name) return { ok: true };
+  if (rules.allowedHosts?.some((h) => hostName(h) === name)) return { ok: true };
+  for (const o of rules.allowedOrigins ?? []) {
+    try {
+      if (new URL(o).hostname.toLowerCase().replace(/^\[|\]$/g, '') === name) return { ok: true };
+    } catch {
+      // not a URL ('*' or a typo): it names no host
+    }
+  }
+  return {
+    ok: false,
+    status: 403,
+    reason: 'host',
+    message: `Host "${header.slice(0, 100)}" is not a name of this server: add it with --allowed-host or --allowed-origin`,
+  };
+}
+
+/** The Origin check; with no allowed origins given, the request's own Host (checked by checkHost) is the one origin allowed. */
 export function checkOrigin(req: IncomingMessage, rules: AccessRules): AccessResult {
-  if (!rules.allowedOrigins) return { ok: true };
   const origin = req.headers.origin;
   if (origin === undefined) return { ok: true };
-  const allowed = rules.allowedOrigins.map(normaliseOrigin);
-  if (allowed.includes('*') || allowed.includes(normaliseOrigin(origin))) return { ok: true };
-  return { ok: false, status: 403, reason: 'origin', message: `origin ${origin} is not allowed` };
+  const given = normaliseOrigin(origin);
+  if (rules.allowedOrigins) {
+    const allowed = rules.allowedOrigins.map(normaliseOrigin);
+    if (allowed.includes('*') || allowed.includes(given)) return { ok: true };
+  } else {
+    const host = (req.headers.host ?? '').trim().toLowerCase();
+    if (host !== '' && (given === `http://${host}` || given === `https://${host}`)) return { ok: true };
+  }
+  return {
+    ok: false,
+    status: 403,
+    reason: 'origin',
+    message: `origin ${origin.slice(0, 100)} is not allowed: add it with --allowed-origin`,
+  };
 }
 
 export function checkToken(req: IncomingMessage, url: URL, rules: AccessRules): AccessResult {
@@ -61,8 +119,14 @@ export function checkToken(req: IncomingMessage, url: URL, rules: AccessRules): 
   };
 }
 
-/** Origin first (a foreign page should learn nothing about tokens), then the token. */
-export function checkAccess(req: IncomingMessage, url: URL, rules: AccessRules): AccessResult {
+/** Host, then Origin (a foreign page should learn nothing about tokens), then the token. */
+export function checkAccess(
+  req: IncomingMessage,
+  url: URL,
+  rules: AccessRules & { boundHost?: string },
+): AccessResult {
+  const host = checkHost(req, rules);
+  if (!host.ok) return host;
   const origin = checkOrigin(req, rules);
   return origin.ok ? checkToken(req, url, rules) : origin;
 }

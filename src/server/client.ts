@@ -90,12 +90,33 @@ export class ClientChannel {
     return [...this.streams].sort();
   }
 
-  subscribe(ids: readonly string[]): void {
-    for (const id of ids) this.streams.add(id);
+  /** Subscribed to every stream ('*'). */
+  get all(): boolean {
+    return this.streams.has(ALL_STREAMS);
   }
 
-  unsubscribe(ids: readonly string[]): void {
-    for (const id of ids) this.streams.delete(id);
+  get subscriptionCount(): number {
+    return this.streams.size;
+  }
+
+  /** How many of `ids` this client does not hold yet. */
+  countNew(ids: readonly string[]): number {
+    return new Set(ids.filter((id) => !this.streams.has(id))).size;
+  }
+
+  /** Adds the ids; returns those that were new, sorted. */
+  subscribe(ids: readonly string[]): string[] {
+    const added = new Set<string>();
+    for (const id of ids) if (!this.streams.has(id)) added.add(id);
+    for (const id of added) this.streams.add(id);
+    return [...added].sort();
+  }
+
+  /** Drops the ids; returns those it held, sorted. */
+  unsubscribe(ids: readonly string[]): string[] {
+    const removed = new Set<string>();
+    for (const id of ids) if (this.streams.delete(id)) removed.add(id);
+    return [...removed].sort();
   }
 
   wants(streamId: string): boolean {

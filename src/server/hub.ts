@@ -3,12 +3,15 @@ import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Prediction } from '../predictions.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { type AccessRules, checkAccess } from './auth.js';
+import { redactCredentials } from '../util/redact.js';
+import type { AccessRules } from './auth.js';
 import { ClientChannel, type ClientSnapshot, type DeliveryTotals } from './client.js';
+import { EventHistory } from './eventHistory.js';
 import type { ServerMetrics } from './metrics.js';
 import {
   ALL_STREAMS,
   type ClientMessage,
+  MAX_SUBSCRIPTIONS_PER_CLIENT,
   type PredictionMessage,
   parseClientMessage,
   type ServerEvent,
@@ -16,17 +19,19 @@ import {
   type StatsMessage,
   type StatsSnapshot,
 } from './protocol.js';
-import type { PipelineStats } from './stats.js';
-import { runControl, type StreamController } from './streams.js';
-import { type RgbImage, thumbnailDataUrl } from './thumbnail.js';
+import type { StreamController } from './streams.js';
+import { handleControlMessage } from './streamsWs.js';
+import { type SubscriptionRules, subscribe, unsubscribe } from './subscriptions.js';
+import { ThumbnailRate, type ThumbnailSource } from './thumbnail.js';
+import { admitUpgrade } from './upgrade.js';
 
 export interface HubOptions extends AccessRules {
   /** Version string sent in `hello`. */
   version: string;
   metrics: ServerMetrics;
   totals: DeliveryTotals;
-  /** Told of every published prediction (counts it as classified, records its latency). */
-  stats?: PipelineStats;
+  /** The address the server is bound to: a Host header naming it passes the rebinding check. */
+  boundHost?: string;
   /** Path that accepts WebSocket upgrades. Default '/ws'. */
   path?: string;
   /** Max messages queued per client beyond the socket buffer before the oldest is dropped. Default 256. */
@@ -57,11 +62,12 @@ export interface HubOptions extends AccessRules {
   closeGraceMs?: number;
   /** Events kept to replay to a client when it subscribes (default 100). */
   eventHistory?: number;
+  /** Subscriptions one client may hold in all (default 1024; '*' counts as one). */
+  maxSubscriptions?: number;
   logger?: Logger;
 }
 
-/** A thumbnail for a prediction: the classified RGB frame (encoded here) or a ready data URL. */
-export type ThumbnailSource = RgbImage | { dataUrl: string };
+export type { ThumbnailSource };
 
 export interface PublishOptions {
   thumbnail?: ThumbnailSource;
@@ -78,26 +84,6 @@ function closeReason(reason: string): string {
         .replace(/\uFFFD+$/, '');
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  503: 'Service Unavailable',
-};
-
-function refuseUpgrade(socket: Duplex, status: number, message: string): void {
-  const headers = [
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`,
-    'Connection: close',
-    'Content-Type: text/plain; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(message)}`,
-  ];
-  if (status === 401) headers.push('WWW-Authenticate: Bearer');
-  socket.once('finish', () => socket.destroy());
-  socket.end(`${headers.join('\r\n')}\r\n\r\n${message}`);
-}
-
 /**
  * Fans predictions, stats and events out to WebSocket clients. Each client gets its own bounded
  * queue (see ClientChannel), so publishing is synchronous, cheap and never waits for a reader.
@@ -106,17 +92,14 @@ export class Hub {
   private readonly wss: WebSocketServer;
   private readonly channels = new Map<WebSocket, ClientChannel>();
   private readonly knownStreams = new Set<string>();
-  private readonly lastThumbnailAt = new Map<string, number>();
-  /** The latest events, replayed to a client when it subscribes: a viewer who connects after a failure still learns its cause. */
-  private readonly recentEvents: { seq: number; streamId?: string; data: Buffer }[] = [];
-  private eventSeq = 0;
+  private readonly thumbnails: ThumbnailRate;
+  private readonly history: EventHistory;
+  private readonly subscriptionRules: SubscriptionRules;
   /** The event count when each client connected: events for every client after it, it has had. */
   private readonly joinedAt = new WeakMap<ClientChannel, number>();
   private readonly logger: Logger;
   private readonly path: string;
   private readonly heartbeatMs: number;
-  private readonly thumbSize: number;
-  private readonly thumbIntervalMs: number;
   private readonly timers: NodeJS.Timeout[] = [];
   private nextId = 1;
   private closing: Promise<void> | undefined;
@@ -125,11 +108,15 @@ export class Hub {
 
   constructor(private readonly options: HubOptions) {
     this.logger = options.logger ?? silentLogger;
+    this.history = new EventHistory(options.eventHistory ?? 100);
+    this.subscriptionRules = {
+      max: options.maxSubscriptions ?? MAX_SUBSCRIPTIONS_PER_CLIENT,
+      history: this.history,
+      metrics: options.metrics,
+    };
     this.path = options.path ?? '/ws';
     this.heartbeatMs = options.heartbeatMs ?? 30_000;
-    this.thumbSize = options.thumbnail?.size ?? 64;
-    const fps = options.thumbnail?.fps ?? 2;
-    this.thumbIntervalMs = fps > 0 ? 1000 / fps : 0;
+    this.thumbnails = new ThumbnailRate(options.thumbnail?.size ?? 64, options.thumbnail?.fps ?? 2);
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -166,33 +153,22 @@ export class Hub {
     return [...this.channels.values()].map((c) => c.snapshot());
   }
 
-  /** Handles an HTTP upgrade request: checks path, origin, token and capacity, then accepts. */
+  /** Handles an HTTP upgrade request: checks path, Host, Origin, token and capacity (see upgrade.ts), then accepts. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', (err) => this.logger.debug({ err }, 'upgrade socket error'));
-    const { metrics } = this.options;
-    if (this.closing) {
-      refuseUpgrade(socket, 503, 'server is shutting down');
-      return;
-    }
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== this.path) {
-      metrics.wsRejected.inc({ reason: 'path' });
-      refuseUpgrade(socket, 404, `WebSocket endpoint is ${this.path}`);
-      return;
-    }
-    const access = checkAccess(req, url, this.options);
-    if (!access.ok) {
-      metrics.wsRejected.inc({ reason: access.reason });
-      this.logger.info({ remote: req.socket.remoteAddress, reason: access.reason }, 'WebSocket refused');
-      refuseUpgrade(socket, access.status, access.message);
-      return;
-    }
-    if (this.channels.size >= (this.options.maxClients ?? 1000)) {
-      metrics.wsRejected.inc({ reason: 'capacity' });
-      refuseUpgrade(socket, 503, 'too many clients');
-      return;
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+    const admitted = admitUpgrade(req, socket, {
+      path: this.path,
+      rules: this.options,
+      metrics: this.options.metrics,
+      logger: this.logger,
+      unavailable: () =>
+        this.closing
+          ? 'closing'
+          : this.channels.size >= (this.options.maxClients ?? 1000)
+            ? 'capacity'
+            : undefined,
+    });
+    if (admitted) this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
   }
 
   /** Declares the stream ids (e.g. from the config) so that clients learn them before any prediction. */
@@ -204,9 +180,8 @@ export class Hub {
 
   /** Forgets a stream removed at run time: clients get the new `streams` list. */
   removeStream(id: string): void {
-    this.lastThumbnailAt.delete(id);
-    for (let i = this.recentEvents.length - 1; i >= 0; i--)
-      if (this.recentEvents[i]!.streamId === id) this.recentEvents.splice(i, 1);
+    this.thumbnails.forget(id);
+    this.history.forget(id);
     if (this.knownStreams.delete(id)) this.broadcast({ type: 'streams', streams: this.streams });
   }
 
@@ -215,20 +190,17 @@ export class Hub {
    * per-stream rate allows it. Lets the pipeline skip copying pixels it would throw away.
    */
   wantsThumbnail(streamId: string): boolean {
-    const last = this.lastThumbnailAt.get(streamId);
-    if (last !== undefined && performance.now() - last < this.thumbIntervalMs) return false;
+    if (!this.thumbnails.due(streamId)) return false;
     for (const c of this.channels.values()) if (c.wants(streamId)) return true;
     return false;
   }
 
   /**
-   * Sends a prediction to the clients subscribed to its stream and reports it to `stats`. A
-   * thumbnail, if given, is encoded now (the pixels may be a pooled buffer) and only when the
-   * rate limit allows.
+   * Sends a prediction to the clients subscribed to its stream. A thumbnail, if given, is encoded now
+   * and only when the rate limit allows. Counting is the caller's (the pipeline's stats).
    */
   publish(prediction: Prediction, options: PublishOptions = {}): void {
     const { streamId } = prediction;
-    this.options.stats?.classified(prediction);
     this.noteStream(streamId);
     const targets = this.subscribersOf(streamId);
     if (targets.length === 0) return;
@@ -245,9 +217,7 @@ export class Hub {
     };
     if (options.thumbnail && this.wantsThumbnail(streamId)) {
       try {
-        const t = options.thumbnail;
-        message.thumbnail = 'dataUrl' in t ? t.dataUrl : thumbnailDataUrl(t, this.thumbSize);
-        this.lastThumbnailAt.set(streamId, performance.now());
+        message.thumbnail = this.thumbnails.take(streamId, options.thumbnail);
       } catch (err) {
         this.logger.warn({ err, streamId }, 'thumbnail skipped');
       }
@@ -280,14 +250,15 @@ export class Hub {
   /** Sends an event: to a stream's subscribers if it names a stream, else to every client. */
   publishEvent(event: ServerEvent): void {
     if (event.streamId !== undefined) this.noteStream(event.streamId);
-    const message = { ...event, type: 'event' as const, atMs: Date.now() };
+    // Source errors quote ffmpeg, which quotes the URL: no credentials may go out with it.
+    const message = {
+      ...event,
+      message: redactCredentials(event.message),
+      type: 'event' as const,
+      atMs: Date.now(),
+    };
     const data = encode(message);
-    this.recentEvents.push({
-      seq: this.eventSeq++,
-      streamId: event.streamId,
-      data: encode({ ...message, replayed: true }),
-    });
-    if (this.recentEvents.length > (this.options.eventHistory ?? 100)) this.recentEvents.shift();
+    this.history.add(event.streamId, encode({ ...message, replayed: true }));
     for (const c of this.channels.values()) {
       if (event.streamId === undefined || c.wants(event.streamId)) c.send(data, 'event');
     }
@@ -371,7 +342,7 @@ export class Hub {
       totals,
     );
     this.channels.set(ws, channel);
-    this.joinedAt.set(channel, this.eventSeq);
+    this.joinedAt.set(channel, this.history.next);
     metrics.wsClients.set(this.channels.size);
     let errors = 0;
     const maxErrors = this.options.maxClientErrors ?? 50;
@@ -391,14 +362,14 @@ export class Hub {
     ws.on('message', (data: RawData, isBinary: boolean) => {
       channel.alive = true;
       const reply = (message: ServerMessage): void => channel.send(encode(message), message.type);
-      const fail = (message: string): void => {
-        reply({ type: 'error', message });
+      const fail = (message: string, status?: number): void => {
+        reply(status === undefined ? { type: 'error', message } : { type: 'error', status, message });
         if (++errors >= maxErrors) ws.close(1008, 'too many invalid messages');
       };
       if (isBinary) return fail('binary messages are not accepted: send JSON text');
       const parsed = parseClientMessage(rawText(data));
-      if (!parsed.ok) return fail(parsed.error);
-      this.onClientMessage(channel, parsed.message, reply);
+      if (!parsed.ok) return fail(parsed.error, 400);
+      this.onClientMessage(channel, parsed.message, reply, fail);
     });
 
     channel.send(
@@ -416,23 +387,21 @@ export class Hub {
     channel: ClientChannel,
     message: ClientMessage,
     reply: (m: ServerMessage) => void,
+    fail: (message: string, status: number) => void,
   ): void {
     switch (message.type) {
-      case 'subscribe': {
-        // Events of streams this subscription adds, which the client has not had yet.
-        const joined = this.joinedAt.get(channel) ?? 0;
-        const had = (e: { seq: number; streamId?: string }) =>
-          e.streamId === undefined ? e.seq >= joined || channel.hasSubscriptions : channel.wants(e.streamId);
-        const unseen = this.recentEvents.filter((e) => !had(e));
-        channel.subscribe(message.streams);
-        reply({ type: 'subscribed', streams: channel.subscriptions() });
-        for (const e of unseen)
-          if (e.streamId === undefined || channel.wants(e.streamId)) channel.send(e.data, 'event');
+      case 'subscribe':
+        subscribe(
+          channel,
+          message.streams,
+          this.joinedAt.get(channel) ?? 0,
+          this.subscriptionRules,
+          reply,
+          fail,
+        );
         break;
-      }
       case 'unsubscribe':
-        channel.unsubscribe(message.streams);
-        reply({ type: 'subscribed', streams: channel.subscriptions() });
+        unsubscribe(channel, message.streams, reply);
         break;
       case 'ping':
         reply(message.id === undefined ? { type: 'pong' } : { type: 'pong', id: message.id });
@@ -440,42 +409,9 @@ export class Hub {
       case 'add-stream':
       case 'remove-stream':
       case 'list-streams':
-        this.onControlMessage(message, reply);
+        handleControlMessage(this.streamController, message, reply, this.options.metrics);
         break;
     }
-  }
-
-  /** Stream control over WebSocket: the same controller, checks and statuses as HTTP /streams. */
-  private onControlMessage(
-    message: Extract<ClientMessage, { type: 'add-stream' | 'remove-stream' | 'list-streams' }>,
-    reply: (m: ServerMessage) => void,
-  ): void {
-    const c = this.streamController;
-    if (!c) {
-      reply({
-        type: 'error',
-        status: 503,
-        message: `${message.type}: stream control is not available on this server`,
-      });
-      return;
-    }
-    const refuse = (status: number, why: string) =>
-      reply({ type: 'error', status, message: `${message.type}: ${why}` });
-    if (message.type === 'list-streams') {
-      reply({ type: 'stream-list', streams: c.list() });
-      return;
-    }
-    if (message.type === 'remove-stream') {
-      const id = message.id;
-      void runControl(() => c.remove(id)).then((r) =>
-        r.ok ? reply({ type: 'stream-removed', id }) : refuse(r.status, r.message),
-      );
-      return;
-    }
-    const { type: _type, ...request } = message;
-    void runControl(() => c.add(request)).then((r) =>
-      r.ok ? reply({ type: 'stream-added', stream: r.value }) : refuse(r.status, r.message),
-    );
   }
 
   private heartbeat(): void {

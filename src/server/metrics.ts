@@ -48,6 +48,11 @@ export interface ServerMetrics {
   readonly wsClients: Gauge<never>;
   /** WebSocket upgrades refused. Labels: reason ('auth', 'origin', 'path', 'capacity'). */
   readonly wsRejected: Counter<'reason'>;
+  /**
+   * Requests and messages refused by a safety check or limit. Labels: reason ('host', 'origin', 'auth',
+   * 'content-type', 'body-timeout', 'body-size', 'stream-limit', 'stream-id', 'source', 'subscriptions').
+   */
+  readonly refused: Counter<'reason'>;
   /** Content type of the text exposition format. */
   readonly contentType: string;
   /** The exposition text, as served on /metrics. */
@@ -223,6 +228,12 @@ export function createMetrics(totals: DeliveryTotals, options: MetricsOptions = 
     labelNames: ['reason'] as const,
     registers,
   });
+  const refused = new Counter({
+    name: `${PREFIX}refused_total`,
+    help: 'Requests and messages refused by a safety check or limit.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   // Per-message counting happens in plain numbers on the hot path; these read them at scrape time.
   new Counter({
     name: `${PREFIX}ws_messages_sent_total`,
@@ -271,6 +282,7 @@ export function createMetrics(totals: DeliveryTotals, options: MetricsOptions = 
     },
     wsClients,
     wsRejected,
+    refused,
     contentType: registry.contentType,
     text: () => registry.metrics(),
   };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TopClass } from '../predictions.js';
+import { isStreamId, MAX_STREAM_ID_LENGTH, STREAM_ID_RULE } from './stream-id.js';
 
 /**
  * The WebSocket protocol, both directions. PROTOCOL.md beside this file is the prose version;
@@ -11,7 +12,9 @@ export const ALL_STREAMS = '*';
 
 /** Limits on what a client may send, independent of the transport's maxPayload. */
 export const MAX_STREAMS_PER_MESSAGE = 256;
-export const MAX_STREAM_ID_LENGTH = 128;
+/** Subscriptions one client may hold in all (besides '*', which covers every stream). */
+export const MAX_SUBSCRIPTIONS_PER_CLIENT = 1024;
+export { MAX_STREAM_ID_LENGTH };
 
 /** Per-stream figures a pipeline reports periodically. Extra numeric or string fields pass through. */
 export interface StreamStats {
@@ -65,8 +68,13 @@ export interface StreamsMessage {
 }
 export interface SubscribedMessage {
   type: 'subscribed';
-  /** The client's whole subscription after the request, sorted. */
-  streams: string[];
+  /** What this request changed: ids added (subscribe) or removed (unsubscribe), sorted. Never the whole list. */
+  added?: string[];
+  removed?: string[];
+  /** How many subscriptions the client holds after the request ('*' counts as one). */
+  count: number;
+  /** True when the client is subscribed to every stream ('*'). */
+  all: boolean;
 }
 export interface PredictionMessage {
   type: 'prediction';
@@ -103,7 +111,7 @@ export interface MissedMessage {
 export interface ErrorMessage {
   type: 'error';
   message: string;
-  /** For failed control requests: the HTTP status the same request gets on /streams (400, 404, 409, 503). */
+  /** For failed requests: the HTTP status the same request gets on /streams (400, 404, 409, 429, 503). */
   status?: number;
 }
 export interface PongMessage {
@@ -151,7 +159,15 @@ export type ServerMessage =
 
 export type ServerMessageType = ServerMessage['type'];
 
-const streamList = z.array(z.string().min(1).max(MAX_STREAM_ID_LENGTH)).min(1).max(MAX_STREAMS_PER_MESSAGE);
+const streamId = z.string().refine(isStreamId, { message: `not a stream id (${STREAM_ID_RULE})` });
+const streamList = z
+  .array(
+    z.string().refine((s) => s === ALL_STREAMS || isStreamId(s), {
+      message: `not a stream id or "*" (${STREAM_ID_RULE})`,
+    }),
+  )
+  .min(1)
+  .max(MAX_STREAMS_PER_MESSAGE);
 
 const clientSchemas = {
   subscribe: z.object({ type: z.literal('subscribe'), streams: streamList }),
@@ -161,7 +177,7 @@ const clientSchemas = {
   'add-stream': z.looseObject({ type: z.literal('add-stream') }),
   'remove-stream': z.object({
     type: z.literal('remove-stream'),
-    id: z.string().min(1).max(MAX_STREAM_ID_LENGTH),
+    id: streamId,
   }),
   'list-streams': z.object({ type: z.literal('list-streams') }),
 } as const;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { packageRoot } from '../util/paths.js';
-import { checkToken } from './auth.js';
+import { checkHost, checkToken } from './auth.js';
 import type { DeliveryTotals } from './client.js';
 import { Hub, type HubOptions } from './hub.js';
 import { createMetrics, type MetricsOptions, type ServerMetrics } from './metrics.js';
@@ -16,7 +16,7 @@ import type { StreamController } from './streams.js';
 import { handleStreamsRequest } from './streamsHttp.js';
 
 export interface ServerOptions
-  extends Omit<HubOptions, 'version' | 'metrics' | 'totals' | 'logger' | 'stats'>,
+  extends Omit<HubOptions, 'version' | 'metrics' | 'totals' | 'logger' | 'boundHost'>,
     MetricsOptions {
   /** TCP port; 0 picks a free one (see `url`). Default 8080. */
   port?: number;
@@ -24,6 +24,12 @@ export interface ServerOptions
   host?: string;
   /** Folder with the dashboard files. Default: the package's src/server/public. */
   publicDir?: string;
+  /** Time a client has to send a request's headers, ms (Node's server.headersTimeout). Default 10 000. */
+  headersTimeoutMs?: number;
+  /** Time a client has to send a whole request, ms (Node's server.requestTimeout). Default 30 000. */
+  requestTimeoutMs?: number;
+  /** Time a POST /streams body may take, ms; a slower one is answered 408 and cut. Default 10 000. */
+  bodyTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -88,62 +94,82 @@ export async function createServer(options: ServerOptions = {}): Promise<Vitstre
     version: packageVersion(),
     metrics,
     totals,
-    stats,
+    boundHost: host,
     logger,
   });
+  const rules = { ...options, boundHost: host };
   const startedAt = Date.now();
 
-  const server = http.createServer((req, res) => {
-    const send = (
-      status: number,
-      body: string | Buffer,
-      headers: Record<string, string | number> = {},
-    ): void => {
-      res.writeHead(status, { 'Content-Length': Buffer.byteLength(body), ...headers });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    };
-    const text = (status: number, body: string): void =>
-      send(status, body, { 'Content-Type': 'text/plain; charset=utf-8' });
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeout);
+  // Node checks these timeouts every connectionsCheckingInterval (30 s by default): check each second.
+  const server = http.createServer(
+    { requestTimeout, headersTimeout, connectionsCheckingInterval: 1000 },
+    (req, res) => {
+      const send = (
+        status: number,
+        body: string | Buffer,
+        headers: Record<string, string | number> = {},
+      ): void => {
+        res.writeHead(status, { 'Content-Length': Buffer.byteLength(body), ...headers });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      };
+      const text = (status: number, body: string): void =>
+        send(status, body, { 'Content-Type': 'text/plain; charset=utf-8' });
 
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname === '/streams' || url.pathname.startsWith('/streams/')) {
-      return handleStreamsRequest(req, res, url, options, hub.streamController);
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      return text(405, 'method not allowed: use GET\n');
-    }
-    if (url.pathname === '/healthz') {
-      const body = JSON.stringify({
-        status: 'ok',
-        uptimeS: Math.round((Date.now() - startedAt) / 1000),
-        clients: hub.clientCount,
-        streams: hub.streams,
-      });
-      return send(200, body, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-    }
-    if (url.pathname === '/metrics') {
-      const access = checkToken(req, url, options);
-      if (!access.ok) return send(401, `${access.message}\n`, { 'WWW-Authenticate': 'Bearer' });
-      metrics.text().then(
-        (body) => send(200, body, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' }),
-        (err: unknown) => {
-          logger.error({ err }, 'metrics collection failed');
-          text(500, 'metrics collection failed\n');
-        },
-      );
-      return;
-    }
-    const file = files.get(url.pathname);
-    if (file) {
-      return send(200, file.body, {
-        'Content-Type': file.contentType,
-        'Cache-Control': 'no-cache',
-        ...SECURITY_HEADERS,
-      });
-    }
-    text(404, 'not found\n');
-  });
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      // Every path: a page on another name that resolves here (DNS rebinding) must not read the answers.
+      const host = checkHost(req, rules);
+      if (!host.ok) {
+        metrics.refused.inc({ reason: 'host' });
+        return text(host.status, `${host.message}\n`);
+      }
+      if (url.pathname === '/streams' || url.pathname.startsWith('/streams/')) {
+        return handleStreamsRequest(
+          req,
+          res,
+          url,
+          { rules, metrics, bodyTimeoutMs: options.bodyTimeoutMs },
+          hub.streamController,
+        );
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD');
+        return text(405, 'method not allowed: use GET\n');
+      }
+      if (url.pathname === '/healthz') {
+        // Open without a token (load balancers, probes): counts only, never stream ids.
+        const body = JSON.stringify({
+          status: 'ok',
+          uptimeS: Math.round((Date.now() - startedAt) / 1000),
+          clients: hub.clientCount,
+          streams: hub.streams.length,
+        });
+        return send(200, body, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      }
+      if (url.pathname === '/metrics') {
+        const access = checkToken(req, url, options);
+        if (!access.ok) return send(401, `${access.message}\n`, { 'WWW-Authenticate': 'Bearer' });
+        metrics.text().then(
+          (body) => send(200, body, { 'Content-Type': metrics.contentType, 'Cache-Control': 'no-store' }),
+          (err: unknown) => {
+            logger.error({ err }, 'metrics collection failed');
+            text(500, 'metrics collection failed\n');
+          },
+        );
+        return;
+      }
+      const file = files.get(url.pathname);
+      if (file) {
+        return send(200, file.body, {
+          'Content-Type': file.contentType,
+          'Cache-Control': 'no-cache',
+          ...SECURITY_HEADERS,
+        });
+      }
+      text(404, 'not found\n');
+    },
+  );
   server.on('upgrade', (req, socket, head) => hub.handleUpgrade(req, socket, head));
   server.on('clientError', (err, socket) => {
     logger.debug({ err }, 'bad HTTP request');

@@ -126,3 +126,36 @@ export function encodePng(img: RgbImage): Buffer {
 export function thumbnailDataUrl(img: RgbImage, maxSide: number): string {
   return `data:image/png;base64,${encodePng(downscaleRgb(img, maxSide)).toString('base64')}`;
 }
+
+/** A thumbnail for a prediction: the classified RGB frame (encoded on demand) or a ready data URL. */
+export type ThumbnailSource = RgbImage | { dataUrl: string };
+
+/** Per-stream thumbnail rate: at most `fps` a second per stream (0 = no limit), each `size` pixels on its longer side. */
+export class ThumbnailRate {
+  private readonly lastAt = new Map<string, number>();
+  private readonly intervalMs: number;
+
+  constructor(
+    private readonly size = 64,
+    fps = 2,
+  ) {
+    this.intervalMs = fps > 0 ? 1000 / fps : 0;
+  }
+
+  /** True when the stream's last thumbnail is old enough for another. */
+  due(streamId: string): boolean {
+    const last = this.lastAt.get(streamId);
+    return last === undefined || performance.now() - last >= this.intervalMs;
+  }
+
+  /** The data URL to send, and the stream's clock restarted; throws if the pixels do not match their size. */
+  take(streamId: string, source: ThumbnailSource): string {
+    const url = 'dataUrl' in source ? source.dataUrl : thumbnailDataUrl(source, this.size);
+    this.lastAt.set(streamId, performance.now());
+    return url;
+  }
+
+  forget(streamId: string): void {
+    this.lastAt.delete(streamId);
+  }
+}

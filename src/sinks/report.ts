@@ -19,8 +19,6 @@ export interface ReportOptions {
   maxThumbnailsPerFile?: number;
   /** Longer side of a thumbnail in pixels (default 96; never upscaled). */
   thumbnailSide?: number;
-  /** Frames' pixels held while their predictions are on the way (default 256). */
-  maxPendingFrames?: number;
   now?: () => Date;
 }
 
@@ -32,8 +30,11 @@ export interface ReportInput {
 }
 
 export interface RunReport {
-  /** classify's `onFrames`: copies the pixels of frames whose prediction may start a new class. */
-  onFrames(frames: FrameInfo[], rgb: Uint8Array, frameBytes: number): void;
+  /**
+   * classify's `keepPixels`: whether a frame's prediction should carry its pixels. The top-1 class is
+   * not known before the prediction, so every frame of a file asks until its thumbnails are all taken.
+   */
+  keepPixels(frame: FrameInfo): boolean;
   /** One prediction, in the order classify emits them (per stream, frame order). */
   add(p: Prediction): void;
   /** Writes the HTML: a temporary file beside the target, renamed over it once complete. */
@@ -45,71 +46,40 @@ interface StreamState {
   thumbnails: ReportThumbnail[];
   changesWithoutThumbnail: number;
   lastLabel?: string;
-  /** Frame index -> pixels at model size, until that frame's prediction arrives. */
-  pending: Map<number, { rgb: Uint8Array; width: number; height: number }>;
 }
 
 /**
  * The `classify --report` sink: collects every top-1 prediction and a few thumbnails, and writes
  * one self-contained HTML page at the end. Nothing is written before `write()`, so a run that
- * fails earlier leaves an existing report as it was. Memory: the points (a few numbers a frame),
- * at most `maxThumbnailsPerFile` small PNGs per file, and at most `maxPendingFrames` frames of
- * pixels waiting for their predictions (in practice the batches inside the engine).
+ * fails earlier leaves an existing report as it was. Memory: the points (a few numbers a frame) and
+ * at most `maxThumbnailsPerFile` small PNGs per file; the pixels a prediction carries are dropped
+ * with it unless they become a thumbnail.
  */
 export function openReport(file: string, options: ReportOptions = {}): RunReport {
   // A wrong path fails now, before the model loads, not after the whole run.
   checkWritable(file, 'the report');
   const maxThumbs = options.maxThumbnailsPerFile ?? 24;
   const side = options.thumbnailSide ?? 96;
-  const maxPending = options.maxPendingFrames ?? 256;
   const streams = new Map<string, StreamState>();
-  let pendingCount = 0;
   const stateOf = (id: string): StreamState => {
     let s = streams.get(id);
     if (!s) {
-      s = { points: [], thumbnails: [], changesWithoutThumbnail: 0, pending: new Map() };
+      s = { points: [], thumbnails: [], changesWithoutThumbnail: 0 };
       streams.set(id, s);
     }
     return s;
   };
-  const dropOnePendingFrame = () => {
-    for (const s of streams.values()) {
-      const first = s.pending.keys().next();
-      if (!first.done) {
-        s.pending.delete(first.value);
-        pendingCount--;
-        return;
-      }
-    }
-  };
 
   return {
-    onFrames(frames, rgb, frameBytes) {
-      frames.forEach((f, i) => {
-        const s = stateOf(f.streamId);
-        // The top-1 class is not known yet: keep the pixels of every frame until its prediction
-        // says whether the class changed there, unless this file's thumbnails are all taken.
-        if (s.thumbnails.length >= maxThumbs) return;
-        if (pendingCount >= maxPending) dropOnePendingFrame();
-        s.pending.set(f.index, {
-          rgb: rgb.slice(i * frameBytes, (i + 1) * frameBytes),
-          width: f.width,
-          height: f.height,
-        });
-        pendingCount++;
-      });
+    keepPixels(frame) {
+      return stateOf(frame.streamId).thumbnails.length < maxThumbs;
     },
     add(p) {
       const s = stateOf(p.streamId);
       const top = p.top[0];
       if (!top) return;
       s.points.push({ ptsMs: p.ptsMs, label: top.label, index: top.index, score: top.score });
-      const pixels = s.pending.get(p.frame);
-      for (const k of s.pending.keys()) {
-        if (k > p.frame) break;
-        s.pending.delete(k);
-        pendingCount--;
-      }
+      const pixels = p.image;
       if (top.label === s.lastLabel) return;
       s.lastLabel = top.label;
       if (s.thumbnails.length >= maxThumbs || !pixels) {

@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { VideoSourceError } from '../errors.js';
+import { OptionError, VideoSourceError } from '../errors.js';
 import { isOneOf } from '../util/one-of.js';
 import { type FfmpegHandle, passthroughArgs } from './ffmpeg.js';
 import { protocolWhitelist } from './protocols.js';
@@ -16,8 +16,9 @@ export interface FrameSize {
 
 export function normalizeSize(size: number | FrameSize | [number, number]): FrameSize {
   if (size === undefined || size === null)
-    throw new TypeError(
+    throw new OptionError(
       'decodeFrames: options.size is required (the model input size, e.g. engine.config.imageSize)',
+      { input: 'size' },
     );
   const s =
     typeof size === 'number'
@@ -26,7 +27,9 @@ export function normalizeSize(size: number | FrameSize | [number, number]): Fram
         ? { width: size[0], height: size[1] }
         : size;
   if (!Number.isInteger(s.width) || !Number.isInteger(s.height) || s.width < 1 || s.height < 1) {
-    throw new TypeError(`frame size must be positive integers, got ${JSON.stringify(size)}`);
+    throw new OptionError(`frame size must be positive integers, got ${JSON.stringify(size)}`, {
+      input: 'size',
+    });
   }
   return s;
 }
@@ -48,8 +51,9 @@ export function scaleFilter(
 ): string {
   const { width: w, height: h } = size;
   if (!isOneOf(RESIZE_MODES, resize))
-    throw new TypeError(
+    throw new OptionError(
       `resize must be 'squash', 'center-crop' or 'letterbox', got ${JSON.stringify(resize)}`,
+      { input: 'resize' },
     );
   const chain =
     resize === 'squash'

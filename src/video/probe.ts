@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { resolveFfmpeg } from './ffmpeg.js';
+import { guarded } from './spawn.js';
 
 export interface MediaInfo {
   /** Container duration, when ffmpeg reports one (not for live or piped input). */
@@ -21,9 +22,12 @@ export async function probeMedia(input: string, timeoutMs = 10_000): Promise<Med
   const ff = await resolveFfmpeg().catch(() => undefined);
   if (!ff) return {};
   const stderr = await new Promise<string>((resolve) => {
+    // Guarded like the decoder: the timeout below is enforced by this process, so without the
+    // guard an ffmpeg stuck on a silent URL would outlive a parent killed by SIGKILL.
+    const [file, ...args] = guarded(ff.path, ['-hide_banner', '-nostdin', '-i', input]);
     const child = execFile(
-      ff.path,
-      ['-hide_banner', '-nostdin', '-i', input],
+      file,
+      args,
       // SIGKILL: an ffmpeg blocked opening a network input ignores SIGTERM.
       { timeout: timeoutMs, killSignal: 'SIGKILL' },
       (_e, _out, err) => resolve(String(err ?? '')),

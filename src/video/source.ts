@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { VideoSourceError } from '../errors.js';
 
 export type SourceKind = 'file' | 'device' | 'url' | 'stdin' | 'images';
 
@@ -77,7 +78,9 @@ export function resolveSource(source: VideoSource | string, index = 0): Resolved
   const s: VideoSource = typeof source === 'string' ? { path: source } : source;
   const input = s.stream ? 'pipe:0' : (s.url ?? s.path);
   if (input === undefined || input === '') {
-    throw new TypeError(`video source #${index} has no url, path or stream: ${JSON.stringify(s)}`);
+    throw new VideoSourceError(`video source #${index} has no url, path or stream: ${JSON.stringify(s)}`, {
+      input: `#${index}`,
+    });
   }
   const kind = s.kind ?? (s.stream ? 'stdin' : detectKind(input));
   return {

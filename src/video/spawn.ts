@@ -1,4 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 
 export interface SpawnFfmpegOptions {
@@ -7,16 +9,86 @@ export interface SpawnFfmpegOptions {
    * started too (e.g. a protocol helper) and a terminal's Ctrl-C does not kill it behind our back.
    */
   processGroup?: boolean;
+  /** SIGKILL ffmpeg when this process dies, even by SIGKILL (default true; see deathGuard). */
+  dieWithParent?: boolean;
 }
 
-/** Spawns ffmpeg with stdout/stderr piped; stdin is piped only when a stream (or our own stdin) feeds it. */
+// Memoised per PATH: finding and checking setpriv runs a process, once per process is enough.
+const guards = new Map<string, string[]>();
+
+/**
+ * The command prefix that makes a child die with this process: util-linux's
+ * `setpriv --pdeathsig KILL --` sets PR_SET_PDEATHSIG and then execs ffmpeg in place (same pid, no
+ * fork in between, so the setting holds for ffmpeg itself; setsid happens before, in Node's fork,
+ * and does not clear it). The signal comes when the *thread* that spawned it exits: the main
+ * thread here, or a worker_thread that decodes. A parent killed in the instant between fork and
+ * prctl still leaves ffmpeg behind.
+ *
+ * [] where setpriv is missing or too old for --pdeathsig (util-linux < 2.33, or not Linux). The
+ * fallback is then ffmpeg's own: its next write to our closed stdout or stderr pipe fails (EPIPE)
+ * and it exits, which is at once for a source that delivers frames; a silent network feed lingers
+ * until its read timeout (`timeoutMs`, ffmpeg's -rw_timeout).
+ */
+export function deathGuard(pathEnv: string | undefined = process.env.PATH): string[] {
+  if (process.platform !== 'linux') return [];
+  const key = pathEnv ?? '';
+  let guard = guards.get(key);
+  if (!guard) {
+    guard = findSetpriv(key);
+    guards.set(key, guard);
+  }
+  return guard;
+}
+
+/** `bin` as a path, or found on the PATH, and executable; undefined otherwise. */
+function onPath(bin: string, pathEnv = process.env.PATH ?? ''): string | undefined {
+  const candidates = bin.includes('/')
+    ? [bin]
+    : pathEnv
+        .split(delimiter)
+        .filter(Boolean)
+        .map((d) => join(d, bin));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function findSetpriv(pathEnv: string): string[] {
+  const bin = onPath('setpriv', pathEnv);
+  if (bin) {
+    const help = spawnSync(bin, ['--help'], { encoding: 'utf8', timeout: 5000 });
+    if (help.status === 0 && help.stdout.includes('--pdeathsig')) return [bin, '--pdeathsig', 'KILL', '--'];
+  }
+  return [];
+}
+
+/**
+ * `bin args` behind deathGuard's prefix, as one argv. An ffmpeg that cannot run stays bare, so
+ * that Node reports it ('error', ENOENT) rather than setpriv's exit code and message, which would
+ * read like a missing source.
+ */
+export function guarded(bin: string, args: string[]): string[] {
+  return [...(onPath(bin) ? deathGuard() : []), bin, ...args];
+}
+
+/**
+ * Spawns ffmpeg with stdout/stderr piped; stdin is piped only when a stream (or our own stdin)
+ * feeds it. ffmpeg dies with this process where setpriv is available (see deathGuard).
+ */
 export function spawnFfmpeg(
   bin: string,
   args: string[],
   stdin?: Readable,
   options: SpawnFfmpegOptions = {},
 ): ChildProcess {
-  const child = spawn(bin, args, {
+  const [file, ...argv] = options.dieWithParent === false ? [bin, ...args] : guarded(bin, args);
+  const child = spawn(file, argv, {
     stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     windowsHide: true,
     detached: options.processGroup === true && process.platform !== 'win32',

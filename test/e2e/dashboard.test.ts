@@ -25,9 +25,11 @@ describe.skipIf(!haveChromium)('dashboard of a running vitstream serve, in Chrom
   beforeAll(async () => {
     ensureBuilt();
     serve = startCli(['serve', ...CLIPS, ...model.args, '--realtime', '--loop', '--fps', '5', '--port', '0']);
-    url = (await serve.waitForStderr(/serving \d+ feed\(s\) on (http:\/\/[^ ]+\/)/))[1]!;
+    // No --token: the dashboard is opened as a user would, by the printed URL that carries serve's own token.
+    // Generous: serve's start (model load, batching measured) took over 30 s on a busy machine.
+    url = (await serve.waitForStderr(/open the dashboard at (http:\/\/\S+\?token=\S+)\n/, 150_000))[1]!;
     browser = await launchChromium();
-  });
+  }, 200_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -22,6 +22,15 @@ import { sharedPath } from '../helpers/shared.js';
 const model = cifarModel();
 const labels = (JSON.parse(readFileSync(model.file('config.json'), 'utf8')) as { labels: string[] }).labels;
 const SERVING = /serving \d+ feed\(s\) on (http:\/\/[^ ]+\/) \(dashboard\), (ws:\/\/[^ ]+) \(WebSocket\)/;
+/** Printed when serve made its own token (no --token): the dashboard URL carrying it. */
+const TOKEN_URL = /no --token given: open the dashboard at (http:\/\/\S+\/)\?token=([A-Za-z0-9_-]{20,})\n/;
+const TOKEN = 'e2e-serve-token';
+/**
+ * How long serve may take to start (model load, batching measured on the engine): generous, since on a
+ * busy machine (the suite beside other work) it took over the helper's default 30 s. Waits end on the
+ * line itself, or at once if serve exits.
+ */
+const STARTUP_MS = 150_000;
 
 interface Message {
   type: string;
@@ -52,7 +61,7 @@ function subscribeAll(wsUrl: string) {
   return { ws, messages, closed, predictions, stats };
 }
 
-async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+async function until(what: string, cond: () => boolean, timeoutMs = STARTUP_MS): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -84,12 +93,22 @@ let proc: CliProcess | undefined;
 beforeAll(() => ensureBuilt());
 afterEach(() => proc?.kill());
 
-describe('vitstream serve', () => {
+describe('vitstream serve', { timeout: 2 * STARTUP_MS }, () => {
   it('a file played as live with --exit-when-done: predictions and stats over WebSocket, then a clean exit', async () => {
     const clip = sharedPath('media', 'person_signing_640x480.mkv');
     proc = startCli(['serve', clip, ...model.args, '--realtime', '--exit-when-done', '--port', '0']);
-    const [, , wsUrl] = await proc.waitForStderr(SERVING);
-    const client = subscribeAll(wsUrl!);
+    const [, , wsUrl] = await proc.waitForStderr(SERVING, STARTUP_MS);
+    // No --token: serve made one and printed the dashboard URL with it; without it the socket is refused.
+    const [, dashboard, token] = await proc.waitForStderr(TOKEN_URL);
+    expect(wsUrl!.startsWith(dashboard!.replace(/^http/, 'ws'))).toBe(true);
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(wsUrl!);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+      ws.on('error', () => {});
+    });
+    expect(refused).toBe(401);
+    const client = subscribeAll(`${wsUrl}?token=${token}`);
     const [{ code, signal }, close] = await Promise.all([proc.exited, client.closed]);
     expect(proc.stderr()).not.toMatch(/^\s+at /m);
     expect(signal).toBeNull();
@@ -114,9 +133,20 @@ describe('vitstream serve', () => {
     // The first 200 kB of an MP4 whose index (moov) is at the end: not a playable file.
     writeFileSync(broken, readFileSync(sharedPath('media', 'bottles_640x360.mp4')).subarray(0, 200_000));
     try {
-      proc = startCli(['serve', good, broken, ...model.args, '--exit-when-done', '--port', '0']);
-      const [, , wsUrl] = await proc.waitForStderr(SERVING);
-      const client = subscribeAll(wsUrl!);
+      proc = startCli([
+        'serve',
+        good,
+        broken,
+        ...model.args,
+        '--exit-when-done',
+        '--port',
+        '0',
+        '--token',
+        TOKEN,
+      ]);
+      const [, , wsUrl] = await proc.waitForStderr(SERVING, STARTUP_MS);
+      expect(proc.stderr()).not.toMatch(TOKEN_URL);
+      const client = subscribeAll(`${wsUrl}?token=${TOKEN}`);
       const [{ code }] = await Promise.all([proc.exited, client.closed]);
       expect(proc.stderr()).not.toMatch(/^\s+at /m);
       expect(proc.stderr()).toMatch(
@@ -158,6 +188,28 @@ describe('vitstream serve', () => {
     expect(r.stderr).not.toMatch(/streams\.0/);
   });
 
+  it('refuses an unsafe setup before the model loads, exit 2: --no-auth off loopback, a short token from the flag or VITSTREAM_TOKEN', async () => {
+    const clip = sharedPath('media', 'bottles_640x360.mp4');
+    const open = await runCli(['serve', clip, '--no-auth', '--host', '0.0.0.0', '--port', '0']);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toMatch(/^vitstream: --no-auth: refused when listening on 0\.0\.0\.0/m);
+    const both = await runCli(['serve', clip, '--no-auth', '--token', 'long-enough-token']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--no-auth: a token was also given/);
+    const flag = await runCli(['serve', clip, '--token', 'a']);
+    const env = await runCli(['serve', clip], { env: { ...process.env, VITSTREAM_TOKEN: 'a' } });
+    for (const [r, source] of [
+      [flag, '--token'],
+      [env, 'VITSTREAM_TOKEN'],
+    ] as const) {
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(
+        `vitstream: ${source}: tokens shorter than 8 characters are too easy to guess`,
+      );
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+
   it('takes the engine flags classify takes: --scales reaches the INT8 engine, --int8-mode and --top-k are checked', async () => {
     const clip = sharedPath('media', 'bottles_640x360.mp4');
     const scales = await runCli([
@@ -179,8 +231,20 @@ describe('vitstream serve', () => {
 
   it('--loop until SIGTERM: /metrics counts the stream, SIGTERM exits 0 and leaves no ffmpeg behind', async () => {
     const clip = sharedPath('media', 'street_bikes_640x272.mp4');
-    proc = startCli(['serve', clip, ...model.args, '--realtime', '--loop', '--fps', '5', '--port', '0']);
-    const [, httpUrl, wsUrl] = await proc.waitForStderr(SERVING);
+    proc = startCli([
+      'serve',
+      clip,
+      ...model.args,
+      '--realtime',
+      '--loop',
+      '--fps',
+      '5',
+      '--port',
+      '0',
+      '--no-auth',
+    ]);
+    const [, httpUrl, wsUrl] = await proc.waitForStderr(SERVING, STARTUP_MS);
+    await proc.waitForStderr(/--no-auth: anyone who can reach the port may use the server/);
     const client = subscribeAll(wsUrl!);
     await until(
       '5 predictions and a stats message',
@@ -196,8 +260,10 @@ describe('vitstream serve', () => {
     expect(metric(metricsText, 'vitstream_frames_in_total', clip)).toBeGreaterThan(0);
     expect(metric(metricsText, 'vitstream_frames_classified_total', clip)).toBeGreaterThanOrEqual(5);
     expect(metric(metricsText, 'vitstream_stream_up', clip)).toBe(1);
-    const health = (await (await fetch(`${httpUrl}healthz`)).json()) as { status: string; streams: string[] };
-    expect(health).toMatchObject({ status: 'ok', streams: [clip] });
+    // Counts only: ids (here a path) are not for anyone who can reach the port.
+    const health = await (await fetch(`${httpUrl}healthz`)).text();
+    expect(JSON.parse(health)).toMatchObject({ status: 'ok', streams: 1 });
+    expect(health).not.toContain(clip);
 
     const decoders = childPids(proc.child.pid!, 'ffmpeg');
     expect(decoders.length).toBe(1);

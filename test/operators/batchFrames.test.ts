@@ -109,3 +109,33 @@ describe('batchFrames (data and flow)', () => {
     expect((error as Error).message).toMatch(/stream b/);
   });
 });
+
+describe('batchFrames and a source that answers a release with its next frame', () => {
+  it('a frame pushed from inside release() starts a new batch instead of overflowing the full one', () => {
+    // decodeFrames' flow control does this: releasing a frame lets the next waiting one out at once.
+    const source = new Subject<Frame>();
+    const queue = [1, 2, 3].map((i) => frame('a', i));
+    const chained = (f: Frame): Frame => ({
+      ...f,
+      release: () => {
+        const next = queue.shift();
+        if (next) source.next(chained(next));
+        else source.complete();
+      },
+    });
+    const batches: string[] = [];
+    let error: unknown;
+    source.pipe(batchFrames({ maxBatch: 1, maxDelayMs: 0 })).subscribe({
+      next: (b) => {
+        batches.push(ids(b));
+        b.release();
+      },
+      error: (e) => {
+        error = e;
+      },
+    });
+    source.next(chained(frame('a', 0)));
+    expect(error).toBeUndefined();
+    expect(batches).toEqual(['a:0', 'a:1', 'a:2', 'a:3']);
+  });
+});

@@ -218,10 +218,9 @@ describe('classify operator', () => {
     expect(out.complete()).toBe(true);
   });
 
-  it('onFrames sees the pixels before release; onBatch counts; labels fall back to "class N"; k is capped', async () => {
+  it('keepPixels: the asked-for predictions carry a copy of their pixels; onBatch counts; labels fall back to "class N"; k is capped', async () => {
     const { engine, calls } = fakeEngine();
     const released: string[] = [];
-    const seen: string[] = [];
     const batches: number[] = [];
     const b = batch('cam', 7, 3, released);
     const src = new Subject<FrameBatch>();
@@ -229,9 +228,9 @@ describe('classify operator', () => {
       src.pipe(
         classify(engine, {
           topK: 99,
-          onFrames: (frames, rgb, frameBytes) => {
+          keepPixels: (f) => {
             expect(released).toEqual([]);
-            seen.push(...frames.map((f, i) => `${f.index}:${rgb[i * frameBytes]}:${frameBytes}`));
+            return f.index !== 8;
           },
           onBatch: ({ count, engineMs }) => {
             expect(engineMs).toBeGreaterThanOrEqual(0);
@@ -246,7 +245,13 @@ describe('classify operator', () => {
     await flush();
     calls.at(-1)!.resolve();
     const ps = await done;
-    expect(seen).toEqual(['7:7:12', '8:8:12', '9:9:12']);
+    // Copies (the batch buffer was released and may be reused), only for the frames asked for.
+    expect(ps.map((p) => p.image && `${p.frame}:${p.image.rgb[0]}:${p.image.rgb.length}`)).toEqual([
+      '7:7:12',
+      undefined,
+      '9:9:12',
+    ]);
+    expect(ps[0]!.image!.rgb.buffer).not.toBe(b.data.buffer);
     expect(batches).toEqual([3]);
     expect(released).toEqual(['cam:7']);
     expect(ps[0]!.top).toHaveLength(C);

@@ -1,5 +1,6 @@
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { OptionError } from '../../src/errors.js';
 import { type SampleOptions, sampleFrames } from '../../src/operators/sampleFrames.js';
 import type { Frame } from '../../src/video/frame.js';
 
@@ -44,8 +45,8 @@ describe('sampleFrames', () => {
   });
 
   it('rejects nonsense options', () => {
-    expect(() => sampleFrames({ every: 0 })).toThrow(RangeError);
-    expect(() => sampleFrames({ fps: -1 })).toThrow(RangeError);
+    expect(() => sampleFrames({ every: 0 })).toThrow(OptionError);
+    expect(() => sampleFrames({ fps: -1 })).toThrow(OptionError);
     // Both, or neither: one of them would be silently ignored.
     expect(() => sampleFrames({ every: 2, fps: 1 } as unknown as SampleOptions)).toThrow(
       'give every or fps, not both',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { autoBatching, feedFps } from '../../pipelines/dashboard.js';
+import { autoBatching, feedFps } from '../../pipelines/autoBatching.js';
 import { openEngine } from '../../src/app/open-engine.js';
 import { chooseBatching, latencyAt, measureBatchLatency } from '../../src/operators/autoBatch.js';
 import { sharedPath } from '../helpers/shared.js';

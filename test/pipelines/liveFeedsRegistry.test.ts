@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { liveFeeds } from '../../pipelines/liveFeeds.js';
+import { FeedRegistryError } from '../../src/errors.js';
 import type { FrameInfo } from '../../src/video/frame.js';
 import { ffmpegChildren, makeClip, TempDir, waitFor } from '../video/media.js';
 
@@ -7,6 +8,27 @@ const tmp = new TempDir();
 afterAll(() => tmp.dispose());
 
 describe('liveFeeds as a registry', () => {
+  it('refuses a taken id and a closed registry with a typed error naming why', () => {
+    const options = { size: 16, maxBatch: 4, statsIntervalMs: 0 };
+    const feeds = liveFeeds([{ id: 'a', path: 'a.mp4' }], options);
+    const taken = (() => {
+      try {
+        feeds.add({ id: 'a', path: 'b.mp4' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(taken).toBeInstanceOf(FeedRegistryError);
+    expect(taken).toMatchObject({
+      reason: 'duplicate-id',
+      input: 'a',
+      message: expect.stringMatching(/already exists/),
+    });
+    const closed = liveFeeds([], options);
+    expect(() => closed.add('a.mp4')).toThrow(FeedRegistryError);
+    expect(() => closed.add('a.mp4')).toThrow(expect.objectContaining({ reason: 'closed' }));
+  });
+
   it('adds and removes feeds while batches flow; a removed feed stops its ffmpeg, the others go on', async () => {
     const clip = makeClip(tmp.file('c.mp4'), { frames: 25, rate: 25 });
     const feeds = liveFeeds([{ id: 'x', path: clip, realtime: true, loop: true }], {

@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type DashboardPipeline,
-  runDashboardPipeline,
-  validateStreamRequest,
-} from '../../pipelines/dashboard.js';
+import { type DashboardPipeline, runDashboardPipeline } from '../../pipelines/dashboard.js';
+import { type ApiSourceCheck, networkUrlsOnly } from '../../pipelines/streamControl.js';
 import { openEngine } from '../../src/app/open-engine.js';
 import type { Engine } from '../../src/engine/types.js';
+import { SourceRefusedError } from '../../src/errors.js';
 import { createServer, type VitstreamServer } from '../../src/server/server.js';
 import { sharedPath } from '../helpers/shared.js';
 import { ffmpegChildren, makeClip, TempDir, waitFor } from '../video/media.js';
@@ -18,6 +16,10 @@ let server: VitstreamServer;
 let pipeline: DashboardPipeline;
 let clip: string;
 let ws: TestClient;
+
+/** Stands in for the source policy (src/server/source-policy.ts) with one media root: the temp folder. */
+const underTmp: ApiSourceCheck = async (body) =>
+  body.path?.startsWith(`${tmp.dir}/`) ? { input: body.path, kind: 'file' } : networkUrlsOnly(body);
 
 /** A clip played as a live camera: at its own rate, looped. */
 const live = (id: string) => ({ id, path: clip, realtime: true, loop: true });
@@ -53,6 +55,7 @@ beforeAll(async () => {
     maxBatch: 4,
     maxDelayMs: 20,
     noFrameTimeoutMs: 5000,
+    checkSource: underTmp,
   });
   ws = await TestClient.connect(`${server.wsUrl}?token=${TOKEN}`);
   await ws.subscribe(['*']);
@@ -132,7 +135,8 @@ describe('stream control over HTTP', () => {
       ['POST', '/streams', { id: 'x', path: clip, colour: 'red' }, 400, /colour/],
       ['POST', '/streams', { id: 'x', url: 'ftp://example.org/v.mp4' }, 400, /scheme/],
       ['POST', '/streams', { id: 'x', url: 'not a url' }, 400, /absolute URL/],
-      ['POST', '/streams', { id: 'x', path: tmp.file('missing.mp4') }, 400, /no such file/],
+      ['POST', '/streams', { id: 'x', path: '/etc/passwd' }, 400, /local files are not accepted/],
+      ['POST', '/streams', { id: 'x', path: clip, format: 'concat' }, 400, /format/],
       ['POST', '/streams', { id: 'bad id!', path: clip }, 400, /id/],
       ['POST', '/streams', { id: 'x', path: clip, fps: -1 }, 400, /fps/],
       ['GET', '/streams/nope', undefined, 404, /no stream with id "nope"/],
@@ -205,15 +209,19 @@ describe('stream control over WebSocket', () => {
   });
 });
 
-describe('validateStreamRequest', () => {
-  it('takes a camera device as url, as a config file may give it, and as path', async () => {
-    expect(await validateStreamRequest({ id: 'cam', url: '/dev/video7' })).toMatchObject({
-      id: 'cam',
-      url: '/dev/video7',
+describe('networkUrlsOnly (the stream API without a source policy)', () => {
+  it('takes network URLs and refuses devices, local paths, stdin and pipes alike', async () => {
+    expect(await networkUrlsOnly({ url: 'rtsp://cam/live' })).toEqual({
+      input: 'rtsp://cam/live',
+      kind: 'url',
     });
-    expect(await validateStreamRequest({ id: 'cam', path: '/dev/video7' })).toMatchObject({
-      path: '/dev/video7',
-    });
-    await expect(validateStreamRequest({ id: 'x', url: '/tmp/clip.mp4' })).rejects.toThrow(/absolute URL/);
+    for (const body of [
+      { url: '/dev/video7' },
+      { path: '/dev/video7' },
+      { path: clip },
+      { path: '-' },
+      { url: 'pipe:' },
+    ])
+      await expect(networkUrlsOnly(body)).rejects.toThrow(SourceRefusedError);
   });
 });

@@ -34,20 +34,15 @@ const prediction = (streamId: string, frame: number, label: string, score = 0.5)
   top: [{ label, index: label.length, score }],
 });
 
-/** Feeds frames in batches the way classify does: onFrames for a batch, then its predictions. */
-function feed(report: ReturnType<typeof openReport>, streamId: string, labels: string[], batch = 4) {
-  for (let b = 0; b < labels.length; b += batch) {
-    const n = Math.min(batch, labels.length - b);
-    const rgb = new Uint8Array(n * SIDE * SIDE * 3);
+/** Feeds frames the way classify does: a prediction carries its frame's pixels when keepPixels asks. */
+function feed(report: ReturnType<typeof openReport>, streamId: string, labels: string[]) {
+  labels.forEach((label, i) => {
+    const p = prediction(streamId, i, label);
     // Each frame's pixels hold its own index, so a thumbnail shows which frame it was taken from.
-    for (let i = 0; i < n; i++) rgb.fill(b + i, i * SIDE * SIDE * 3, (i + 1) * SIDE * SIDE * 3);
-    report.onFrames(
-      Array.from({ length: n }, (_, i) => info(streamId, b + i)),
-      rgb,
-      SIDE * SIDE * 3,
-    );
-    for (let i = 0; i < n; i++) report.add(prediction(streamId, b + i, labels[b + i]!));
-  }
+    if (report.keepPixels(info(streamId, i)))
+      p.image = { rgb: new Uint8Array(SIDE * SIDE * 3).fill(i), width: SIDE, height: SIDE };
+    report.add(p);
+  });
 }
 
 const dataOf = (html: string) =>
@@ -87,18 +82,12 @@ describe('openReport', () => {
     );
   });
 
-  it('holds the pixels of at most maxPendingFrames frames while predictions are on the way', async () => {
-    const report = openReport(path.join(tmp, 'b.html'), { maxPendingFrames: 5 });
-    const frames = Array.from({ length: 40 }, (_, i) => info('s', i));
-    report.onFrames(frames, new Uint8Array(40 * SIDE * SIDE * 3), SIDE * SIDE * 3);
-    // Only the newest five are still there: frame 0's thumbnail is gone, frame 39's is not.
-    report.add(prediction('s', 0, 'cat'));
-    for (let i = 1; i < 39; i++) report.add(prediction('s', i, 'cat'));
-    report.add(prediction('s', 39, 'dog'));
-    await report.write([{ id: 's', file: 's' }]);
-    const html = readFileSync(path.join(tmp, 'b.html'), 'utf8');
-    expect([...html.matchAll(/<figure class="thumb" data-frame="(\d+)"/g)].map((m) => m[1])).toEqual(['39']);
-    expect(html).toContain('1 more class change(s) without a thumbnail');
+  it('asks for pixels only while a file still has thumbnails to take', () => {
+    const report = openReport(path.join(tmp, 'b.html'), { maxThumbnailsPerFile: 2 });
+    feed(report, 's', ['cat', 'cat', 'dog', 'dog']);
+    // Two changes, two thumbnails: this file asks no more; another file still does.
+    expect(report.keepPixels(info('s', 4))).toBe(false);
+    expect(report.keepPixels(info('t', 0))).toBe(true);
   });
 
   it('escapes hostile labels and file names: nothing they hold becomes markup or script', async () => {

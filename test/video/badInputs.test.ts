@@ -2,7 +2,7 @@ import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeFrames } from '../../src/operators/decodeFrames.js';
+import { decodeFrames } from '../../src/video/decodeFrames.js';
 import type { Frame } from '../../src/video/frame.js';
 import { ffmpeg, makeClip, TempDir } from './media.js';
 

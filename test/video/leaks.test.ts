@@ -1,6 +1,6 @@
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeFrames } from '../../src/operators/decodeFrames.js';
+import { decodeFrames } from '../../src/video/decodeFrames.js';
 import { sharedPath } from '../helpers/shared.js';
 import { ffmpegChildren, TempDir, waitFor } from './media.js';
 

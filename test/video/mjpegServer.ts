@@ -8,7 +8,7 @@ import { ffmpeg } from './media.js';
  * A camera stand-in: multipart MJPEG over HTTP on 127.0.0.1 at `fps`, looping over JPEGs made by
  * ffmpeg. `dropAfter` frames into each of the first `drops` connections it cuts the socket. A
  * camera that misbehaves on purpose: each connection gets frames only from `startAfterMs`
- * (Infinity: never) to `stopAfterMs` (after that the connection stays open, silent).
+ * (Infinity: never) to `stopAfterMs` or `stopAfterFrames` (after that the connection stays open, silent).
  */
 export async function startMjpegServer(
   dir: string,
@@ -18,6 +18,8 @@ export async function startMjpegServer(
     drops?: number;
     startAfterMs?: number;
     stopAfterMs?: number;
+    /** Like stopAfterMs, counted in frames: a busy machine cannot shrink what a connection gets. */
+    stopAfterFrames?: number;
   } = {},
 ) {
   ffmpeg([
@@ -49,6 +51,7 @@ export async function startMjpegServer(
       () => {
         const t = Date.now() - t0;
         if (t < (opts.startAfterMs ?? 0) || t > (opts.stopAfterMs ?? Number.POSITIVE_INFINITY)) return;
+        if (sent >= (opts.stopAfterFrames ?? Number.POSITIVE_INFINITY)) return;
         const jpeg = jpegs[sent % jpegs.length];
         res.write(`--frame\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
         res.write(jpeg);

@@ -124,7 +124,7 @@ export function registerClassify(program: Command): void {
           const s = summaries.get(src.id ?? '');
           if (s) s.error = e.message;
         },
-      }).pipe(classify(engine, { topK, onFrames: htmlReport?.onFrames }));
+      }).pipe(classify(engine, { topK, keepPixels: htmlReport?.keepPixels }));
       const stdoutSink = !sink ? openStdoutSink(format) : undefined;
       await lastValueFrom(
         predictions.pipe(

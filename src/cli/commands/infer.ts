@@ -4,10 +4,10 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { topK } from '../../engine/postprocess.js';
 import type { Engine, EngineInput } from '../../engine/types.js';
 import { InputError } from '../../errors.js';
-import { decodeFrames } from '../../operators/decodeFrames.js';
 import { type NpyArray, readNpy, writeNpy } from '../../util/npy.js';
 import { checkWritable } from '../../util/output-file.js';
 import { RESIZE_MODES, type ResizeMode } from '../../video/args.js';
+import { decodeFrames } from '../../video/decodeFrames.js';
 import { addEngineOptions, type EngineFlags, openEngineFromFlags } from '../engine-options.js';
 import { parseChoice, parsePositiveInt } from '../options.js';
 

@@ -1,14 +1,20 @@
+import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import {
-  autoBatching,
-  type FeedSpec,
-  feedInputProblem,
-  runDashboardPipeline,
-} from '../../../pipelines/dashboard.js';
+import { autoBatching } from '../../../pipelines/autoBatching.js';
+import { type FeedSpec, runDashboardPipeline } from '../../../pipelines/dashboard.js';
+import { feedInputProblem } from '../../../pipelines/startupFeeds.js';
+import type { ApiSourceCheck } from '../../../pipelines/streamControl.js';
 import { ConfigError, InputError } from '../../errors.js';
-import { parseServeConfig, readServeConfig, type ServeConfig } from '../../serve-config.js';
+import {
+  MIN_TOKEN_LENGTH,
+  parseServeConfig,
+  readServeConfig,
+  type ServeConfig,
+  SHORT_TOKEN,
+} from '../../serve-config.js';
 import { childProcesses } from '../../server/processStats.js';
 import { createServer } from '../../server/server.js';
+import { checkApiSource, DEFAULT_API_SCHEMES } from '../../server/source-policy.js';
 import { createLogger } from '../../util/logger.js';
 import { RESIZE_MODES } from '../../video/args.js';
 import { detectKind } from '../../video/source.js';
@@ -21,6 +27,12 @@ interface ServeFlags {
   port?: string;
   host?: string;
   token?: string;
+  auth?: boolean;
+  allowedOrigin?: string[];
+  allowedHost?: string[];
+  mediaRoot?: string[];
+  maxStreams?: string;
+  maxRetries?: string;
   realtime?: boolean;
   loop?: boolean;
   fps?: string;
@@ -55,7 +67,31 @@ export function registerServe(program: Command): void {
     .option('--config <file>', 'YAML or JSON: server, model, batching and streams (see README)')
     .option('--port <n>', 'HTTP port (overrides the config)')
     .option('--host <addr>', 'interface to listen on (overrides the config)')
-    .option('--token <token>', 'require this token from WebSocket and /metrics clients (or VITSTREAM_TOKEN)')
+    .option(
+      '--token <token>',
+      'token clients must send (or VITSTREAM_TOKEN; at least 8 characters); default: a random one, printed with the dashboard URL',
+    )
+    .option('--no-auth', 'no token at all: only when listening on loopback')
+    .option(
+      '--allowed-origin <origin>',
+      'a web origin (https://host[:port]) whose pages may use the API and WebSocket; repeatable (default: the server itself)',
+      collect,
+    )
+    .option(
+      '--allowed-host <name>',
+      'a host name the server answers to besides IPs and localhost; repeatable',
+      collect,
+    )
+    .option(
+      '--media-root <dir>',
+      'a folder whose files the stream API may open; repeatable (default none: URLs only over the API)',
+      collect,
+    )
+    .option('--max-streams <n>', 'streams running at once; the API refuses more (default 64)')
+    .option(
+      '--max-retries <n|forever>',
+      'reconnection attempts of a live feed before it gives up (default 100)',
+    )
     .option('--realtime', 'play file sources at their own frame rate, as a camera would')
     .option('--loop', 'play file sources again when they end')
     .option('--fps <f>', 'classify at most f frames per second of each feed')
@@ -92,7 +128,9 @@ export function registerServe(program: Command): void {
       const logLevel = (program.opts().logLevel as string | undefined) ?? 'info';
       const logger = createLogger('vitstream serve', logLevel);
       const config = buildConfig(sources, f);
+      const token = chooseToken(config, f);
       await checkFeedInputs(config, f.config ?? 'command line');
+      const checkSource = sourcePolicy(config.server.mediaRoots ?? []);
       // The config file was checked by its schema: typed values, nothing to parse again.
       const engine = await openEngineWithProgress(
         {
@@ -112,8 +150,9 @@ export function registerServe(program: Command): void {
       const server = await createServer({
         host: config.server.host,
         port: config.server.port,
-        token: config.server.token ?? process.env.VITSTREAM_TOKEN,
+        token: token.value,
         allowedOrigins: config.server.allowedOrigins,
+        allowedHosts: config.server.allowedHosts,
         logger,
       });
       const feeds: FeedSpec[] = config.streams.map(({ every, fps, ...s }) => ({
@@ -138,16 +177,31 @@ export function registerServe(program: Command): void {
         maxDelayMs,
         resize: config.resize,
         topK: config.model.topK,
-        backoff: config.reconnect,
+        backoff: {
+          ...config.reconnect,
+          maxRetries:
+            config.reconnect.maxRetries === 'forever'
+              ? Number.POSITIVE_INFINITY
+              : config.reconnect.maxRetries,
+        },
         firstFrameTimeoutMs: config.watchdog.firstFrameTimeoutMs,
         noFrameTimeoutMs: config.watchdog.noFrameTimeoutMs,
         keepAlive: !f.exitWhenDone,
         streamControl: config.server.streamControl,
+        maxStreams: config.server.maxStreams,
+        checkSource,
         logger,
       });
       process.stderr.write(
         `vitstream: serving ${feeds.length} feed(s) on ${server.url} (dashboard), ${server.wsUrl} (WebSocket), ${server.url}metrics, ${server.url}streams (stream control)\n`,
       );
+      // As Jupyter does: the token made for this run goes out once, in the URL that opens the dashboard.
+      if (token.generated)
+        process.stderr.write(
+          `vitstream: no --token given: open the dashboard at ${server.url}?token=${token.value}\n`,
+        );
+      else if (token.value === undefined)
+        process.stderr.write('vitstream: --no-auth: anyone who can reach the port may use the server\n');
       let stopping = false;
       const shutdown = async (why: string) => {
         if (stopping) return;
@@ -174,6 +228,48 @@ export function registerServe(program: Command): void {
         if (failed.length > 0) process.exitCode = 1;
       }
     });
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost|\[::1\])$/i;
+
+/**
+ * The token, safe by default: --token or VITSTREAM_TOKEN (checked alike, by the config schema), else a
+ * random one made now; none only with --no-auth, and --no-auth only on loopback.
+ */
+function chooseToken(config: ServeConfig, f: ServeFlags): { value?: string; generated: boolean } {
+  const host = config.server.host;
+  if (f.auth === false) {
+    if (!LOOPBACK.test(host))
+      throw new InputError(
+        `--no-auth: refused when listening on ${host}, which other machines can reach: use a token (--token or the random default)`,
+        { input: '--no-auth' },
+      );
+    if (config.server.token !== undefined)
+      throw new InputError(
+        '--no-auth: a token was also given (--token, VITSTREAM_TOKEN or the config): choose one',
+        {
+          input: '--no-auth',
+        },
+      );
+    return { generated: false };
+  }
+  if (config.server.token !== undefined) return { value: config.server.token, generated: false };
+  return { value: randomBytes(24).toString('base64url'), generated: true };
+}
+
+/**
+ * The source policy for streams added over the API: src/server/source-policy.ts (checkApiSource, the
+ * --media-root rules) when it is in the tree, else network URLs only. Loaded by a computed path so that
+ * this file builds before that module lands; once it has, this becomes a plain import.
+ */
+/** The stream API's check of run-time sources: network URLs of the usual schemes, and files under --media-root. */
+function sourcePolicy(mediaRoots: string[]): ApiSourceCheck {
+  const rules = { mediaRoots, allowedSchemes: DEFAULT_API_SCHEMES };
+  return (body) => checkApiSource(body, rules);
 }
 
 /** Every feed of the command line or config whose input cannot work (see feedInputProblem), in one error. */
@@ -205,6 +301,13 @@ function nonNegativeMs(v: string | undefined, flag: string): number | undefined 
   return n;
 }
 
+function nonNegativeCount(v: string, flag: string): number {
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n >= 0))
+    throw new InputError(`${flag}: expected a whole number >= 0 or "forever", got "${v}"`, { input: flag });
+  return n;
+}
+
 function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
   if (!f.config && sources.length === 0)
     process.stderr.write(
@@ -230,6 +333,19 @@ function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
   const port = f.port === undefined ? undefined : Number(f.port);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536))
     throw new InputError(`--port: expected 0-65535, got "${f.port}"`, { input: '--port' });
+  const maxStreams = f.maxStreams === undefined ? undefined : parsePositiveInt(f.maxStreams, '--max-streams');
+  const maxRetries =
+    f.maxRetries === undefined
+      ? undefined
+      : f.maxRetries === 'forever'
+        ? ('forever' as const)
+        : nonNegativeCount(f.maxRetries, '--max-retries');
+  const envToken = process.env.VITSTREAM_TOKEN;
+  // The flag and the environment by the same rule as the config file, each error naming where the token came from.
+  if (f.token !== undefined && f.token.length < MIN_TOKEN_LENGTH)
+    throw new InputError(`--token: ${SHORT_TOKEN}`, { input: '--token' });
+  if (f.token === undefined && envToken !== undefined && envToken.length < MIN_TOKEN_LENGTH)
+    throw new InputError(`VITSTREAM_TOKEN: ${SHORT_TOKEN}`, { input: 'VITSTREAM_TOKEN' });
   const fps = f.fps === undefined ? undefined : Number(f.fps);
   if (fps !== undefined && !(fps > 0))
     throw new InputError(`--fps: expected a positive number, got "${f.fps}"`, { input: '--fps' });
@@ -240,7 +356,15 @@ function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
         ...base.server,
         ...(port !== undefined && { port }),
         ...(f.host && { host: f.host }),
-        ...(f.token && { token: f.token }),
+        // VITSTREAM_TOKEN is the flag by another road: the same schema checks it.
+        ...(envToken !== undefined && f.token === undefined && { token: envToken }),
+        ...(f.token !== undefined && { token: f.token }),
+        ...(f.allowedOrigin && {
+          allowedOrigins: [...(base.server.allowedOrigins ?? []), ...f.allowedOrigin],
+        }),
+        ...(f.allowedHost && { allowedHosts: [...(base.server.allowedHosts ?? []), ...f.allowedHost] }),
+        ...(f.mediaRoot && { mediaRoots: [...(base.server.mediaRoots ?? []), ...f.mediaRoot] }),
+        ...(maxStreams !== undefined && { maxStreams }),
       },
       model: {
         ...base.model,
@@ -254,6 +378,7 @@ function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
         ...(f.topK && { topK: parsePositiveInt(f.topK, '--top-k') }),
       },
       ...(f.resize && { resize: parseChoice(f.resize, '--resize', RESIZE_MODES) }),
+      reconnect: { ...base.reconnect, ...(maxRetries !== undefined && { maxRetries }) },
       batching: {
         ...base.batching,
         ...(f.maxBatch && { maxBatch: Number(f.maxBatch) }),

@@ -1,11 +1,11 @@
-import { defer, map, type Observable } from 'rxjs';
-import { VideoSourceError } from '../errors.js';
-import { type DecodeOptions, decodeFrames } from '../operators/decodeFrames.js';
-import { type BackoffOptions, reconnect } from '../operators/reconnect.js';
-import type { Frame } from './frame.js';
-import { resolveSource, type VideoSource } from './source.js';
-import { signalGroup } from './spawn.js';
-import { watchdog } from './watchdog.js';
+import { defer, map, type Observable, Subject } from 'rxjs';
+import { VideoSourceError } from '../src/errors.js';
+import { type BackoffOptions, reconnect } from '../src/operators/reconnect.js';
+import { watchdog } from '../src/operators/watchdog.js';
+import { type DecodeOptions, decodeFrames } from '../src/video/decodeFrames.js';
+import type { Frame } from '../src/video/frame.js';
+import { resolveSource, type VideoSource } from '../src/video/source.js';
+import { signalGroup } from '../src/video/spawn.js';
 
 export interface LiveOptions extends DecodeOptions {
   /** Reconnect delays for live sources (defaults: 500 ms doubling to 30 s, forever). */
@@ -38,9 +38,17 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
       base = next;
       const thisAttempt = attempt;
       pid = undefined;
+      // Frames the sampling leaves out still prove the feed alive and still count in indices.
+      const skipped = new Subject<void>();
       return decodeFrames(src, {
         ...options,
         processGroup: options.processGroup ?? true,
+        onSkip: (f) => {
+          f.index += base;
+          next = f.index + 1;
+          skipped.next();
+          options.onSkip?.(f);
+        },
         onEvent: (e) => {
           if (e.type === 'started') pid = e.pid;
           onEvent?.(e.type === 'started' ? { ...e, attempt: thisAttempt } : e);
@@ -49,6 +57,7 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
         watchdog<Frame>(src.input, {
           firstFrameTimeoutMs: src.firstFrameTimeoutMs ?? options.firstFrameTimeoutMs,
           noFrameTimeoutMs: src.noFrameTimeoutMs ?? options.noFrameTimeoutMs,
+          activity: skipped,
           onStall: ({ kind, waitedMs }) => {
             onEvent?.({ type: 'stalled', streamId: src.id, atMs: Date.now(), kind, waitedMs, pid });
             if (pid !== undefined) signalGroup(pid, 'SIGKILL');

@@ -1,8 +1,8 @@
 import { firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeFrames } from '../../src/operators/decodeFrames.js';
+import { decodeFrames } from '../../src/video/decodeFrames.js';
 import { sharedPath } from '../helpers/shared.js';
-import { ffmpeg, ffprobeFramesPtsMs, makeClip, referenceFrames, TempDir } from '../video/media.js';
+import { ffmpeg, ffprobeFramesPtsMs, makeClip, referenceFrames, TempDir } from './media.js';
 
 const tmp = new TempDir();
 let h264: string;

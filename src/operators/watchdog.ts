@@ -1,4 +1,4 @@
-import { type MonoTypeOperatorFunction, Observable } from 'rxjs';
+import { type MonoTypeOperatorFunction, Observable, type Subscribable } from 'rxjs';
 import { VideoSourceError } from '../errors.js';
 
 export type StallKind = 'first-frame' | 'no-frame';
@@ -11,6 +11,12 @@ export interface WatchdogOptions {
   firstFrameTimeoutMs?: number;
   /** Longest gap between two frames once frames flow (default 10 000 ms; 0 disables). */
   noFrameTimeoutMs?: number;
+  /**
+   * Signs of life other than values: a source that samples (decodeFrames' `sample`) emits one frame
+   * in many, yet is not stalled while it decodes the others. Each value re-arms the limits as a
+   * value of the source does, the first one included.
+   */
+  activity?: Subscribable<unknown>;
   /** Told just before the stream errors, e.g. to SIGKILL the ffmpeg that hung. */
   onStall?: (stall: { kind: StallKind; waitedMs: number }) => void;
   /** Clock (ms), injected by tests. */
@@ -74,12 +80,22 @@ export function watchdog<T>(input: string, options: WatchdogOptions = {}): MonoT
         timer.unref?.();
       };
       if (firstMs > 0) arm(firstMs);
+      const alive = () => {
+        const first = lastAt === undefined;
+        lastAt = now();
+        // Switching from the first-frame limit to the gap limit: the pending timer is for the
+        // first-frame length, which may be longer, so start the gap's own. Later values only move
+        // lastAt; the timer re-arms itself lazily when it fires.
+        if (first) {
+          if (timer) clearTimeout(timer);
+          timer = undefined;
+          if (gapMs > 0) arm(gapMs);
+        }
+      };
+      const activity = options.activity?.subscribe({ next: alive });
       const sub = source.subscribe({
         next: (v) => {
-          const first = lastAt === undefined;
-          lastAt = now();
-          // Switching from the first-frame limit to the gap limit: the pending timer may be for the wrong length.
-          if (first && timer === undefined && gapMs > 0) arm(gapMs);
+          alive();
           subscriber.next(v);
         },
         error: (e) => {
@@ -94,6 +110,7 @@ export function watchdog<T>(input: string, options: WatchdogOptions = {}): MonoT
       return () => {
         done = true;
         if (timer) clearTimeout(timer);
+        activity?.unsubscribe();
         sub.unsubscribe();
       };
     });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeFrames } from '../../src/operators/decodeFrames.js';
+import { decodeFrames } from '../../src/video/decodeFrames.js';
 import type { SourceEvent } from '../../src/video/events.js';
 import type { Frame } from '../../src/video/frame.js';
-import { makeClip, TempDir } from '../video/media.js';
+import { makeClip, TempDir } from './media.js';
 
 const tmp = new TempDir();
 let clip: string;
@@ -75,6 +75,39 @@ describe('live flow control', () => {
     expect(got).toEqual([0, 1, 2, 38, 39]);
     const ended = events.find((e) => e.type === 'ended') as Extract<SourceEvent, { type: 'ended' }>;
     expect(ended.dropped).toBe(35);
+  });
+
+  it('sample: a burst is thinned to the wanted frames before the drop policy, so none of them is dropped', async () => {
+    const got: number[] = [];
+    const skipped: number[] = [];
+    const events: SourceEvent[] = [];
+    const held: Frame[] = [];
+    await new Promise<void>((resolve, reject) => {
+      decodeFrames(
+        { path: clip, live: true },
+        {
+          size: 8,
+          maxUnreleased: 3,
+          maxQueued: 1,
+          policy: 'drop-oldest',
+          sample: { every: 10 },
+          onSkip: (f) => skipped.push(f.index),
+          statsIntervalMs: 10,
+          onEvent: (e) => onEvent(e, events, held),
+        },
+      ).subscribe({
+        next: (f) => {
+          got.push(f.index);
+          held.push(f);
+        },
+        error: reject,
+        complete: resolve,
+      });
+    });
+    expect(got).toEqual([0, 10, 20, 30]);
+    expect(skipped).toHaveLength(36);
+    const ended = events.find((e) => e.type === 'ended') as Extract<SourceEvent, { type: 'ended' }>;
+    expect([ended.frames, ended.dropped]).toEqual([40, 0]);
   });
 
   it('a file (not live) loses nothing with the same consumer', async () => {

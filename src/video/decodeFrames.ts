@@ -1,0 +1,263 @@
+import { Observable } from 'rxjs';
+import { FfmpegNotFoundError, VideoSourceError } from '../errors.js';
+import { type Logger, silentLogger } from '../util/logger.js';
+import { decodeArgs, type FrameSize, imageSequence, normalizeSize, type ResizeMode } from './args.js';
+import { BufferPool } from './bufferPool.js';
+import type { SourceEventHandler } from './events.js';
+import { exitFailure } from './exitReason.js';
+import { type FfmpegHandle, resolveFfmpeg } from './ffmpeg.js';
+import { FfmpegProcess } from './ffmpegProcess.js';
+import { type DropPolicy, FlowControl } from './flowControl.js';
+import type { Frame } from './frame.js';
+import { FrameAssembler } from './frameAssembler.js';
+import { FrameClock } from './frameClock.js';
+import { FrameSampler, type SampleOptions } from './frameSampler.js';
+import { ImageFiles } from './imageFiles.js';
+import { PooledFrame } from './pooledFrame.js';
+import { resolveSource, type VideoSource } from './source.js';
+
+export type { DropPolicy } from './flowControl.js';
+
+export interface DecodeOptions {
+  /** Output frame size (the model's input): a square side or {width, height}. */
+  size: number | FrameSize;
+  /** How the picture is fitted into `size` (default 'squash'). All scaling happens inside ffmpeg. */
+  resize?: ResizeMode;
+  /** swscale algorithm (default 'bilinear'). */
+  scaleFlags?: string;
+  /** A resolved ffmpeg; by default `resolveFfmpeg()` (memoised). */
+  ffmpeg?: FfmpegHandle;
+  /**
+   * Flow control: at most this many emitted frames may be unreleased (see Frame.release). Beyond it,
+   * a non-live source pauses ffmpeg's stdout (nothing is lost) and a live source queues then drops
+   * per `policy`. Default: Infinity (no flow control; right for consumers that never release).
+   */
+  maxUnreleased?: number;
+  /** What a live source does when the consumer is behind (default 'drop-oldest'); non-live sources always block. */
+  policy?: DropPolicy;
+  /** Live sources: frames kept waiting for the consumer before the policy drops one (default 1). */
+  maxQueued?: number;
+  /**
+   * Keep only these frames (every Nth, or at most fps per second of stream time), decided before
+   * flow control: a burst (an HLS segment arrives at once) is thinned to the frames wanted before
+   * the drop policy looks at it, so the policy never drops a wanted frame for an unwanted one.
+   */
+  sample?: SampleOptions;
+  /** Told of each frame `sample` left out (already counted in `frames`, never emitted). */
+  onSkip?: (frame: Frame) => void;
+  /** Error out, after the frames that did decode, when a file exits cleanly but ffmpeg reported decode errors (default true). */
+  strict?: boolean;
+  /** Delay between SIGTERM and SIGKILL when stopping ffmpeg (default 2000 ms). */
+  killGraceMs?: number;
+  /** Run ffmpeg in a process group of its own, stopped as a whole (default false; openSource sets it for live sources). */
+  processGroup?: boolean;
+  onEvent?: SourceEventHandler;
+  /** Period of 'stats' events (default 1000 ms; 0 disables). */
+  statsIntervalMs?: number;
+  /** Decoder threads (default: ffmpeg's choice). */
+  threads?: number;
+  logger?: Logger;
+}
+
+/**
+ * Decodes a video source into raw RGB24 frames of the model's size. Nothing starts before
+ * subscription; unsubscribing stops ffmpeg. Errors are VideoSourceError naming the input and reason.
+ *
+ * Ownership: each frame's `rgb` is a pooled buffer lent to the consumer until `frame.release()`.
+ * Frames are matched to showinfo's pts lines on stderr one to one (`-fps_mode passthrough` keeps
+ * one output frame per decoded frame), so `ptsMs` is the stream's own timestamp, VFR included,
+ * relative to the start of the stream as ffmpeg presents it.
+ *
+ * The parts: FfmpegProcess (the child, its pipes), FrameAssembler (bytes and pts lines to frames),
+ * FrameClock (ptsMs), FlowControl (pause or drop), exitFailure (what an exit means). This function
+ * wires them to the subscriber and reports events.
+ */
+export function decodeFrames(source: VideoSource | string, options: DecodeOptions): Observable<Frame> {
+  return new Observable<Frame>((subscriber) => {
+    const src = resolveSource(source);
+    const size = normalizeSize(options.size);
+    const log = options.logger ?? silentLogger;
+    const onEvent = options.onEvent;
+    const maxUnreleased = options.maxUnreleased ?? Number.POSITIVE_INFINITY;
+    const maxQueued = Math.max(1, options.maxQueued ?? 1);
+    const pool = new BufferPool(
+      size.width * size.height * 3,
+      Number.isFinite(maxUnreleased) ? maxUnreleased + maxQueued + 2 : 16,
+    );
+    const clock = new FrameClock(src.live);
+    const sampler = options.sample && new FrameSampler(options.sample);
+    let ffmpeg: FfmpegProcess | undefined;
+    let images: ImageFiles | undefined;
+    let decoded = 0;
+    let closed = false; // unsubscribed or terminated
+    let terminal: { error?: Error } | undefined; // held until flow control has nothing waiting
+    let stopStats: (() => void) | undefined;
+
+    const fail = (reason: string, cause?: unknown) =>
+      new VideoSourceError(`video source ${src.input}: ${reason}`, { input: src.input, cause });
+
+    const flow = new FlowControl<PooledFrame>({
+      maxUnreleased,
+      maxQueued,
+      policy: src.live ? (options.policy ?? 'drop-oldest') : 'block',
+      emit: (frame) => {
+        frame.emitted = true;
+        subscriber.next(frame);
+      },
+      pause: () => ffmpeg?.pause(),
+      resume: () => ffmpeg?.resume(),
+      idle: () => {
+        if (terminal) finish();
+      },
+    });
+
+    const onRelease = (frame: PooledFrame) => {
+      pool.release(frame.rgb);
+      if (frame.emitted && !closed) flow.released();
+    };
+
+    const assembler = new FrameAssembler(
+      pool.bytes,
+      () => pool.acquire(),
+      ({ pixels, ptsMs: pts }) => {
+        if (closed) {
+          pool.release(pixels);
+          return;
+        }
+        const now = Date.now();
+        const ptsMs = clock.ptsOf(pts, now);
+        const frame = new PooledFrame(
+          src.id,
+          decoded++,
+          ptsMs,
+          now,
+          size.width,
+          size.height,
+          pixels,
+          onRelease,
+        );
+        frame.file = images?.fileAt(ptsMs);
+        if (sampler && !sampler.keep(frame)) {
+          options.onSkip?.(frame);
+          frame.release();
+          return;
+        }
+        flow.offer(frame);
+      },
+    );
+
+    const ended = (reason: 'complete' | 'error' | 'unsubscribed') =>
+      onEvent?.({
+        type: 'ended',
+        streamId: src.id,
+        atMs: Date.now(),
+        reason,
+        frames: decoded,
+        dropped: flow.dropped,
+      });
+
+    function finish() {
+      if (closed || !terminal) return;
+      closed = true;
+      stopStats?.();
+      const err = terminal.error;
+      // The cause first, then the end it led to: a log or dashboard reads them in that order.
+      if (err) onEvent?.({ type: 'error', streamId: src.id, atMs: Date.now(), error: err });
+      ended(err ? 'error' : 'complete');
+      if (err) subscriber.error(err);
+      else subscriber.complete();
+    }
+
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (closed || !ffmpeg) return;
+      const partial = assembler.end();
+      if (partial > 0)
+        log.warn({ input: src.input, bytes: partial }, 'ffmpeg ended inside a frame; partial frame dropped');
+      const reason = exitFailure({
+        code,
+        signal,
+        decoded,
+        problems: ffmpeg.stderr.problems(),
+        decodeErrors: ffmpeg.stderr.decodeErrors,
+        images: images && { missing: images.missing(), total: images.files.length },
+        strict: options.strict !== false,
+        live: src.live,
+        loop: src.loop === true,
+      });
+      terminal = { error: reason === undefined ? undefined : fail(reason) };
+      if (flow.drained) finish();
+    };
+
+    const start = async () => {
+      const ff = options.ffmpeg ?? (await resolveFfmpeg());
+      const args = await decodeArgs(src, ff, {
+        size,
+        resize: options.resize ?? 'squash',
+        scaleFlags: options.scaleFlags,
+        threads: options.threads,
+      });
+      const files = await imageSequence(src);
+      if (closed) return;
+      if (files && files.length > 0) images = new ImageFiles(files, src.framerate ?? 25);
+      log.debug({ input: src.input, args }, 'spawning ffmpeg');
+      ffmpeg = new FfmpegProcess(ff.path, args, {
+        stdin: src.stream ?? (src.kind === 'stdin' ? process.stdin : undefined),
+        processGroup: options.processGroup,
+        onStdout: (chunk) => assembler.write(chunk),
+        onPts: (pts) => assembler.pts(pts),
+        onExit,
+        onSpawnError: (err) => {
+          if (closed) return;
+          terminal = { error: fail(`could not run ffmpeg (${ff.path}): ${err.message}`, err) };
+          finish();
+        },
+      });
+      onEvent?.({ type: 'started', streamId: src.id, atMs: Date.now(), pid: ffmpeg.pid, attempt: 0 });
+      stopStats = startStats(options.statsIntervalMs ?? 1000, onEvent, src.id, () => ({
+        frames: decoded,
+        emitted: flow.emitted,
+        dropped: flow.dropped,
+      }));
+    };
+
+    start().catch((err: unknown) => {
+      if (closed) return;
+      terminal = {
+        error:
+          err instanceof VideoSourceError || err instanceof FfmpegNotFoundError
+            ? err
+            : fail(String((err as Error)?.message ?? err), err),
+      };
+      finish();
+    });
+
+    return () => {
+      const wasOpen = !closed;
+      closed = true;
+      stopStats?.();
+      flow.stop();
+      ffmpeg?.stop(options.killGraceMs ?? 2000);
+      if (wasOpen) ended('unsubscribed');
+    };
+  });
+}
+
+/** Emits a 'stats' event every `periodMs` (none without a handler or with period 0); returns the stop. */
+function startStats(
+  periodMs: number,
+  onEvent: SourceEventHandler | undefined,
+  streamId: string,
+  counts: () => { frames: number; emitted: number; dropped: number },
+): (() => void) | undefined {
+  if (!onEvent || periodMs <= 0) return undefined;
+  let last = { at: Date.now(), frames: 0 };
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const c = counts();
+    const fps = ((c.frames - last.frames) * 1000) / Math.max(1, now - last.at);
+    last = { at: now, frames: c.frames };
+    onEvent({ type: 'stats', streamId, atMs: now, ...c, fps });
+  }, periodMs);
+  timer.unref?.();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,26 @@
+import type { Frame } from './frame.js';
+
+/** A frame whose pixels live in a pool buffer; release() hands them back, once. */
+export class PooledFrame implements Frame {
+  file?: string;
+  /** Set when it went downstream: only such frames count against flow control. */
+  emitted = false;
+  private released = false;
+
+  constructor(
+    readonly streamId: string,
+    public index: number,
+    readonly ptsMs: number,
+    readonly receivedAtMs: number,
+    readonly width: number,
+    readonly height: number,
+    readonly rgb: Uint8Array,
+    private readonly onRelease: (f: PooledFrame) => void,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease(this);
+  }
+}
