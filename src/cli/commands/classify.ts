@@ -11,13 +11,15 @@ import { openReport } from '../../sinks/report.js';
 import { isOneOf } from '../../util/one-of.js';
 import { formatTable } from '../../util/table.js';
 import { RESIZE_MODES, type ResizeMode } from '../../video/args.js';
+import { resolveFfmpeg } from '../../video/ffmpeg.js';
 import { probeMedia } from '../../video/probe.js';
 import { detectKind } from '../../video/source.js';
+import { addDecodeOptions, type DecodeFlags, defaultDecoders, parseDecodeFlags } from '../decode-options.js';
 import { addEngineOptions, type EngineFlags, openEngineFromFlags } from '../engine-options.js';
 import { parsePositiveInt } from '../options.js';
 import { progressBoard } from '../progress.js';
 
-interface ClassifyFlags extends EngineFlags {
+interface ClassifyFlags extends EngineFlags, DecodeFlags {
   every?: string;
   fps?: string;
   out?: string;
@@ -49,8 +51,9 @@ export function registerClassify(program: Command): void {
     .option('--top-k <k>', 'classes per prediction', '5')
     .option('--resize <mode>', 'squash, center-crop or letterbox', 'squash')
     .option('--report <file>', 'also write a self-contained HTML report: timeline, thumbnails, summary');
-  addEngineOptions(cmd).action(async (files: string[], f: ClassifyFlags) => {
+  addEngineOptions(addDecodeOptions(cmd)).action(async (files: string[], f: ClassifyFlags) => {
     const sample = parseSample(f);
+    const decode = parseDecodeFlags(f);
     const format = (f.format ?? (f.out?.endsWith('.csv') ? 'csv' : 'jsonl')) as FileFormat;
     if (format !== 'jsonl' && format !== 'csv')
       throw new InputError(`--format: expected jsonl or csv, got "${f.format}"`, { input: '--format' });
@@ -87,7 +90,8 @@ export function registerClassify(program: Command): void {
     // Probed together, shown in the order given.
     const expected = await Promise.all(
       [...summaries.values()].map(async (s) => {
-        if (s.error) return undefined;
+        // Keyframes only: how many there are is not in the header.
+        if (s.error || decode.keyframesOnly) return undefined;
         const info = await probeMedia(s.file);
         return info.estimatedFrames && sample
           ? estimateSampled(info.estimatedFrames, info.fps, sample)
@@ -118,6 +122,10 @@ export function registerClassify(program: Command): void {
       const predictions = fileBatch(sources, {
         size: engine.config.imageSize,
         resize: f.resize as ResizeMode,
+        hwaccel: decode.hwaccel,
+        pixelFormat: decode.pixelFormat,
+        keyframesOnly: decode.keyframesOnly,
+        concurrency: decode.decoders ?? (await defaultDecoders(decode.hwaccel, await resolveFfmpeg())),
         sample,
         maxBatch: engine.maxBatch,
         onFileError: (src, e) => {
