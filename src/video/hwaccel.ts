@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import type { FfmpegHandle } from './ffmpeg.js';
 import { guarded } from './spawn.js';
+import { stripPrefix } from './stderrLog.js';
 
 /** Where frames are decoded: NVIDIA's NVDEC (`cuda`), the CPU (`none`), or NVDEC where it works (`auto`). */
 export const HWACCELS = ['auto', 'cuda', 'none'] as const;
@@ -76,10 +77,7 @@ export async function probeNvdec(ff: FfmpegHandle, timeoutMs = 30_000): Promise<
     return { available: false, reason: `${ff.path} does not list cuda under -hwaccels` };
   const decoded = await runFfmpeg(ff.path, nvdecProbeArgs(), timeoutMs);
   if (decoded.ok) return { available: true };
-  const lines = decoded.err
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
+  const lines = decoded.err.split('\n').map(stripPrefix).filter(Boolean);
   return {
     available: false,
     reason: `a 1-frame NVDEC decode failed (${lines.slice(0, 2).join(' | ') || 'no message'})`,
