@@ -1,3 +1,4 @@
+import { chmodSync, writeFileSync } from 'node:fs';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { yuvToRgbBytes } from '../../src/engine/yuv.js';
@@ -198,5 +199,63 @@ describe('NV12 frames', () => {
     expect(fs.length).toBe(2);
     expect(fs[0]!.pixelFormat).toBeUndefined();
     expect(fs[0]!.rgb.byteLength).toBe(32 * 32 * 3);
+  });
+});
+
+describe("'auto' when NVDEC works but refuses a stream", () => {
+  // An ffmpeg whose NVDEC passes the probe but refuses real streams, as it does 4:4:4 or a codec it lacks.
+  const fakeFfmpeg = (): FfmpegHandle => {
+    const bin = tmp.file('ffmpeg-nvdec-refuses');
+    writeFileSync(
+      bin,
+      `#!/bin/sh
+for a in "$@"; do case "$a" in data:video/h264*) exit 0;; esac; done
+if [ "$2" = "-hwaccels" ]; then printf 'Hardware acceleration methods:\\ncuda\\n\\n'; exit 0; fi
+for a in "$@"; do if [ "$a" = "-hwaccel" ]; then
+  echo "[h264 @ 0x55d0] [error] Hardware is lacking required capabilities" >&2
+  echo "[error] Error while decoding stream #0:0: Function not implemented" >&2
+  exit 1
+fi; done
+exec ffmpeg "$@"
+`,
+    );
+    chmodSync(bin, 0o755);
+    return { ...ff5, path: bin };
+  };
+
+  it('goes on on the CPU with one warning event: every frame, bytes as with none', async () => {
+    const ff = fakeFfmpeg();
+    expect((await nvdecSupport(ff)).available).toBe(true);
+    const events: SourceEvent[] = [];
+    const got = await frames(
+      decodeFrames(clip, {
+        size: 48,
+        hwaccel: 'auto',
+        ffmpeg: ff,
+        pixelFormat: 'nv12',
+        onEvent: (e) => events.push(e),
+      }),
+    );
+    const none = await frames(decodeFrames(clip, { size: 48, hwaccel: 'none', pixelFormat: 'nv12' }));
+    expect(got.length).toBe(12);
+    for (const [i, f] of got.entries()) expect(Buffer.compare(f.rgb, none[i]!.rgb)).toBe(0);
+    const warnings = events.filter((e) => e.type === 'warning');
+    expect(warnings.length).toBe(1);
+    expect(warnings[0]).toMatchObject({
+      message: expect.stringMatching(/NVDEC cannot decode .*lacking.*CPU/),
+    });
+    expect(events.filter((e) => e.type === 'started').map((e) => (e as { attempt: number }).attempt)).toEqual(
+      [0, 1],
+    );
+    expect(events.filter((e) => e.type === 'error')).toEqual([]);
+  });
+
+  it("'cuda' fails instead, naming NVDEC and the way out", async () => {
+    const err = await lastValueFrom(
+      decodeFrames(clip, { size: 48, hwaccel: 'cuda', ffmpeg: fakeFfmpeg() }),
+    ).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(
+      /NVDEC decoding \(hwaccel 'cuda'\) failed: .*lacking required capabilities.*'auto'/,
+    );
   });
 });
