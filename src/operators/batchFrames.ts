@@ -109,6 +109,9 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
           width,
           height,
           ...(frame.file !== undefined && { file: frame.file }),
+          // Per frame too: an engine that takes a colour per frame needs no split batches.
+          ...(frame.pixelFormat && { pixelFormat: frame.pixelFormat }),
+          ...(frame.color && { color: frame.color }),
         });
         if (c.infos.length === 1) {
           c.oldestAt = at;
