@@ -22,7 +22,8 @@ export interface DecodeFlags {
 
 export interface DecodeChoice {
   hwaccel: Hwaccel;
-  keyframesOnly: boolean;
+  /** undefined: by the rule (classify: a file sampled with --fps at or below its keyframe rate). */
+  keyframesOnly?: boolean;
   pixelFormat: PixelFormat;
   decoders?: number;
 }
@@ -31,7 +32,11 @@ export interface DecodeChoice {
 export function addDecodeOptions(cmd: Command): Command {
   return cmd
     .option('--hwaccel <h>', HWACCEL_HELP, 'auto')
-    .option('--keyframes-only', KEYFRAMES_HELP)
+    .option(
+      '--keyframes-only',
+      `${KEYFRAMES_HELP}. Without the flag, a file sampled with --fps F is decoded keyframes only when its keyframes come at least F times a second (its first 30 s tell)`,
+    )
+    .option('--no-keyframes-only', 'decode every frame, whatever the sampling')
     .option('--pixel-format <f>', PIXEL_FORMAT_HELP, 'nv12')
     .option('--decoders <n>', DECODERS_HELP);
 }
@@ -39,7 +44,7 @@ export function addDecodeOptions(cmd: Command): Command {
 export function parseDecodeFlags(f: DecodeFlags): DecodeChoice {
   return {
     hwaccel: parseChoice(f.hwaccel ?? 'auto', '--hwaccel', HWACCELS),
-    keyframesOnly: f.keyframesOnly === true,
+    keyframesOnly: f.keyframesOnly,
     pixelFormat: parseChoice(f.pixelFormat ?? 'nv12', '--pixel-format', PIXEL_FORMATS),
     decoders: f.decoders === undefined ? undefined : parsePositiveInt(f.decoders, '--decoders'),
   };

@@ -12,7 +12,7 @@ describe('decode flags', () => {
   it('defaults: NVDEC where it works, NV12, every frame', () => {
     expect(parseDecodeFlags({})).toEqual({
       hwaccel: 'auto',
-      keyframesOnly: false,
+      keyframesOnly: undefined,
       pixelFormat: 'nv12',
       decoders: undefined,
     });
