@@ -100,7 +100,13 @@ export function scaleFilter(
   if (options.path === 'cuda') {
     // NV12 chroma is subsampled: even intermediate sizes keep crop and pad offsets on whole chroma samples.
     const keep = fit ? `:force_original_aspect_ratio=${fit}:force_divisible_by=2` : '';
-    chain = [`scale_cuda=${w}:${h}:interp_algo=bilinear${keep}`, 'hwdownload', 'format=nv12', ...place];
+    // format=nv12 on the GPU: 10-bit (P010) and 4:4:4 surfaces come down as 8-bit 4:2:0 too.
+    chain = [
+      `scale_cuda=${w}:${h}:interp_algo=bilinear:format=nv12${keep}`,
+      'hwdownload',
+      'format=nv12',
+      ...place,
+    ];
     if (pixelFormat === 'rgb') chain.push('format=rgb24');
   } else {
     const keep = fit ? `:force_original_aspect_ratio=${fit}` : '';

@@ -22,8 +22,9 @@ export interface NvdecSupport {
 const PROBE_H264 = 'AAAAAWdCwArZBCbARAAAAwAEAAADAAg8SJkgAAAAAWjLg8sgAAABZYiEBXyYoAAgWycnJ1111111111114A=';
 
 /**
- * The 1-frame NVDEC decode the probe runs: the same chain a `cuda` stream uses (scale_cuda,
- * hwdownload), so that a yes means the path works, driver, CUDA kernels and all.
+ * The 1-frame NVDEC decode the probe runs: the same chain, options included, a `cuda` stream uses
+ * (scale_cuda, hwdownload), so that a yes means the path works: driver, CUDA kernels, and a
+ * scale_cuda new enough for interp_algo and format (ffmpeg 5).
  */
 export function nvdecProbeArgs(): string[] {
   return [
@@ -40,7 +41,7 @@ export function nvdecProbeArgs(): string[] {
     '-i',
     `data:video/h264;base64,${PROBE_H264}`,
     '-vf',
-    'scale_cuda=32:32,hwdownload,format=nv12',
+    'scale_cuda=32:32:interp_algo=bilinear:format=nv12,hwdownload,format=nv12',
     '-f',
     'null',
     '-',

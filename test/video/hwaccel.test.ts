@@ -55,7 +55,9 @@ describe('decodeArgs: hwaccel x resize x pixel format', () => {
             expect(at('-hwaccel')).toBeLessThan(at('-i'));
             expect(args[at('-hwaccel') + 1]).toBe('cuda');
             expect(args[at('-hwaccel_output_format') + 1]).toBe('cuda');
-            expect(vf).toMatch(/^scale_cuda=224:224:interp_algo=bilinear[^,]*,hwdownload,format=nv12/);
+            expect(vf).toMatch(
+              /^scale_cuda=224:224:interp_algo=bilinear:format=nv12[^,]*,hwdownload,format=nv12/,
+            );
             expect(vf).not.toMatch(/(^|,)scale=/);
           } else {
             expect(at('-hwaccel')).toBe(-1);
