@@ -12,6 +12,7 @@ export class StderrLog {
   private timeBase: [number, number] | undefined;
   private framesSeen = 0;
   private inputStream: string | undefined;
+  private color: FrameColor | undefined;
 
   constructor(
     private readonly onPts: (ptsMs: number | undefined) => void,
@@ -67,7 +68,9 @@ export class StderrLog {
 
   /** The input video stream's colour description, once ffmpeg has printed it (before any frame). */
   get inputColor(): FrameColor | undefined {
-    return this.inputStream === undefined ? undefined : streamColor(this.inputStream);
+    if (this.color === undefined && this.inputStream !== undefined)
+      this.color = streamColor(this.inputStream);
+    return this.color;
   }
 
   get frames(): number {
