@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { VideoSourceError } from '../src/errors.js';
 import { packageRoot } from '../src/util/paths.js';
 import { decodeFrames } from '../src/video/decodeFrames.js';
-import { resolveFfmpeg } from '../src/video/ffmpeg.js';
+import { type FfmpegHandle, resolveFfmpeg } from '../src/video/ffmpeg.js';
 
 /** The shared clip the benchmark upscales: VITSTREAM_SHARED/media/bottles_640x360.mp4, or ../shared beside the checkout. */
 function sharedClip(): string {
@@ -145,31 +145,9 @@ export async function benchDecode(options: BenchDecodeOptions = {}): Promise<Ben
   const ff = await resolveFfmpeg();
   const size = options.size ?? 224;
   const frames = options.frames ?? 300;
-  let tmp: string | undefined;
-  let file = options.file;
+  const clip = await benchClip(ff, options.file, frames);
+  const file = clip.file;
   try {
-    if (!file) {
-      tmp = mkdtempSync(path.join(tmpdir(), 'vitstream-bench-'));
-      file = path.join(tmp, 'bottles_1080p.mp4');
-      await run(ff.path, [
-        '-hide_banner',
-        '-loglevel',
-        'error',
-        '-y',
-        '-i',
-        sharedClip(),
-        '-frames:v',
-        String(frames),
-        '-vf',
-        'scale=1920:1080',
-        '-c:v',
-        'libx264',
-        '-preset',
-        'veryfast',
-        '-an',
-        file,
-      ]);
-    }
     // Warm the page cache and both code paths once; decodeFrames first, whose errors say what is
     // wrong with a file (missing, not a video) in one line.
     await viaDecodeFrames(file, Math.min(frames, 30), size);
@@ -186,8 +164,50 @@ export async function benchDecode(options: BenchDecodeOptions = {}): Promise<Ben
     if (options.print !== false) process.stdout.write(formatTable(result));
     return result;
   } finally {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    clip.dispose();
   }
+}
+
+/**
+ * The benchmark's input: `file` as given, else a 1080p H.264 clip of `frames` frames made from the
+ * shared bottles clip in a temporary directory, removed by dispose().
+ */
+export async function benchClip(
+  ff: FfmpegHandle,
+  file: string | undefined,
+  frames: number,
+): Promise<{ file: string; dispose(): void }> {
+  if (file) return { file, dispose: () => {} };
+  const tmp = mkdtempSync(path.join(tmpdir(), 'vitstream-bench-'));
+  const out = path.join(tmp, 'bottles_1080p.mp4');
+  const dispose = () => rmSync(tmp, { recursive: true, force: true });
+  try {
+    await run(ff.path, [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      // Looped: a run of more frames than the shared clip has still gets them.
+      '-stream_loop',
+      '-1',
+      '-i',
+      sharedClip(),
+      '-frames:v',
+      String(frames),
+      '-vf',
+      'scale=1920:1080',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-an',
+      out,
+    ]);
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+  return { file: out, dispose };
 }
 
 export function formatTable(r: BenchDecodeResult): string {

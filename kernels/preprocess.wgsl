@@ -2,6 +2,9 @@
 // Row r = n * numPatches + p (patch p in raster order), column k = (py * P + px) * 3 + c, the
 // order of an RGB frame's bytes inside one patch, so that Google's HWIO kernel needs no permute.
 // Normalisation (x / 255 - mean) / std happens here so the CPU never touches a float.
+// from_yuv takes YUV 4:2:0 frames (NV12 or yuv420p, half the bytes of RGB) and converts them to RGB
+// on the way, the same arithmetic as src/engine/yuv.ts. Layout and colour are params rather than
+// template constants: they change per batch (streams differ), and the branch is uniform.
 alias T = f32; // vitstream:element-type
 
 // vitstream:params (struct Params, declared in src/engine/kernels/preprocess.ts)
@@ -10,6 +13,7 @@ alias T = f32; // vitstream:element-type
 @group(0) @binding(1) var<storage, read> rgb: array<u32>;      // uint8 RGB [N, S, S, 3], 4 bytes a word
 @group(0) @binding(2) var<storage, read> pixels: array<f32>;   // float32 [N, 3, S, S], already normalised
 @group(0) @binding(3) var<storage, read_write> patches: array<T>;
+@group(0) @binding(4) var<storage, read> yuv: array<u32>;      // uint8 YUV 4:2:0 [N, frameBytes], 4 bytes a word
 
 const WORKGROUP = 256u;
 
@@ -53,5 +57,40 @@ fn from_pixels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   for (var i = range.x; i < range.y; i += stride) {
     let q = patchCoords(i);
     patches[i] = T(pixels[((q.x * 3u + q.w) * params.imageSize + q.y) * params.imageSize + q.z]);
+  }
+}
+
+fn yuvByte(i: u32) -> f32 {
+  return f32((yuv[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu);
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn from_yuv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let range = forEachElement(gid, nwg);
+  let stride = nwg.x * nwg.y * WORKGROUP;
+  let S = params.imageSize;
+  let cs = (S + 1u) / 2u; // chroma side: ceil(S / 2)
+  let frameBytes = S * S + 2u * cs * cs;
+  for (var i = range.x; i < range.y; i += stride) {
+    let q = patchCoords(i);
+    let frame = q.x * frameBytes;
+    // Replicated chroma: pixel (x, y) takes sample (x / 2, y / 2).
+    let c = (q.y / 2u) * cs + q.z / 2u;
+    var u: f32;
+    var v: f32;
+    if (params.interleaved != 0u) {
+      u = yuvByte(frame + S * S + 2u * c);
+      v = yuvByte(frame + S * S + 2u * c + 1u);
+    } else {
+      u = yuvByte(frame + S * S + c);
+      v = yuvByte(frame + S * S + cs * cs + c);
+    }
+    let y = (yuvByte(frame + q.y * S + q.z) - params.yuvScale.x) * params.yuvScale.y;
+    let un = (u - 128.0) * params.yuvScale.z;
+    let vn = (v - 128.0) * params.yuvScale.z;
+    let m = params.yuvMatrix; // (rV, gU, gV, bU)
+    let rgb = vec3<f32>(y + m.x * vn, y - m.y * un - m.z * vn, y + m.w * un);
+    let x = clamp(rgb[q.w], 0.0, 1.0);
+    patches[i] = T((x - params.mean[q.w]) * params.invStd[q.w]);
   }
 }

@@ -10,6 +10,7 @@ import { shortStreamId, uniqueStreamIds } from '../src/server/stream-id.js';
 import { type Logger, silentLogger } from '../src/util/logger.js';
 import { redactCredentials } from '../src/util/redact.js';
 import type { ResizeMode } from '../src/video/args.js';
+import type { DecodeOptions } from '../src/video/decodeFrames.js';
 import type { SourceEvent } from '../src/video/events.js';
 import { type ResolvedSource, resolveSource, type VideoSource } from '../src/video/source.js';
 import { type FeedSource, liveFeeds } from './liveFeeds.js';
@@ -25,6 +26,8 @@ export interface DashboardPipelineOptions {
   maxBatch?: number;
   maxDelayMs?: number;
   resize?: ResizeMode;
+  /** Where and how the feeds decode (decodeFrames' options of the same names). */
+  decode?: Pick<DecodeOptions, 'hwaccel' | 'pixelFormat' | 'keyframesOnly'>;
   topK?: number;
   backoff?: BackoffOptions;
   /** Stall watchdog defaults for live feeds (each feed may override them). */
@@ -92,6 +95,7 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
     {
       size: engine.config.imageSize,
       resize: o.resize,
+      ...o.decode,
       maxBatch,
       maxDelayMs,
       backoff: o.backoff,
@@ -255,5 +259,8 @@ export function logSourceEvent(logger: Logger, ev: SourceEvent, state: StreamSta
       return;
     case 'stats':
       logger.debug({ stream, frames: ev.frames, fps: ev.fps }, 'source stats');
+      return;
+    case 'warning':
+      logger.warn({ stream, message: redactCredentials(ev.message) }, 'source warning');
   }
 }

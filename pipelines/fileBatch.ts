@@ -28,6 +28,8 @@ export interface FileBatchOptions extends Omit<DecodeOptions, 'maxUnreleased' | 
    * other files go on; without it the first failure ends the whole stream.
    */
   onFileError?: (file: VideoSource, error: Error) => void;
+  /** Decode options of one file over the shared ones (say, keyframes only where its sampling allows). */
+  decodeFor?: (file: VideoSource) => Partial<DecodeOptions>;
 }
 
 /**
@@ -47,6 +49,7 @@ export function fileBatch(
     maxInFlight = 3,
     maxUnreleasedPerFile = 4,
     onFileError,
+    decodeFor,
     ...decode
   } = options;
   return from(files).pipe(
@@ -54,7 +57,7 @@ export function fileBatch(
       const src: VideoSource = typeof file === 'string' ? { path: file } : file;
       const frames = decodeFrames(
         { ...src, live: false },
-        { ...decode, maxUnreleased: maxUnreleasedPerFile },
+        { ...decode, ...decodeFor?.(src), maxUnreleased: maxUnreleasedPerFile },
       );
       const sampled = sample ? frames.pipe(sampleFrames(sample)) : frames;
       return onFileError

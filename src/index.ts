@@ -5,7 +5,9 @@
 // Video in
 export type { SourceEvent } from './video/events.js';
 export { resolveFfmpeg } from './video/ffmpeg.js';
-export type { Frame, FrameBatch, FrameInfo } from './video/frame.js';
+export type { Frame, FrameBatch, FrameColor, FrameInfo } from './video/frame.js';
+export { PIXEL_FORMATS, type PixelFormat } from './video/args.js';
+export { HWACCELS, type Hwaccel, nvdecSupport } from './video/hwaccel.js';
 export type { VideoSource } from './video/source.js';
 export { type DecodeOptions, type DropPolicy, decodeFrames } from './video/decodeFrames.js';
 

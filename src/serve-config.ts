@@ -5,6 +5,7 @@ import { BACKENDS, PRECISIONS } from './engine/types.js';
 import { ConfigError } from './errors.js';
 import { STREAM_ID_PATTERN, STREAM_ID_RULE } from './server/stream-id.js';
 import { RESIZE_MODES } from './video/args.js';
+import { HWACCELS } from './video/hwaccel.js';
 import { RTSP_TRANSPORTS } from './video/rtspTransport.js';
 
 /** Shortest token accepted from the flag, VITSTREAM_TOKEN or the config: shorter ones are guessed. */
@@ -122,6 +123,10 @@ export const serveConfigSchema = z
       .strict()
       .default({ firstFrameTimeoutMs: 15_000, noFrameTimeoutMs: 10_000 }),
     resize: z.enum(RESIZE_MODES).default('squash'),
+    /** Decoding: NVDEC where it works ('auto', the default), always ('cuda') or never ('none'). */
+    hwaccel: z.enum(HWACCELS).optional(),
+    /** Decode keyframes only: far less decoding for feeds sampled sparsely, frames where the encoder put keyframes. */
+    keyframesOnly: z.boolean().optional(),
     reconnect: z
       .object({
         initialMs: z.number().positive().optional(),

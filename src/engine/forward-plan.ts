@@ -15,6 +15,7 @@ import {
   type Dispatch,
   type ElementType,
 } from './kernels/source.js';
+import type { InputFormat } from './types.js';
 
 /** The GEMMs of a forward pass, by role. */
 export type GemmRole = 'patch' | 'qkv' | 'proj' | 'fc1' | 'fc2' | 'head';
@@ -134,7 +135,7 @@ export function buildForwardPlan(
   w: GpuWeights,
   s: SlotBuffers,
   count: number,
-  input: 'rgb' | 'pixels',
+  input: InputFormat,
 ): ForwardPlan {
   const { tokens } = vitDims(c);
   const D = c.hiddenSize;
@@ -263,31 +264,35 @@ export class PlanRecorder {
   }
 }
 
-/** Frames (uint8 RGB or float pixels) to the patch GEMM's A matrix, shared by the FP and INT8 plans. */
+/** Frames (uint8 RGB or YUV, or float pixels) to the patch GEMM's A matrix, shared by the FP and INT8 plans. */
 export function recordPreprocess(
   rec: PlanRecorder,
   pre: PreprocessKernel,
   s: { rgb: GPUBuffer; pixels?: GPUBuffer; patches: GPUBuffer },
   count: number,
-  input: 'rgb' | 'pixels',
+  input: InputFormat,
 ): void {
-  const params = rec.uniform('preprocess', pre.params(count));
+  const params = rec.uniform('preprocess', pre.params(count, input));
   const { patches } = s;
-  if (input === 'rgb')
-    rec.add(
-      'preprocess-rgb',
-      pre.fromRgb,
-      pre.bindings,
-      { params, rgb: s.rgb, patches },
-      pre.workgroups(count),
-    );
-  else
+  const workgroups = pre.workgroups(count);
+  if (input.kind === 'rgb')
+    rec.add('preprocess-rgb', pre.fromRgb, pre.bindings, { params, rgb: s.rgb, patches }, workgroups);
+  else if (input.kind === 'pixels')
     rec.add(
       'preprocess-pixels',
       pre.fromPixels,
       pre.bindings,
       { params, pixels: s.pixels, patches },
-      pre.workgroups(count),
+      workgroups,
+    );
+  // The slot's uint8 frame buffer holds YUV bytes as they came: RGB's size is twice what they need.
+  else
+    rec.add(
+      `preprocess-${input.kind}`,
+      pre.fromYuv,
+      pre.bindings,
+      { params, yuv: s.rgb, patches },
+      workgroups,
     );
 }
 

@@ -1,6 +1,7 @@
 import { GpuUnavailableError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import type { Engine, EngineInput } from './types.js';
+import { beginBatch } from './direct-batch.js';
+import type { BatchRequest, DirectBatch, Engine, EngineInput } from './types.js';
 
 /**
  * An engine that survives GPU device loss (driver reset, GPU hang, another process's crash): a
@@ -49,6 +50,35 @@ export class RecoveringEngine implements Engine {
       const fresh = await this.replace(engine, e);
       return fresh.infer(input);
     }
+  }
+
+  /**
+   * A batch on the engine in use (direct-batch.ts). A loss found at begin opens a new engine and
+   * begins there. A loss at submit fails that batch, unlike infer(), which retries: its frames
+   * were in the lost device's memory. The next batch goes to a new engine.
+   */
+  async beginBatch(request: BatchRequest): Promise<DirectBatch> {
+    const engine = await this.current;
+    let batch: DirectBatch;
+    try {
+      batch = await beginBatch(engine, request);
+    } catch (e) {
+      if (!(e instanceof GpuUnavailableError) || this.closed) throw e;
+      return beginBatch(await this.replace(engine, e), request);
+    }
+    return {
+      kind: batch.kind,
+      count: batch.count,
+      frameBytes: batch.frameBytes,
+      frame: (i) => batch.frame(i),
+      cancel: () => batch.cancel(),
+      submit: () =>
+        batch.submit().catch((e: unknown) => {
+          if (e instanceof GpuUnavailableError && !this.closed)
+            void this.replace(engine, e).catch(() => undefined);
+          throw e;
+        }),
+    };
   }
 
   /** One replacement per lost engine, however many batches notice the loss. */

@@ -1,7 +1,8 @@
 import { EngineError } from '../errors.js';
 import { type ViTConfig, vitDims } from './config.js';
 import { checkInput } from './input.js';
-import type { Engine, EngineInput, ViTWeights } from './types.js';
+import { DEFAULT_YUV_COLOR, type Engine, type EngineInput, type ViTWeights } from './types.js';
+import { yuvFrameBytes, yuvToRgb } from './yuv.js';
 
 export { checkInput };
 
@@ -229,6 +230,7 @@ export function patchify(config: ViTConfig, input: EngineInput): Float32Array {
   const out = new Float32Array(input.count * numPatches * patchDim);
   const scale = config.std.map((v) => 1 / (255 * v));
   const shift = config.mean.map((m, c) => m / config.std[c]);
+  const rgb = input.kind === 'pixels' ? undefined : rgbValues(config, input);
   let o = 0;
   for (let n = 0; n < input.count; n++)
     for (let gy = 0; gy < grid; gy++)
@@ -238,13 +240,31 @@ export function patchify(config: ViTConfig, input: EngineInput): Float32Array {
           for (let px = 0; px < p; px++) {
             const x = gx * p + px;
             for (let c = 0; c < 3; c++) {
-              out[o++] =
-                input.kind === 'rgb'
-                  ? input.data[((n * s + y) * s + x) * 3 + c] * scale[c] - shift[c]
-                  : input.data[((n * 3 + c) * s + y) * s + x];
+              out[o++] = rgb
+                ? rgb[((n * s + y) * s + x) * 3 + c] * scale[c] - shift[c]
+                : input.data[((n * 3 + c) * s + y) * s + x];
             }
           }
         }
+  return out;
+}
+
+/** A batch of uint8 frames as RGB values in [0, 255]: the bytes themselves, or YUV converted (yuv.ts). */
+function rgbValues(config: ViTConfig, input: EngineInput): ArrayLike<number> {
+  if (input.kind === 'rgb' || input.kind === 'pixels') return input.data;
+  const s = config.imageSize;
+  const per = yuvFrameBytes(s, s);
+  const out = new Float32Array(input.count * s * s * 3);
+  for (let n = 0; n < input.count; n++)
+    yuvToRgb(
+      input.data.subarray(n * per, (n + 1) * per),
+      input.kind,
+      s,
+      s,
+      input.color ?? DEFAULT_YUV_COLOR,
+      out,
+      n * s * s * 3,
+    );
   return out;
 }
 

@@ -2,15 +2,17 @@ import { EngineError, GpuUnavailableError } from '../errors.js';
 import { fromHalfArray } from '../util/half.js';
 import type { Logger } from '../util/logger.js';
 import type { ViTConfig } from './config.js';
+import { FramesBatch } from './direct-batch.js';
 import { encodeDispatches, forwardParts } from './forward-plan.js';
 import { BufferUsage, type GpuContext, MapMode } from './gpu.js';
-import { checkInput } from './input.js';
+import { checkBatchRequest, checkInput, frameElements, inputFormat } from './input.js';
 import type { Dispatch } from './kernels/source.js';
 import { timeComputePass } from './pass-timer.js';
-import type { Engine, EngineInput } from './types.js';
+import type { BatchRequest, DirectBatch, Engine, EngineInput, InputFormat } from './types.js';
 
 /** The I/O buffers every GPU engine's slot has, whatever its activations. */
 export interface SlotIO {
+  /** uint8 frames as uploaded: RGB, or YUV 4:2:0 in its first half. */
   rgb: GPUBuffer;
   /** Created on first use of float pixel input. */
   pixels?: GPUBuffer;
@@ -43,6 +45,8 @@ interface Slot<B, P> {
   ready?: { plan: P; commands: ForwardCommands };
   /** The previous batch on this slot; the next one waits for it (its buffers are reused). */
   busy: Promise<unknown>;
+  /** A batch begun (beginBatch) and not yet submitted: its views are into `staging`. */
+  open?: FramesBatch;
 }
 
 /** A forward pass encoded for submission in two parts (see encodeForward). */
@@ -115,7 +119,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     });
   }
 
-  protected abstract recordPlan(buffers: B, count: number, input: EngineInput['kind']): P;
+  protected abstract recordPlan(buffers: B, count: number, input: InputFormat): P;
   protected abstract destroyBuffers(buffers: B): void;
   /** Bytes of weights on the GPU, and their release at close. */
   protected abstract readonly weightBytes: number;
@@ -135,16 +139,81 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     } catch (e) {
       return Promise.reject(e);
     }
-    const slot = this.slots[this.next];
-    this.next = (this.next + 1) % SLOTS;
+    const slot = this.takeSlot();
     const run = slot.busy.then(() => this.run(slot, input));
     slot.busy = run.catch(() => undefined);
     return run;
   }
 
+  /**
+   * A batch of `count` uint8 frames written in place (DirectBatch): resolves once the next slot
+   * is free and its staging buffer mapped; the slot stays taken until submit or cancel, so a
+   * batch never lands in memory the GPU still reads. Two batches can be open or running at
+   * once, as with infer(), whose batches share the same turn of slots.
+   */
+  beginBatch(request: BatchRequest): Promise<DirectBatch> {
+    let frameBytes: number;
+    try {
+      frameBytes = this.checkRequest(request);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const { kind, count } = request;
+    const format = inputFormat({ kind, count, color: request.color, data: new Uint8Array(0) } as EngineInput);
+    const slot = this.takeSlot();
+    const previous = slot.busy;
+    let release!: (settled: Promise<unknown>) => void;
+    slot.busy = new Promise<unknown>((resolve) => {
+      release = (settled) => resolve(settled.catch(() => undefined));
+    });
+    return previous.then(async () => {
+      try {
+        if (this.closed) throw new EngineError('engine is closed');
+        const range = await this.stagingRange(slot, this.uploadBytes(count * frameBytes));
+        const batch = new FramesBatch(
+          kind,
+          count,
+          frameBytes,
+          range,
+          () => {
+            slot.open = undefined;
+            const run = this.execute(slot, count, format, 'staging');
+            release(run);
+            return run;
+          },
+          () => {
+            slot.open = undefined;
+            // Unmapped and mapped again: a mapping hands out each range once.
+            slot.staging?.unmap();
+            this.remapStaging(slot);
+            release(slot.stagingMapped ?? Promise.resolve());
+          },
+        );
+        slot.open = batch;
+        return batch as DirectBatch;
+      } catch (e) {
+        release(Promise.resolve());
+        throw e;
+      }
+    });
+  }
+
+  private checkRequest(request: BatchRequest): number {
+    this.checkOpen();
+    const what = `${this.backend} ${this.precision} engine (${this.config.name}) beginBatch`;
+    return checkBatchRequest(this.config, this.maxBatch, request, what);
+  }
+
+  private takeSlot(): Slot<B, P> {
+    const slot = this.slots[this.next];
+    this.next = (this.next + 1) % SLOTS;
+    return slot;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const s of this.slots) s.open?.cancel();
     await Promise.all(this.slots.map((s) => s.busy));
     for (const s of this.slots) {
       for (const p of s.plans.values()) for (const u of p.uniforms) u.destroy();
@@ -155,10 +224,14 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     this.destroyWeights();
   }
 
-  protected check(input: EngineInput): void {
+  private checkOpen(): void {
     if (this.closed) throw new EngineError('engine is closed');
     if (this.lostReason)
       throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
+  }
+
+  protected check(input: EngineInput): void {
+    this.checkOpen();
     checkInput(this.config, input, `${this.backend} ${this.precision} engine (${this.config.name})`);
     if (input.count > this.maxBatch)
       throw new EngineError(
@@ -167,10 +240,15 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
   }
 
   protected plan(slot: Slot<B, P>, input: EngineInput): P {
-    const key = `${input.kind}/${input.count}`;
+    return this.planFor(slot, input.count, inputFormat(input));
+  }
+
+  private planFor(slot: Slot<B, P>, count: number, format: InputFormat): P {
+    const colour = 'color' in format ? `/${format.color.matrix}-${format.color.range}` : '';
+    const key = `${format.kind}${colour}/${count}`;
     let plan = slot.plans.get(key);
     if (!plan) {
-      if (input.kind === 'pixels' && !slot.buffers.pixels) {
+      if (format.kind === 'pixels' && !slot.buffers.pixels) {
         const S = this.config.imageSize;
         slot.buffers.pixels = this.gpu.device.createBuffer({
           label: 'pixels',
@@ -178,37 +256,54 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
           usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
         });
       }
-      plan = this.recordPlan(slot.buffers, input.count, input.kind);
+      plan = this.recordPlan(slot.buffers, count, format);
       slot.plans.set(key, plan);
     }
     return plan;
   }
 
+  /** Copies need a 4-byte multiple; the tail word of the last frame may be padded. */
+  private uploadBytes(bytes: number): number {
+    return Math.ceil(bytes / 4) * 4;
+  }
+
   /** Puts the batch's input where the plan reads it: a copy from the mapped staging buffer (uint8). */
   protected async upload(slot: Slot<B, P>, input: EngineInput, enc: GPUCommandEncoder): Promise<void> {
-    const S = this.config.imageSize;
-    const n = input.count * S * S * 3;
+    if (this.staged(input)) {
+      await this.fillStaging(slot, input);
+      this.copyFromStaging(slot, input.data.length, enc);
+    } else this.write(slot, input);
+  }
+
+  /** queue.writeBuffer: float pixels, and uint8 batches up to SMALL_UPLOAD. */
+  private write(slot: Slot<B, P>, input: EngineInput): void {
     if (input.kind === 'pixels') {
       this.gpu.device.queue.writeBuffer(
         slot.buffers.pixels!,
         0,
         input.data.buffer,
         input.data.byteOffset,
-        n * 4,
+        input.data.length * 4,
       );
       return;
     }
-    // Copies need a 4-byte multiple; the tail word of the last image may be padded.
-    const len = Math.ceil(n / 4) * 4;
-    if (!this.staged(input)) {
-      let view = input.data;
-      if (view.byteOffset % 4 !== 0 || view.length < len) {
-        view = new Uint8Array(len);
-        view.set(input.data.subarray(0, n));
-      }
-      this.gpu.device.queue.writeBuffer(slot.buffers.rgb, 0, view.buffer, view.byteOffset, len);
-      return;
+    const n = input.data.length;
+    const len = this.uploadBytes(n);
+    let view = input.data;
+    if (view.byteOffset % 4 !== 0 || view.length < len) {
+      view = new Uint8Array(len);
+      view.set(input.data.subarray(0, n));
     }
+    this.gpu.device.queue.writeBuffer(slot.buffers.rgb, 0, view.buffer, view.byteOffset, len);
+  }
+
+  private async fillStaging(slot: Slot<B, P>, input: EngineInput): Promise<void> {
+    const n = input.data.length;
+    new Uint8Array(await this.stagingRange(slot, this.uploadBytes(n))).set(input.data as Uint8Array);
+  }
+
+  /** The first `len` bytes of the slot's staging buffer, mapped (created mapped on first use). */
+  private async stagingRange(slot: Slot<B, P>, len: number): Promise<ArrayBuffer> {
     if (!slot.staging) {
       slot.staging = this.gpu.device.createBuffer({
         label: 'rgb-staging',
@@ -219,31 +314,58 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     } else {
       await slot.stagingMapped;
     }
-    new Uint8Array(slot.staging.getMappedRange(0, len)).set(input.data.subarray(0, n));
-    slot.staging.unmap();
-    enc.copyBufferToBuffer(slot.staging, 0, slot.buffers.rgb, 0, len);
+    return slot.staging.getMappedRange(0, len);
+  }
+
+  private copyFromStaging(slot: Slot<B, P>, bytes: number, enc: GPUCommandEncoder): void {
+    const staging = slot.staging!;
+    staging.unmap();
+    enc.copyBufferToBuffer(staging, 0, slot.buffers.rgb, 0, this.uploadBytes(bytes));
   }
 
   /** Whether a batch goes through the slot's staging buffer: uint8 frames over SMALL_UPLOAD. */
   private staged(input: EngineInput): boolean {
-    const S = this.config.imageSize;
-    return input.kind === 'rgb' && Math.ceil((input.count * S * S * 3) / 4) * 4 > SMALL_UPLOAD;
+    return input.kind !== 'pixels' && this.uploadBytes(input.data.length) > SMALL_UPLOAD;
   }
 
   /** After the submit that copies out of the staging buffer: map it again for the slot's next batch. */
   protected submitted(slot: Slot<B, P>, input: EngineInput): void {
-    if (!slot.staging || !this.staged(input)) return;
+    if (this.staged(input)) this.remapStaging(slot);
+  }
+
+  private remapStaging(slot: Slot<B, P>): void {
+    if (!slot.staging) return;
     const mapped = slot.staging.mapAsync(MapMode.WRITE);
     // A failed map (device lost) surfaces through the next batch's checks; never unhandled.
     mapped.catch(() => undefined);
     slot.stagingMapped = mapped;
   }
 
+  /** infer()'s batch: staged (copied into the mapped staging buffer here) or written. */
   private async run(slot: Slot<B, P>, input: EngineInput): Promise<Float32Array> {
+    const staged = this.staged(input);
+    if (staged) {
+      if (this.lostReason)
+        throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
+      await this.fillStaging(slot, input);
+    }
+    return this.execute(slot, input.count, inputFormat(input), staged ? 'staging' : input);
+  }
+
+  /**
+   * One batch on `slot`: its input already in the mapped staging buffer (`'staging'`: copied on
+   * the GPU, then mapped again for the slot's next batch) or written from `source`.
+   */
+  private async execute(
+    slot: Slot<B, P>,
+    count: number,
+    format: InputFormat,
+    source: 'staging' | EngineInput,
+  ): Promise<Float32Array> {
     if (this.lostReason)
       throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
     const device = this.gpu.device;
-    const plan = this.plan(slot, input);
+    const plan = this.planFor(slot, count, format);
     const fastest = this.fastestMs.get(plan);
     // A validation error would otherwise surface only as logits of zero: a plan's first run fails
     // the batch instead. Later runs replay the same commands on the same buffers and skip the
@@ -251,21 +373,23 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     const firstRun = fastest === undefined;
     if (firstRun) device.pushErrorScope('validation');
     const enc = device.createCommandEncoder();
-    await this.upload(slot, input, enc);
-    const forward = slot.ready?.plan === plan ? slot.ready.commands : this.encodeForward(slot, plan, input);
+    if (source === 'staging')
+      this.copyFromStaging(slot, count * frameElements(format.kind, this.config.imageSize), enc);
+    else this.write(slot, source);
+    const forward = slot.ready?.plan === plan ? slot.ready.commands : this.encodeForward(slot, plan, count);
     slot.ready = undefined;
     device.queue.submit([enc.finish(), forward.head]);
     const submittedAt = performance.now();
     device.queue.submit([forward.tail]);
     // The slot's next batch is most often the same size: encode its pass now, while the GPU runs.
-    slot.ready = { plan, commands: this.encodeForward(slot, plan, input) };
+    slot.ready = { plan, commands: this.encodeForward(slot, plan, count) };
     if (!firstRun && Number.isFinite(fastest) && fastest >= SLEEP_FROM_MS) {
       const rest = fastest * SLEEP_SHARE - (performance.now() - submittedAt);
       if (rest >= 1) await new Promise((resolve) => setTimeout(resolve, rest));
     }
-    this.submitted(slot, input);
+    if (source === 'staging') this.remapStaging(slot);
     const { readback } = slot.buffers;
-    const bytes = this.logitsBytes(input.count);
+    const bytes = this.logitsBytes(count);
     // The error scope and the readback are awaited together: one wait for the GPU, not two.
     // So is the staging buffer's map for the next batch: requested after the submit, it becomes
     // ready with the readback, but its promise alone was seen to resolve only when later GPU work
@@ -280,7 +404,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     ]);
     if (invalid) {
       if (!mapError) readback.unmap();
-      throw new EngineError(`batch of ${input.count} failed GPU validation: ${invalid.message}`);
+      throw new EngineError(`batch of ${count} failed GPU validation: ${invalid.message}`);
     }
     if (mapError)
       throw new GpuUnavailableError(
@@ -289,7 +413,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
       );
     const took = firstRun ? Number.POSITIVE_INFINITY : performance.now() - submittedAt;
     this.fastestMs.set(plan, Math.min(fastest ?? took, took));
-    const out = this.readFloats(readback.getMappedRange(0, bytes), input.count * this.config.numClasses);
+    const out = this.readFloats(readback.getMappedRange(0, bytes), count * this.config.numClasses);
     readback.unmap();
     return out;
   }
@@ -337,7 +461,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
    * whole in FP16, 16.47 against 16.55-16.97 in INT8, within the noise; kept because every figure
    * in the README was measured with it.
    */
-  private encodeForward(slot: Slot<B, P>, plan: P, input: EngineInput): ForwardCommands {
+  private encodeForward(slot: Slot<B, P>, plan: P, count: number): ForwardCommands {
     const [head, tail] = forwardParts(plan.dispatches);
     const encode = (dispatches: Dispatch[], readLogits: boolean) => {
       const enc = this.gpu.device.createCommandEncoder();
@@ -346,7 +470,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
       pass.end();
       if (readLogits) {
         const { logits, readback } = slot.buffers;
-        enc.copyBufferToBuffer(logits, 0, readback, 0, this.logitsBytes(input.count));
+        enc.copyBufferToBuffer(logits, 0, readback, 0, this.logitsBytes(count));
       }
       return enc.finish();
     };

@@ -34,7 +34,7 @@ import { createPreprocessKernel } from './kernels/preprocess.js';
 import { bindGroup, type ElementType } from './kernels/source.js';
 import type { Observe, ObservedPoint } from './observe.js';
 import { SlottedEngine } from './slotted-engine.js';
-import type { EngineInput, ViTWeights } from './types.js';
+import type { EngineInput, InputFormat, ViTWeights } from './types.js';
 
 export interface WebGpuEngineOptions {
   config: ViTConfig;
@@ -102,7 +102,7 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
     destroySlot(buffers);
   }
 
-  protected recordPlan(buffers: SlotBuffers, count: number, input: EngineInput['kind']): ForwardPlan {
+  protected recordPlan(buffers: SlotBuffers, count: number, input: InputFormat): ForwardPlan {
     return buildForwardPlan(this.gpu.device, this.config, this.kernels, this.weights, buffers, count, input);
   }
 

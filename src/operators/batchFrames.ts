@@ -6,6 +6,7 @@ import {
   type Subscription,
 } from 'rxjs';
 import { InputError, OptionError } from '../errors.js';
+import { frameBytes } from '../video/args.js';
 import { BufferPool } from '../video/bufferPool.js';
 import type { Frame, FrameBatch, FrameInfo } from '../video/frame.js';
 
@@ -24,7 +25,9 @@ export interface BatchOptions {
 }
 
 /**
- * Packs frames from any number of merged streams into [count, H, W, 3] batches. Each frame is copied
+ * Packs frames from any number of merged streams into [count, H, W, 3] batches (NV12 frames one
+ * after another). A batch holds one pixel format and colour: a frame that differs sends the batch
+ * so far out first. Each frame is copied
  * into the current batch buffer as it arrives and released at once. `batch.data` is a view into a
  * pooled buffer: call `batch.release()` when done so the buffer is reused. Completion and errors
  * wait until every frame received has been emitted in a batch.
@@ -42,9 +45,18 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
 
   return (source) =>
     new Observable<FrameBatch>((subscriber) => {
-      let frameBytes = 0;
+      let dims: { width: number; height: number } | undefined;
       let pool: BufferPool | undefined;
-      let cur: { buf: Uint8Array; infos: FrameInfo[]; oldestAt: number } | undefined;
+      let cur:
+        | {
+            buf: Uint8Array;
+            infos: FrameInfo[];
+            oldestAt: number;
+            layout: string;
+            frameBytes: number;
+            format: Pick<FrameBatch, 'pixelFormat' | 'color'>;
+          }
+        | undefined;
       const pending: { frame: Frame; at: number }[] = []; // frames waiting for a free batch buffer
       let timer: Subscription | undefined;
       let terminal: { error?: unknown } | undefined;
@@ -62,14 +74,32 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
       };
 
       const take = (frame: Frame, at: number) => {
-        if (frame.width * frame.height * 3 !== frameBytes || frame.rgb.byteLength !== frameBytes) {
+        const d = dims as NonNullable<typeof dims>;
+        const format = frame.pixelFormat ?? 'rgb';
+        const bytes = frameBytes(d, format);
+        if (frame.width !== d.width || frame.height !== d.height || frame.rgb.byteLength !== bytes) {
           throw new InputError(
-            `batchFrames: frame ${frame.index} of stream ${frame.streamId} is ${frame.width}x${frame.height} (${frame.rgb.byteLength} bytes); this batch holds ${frameBytes}-byte frames`,
+            `batchFrames: frame ${frame.index} of stream ${frame.streamId} is ${frame.width}x${frame.height} ${format} (${frame.rgb.byteLength} bytes); this stream of batches holds ${d.width}x${d.height} frames (${bytes} bytes as ${format})`,
             { input: frame.streamId },
           );
         }
+        // A batch is one layout and one colour: the engine converts a whole batch one way.
+        const layout = format === 'rgb' ? 'rgb' : `${format}:${frame.color?.matrix}:${frame.color?.range}`;
+        if (cur && cur.infos.length > 0 && cur.layout !== layout) {
+          emitCurrent();
+          if (!ensureBuffer()) {
+            pending.unshift({ frame, at });
+            return;
+          }
+        }
         const c = cur as NonNullable<typeof cur>;
-        c.buf.set(frame.rgb, c.infos.length * frameBytes);
+        if (c.infos.length === 0) {
+          c.layout = layout;
+          c.frameBytes = bytes;
+          if (format === 'rgb') c.format = {};
+          else c.format = { pixelFormat: format, ...(frame.color && { color: { ...frame.color } }) };
+        }
+        c.buf.set(frame.rgb, c.infos.length * c.frameBytes);
         const { streamId, index, ptsMs, receivedAtMs, width, height } = frame;
         c.infos.push({
           streamId,
@@ -79,6 +109,9 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
           width,
           height,
           ...(frame.file !== undefined && { file: frame.file }),
+          // Per frame too: an engine that takes a colour per frame needs no split batches.
+          ...(frame.pixelFormat && { pixelFormat: frame.pixelFormat }),
+          ...(frame.color && { color: frame.color }),
         });
         if (c.infos.length === 1) {
           c.oldestAt = at;
@@ -93,7 +126,7 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
       const ensureBuffer = (): boolean => {
         if (cur) return true;
         if (!pool || pool.outstanding >= maxInFlight) return false;
-        cur = { buf: pool.acquire(), infos: [], oldestAt: 0 };
+        cur = { buf: pool.acquire(), infos: [], oldestAt: 0, layout: '', frameBytes: 0, format: {} };
         return true;
       };
 
@@ -107,8 +140,9 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
         let released = false;
         const batch: FrameBatch = {
           frames: c.infos,
+          ...c.format,
           count: c.infos.length,
-          data: c.buf.subarray(0, c.infos.length * frameBytes),
+          data: c.buf.subarray(0, c.infos.length * c.frameBytes),
           release: () => {
             if (released) return;
             released = true;
@@ -152,8 +186,12 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
             return;
           }
           if (!pool) {
-            frameBytes = frame.width * frame.height * 3;
-            pool = new BufferPool(maxBatch * frameBytes, Number.isFinite(maxInFlight) ? maxInFlight : 4);
+            // The first frame sets the size; buffers fit RGB, the largest layout, so any mix fits.
+            dims = { width: frame.width, height: frame.height };
+            pool = new BufferPool(
+              maxBatch * frameBytes(frame, 'rgb'),
+              Number.isFinite(maxInFlight) ? maxInFlight : 4,
+            );
           }
           const at = scheduler.now();
           if (pending.length > 0 || !ensureBuffer()) {

@@ -1,6 +1,7 @@
 import { from, mergeMap, type OperatorFunction } from 'rxjs';
 import { topK } from '../engine/postprocess.js';
-import type { Engine } from '../engine/types.js';
+import { DEFAULT_YUV_COLOR, type Engine, type EngineInput } from '../engine/types.js';
+import { yuvToRgbBytes } from '../engine/yuv.js';
 import { InputError } from '../errors.js';
 import type { Prediction } from '../predictions.js';
 import type { FrameBatch, FrameInfo } from '../video/frame.js';
@@ -28,6 +29,13 @@ export interface ClassifyOptions {
   now?: () => number;
 }
 
+/** What the engine is given for a batch: its bytes as they are, with their layout and colour. */
+export function engineInput(batch: FrameBatch): EngineInput {
+  return batch.pixelFormat === 'nv12'
+    ? { kind: 'nv12', data: batch.data, count: batch.count, color: batch.color ?? DEFAULT_YUV_COLOR }
+    : { kind: 'rgb', data: batch.data, count: batch.count };
+}
+
 /**
  * Batches in, one prediction per frame out, in input order. At most `maxInFlight` batches are
  * inside the engine; each batch's buffer is released once the engine has read it.
@@ -52,7 +60,7 @@ export function classify(
     return source.pipe(
       mergeMap((batch) => {
         const started = performance.now();
-        const inference = engine.infer({ kind: 'rgb', data: batch.data, count: batch.count });
+        const inference = engine.infer(engineInput(batch));
         // Handled through `ordered`, but only once earlier batches finish: until then a rejection would be
         // 'unhandled', which ends a Node process by default.
         inference.catch(() => undefined);
@@ -73,11 +81,16 @@ export function classify(
           options.onBatch?.({ count: batch.count, engineMs: performance.now() - started });
           const frameBytes = batch.data.length / batch.count;
           const S = engine.config.imageSize;
-          const images = batch.frames.map((f, i) =>
-            options.keepPixels?.(f)
-              ? { rgb: batch.data.slice(i * frameBytes, (i + 1) * frameBytes), width: S, height: S }
-              : undefined,
-          );
+          const images = batch.frames.map((f, i) => {
+            if (!options.keepPixels?.(f)) return undefined;
+            const bytes = batch.data.subarray(i * frameBytes, (i + 1) * frameBytes);
+            // Thumbnails are RGB whatever the frames travelled as.
+            const rgb =
+              batch.pixelFormat === 'nv12'
+                ? yuvToRgbBytes(bytes, 'nv12', S, S, batch.color ?? DEFAULT_YUV_COLOR)
+                : bytes.slice();
+            return { rgb, width: S, height: S };
+          });
           batch.release();
           const t = now();
           return batch.frames.map((f, i) => ({

@@ -4,6 +4,7 @@ import { OptionError, VideoSourceError } from '../errors.js';
 import { isOneOf } from '../util/one-of.js';
 import { type FfmpegHandle, passthroughArgs } from './ffmpeg.js';
 import { isHlsUrl } from './hlsPlaylist.js';
+import type { DecodePath } from './hwaccel.js';
 import { protocolWhitelist } from './protocols.js';
 import { rtspTransportArgs } from './rtspTransport.js';
 import { isImagePath, type ResolvedSource } from './source.js';
@@ -36,20 +37,48 @@ export function normalizeSize(size: number | FrameSize | [number, number]): Fram
   return s;
 }
 
+/** Pixel layouts decodeFrames can deliver: RGB24, or NV12 (a Y plane, then interleaved UV at half size). */
+export const PIXEL_FORMATS = ['rgb', 'nv12'] as const;
+export type PixelFormat = (typeof PIXEL_FORMATS)[number];
+
+/** Bytes of one frame: W*H*3 for RGB; W*H + 2*ceil(W/2)*ceil(H/2) for NV12 (ffmpeg's rawvideo layout). */
+export function frameBytes(size: FrameSize, pixelFormat: PixelFormat): number {
+  const { width: w, height: h } = size;
+  return pixelFormat === 'rgb' ? w * h * 3 : w * h + 2 * Math.ceil(w / 2) * Math.ceil(h / 2);
+}
+
+export interface FilterOptions {
+  /** swscale algorithm of the CPU path (default 'bilinear'). */
+  flags?: string;
+  /** showinfo's per-plane checksums (only for ffmpeg builds that may lack `checksum=0`). */
+  checksums?: boolean;
+  /** 'cuda': frames arrive as CUDA surfaces (-hwaccel_output_format cuda); default 'none'. */
+  path?: DecodePath;
+  /** Default 'rgb'. */
+  pixelFormat?: PixelFormat;
+}
+
 /**
- * The filter chain that turns any input into RGB24 frames of exactly `size`, then `showinfo`, whose
- * per-frame line on stderr carries the frame's pts (our timestamp side channel). showinfo runs on
- * the small RGB frame; `checksums: false` skips the per-plane Adler-32 sums it would otherwise print
- * and nobody reads: 600 frames of 1080p H.264 to 224² on a 2-core machine took 1.45-1.57 s without
- * them and 1.52-1.60 s with them, alternating runs. decodeArgs asks for that from ffmpeg 5 on, which
- * surely has the option; the 2018 ffmpeg-static build has it too, but a build without a version
- * number cannot be placed, so those keep the checksums.
+ * The filter chain that turns any input into frames of exactly `size` (RGB24 or NV12), then
+ * `showinfo`, whose per-frame line on stderr carries the frame's pts (our timestamp side channel).
+ * showinfo runs on the small frame; `checksums: false` skips the per-plane Adler-32 sums it would
+ * otherwise print and nobody reads: 600 frames of 1080p H.264 to 224² on a 2-core machine took
+ * 1.45-1.57 s without them and 1.52-1.60 s with them, alternating runs. decodeArgs asks for that
+ * from ffmpeg 5 on, which surely has the option; a build without a version number cannot be
+ * placed, so those keep the checksums.
+ *
+ * On the cuda path the scaling runs on the GPU (scale_cuda, bilinear: closest to swscale's of its
+ * algorithms) and only the scaled NV12 frame is downloaded; center-crop's crop and letterbox's
+ * padding have no CUDA filter in ffmpeg 5, so they run after the download, on frames already
+ * about model size. The CPU NV12 path pins limited range (`out_range=tv`): swscale would
+ * otherwise turn full-range input limited without saying so, and the frames' colour must be known.
  */
 export function scaleFilter(
   size: FrameSize,
   resize: ResizeMode,
   flags = 'bilinear',
   checksums = true,
+  options: Omit<FilterOptions, 'flags' | 'checksums'> = {},
 ): string {
   const { width: w, height: h } = size;
   if (!isOneOf(RESIZE_MODES, resize))
@@ -57,16 +86,40 @@ export function scaleFilter(
       `resize must be 'squash', 'center-crop' or 'letterbox', got ${JSON.stringify(resize)}`,
       { input: 'resize' },
     );
-  const chain =
-    resize === 'squash'
-      ? [`scale=${w}:${h}:flags=${flags}`]
-      : resize === 'center-crop'
-        ? [`scale=${w}:${h}:force_original_aspect_ratio=increase:flags=${flags}`, `crop=${w}:${h}`]
-        : [
-            `scale=${w}:${h}:force_original_aspect_ratio=decrease:flags=${flags}`,
-            `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black`,
-          ];
-  return [...chain, 'format=rgb24', checksums ? 'showinfo' : 'showinfo=checksum=0'].join(',');
+  const pixelFormat = options.pixelFormat ?? 'rgb';
+  if (!isOneOf(PIXEL_FORMATS, pixelFormat))
+    throw new OptionError(`pixelFormat must be 'rgb' or 'nv12', got ${JSON.stringify(pixelFormat)}`, {
+      input: 'pixelFormat',
+    });
+  const fit = resize === 'squash' ? '' : resize === 'center-crop' ? 'increase' : 'decrease';
+  const place =
+    resize === 'center-crop'
+      ? [`crop=${w}:${h}`]
+      : resize === 'letterbox'
+        ? [`pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2:color=black`]
+        : [];
+  let chain: string[];
+  if (options.path === 'cuda') {
+    // NV12 chroma is subsampled: even intermediate sizes keep crop and pad offsets on whole chroma samples.
+    const keep = fit ? `:force_original_aspect_ratio=${fit}:force_divisible_by=2` : '';
+    // format=nv12 on the GPU: 10-bit (P010) and 4:4:4 surfaces come down as 8-bit 4:2:0 too.
+    chain = [
+      `scale_cuda=${w}:${h}:interp_algo=bilinear:format=nv12${keep}`,
+      'hwdownload',
+      'format=nv12',
+      ...place,
+    ];
+    if (pixelFormat === 'rgb') chain.push('format=rgb24');
+  } else {
+    const keep = fit ? `:force_original_aspect_ratio=${fit}` : '';
+    const range = pixelFormat === 'nv12' ? ':out_range=tv' : '';
+    chain = [
+      `scale=${w}:${h}${keep}:flags=${flags}${range}`,
+      ...place,
+      pixelFormat === 'nv12' ? 'format=nv12' : 'format=rgb24',
+    ];
+  }
+  return [...chain, checksums ? 'showinfo' : 'showinfo=checksum=0'].join(',');
 }
 
 function escapeGlob(p: string): string {
@@ -221,15 +274,22 @@ export interface DecodeArgsOptions {
   scaleFlags?: string;
   /** Decoder threads (ffmpeg `-threads` before `-i`); default: ffmpeg's choice. */
   threads?: number;
+  /** 'cuda': NVDEC decode and GPU scaling; default 'none' (CPU). */
+  path?: DecodePath;
+  /** Default 'rgb'. */
+  pixelFormat?: PixelFormat;
+  /** Decode keyframes only (`-skip_frame nokey`): the decoder skips the rest, timestamps stay the stream's. */
+  keyframesOnly?: boolean;
 }
 
-/** The full ffmpeg command line for raw RGB24 frames on stdout and showinfo lines on stderr. */
+/** The full ffmpeg command line for raw frames (RGB24 or NV12) on stdout and showinfo lines on stderr. */
 export async function decodeArgs(
   src: ResolvedSource,
   ff: FfmpegHandle,
   opts: DecodeArgsOptions,
 ): Promise<string[]> {
   const input = await inputArgs(src, ff);
+  const pixelFormat = opts.pixelFormat ?? 'rgb';
   return [
     '-hide_banner',
     '-nostats',
@@ -238,6 +298,9 @@ export async function decodeArgs(
     'level+info',
     ...(src.kind === 'stdin' ? [] : ['-nostdin']),
     ...(opts.threads ? ['-threads', String(opts.threads)] : []),
+    // Decoder options: before -i, so they apply to the input's decoder.
+    ...(opts.path === 'cuda' ? ['-hwaccel', 'cuda', '-hwaccel_output_format', 'cuda'] : []),
+    ...(opts.keyframesOnly ? ['-skip_frame', 'nokey'] : []),
     ...input,
     '-map',
     '0:v:0',
@@ -246,11 +309,11 @@ export async function decodeArgs(
     '-dn',
     ...passthroughArgs(ff),
     '-vf',
-    scaleFilter(opts.size, opts.resize, opts.scaleFlags, ff.major < 5),
+    scaleFilter(opts.size, opts.resize, opts.scaleFlags, ff.major < 5, { path: opts.path, pixelFormat }),
     '-f',
     'rawvideo',
     '-pix_fmt',
-    'rgb24',
+    pixelFormat === 'nv12' ? 'nv12' : 'rgb24',
     'pipe:1',
   ];
 }

@@ -1,17 +1,28 @@
 import { Observable } from 'rxjs';
-import { FfmpegNotFoundError, VideoSourceError } from '../errors.js';
+import { FfmpegNotFoundError, OptionError, VideoSourceError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { decodeArgs, type FrameSize, imageSequence, normalizeSize, type ResizeMode } from './args.js';
+import { isOneOf } from '../util/one-of.js';
+import {
+  decodeArgs,
+  type FrameSize,
+  frameBytes,
+  imageSequence,
+  normalizeSize,
+  PIXEL_FORMATS,
+  type PixelFormat,
+  type ResizeMode,
+} from './args.js';
 import { BufferPool } from './bufferPool.js';
 import type { SourceEventHandler } from './events.js';
 import { exitFailure } from './exitReason.js';
 import { type FfmpegHandle, resolveFfmpeg } from './ffmpeg.js';
 import { FfmpegProcess } from './ffmpegProcess.js';
 import { type DropPolicy, FlowControl } from './flowControl.js';
-import type { Frame } from './frame.js';
+import type { Frame, FrameColor } from './frame.js';
 import { FrameAssembler } from './frameAssembler.js';
 import { FrameClock } from './frameClock.js';
 import { FrameSampler, type SampleOptions } from './frameSampler.js';
+import { type DecodePath, HWACCELS, type Hwaccel, isNvdecFailure, startingPath } from './hwaccel.js';
 import { ImageFiles } from './imageFiles.js';
 import { type ImageLinks, linkImages } from './imageLinks.js';
 import { PooledFrame } from './pooledFrame.js';
@@ -67,11 +78,32 @@ export interface DecodeOptions {
   statsIntervalMs?: number;
   /** Decoder threads (default: ffmpeg's choice). */
   threads?: number;
+  /**
+   * Where to decode (default 'none', the CPU). 'cuda': NVDEC, scaling on the GPU, only the
+   * model-size frame comes back; a stream NVDEC cannot take fails with a VideoSourceError saying
+   * so. 'auto': cuda when this ffmpeg has it and a 1-frame probe decode works (probed once per
+   * process), else the CPU; a stream that fails on NVDEC before its first frame (a codec or profile
+   * NVDEC lacks, 4:4:4, no free session) is restarted on the CPU with one 'warning' event.
+   * Image folders and globs always decode on the CPU.
+   */
+  hwaccel?: Hwaccel;
+  /**
+   * 'rgb' (default): RGB24 frames. 'nv12': NV12 frames (half the bytes), with `color` from the
+   * stream's description (BT.709 or BT.601; limited range on the CPU path, the stream's own on NVDEC).
+   * Image folders and globs always give RGB.
+   */
+  pixelFormat?: PixelFormat;
+  /**
+   * Decode only keyframes (`-skip_frame nokey`, NVDEC too): far less decoding for sparse sampling,
+   * but the frames are wherever the encoder put keyframes (often every 2-10 s), not at a chosen rate.
+   * Timestamps stay the stream's own; `index` counts the keyframes decoded.
+   */
+  keyframesOnly?: boolean;
   logger?: Logger;
 }
 
 /**
- * Decodes a video source into raw RGB24 frames of the model's size. Nothing starts before
+ * Decodes a video source into raw frames of the model's size (RGB24, or NV12 on request). Nothing starts before
  * subscription; unsubscribing stops ffmpeg. Errors are VideoSourceError naming the input and reason.
  *
  * Ownership: each frame's `rgb` is a pooled buffer lent to the consumer until `frame.release()`.
@@ -87,25 +119,39 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
   return new Observable<Frame>((subscriber) => {
     const src = resolveSource(source);
     const size = normalizeSize(options.size);
+    const requested = options.hwaccel ?? 'none';
+    if (!isOneOf(HWACCELS, requested))
+      throw new OptionError(`hwaccel must be 'auto', 'cuda' or 'none', got ${JSON.stringify(requested)}`, {
+        input: 'hwaccel',
+      });
+    const askedFormat = options.pixelFormat ?? 'rgb';
+    if (!isOneOf(PIXEL_FORMATS, askedFormat))
+      throw new OptionError(`pixelFormat must be 'rgb' or 'nv12', got ${JSON.stringify(askedFormat)}`, {
+        input: 'pixelFormat',
+      });
     const log = options.logger ?? silentLogger;
     const onEvent = options.onEvent;
     const maxUnreleased = options.maxUnreleased ?? Number.POSITIVE_INFINITY;
     const maxQueuedMs = src.live ? Math.max(0, options.maxQueuedMs ?? 0) : 0;
     const maxQueued = Math.max(1, options.maxQueued ?? (maxQueuedMs > 0 ? 128 : 1));
-    const pool = new BufferPool(
-      size.width * size.height * 3,
-      Number.isFinite(maxUnreleased) ? maxUnreleased + maxQueued + 2 : 16,
-    );
+    const poolSize = Number.isFinite(maxUnreleased) ? maxUnreleased + maxQueued + 2 : 16;
     const clock = new FrameClock(src.live);
     const sampler = options.sample && new FrameSampler(options.sample);
     let ffmpeg: FfmpegProcess | undefined;
+    // Both settled in start(), once the source is looked at (images stay RGB and on the CPU).
+    let pool: BufferPool | undefined;
+    let assembler: FrameAssembler | undefined;
+    let path: DecodePath = 'none';
+    let pixelFormat: PixelFormat = 'rgb';
     let images: ImageFiles | undefined;
     let links: ImageLinks | undefined; // src.files: the private folder ffmpeg reads them through
+    let readSrc = src; // what ffmpeg is given: the source, or the links to its checked images
     const unlink = () => {
       void links?.dispose().catch(() => {});
       links = undefined;
     };
     let decoded = 0;
+    let attempt = 0;
     let closed = false; // unsubscribed or terminated
     let terminal: { error?: Error } | undefined; // held until flow control has nothing waiting
     let stopStats: (() => void) | undefined;
@@ -131,39 +177,46 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
     });
 
     const onRelease = (frame: PooledFrame) => {
-      pool.release(frame.rgb);
+      pool?.release(frame.rgb);
       if (frame.emitted && !closed) flow.released();
     };
 
-    const assembler = new FrameAssembler(
-      pool.bytes,
-      () => pool.acquire(),
-      ({ pixels, ptsMs: pts }) => {
-        if (closed) {
-          pool.release(pixels);
-          return;
-        }
-        const now = Date.now();
-        const ptsMs = clock.ptsOf(pts, now);
-        const frame = new PooledFrame(
-          src.id,
-          decoded++,
-          ptsMs,
-          now,
-          size.width,
-          size.height,
-          pixels,
-          onRelease,
-        );
-        frame.file = images?.fileAt(ptsMs);
-        if (sampler && !sampler.keep(frame)) {
-          options.onSkip?.(frame);
-          frame.release();
-          return;
-        }
-        flow.offer(frame);
-      },
-    );
+    /** NV12 frames' colour: the stream's matrix; the range NVDEC keeps, or the limited range the CPU path pins. */
+    const frameColor = (): FrameColor | undefined => {
+      if (pixelFormat !== 'nv12') return undefined;
+      const c = ffmpeg?.stderr.inputColor ?? { matrix: 'bt601', range: 'limited' };
+      return path === 'cuda' ? c : { matrix: c.matrix, range: 'limited' };
+    };
+
+    const onFrame = ({ pixels, ptsMs: pts }: { pixels: Uint8Array; ptsMs: number | undefined }) => {
+      if (closed) {
+        pool?.release(pixels);
+        return;
+      }
+      const now = Date.now();
+      const ptsMs = clock.ptsOf(pts, now);
+      const frame = new PooledFrame(
+        src.id,
+        decoded++,
+        ptsMs,
+        now,
+        size.width,
+        size.height,
+        pixels,
+        onRelease,
+      );
+      frame.file = images?.fileAt(ptsMs);
+      if (pixelFormat === 'nv12') {
+        frame.pixelFormat = 'nv12';
+        frame.color = frameColor();
+      }
+      if (sampler && !sampler.keep(frame)) {
+        options.onSkip?.(frame);
+        frame.release();
+        return;
+      }
+      flow.offer(frame);
+    };
 
     const ended = (reason: 'complete' | 'error' | 'unsubscribed') =>
       onEvent?.({
@@ -187,17 +240,39 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       else subscriber.complete();
     }
 
-    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+    const onExit = (ff: FfmpegHandle, code: number | null, signal: NodeJS.Signals | null) => {
+      // Image lists never fall back to another decode path, so their links can go at the first exit.
       unlink();
       if (closed || !ffmpeg) return;
-      const partial = assembler.end();
+      const partial = assembler?.end() ?? 0;
       if (partial > 0)
         log.warn({ input: src.input, bytes: partial }, 'ffmpeg ended inside a frame; partial frame dropped');
+      const problems = ffmpeg.stderr.problems();
+      // NVDEC refused the stream before any frame came: under 'auto' the stream goes on on the CPU
+      // (no frame can repeat); under 'cuda' the error says NVDEC, not the file, is what failed.
+      if (path === 'cuda' && decoded === 0 && code !== 0 && isNvdecFailure(ffmpeg.stderr.lastLines(40))) {
+        const why = problems.join(' | ') || `ffmpeg exited with code ${code}`;
+        if (requested === 'auto') {
+          const message = `NVDEC cannot decode this stream (${why}); decoding it on the CPU`;
+          log.warn({ input: src.input }, message);
+          onEvent?.({ type: 'warning', streamId: src.id, atMs: Date.now(), message });
+          stopStats?.();
+          spawn(ff, 'none').catch(startFailed);
+          return;
+        }
+        terminal = {
+          error: fail(
+            `NVDEC decoding (hwaccel 'cuda') failed: ${why}; use hwaccel 'auto' to fall back to the CPU, or 'none'`,
+          ),
+        };
+        if (flow.drained) finish();
+        return;
+      }
       const reason = exitFailure({
         code,
         signal,
         decoded,
-        problems: ffmpeg.stderr.problems(),
+        problems,
         decodeErrors: ffmpeg.stderr.decodeErrors,
         images: images && { missing: images.missing(), total: images.files.length },
         strict: options.strict !== false,
@@ -210,32 +285,30 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       if (flow.drained) finish();
     };
 
-    const start = async () => {
-      const ff = options.ffmpeg ?? (await resolveFfmpeg());
-      // An explicit list of images (the stream API's checked folder or glob) is read through links
-      // to exactly those files; ffmpeg lists no folder and expands no glob of its own.
-      let read = src;
-      if (src.files) {
-        links = await linkImages(src.input, src.files);
-        if (closed) return unlink();
-        read = { ...src, kind: 'images', input: links.dir };
-      }
-      const args = await decodeArgs(read, ff, {
+    const spawn = async (ff: FfmpegHandle, on: DecodePath) => {
+      path = on;
+      const args = await decodeArgs(readSrc, ff, {
         size,
         resize: options.resize ?? 'squash',
         scaleFlags: options.scaleFlags,
         threads: options.threads,
+        path,
+        pixelFormat,
+        keyframesOnly: options.keyframesOnly,
       });
-      const files = src.files ?? (await imageSequence(src));
       if (closed) return unlink();
-      if (files && files.length > 0) images = new ImageFiles(files, src.framerate ?? 25);
+      const bytes = frameBytes(size, pixelFormat);
+      pool ??= new BufferPool(bytes, poolSize);
+      assembler = new FrameAssembler(bytes, () => (pool as BufferPool).acquire(), onFrame);
       log.debug({ input: src.input, args }, 'spawning ffmpeg');
-      ffmpeg = new FfmpegProcess(ff.path, args, {
+      const proc = new FfmpegProcess(ff.path, args, {
         stdin: src.stream ?? (src.kind === 'stdin' ? process.stdin : undefined),
         processGroup: options.processGroup,
-        onStdout: (chunk) => assembler.write(chunk),
-        onPts: (pts) => assembler.pts(pts),
-        onExit,
+        onStdout: (chunk) => assembler?.write(chunk),
+        onPts: (pts) => assembler?.pts(pts),
+        onExit: (code, signal) => {
+          if (ffmpeg === proc) onExit(ff, code, signal);
+        },
         onSpawnError: (err) => {
           unlink();
           if (closed) return;
@@ -243,7 +316,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
           finish();
         },
       });
-      onEvent?.({ type: 'started', streamId: src.id, atMs: Date.now(), pid: ffmpeg.pid, attempt: 0 });
+      ffmpeg = proc;
+      onEvent?.({ type: 'started', streamId: src.id, atMs: Date.now(), pid: proc.pid, attempt: attempt++ });
       stopStats = startStats(options.statsIntervalMs ?? 1000, onEvent, src.id, () => ({
         frames: decoded,
         emitted: flow.emitted,
@@ -251,7 +325,24 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       }));
     };
 
-    start().catch((err: unknown) => {
+    const start = async () => {
+      const ff = options.ffmpeg ?? (await resolveFfmpeg());
+      // An explicit list of images (the stream API's checked folder or glob) is read through links
+      // to exactly those files; ffmpeg lists no folder and expands no glob of its own.
+      if (src.files) {
+        links = await linkImages(src.input, src.files);
+        if (closed) return unlink();
+        readSrc = { ...src, kind: 'images', input: links.dir };
+      }
+      const files = src.files ?? (await imageSequence(src));
+      if (closed) return unlink();
+      if (files && files.length > 0) images = new ImageFiles(files, src.framerate ?? 25);
+      const isImages = images !== undefined || readSrc.kind === 'images';
+      pixelFormat = isImages ? 'rgb' : askedFormat;
+      await spawn(ff, isImages ? 'none' : await startingPath(requested, ff));
+    };
+
+    const startFailed = (err: unknown) => {
       unlink();
       if (closed) return;
       terminal = {
@@ -261,7 +352,9 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
             : fail(String((err as Error)?.message ?? err), err),
       };
       finish();
-    });
+    };
+
+    start().catch(startFailed);
 
     return () => {
       const wasOpen = !closed;

@@ -14,6 +14,8 @@ export type SourceEvent =
       fps: number;
     }
   | { type: 'error'; streamId: string; atMs: number; error: Error }
+  /** Something went wrong and was worked around (NVDEC refused a stream under hwaccel 'auto': it went on on the CPU). */
+  | { type: 'warning'; streamId: string; atMs: number; message: string }
   | { type: 'reconnecting'; streamId: string; atMs: number; attempt: number; delayMs: number }
   /**
    * The stall watchdog gave up on a connection: no first frame within the first-frame timeout, or

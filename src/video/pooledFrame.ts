@@ -1,8 +1,10 @@
-import type { Frame } from './frame.js';
+import type { Frame, FrameColor } from './frame.js';
 
 /** A frame whose pixels live in a pool buffer; release() hands them back, once. */
 export class PooledFrame implements Frame {
   file?: string;
+  pixelFormat?: 'rgb' | 'nv12';
+  color?: FrameColor;
   /** Set when it went downstream: only such frames count against flow control. */
   emitted = false;
   private released = false;

@@ -1,3 +1,4 @@
+import type { FrameColor } from './frame.js';
 /**
  * Reads ffmpeg's stderr (run with `-loglevel level+info` and a trailing `showinfo` filter): turns
  * showinfo's per-frame lines into presentation times, and keeps a short tail of everything else to
@@ -10,6 +11,8 @@ export class StderrLog {
   private partial = '';
   private timeBase: [number, number] | undefined;
   private framesSeen = 0;
+  private inputStream: string | undefined;
+  private color: FrameColor | undefined;
 
   constructor(
     private readonly onPts: (ptsMs: number | undefined) => void,
@@ -46,6 +49,8 @@ export class StderrLog {
       if (tb) this.timeBase = [Number(tb[1]), Number(tb[2])];
       return; // side data and colour lines are noise
     }
+    // The first "Stream #0:N...: Video:" line describes the input (outputs are listed after it).
+    if (this.inputStream === undefined && /Stream #0:\d+.*: Video: /.test(line)) this.inputStream = line;
     if (this.framesSeen > 0 && /\[(error|fatal)\]/.test(line)) {
       this.decodeErrors.push(line);
       if (this.decodeErrors.length > 20) this.decodeErrors.shift();
@@ -59,6 +64,13 @@ export class StderrLog {
     const m = / pts:\s*(-?\d+|NOPTS)/.exec(line.slice(from));
     if (!m || m[1] === 'NOPTS' || !this.timeBase || this.timeBase[1] === 0) return undefined;
     return (Number(m[1]) * this.timeBase[0] * 1000) / this.timeBase[1];
+  }
+
+  /** The input video stream's colour description, once ffmpeg has printed it (before any frame). */
+  get inputColor(): FrameColor | undefined {
+    if (this.color === undefined && this.inputStream !== undefined)
+      this.color = streamColor(this.inputStream);
+    return this.color;
   }
 
   get frames(): number {
@@ -77,6 +89,26 @@ export class StderrLog {
   lastLines(max = 6): string[] {
     return this.tail.slice(-max).map(stripPrefix);
   }
+}
+
+/**
+ * The colour of a stream from ffmpeg's description of it, e.g. "Video: h264 (High), yuv420p(tv,
+ * bt709, progressive), 1920x1080" (the fields ffprobe calls color_range and color_space): bt709 is
+ * BT.709, anything else (bt470bg, smpte170m, unknown) BT.601; pc or a yuvj format is full range, else
+ * limited.
+ */
+export function streamColor(line: string): FrameColor {
+  const video = line.slice(line.indexOf('Video: '));
+  // The pixel format is the first word glued to its parenthesis ("yuv420p(tv, ..."); codec profiles
+  // have a space before theirs ("h264 (High)").
+  const m = /, ([a-z0-9_]+)(?:\(([^)]*)\))?,/.exec(video);
+  const pixFmt = m?.[1] ?? '';
+  const fields = (m?.[2] ?? '').split(',').map((f) => f.trim());
+  const space = fields.find((f) => /^(bt|smpte|fcc|ycgco|gbr|unknown|reserved|chroma)/.test(f)) ?? '';
+  return {
+    matrix: space.split('/')[0] === 'bt709' ? 'bt709' : 'bt601',
+    range: fields.includes('pc') || pixFmt.startsWith('yuvj') ? 'full' : 'limited',
+  };
 }
 
 export function stripPrefix(line: string): string {

@@ -32,4 +32,26 @@ describe('device loss', () => {
     expect((engine as RecoveringEngine).recoveries).toBe(1);
     await engine.close();
   });
+
+  it('begins a batch on a new engine when the device was lost, with the right logits', async () => {
+    const dir = ['fixtures', 'vit-tiny-test'];
+    const gpu = await openGpu();
+    const engine = (await openEngine({
+      model: readViTConfigFile(sharedPath(...dir, 'config.json')),
+      weights: sharedPath(...dir, 'weights.npz'),
+      precision: 'fp32',
+      maxBatch: 4,
+      gpu,
+    })) as RecoveringEngine;
+    const rgb = readNpy(sharedPath(...dir, 'rgb.npy')).data as Uint8Array;
+    const golden = readNpy(sharedPath(...dir, 'logits.npy')).data as Float32Array;
+    gpu.device.destroy();
+    await gpu.lost;
+    const batch = await engine.beginBatch({ kind: 'rgb', count: 4 });
+    expect(engine.recoveries).toBe(1);
+    for (let i = 0; i < 4; i++)
+      batch.frame(i).set(rgb.subarray(i * batch.frameBytes, (i + 1) * batch.frameBytes));
+    expect(relMaxError(await batch.submit(), golden)).toBeLessThan(1e-4);
+    await engine.close();
+  });
 });

@@ -139,3 +139,50 @@ describe('batchFrames and a source that answers a release with its next frame', 
     expect(batches).toEqual(['a:0', 'a:1', 'a:2', 'a:3']);
   });
 });
+
+describe('batchFrames: NV12 frames', () => {
+  const nv12 = (index: number, matrix: 'bt601' | 'bt709'): Frame => ({
+    streamId: matrix,
+    index,
+    ptsMs: index,
+    receivedAtMs: 0,
+    width: 3,
+    height: 3,
+    rgb: new Uint8Array(9 + 2 * 4).fill(index + 1),
+    pixelFormat: 'nv12',
+    color: { matrix, range: 'limited' },
+  });
+  const rgb = (index: number): Frame => ({
+    streamId: 'rgb',
+    index,
+    ptsMs: index,
+    receivedAtMs: 0,
+    width: 3,
+    height: 3,
+    rgb: new Uint8Array(27).fill(index + 1),
+  });
+
+  it('keeps each batch one layout and colour, NV12 frames packed at their own size', () => {
+    const got: FrameBatch[] = [];
+    const src = new Subject<Frame>();
+    src.pipe(batchFrames({ maxBatch: 4, maxDelayMs: 1e9 })).subscribe((b) => got.push(b));
+    for (const f of [nv12(0, 'bt601'), nv12(1, 'bt601'), nv12(2, 'bt709'), rgb(3), rgb(4), nv12(5, 'bt709')])
+      src.next(f);
+    src.complete();
+    expect(got.map((b) => [b.pixelFormat ?? 'rgb', b.color?.matrix, b.count, b.data.byteLength])).toEqual([
+      ['nv12', 'bt601', 2, 34],
+      ['nv12', 'bt709', 1, 17],
+      ['rgb', undefined, 2, 54],
+      ['nv12', 'bt709', 1, 17],
+    ]);
+    expect([...got[0]!.data]).toEqual([...new Array(17).fill(1), ...new Array(17).fill(2)]);
+  });
+
+  it('a frame whose bytes do not match its format is an InputError naming the stream', () => {
+    const src = new Subject<Frame>();
+    let error: Error | undefined;
+    src.pipe(batchFrames({ maxBatch: 4, maxDelayMs: 1e9 })).subscribe({ error: (e) => (error = e) });
+    src.next({ ...nv12(0, 'bt601'), rgb: new Uint8Array(27) });
+    expect(error?.message).toMatch(/stream bt601 .*nv12/);
+  });
+});

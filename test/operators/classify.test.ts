@@ -1,4 +1,4 @@
-import { lastValueFrom, type Observable, Subject, toArray } from 'rxjs';
+import { lastValueFrom, type Observable, of, Subject, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { ViTConfig } from '../../src/engine/config.js';
 import type { Engine, EngineInput } from '../../src/engine/types.js';
@@ -276,5 +276,33 @@ describe('classify operator', () => {
     expect(() => classify(engine, { topK: topK as number })).toThrow(
       `classify: topK must be a positive integer, got ${JSON.stringify(topK)}`,
     );
+  });
+});
+
+describe('classify: NV12 batches', () => {
+  it("gives the engine the batch's layout and colour, and RGB thumbnails", async () => {
+    const { engine, calls } = fakeEngine();
+    const released: string[] = [];
+    const nv12Bytes = 2 * 2 + 2 * 1 * 1;
+    const b: FrameBatch = {
+      ...batch('s', 0, 1, released),
+      data: Uint8Array.from([235, 235, 235, 235, 128, 128]),
+      pixelFormat: 'nv12',
+      color: { matrix: 'bt709', range: 'limited' },
+    };
+    const out = collect(of(b).pipe(classify(engine, { keepPixels: () => true })));
+    await flush();
+    expect(calls[0]!.input).toMatchObject({
+      kind: 'nv12',
+      count: 1,
+      color: { matrix: 'bt709', range: 'limited' },
+    });
+    expect(calls[0]!.input.data.byteLength).toBe(nv12Bytes);
+    calls[0]!.resolve();
+    await flush();
+    await flush();
+    expect(out.complete()).toBe(true);
+    // Y 235 limited, neutral chroma: white.
+    expect([...(out.got[0]!.image?.rgb ?? [])]).toEqual(new Array(12).fill(255));
   });
 });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { benchDecode, formatTable as formatDecodeTable } from '../../../bench/decode.js';
+import { benchClip, benchDecode, formatTable as formatDecodeTable } from '../../../bench/decode.js';
+import { benchParallelDecode, formatParallelDecode } from '../../../bench/decode-parallel.js';
 import { benchEngine, formatEngineBench } from '../../../bench/engine.js';
 import {
   benchInt8Engine,
@@ -12,6 +13,9 @@ import { readScales } from '../../engine/int8/index.js';
 import { randomWeights } from '../../engine/random-weights.js';
 import { InputError } from '../../errors.js';
 import { resolveModel } from '../../models/presets.js';
+import { PIXEL_FORMATS } from '../../video/args.js';
+import { resolveFfmpeg } from '../../video/ffmpeg.js';
+import { HWACCELS } from '../../video/hwaccel.js';
 import {
   parseChoice,
   parseIntList,
@@ -134,10 +138,56 @@ export function registerBench(program: Command): void {
     )
     .argument('[file]', 'video file to decode (default: a 1080p H.264 clip generated with ffmpeg)')
     .option('--frames <n>', 'frames to decode per run (the first n of the file)', '300')
+    .option(
+      '--hwaccel <list>',
+      'with any of these three: P decodes at once per hwaccel x pixel format x P, aggregate frames/s and CPU ms/frame; hwaccels from auto, cuda, none (e.g. none,cuda)',
+    )
+    .option('--parallel <list>', 'decodes of the same file at once (e.g. 1,4,8,16)')
+    .option('--pixel-format <list>', 'rgb, nv12 or both (e.g. rgb,nv12)')
+    .option('--size <n>', 'output size (square)', '224')
     .option('--json', 'print JSON')
-    .action(async (file: string | undefined, o: { frames: string; json?: boolean }) => {
-      const frames = parsePositiveInt(o.frames, '--frames');
-      const r = await benchDecode({ file, frames, print: false });
-      process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatDecodeTable(r));
-    });
+    .action(
+      async (
+        file: string | undefined,
+        o: {
+          frames: string;
+          json?: boolean;
+          hwaccel?: string;
+          parallel?: string;
+          pixelFormat?: string;
+          size: string;
+        },
+      ) => {
+        const frames = parsePositiveInt(o.frames, '--frames');
+        const size = parsePositiveInt(o.size, '--size');
+        if (o.hwaccel || o.parallel || o.pixelFormat) {
+          const choices = <T extends string>(text: string, what: string, all: readonly T[]) =>
+            text.split(',').map((x) => parseChoice(x.trim(), what, all));
+          const ff = await resolveFfmpeg();
+          const clip = await benchClip(ff, file, frames);
+          try {
+            const opts = {
+              file: clip.file,
+              ffmpeg: ff,
+              frames,
+              size,
+              hwaccels: choices(o.hwaccel ?? 'none', '--hwaccel', HWACCELS),
+              pixelFormats: choices(o.pixelFormat ?? 'rgb', '--pixel-format', PIXEL_FORMATS),
+              parallel: parseIntList(o.parallel ?? '1', '--parallel'),
+            };
+            const rows = await benchParallelDecode(opts);
+            process.stdout.write(
+              o.json
+                ? `${JSON.stringify({ ...opts, ffmpeg: ff, rows }, null, 2)}\n`
+                : formatParallelDecode(opts, rows),
+            );
+          } finally {
+            clip.dispose();
+          }
+          return;
+        }
+        const r = await benchDecode({ file, frames, size, print: false });
+        process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatDecodeTable(r));
+      },
+    );
 }

@@ -11,13 +11,16 @@ import { openReport } from '../../sinks/report.js';
 import { isOneOf } from '../../util/one-of.js';
 import { formatTable } from '../../util/table.js';
 import { RESIZE_MODES, type ResizeMode } from '../../video/args.js';
+import { type FfmpegHandle, resolveFfmpeg } from '../../video/ffmpeg.js';
+import { keyframesSuffice, probeKeyframeRate } from '../../video/keyframeRate.js';
 import { probeMedia } from '../../video/probe.js';
 import { detectKind } from '../../video/source.js';
+import { addDecodeOptions, type DecodeFlags, defaultDecoders, parseDecodeFlags } from '../decode-options.js';
 import { addEngineOptions, type EngineFlags, openEngineFromFlags } from '../engine-options.js';
 import { parsePositiveInt } from '../options.js';
 import { progressBoard } from '../progress.js';
 
-interface ClassifyFlags extends EngineFlags {
+interface ClassifyFlags extends EngineFlags, DecodeFlags {
   every?: string;
   fps?: string;
   out?: string;
@@ -49,8 +52,9 @@ export function registerClassify(program: Command): void {
     .option('--top-k <k>', 'classes per prediction', '5')
     .option('--resize <mode>', 'squash, center-crop or letterbox', 'squash')
     .option('--report <file>', 'also write a self-contained HTML report: timeline, thumbnails, summary');
-  addEngineOptions(cmd).action(async (files: string[], f: ClassifyFlags) => {
+  addEngineOptions(addDecodeOptions(cmd)).action(async (files: string[], f: ClassifyFlags) => {
     const sample = parseSample(f);
+    const decode = parseDecodeFlags(f);
     const format = (f.format ?? (f.out?.endsWith('.csv') ? 'csv' : 'jsonl')) as FileFormat;
     if (format !== 'jsonl' && format !== 'csv')
       throw new InputError(`--format: expected jsonl or csv, got "${f.format}"`, { input: '--format' });
@@ -87,7 +91,8 @@ export function registerClassify(program: Command): void {
     // Probed together, shown in the order given.
     const expected = await Promise.all(
       [...summaries.values()].map(async (s) => {
-        if (s.error) return undefined;
+        // Keyframes only: how many there are is not in the header.
+        if (s.error || decode.keyframesOnly === true) return undefined;
         const info = await probeMedia(s.file);
         return info.estimatedFrames && sample
           ? estimateSampled(info.estimatedFrames, info.fps, sample)
@@ -115,9 +120,15 @@ export function registerClassify(program: Command): void {
       process.once('SIGTERM', onSignal);
     }
     try {
+      const ff = await resolveFfmpeg();
+      const keyframesOnly = await keyframesOnlyFiles(ff, sources, sample, decode.keyframesOnly);
       const predictions = fileBatch(sources, {
         size: engine.config.imageSize,
         resize: f.resize as ResizeMode,
+        hwaccel: decode.hwaccel,
+        pixelFormat: decode.pixelFormat,
+        decodeFor: (src) => ({ keyframesOnly: keyframesOnly.has(src.id ?? '') }),
+        concurrency: decode.decoders ?? (await defaultDecoders(decode.hwaccel, ff)),
         sample,
         maxBatch: engine.maxBatch,
         onFileError: (src, e) => {
@@ -208,6 +219,40 @@ function parseSample(f: ClassifyFlags): SampleOptions | undefined {
     return { fps };
   }
   return undefined;
+}
+
+/**
+ * The ids of the files to decode keyframes only: all of them with --keyframes-only, none with
+ * --no-keyframes-only, else the files sampled with --fps at or below their keyframe rate (told on
+ * stderr, as the frames then differ from an every-frame decode).
+ */
+async function keyframesOnlyFiles(
+  ff: FfmpegHandle,
+  sources: { id: string; path: string }[],
+  sample: SampleOptions | undefined,
+  asked: boolean | undefined,
+): Promise<Set<string>> {
+  if (asked !== undefined) return new Set(asked ? sources.map((s) => s.id) : []);
+  if (!sample || !('fps' in sample)) return new Set();
+  const fps = sample.fps;
+  const chosen = new Set<string>();
+  for (const s of sources) {
+    if (
+      detectKind(s.path) !== 'file' ||
+      (await stat(s.path).then(
+        (st) => st.isDirectory(),
+        () => true,
+      ))
+    )
+      continue;
+    const rate = await probeKeyframeRate(ff, s.path);
+    if (!keyframesSuffice(fps, rate)) continue;
+    chosen.add(s.id);
+    process.stderr.write(
+      `vitstream: ${s.path}: decoding keyframes only (${(rate as number).toFixed(2)} a second cover --fps ${fps}); --no-keyframes-only decodes every frame\n`,
+    );
+  }
+  return chosen;
 }
 
 function estimateSampled(frames: number, fps: number | undefined, s: SampleOptions): number {

@@ -57,9 +57,9 @@ export function registerInfer(program: Command): void {
           const count = Math.min(engine.maxBatch, input.count - start);
           const per = engine.config.imageSize * engine.config.imageSize * 3;
           const chunk: EngineInput =
-            input.kind === 'rgb'
-              ? { kind: 'rgb', data: input.data.subarray(start * per, (start + count) * per), count }
-              : { kind: 'pixels', data: input.data.subarray(start * per, (start + count) * per), count };
+            input.kind === 'pixels'
+              ? { kind: 'pixels', data: input.data.subarray(start * per, (start + count) * per), count }
+              : { kind: 'rgb', data: input.data.subarray(start * per, (start + count) * per), count };
           logits.set(await engine.infer(chunk), row * C);
           row += count;
         }

@@ -17,9 +17,11 @@ import { createServer } from '../../server/server.js';
 import { checkApiSource, DEFAULT_API_SCHEMES } from '../../server/source-policy.js';
 import { createLogger } from '../../util/logger.js';
 import { RESIZE_MODES } from '../../video/args.js';
+import { HWACCELS } from '../../video/hwaccel.js';
 import { RTSP_TRANSPORTS } from '../../video/rtspTransport.js';
 import { detectKind } from '../../video/source.js';
 import { signalGroup } from '../../video/spawn.js';
+import { HWACCEL_HELP, KEYFRAMES_HELP } from '../decode-options.js';
 import { openEngineWithProgress } from '../engine-options.js';
 import { parseChoice, parseInt8Mode, parsePositiveInt } from '../options.js';
 import { serveFromNats } from './serve-nats.js';
@@ -48,6 +50,8 @@ interface ServeFlags {
   adapter?: string;
   topK?: string;
   resize?: string;
+  hwaccel?: string;
+  keyframesOnly?: boolean;
   maxBatch?: string;
   maxDelay?: string;
   firstFrameTimeout?: string;
@@ -112,6 +116,8 @@ export function registerServe(program: Command): void {
     .option('--adapter <name|index>', 'WebGPU adapter (see `vitstream info`)')
     .option('--top-k <k>', 'classes per prediction (overrides the config; default 5)')
     .option('--resize <mode>', 'squash, center-crop or letterbox (overrides the config; default squash)')
+    .option('--hwaccel <h>', HWACCEL_HELP)
+    .option('--keyframes-only', KEYFRAMES_HELP)
     .option(
       '--max-batch <n>',
       'largest batch (overrides the config; default: chosen from the feeds and the engine)',
@@ -190,6 +196,12 @@ export function registerServe(program: Command): void {
         maxBatch,
         maxDelayMs,
         resize: config.resize,
+        // NV12: half the bytes of RGB from ffmpeg to the engine, which converts on the device.
+        decode: {
+          hwaccel: config.hwaccel ?? 'auto',
+          pixelFormat: 'nv12',
+          keyframesOnly: config.keyframesOnly,
+        },
         topK: config.model.topK,
         backoff: {
           ...config.reconnect,
@@ -393,6 +405,8 @@ function buildConfig(sources: string[], f: ServeFlags): ServeConfig {
         ...(f.topK && { topK: parsePositiveInt(f.topK, '--top-k') }),
       },
       ...(f.resize && { resize: parseChoice(f.resize, '--resize', RESIZE_MODES) }),
+      ...(f.hwaccel && { hwaccel: parseChoice(f.hwaccel, '--hwaccel', HWACCELS) }),
+      ...(f.keyframesOnly && { keyframesOnly: true }),
       reconnect: { ...base.reconnect, ...(maxRetries !== undefined && { maxRetries }) },
       batching: {
         ...base.batching,

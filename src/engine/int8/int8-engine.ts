@@ -25,7 +25,7 @@ import { createPoolKernel } from '../kernels/pool.js';
 import { createPreprocessKernel } from '../kernels/preprocess.js';
 import { createQuantizeKernel } from '../kernels/quantize.js';
 import { SlottedEngine } from '../slotted-engine.js';
-import type { EngineInput, ViTWeights } from '../types.js';
+import type { InputFormat, ViTWeights } from '../types.js';
 import {
   allocateInt8Slot,
   buildInt8Plan,
@@ -117,7 +117,7 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
     destroyInt8Slot(buffers);
   }
 
-  protected recordPlan(buffers: Int8SlotBuffers, count: number, input: EngineInput['kind']): Int8Plan {
+  protected recordPlan(buffers: Int8SlotBuffers, count: number, input: InputFormat): Int8Plan {
     return buildInt8Plan(
       this.gpu.device,
       this.config,

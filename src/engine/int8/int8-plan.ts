@@ -12,6 +12,7 @@ import type { PoolKernel } from '../kernels/pool.js';
 import type { PreprocessKernel } from '../kernels/preprocess.js';
 import type { QuantizeKernel } from '../kernels/quantize.js';
 import type { Dispatch } from '../kernels/source.js';
+import type { InputFormat } from '../types.js';
 import type { Int8GpuWeights } from './int8-weights.js';
 import type { Int8Role, Int8Scales } from './scales.js';
 
@@ -121,7 +122,7 @@ export function buildInt8Plan(
   scales: Int8Scales,
   s: Int8SlotBuffers,
   count: number,
-  input: 'rgb' | 'pixels',
+  input: InputFormat,
 ): Int8Plan {
   const { tokens, numPatches, patchDim } = vitDims(c);
   const D = c.hiddenSize;

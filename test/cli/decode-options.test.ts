@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_CPU_DECODERS,
+  DEFAULT_NVDEC_DECODERS,
+  defaultDecoders,
+  parseDecodeFlags,
+} from '../../src/cli/decode-options.js';
+import { resolveFfmpeg } from '../../src/video/ffmpeg.js';
+import { nvdecSupport } from '../../src/video/hwaccel.js';
+
+describe('decode flags', () => {
+  it('defaults: NVDEC where it works, NV12, every frame', () => {
+    expect(parseDecodeFlags({})).toEqual({
+      hwaccel: 'auto',
+      keyframesOnly: undefined,
+      pixelFormat: 'nv12',
+      decoders: undefined,
+    });
+    expect(
+      parseDecodeFlags({ hwaccel: 'none', pixelFormat: 'rgb', keyframesOnly: true, decoders: '3' }),
+    ).toEqual({
+      hwaccel: 'none',
+      keyframesOnly: true,
+      pixelFormat: 'rgb',
+      decoders: 3,
+    });
+  });
+
+  it('bad values name the flag', () => {
+    expect(() => parseDecodeFlags({ hwaccel: 'nvenc' })).toThrow(/--hwaccel: expected auto, cuda, none/);
+    expect(() => parseDecodeFlags({ pixelFormat: 'yuv444p' })).toThrow(/--pixel-format: expected rgb, nv12/);
+    expect(() => parseDecodeFlags({ decoders: '0' })).toThrow(/--decoders/);
+  });
+
+  it('--decoders defaults to 8 with NVDEC, 2 on the CPU', async () => {
+    const ff = await resolveFfmpeg();
+    expect(await defaultDecoders('none', ff)).toBe(DEFAULT_CPU_DECODERS);
+    expect(await defaultDecoders('cuda', ff)).toBe(DEFAULT_NVDEC_DECODERS);
+    const nvdec = (await nvdecSupport(ff)).available;
+    expect(await defaultDecoders('auto', ff)).toBe(nvdec ? DEFAULT_NVDEC_DECODERS : DEFAULT_CPU_DECODERS);
+  });
+});
