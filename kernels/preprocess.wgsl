@@ -3,8 +3,8 @@
 // order of an RGB frame's bytes inside one patch, so that Google's HWIO kernel needs no permute.
 // Normalisation (x / 255 - mean) / std happens here so the CPU never touches a float.
 // from_yuv takes YUV 4:2:0 frames (NV12 or yuv420p, half the bytes of RGB) and converts them to RGB
-// on the way, the same arithmetic as src/engine/yuv.ts. Layout and colour are params rather than
-// template constants: they change per batch (streams differ), and the branch is uniform.
+// on the way, the same arithmetic as src/engine/yuv.ts. The layout is a param (one pipeline, a
+// uniform branch); the colour comes per frame from `colors`, as streams of a batch differ.
 alias T = f32; // vitstream:element-type
 
 // vitstream:params (struct Params, declared in src/engine/kernels/preprocess.ts)
@@ -14,6 +14,8 @@ alias T = f32; // vitstream:element-type
 @group(0) @binding(2) var<storage, read> pixels: array<f32>;   // float32 [N, 3, S, S], already normalised
 @group(0) @binding(3) var<storage, read_write> patches: array<T>;
 @group(0) @binding(4) var<storage, read> yuv: array<u32>;      // uint8 YUV 4:2:0 [N, frameBytes], 4 bytes a word
+// Per frame: (Y offset, Y scale, chroma scale, 0), (R from V, G from U, G from V, B from U).
+@group(0) @binding(5) var<storage, read> colors: array<vec4<f32>>;
 
 const WORKGROUP = 256u;
 
@@ -85,10 +87,11 @@ fn from_yuv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
       u = yuvByte(frame + S * S + c);
       v = yuvByte(frame + S * S + cs * cs + c);
     }
-    let y = (yuvByte(frame + q.y * S + q.z) - params.yuvScale.x) * params.yuvScale.y;
-    let un = (u - 128.0) * params.yuvScale.z;
-    let vn = (v - 128.0) * params.yuvScale.z;
-    let m = params.yuvMatrix; // (rV, gU, gV, bU)
+    let k = colors[2u * q.x];
+    let m = colors[2u * q.x + 1u];
+    let y = (yuvByte(frame + q.y * S + q.z) - k.x) * k.y;
+    let un = (u - 128.0) * k.z;
+    let vn = (v - 128.0) * k.z;
     let rgb = vec3<f32>(y + m.x * vn, y - m.y * un - m.z * vn, y + m.w * un);
     let x = clamp(rgb[q.w], 0.0, 1.0);
     patches[i] = T((x - params.mean[q.w]) * params.invStd[q.w]);

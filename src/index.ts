@@ -23,7 +23,19 @@ export { type GpuContext, listAdapters, openGpu } from './engine/gpu.js';
 export { type TopClass, topK } from './engine/postprocess.js';
 export { createCpuEngine, referenceForward } from './engine/reference.js';
 export { readTuningCache, tunedPolicy, tuneModel, writeTuningCache } from './engine/tuning.js';
-export type { Backend, Engine, EngineInput, Precision, Tensor, ViTWeights } from './engine/types.js';
+export { beginBatch } from './engine/direct-batch.js';
+export type {
+  Backend,
+  BatchRequest,
+  DirectBatch,
+  Engine,
+  EngineInput,
+  Precision,
+  Tensor,
+  ViTWeights,
+  YuvColor,
+} from './engine/types.js';
+export { yuvFrameBytes, yuvToRgb, yuvToRgbBytes } from './engine/yuv.js';
 export { WebGpuEngine, type WebGpuEngineOptions } from './engine/webgpu-engine.js';
 export { inferConfigFromWeights, loadWeights } from './engine/weights/index.js';
 

@@ -1,6 +1,13 @@
 import { EngineError } from '../errors.js';
-import { checkBatchRequest } from './input.js';
-import type { BatchRequest, DirectBatch, Engine, FrameKind } from './types.js';
+import { checkBatchRequest, checkYuvColor } from './input.js';
+import {
+  type BatchRequest,
+  DEFAULT_YUV_COLOR,
+  type DirectBatch,
+  type Engine,
+  type FrameKind,
+  type YuvColor,
+} from './types.js';
 
 /**
  * A batch for any engine: the engine's own (the GPU engines write into mapped staging memory),
@@ -19,10 +26,11 @@ export function beginBatch(engine: Engine, request: BatchRequest): Promise<Direc
       count,
       frameBytes,
       memory,
-      () => {
+      color,
+      (colors) => {
         // Moved out, so that views kept past submit see detached memory here as on the GPU.
         const data = new Uint8Array(structuredClone(memory, { transfer: [memory] }));
-        return engine.infer(kind === 'rgb' ? { kind, data, count } : { kind, data, count, color });
+        return engine.infer(kind === 'rgb' ? { kind, data, count } : { kind, data, count, color: colors });
       },
       () => structuredClone(memory, { transfer: [memory] }),
     );
@@ -38,16 +46,22 @@ export function beginBatch(engine: Engine, request: BatchRequest): Promise<Direc
  */
 export class FramesBatch implements DirectBatch {
   private state: 'open' | 'submitted' | 'cancelled' = 'open';
+  /** YUV: each frame's colour, the batch's until frame(i, color) says otherwise. */
+  private readonly colors: YuvColor[];
   constructor(
     readonly kind: FrameKind,
     readonly count: number,
     readonly frameBytes: number,
     private readonly memory: ArrayBuffer,
-    private readonly run: () => Promise<Float32Array>,
+    color: YuvColor | undefined,
+    private readonly run: (colors: YuvColor[]) => Promise<Float32Array>,
     private readonly abandon: () => void,
-  ) {}
+  ) {
+    const { matrix, range } = color ?? DEFAULT_YUV_COLOR;
+    this.colors = kind === 'rgb' ? [] : Array.from({ length: count }, () => ({ matrix, range }));
+  }
 
-  frame(i: number): Uint8Array {
+  frame(i: number, color?: YuvColor): Uint8Array {
     if (this.state !== 'open')
       throw new EngineError(
         `batch frame ${i}: the batch was ${this.state}; its views into staging memory are gone`,
@@ -59,6 +73,12 @@ export class FramesBatch implements DirectBatch {
       throw new EngineError(`batch frame ${i}: must be an integer from 0 to ${this.count - 1}`, {
         input: 'frame',
       });
+    if (color !== undefined) {
+      if (this.kind === 'rgb')
+        throw new EngineError(`batch frame ${i}: rgb frames take no colour`, { input: 'color' });
+      checkYuvColor(color, `batch frame ${i}`);
+      this.colors[i] = { matrix: color.matrix, range: color.range };
+    }
     return new Uint8Array(this.memory, i * this.frameBytes, this.frameBytes);
   }
 
@@ -68,7 +88,7 @@ export class FramesBatch implements DirectBatch {
         new EngineError(`batch submit: the batch was already ${this.state}`, { input: 'batch' }),
       );
     this.state = 'submitted';
-    return this.run();
+    return this.run(this.colors);
   }
 
   cancel(): void {

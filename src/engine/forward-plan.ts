@@ -34,6 +34,8 @@ export interface Kernels {
 export interface SlotBuffers {
   rgb: GPUBuffer;
   pixels?: GPUBuffer;
+  /** Created on first use of YUV input: each frame's colour (packYuvColors). */
+  yuvColors?: GPUBuffer;
   patches: GPUBuffer;
   patchOut: GPUBuffer;
   x: GPUBuffer;
@@ -268,7 +270,7 @@ export class PlanRecorder {
 export function recordPreprocess(
   rec: PlanRecorder,
   pre: PreprocessKernel,
-  s: { rgb: GPUBuffer; pixels?: GPUBuffer; patches: GPUBuffer },
+  s: { rgb: GPUBuffer; pixels?: GPUBuffer; yuvColors?: GPUBuffer; patches: GPUBuffer },
   count: number,
   input: InputFormat,
 ): void {
@@ -291,7 +293,7 @@ export function recordPreprocess(
       `preprocess-${input.kind}`,
       pre.fromYuv,
       pre.bindings,
-      { params, yuv: s.rgb, patches },
+      { params, yuv: s.rgb, colors: s.yuvColors, patches },
       workgroups,
     );
 }

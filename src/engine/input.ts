@@ -39,7 +39,7 @@ export function checkInput(config: ViTConfig, input: EngineInput, what = 'refere
     });
   const count = given.count as number;
   if (given.kind === 'nv12' || given.kind === 'yuv420p') {
-    checkYuvColor((given as { color?: unknown }).color, what);
+    checkYuvColors((given as { color?: unknown }).color, count, what);
     const per = yuvFrameBytes(s, s);
     const want = count * per;
     if (given.data.length !== want)
@@ -65,24 +65,40 @@ export function checkInput(config: ViTConfig, input: EngineInput, what = 'refere
   }
 }
 
-/** A YUV input's colour description: absent (DEFAULT_YUV_COLOR) or both fields from their lists. */
-export function checkYuvColor(color: unknown, what: string): void {
+/** A YUV input's colours: absent (DEFAULT_YUV_COLOR), one for the batch, or one per frame. */
+function checkYuvColors(color: unknown, count: number, what: string): void {
+  if (!Array.isArray(color)) {
+    checkYuvColor(color, what);
+    return;
+  }
+  if (color.length !== count)
+    throw new EngineError(
+      `${what}: color must be one colour or one per frame (${count}), got ${color.length}`,
+      {
+        input: 'color',
+      },
+    );
+  for (const [i, c] of color.entries()) checkYuvColor(c, what, `color[${i}]`);
+}
+
+/** One colour description: absent (DEFAULT_YUV_COLOR) or both fields from their lists. */
+export function checkYuvColor(color: unknown, what: string, field = 'color'): void {
   if (color === undefined) return;
   if (typeof color !== 'object' || color === null || Array.isArray(color))
     throw new EngineError(
-      `${what}: color must be {matrix: 'bt601' | 'bt709', range: 'limited' | 'full'}, got ${describe(color)}`,
-      { input: 'color' },
+      `${what}: ${field} must be {matrix: 'bt601' | 'bt709', range: 'limited' | 'full'}, got ${describe(color)}`,
+      { input: field },
     );
   const { matrix, range } = color as Partial<Record<keyof YuvColor, unknown>>;
   if (!YUV_MATRICES.includes(matrix as never))
     throw new EngineError(
-      `${what}: color.matrix must be ${YUV_MATRICES.map((m) => `'${m}'`).join(' or ')}, got ${JSON.stringify(matrix) ?? 'undefined'}`,
-      { input: 'color.matrix' },
+      `${what}: ${field}.matrix must be ${YUV_MATRICES.map((m) => `'${m}'`).join(' or ')}, got ${JSON.stringify(matrix) ?? 'undefined'}`,
+      { input: `${field}.matrix` },
     );
   if (!YUV_RANGES.includes(range as never))
     throw new EngineError(
-      `${what}: color.range must be ${YUV_RANGES.map((r) => `'${r}'`).join(' or ')}, got ${JSON.stringify(range) ?? 'undefined'}`,
-      { input: 'color.range' },
+      `${what}: ${field}.range must be ${YUV_RANGES.map((r) => `'${r}'`).join(' or ')}, got ${JSON.stringify(range) ?? 'undefined'}`,
+      { input: `${field}.range` },
     );
 }
 
@@ -115,11 +131,17 @@ export function checkBatchRequest(
   return frameElements(r.kind as FrameKind, config.imageSize);
 }
 
-/** What a plan is recorded for: the input's kind, and for YUV its colour (the default filled in). */
+/** What a plan is recorded for: the input's kind. */
 export function inputFormat(input: EngineInput): InputFormat {
-  if (input.kind === 'rgb' || input.kind === 'pixels') return { kind: input.kind };
-  const { matrix, range } = input.color ?? DEFAULT_YUV_COLOR;
-  return { kind: input.kind, color: { matrix, range } };
+  return { kind: input.kind };
+}
+
+/** The colour of each frame of a (checked) YUV input, defaults filled in. */
+export function frameColors(input: EngineInput): YuvColor[] {
+  const color = input.kind === 'nv12' || input.kind === 'yuv420p' ? input.color : undefined;
+  if (Array.isArray(color)) return color.map(({ matrix, range }) => ({ matrix, range }));
+  const { matrix, range } = (color as YuvColor | undefined) ?? DEFAULT_YUV_COLOR;
+  return Array.from({ length: input.count }, () => ({ matrix, range }));
 }
 
 /** Bytes (uint8 kinds) or floats (pixels) of one frame of a model of image size `s`. */

@@ -70,7 +70,7 @@ export class RecoveringEngine implements Engine {
       kind: batch.kind,
       count: batch.count,
       frameBytes: batch.frameBytes,
-      frame: (i) => batch.frame(i),
+      frame: (i, color) => batch.frame(i, color),
       cancel: () => batch.cancel(),
       submit: () =>
         batch.submit().catch((e: unknown) => {

@@ -1,7 +1,7 @@
 import { EngineError } from '../errors.js';
 import { type ViTConfig, vitDims } from './config.js';
-import { checkInput } from './input.js';
-import { DEFAULT_YUV_COLOR, type Engine, type EngineInput, type ViTWeights } from './types.js';
+import { checkInput, frameColors } from './input.js';
+import type { Engine, EngineInput, ViTWeights } from './types.js';
 import { yuvFrameBytes, yuvToRgb } from './yuv.js';
 
 export { checkInput };
@@ -254,17 +254,10 @@ function rgbValues(config: ViTConfig, input: EngineInput): ArrayLike<number> {
   if (input.kind === 'rgb' || input.kind === 'pixels') return input.data;
   const s = config.imageSize;
   const per = yuvFrameBytes(s, s);
+  const colors = frameColors(input);
   const out = new Float32Array(input.count * s * s * 3);
   for (let n = 0; n < input.count; n++)
-    yuvToRgb(
-      input.data.subarray(n * per, (n + 1) * per),
-      input.kind,
-      s,
-      s,
-      input.color ?? DEFAULT_YUV_COLOR,
-      out,
-      n * s * s * 3,
-    );
+    yuvToRgb(input.data.subarray(n * per, (n + 1) * per), input.kind, s, s, colors[n], out, n * s * s * 3);
   return out;
 }
 

@@ -5,10 +5,11 @@ import type { ViTConfig } from './config.js';
 import { FramesBatch } from './direct-batch.js';
 import { encodeDispatches, forwardParts } from './forward-plan.js';
 import { BufferUsage, type GpuContext, MapMode } from './gpu.js';
-import { checkBatchRequest, checkInput, frameElements, inputFormat } from './input.js';
+import { checkBatchRequest, checkInput, frameColors, frameElements, inputFormat } from './input.js';
+import { packYuvColors, YUV_COLOR_BYTES } from './kernels/preprocess.js';
 import type { Dispatch } from './kernels/source.js';
 import { timeComputePass } from './pass-timer.js';
-import type { BatchRequest, DirectBatch, Engine, EngineInput, InputFormat } from './types.js';
+import type { BatchRequest, DirectBatch, Engine, EngineInput, InputFormat, YuvColor } from './types.js';
 
 /** The I/O buffers every GPU engine's slot has, whatever its activations. */
 export interface SlotIO {
@@ -16,6 +17,8 @@ export interface SlotIO {
   rgb: GPUBuffer;
   /** Created on first use of float pixel input. */
   pixels?: GPUBuffer;
+  /** Created on first use of YUV input: each frame's colour (packYuvColors), written per batch. */
+  yuvColors?: GPUBuffer;
   logits: GPUBuffer;
   readback: GPUBuffer;
 }
@@ -159,7 +162,6 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
       return Promise.reject(e);
     }
     const { kind, count } = request;
-    const format = inputFormat({ kind, count, color: request.color, data: new Uint8Array(0) } as EngineInput);
     const slot = this.takeSlot();
     const previous = slot.busy;
     let release!: (settled: Promise<unknown>) => void;
@@ -175,9 +177,10 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
           count,
           frameBytes,
           range,
-          () => {
+          request.color,
+          (colors) => {
             slot.open = undefined;
-            const run = this.execute(slot, count, format, 'staging');
+            const run = this.execute(slot, count, { kind }, 'staging', colors);
             release(run);
             return run;
           },
@@ -244,10 +247,15 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
   }
 
   private planFor(slot: Slot<B, P>, count: number, format: InputFormat): P {
-    const colour = 'color' in format ? `/${format.color.matrix}-${format.color.range}` : '';
-    const key = `${format.kind}${colour}/${count}`;
+    const key = `${format.kind}/${count}`;
     let plan = slot.plans.get(key);
     if (!plan) {
+      if ((format.kind === 'nv12' || format.kind === 'yuv420p') && !slot.buffers.yuvColors)
+        slot.buffers.yuvColors = this.gpu.device.createBuffer({
+          label: 'yuv-colors',
+          size: this.maxBatch * YUV_COLOR_BYTES,
+          usage: BufferUsage.STORAGE | BufferUsage.COPY_DST,
+        });
       if (format.kind === 'pixels' && !slot.buffers.pixels) {
         const S = this.config.imageSize;
         slot.buffers.pixels = this.gpu.device.createBuffer({
@@ -269,6 +277,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
 
   /** Puts the batch's input where the plan reads it: a copy from the mapped staging buffer (uint8). */
   protected async upload(slot: Slot<B, P>, input: EngineInput, enc: GPUCommandEncoder): Promise<void> {
+    this.writeColors(slot, input.kind, frameColors(input));
     if (this.staged(input)) {
       await this.fillStaging(slot, input);
       this.copyFromStaging(slot, input.data.length, enc);
@@ -295,6 +304,19 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
       view.set(input.data.subarray(0, n));
     }
     this.gpu.device.queue.writeBuffer(slot.buffers.rgb, 0, view.buffer, view.byteOffset, len);
+  }
+
+  /** A YUV batch's colours, one per frame, where the plan's from_yuv reads them (1 KiB at most). */
+  private writeColors(slot: Slot<B, P>, kind: EngineInput['kind'], colors: readonly YuvColor[]): void {
+    if (kind !== 'nv12' && kind !== 'yuv420p') return;
+    const packed = packYuvColors(colors);
+    this.gpu.device.queue.writeBuffer(
+      slot.buffers.yuvColors!,
+      0,
+      packed.buffer,
+      packed.byteOffset,
+      packed.byteLength,
+    );
   }
 
   private async fillStaging(slot: Slot<B, P>, input: EngineInput): Promise<void> {
@@ -349,18 +371,26 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
         throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
       await this.fillStaging(slot, input);
     }
-    return this.execute(slot, input.count, inputFormat(input), staged ? 'staging' : input);
+    return this.execute(
+      slot,
+      input.count,
+      inputFormat(input),
+      staged ? 'staging' : input,
+      frameColors(input),
+    );
   }
 
   /**
    * One batch on `slot`: its input already in the mapped staging buffer (`'staging'`: copied on
-   * the GPU, then mapped again for the slot's next batch) or written from `source`.
+   * the GPU, then mapped again for the slot's next batch) or written from `source`; `colors`,
+   * one per frame, for YUV.
    */
   private async execute(
     slot: Slot<B, P>,
     count: number,
     format: InputFormat,
     source: 'staging' | EngineInput,
+    colors: readonly YuvColor[],
   ): Promise<Float32Array> {
     if (this.lostReason)
       throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
@@ -373,6 +403,7 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     const firstRun = fastest === undefined;
     if (firstRun) device.pushErrorScope('validation');
     const enc = device.createCommandEncoder();
+    this.writeColors(slot, format.kind, colors);
     if (source === 'staging')
       this.copyFromStaging(slot, count * frameElements(format.kind, this.config.imageSize), enc);
     else this.write(slot, source);

@@ -75,16 +75,19 @@ export type YuvKind = Exclude<FrameKind, 'rgb'>;
 export type EngineInput =
   | { kind: 'rgb'; data: Uint8Array; count: number }
   | { kind: 'pixels'; data: Float32Array; count: number }
-  | { kind: YuvKind; data: Uint8Array; count: number; color?: YuvColor };
+  | { kind: YuvKind; data: Uint8Array; count: number; color?: YuvColor | readonly YuvColor[] };
 
-/** The layout of a batch's frames without their bytes: what a plan is recorded for. */
-export type InputFormat = { kind: 'rgb' | 'pixels' } | { kind: YuvKind; color: YuvColor };
+/**
+ * The layout of a batch's frames without their bytes: what a plan is recorded for. A YUV batch's
+ * colours are not part of it: they go up with the frames, one per frame (streams differ).
+ */
+export type InputFormat = { kind: EngineInput['kind'] };
 
 /** A batch of uint8 frames to be written in place (Engine.beginBatch, direct-batch.ts). */
 export interface BatchRequest {
   kind: FrameKind;
   count: number;
-  /** YUV kinds: the stream's colour; DEFAULT_YUV_COLOR when absent. */
+  /** YUV kinds: the colour of every frame not given its own (frame(i, color)); DEFAULT_YUV_COLOR when absent. */
   color?: YuvColor;
 }
 
@@ -98,8 +101,8 @@ export interface DirectBatch {
   readonly count: number;
   /** Bytes of one frame: S*S*3 for RGB, S*S + 2*ceil(S/2)^2 for YUV 4:2:0. */
   readonly frameBytes: number;
-  /** Frame i's bytes, to be filled before submit. */
-  frame(i: number): Uint8Array;
+  /** Frame i's bytes, to be filled before submit; a YUV frame's colour where it is not the batch's. */
+  frame(i: number, color?: YuvColor): Uint8Array;
   /** Uploads and runs the forward pass: the logits, as infer() gives them. Once. */
   submit(): Promise<Float32Array>;
   /** Gives the batch's memory back without running anything (a batch that will not be filled). */

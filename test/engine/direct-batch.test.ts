@@ -110,6 +110,28 @@ describe('YUV frames and direct writes into the WebGPU engine (fp32)', () => {
     expect(relMaxError(bt709, bt601)).toBeGreaterThan(1e-3);
   });
 
+  it('converts each frame with its own colour, through infer and in place', async () => {
+    const nv12 = bytes(2 * per, 21);
+    const colors: YuvColor[] = [
+      { matrix: 'bt709', range: 'full' },
+      { matrix: 'bt601', range: 'limited' },
+    ];
+    const singles = await Promise.all(
+      colors.map((color, i) =>
+        engine.infer({ kind: 'nv12', data: nv12.subarray(i * per, (i + 1) * per), count: 1, color }),
+      ),
+    );
+    const C = config.numClasses;
+    const mixed = await engine.infer({ kind: 'nv12', data: nv12, count: 2, color: colors });
+    expect(relMaxError(mixed.subarray(0, C), singles[0])).toBeLessThan(1e-6);
+    expect(relMaxError(mixed.subarray(C), singles[1])).toBeLessThan(1e-6);
+    // In place: the batch's colour for frame 1, frame 0's own.
+    const batch = await engine.beginBatch({ kind: 'nv12', count: 2, color: colors[1] });
+    batch.frame(0, colors[0]).set(nv12.subarray(0, per));
+    batch.frame(1).set(nv12.subarray(per));
+    expect(await batch.submit()).toEqual(mixed);
+  });
+
   it('gives from frames written in place exactly what infer gives (RGB and NV12)', async () => {
     const rgb = readNpy(sharedPath('fixtures', fixture, 'rgb.npy')).data as Uint8Array;
     const nv12 = bytes(4 * per, 9);
@@ -182,6 +204,9 @@ describe('YUV frames and direct writes into the WebGPU engine (fp32)', () => {
     ).toBe('color.matrix');
     const ok = await engine.beginBatch({ kind: 'nv12', count: 1 });
     expect(() => ok.frame(1)).toThrow(/from 0 to 0/);
+    expect(() => ok.frame(0, { matrix: 'bt2020' } as never)).toThrow(
+      /color.matrix must be 'bt601' or 'bt709'/,
+    );
     ok.cancel();
   });
 

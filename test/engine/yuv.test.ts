@@ -51,15 +51,13 @@ describe('YUV 4:2:0 to RGB on the CPU (the reference)', () => {
     }
     // Full range: 0 and 255 are black and white.
     const full: YuvColor = { matrix: 'bt709', range: 'full' };
-    expect([...yuvToRgbBytes(solid('nv12', 0, 128, 128), 'nv12', 2, 2, full)]).toEqual(new Array(12).fill(0));
-    expect([...yuvToRgbBytes(solid('nv12', 255, 128, 128), 'nv12', 2, 2, full)]).toEqual(
-      new Array(12).fill(255),
-    );
+    expect([...yuvToRgbBytes(solid(0, 128, 128), 'nv12', 2, 2, full)]).toEqual(new Array(12).fill(0));
+    expect([...yuvToRgbBytes(solid(255, 128, 128), 'nv12', 2, 2, full)]).toEqual(new Array(12).fill(255));
   });
 
   it('gives the standard primaries: BT.601 limited (81, 90, 240) is pure red', () => {
     // The textbook 75%-free red of BT.601: Y 81, Cb 90, Cr 240 -> (255, 0, 0) within a code value.
-    const red = yuvToRgb(solid('nv12', 81, 90, 240), 'nv12', 2, 2, { matrix: 'bt601', range: 'limited' });
+    const red = yuvToRgb(solid(81, 90, 240), 'nv12', 2, 2, { matrix: 'bt601', range: 'limited' });
     expect(red[0]).toBeCloseTo(255, -0.5);
     expect(red[1]).toBeLessThan(1);
     expect(red[2]).toBeLessThan(1);
@@ -160,6 +158,24 @@ describe('engine input checks for YUV frames', () => {
       /kind 'nv12' takes a Uint8Array, got Float32Array/,
     );
     expect(err({ kind: 'yuv444p', data: new Uint8Array(per), count: 1 }).input).toBe('kind');
+    // One colour per frame: as many as frames, each checked.
+    const bt709 = { matrix: 'bt709', range: 'full' };
+    checkInput(config, {
+      kind: 'nv12',
+      data: new Uint8Array(2 * per),
+      count: 2,
+      color: [bt709, bt709],
+    } as EngineInput);
+    expect(err({ kind: 'nv12', data: new Uint8Array(2 * per), count: 2, color: [bt709] }).message).toMatch(
+      /color must be one colour or one per frame \(2\), got 1/,
+    );
+    const second = err({
+      kind: 'nv12',
+      data: new Uint8Array(2 * per),
+      count: 2,
+      color: [bt709, { matrix: 'bt709', range: 'tv' }],
+    });
+    expect(second.input).toBe('color[1].range');
   });
 
   it('feeds the CPU backend the reference conversion: patchify of NV12 = patchify of its RGB', () => {

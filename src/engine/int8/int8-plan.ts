@@ -44,6 +44,8 @@ export interface Int8Kernels {
 export interface Int8SlotBuffers {
   rgb: GPUBuffer;
   pixels?: GPUBuffer;
+  /** Created on first use of YUV input: each frame's colour (packYuvColors). */
+  yuvColors?: GPUBuffer;
   patches: GPUBuffer;
   patchOut: GPUBuffer;
   x: GPUBuffer;

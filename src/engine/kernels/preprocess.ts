@@ -1,12 +1,25 @@
 import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
-import { DEFAULT_YUV_COLOR, type InputFormat } from '../types.js';
+import type { InputFormat, YuvColor } from '../types.js';
 import { yuvCoefficients } from '../yuv.js';
 import { paramsLayout } from './params.js';
 import { computePipeline, type ElementType, gridStride, kernelSource } from './source.js';
 
-/** Bindings of the entry points: from_rgb uses rgb, from_pixels pixels, from_yuv yuv. */
-export const PREPROCESS_BINDINGS = ['params', 'rgb', 'pixels', 'patches', 'yuv'] as const;
+/** Bindings of the entry points: from_rgb uses rgb, from_pixels pixels, from_yuv yuv and colors. */
+export const PREPROCESS_BINDINGS = ['params', 'rgb', 'pixels', 'patches', 'yuv', 'colors'] as const;
+
+/** Bytes of `colors` per frame: two vec4<f32>. */
+export const YUV_COLOR_BYTES = 32;
+
+/** from_yuv's `colors` for a batch: each frame's coefficients (yuv.ts), as the kernel reads them. */
+export function packYuvColors(colors: readonly YuvColor[]): Float32Array {
+  const out = new Float32Array((colors.length * YUV_COLOR_BYTES) / 4);
+  colors.forEach((color, i) => {
+    const k = yuvCoefficients(color);
+    out.set([k.yOffset, k.yScale, k.cScale, 0, k.rV, k.gU, k.gV, k.bU], i * 8);
+  });
+  return out;
+}
 
 export const PREPROCESS_PARAMS = paramsLayout([
   { name: 'count', type: 'u32', doc: 'images in the batch' },
@@ -15,8 +28,6 @@ export const PREPROCESS_PARAMS = paramsLayout([
   { name: 'grid', type: 'u32', doc: 'S / P' },
   { name: 'mean', type: 'vec4<f32>' },
   { name: 'invStd', type: 'vec4<f32>' },
-  { name: 'yuvScale', type: 'vec4<f32>', doc: 'from_yuv: Y offset, Y scale, chroma scale' },
-  { name: 'yuvMatrix', type: 'vec4<f32>', doc: 'from_yuv: R from V, G from U, G from V, B from U' },
   { name: 'interleaved', type: 'u32', doc: 'from_yuv: 1 for NV12 (UV pairs), 0 for yuv420p (U, V planes)' },
 ]);
 
@@ -29,9 +40,9 @@ export interface PreprocessKernel {
   fromPixels: GPUComputePipeline;
   fromYuv: GPUComputePipeline;
   bindings: typeof PREPROCESS_BINDINGS;
-  /** PREPROCESS_PARAMS; `format` sets the YUV layout and colour (ignored by the other entry points). */
+  /** PREPROCESS_PARAMS; `format` sets the YUV layout (ignored by the other entry points). */
   params(count: number, format?: InputFormat): ArrayBuffer;
-  /** Bindings: params, rgb (u32 words), pixels (f32), patches (T), yuv (u32 words). */
+  /** Bindings: params, rgb (u32 words), pixels (f32), patches (T), yuv (u32 words), colors (packYuvColors). */
   workgroups(count: number): [number, number, number];
 }
 
@@ -53,9 +64,6 @@ export async function createPreprocessKernel(
     fromYuv,
     bindings: PREPROCESS_BINDINGS,
     params(count, format = { kind: 'rgb' }) {
-      const k = yuvCoefficients(
-        format.kind === 'nv12' || format.kind === 'yuv420p' ? format.color : DEFAULT_YUV_COLOR,
-      );
       return PREPROCESS_PARAMS.pack({
         count,
         imageSize: config.imageSize,
@@ -63,8 +71,6 @@ export async function createPreprocessKernel(
         grid,
         mean: [...config.mean, 0],
         invStd: [...config.std.map((s) => 1 / s), 1],
-        yuvScale: [k.yOffset, k.yScale, k.cScale, 0],
-        yuvMatrix: [k.rV, k.gU, k.gV, k.bU],
         interleaved: format.kind === 'nv12' ? 1 : 0,
       });
     },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseViTConfig, type ViTConfig } from '../../../src/engine/config.js';
 import { BufferUsage, MapMode, openGpu } from '../../../src/engine/gpu.js';
-import { createPreprocessKernel } from '../../../src/engine/kernels/preprocess.js';
+import { createPreprocessKernel, packYuvColors } from '../../../src/engine/kernels/preprocess.js';
 import { bindGroup } from '../../../src/engine/kernels/source.js';
 import { patchify } from '../../../src/engine/reference.js';
 import type { YuvColor, YuvKind } from '../../../src/engine/types.js';
@@ -31,20 +31,18 @@ const configOf = (imageSize: number, patchSize: number): ViTConfig =>
     std: [0.229, 0.224, 0.225],
   });
 
-/** Runs from_yuv on `data` and returns the patch matrix (f32). */
-async function gpuPatches(
-  config: ViTConfig,
-  kind: YuvKind,
-  color: YuvColor,
-  data: Uint8Array,
-  count: number,
-) {
+/** Runs from_yuv on `data`, frame i of colour `colors[i]`, and returns the patch matrix (f32). */
+async function gpuPatches(config: ViTConfig, kind: YuvKind, colors: YuvColor[], data: Uint8Array) {
+  const count = colors.length;
   const { device } = gpu;
   const kernel = await createPreprocessKernel(device, config, 'f32');
   const buffer = (size: number, usage: number) =>
     device.createBuffer({ size: Math.max(16, Math.ceil(size / 16) * 16), usage });
   const params = buffer(256, BufferUsage.UNIFORM | BufferUsage.COPY_DST);
-  device.queue.writeBuffer(params, 0, kernel.params(count, { kind, color }));
+  device.queue.writeBuffer(params, 0, kernel.params(count, { kind }));
+  const packed = packYuvColors(colors);
+  const colorBuffer = buffer(packed.byteLength, BufferUsage.STORAGE | BufferUsage.COPY_DST);
+  device.queue.writeBuffer(colorBuffer, 0, packed);
   const padded = new Uint8Array(Math.ceil(data.length / 4) * 4);
   padded.set(data);
   const yuv = buffer(padded.length, BufferUsage.STORAGE | BufferUsage.COPY_DST);
@@ -57,7 +55,12 @@ async function gpuPatches(
   pass.setPipeline(kernel.fromYuv);
   pass.setBindGroup(
     0,
-    bindGroup(device, 'from_yuv', kernel.fromYuv, kernel.bindings, { params, yuv, patches }),
+    bindGroup(device, 'from_yuv', kernel.fromYuv, kernel.bindings, {
+      params,
+      yuv,
+      colors: colorBuffer,
+      patches,
+    }),
   );
   pass.dispatchWorkgroups(...kernel.workgroups(count));
   pass.end();
@@ -65,7 +68,7 @@ async function gpuPatches(
   device.queue.submit([enc.finish()]);
   await readback.mapAsync(MapMode.READ);
   const out = new Float32Array(readback.getMappedRange(0, outBytes)).slice();
-  for (const b of [params, yuv, patches, readback]) b.destroy();
+  for (const b of [params, yuv, colorBuffer, patches, readback]) b.destroy();
   return out;
 }
 
@@ -91,11 +94,31 @@ describe('from_yuv (kernels/preprocess.wgsl) against the CPU reference', () => {
         const config = configOf(S, P);
         const count = 3;
         const data = frames(count * yuvFrameBytes(S, S), S * 7 + kind.length);
-        const got = await gpuPatches(config, kind, color, data, count);
+        const got = await gpuPatches(config, kind, [color, color, color], data);
         const want = patchify(config, { kind, data, count, color });
         let worst = 0;
         for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
         // f32 on the GPU against float64 arithmetic stored as f32; values reach about ±2.6.
         expect(worst).toBeLessThan(2e-5);
       });
+
+  it('takes each frame’s own colour: four frames, four colours, one batch', async () => {
+    const config = configOf(15, 5);
+    const per = yuvFrameBytes(15, 15);
+    const data = frames(4 * per, 99);
+    const got = await gpuPatches(config, 'nv12', COLORS, data);
+    const want = patchify(config, { kind: 'nv12', data, count: 4, color: COLORS });
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+    expect(worst).toBeLessThan(2e-5);
+    // The reference converts each frame with its own colour.
+    const rows = want.length / 4;
+    const second = patchify(config, {
+      kind: 'nv12',
+      data: data.subarray(per, 2 * per),
+      count: 1,
+      color: COLORS[1],
+    });
+    expect(want.subarray(rows, 2 * rows)).toEqual(second);
+  });
 });
