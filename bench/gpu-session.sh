@@ -15,7 +15,6 @@ step "GPU tests: YUV input, direct batches"
 timeout 150 node node_modules/vitest/vitest.mjs run test/engine/yuv.test.ts test/engine/direct-batch.test.ts \
   test/engine/int8/int8-yuv.test.ts >"$out/tests.txt" 2>&1
 sed 's/\x1b\[[0-9;]*m//g' "$out/tests.txt" | grep -E '×|Test Files|Tests ' | tail -12
-step "NVDEC decode checks"; timeout 200 bash bench/gpu-decode-check.sh 600 2>&1 | grep -v '^Warning' | tee "$out/decode.txt"
 step "classify 1080p"
 w=/tmp/c1080; mkdir -p "$w"
 ffmpeg -v error -y -stream_loop -1 -i "$clip" -frames:v 1800 -vf scale=1920:1080 -c:v libx264 -preset veryfast -an "$w/1080p.mp4"
@@ -30,5 +29,6 @@ for hw in none cuda; do
     echo "classify --hwaccel $hw, $files file(s) of 1800 frames: $r; lines written $(wc -l <"$w/p.jsonl")"
   done
 done
-step "input copy (infer vs beginBatch)"; timeout 90 node bench/input-copy.mjs vit-b16-224 32 20 fp16 2>&1 | grep -v '^Warning'
-step "file job through 1 and 2 workers on this GPU"; timeout 150 bash bench/cluster-scale.sh "$clip" 8 900 "1 2"
+step "NVDEC decode checks"; timeout 120 bash bench/gpu-decode-check.sh 600 2>&1 | grep -v '^Warning' | tee "$out/decode.txt"
+step "file job through 1 and 2 workers on this GPU"; timeout 120 bash bench/cluster-scale.sh "$clip" 8 600 "1 2"
+step "input copy (infer vs beginBatch)"; timeout 60 node bench/input-copy.mjs vit-b16-224 32 10 fp16 2>&1 | grep -v '^Warning'
