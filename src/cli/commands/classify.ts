@@ -19,6 +19,7 @@ import { addDecodeOptions, type DecodeFlags, defaultDecoders, parseDecodeFlags }
 import { addEngineOptions, type EngineFlags, openEngineFromFlags } from '../engine-options.js';
 import { parsePositiveInt } from '../options.js';
 import { progressBoard } from '../progress.js';
+import { parseSample } from '../sample-options.js';
 
 interface ClassifyFlags extends EngineFlags, DecodeFlags {
   every?: string;
@@ -206,19 +207,6 @@ async function missingInputs(files: string[]): Promise<Map<string, string>> {
     if (err?.code === 'ENOENT' || err?.code === 'ENOTDIR') missing.set(file, 'no such file');
   }
   return missing;
-}
-
-function parseSample(f: ClassifyFlags): SampleOptions | undefined {
-  if (f.every && f.fps)
-    throw new InputError('--every and --fps are alternatives: give one', { input: '--every/--fps' });
-  if (f.every) return { every: parsePositiveInt(f.every, '--every') };
-  if (f.fps) {
-    const fps = Number(f.fps);
-    if (!(fps > 0))
-      throw new InputError(`--fps: expected a positive number, got "${f.fps}"`, { input: '--fps' });
-    return { fps };
-  }
-  return undefined;
 }
 
 /**
