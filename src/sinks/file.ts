@@ -73,7 +73,8 @@ export function openPredictionStream(
     failure ??= failed(e);
   });
   if (format === 'csv') out.write(CSV_HEADER);
-  const render = (p: Prediction) =>
+  // The pixels a prediction may carry (for thumbnails, reports) never go into the file.
+  const render = ({ image: _pixels, ...p }: Prediction) =>
     format === 'jsonl'
       ? `${JSON.stringify({ ...p, receivedAt: new Date(p.receivedAtMs).toISOString() })}\n`
       : `${p.top

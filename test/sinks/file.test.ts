@@ -75,6 +75,20 @@ describe('prediction file sinks', () => {
     );
   });
 
+  it('JSONL: pixels a prediction carries for a thumbnail or report stay out of the file', async () => {
+    const file = path.join(tmp, 'pixels.jsonl');
+    const sink = openPredictionFile(file);
+    const p = {
+      ...P('cam', 0, ['a', 'b']),
+      image: { rgb: new Uint8Array(32 * 32 * 3), width: 32, height: 32 },
+    };
+    await sink.write(p);
+    await sink.close();
+    const line = JSON.parse(readFileSync(file, 'utf8'));
+    expect(line).not.toHaveProperty('image');
+    expect(line.top).toEqual(p.top);
+  });
+
   it('CSV (from the .csv name): a header, then one row per (frame, rank), quoted where needed', async () => {
     const file = path.join(tmp, 'p.csv');
     const sink = openPredictionFile(file);
