@@ -171,19 +171,7 @@ export function buildForwardPlan(
 
   recordPreprocess(rec, k.preprocess, s, count, input);
   gemm('patch', 'embed', s.patches, w.patchKernel, w.patchBias, s.patchOut);
-  add(
-    'embed',
-    k.embed.pipeline,
-    k.embed.bindings,
-    {
-      params: uniform('embed', k.embed.params(count)),
-      patchOut: s.patchOut,
-      cls: w.cls,
-      pos: w.posEmbedding,
-      x: s.x,
-    },
-    k.embed.workgroups(count),
-  );
+  recordEmbed(rec, k.embed, w, s, count);
   const afterEmbed = dispatches.length;
 
   const rows = count * tokens;
@@ -296,6 +284,24 @@ export function recordPreprocess(
       { params, yuv: s.rgb, colors: s.yuvColors, patches },
       workgroups,
     );
+}
+
+/** Class token and position embedding onto the patch GEMM's output, shared by the FP and INT8 plans. */
+export function recordEmbed(
+  rec: PlanRecorder,
+  embed: EmbedKernel,
+  w: { cls: GPUBuffer; posEmbedding: GPUBuffer },
+  s: { patchOut: GPUBuffer; x: GPUBuffer },
+  count: number,
+): void {
+  const params = rec.uniform('embed', embed.params(count));
+  rec.add(
+    'embed',
+    embed.pipeline,
+    embed.bindings,
+    { params, patchOut: s.patchOut, cls: w.cls, pos: w.posEmbedding, x: s.x },
+    embed.workgroups(count),
+  );
 }
 
 /**

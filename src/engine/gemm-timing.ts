@@ -1,5 +1,6 @@
 import { EngineError } from '../errors.js';
 import { toHalfArray } from '../util/half.js';
+import { PlanRecorder } from './forward-plan.js';
 import { BufferUsage } from './gpu.js';
 import {
   type AttentionIO,
@@ -139,23 +140,9 @@ export async function timeGemm(
   for (const x of [buffers.a, buffers.b, buffers.bias, buffers.c]) fillNoise(device, x, type);
   const ws = kernel.workspaceBytes(M, N);
   const workspace = ws > 0 ? buf(ws, 1) : undefined;
-  const dispatches: Dispatch[] = [];
-  kernel.record(
-    {
-      add: (label, pipeline, names, bufs, workgroups) =>
-        dispatches.push({
-          label,
-          pipeline,
-          bindGroup: bindGroup(device, label, pipeline, names, bufs),
-          workgroups,
-        }),
-    },
-    'time-gemm',
-    { ...buffers, workspace },
-    M,
-    N,
-  );
-  const ms = await timeDispatchList(device, dispatches, iterations);
+  const rec = new PlanRecorder(device);
+  kernel.record(rec, 'time-gemm', { ...buffers, workspace }, M, N);
+  const ms = await timeDispatchList(device, rec.dispatches, iterations);
   const oom = await device.popErrorScope();
   const invalid = await device.popErrorScope();
   for (const x of [...Object.values(buffers), workspace]) x?.destroy();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readViTConfigFile } from '../../src/engine/config.js';
+import { PlanRecorder } from '../../src/engine/forward-plan.js';
 import { BufferUsage, type GpuContext, MapMode, openGpu } from '../../src/engine/gpu.js';
 import {
   createGemmKernel,
@@ -14,7 +15,7 @@ import {
   variantSupports,
   workgroupBytes,
 } from '../../src/engine/kernels/gemm.js';
-import { bindGroup, type Dispatch, type ElementType } from '../../src/engine/kernels/source.js';
+import type { ElementType } from '../../src/engine/kernels/source.js';
 import { gemm as cpuGemm, geluErf, geluTanh } from '../../src/engine/reference.js';
 import { WebGpuEngine } from '../../src/engine/webgpu-engine.js';
 import { loadWeights } from '../../src/engine/weights/index.js';
@@ -66,26 +67,13 @@ async function runGemm(
   // Split-K's workspace starts as NaN garbage: every element it reads must have been written.
   const ws = kernel.workspaceBytes(M, N);
   const workspace = ws > 0 ? uploadF32(new Float32Array(ws / 4).fill(Number.NaN)) : undefined;
-  const dispatches: Dispatch[] = [];
   // Variants with B transposed read the weights as [N, K].
   const bt = variant.kind === 'subgroup-matrix' && variant.bt;
   const bData = bt ? transpose(b, K, N) : b;
   const buffers = { params, a: upload(a), b: upload(bData), bias: upload(bias), c: out, workspace };
-  kernel.record(
-    {
-      add: (label, pipeline, names, bufs, workgroups) =>
-        dispatches.push({
-          label,
-          pipeline,
-          bindGroup: bindGroup(device, label, pipeline, names, bufs),
-          workgroups,
-        }),
-    },
-    'gemm-test',
-    buffers,
-    M,
-    N,
-  );
+  const rec = new PlanRecorder(device);
+  kernel.record(rec, 'gemm-test', buffers, M, N);
+  const dispatches = rec.dispatches;
   if (kernel.splits > 1) expect(dispatches.map((d) => d.label)).toEqual(['gemm-test', 'gemm-test.reduce']);
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();

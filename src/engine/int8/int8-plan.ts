@@ -1,6 +1,6 @@
 import { EngineError } from '../../errors.js';
 import { type ViTConfig, vitDims } from '../config.js';
-import { PlanRecorder, recordHeadInput, recordPreprocess } from '../forward-plan.js';
+import { PlanRecorder, recordEmbed, recordHeadInput, recordPreprocess } from '../forward-plan.js';
 import { BufferUsage } from '../gpu.js';
 import type { AttentionKernel } from '../kernels/attention.js';
 import type { EmbedKernel } from '../kernels/embed.js';
@@ -187,19 +187,7 @@ export function buildInt8Plan(
     },
     patch.workgroups(patchRows, D),
   );
-  add(
-    'embed',
-    k.embed.pipeline,
-    k.embed.bindings,
-    {
-      params: uniform('embed', k.embed.params(count)),
-      patchOut: s.patchOut,
-      cls: w.cls,
-      pos: w.posEmbedding,
-      x: s.x,
-    },
-    k.embed.workgroups(count),
-  );
+  recordEmbed(rec, k.embed, w, s, count);
 
   const ln = uniform('layernorm', k.layerNorm.params(rows, D, 1, c.layerNormEps));
   const int8Attention = k.attention.io === 'int8';
