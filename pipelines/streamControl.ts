@@ -8,6 +8,7 @@ import {
 } from '../src/errors.js';
 import { parseStreamRequest } from '../src/serve-config.js';
 import type { StreamInfo } from '../src/server/protocol.js';
+import { DEFAULT_API_SCHEMES } from '../src/server/source-policy.js';
 import { deriveStreamId, shorten } from '../src/server/stream-id.js';
 import type { StreamController } from '../src/server/streams.js';
 import { type Logger, silentLogger } from '../src/util/logger.js';
@@ -25,8 +26,8 @@ export interface CheckedSource {
 /** Resolves or refuses a source offered over the API ({url} or {path}); throws SourceRefusedError. */
 export type ApiSourceCheck = (body: { url?: string; path?: string }) => Promise<CheckedSource>;
 
-/** Schemes the built-in check lets through: network streams only (no file:, pipe:, concat:, data:...). */
-const URL_SCHEMES = ['rtsp', 'rtsps', 'rtmp', 'rtmps', 'http', 'https', 'srt'];
+/** Schemes the built-in check lets through: the source policy's network schemes (no file:, pipe:, concat:...). */
+const URL_SCHEMES = DEFAULT_API_SCHEMES;
 
 /**
  * The check used when no source policy is given: URLs of network schemes only, no local paths at all
