@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { type Logger, silentLogger } from '../util/logger.js';
-import { packageRoot } from '../util/paths.js';
+import { packageVersion } from '../util/paths.js';
 import { checkHost, checkToken } from './auth.js';
 import type { DeliveryTotals } from './client.js';
 import { Hub, type HubOptions } from './hub.js';
@@ -62,12 +60,10 @@ const SECURITY_HEADERS = {
     "default-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
 };
 
-function packageVersion(): string {
+/** The version the hub's hello reports; a package without a readable version still serves. */
+function serverVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
-      version?: string;
-    };
-    return pkg.version ?? '0.0.0';
+    return packageVersion();
   } catch {
     return '0.0.0';
   }
@@ -91,7 +87,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Vitstre
   const hub: Hub = new Hub({
     ...options,
     statsProvider: options.statsProvider ?? defaultProvider,
-    version: packageVersion(),
+    version: serverVersion(),
     metrics,
     totals,
     boundHost: host,
