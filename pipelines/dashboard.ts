@@ -2,7 +2,6 @@ import { type Subscription, tap } from 'rxjs';
 import type { Engine } from '../src/engine/types.js';
 import { classify } from '../src/operators/classify.js';
 import type { BackoffOptions } from '../src/operators/reconnect.js';
-import type { SampleOptions } from '../src/operators/sampleFrames.js';
 import type { StreamInfo, StreamStateName } from '../src/server/protocol.js';
 import type { VitstreamServer } from '../src/server/server.js';
 import { endedMessage } from '../src/server/stats.js';
@@ -12,7 +11,7 @@ import { redactCredentials } from '../src/util/redact.js';
 import type { ResizeMode } from '../src/video/args.js';
 import type { DecodeOptions } from '../src/video/decodeFrames.js';
 import type { SourceEvent } from '../src/video/events.js';
-import { type ResolvedSource, resolveSource, type VideoSource } from '../src/video/source.js';
+import { type ResolvedSource, resolveSource } from '../src/video/source.js';
 import { type FeedSource, liveFeeds } from './liveFeeds.js';
 import { type ApiSourceCheck, createStreamControl } from './streamControl.js';
 

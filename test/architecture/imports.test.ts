@@ -19,7 +19,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** The room a file lives in: src/<room>/…, src/engine/int8 counts as its own room, top folders are rooms. */
-export function roomOf(file: string): string {
+function roomOf(file: string): string {
   const parts = relative(ROOT, file).split('/');
   if (parts[0] !== 'src') return parts[0];
   if (parts.length === 2) return `src/${parts[1].replace(/\.ts$/, '')}`;
@@ -116,8 +116,20 @@ describe('the import graph (issue #24)', () => {
   });
 
   it('keeps the engine below video, operators, server, models, cli, bench, pipelines and the app layer', () => {
-    const above = new Set(['video', 'operators', 'server', 'models', 'cli', 'bench', 'pipelines', 'app', 'sinks']);
-    expect(offenders(isEngine, (room) => above.has(room) || room.startsWith('src/') && room !== 'src/errors')).toEqual([]);
+    const above = new Set([
+      'video',
+      'operators',
+      'server',
+      'models',
+      'cli',
+      'bench',
+      'pipelines',
+      'app',
+      'sinks',
+    ]);
+    expect(
+      offenders(isEngine, (room) => above.has(room) || (room.startsWith('src/') && room !== 'src/errors')),
+    ).toEqual([]);
   });
 
   it('keeps video and server free of the engine', () => {
@@ -125,6 +137,11 @@ describe('the import graph (issue #24)', () => {
   });
 
   it('keeps the int8 engine above the float engine, never the other way', () => {
-    expect(offenders((room) => room === 'engine', (room) => room === 'engine/int8')).toEqual([]);
+    expect(
+      offenders(
+        (room) => room === 'engine',
+        (room) => room === 'engine/int8',
+      ),
+    ).toEqual([]);
   });
 });
