@@ -11,6 +11,7 @@
 // second table from this build: the largest |C - C_ref| on each shape against the same tile
 // without those options (f32 accumulators) on the same inputs: 0 for -e and -p, which reorder
 // the same arithmetic, and the cost of -h; a last line gives the largest |C_ref| for scale.
+// AB_ACCURACY=0 leaves that table out.
 import path from 'node:path';
 import { gemmShapes } from './vit-b16-384-shapes.mjs';
 
@@ -98,7 +99,7 @@ const compared = keys.filter((key) => {
   const v = key.startsWith('sgmat') ? builds.new.fp16Keys.parseVariant(key) : undefined;
   return v && OPTIONS.some((o) => v[o]);
 });
-if (compared.length > 0 && builds.new.gemm.compareGemm) {
+if (compared.length > 0 && builds.new.gemm.compareGemm && process.env.AB_ACCURACY !== '0') {
   console.log('\nmax |C - C_ref| against the same tile without -h/-e/-p (f32 accumulators), same inputs');
   const scale = new Map();
   for (const key of compared) {
