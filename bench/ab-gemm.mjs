@@ -3,15 +3,22 @@
 // best reading per build, variant and shape (single readings on the H100 come out 2-4x slow now
 // and then). The key `attention` (`attention-int8`: int8 in and out, INT8 mode 2) times the tensor-core attention kernel instead (ViT-B/16-384, one
 // layer; its time shows in the first column).
-// Usage (after a build): node bench/ab-gemm.mjs <other-root> [batch] [keys] [rounds]
+// Usage (after a build): node bench/ab-gemm.mjs <other-root> [batch] [keys] [rounds] [tokens]
+// tokens: 577 (ViT-B/16-384, the default) or 197 (B/16-224: the same GEMMs with fewer rows).
 // <other-root> '-' times this build alone (e.g. variants that the other build lacks); roots
 // separated by commas time several builds, each named by its folder.
+// Keys with the options -h (f16 accumulators), -e (strip epilogue) or -p (pipelined loop) get a
+// second table from this build: the largest |C - C_ref| on each shape against the same tile
+// without those options (f32 accumulators) on the same inputs: 0 for -e and -p, which reorder
+// the same arithmetic, and the cost of -h; a last line gives the largest |C_ref| for scale.
+// AB_ACCURACY=0 leaves that table out.
 import path from 'node:path';
 import { gemmShapes } from './vit-b16-384-shapes.mjs';
 
-const [other, batch = '32', list = 'i8mat-2x4-f4x2-bk128-st1', roundsText = '4'] = process.argv.slice(2);
-if (!other) {
-  console.error('usage: node bench/ab-gemm.mjs <other-root> [batch] [keys] [rounds]');
+const [other, batch = '32', list = 'i8mat-2x4-f4x2-bk128-st1', roundsText = '4', tokensText = '577'] =
+  process.argv.slice(2);
+if (!other || !/^[1-9]\d*$/.test(tokensText)) {
+  console.error('usage: node bench/ab-gemm.mjs <other-root> [batch] [keys] [rounds] [tokens: 577 or 197]');
   process.exit(2);
 }
 const load = async (root) => ({
@@ -27,14 +34,20 @@ if (other !== '-')
     builds[other.includes(',') ? path.basename(root) : 'old'] = await load(root);
 const { openGpu } = await import(path.resolve('dist/src/engine/gpu.js'));
 const gpu = await openGpu();
-const shapes = gemmShapes(batch);
+// B/16-224 has the same GEMMs as B/16-384, with 197 tokens an image instead of 577.
+const shapes = Object.fromEntries(
+  Object.entries(gemmShapes(batch)).map(([name, [, ...rest]]) => [
+    name,
+    [Number(tokensText) * Number(batch), ...rest],
+  ]),
+);
 const keys = list.split(',');
 const best = new Map();
 for (let r = 0; r < Number(roundsText); r++) {
   for (const key of keys) {
     for (const [name, b] of Object.entries(builds)) {
       if (key.startsWith('attention')) {
-        const shape = { tokens: 577, numHeads: 12, headDim: 64, count: Number(batch) };
+        const shape = { tokens: Number(tokensText), numHeads: 12, headDim: 64, count: Number(batch) };
         const io = key.startsWith('attention-int8') ? 'int8' : 'float';
         // Builds before the timing probes left the kernels took a probe number before io.
         const hasProbe = b.gemm.timeAttention.toString().includes('probe');
@@ -64,7 +77,7 @@ for (let r = 0; r < Number(roundsText); r++) {
     }
   }
 }
-console.log(`batch ${batch}, best of ${roundsText} rounds, ms`);
+console.log(`batch ${batch}, ${tokensText} tokens an image, best of ${roundsText} rounds, ms`);
 console.log(
   `${'variant'.padEnd(28)}${'build'.padEnd(6)}${Object.keys(shapes)
     .map((s) => s.padStart(8))
@@ -80,4 +93,37 @@ for (const key of keys)
         })
         .join('')}`,
     );
+
+const OPTIONS = ['f16Acc', 'strip', 'pipelined'];
+const compared = keys.filter((key) => {
+  const v = key.startsWith('sgmat') ? builds.new.fp16Keys.parseVariant(key) : undefined;
+  return v && OPTIONS.some((o) => v[o]);
+});
+if (compared.length > 0 && builds.new.gemm.compareGemm && process.env.AB_ACCURACY !== '0') {
+  console.log('\nmax |C - C_ref| against the same tile without -h/-e/-p (f32 accumulators), same inputs');
+  const scale = new Map();
+  for (const key of compared) {
+    const v = builds.new.fp16Keys.parseVariant(key);
+    const ref = { ...v };
+    for (const o of OPTIONS) delete ref[o];
+    const cells = [];
+    for (const [shape, [M, N, K, epilogue, outInt8]] of Object.entries(shapes)) {
+      if (outInt8) {
+        cells.push('-'.padStart(8));
+        continue;
+      }
+      const r = await builds.new.gemm
+        .compareGemm(gpu.device, v, ref, 'f16', { M, N, K, epilogue })
+        .catch(() => undefined);
+      if (r) scale.set(shape, Math.max(scale.get(shape) ?? 0, r.maxAbs));
+      cells.push((r ? r.maxAbsDiff.toPrecision(3) : 'NaN').padStart(8));
+    }
+    console.log(`${key.padEnd(28)}${'diff'.padEnd(6)}${cells.join('')}`);
+  }
+  console.log(
+    `${'max |C_ref|'.padEnd(34)}${Object.keys(shapes)
+      .map((s) => (scale.has(s) ? scale.get(s).toPrecision(3) : '-').padStart(8))
+      .join('')}`,
+  );
+}
 process.exit(0);

@@ -1,14 +1,20 @@
 import { EngineError } from '../errors.js';
-import { toHalfArray } from '../util/half.js';
+import { fromHalfArray, toHalfArray } from '../util/half.js';
 import { PlanRecorder } from './forward-plan.js';
-import { BufferUsage } from './gpu.js';
+import { BufferUsage, MapMode } from './gpu.js';
 import {
   type AttentionIO,
   type AttentionShape,
   type AttentionVariant,
   createAttentionKernel,
 } from './kernels/attention.js';
-import { createGemmKernel, type Epilogue, type GemmVariant, variantKey } from './kernels/gemm.js';
+import {
+  createGemmKernel,
+  type Epilogue,
+  type GemmKernel,
+  type GemmVariant,
+  variantKey,
+} from './kernels/gemm.js';
 import { bindGroup, type Dispatch, type ElementType } from './kernels/source.js';
 
 /**
@@ -123,11 +129,32 @@ export async function timeGemm(
   iterations = 20,
 ): Promise<GemmTiming> {
   const { M, N, K } = shape;
-  const el = type === 'f16' ? 2 : 4;
   const kernel = await createGemmKernel(device, type, shape.epilogue ?? 'bias', variant);
-  const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
   device.pushErrorScope('validation');
   device.pushErrorScope('out-of-memory');
+  const gemm = noiseGemm(device, kernel, type, M, N, K);
+  const ms = await timeDispatchList(device, gemm.dispatches, iterations);
+  const oom = await device.popErrorScope();
+  const invalid = await device.popErrorScope();
+  gemm.destroy();
+  if (oom || invalid)
+    throw new EngineError(
+      `timing GEMM ${variantKey(variant)} at ${M}x${N}x${K} failed: ${(oom ?? invalid)!.message}`,
+    );
+  return { ms, tflops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
+}
+
+/** A GEMM's buffers filled with fillNoise (C too: the residual epilogue reads it) and its dispatches. */
+function noiseGemm(
+  device: GPUDevice,
+  kernel: GemmKernel,
+  type: ElementType,
+  M: number,
+  N: number,
+  K: number,
+) {
+  const el = type === 'f16' ? 2 : 4;
+  const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC;
   const buf = (elements: number, bytes = el) =>
     device.createBuffer({ size: Math.max(16, Math.ceil((elements * bytes) / 16) * 16), usage: storage });
   const packed = kernel.params(M, N, K);
@@ -142,15 +169,83 @@ export async function timeGemm(
   const workspace = ws > 0 ? buf(ws, 1) : undefined;
   const rec = new PlanRecorder(device);
   kernel.record(rec, 'time-gemm', { ...buffers, workspace }, M, N);
-  const ms = await timeDispatchList(device, rec.dispatches, iterations);
+  return {
+    dispatches: rec.dispatches,
+    c: buffers.c,
+    destroy: () => {
+      for (const x of [...Object.values(buffers), workspace]) x?.destroy();
+    },
+  };
+}
+
+/** C after one run of a GEMM variant on fillNoise's inputs, as f32. */
+async function gemmOutput(
+  device: GPUDevice,
+  variant: GemmVariant,
+  type: ElementType,
+  shape: { M: number; N: number; K: number; epilogue?: Epilogue },
+): Promise<Float32Array> {
+  const { M, N, K } = shape;
+  const kernel = await createGemmKernel(device, type, shape.epilogue ?? 'bias', variant);
+  device.pushErrorScope('validation');
+  device.pushErrorScope('out-of-memory');
+  const gemm = noiseGemm(device, kernel, type, M, N, K);
+  const bytes = M * N * (type === 'f16' ? 2 : 4);
+  const readback = device.createBuffer({
+    size: Math.ceil(bytes / 16) * 16,
+    usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST,
+  });
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  for (const d of gemm.dispatches) {
+    pass.setPipeline(d.pipeline);
+    pass.setBindGroup(0, d.bindGroup);
+    pass.dispatchWorkgroups(...d.workgroups);
+  }
+  pass.end();
+  enc.copyBufferToBuffer(gemm.c, 0, readback, 0, readback.size);
+  device.queue.submit([enc.finish()]);
   const oom = await device.popErrorScope();
   const invalid = await device.popErrorScope();
-  for (const x of [...Object.values(buffers), workspace]) x?.destroy();
-  if (oom || invalid)
+  if (oom || invalid) {
+    gemm.destroy();
+    readback.destroy();
     throw new EngineError(
-      `timing GEMM ${variantKey(variant)} at ${M}x${N}x${K} failed: ${(oom ?? invalid)!.message}`,
+      `running GEMM ${variantKey(variant)} at ${M}x${N}x${K} failed: ${(oom ?? invalid)!.message}`,
     );
-  return { ms, tflops: (2 * M * N * K) / (ms * 1e-3) / 1e12 };
+  }
+  await readback.mapAsync(MapMode.READ);
+  const raw = readback.getMappedRange(0, bytes).slice(0);
+  readback.destroy();
+  gemm.destroy();
+  return type === 'f16' ? fromHalfArray(new Uint16Array(raw)) : new Float32Array(raw);
+}
+
+/**
+ * How far a variant's output lies from a reference variant's on the same inputs (fillNoise's):
+ * the largest |C - C_ref| and the largest |C_ref|. Variants that only reorder the same f32
+ * arithmetic (-e, -p) give 0; f16 accumulators (-h) give what they cost.
+ */
+export async function compareGemm(
+  device: GPUDevice,
+  variant: GemmVariant,
+  reference: GemmVariant,
+  type: ElementType,
+  shape: { M: number; N: number; K: number; epilogue?: Epilogue },
+): Promise<{ maxAbsDiff: number; maxAbs: number }> {
+  const ref = await gemmOutput(device, reference, type, shape);
+  const got = await gemmOutput(device, variant, type, shape);
+  let maxAbsDiff = 0;
+  let maxAbs = 0;
+  let nan = false;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(got[i] - ref[i]);
+    if (Number.isNaN(d)) nan = true;
+    else if (d > maxAbsDiff) maxAbsDiff = d;
+    maxAbs = Math.max(maxAbs, Math.abs(ref[i]));
+  }
+  // A NaN in either output shows as NaN rather than vanishing from the maximum.
+  return { maxAbsDiff: nan ? Number.NaN : maxAbsDiff, maxAbs };
 }
 
 /**

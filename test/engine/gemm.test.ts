@@ -193,6 +193,116 @@ describe.runIf(gpu.hasF16TensorCores)('[gpu] subgroup-matrix GEMM (tensor cores)
   }
 });
 
+// The options of issue #23 on today's tiles and layouts: f16 accumulators (-h), the epilogue by
+// strips (-e) and the MmaPipelined main loop (-p), alone and together, with one buffer (st1, two
+// barriers per step), B transposed, deep K steps (bk128: 8 k-groups) and split-K. 2x4-f4x4 with
+// -h -e needs a strip larger than its A buffer, which then grows.
+const OPTION_VARIANTS: GemmVariant[] = [
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, wide: true, strip: true },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, wide: true, pipelined: true },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, f16Acc: true },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2, wide: true, f16Acc: true },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2, wide: true, f16Acc: true, strip: true },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2, wide: true, pipelined: true },
+  {
+    kind: 'subgroup-matrix',
+    sgM: 2,
+    sgN: 4,
+    fm: 4,
+    fn: 2,
+    wide: true,
+    f16Acc: true,
+    strip: true,
+    pipelined: true,
+  },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 2, bk: 64, wide: true, stages: 1, pipelined: true },
+  {
+    kind: 'subgroup-matrix',
+    sgM: 2,
+    sgN: 4,
+    fm: 4,
+    fn: 2,
+    bk: 64,
+    wide: true,
+    stages: 1,
+    f16Acc: true,
+    strip: true,
+  },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 4, fm: 4, fn: 4, wide: true, stages: 1, f16Acc: true, strip: true },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, bk: 128, wide: true, stages: 1, pipelined: true },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, wide: true, bt: true, strip: true, pipelined: true },
+  { kind: 'subgroup-matrix', sgM: 2, sgN: 2, strip: true, splitK: 3 },
+  {
+    kind: 'subgroup-matrix',
+    sgM: 2,
+    sgN: 2,
+    wide: true,
+    bt: true,
+    f16Acc: true,
+    strip: true,
+    pipelined: true,
+    splitK: 2,
+  },
+];
+
+/**
+ * What f16 accumulators may cost, relative to the largest output (relMaxError's scale). The
+ * tensor cores round the running sum to f16 once per 16-deep multiply-accumulate, at most
+ * ceil(K / 16) times, each by less than one f16 ulp of the sum (2^-10 of its magnitude, whether
+ * they round to nearest or truncate). The running sums of these inputs (uniform in [-1, 1)) are
+ * random walks whose peaks stay within twice the largest output, so the error stays below
+ * 2 · ceil(K / 16) · 2^-10 on top of the 4e-3 that the f16 output costs every variant: about
+ * 0.1 at K = 768, 0.03 at K = 192, 0.012 at K = 64. A wrong fragment or row is off by O(1).
+ */
+function f16AccTolerance(K: number): number {
+  return 4e-3 + 2 * Math.ceil(K / 16) * 2 ** -10;
+}
+
+describe.runIf(gpu.hasF16TensorCores)('[gpu] subgroup-matrix GEMM options -h, -e, -p (tensor cores)', () => {
+  for (const variant of OPTION_VARIANTS) {
+    const fits = workgroupBytes(variant) <= gpu.limits.maxComputeWorkgroupStorageSize;
+    it.skipIf(!fits)(`${variantKey(variant)}: every epilogue matches the CPU reference`, async () => {
+      const f16Acc = variant.kind === 'subgroup-matrix' && variant.f16Acc;
+      for (const epilogue of EPILOGUES) {
+        for (const [M, N, K] of [
+          [197, 96, 64],
+          [77, 1000, 192],
+          [77, 400, 192],
+          [5, 96, 64],
+          [300, 2304, 768],
+          [130, 768, 3072],
+        ] as const) {
+          if (!variantSupports(variant, 'f16', K, N)) continue;
+          const { got, expected } = await runGemm(variant, 'f16', epilogue, M, N, K);
+          expect(
+            relMaxError(got, expected),
+            `${variantKey(variant)} ${epilogue} ${M}x${N}x${K}`,
+          ).toBeLessThan(f16Acc ? f16AccTolerance(K) : 4e-3);
+        }
+      }
+    });
+  }
+});
+
+describe('subgroup-matrix GEMM options (every adapter)', () => {
+  it('count the strip and the f16 scratch in their workgroup memory', () => {
+    const bytes = (key: string) => workgroupBytes(parseVariant(key)!);
+    // The f32 strip is its own array: on 128x128 tiles of two buffers it no longer fits.
+    expect(bytes('sgmat-2x4-f4x2-w-e')).toBeGreaterThan(48 * 1024);
+    expect(bytes('sgmat-2x4-f4x2-w-h-e')).toBeLessThanOrEqual(48 * 1024);
+    // f16 scratch in the A buffers: no memory of its own unless the strip outgrows them.
+    expect(bytes('sgmat-2x4-f4x2-w-h')).toBe(bytes('sgmat-2x4-f4x2-w') - 8 * 1024);
+    expect(bytes('sgmat-2x4-f4x4-w-st1-h-e')).toBe(8 * 16 * 72 * 2 + 32 * 264 * 2);
+    for (const v of OPTION_VARIANTS) expect(workgroupBytes(v), variantKey(v)).toBeLessThanOrEqual(48 * 1024);
+  });
+
+  it('refuse -p with one k-group per tile (bk 16)', async () => {
+    const v = parseVariant('sgmat-2x2-bk16-p')!;
+    expect(variantSupports(v, 'f16', 64, 64)).toBe(false);
+    await expect(createGemmKernel(gpu.device, 'f16', 'bias', v)).rejects.toThrow(/-p needs bk >= 32/);
+  });
+});
+
 // Split-K shapes: deep K as in fc2 (K = 4 N), fewer rows than a fragment, K that does not split
 // evenly (the last splits short or empty), ragged M and N.
 const SPLIT_SHAPES = [
@@ -212,11 +322,29 @@ describe('variant names', () => {
       { kind: 'subgroup-matrix', sgM: 2, sgN: 2, fm: 4, fn: 2, bk: 64, splitK: 2 },
       { kind: 'subgroup-matrix', sgM: 2, sgN: 2, wide: true, bt: true, splitK: 2 },
       { kind: 'subgroup-matrix', sgM: 2, sgN: 4, bt: true },
+      ...OPTION_VARIANTS,
+      { kind: 'subgroup-matrix', sgM: 2, sgN: 2, pipelined: true },
     ] as GemmVariant[]) {
       const key = variantKey(v);
       expect(variantKey(parseVariant(key)!), key).toBe(key);
     }
     expect(variantKey({ kind: 'subgroup-matrix', sgM: 2, sgN: 2, splitK: 4 })).toBe('sgmat-2x2-s4');
+    expect(
+      variantKey({
+        kind: 'subgroup-matrix',
+        sgM: 2,
+        sgN: 4,
+        fm: 4,
+        fn: 2,
+        wide: true,
+        f16Acc: true,
+        strip: true,
+        pipelined: true,
+        splitK: 2,
+      }),
+    ).toBe('sgmat-2x4-f4x2-w-h-e-p-s2');
+    expect(parseVariant('sgmat-2x2-e')).toEqual({ kind: 'subgroup-matrix', sgM: 2, sgN: 2, strip: true });
+    expect(parseVariant('sgmat-2x2-p-h')).toBeUndefined();
     expect(parseVariant('portable-s')).toBeUndefined();
   });
 });

@@ -61,6 +61,12 @@ export type GemmVariant =
       bt?: boolean;
       /** Workgroup tile buffers, 2 (default) or 1 (then bk 64 fits 128x128 tiles). Key suffix `-st1`. */
       stages?: number;
+      /** f16 accumulators (f16 rounding on every multiply-accumulate; scratch in tileA). Key suffix `-h`. */
+      f16Acc?: boolean;
+      /** Epilogue a fragment row (16 x 16 fn) per round, FM rounds of 2 barriers. Key suffix `-e`. */
+      strip?: boolean;
+      /** Main loop in CUTLASS MmaPipelined order (bk >= 32). Key suffix `-p`. */
+      pipelined?: boolean;
     }
   | {
       kind: 'subgroup-matrix-direct';
@@ -79,7 +85,7 @@ export function variantKey(v: GemmVariant): string {
     return `sgdir-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${(v.ks ?? 1) === 1 ? '' : `-k${v.ks}`}${v.bCol ? '-bt' : ''}`;
   const fm = v.fm ?? 2;
   const fn = v.fn ?? 2;
-  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}${v.wide ? '-w' : ''}${v.bt ? '-bt' : ''}${(v.stages ?? 2) === 2 ? '' : `-st${v.stages}`}${split}`;
+  return `sgmat-${v.sgM}x${v.sgN}${fm === 2 && fn === 2 ? '' : `-f${fm}x${fn}`}${(v.bk ?? 32) === 32 ? '' : `-bk${v.bk}`}${v.wide ? '-w' : ''}${v.bt ? '-bt' : ''}${(v.stages ?? 2) === 2 ? '' : `-st${v.stages}`}${v.f16Acc ? '-h' : ''}${v.strip ? '-e' : ''}${v.pipelined ? '-p' : ''}${split}`;
 }
 
 /** Inverse of variantKey; undefined for a name it does not know. */
@@ -99,9 +105,10 @@ export function parseVariant(key: string): GemmVariant | undefined {
     if (d[6]) v.bCol = true;
     return v;
   }
-  const m = /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?(-w)?(-bt)?(?:-st(\d+))?(?:-s(\d+))?$/.exec(
-    key,
-  );
+  const m =
+    /^sgmat-(\d+)x(\d+)(?:-f(\d+)x(\d+))?(?:-bk(\d+))?(-w)?(-bt)?(?:-st(\d+))?(-h)?(-e)?(-p)?(?:-s(\d+))?$/.exec(
+      key,
+    );
   if (!m) return undefined;
   const v: GemmVariant = { kind: 'subgroup-matrix', sgM: Number(m[1]), sgN: Number(m[2]) };
   if (m[3]) Object.assign(v, { fm: Number(m[3]), fn: Number(m[4]) });
@@ -109,7 +116,10 @@ export function parseVariant(key: string): GemmVariant | undefined {
   if (m[6]) v.wide = true;
   if (m[7]) v.bt = true;
   if (m[8]) v.stages = Number(m[8]);
-  if (m[9]) v.splitK = Number(m[9]);
+  if (m[9]) v.f16Acc = true;
+  if (m[10]) v.strip = true;
+  if (m[11]) v.pipelined = true;
+  if (m[12]) v.splitK = Number(m[12]);
   return v;
 }
 
@@ -148,8 +158,10 @@ export function tileOf(v: GemmVariant): { bm: number; bn: number } {
 
 /**
  * Workgroup memory of a subgroup-matrix variant: two padded A and B buffers (BK 32) and a 16x16
- * f32 scratch per subgroup; the direct variant has only fn scratch fragments per subgroup and a
- * 16x16 f16 tile for M < 16.
+ * f32 scratch per subgroup (a strip of 16 x (16 fn + 4) with `strip`); with f16 accumulators
+ * the f16 scratch (16x16, or a strip of 16 x (16 fn + 8)) lives in the A buffers, which grow if
+ * it needs more. The direct variant has only fn scratch fragments per subgroup and a 16x16 f16
+ * tile for M < 16.
  */
 export function workgroupBytes(v: GemmVariant): number {
   if (v.kind === 'portable') return 2 * 16 * 64 * 4;
@@ -157,7 +169,15 @@ export function workgroupBytes(v: GemmVariant): number {
   const { bm, bn } = tileOf(v);
   const bk = v.bk ?? 32;
   const bTile = v.bt ? bn * (bk + 8) : bk * (bn + 8);
-  return (v.stages ?? 2) * (bm * (bk + 8) + bTile) * 2 + 256 * 4 * v.sgM * v.sgN;
+  const stages = v.stages ?? 2;
+  const subgroups = v.sgM * v.sgN;
+  const stripRow = 16 * (v.fn ?? 2) + (v.f16Acc ? 8 : 4);
+  if (v.f16Acc) {
+    const scratchHalves = (v.strip ? 16 * stripRow : 256) * subgroups;
+    return Math.max(stages * bm * (bk + 8), scratchHalves) * 2 + stages * bTile * 2;
+  }
+  const scratch = v.strip ? 16 * stripRow * 4 * subgroups : 256 * 4 * subgroups;
+  return stages * (bm * (bk + 8) + bTile) * 2 + scratch;
 }
 
 /**
@@ -207,6 +227,7 @@ export function variantSupports(v: GemmVariant, type: ElementType, K: number, N:
     return type === 'f16' && !v.bCol && K % (16 * (v.ks ?? 1)) === 0 && N % 16 === 0;
   if (v.kind === 'portable') return true;
   const vw = v.wide ? 8 : 4;
+  if (v.pipelined && (v.bk ?? 32) < 32) return false;
   return type === 'f16' && K % vw === 0 && N % vw === 0;
 }
 
@@ -285,6 +306,12 @@ export async function createGemmKernel(
     pipeline = computePipeline(device, label, code, 'main', constants);
     tile = tileOf(variant);
   } else {
+    // The pipelined loop names k-group s + 1's fragments in step s and stages the next tile in the
+    // last step, which with one k-group would come before that tile's loads.
+    if (variant.pipelined && (variant.bk ?? 32) < 32)
+      throw new EngineError(`GEMM variant ${variantKey(variant)}: -p needs bk >= 32`, {
+        input: variantKey(variant),
+      });
     const consts = {
       SG_M: variant.sgM,
       SG_N: variant.sgN,
@@ -295,6 +322,9 @@ export async function createGemmKernel(
       WIDE: variant.wide ? 1 : 0,
       B_T: variant.bt ? 1 : 0,
       STAGES: variant.stages ?? 2,
+      F16_ACC: variant.f16Acc ? 1 : 0,
+      STRIP: variant.strip ? 1 : 0,
+      PIPELINED: variant.pipelined ? 1 : 0,
     };
     pipeline = computePipeline(
       device,

@@ -23,6 +23,8 @@ const kernels: [string, BindingNames, ParamsLayout, Record<string, number>[]][] 
     [
       { PARTIAL: 0, WIDE: 0 },
       { PARTIAL: 1, WIDE: 1 },
+      { PARTIAL: 0, WIDE: 1, F16_ACC: 1, STRIP: 1, PIPELINED: 1 },
+      { PARTIAL: 1, WIDE: 0, F16_ACC: 0, STRIP: 1, PIPELINED: 1 },
     ],
   ],
   ['gemm_subgroup_matrix_direct', GEMM_BINDINGS, GEMM_PARAMS, [{}]],
