@@ -183,13 +183,18 @@ async function stopServer(server: Server): Promise<number | null> {
   return code;
 }
 
-/** Predictions per stream seen by one WebSocket client subscribed to every stream. */
+/**
+ * Predictions per stream seen by one WebSocket client subscribed to every stream. The window is
+ * judged by each frame's arrival at the server (`receivedAtMs`, same clock), not by when its
+ * prediction reaches this client: a busy machine delays delivery, not what the feed gave.
+ */
 class PredictionCounter {
   readonly total = new Map<string, number>();
   readonly inWindow = new Map<string, number>();
-  streams: string[] = [];
+  /** The latest arrival time seen per stream. */
+  private readonly latest = new Map<string, number>();
+  private window: { fromMs: number; toMs: number } | undefined;
   missed = 0;
-  counting = false;
   private readonly waiters: (() => void)[] = [];
 
   constructor(private readonly ws: WebSocket) {
@@ -197,32 +202,60 @@ class PredictionCounter {
       const msg = JSON.parse(String(data)) as {
         type: string;
         streamId?: string;
-        streams?: string[];
+        receivedAtMs?: number;
+        replayed?: boolean;
         count?: number;
       };
-      if (msg.type === 'hello' || msg.type === 'streams') this.streams = msg.streams ?? [];
-      else if (msg.type === 'missed') this.missed += msg.count ?? 0;
-      else if (msg.type === 'prediction' && msg.streamId !== undefined && !('replayed' in msg)) {
-        this.total.set(msg.streamId, (this.total.get(msg.streamId) ?? 0) + 1);
-        if (this.counting) this.inWindow.set(msg.streamId, (this.inWindow.get(msg.streamId) ?? 0) + 1);
-        for (const w of this.waiters.splice(0)) w();
-      }
+      if (msg.type === 'missed') this.missed += msg.count ?? 0;
+      if (msg.type !== 'prediction' || msg.streamId === undefined || msg.replayed) return;
+      const id = msg.streamId;
+      const at = msg.receivedAtMs ?? Date.now();
+      this.total.set(id, (this.total.get(id) ?? 0) + 1);
+      this.latest.set(id, Math.max(at, this.latest.get(id) ?? 0));
+      if (this.window && at >= this.window.fromMs && at < this.window.toMs)
+        this.inWindow.set(id, (this.inWindow.get(id) ?? 0) + 1);
+      for (const w of this.waiters.splice(0)) w();
     });
+  }
+
+  /** Counts frames that arrive at the server from `fromMs` on (until `close`). */
+  open(fromMs: number): void {
+    this.window = { fromMs, toMs: Number.POSITIVE_INFINITY };
+  }
+
+  /**
+   * Ends the window at `toMs` and waits until every stream in `ids` has delivered a frame that
+   * arrived after it (predictions of one stream come in order), or `graceS` has passed.
+   */
+  async close(ids: string[], toMs: number, graceS: number): Promise<{ fromMs: number; toMs: number }> {
+    const w = this.window ?? { fromMs: toMs, toMs };
+    w.toMs = toMs;
+    await this.until(
+      () => ids.every((id) => (this.latest.get(id) ?? 0) >= w.toMs),
+      graceS,
+      () => undefined,
+    ).catch(() => {});
+    return w;
   }
 
   /** Resolves once each of `ids` has had a prediction; rejects after `timeoutS` naming those still silent. */
   everyStreamDelivered(ids: string[], timeoutS: number): Promise<void> {
+    return this.until(
+      () => ids.every((id) => this.total.has(id)),
+      timeoutS,
+      () =>
+        new VitstreamError(
+          `no prediction within ${timeoutS} s from ${ids.filter((id) => !this.total.has(id)).join(', ')}`,
+          { input: 'serve' },
+        ),
+    );
+  }
+
+  private until(done: () => boolean, timeoutS: number, error: () => Error | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const silent = ids.filter((id) => !this.total.has(id));
-        reject(
-          new VitstreamError(`no prediction within ${timeoutS} s from ${silent.join(', ')}`, {
-            input: 'serve',
-          }),
-        );
-      }, timeoutS * 1000);
+      const timer = setTimeout(() => reject(error()), timeoutS * 1000);
       const check = () => {
-        if (ids.every((id) => this.total.has(id))) {
+        if (done()) {
           clearTimeout(timer);
           resolve();
         } else this.waiters.push(check);
@@ -231,7 +264,7 @@ class PredictionCounter {
     });
   }
 
-  close() {
+  disconnect() {
     this.ws.close();
   }
 }
@@ -281,6 +314,11 @@ function growth(a: Series, b: Series, name: string, key?: string): Map<string, n
   const out = new Map<string, number>();
   for (const [k, v] of after) if (v - (before.get(k) ?? 0) > 0) out.set(k, v - (before.get(k) ?? 0));
   return out;
+}
+
+/** A counter's value summed over its series. */
+function sumOf(s: Series, name: string): number {
+  return s.filter((x) => x.name === name).reduce((a, x) => a + x.value, 0);
 }
 
 /** Which decode path each feed's ffmpeg runs on now: NVDEC (`-hwaccel cuda`) or the CPU. */
@@ -372,22 +410,23 @@ async function main(): Promise<number> {
     decodePaths(serverPid, idOf, paths);
     const metricsA = await scrape(server);
     const cpuA = cpuSnapshot(serverPid, ticks);
-    counter.counting = true;
+    counter.open(cpuA.atMs);
     dmon = recordDmon();
     // Restarts may move a feed to another path mid-window: look again every few seconds.
     const pathTimer = setInterval(() => decodePaths(serverPid, idOf, paths), 5000);
     await new Promise((r) => setTimeout(r, s.seconds * 1000));
     clearInterval(pathTimer);
-    counter.counting = false;
     const cpuB = cpuSnapshot(serverPid, ticks);
     const metricsB = await scrape(server);
+    const window = await counter.close(ids, cpuB.atMs, 10);
     decodePaths(serverPid, idOf, paths);
     const gpu = await dmon.stop();
     dmon = undefined;
 
-    const windowS = (cpuB.atMs - cpuA.atMs) / 1000;
+    const windowS = (window.toMs - window.fromMs) / 1000;
     const expected = s.fps * windowS;
     const got = ids.map((id) => counter?.inWindow.get(id) ?? 0);
+    const framesIn = growth(metricsA, metricsB, 'vitstream_frames_in_total');
     const classified = growth(metricsA, metricsB, 'vitstream_frames_classified_total');
     const dropped = growth(metricsA, metricsB, 'vitstream_frames_dropped_total');
     const dropReasons = growth(metricsA, metricsB, 'vitstream_frames_dropped_total', 'reason');
@@ -409,6 +448,8 @@ async function main(): Promise<number> {
     }
 
     const mean = got.reduce((a, b) => a + b, 0) / got.length;
+    // Frames each feed's ffmpeg delivered per second: below the clip's rate, the source fell behind.
+    const inFps = ids.map((id) => (framesIn.get(id) ?? 0) / windowS);
     process.stdout.write(
       `\nlive feeds: ${s.feeds} x ${path.basename(s.clip)} (--realtime --loop), --fps ${s.fps}, --hwaccel ${s.hwaccel}, model ${s.model}; ${fmt(windowS)} s measured after a ${s.warmup} s warm-up\n\n`,
     );
@@ -418,9 +459,10 @@ async function main(): Promise<number> {
           'feeds',
           'seconds',
           `predictions/feed min / mean / max (expected ${fmt(expected, 0)})`,
+          'decoded fps/feed min / max',
           `feeds < ${Math.round(s.minShare * 100)}%`,
           'dropped (reasons)',
-          'stalls / restarts',
+          'stalls / restarts (before the window)',
           'decode path (feeds)',
           `CPU cores busy: machine (of ${cpu.cores}) / vitstream / ffmpeg`,
           'NVDEC util mean / max',
@@ -431,9 +473,10 @@ async function main(): Promise<number> {
             String(s.feeds),
             fmt(windowS),
             `${Math.min(...got)} / ${fmt(mean)} / ${Math.max(...got)}`,
+            `${fmt(Math.min(...inFps))} / ${fmt(Math.max(...inFps))}`,
             String(short.length),
             `${total(dropped)}${reasons.size ? ` (${[...reasons].map(([r, n]) => `${r} ${n}`).join(', ')})` : ''}`,
-            `${total(stalls)} / ${total(restarts)}`,
+            `${total(stalls)} / ${total(restarts)} (${sumOf(metricsA, 'vitstream_stream_stalls_total')} / ${sumOf(metricsA, 'vitstream_stream_restarts_total')})`,
             [...pathCount].map(([w, n]) => `${w} ${n}`).join(', ') +
               (fallbacks ? `; ${fallbacks} NVDEC->CPU fallbacks` : ''),
             `${fmt(cpu.machine)} / ${fmt(cpu.vitstream)} / ${fmt(cpu.ffmpeg)}`,
@@ -450,11 +493,21 @@ async function main(): Promise<number> {
     if (odd.length > 0) {
       process.stdout.write(
         `\n${table(
-          ['feed', 'predictions', 'classified (/metrics)', 'dropped', 'stalls', 'restarts', 'decode path'],
+          [
+            'feed',
+            'predictions',
+            'classified (/metrics)',
+            'decoded fps',
+            'dropped',
+            'stalls',
+            'restarts',
+            'decode path',
+          ],
           odd.map((id) => [
             id,
             String(counter?.inWindow.get(id) ?? 0),
             String(classified.get(id) ?? 0),
+            fmt((framesIn.get(id) ?? 0) / windowS),
             String(dropped.get(id) ?? 0),
             String(stalls.get(id) ?? 0),
             String(restarts.get(id) ?? 0),
@@ -474,7 +527,7 @@ async function main(): Promise<number> {
     return ok ? 0 : 1;
   } finally {
     await dmon?.stop();
-    counter?.close();
+    counter?.disconnect();
     const code = await stopServer(server);
     if (code !== 0) process.stderr.write(`live-feeds: serve exited with code ${code}\n`);
   }
