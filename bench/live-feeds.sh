@@ -2,7 +2,7 @@
 # Live feeds at scale (issue #21): N looping H.264 feeds played at their own rate as cameras, served by
 # `vitstream serve --fps 2 --hwaccel auto`, measured for D seconds after a warm-up (dist/bench/live-feeds.js
 # prints the table; exit code 1 if a feed delivered < 95% of fps x D predictions).
-# This script makes the clip (a clip of ../shared/media, or --source, scaled to --height at 30 fps,
+# This script makes the clip (bottles_640x360.mp4 of the shared media, or --source, or ffmpeg's testsrc2, scaled to --height at 30 fps,
 # libx264 veryfast, --clip-seconds long, looped by the feeds) and random weights of a preset.
 #
 # GPU machine (defaults: 32 feeds, 60 s, 1080p, ViT-B/16-224):
@@ -35,13 +35,21 @@ case $clip_seconds in ''|*[!0-9]*) echo "live-feeds.sh: --clip-seconds: expected
 mkdir -p "$work"
 t0=$(date +%s.%N)
 if [ -z "$clip" ]; then
-  source=${source:-../shared/media/bottles_640x360.mp4}
-  [ -f "$source" ] || { echo "live-feeds.sh: --source: no such file: $source" >&2; exit 2; }
-  clip=$work/clip-${height}p30.mp4
+  if [ -n "$source" ]; then
+    [ -f "$source" ] || { echo "live-feeds.sh: --source: no such file: $source" >&2; exit 2; }
+  else
+    # The shared footage where this tree sees it (beside a worktree, or carried to the GPU machine).
+    for s in ../shared/media/bottles_640x360.mp4 shared/media/bottles_640x360.mp4 .gpu-shared/media/bottles_640x360.mp4; do
+      [ -f "$s" ] && { source=$s; break; }
+    done
+  fi
   width=$(( (height * 16 / 9 + 1) / 2 * 2 ))
+  name=$(basename "${source:-testsrc2}"); name=${name%.*}
+  clip=$work/clip-${height}p30-$(printf %s "$name" | tr -c 'A-Za-z0-9_.-' _).mp4
   # Made once per size: a loop of a short clip is what a camera stand-in needs, and it keeps the run short.
   if [ ! -s "$clip" ]; then
-    ffmpeg -v error -y -stream_loop -1 -i "$source" -t "$clip_seconds" -vf "scale=$width:$height,fps=30" \
+    if [ -n "$source" ]; then input=(-stream_loop -1 -i "$source"); else input=(-f lavfi -i "testsrc2=size=${width}x$height:rate=30"); fi
+    ffmpeg -v error -y "${input[@]}" -t "$clip_seconds" -vf "scale=$width:$height,fps=30" \
       -c:v libx264 -preset veryfast -pix_fmt yuv420p -an "$clip.part.mp4"
     mv "$clip.part.mp4" "$clip"
   fi
