@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
     --source) source=$2; shift 2 ;;
     --clip) clip=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
+    --) rest+=("$@"); break ;;  # serve's own flags, untouched
     *) rest+=("$1"); shift ;;
   esac
 done

@@ -44,22 +44,33 @@ interface Settings {
 }
 
 function settings(): Settings {
-  const { values: v, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      clip: { type: 'string' },
-      feeds: { type: 'string', default: '32' },
-      seconds: { type: 'string', default: '60' },
-      warmup: { type: 'string', default: '10' },
-      fps: { type: 'string', default: '2' },
-      model: { type: 'string', default: 'vit-b16-224' },
-      weights: { type: 'string' },
-      hwaccel: { type: 'string', default: 'auto' },
-      work: { type: 'string', default: '/tmp/vitstream-live' },
-      'min-share': { type: 'string', default: '0.95' },
-      'start-timeout': { type: 'string', default: '120' },
-    },
-  });
+  const parse = () =>
+    parseArgs({
+      allowPositionals: true,
+      options: {
+        clip: { type: 'string' },
+        feeds: { type: 'string', default: '32' },
+        seconds: { type: 'string', default: '60' },
+        warmup: { type: 'string', default: '10' },
+        fps: { type: 'string', default: '2' },
+        model: { type: 'string', default: 'vit-b16-224' },
+        weights: { type: 'string' },
+        hwaccel: { type: 'string', default: 'auto' },
+        work: { type: 'string', default: '/tmp/vitstream-live' },
+        'min-share': { type: 'string', default: '0.95' },
+        'start-timeout': { type: 'string', default: '120' },
+      },
+    });
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse();
+  } catch (err) {
+    // An unknown or valueless flag: a usage error like the others (exit 2, one line).
+    throw new InputError(`${(err as Error).message.split('.')[0]} (serve flags go after --)`, {
+      input: 'arguments',
+    });
+  }
+  const { values: v, positionals } = parsed;
   const number = (name: string, ok: (n: number) => boolean, what: string): number => {
     const raw = v[name as keyof typeof v] as string;
     const n = Number(raw);
