@@ -422,7 +422,7 @@ async function main(): Promise<number> {
     const metricsA = await scrape(server);
     const cpuA = cpuSnapshot(serverPid, ticks);
     counter.open(cpuA.atMs);
-    dmon = recordDmon();
+    dmon = recordDmon(s.seconds);
     // Restarts may move a feed to another path mid-window: look again every few seconds.
     const pathTimer = setInterval(() => decodePaths(serverPid, idOf, paths), 5000);
     await new Promise((r) => setTimeout(r, s.seconds * 1000));

@@ -9,17 +9,21 @@ export interface UtilSummary {
 }
 
 export interface DmonRecorder {
-  /** Stops nvidia-smi; undefined where it is missing or printed nothing usable. */
+  /** Waits for nvidia-smi to end (stops it if it runs late); undefined where it is missing or printed nothing usable. */
   stop(): Promise<{ dec?: UtilSummary; sm?: UtilSummary } | undefined>;
 }
 
 /**
- * Samples GPU utilisation once a second with `nvidia-smi dmon -s u` (columns found by the header,
+ * Samples GPU utilisation once a second for `seconds` with `nvidia-smi dmon -s u` (columns found by the header,
  * which differs between driver versions: `gpu sm mem enc dec [jpg ofa]`). `dec` is NVDEC's load.
  */
-export function recordDmon(): DmonRecorder {
+export function recordDmon(seconds: number): DmonRecorder {
   let out = '';
-  const child = spawn('nvidia-smi', ['dmon', '-s', 'u', '-d', '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // A count, so that it ends on its own and flushes: its output to a pipe may be block-buffered.
+  const count = String(Math.max(1, Math.floor(seconds)));
+  const child = spawn('nvidia-smi', ['dmon', '-s', 'u', '-d', '1', '-c', count], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   child.on('error', () => {}); // no nvidia-smi: stop() says so
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (s: string) => {
@@ -28,8 +32,9 @@ export function recordDmon(): DmonRecorder {
   const exited = new Promise<void>((r) => child.on('close', () => r()));
   return {
     async stop() {
-      if (child.exitCode === null && child.pid !== undefined) child.kill('SIGTERM');
+      const late = setTimeout(() => child.kill('SIGTERM'), 3000);
       await exited;
+      clearTimeout(late);
       return parseDmon(out);
     },
   };
