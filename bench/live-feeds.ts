@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { WebSocket } from 'ws';
 import { InputError, VitstreamError } from '../src/errors.js';
 import { childProcesses } from '../src/server/processStats.js';
+import { guarded } from '../src/video/spawn.js';
 import { type DmonRecorder, recordDmon, type UtilSummary } from './nvidia-dmon.js';
 import { clockTicks, machineCpu, processArgs, processCpu } from './proc-cpu.js';
 
@@ -149,7 +150,9 @@ async function startServer(s: Settings, links: string[]): Promise<Server> {
     ...(s.feeds > 64 ? ['--max-streams', String(s.feeds)] : []),
     ...s.serveArgs,
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Dies with this script, even killed by a timeout (setpriv --pdeathsig), and its ffmpegs with it.
+  const [bin, ...rest] = guarded(process.execPath, args);
+  const child = spawn(bin as string, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
   const logFile = createWriteStream(path.join(s.work, 'serve.log'));
   let tail = '';
   child.stderr?.setEncoding('utf8');
@@ -161,10 +164,10 @@ async function startServer(s: Settings, links: string[]): Promise<Server> {
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   void exited.then(() => logFile.end());
   const base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new VitstreamError(`serve did not start within ${s.startTimeout} s`, { input: 'serve' })),
-      s.startTimeout * 1000,
-    );
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      reject(new VitstreamError(`serve did not start within ${s.startTimeout} s`, { input: 'serve' }));
+    }, s.startTimeout * 1000);
     const look = () => {
       const m = /serving \d+ feed\(s\) on (http:\/\/\S+\/) \(dashboard\)/.exec(tail);
       if (!m) return;
@@ -397,6 +400,8 @@ function table(header: string[], rows: string[][]): string {
 
 async function main(): Promise<number> {
   const s = settings();
+  // Ctrl-C or a timeout's SIGTERM: serve stops its feeds as it does on its own signals.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
   mkdirSync(s.work, { recursive: true });
   const { links, idOf } = feedLinks(s);
   const ids = [...idOf.values()];
