@@ -89,6 +89,8 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
       const noFrameMs = src.noFrameTimeoutMs ?? options.noFrameTimeoutMs;
       // Frames the sampling leaves out still prove the feed alive and still count in indices.
       const skipped = new Subject<void>();
+      // The first-frame limit counts from ffmpeg's start, not from the NVDEC probe before it.
+      const started = new Subject<void>();
       return decodeFrames(src, {
         ...options,
         processGroup: options.processGroup ?? true,
@@ -102,6 +104,7 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
         onEvent: (e) => {
           if (e.type === 'started') pid = e.pid;
           onEvent?.(e.type === 'started' ? { ...e, attempt: thisAttempt } : e);
+          if (e.type === 'started') started.next();
         },
       }).pipe(
         watchdog<Frame>(src.input, {
@@ -112,6 +115,7 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
               ? Math.max(noFrameMs ?? DEFAULT_NO_FRAME_TIMEOUT_MS, 3 * targetMs)
               : noFrameMs,
           activity: skipped,
+          started,
           onStall: ({ kind, waitedMs }) => {
             onEvent?.({ type: 'stalled', streamId: src.id, atMs: Date.now(), kind, waitedMs, pid });
             if (pid !== undefined) signalGroup(pid, 'SIGKILL');

@@ -17,6 +17,16 @@ export interface WatchdogOptions {
    * value of the source does, the first one included.
    */
   activity?: Subscribable<unknown>;
+  /**
+   * The source's process started (each value: a start, e.g. ffmpeg spawned). When given, the
+   * first-frame limit counts from the latest start instead of from subscription: time spent before
+   * it is not the source being silent (the once-per-process NVDEC probe compiles CUDA kernels for
+   * ~10 s on a cold cache, during which dozens of feeds wait). Until a start, `startGraceMs` more
+   * is allowed, so that a start that never comes still ends in a stall.
+   */
+  started?: Subscribable<unknown>;
+  /** With `started`: how much longer than the first-frame limit a source may take to start (default 60 s). */
+  startGraceMs?: number;
   /** Told just before the stream errors, e.g. to SIGKILL the ffmpeg that hung. */
   onStall?: (stall: { kind: StallKind; waitedMs: number }) => void;
   /** Clock (ms), injected by tests. */
@@ -25,6 +35,8 @@ export interface WatchdogOptions {
 
 export const DEFAULT_FIRST_FRAME_TIMEOUT_MS = 15_000;
 export const DEFAULT_NO_FRAME_TIMEOUT_MS = 10_000;
+/** The NVDEC probe runs two ffmpegs of up to 30 s each before a source's first ffmpeg starts. */
+export const DEFAULT_START_GRACE_MS = 60_000;
 
 /** Error raised by `watchdog`; `kind` says which timeout fired. */
 export class StallError extends VideoSourceError {
@@ -54,11 +66,15 @@ export function watchdog<T>(input: string, options: WatchdogOptions = {}): MonoT
   const now = options.now ?? Date.now;
   return (source) =>
     new Observable<T>((subscriber) => {
-      const startedAt = now();
+      let startedAt = now();
+      // Before the source says it started, the first-frame limit has the start grace on top.
+      let starting = options.started !== undefined;
+      const graceMs = options.startGraceMs ?? DEFAULT_START_GRACE_MS;
       let lastAt: number | undefined;
       let timer: ReturnType<typeof setTimeout> | undefined;
       let done = false;
-      const limit = () => (lastAt === undefined ? firstMs : gapMs);
+      const limit = () =>
+        lastAt !== undefined ? gapMs : starting && firstMs > 0 ? firstMs + graceMs : firstMs;
       const check = () => {
         timer = undefined;
         if (done) return;
@@ -79,7 +95,15 @@ export function watchdog<T>(input: string, options: WatchdogOptions = {}): MonoT
         timer = setTimeout(check, Math.max(1, ms));
         timer.unref?.();
       };
-      if (firstMs > 0) arm(firstMs);
+      if (firstMs > 0) arm(limit());
+      const start = () => {
+        if (lastAt !== undefined || done) return;
+        starting = false;
+        startedAt = now();
+        if (timer) clearTimeout(timer);
+        timer = undefined;
+        if (firstMs > 0) arm(firstMs);
+      };
       const alive = () => {
         const first = lastAt === undefined;
         lastAt = now();
@@ -92,6 +116,7 @@ export function watchdog<T>(input: string, options: WatchdogOptions = {}): MonoT
           if (gapMs > 0) arm(gapMs);
         }
       };
+      const startSignal = options.started?.subscribe({ next: start });
       const activity = options.activity?.subscribe({ next: alive });
       const sub = source.subscribe({
         next: (v) => {
@@ -111,6 +136,7 @@ export function watchdog<T>(input: string, options: WatchdogOptions = {}): MonoT
         done = true;
         if (timer) clearTimeout(timer);
         activity?.unsubscribe();
+        startSignal?.unsubscribe();
         sub.unsubscribe();
       };
     });

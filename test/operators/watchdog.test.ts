@@ -83,4 +83,45 @@ describe('watchdog', () => {
     vi.advanceTimersByTime(300);
     expect(error).toMatchObject({ kind: 'no-frame' });
   });
+
+  it('with started: the first-frame limit counts from the latest start, not from subscription (issue #21)', () => {
+    const source = new Subject<number>();
+    const started = new Subject<void>();
+    const stalls: { kind: string; waitedMs: number }[] = [];
+    let error: unknown;
+    source
+      .pipe(
+        watchdog<number>('cam', {
+          firstFrameTimeoutMs: 1000,
+          noFrameTimeoutMs: 300,
+          started,
+          onStall: (s) => stalls.push(s),
+        }),
+      )
+      .subscribe({ error: (e) => (error = e) });
+    // 30 feeds waiting 10 s for the NVDEC probe: none of them is a silent camera.
+    vi.advanceTimersByTime(10_000);
+    expect(error).toBeUndefined();
+    started.next();
+    vi.advanceTimersByTime(600);
+    // A fallback restarts ffmpeg (NVDEC refused the stream): the limit counts from that start.
+    started.next();
+    vi.advanceTimersByTime(999);
+    expect(error).toBeUndefined();
+    vi.advanceTimersByTime(1);
+    expect(stalls).toEqual([{ kind: 'first-frame', waitedMs: 1000 }]);
+    expect(error).toMatchObject({ kind: 'first-frame' });
+  });
+
+  it('with started: a start that never comes still stalls, after the start grace', () => {
+    const started = new Subject<void>();
+    let error: unknown;
+    new Subject<number>()
+      .pipe(watchdog<number>('cam', { firstFrameTimeoutMs: 1000, started, startGraceMs: 5000 }))
+      .subscribe({ error: (e) => (error = e) });
+    vi.advanceTimersByTime(5999);
+    expect(error).toBeUndefined();
+    vi.advanceTimersByTime(1);
+    expect(error).toMatchObject({ kind: 'first-frame', waitedMs: 6000 });
+  });
 });

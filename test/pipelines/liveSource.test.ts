@@ -1,10 +1,12 @@
+import { chmodSync, writeFileSync } from 'node:fs';
 import type { Subscription } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSource } from '../../pipelines/liveSource.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { PipelineStats } from '../../src/server/stats.js';
 import type { SourceEvent } from '../../src/video/events.js';
-import { ffmpegChildren, TempDir, waitFor } from '../video/media.js';
+import type { FfmpegHandle } from '../../src/video/ffmpeg.js';
+import { ffmpegChildren, makeClip, TempDir, waitFor } from '../video/media.js';
 import { startMjpegServer } from '../video/mjpegServer.js';
 
 const tmp = new TempDir();
@@ -117,6 +119,52 @@ describe('stall watchdog', { timeout: 120_000 }, () => {
     } finally {
       r.stop();
       await cam.close();
+    }
+    expect(await waitFor(() => ffmpegChildren().length === 0, 15_000)).toBe(true);
+  });
+});
+
+describe('NVDEC probe before the first ffmpeg', { timeout: 120_000 }, () => {
+  // An ffmpeg whose NVDEC probe takes 5 s (a cold CUDA kernel cache takes ~10 s), then says no:
+  // the feed decodes on the CPU with the system's ffmpeg.
+  const slowProbe = (): FfmpegHandle => {
+    const bin = tmp.file('ffmpeg-slow-nvdec-probe');
+    writeFileSync(
+      bin,
+      `#!/bin/sh
+if [ "$2" = "-hwaccels" ]; then sleep 5; printf 'Hardware acceleration methods:\\ncuda\\n\\n'; exit 0; fi
+for a in "$@"; do case "$a" in data:video/h264*) exit 1;; esac; done
+exec ffmpeg "$@"
+`,
+    );
+    chmodSync(bin, 0o755);
+    return { path: bin, from: 'FFMPEG_PATH', version: '5.1.9', major: 5, minor: 1 };
+  };
+
+  it('is not counted by the first-frame watchdog: no stall, one ffmpeg start (issue #21)', async () => {
+    const clip = makeClip(tmp.file('probe-clip.mp4'), { frames: 50 });
+    const events: SourceEvent[] = [];
+    let frames = 0;
+    const sub = openSource(
+      { id: 'cam', path: clip, realtime: true, loop: true },
+      {
+        size: 16,
+        hwaccel: 'auto',
+        ffmpeg: slowProbe(),
+        firstFrameTimeoutMs: 3000,
+        backoff: { initialMs: 100, maxMs: 200 },
+        onEvent: (e) => events.push(e),
+      },
+    ).subscribe((f) => {
+      frames++;
+      f.release?.();
+    });
+    try {
+      expect(await waitFor(() => frames >= 3, 60_000)).toBe(true);
+      expect(events.filter((e) => e.type === 'stalled')).toEqual([]);
+      expect(events.filter((e) => e.type === 'started')).toHaveLength(1);
+    } finally {
+      sub.unsubscribe();
     }
     expect(await waitFor(() => ffmpegChildren().length === 0, 15_000)).toBe(true);
   });
