@@ -178,9 +178,9 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
           frameBytes,
           range,
           request.color,
-          (colors) => {
+          (colors, n) => {
             slot.open = undefined;
-            const run = this.execute(slot, count, { kind }, 'staging', colors);
+            const run = this.execute(slot, n, { kind }, 'staging', colors);
             release(run);
             return run;
           },

@@ -162,20 +162,25 @@ describe('batchFrames: NV12 frames', () => {
     rgb: new Uint8Array(27).fill(index + 1),
   });
 
-  it('keeps each batch one layout and colour, NV12 frames packed at their own size', () => {
+  it('keeps each batch one layout, NV12 frames of any colour together, packed at their own size', () => {
     const got: FrameBatch[] = [];
     const src = new Subject<Frame>();
     src.pipe(batchFrames({ maxBatch: 4, maxDelayMs: 1e9 })).subscribe((b) => got.push(b));
     for (const f of [nv12(0, 'bt601'), nv12(1, 'bt601'), nv12(2, 'bt709'), rgb(3), rgb(4), nv12(5, 'bt709')])
       src.next(f);
     src.complete();
+    // A batch's colour is there only when its frames share one; each frame carries its own.
     expect(got.map((b) => [b.pixelFormat ?? 'rgb', b.color?.matrix, b.count, b.data.byteLength])).toEqual([
-      ['nv12', 'bt601', 2, 34],
-      ['nv12', 'bt709', 1, 17],
+      ['nv12', undefined, 3, 51],
       ['rgb', undefined, 2, 54],
       ['nv12', 'bt709', 1, 17],
     ]);
-    expect([...got[0]!.data]).toEqual([...new Array(17).fill(1), ...new Array(17).fill(2)]);
+    expect(got[0]!.frames.map((f) => f.color?.matrix)).toEqual(['bt601', 'bt601', 'bt709']);
+    expect([...got[0]!.data]).toEqual([
+      ...new Array(17).fill(1),
+      ...new Array(17).fill(2),
+      ...new Array(17).fill(3),
+    ]);
   });
 
   it('a frame whose bytes do not match its format is an InputError naming the stream', () => {
