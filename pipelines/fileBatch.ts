@@ -1,5 +1,5 @@
 import { catchError, EMPTY, from, mergeMap, type Observable } from 'rxjs';
-import { batchFrames } from '../src/operators/batchFrames.js';
+import { type BatchOptions, batchFrames } from '../src/operators/batchFrames.js';
 import { type SampleOptions, sampleFrames } from '../src/operators/sampleFrames.js';
 import { type DecodeOptions, decodeFrames } from '../src/video/decodeFrames.js';
 import type { FrameBatch } from '../src/video/frame.js';
@@ -30,6 +30,8 @@ export interface FileBatchOptions extends Omit<DecodeOptions, 'maxUnreleased' | 
   onFileError?: (file: VideoSource, error: Error) => void;
   /** Decode options of one file over the shared ones (say, keyframes only where its sampling allows). */
   decodeFor?: (file: VideoSource) => Partial<DecodeOptions>;
+  /** Frames written straight into the engine's batches (batchFrames' `beginBatch`). */
+  beginBatch?: BatchOptions['beginBatch'];
 }
 
 /**
@@ -50,6 +52,7 @@ export function fileBatch(
     maxUnreleasedPerFile = 4,
     onFileError,
     decodeFor,
+    beginBatch,
     ...decode
   } = options;
   return from(files).pipe(
@@ -69,6 +72,6 @@ export function fileBatch(
           )
         : sampled;
     }, concurrency),
-    batchFrames({ maxBatch, maxDelayMs, maxInFlight }),
+    batchFrames({ maxBatch, maxDelayMs, maxInFlight, beginBatch }),
   );
 }

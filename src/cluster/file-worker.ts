@@ -150,6 +150,7 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
       resize: item.resize,
       sample: item.sample,
       maxBatch: o.engine.maxBatch,
+      ...(o.engine.beginBatch && { beginBatch: (request) => o.engine.beginBatch!(request) }),
     }).pipe(classify(o.engine, { topK: item.topK }), takeUntil(stop$));
     await lastValueFrom(
       predictions.pipe(

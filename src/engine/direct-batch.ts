@@ -27,10 +27,12 @@ export function beginBatch(engine: Engine, request: BatchRequest): Promise<Direc
       frameBytes,
       memory,
       color,
-      (colors) => {
+      (colors, n) => {
         // Moved out, so that views kept past submit see detached memory here as on the GPU.
-        const data = new Uint8Array(structuredClone(memory, { transfer: [memory] }));
-        return engine.infer(kind === 'rgb' ? { kind, data, count } : { kind, data, count, color: colors });
+        const data = new Uint8Array(structuredClone(memory, { transfer: [memory] }), 0, n * frameBytes);
+        return engine.infer(
+          kind === 'rgb' ? { kind, data, count: n } : { kind, data, count: n, color: colors },
+        );
       },
       () => structuredClone(memory, { transfer: [memory] }),
     );
@@ -54,7 +56,8 @@ export class FramesBatch implements DirectBatch {
     readonly frameBytes: number,
     private readonly memory: ArrayBuffer,
     color: YuvColor | undefined,
-    private readonly run: (colors: YuvColor[]) => Promise<Float32Array>,
+    /** Runs the first `count` frames; `colors` are theirs (YUV). */
+    private readonly run: (colors: YuvColor[], count: number) => Promise<Float32Array>,
     private readonly abandon: () => void,
   ) {
     const { matrix, range } = color ?? DEFAULT_YUV_COLOR;
@@ -82,13 +85,19 @@ export class FramesBatch implements DirectBatch {
     return new Uint8Array(this.memory, i * this.frameBytes, this.frameBytes);
   }
 
-  submit(): Promise<Float32Array> {
+  submit(count: number = this.count): Promise<Float32Array> {
     if (this.state !== 'open')
       return Promise.reject(
         new EngineError(`batch submit: the batch was already ${this.state}`, { input: 'batch' }),
       );
+    if (!Number.isInteger(count) || count < 1 || count > this.count)
+      return Promise.reject(
+        new EngineError(`batch submit: count must be an integer from 1 to ${this.count}, got ${count}`, {
+          input: 'count',
+        }),
+      );
     this.state = 'submitted';
-    return this.run(this.colors);
+    return this.run(this.colors.slice(0, count), count);
   }
 
   cancel(): void {

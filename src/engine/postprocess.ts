@@ -16,27 +16,34 @@ export function topK(
   offset = 0,
   classes = logits.length,
 ): TopClass[] {
-  let max = -Infinity;
-  for (let c = 0; c < classes; c++) max = Math.max(max, logits[offset + c]);
-  let sum = 0;
-  for (let c = 0; c < classes; c++) sum += Math.exp(logits[offset + c] - max);
-  // Partial selection: k is small (5), classes up to 21k.
-  const best: { index: number; logit: number }[] = [];
+  // One pass keeps the k best in two small arrays (sorted, best first; no object per candidate):
+  // called per frame on 1000-21k classes, the allocations cost more than the arithmetic.
+  const n = Math.min(k, classes);
+  const index = new Int32Array(n);
+  const best = new Float64Array(n).fill(-Infinity);
+  let kept = 0;
   for (let c = 0; c < classes; c++) {
     const v = logits[offset + c];
-    if (best.length < k || v > best[best.length - 1].logit) {
-      let i = best.length < k ? best.length : k - 1;
-      if (best.length < k) best.push({ index: c, logit: v });
-      while (i > 0 && best[i - 1].logit < v) {
-        best[i] = best[i - 1];
-        i--;
-      }
-      best[i] = { index: c, logit: v };
+    if (kept === n && !(v > best[n - 1])) continue;
+    let i = kept < n ? kept++ : n - 1;
+    while (i > 0 && best[i - 1] < v) {
+      best[i] = best[i - 1];
+      index[i] = index[i - 1];
+      i--;
     }
+    best[i] = v;
+    index[i] = c;
   }
-  return best.map(({ index, logit }) => ({
-    index,
-    label: labels?.[index] ?? `class ${index}`,
-    score: Math.exp(logit - max) / sum,
-  }));
+  let max = -Infinity;
+  for (let c = 0; c < classes; c++) if (logits[offset + c] > max) max = logits[offset + c];
+  let sum = 0;
+  for (let c = 0; c < classes; c++) sum += Math.exp(logits[offset + c] - max);
+  const top: TopClass[] = [];
+  for (let i = 0; i < kept; i++)
+    top.push({
+      index: index[i],
+      label: labels?.[index[i]] ?? `class ${index[i]}`,
+      score: Math.exp(best[i] - max) / sum,
+    });
+  return top;
 }

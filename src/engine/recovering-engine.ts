@@ -72,8 +72,8 @@ export class RecoveringEngine implements Engine {
       frameBytes: batch.frameBytes,
       frame: (i, color) => batch.frame(i, color),
       cancel: () => batch.cancel(),
-      submit: () =>
-        batch.submit().catch((e: unknown) => {
+      submit: (count) =>
+        batch.submit(count).catch((e: unknown) => {
           if (e instanceof GpuUnavailableError && !this.closed)
             void this.replace(engine, e).catch(() => undefined);
           throw e;

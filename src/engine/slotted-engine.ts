@@ -98,6 +98,21 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
    * seconds on lavapipe) and would otherwise set the sleep of the runs after it.
    */
   private readonly fastestMs = new WeakMap<P, number>();
+  /**
+   * When the GPU should be done with everything submitted so far (performance.now() ms, from the
+   * plans' fastest times), and when the last batch's results were seen. A batch submitted while
+   * the other slot's still runs starts when that one ends: its sleep counts from then, else it
+   * woke after 85% of its own time and polled (dawn.node's setImmediate loop) through the rest
+   * of the other's and its own (main thread busy 8.5-9 ms of each 10 ms batch, two in flight).
+   */
+  private queueDoneAt = 0;
+  private lastSeenDoneAt = 0;
+  /**
+   * 'queue' (default): sleep until SLEEP_SHARE of the batch's expected GPU time after the work
+   * queued before it; 'submit': counted from the batch's own submit (the earlier behaviour, kept
+   * for bench/input-copy.mjs to compare).
+   */
+  sleepFrom: 'queue' | 'submit' = 'queue';
   protected closed = false;
   protected lostReason?: string;
 
@@ -178,9 +193,9 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
           frameBytes,
           range,
           request.color,
-          (colors) => {
+          (colors, n) => {
             slot.open = undefined;
-            const run = this.execute(slot, count, { kind }, 'staging', colors);
+            const run = this.execute(slot, n, { kind }, 'staging', colors);
             release(run);
             return run;
           },
@@ -414,8 +429,11 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     device.queue.submit([forward.tail]);
     // The slot's next batch is most often the same size: encode its pass now, while the GPU runs.
     slot.ready = { plan, commands: this.encodeForward(slot, plan, count) };
-    if (!firstRun && Number.isFinite(fastest) && fastest >= SLEEP_FROM_MS) {
-      const rest = fastest * SLEEP_SHARE - (performance.now() - submittedAt);
+    const known = !firstRun && Number.isFinite(fastest);
+    const startsAt = this.sleepFrom === 'queue' ? Math.max(submittedAt, this.queueDoneAt) : submittedAt;
+    this.queueDoneAt = known ? startsAt + (fastest as number) : submittedAt;
+    if (known && (fastest as number) >= SLEEP_FROM_MS) {
+      const rest = startsAt + (fastest as number) * SLEEP_SHARE - performance.now();
       if (rest >= 1) await new Promise((resolve) => setTimeout(resolve, rest));
     }
     if (source === 'staging') this.remapStaging(slot);
@@ -442,7 +460,12 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
         `reading logits back failed${this.lostReason ? ` (device lost: ${this.lostReason})` : ''}: ${mapError.message}`,
         { cause: mapError },
       );
-    const took = firstRun ? Number.POSITIVE_INFINITY : performance.now() - submittedAt;
+    // Its own time: from its submit, or from when the batch before it was seen done (it started
+    // no later than that, so this errs short: an early wake, never a late one).
+    const doneAt = performance.now();
+    const began = this.sleepFrom === 'queue' ? Math.max(submittedAt, this.lastSeenDoneAt) : submittedAt;
+    const took = firstRun ? Number.POSITIVE_INFINITY : doneAt - began;
+    this.lastSeenDoneAt = doneAt;
     this.fastestMs.set(plan, Math.min(fastest ?? took, took));
     const out = this.readFloats(readback.getMappedRange(0, bytes), count * this.config.numClasses);
     readback.unmap();

@@ -103,8 +103,12 @@ export interface DirectBatch {
   readonly frameBytes: number;
   /** Frame i's bytes, to be filled before submit; a YUV frame's colour where it is not the batch's. */
   frame(i: number, color?: YuvColor): Uint8Array;
-  /** Uploads and runs the forward pass: the logits, as infer() gives them. Once. */
-  submit(): Promise<Float32Array>;
+  /**
+   * Uploads and runs the forward pass over the first `count` frames (default: all): the logits,
+   * as infer() gives them. Once. Fewer than begun: a batcher begins maxBatch frames before it
+   * knows how many will come (a timer or a change of layout closes it early).
+   */
+  submit(count?: number): Promise<Float32Array>;
   /** Gives the batch's memory back without running anything (a batch that will not be filled). */
   cancel(): void;
 }

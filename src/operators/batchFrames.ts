@@ -5,10 +5,11 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
+import type { BatchRequest, DirectBatch } from '../engine/types.js';
 import { InputError, OptionError } from '../errors.js';
 import { frameBytes } from '../video/args.js';
 import { BufferPool } from '../video/bufferPool.js';
-import type { Frame, FrameBatch, FrameInfo } from '../video/frame.js';
+import type { Frame, FrameBatch, FrameColor, FrameInfo } from '../video/frame.js';
 
 export interface BatchOptions {
   /** Frames per batch at most. */
@@ -21,19 +22,55 @@ export interface BatchOptions {
    * double buffering with an engine that releases each batch when done.
    */
   maxInFlight?: number;
+  /**
+   * An engine's beginBatch (`engine.beginBatch.bind(engine)`): frames are written straight into
+   * the engine's memory for the batch (the GPU engines' mapped staging buffers) and the batches
+   * carry `submit` (EngineFrameBatch). Absent: pooled JS buffers, for engine.infer().
+   */
+  beginBatch?: (request: BatchRequest) => Promise<DirectBatch>;
   scheduler?: SchedulerLike;
 }
 
 /**
+ * A batch written into an engine's own memory (batchFrames with `beginBatch`): `submit()` runs
+ * the engine on its frames, after which `data` is gone (detached); `release()` after submit.
+ * Released unsubmitted, it is cancelled and the engine's memory goes back to it.
+ */
+export interface EngineFrameBatch extends FrameBatch {
+  submit(): Promise<Float32Array>;
+}
+
+export function isEngineFrameBatch(batch: FrameBatch): batch is EngineFrameBatch {
+  return typeof (batch as Partial<EngineFrameBatch>).submit === 'function';
+}
+
+type Layout = 'rgb' | 'nv12';
+
+/** The batch being filled: its memory (a pooled buffer or an engine's batch) and frames so far. */
+interface OpenBatch {
+  readonly layout: Layout;
+  readonly frameBytes: number;
+  readonly infos: FrameInfo[];
+  oldestAt: number;
+  /** Where frame `i` is written. */
+  target(i: number, color: FrameColor | undefined): Uint8Array;
+  /** The frames so far as a batch, handed downstream. */
+  close(): FrameBatch;
+  /** Gives the memory back unused (a batch left empty, unsubscribe). */
+  abandon(): void;
+}
+
+/**
  * Packs frames from any number of merged streams into [count, H, W, 3] batches (NV12 frames one
- * after another). A batch holds one pixel format and colour: a frame that differs sends the batch
- * so far out first. Each frame is copied
- * into the current batch buffer as it arrives and released at once. `batch.data` is a view into a
- * pooled buffer: call `batch.release()` when done so the buffer is reused. Completion and errors
+ * after another). A batch holds one pixel layout: a frame of the other layout sends the batch so
+ * far out first. NV12 frames of different colours share a batch (each FrameInfo has its own
+ * colour; the engine converts per frame). Each frame is copied into the current batch's memory
+ * as it arrives and released at once: a pooled buffer (`batch.data`, reused after
+ * `batch.release()`) or, with `beginBatch`, the engine's staging memory. Completion and errors
  * wait until every frame received has been emitted in a batch.
  */
 export function batchFrames(options: BatchOptions): OperatorFunction<Frame, FrameBatch> {
-  const { maxBatch, maxDelayMs } = options;
+  const { maxBatch, maxDelayMs, beginBatch } = options;
   if (!(Number.isInteger(maxBatch) && maxBatch >= 1))
     throw new OptionError(`batchFrames: maxBatch must be an integer >= 1, got ${maxBatch}`, {
       input: 'maxBatch',
@@ -47,20 +84,18 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
     new Observable<FrameBatch>((subscriber) => {
       let dims: { width: number; height: number } | undefined;
       let pool: BufferPool | undefined;
-      let cur:
-        | {
-            buf: Uint8Array;
-            infos: FrameInfo[];
-            oldestAt: number;
-            layout: string;
-            frameBytes: number;
-            format: Pick<FrameBatch, 'pixelFormat' | 'color'>;
-          }
-        | undefined;
-      const pending: { frame: Frame; at: number }[] = []; // frames waiting for a free batch buffer
+      let cur: OpenBatch | undefined;
+      /** An engine batch asked for and not yet given (beginBatch is asynchronous). */
+      let opening = false;
+      /** Batches open or emitted and not yet released: what maxInFlight counts. */
+      let outstanding = 0;
+      /** Engine batches emitted and not yet submitted or released: cancelled if the stream dies. */
+      const unsubmitted = new Set<DirectBatch>();
+      const pending: { frame: Frame; at: number }[] = []; // frames waiting for a batch to open
       let timer: Subscription | undefined;
       let terminal: { error?: unknown } | undefined;
       let closed = false;
+      let completed = false;
 
       const arm = (at: number) => {
         timer?.unsubscribe();
@@ -73,33 +108,153 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
         );
       };
 
-      const take = (frame: Frame, at: number) => {
+      const released = () => {
+        outstanding--;
+        drain();
+      };
+
+      const pooledBatch = (layout: Layout, bytes: number): OpenBatch => {
+        const p = pool as BufferPool;
+        const buf = p.acquire();
+        const infos: FrameInfo[] = [];
+        let given = false;
+        const giveBack = () => {
+          if (given) return false;
+          given = true;
+          p.release(buf);
+          return true;
+        };
+        return {
+          layout,
+          frameBytes: bytes,
+          infos,
+          oldestAt: 0,
+          target: (i) => buf.subarray(i * bytes, (i + 1) * bytes),
+          close: () => ({
+            frames: infos,
+            ...batchFormat(layout, infos),
+            count: infos.length,
+            data: buf.subarray(0, infos.length * bytes),
+            release: () => {
+              if (giveBack()) released();
+            },
+          }),
+          abandon: () => {
+            if (giveBack()) outstanding--;
+          },
+        };
+      };
+
+      const engineBatch = (layout: Layout, direct: DirectBatch): OpenBatch => {
+        const infos: FrameInfo[] = [];
+        let first: Uint8Array | undefined;
+        let done = false;
+        return {
+          layout,
+          frameBytes: direct.frameBytes,
+          infos,
+          oldestAt: 0,
+          target: (i, color) => {
+            const view = direct.frame(i, layout === 'nv12' ? color : undefined);
+            if (i === 0) first = view;
+            return view;
+          },
+          close: () => {
+            const count = infos.length;
+            const v = first as Uint8Array;
+            unsubmitted.add(direct);
+            const batch: EngineFrameBatch = {
+              frames: infos,
+              ...batchFormat(layout, infos),
+              count,
+              // The frames are contiguous in the engine's memory, as in a pooled buffer.
+              data: new Uint8Array(v.buffer, v.byteOffset, count * direct.frameBytes),
+              submit: () => {
+                unsubmitted.delete(direct);
+                return direct.submit(count);
+              },
+              release: () => {
+                if (done) return;
+                done = true;
+                if (unsubmitted.delete(direct)) direct.cancel();
+                released();
+              },
+            };
+            return batch;
+          },
+          abandon: () => {
+            if (done) return;
+            done = true;
+            direct.cancel();
+            outstanding--;
+          },
+        };
+      };
+
+      /** True when `cur` can take `frame` now; else opens one (at once, or asks the engine). */
+      const ensureOpen = (frame: Frame): boolean => {
+        const layout = frame.pixelFormat ?? 'rgb';
+        if (cur && cur.infos.length === 0 && cur.layout !== layout) {
+          cur.abandon();
+          cur = undefined;
+        }
+        if (cur) return true;
+        if (opening || outstanding >= maxInFlight) return false;
         const d = dims as NonNullable<typeof dims>;
-        const format = frame.pixelFormat ?? 'rgb';
-        const bytes = frameBytes(d, format);
+        if (!beginBatch) {
+          outstanding++;
+          cur = pooledBatch(layout, frameBytes(d, layout));
+          return true;
+        }
+        opening = true;
+        outstanding++;
+        let asked: Promise<DirectBatch>;
+        try {
+          asked = beginBatch({ kind: layout, count: maxBatch });
+        } catch (e) {
+          asked = Promise.reject(e);
+        }
+        asked.then(
+          (direct) => {
+            opening = false;
+            if (closed) {
+              direct.cancel();
+              outstanding--;
+              return;
+            }
+            cur = engineBatch(layout, direct);
+            drain();
+          },
+          (err: unknown) => {
+            opening = false;
+            outstanding--;
+            if (!closed) fail(err);
+          },
+        );
+        return false;
+      };
+
+      /** Writes `frame` into the open batch; false when it must wait for a batch of its layout. */
+      const take = (frame: Frame, at: number): boolean => {
+        const d = dims as NonNullable<typeof dims>;
+        const layout = frame.pixelFormat ?? 'rgb';
+        const bytes = frameBytes(d, layout);
         if (frame.width !== d.width || frame.height !== d.height || frame.rgb.byteLength !== bytes) {
           throw new InputError(
-            `batchFrames: frame ${frame.index} of stream ${frame.streamId} is ${frame.width}x${frame.height} ${format} (${frame.rgb.byteLength} bytes); this stream of batches holds ${d.width}x${d.height} frames (${bytes} bytes as ${format})`,
+            `batchFrames: frame ${frame.index} of stream ${frame.streamId} is ${frame.width}x${frame.height} ${layout} (${frame.rgb.byteLength} bytes); this stream of batches holds ${d.width}x${d.height} frames (${bytes} bytes as ${layout})`,
             { input: frame.streamId },
           );
         }
-        // A batch is one layout and one colour: the engine converts a whole batch one way.
-        const layout = format === 'rgb' ? 'rgb' : `${format}:${frame.color?.matrix}:${frame.color?.range}`;
-        if (cur && cur.infos.length > 0 && cur.layout !== layout) {
-          emitCurrent();
-          if (!ensureBuffer()) {
-            pending.unshift({ frame, at });
-            return;
-          }
-        }
-        const c = cur as NonNullable<typeof cur>;
-        if (c.infos.length === 0) {
-          c.layout = layout;
-          c.frameBytes = bytes;
-          if (format === 'rgb') c.format = {};
-          else c.format = { pixelFormat: format, ...(frame.color && { color: { ...frame.color } }) };
-        }
-        c.buf.set(frame.rgb, c.infos.length * c.frameBytes);
+        // A batch is one layout: the engine reads a whole batch one way.
+        if (cur && cur.infos.length > 0 && cur.layout !== layout) emitCurrent();
+        if (!ensureOpen(frame)) return false;
+        const c = cur as OpenBatch;
+        if (c.frameBytes !== bytes)
+          throw new InputError(
+            `batchFrames: frame ${frame.index} of stream ${frame.streamId} is ${frame.width}x${frame.height} ${layout} (${bytes} bytes); the engine's batch takes ${c.frameBytes} bytes a frame`,
+            { input: frame.streamId },
+          );
+        c.target(c.infos.length, frame.color).set(frame.rgb);
         const { streamId, index, ptsMs, receivedAtMs, width, height } = frame;
         c.infos.push({
           streamId,
@@ -109,7 +264,6 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
           width,
           height,
           ...(frame.file !== undefined && { file: frame.file }),
-          // Per frame too: an engine that takes a colour per frame needs no split batches.
           ...(frame.pixelFormat && { pixelFormat: frame.pixelFormat }),
           ...(frame.color && { color: frame.color }),
         });
@@ -121,12 +275,6 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
         // Last: a release may hand us the source's next frame at once (decodeFrames' flow control
         // does), and that frame must find a full batch already gone, not one more slot past its end.
         frame.release?.();
-      };
-
-      const ensureBuffer = (): boolean => {
-        if (cur) return true;
-        if (!pool || pool.outstanding >= maxInFlight) return false;
-        cur = { buf: pool.acquire(), infos: [], oldestAt: 0, layout: '', frameBytes: 0, format: {} };
         return true;
       };
 
@@ -136,30 +284,19 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
         cur = undefined;
         timer?.unsubscribe();
         timer = undefined;
-        const p = pool as BufferPool;
-        let released = false;
-        const batch: FrameBatch = {
-          frames: c.infos,
-          ...c.format,
-          count: c.infos.length,
-          data: c.buf.subarray(0, c.infos.length * c.frameBytes),
-          release: () => {
-            if (released) return;
-            released = true;
-            p.release(c.buf);
-            drain();
-          },
-        };
-        subscriber.next(batch);
+        subscriber.next(c.close());
       }
 
-      // Moves waiting frames into free buffers; emits what is full or overdue; delivers a held completion.
+      // Moves waiting frames into open batches; emits what is full or overdue; delivers a held completion.
       function drain() {
         if (closed) return;
         try {
-          while (pending.length > 0 && ensureBuffer()) {
+          while (pending.length > 0 && ensureOpen((pending[0] as { frame: Frame }).frame)) {
             const { frame, at } = pending.shift() as { frame: Frame; at: number };
-            take(frame, at);
+            if (!take(frame, at)) {
+              pending.unshift({ frame, at });
+              break;
+            }
           }
         } catch (err) {
           fail(err);
@@ -167,10 +304,15 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
         }
         if (cur && cur.infos.length > 0 && (terminal || cur.oldestAt + maxDelayMs <= scheduler.now()))
           emitCurrent();
-        if (terminal && pending.length === 0 && !cur) {
+        if (terminal && pending.length === 0 && !opening && !cur?.infos.length) {
+          cur?.abandon();
+          cur = undefined;
           closed = true;
           if (terminal.error !== undefined) subscriber.error(terminal.error);
-          else subscriber.complete();
+          else {
+            completed = true;
+            subscriber.complete();
+          }
         }
       }
 
@@ -185,21 +327,18 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
             frame.release?.();
             return;
           }
-          if (!pool) {
+          if (!dims) {
             // The first frame sets the size; buffers fit RGB, the largest layout, so any mix fits.
             dims = { width: frame.width, height: frame.height };
-            pool = new BufferPool(
-              maxBatch * frameBytes(frame, 'rgb'),
-              Number.isFinite(maxInFlight) ? maxInFlight : 4,
-            );
+            if (!beginBatch)
+              pool = new BufferPool(
+                maxBatch * frameBytes(frame, 'rgb'),
+                Number.isFinite(maxInFlight) ? maxInFlight : 4,
+              );
           }
           const at = scheduler.now();
-          if (pending.length > 0 || !ensureBuffer()) {
-            pending.push({ frame, at });
-            return;
-          }
           try {
-            take(frame, at);
+            if (pending.length > 0 || !take(frame, at)) pending.push({ frame, at });
           } catch (err) {
             fail(err);
           }
@@ -218,7 +357,21 @@ export function batchFrames(options: BatchOptions): OperatorFunction<Frame, Fram
         closed = true;
         sub.unsubscribe();
         timer?.unsubscribe();
+        cur?.abandon();
+        cur = undefined;
         for (const p of pending.splice(0)) p.frame.release?.();
+        // Emitted engine batches nobody will submit hold the engine's slots: give them back,
+        // unless the stream completed and they are on their way downstream.
+        if (!completed) for (const d of unsubmitted) d.cancel();
+        unsubmitted.clear();
       };
     });
+}
+
+/** A batch's layout, and its colour where all its frames share one. */
+function batchFormat(layout: Layout, infos: FrameInfo[]): Pick<FrameBatch, 'pixelFormat' | 'color'> {
+  if (layout === 'rgb') return {};
+  const c = infos[0]?.color;
+  const shared = c && infos.every((f) => f.color?.matrix === c.matrix && f.color?.range === c.range);
+  return { pixelFormat: 'nv12', ...(shared && { color: { ...c } }) };
 }

@@ -1,10 +1,11 @@
-import { from, mergeMap, type OperatorFunction } from 'rxjs';
+import { finalize, from, mergeMap, type OperatorFunction, tap } from 'rxjs';
 import { topK } from '../engine/postprocess.js';
 import { DEFAULT_YUV_COLOR, type Engine, type EngineInput } from '../engine/types.js';
 import { yuvToRgbBytes } from '../engine/yuv.js';
 import { InputError } from '../errors.js';
 import type { Prediction } from '../predictions.js';
 import type { FrameBatch, FrameInfo } from '../video/frame.js';
+import { isEngineFrameBatch } from './batchFrames.js';
 
 export interface ClassifyOptions {
   /** Classes per prediction (default 5). */
@@ -29,11 +30,19 @@ export interface ClassifyOptions {
   now?: () => number;
 }
 
-/** What the engine is given for a batch: its bytes as they are, with their layout and colour. */
+/** What the engine is given for a batch: its bytes as they are, with their layout and each frame's colour. */
 export function engineInput(batch: FrameBatch): EngineInput {
-  return batch.pixelFormat === 'nv12'
-    ? { kind: 'nv12', data: batch.data, count: batch.count, color: batch.color ?? DEFAULT_YUV_COLOR }
-    : { kind: 'rgb', data: batch.data, count: batch.count };
+  if (batch.pixelFormat !== 'nv12') return { kind: 'rgb', data: batch.data, count: batch.count };
+  const color = batch.color ?? batch.frames.map((f) => f.color ?? DEFAULT_YUV_COLOR);
+  return { kind: 'nv12', data: batch.data, count: batch.count, color };
+}
+
+/**
+ * The engine's run of a batch: submitted where batchFrames wrote it into the engine's own memory
+ * (no copy), else handed to infer().
+ */
+function runBatch(engine: Engine, batch: FrameBatch): Promise<Float32Array> {
+  return isEngineFrameBatch(batch) ? batch.submit() : engine.infer(engineInput(batch));
 }
 
 /**
@@ -53,14 +62,23 @@ export function classify(
   const labels = options.labels ?? engine.config.labels;
   const now = options.now ?? Date.now;
   const C = engine.config.numClasses;
+  const keepPixels = options.keepPixels;
   return (source) => {
     // Completion order of overlapping batches is the engine's order, but emission is chained
     // explicitly so that predictions leave in input order whatever the backend does.
     let previous: Promise<unknown> = Promise.resolve();
+    // Batches waiting for a turn inside mergeMap: released if the stream ends before their turn
+    // (a batch in the engine's memory holds one of its slots until submitted or cancelled).
+    const waiting = new Set<FrameBatch>();
     return source.pipe(
+      tap((batch) => waiting.add(batch)),
       mergeMap((batch) => {
+        waiting.delete(batch);
         const started = performance.now();
-        const inference = engine.infer(engineInput(batch));
+        const S = engine.config.imageSize;
+        // Copied first: an engine batch's memory is gone once submitted.
+        const images = keepPixels ? batch.frames.map((f, i) => thumbnail(batch, f, i, S)) : undefined;
+        const inference = runBatch(engine, batch);
         // Handled through `ordered`, but only once earlier batches finish: until then a rejection would be
         // 'unhandled', which ends a Node process by default.
         inference.catch(() => undefined);
@@ -79,18 +97,6 @@ export function classify(
             throw e;
           }
           options.onBatch?.({ count: batch.count, engineMs: performance.now() - started });
-          const frameBytes = batch.data.length / batch.count;
-          const S = engine.config.imageSize;
-          const images = batch.frames.map((f, i) => {
-            if (!options.keepPixels?.(f)) return undefined;
-            const bytes = batch.data.subarray(i * frameBytes, (i + 1) * frameBytes);
-            // Thumbnails are RGB whatever the frames travelled as.
-            const rgb =
-              batch.pixelFormat === 'nv12'
-                ? yuvToRgbBytes(bytes, 'nv12', S, S, batch.color ?? DEFAULT_YUV_COLOR)
-                : bytes.slice();
-            return { rgb, width: S, height: S };
-          });
           batch.release();
           const t = now();
           return batch.frames.map((f, i) => ({
@@ -101,11 +107,27 @@ export function classify(
             latencyMs: t - f.receivedAtMs,
             ...(f.file !== undefined && { file: f.file }),
             top: topK(logits, k, labels, i * C, C),
-            ...(images[i] && { image: images[i] }),
+            ...(images?.[i] && { image: images[i] }),
           }));
         };
         return from(run()).pipe(mergeMap((ps) => from(ps)));
       }, options.maxInFlight ?? 2),
+      finalize(() => {
+        for (const b of waiting) b.release();
+        waiting.clear();
+      }),
     );
   };
+
+  /** Frame i's pixels as RGB, where keepPixels asks for them (thumbnails are RGB whatever the frames travelled as). */
+  function thumbnail(batch: FrameBatch, f: FrameInfo, i: number, S: number) {
+    if (!keepPixels?.(f)) return undefined;
+    const frameBytes = batch.data.length / batch.count;
+    const bytes = batch.data.subarray(i * frameBytes, (i + 1) * frameBytes);
+    const rgb =
+      batch.pixelFormat === 'nv12'
+        ? yuvToRgbBytes(bytes, 'nv12', S, S, f.color ?? batch.color ?? DEFAULT_YUV_COLOR)
+        : bytes.slice();
+    return { rgb, width: S, height: S };
+  }
 }

@@ -47,8 +47,9 @@ export type FrameInfo = Omit<Frame, 'rgb' | 'release'>;
  */
 export interface FrameBatch {
   frames: FrameInfo[];
-  /** Every frame of a batch has the same layout and colour (batchFrames starts a new batch when they change); absent: 'rgb'. */
+  /** Every frame of a batch has the same layout (batchFrames starts a new batch when it changes); absent: 'rgb'. */
   pixelFormat?: 'rgb' | 'nv12';
+  /** NV12: the colour of every frame, when they share one; each FrameInfo carries its own. */
   color?: FrameColor;
   data: Uint8Array;
   count: number;

@@ -246,6 +246,7 @@ describe('vitstream classify (files to predictions)', () => {
     [['--every', '2', '--fps', '1'], /--every and --fps are alternatives/],
     [['--fps', 'fast'], /--fps: expected a positive number/],
     [['--format', 'xml'], /--format: expected jsonl or csv, got "xml"/],
+    [['--input-path', 'mmap'], /--input-path: expected direct or infer, got "mmap"/],
     [['--top-k', '-3'], /--top-k/],
     [['--model', 'vit-nonexistent'], /unknown model 'vit-nonexistent'/],
     [['--precision', 'fp64'], /--precision: expected fp32, fp16 or int8/],

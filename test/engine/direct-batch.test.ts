@@ -150,6 +150,36 @@ describe('YUV frames and direct writes into the WebGPU engine (fp32)', () => {
     }
   });
 
+  it('runs the first frames of a batch begun for more (submit(count)), as infer does on them', async () => {
+    const nv12 = bytes(4 * per, 21);
+    const colors: YuvColor[] = [
+      { matrix: 'bt709', range: 'full' },
+      { matrix: 'bt601', range: 'limited' },
+    ];
+    const want = await engine.infer({
+      kind: 'nv12',
+      data: nv12.subarray(0, 2 * per),
+      count: 2,
+      color: colors,
+    });
+    const cpu = createCpuEngine(config, weights, { maxBatch: 4 });
+    for (const e of [engine, cpu]) {
+      const batch = await beginBatch(e, { kind: 'nv12', count: 4 });
+      for (let i = 0; i < 2; i++) batch.frame(i, colors[i]).set(nv12.subarray(i * per, (i + 1) * per));
+      const got = await batch.submit(2);
+      expect(got.length).toBe(2 * config.numClasses);
+      if (e === engine) expect(got).toEqual(want);
+      else expect(relMaxError(got, want)).toBeLessThan(1e-4);
+    }
+    const batch = await engine.beginBatch({ kind: 'rgb', count: 2 });
+    for (const bad of [0, 3, 1.5])
+      await expect(batch.submit(bad)).rejects.toThrow(
+        new RegExp(`count must be an integer from 1 to 2, got ${bad}`),
+      );
+    // A refused count leaves the batch open.
+    batch.cancel();
+  });
+
   it('lets no view be used after submit, and submits once', async () => {
     const batch = await engine.beginBatch({ kind: 'nv12', count: 2 });
     const view = batch.frame(1);

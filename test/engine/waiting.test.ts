@@ -55,6 +55,31 @@ describe('WebGPU engine waiting for a batch', () => {
     expect(utilization).toBeLessThan(0.5);
   }, 120_000);
 
+  it('leaves the event loop idle with two batches in flight (the second sleeps from the end of the first)', async () => {
+    const { engine, input } = await longWorkload();
+    const run = async (sleepFrom: 'queue' | 'submit') => {
+      engine.sleepFrom = sleepFrom;
+      // Each mode learns its own batch times first.
+      await Promise.all([engine.infer(input), engine.infer(input)]);
+      const before = performance.eventLoopUtilization();
+      const inFlight: Promise<Float32Array>[] = [];
+      for (let i = 0; i < 6; i++) {
+        inFlight.push(engine.infer(input));
+        if (inFlight.length === 2) await inFlight.shift();
+      }
+      await Promise.all(inFlight);
+      return performance.eventLoopUtilization(before).utilization;
+    };
+    try {
+      const queued = await run('queue');
+      const fromSubmit = await run('submit');
+      expect(queued).toBeLessThan(0.5);
+      expect(queued).toBeLessThan(fromSubmit);
+    } finally {
+      engine.sleepFrom = 'queue';
+    }
+  }, 240_000);
+
   it('does not sleep later batches through a slow first run (lazy driver work)', async () => {
     const config = readViTConfigFile(sharedPath('fixtures', 'vit-mini-224', 'config.json'));
     const engine = await WebGpuEngine.open({

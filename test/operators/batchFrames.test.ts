@@ -1,7 +1,10 @@
 import { Subject } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { batchFrames } from '../../src/operators/batchFrames.js';
+import { FramesBatch } from '../../src/engine/direct-batch.js';
+import type { BatchRequest, DirectBatch } from '../../src/engine/types.js';
+import { InputError } from '../../src/errors.js';
+import { batchFrames, type EngineFrameBatch, isEngineFrameBatch } from '../../src/operators/batchFrames.js';
 import type { Frame, FrameBatch } from '../../src/video/frame.js';
 
 function frame(streamId: string, index: number, released?: Set<string>): Frame {
@@ -162,20 +165,25 @@ describe('batchFrames: NV12 frames', () => {
     rgb: new Uint8Array(27).fill(index + 1),
   });
 
-  it('keeps each batch one layout and colour, NV12 frames packed at their own size', () => {
+  it('keeps each batch one layout, NV12 frames of any colour together, packed at their own size', () => {
     const got: FrameBatch[] = [];
     const src = new Subject<Frame>();
     src.pipe(batchFrames({ maxBatch: 4, maxDelayMs: 1e9 })).subscribe((b) => got.push(b));
     for (const f of [nv12(0, 'bt601'), nv12(1, 'bt601'), nv12(2, 'bt709'), rgb(3), rgb(4), nv12(5, 'bt709')])
       src.next(f);
     src.complete();
+    // A batch's colour is there only when its frames share one; each frame carries its own.
     expect(got.map((b) => [b.pixelFormat ?? 'rgb', b.color?.matrix, b.count, b.data.byteLength])).toEqual([
-      ['nv12', 'bt601', 2, 34],
-      ['nv12', 'bt709', 1, 17],
+      ['nv12', undefined, 3, 51],
       ['rgb', undefined, 2, 54],
       ['nv12', 'bt709', 1, 17],
     ]);
-    expect([...got[0]!.data]).toEqual([...new Array(17).fill(1), ...new Array(17).fill(2)]);
+    expect(got[0]!.frames.map((f) => f.color?.matrix)).toEqual(['bt601', 'bt601', 'bt709']);
+    expect([...got[0]!.data]).toEqual([
+      ...new Array(17).fill(1),
+      ...new Array(17).fill(2),
+      ...new Array(17).fill(3),
+    ]);
   });
 
   it('a frame whose bytes do not match its format is an InputError naming the stream', () => {
@@ -184,5 +192,88 @@ describe('batchFrames: NV12 frames', () => {
     src.pipe(batchFrames({ maxBatch: 4, maxDelayMs: 1e9 })).subscribe({ error: (e) => (error = e) });
     src.next({ ...nv12(0, 'bt601'), rgb: new Uint8Array(27) });
     expect(error?.message).toMatch(/stream bt601 .*nv12/);
+  });
+});
+
+describe('batchFrames into engine batches (beginBatch), without a GPU', () => {
+  /** beginBatch over plain memory (FramesBatch, as the CPU backend gets), recording what ran. */
+  function fakeBegin(frameBytes = 12) {
+    const runs: { count: number; bytes: number[] }[] = [];
+    let cancelled = 0;
+    const begin = (request: BatchRequest): Promise<DirectBatch> => {
+      const memory = new ArrayBuffer(request.count * frameBytes);
+      return Promise.resolve(
+        new FramesBatch(
+          request.kind,
+          request.count,
+          frameBytes,
+          memory,
+          request.color,
+          (_colors, count) => {
+            runs.push({ count, bytes: [...new Uint8Array(memory, 0, count * frameBytes)] });
+            return Promise.resolve(new Float32Array(count));
+          },
+          () => cancelled++,
+        ),
+      );
+    };
+    return { begin, runs, cancelled: () => cancelled };
+  }
+
+  it('a batch closed early by the delay runs only the frames it has (submit(count))', async () => {
+    const { begin, runs } = fakeBegin();
+    const src = new Subject<Frame>();
+    const got: FrameBatch[] = [];
+    const done = new Promise<void>((resolve) =>
+      src.pipe(batchFrames({ maxBatch: 4, maxDelayMs: 1, beginBatch: begin })).subscribe({
+        next: (b) => got.push(b),
+        complete: resolve,
+      }),
+    );
+    src.next(frame('a', 0));
+    src.next(frame('a', 1));
+    await new Promise<void>((resolve) => {
+      const poll = () => (got.length > 0 ? resolve() : setImmediate(poll));
+      poll();
+    });
+    src.complete();
+    await done;
+    expect(got.map((b) => b.count)).toEqual([2]);
+    const batch = got[0] as EngineFrameBatch;
+    expect(isEngineFrameBatch(batch)).toBe(true);
+    expect([...batch.data]).toEqual([...frame('a', 0).rgb, ...frame('a', 1).rgb]);
+    await batch.submit();
+    batch.release();
+    expect(runs).toEqual([{ count: 2, bytes: [...frame('a', 0).rgb, ...frame('a', 1).rgb] }]);
+  });
+
+  it("a frame of another size than the engine's is an InputError naming the stream; the batch goes back", async () => {
+    const fake = fakeBegin(27);
+    const src = new Subject<Frame>();
+    const error = new Promise<Error>((resolve) =>
+      src
+        .pipe(batchFrames({ maxBatch: 4, maxDelayMs: 1e9, beginBatch: fake.begin }))
+        .subscribe({ error: resolve }),
+    );
+    src.next(frame('cam7', 0));
+    const e = await error;
+    expect(e).toBeInstanceOf(InputError);
+    expect(e.message).toMatch(/stream cam7 .*the engine's batch takes 27 bytes a frame/);
+    expect(fake.cancelled()).toBe(1);
+  });
+
+  it('an engine that refuses the batch ends the stream with its error, frames released', async () => {
+    const released = new Set<string>();
+    const src = new Subject<Frame>();
+    const refused = new Error('engine is closed');
+    const error = new Promise<unknown>((resolve) =>
+      src
+        .pipe(batchFrames({ maxBatch: 4, maxDelayMs: 1e9, beginBatch: () => Promise.reject(refused) }))
+        .subscribe({ error: resolve }),
+    );
+    src.next(frame('a', 0, released));
+    src.next(frame('a', 1, released));
+    expect(await error).toBe(refused);
+    expect([...released].sort()).toEqual(['a:0', 'a:1']);
   });
 });

@@ -29,6 +29,7 @@ interface ClassifyFlags extends EngineFlags, DecodeFlags {
   topK: string;
   resize: string;
   report?: string;
+  inputPath: string;
 }
 
 interface FileSummary {
@@ -52,7 +53,12 @@ export function registerClassify(program: Command): void {
     .option('--format <fmt>', 'jsonl or csv (default: from --out, else jsonl)')
     .option('--top-k <k>', 'classes per prediction', '5')
     .option('--resize <mode>', 'squash, center-crop or letterbox', 'squash')
-    .option('--report <file>', 'also write a self-contained HTML report: timeline, thumbnails, summary');
+    .option('--report <file>', 'also write a self-contained HTML report: timeline, thumbnails, summary')
+    .option(
+      '--input-path <path>',
+      'how frames reach the engine: direct (written into its upload memory where it has some) or infer (a batch buffer the engine copies; for comparison)',
+      'direct',
+    );
   addEngineOptions(addDecodeOptions(cmd)).action(async (files: string[], f: ClassifyFlags) => {
     const sample = parseSample(f);
     const decode = parseDecodeFlags(f);
@@ -64,6 +70,10 @@ export function registerClassify(program: Command): void {
         input: '--resize',
       });
     const topK = parsePositiveInt(f.topK, '--top-k');
+    if (f.inputPath !== 'direct' && f.inputPath !== 'infer')
+      throw new InputError(`--input-path: expected direct or infer, got "${f.inputPath}"`, {
+        input: '--input-path',
+      });
     // Inputs and the outputs are checked before the model is loaded (or downloaded): a typo costs nothing.
     const missing = await missingInputs(files);
     if (missing.size === files.length)
@@ -132,6 +142,8 @@ export function registerClassify(program: Command): void {
         concurrency: decode.decoders ?? (await defaultDecoders(decode.hwaccel, ff)),
         sample,
         maxBatch: engine.maxBatch,
+        ...(f.inputPath === 'direct' &&
+          engine.beginBatch && { beginBatch: (request) => engine.beginBatch!(request) }),
         onFileError: (src, e) => {
           const s = summaries.get(src.id ?? '');
           if (s) s.error = e.message;
