@@ -41,9 +41,30 @@ export type Int8GemmVariant =
       bk?: number;
       /** Tile buffers, 2 (default) or 1 (needed for bk 128 with 128x128 tiles). */
       stages?: number;
+      /** Main loop in CUTLASS MmaPipelined order (key suffix `-p`). */
+      pipelined?: boolean;
+      /** Epilogue a row of fragments per round through strips in the tiles (`-e`). */
+      strips?: boolean;
+      /** B fragments straight from storage, only A staged; needs K % bk == 0 (`-d`). */
+      directB?: boolean;
     };
 
-const tile = (sgM: number, sgN: number, fm: number, fn: number, bk = 64, stages = 2): Int8GemmVariant => ({
+/** The designs of issue #23 a tensor-core tile can add, each off unless set. */
+export interface Int8TileOptions {
+  pipelined?: boolean;
+  strips?: boolean;
+  directB?: boolean;
+}
+
+const tile = (
+  sgM: number,
+  sgN: number,
+  fm: number,
+  fn: number,
+  bk = 64,
+  stages = 2,
+  options: Int8TileOptions = {},
+): Int8GemmVariant => ({
   kind: 'subgroup-matrix',
   sgM,
   sgN,
@@ -51,6 +72,9 @@ const tile = (sgM: number, sgN: number, fm: number, fn: number, bk = 64, stages 
   fn,
   ...(bk === 64 ? {} : { bk }),
   ...(stages === 2 ? {} : { stages }),
+  ...(options.pipelined ? { pipelined: true } : {}),
+  ...(options.strips ? { strips: true } : {}),
+  ...(options.directB ? { directB: true } : {}),
 });
 /**
  * Tuning candidates (subgroups sgM x sgN, fragments fm x fn each); see int8WorkgroupBytes. On an
@@ -73,16 +97,18 @@ export function int8VariantKey(v: Int8GemmVariant): string {
   if (v.kind === 'dot4') return 'dot4';
   const bk = (v.bk ?? 64) === 64 ? '' : `-bk${v.bk}`;
   const st = (v.stages ?? 2) === 2 ? '' : `-st${v.stages}`;
-  return `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${bk}${st}`;
+  const designs = `${v.pipelined ? '-p' : ''}${v.strips ? '-e' : ''}${v.directB ? '-d' : ''}`;
+  return `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${bk}${st}${designs}`;
 }
 
 export function parseInt8Variant(key: string): Int8GemmVariant {
   if (key === 'dot4') return { kind: 'dot4' };
-  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)(?:-bk(\d+))?(?:-st(\d))?$/.exec(key);
+  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)(?:-bk(\d+))?(?:-st(\d))?(-p)?(-e)?(-d)?$/.exec(key);
   if (!m)
-    throw new EngineError(`unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n>-f<m>x<n> expected)`, {
-      input: key,
-    });
+    throw new EngineError(
+      `unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n>-f<m>x<n>[-bk<k>][-st<s>][-p][-e][-d] expected)`,
+      { input: key },
+    );
   const v = tile(
     Number(m[1]),
     Number(m[2]),
@@ -90,12 +116,18 @@ export function parseInt8Variant(key: string): Int8GemmVariant {
     Number(m[4]),
     m[5] ? Number(m[5]) : 64,
     m[6] ? Number(m[6]) : 2,
+    { pipelined: m[7] !== undefined, strips: m[8] !== undefined, directB: m[9] !== undefined },
   );
   // The epilogue stores int8 output two fragments at a time.
   if (Number(m[4]) % 2 !== 0)
     throw new EngineError(`INT8 GEMM variant '${key}': fragments per subgroup along N must be even`, {
       input: key,
     });
+  if (v.kind === 'subgroup-matrix' && v.strips && int8StripCount(v) === 0)
+    throw new EngineError(
+      `INT8 GEMM variant '${key}': the epilogue strips (${int8StripWords(v)} words) do not fit in its A tiles`,
+      { input: key },
+    );
   return v;
 }
 
@@ -123,12 +155,37 @@ export function int8EpilogueSlots(v: Int8GemmVariant & { kind: 'subgroup-matrix'
   return { slots: 1, inTile: tileA >= slotWords };
 }
 
-/** 32-bit words of the padded A tile buffers and of the A and B ones together (bk int8 deep). */
-function int8TileWords(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): { tileA: number; tiles: number } {
+/**
+ * 32-bit words of the padded A tile buffers, the B ones (none when B is read from storage) and
+ * both together (bk int8 deep).
+ */
+function int8TileWords(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): {
+  tileA: number;
+  tileB: number;
+  tiles: number;
+} {
   const { bm, bn } = int8TileOf(v);
   const row = (v.bk ?? 64) / 4 + 4;
   const stages = v.stages ?? 2;
-  return { tileA: stages * bm * row, tiles: stages * (bm + bn) * row };
+  const tileB = v.directB ? 0 : stages * bn * row;
+  return { tileA: stages * bm * row, tileB, tiles: stages * bm * row + tileB };
+}
+
+/** Words of one round of the strip epilogue: a 16-row strip per subgroup, rows of 16·fn + 4 words. */
+function int8StripWords(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): number {
+  return v.sgM * v.sgN * 16 * (16 * v.fn + 4);
+}
+
+/**
+ * Strip regions of the strip epilogue (STRIPS in the kernel): 2 when tileA and tileB each hold a
+ * round's strips (rounds alternate, one barrier each), 1 when only tileA does (two barriers), 0
+ * when the strips do not fit (such a variant is refused).
+ */
+export function int8StripCount(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): 0 | 1 | 2 {
+  const { tileA, tileB } = int8TileWords(v);
+  const words = int8StripWords(v);
+  if (tileA < words) return 0;
+  return tileB >= words ? 2 : 1;
 }
 
 /**
@@ -145,12 +202,36 @@ function epilogueRows(fm: number, fn: number): number {
 export function int8WorkgroupBytes(v: Int8GemmVariant): number {
   if (v.kind === 'dot4') return 2 * 8 * 64 * 4;
   const { slots, inTile } = int8EpilogueSlots(v);
+  if (v.strips) return 4 * int8TileWords(v).tiles;
   return 4 * (int8TileWords(v).tiles + (inTile ? 0 : slots * 256 * v.sgM * v.sgN));
 }
 
-/** Whether a variant can run a shape: dot4 needs K, N multiples of 4; tensor cores 16 (vec4 word loads). */
+/**
+ * Whether a variant can run a shape: dot4 needs K, N multiples of 4; tensor cores 16 (vec4 word
+ * loads), and B read from storage whole K steps (its fragments have no edge handling along K).
+ */
 export function int8VariantSupports(v: Int8GemmVariant, K: number, N: number): boolean {
-  return v.kind === 'dot4' ? K % 4 === 0 && N % 4 === 0 : K % 16 === 0 && N % 16 === 0;
+  if (v.kind === 'dot4') return K % 4 === 0 && N % 4 === 0;
+  return K % 16 === 0 && N % 16 === 0 && (!v.directB || K % (v.bk ?? 64) === 0);
+}
+
+/**
+ * The template constants of the designs a variant adds; none for a variant without them, whose
+ * source thus stays as it was before they existed.
+ */
+function designConsts(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): Record<string, number> {
+  const consts: Record<string, number> = {};
+  if (v.pipelined) consts.PIPELINED = 1;
+  if (v.directB) consts.DIRECT_B = 1;
+  if (v.strips) {
+    const strips = int8StripCount(v);
+    if (strips === 0)
+      throw new EngineError(`INT8 GEMM variant ${int8VariantKey(v)}: the epilogue strips do not fit in its A tiles`, {
+        input: int8VariantKey(v),
+      });
+    consts.STRIPS = strips;
+  }
+  return consts;
 }
 
 /** kernels/gemm_int8_subgroup_matrix.wgsl with its template constants for a tile. */
@@ -168,6 +249,7 @@ function tensorCoreSource(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): str
       SLOTS: slots,
       SLOTS_IN_TILE: inTile ? 1 : 0,
       EPI_ROWS: epilogueRows(v.fm, v.fn),
+      ...designConsts(v),
     },
   });
 }
