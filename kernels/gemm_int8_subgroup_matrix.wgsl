@@ -192,7 +192,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // vitstream:end
   // vitstream:end
   workgroupBarrier();
-  // Fragments of k-group s are fa{s}, fb{s}; group 0's live across iterations: the last group
+  // Fragments of k-group s are fa<s><i>, fb<s><j>; group 0's live across iterations: the last group
   // loads the next tile's.
   // vitstream:unroll i < FM
   var fa0{i} = subgroupMatrixLoad<subgroup_matrix_left<i8, 32, 16>, row_major>(&tileA, ((sr + 16u * {i}u) * SAW) / 4u, SAW / 4u);
@@ -353,8 +353,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var r{u} = vec4<u32>();
     if (EPILOGUE == 3u && live{u}) { r{u} = c[(m{u} * N + un{u}) / 8u]; }
     // vitstream:end
-    // One strip: every lane of the subgroup must have read the previous round's.
     // vitstream:if (2 - STRIPS) * g
+    // One strip: every lane of the subgroup must have read the previous round's.
     workgroupBarrier();
     // vitstream:end
     // vitstream:unroll j < FN

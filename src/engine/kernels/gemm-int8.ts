@@ -226,16 +226,19 @@ function designConsts(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): Record<
   if (v.strips) {
     const strips = int8StripCount(v);
     if (strips === 0)
-      throw new EngineError(`INT8 GEMM variant ${int8VariantKey(v)}: the epilogue strips do not fit in its A tiles`, {
-        input: int8VariantKey(v),
-      });
+      throw new EngineError(
+        `INT8 GEMM variant ${int8VariantKey(v)}: the epilogue strips do not fit in its A tiles`,
+        {
+          input: int8VariantKey(v),
+        },
+      );
     consts.STRIPS = strips;
   }
   return consts;
 }
 
 /** kernels/gemm_int8_subgroup_matrix.wgsl with its template constants for a tile. */
-function tensorCoreSource(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): string {
+export function int8TensorCoreSource(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): string {
   const { slots, inTile } = int8EpilogueSlots(v);
   return kernelSource('gemm_int8_subgroup_matrix', {
     params: INT8_GEMM_PARAMS,
@@ -287,7 +290,7 @@ export async function createInt8GemmKernel(
   const code =
     variant.kind === 'dot4'
       ? kernelSource('gemm_int8', { params: INT8_GEMM_PARAMS })
-      : tensorCoreSource(variant);
+      : int8TensorCoreSource(variant);
   const pipeline = await computePipeline(device, label, code, 'main', constants);
   const { bm, bn } = int8TileOf(variant);
   return {

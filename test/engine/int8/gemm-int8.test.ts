@@ -6,8 +6,12 @@ import {
   INT8_SUBGROUP_MATRIX_TILES,
   type Int8Epilogue,
   type Int8GemmVariant,
+  int8StripCount,
+  int8TensorCoreSource,
   int8VariantKey,
+  int8VariantSupports,
   int8WorkgroupBytes,
+  parseInt8Variant,
 } from '../../../src/engine/kernels/gemm-int8.js';
 import { bindGroup } from '../../../src/engine/kernels/source.js';
 import { geluErf, geluTanh } from '../../../src/engine/reference.js';
@@ -128,25 +132,113 @@ describe('portable INT8 GEMM (dot4I8Packed)', () => {
   }
 });
 
+// The designs of issue #23 on today's tiles: MmaPipelined main loop (-p), strip epilogue (-e), B
+// fragments from storage (-d), alone and combined, on a 128x128 tile with one K-128 buffer and
+// on 64x64 and 128x128 ones with two K-64 buffers.
+const DESIGN_KEYS = [
+  'i8mat-2x4-f4x2-bk128-st1-p',
+  'i8mat-2x4-f4x2-bk128-st1-e',
+  'i8mat-2x4-f4x2-bk128-st1-d',
+  'i8mat-2x4-f4x2-bk128-st1-p-e',
+  'i8mat-2x4-f4x2-bk128-st1-p-d',
+  'i8mat-2x4-f4x2-bk128-st1-p-e-d',
+  'i8mat-2x2-f2x2-p',
+  'i8mat-2x2-f2x2-p-e',
+  'i8mat-2x2-f2x2-p-e-d',
+  'i8mat-2x4-f4x2-p-e',
+  'i8mat-2x2-f4x4-bk128-st1-p-e',
+];
+
+describe('INT8 tensor-core variant keys and sources (no GPU needed)', () => {
+  it('round-trip through int8VariantKey and parseInt8Variant, designs included', () => {
+    for (const key of [...INT8_SUBGROUP_MATRIX_TILES.map(int8VariantKey), ...DESIGN_KEYS])
+      expect(int8VariantKey(parseInt8Variant(key)), key).toBe(key);
+    expect(parseInt8Variant('i8mat-2x2-f2x2-p-e-d')).toEqual({
+      kind: 'subgroup-matrix',
+      sgM: 2,
+      sgN: 2,
+      fm: 2,
+      fn: 2,
+      pipelined: true,
+      strips: true,
+      directB: true,
+    });
+    // Designs in another order are not a key.
+    expect(() => parseInt8Variant('i8mat-2x2-f2x2-e-p')).toThrow(
+      /unknown INT8 GEMM variant 'i8mat-2x2-f2x2-e-p'/,
+    );
+  });
+
+  it('refuses a strip epilogue whose strips do not fit in the A tiles, naming the key', () => {
+    // 4x2 subgroups of 2x4 fragments: 8 strips of 16 rows x 68 words against 128 x 36 words of A.
+    expect(() => parseInt8Variant('i8mat-4x2-f2x4-bk128-st1-e')).toThrow(
+      /i8mat-4x2-f2x4-bk128-st1-e.*strips/,
+    );
+  });
+
+  it('strips alternate between tileA and tileB where both hold them; tileA alone without a B tile', () => {
+    const strips = (key: string) => {
+      const v = parseInt8Variant(key);
+      return v.kind === 'subgroup-matrix' ? int8StripCount(v) : -1;
+    };
+    expect(strips('i8mat-2x4-f4x2-bk128-st1-e')).toBe(2);
+    expect(strips('i8mat-2x4-f4x2-bk128-st1-e-d')).toBe(1);
+  });
+
+  it('B from storage needs whole K steps; its variants hold no B tile', () => {
+    const direct = parseInt8Variant('i8mat-2x4-f4x2-bk128-st1-d');
+    expect(int8VariantSupports(direct, 768, 2304)).toBe(true);
+    expect(int8VariantSupports(direct, 208, 2304)).toBe(false);
+    expect(int8WorkgroupBytes(direct)).toBeLessThan(
+      int8WorkgroupBytes(parseInt8Variant('i8mat-2x4-f4x2-bk128-st1')),
+    );
+  });
+
+  it('every design variant expands; the designs change the source only when asked for', () => {
+    for (const key of DESIGN_KEYS) {
+      const v = parseInt8Variant(key);
+      if (v.kind !== 'subgroup-matrix') throw new Error(key);
+      const src = int8TensorCoreSource(v);
+      // Comments may quote the directives (the included fragments' headers do).
+      expect(src.replace(/\/\/.*$/gm, ''), key).not.toMatch(/vitstream:|\{=|\{[a-zA-Z]\}/);
+      expect(src.includes('const PIPELINED: u32 = 1u;'), key).toBe(v.pipelined === true);
+      expect(src.includes('putStrip0('), key).toBe(v.strips === true);
+      expect(src.includes('var<workgroup> tileB'), key).toBe(v.directB !== true);
+      // The last k-group alone stores the next tile (its barrier with it) in MmaPipelined order.
+      if (v.pipelined) expect(src.match(/storeA\(tid \+ 0u \* THREADS, nb \* A_TILE/g), key).toHaveLength(1);
+    }
+  });
+});
+
 // [gpu] i8 tensor cores exist only where the adapter has i8 subgroup matrices (the H100
 // machine; lavapipe has none).
 describe.runIf(gpu.hasI8TensorCores)('[gpu] subgroup-matrix INT8 GEMM (i8 tensor cores)', () => {
   // One test per tile: each compiles its pipelines and checks every epilogue (~10 s on an H100).
-  for (const variant of INT8_SUBGROUP_MATRIX_TILES) {
+  for (const variant of [...INT8_SUBGROUP_MATRIX_TILES, ...DESIGN_KEYS.map(parseInt8Variant)]) {
     const fits = int8WorkgroupBytes(variant) <= gpu.limits.maxComputeWorkgroupStorageSize;
     it.skipIf(!fits)(
       `${int8VariantKey(variant)}: every epilogue matches the exact integer product`,
       async () => {
         // Tensor cores load K and N in 16s; M stays ragged, and K = 208 ends on half a 64-deep stage.
-        const shapes = [
-          [197, 112, 208],
-          [77, 1008, 192],
-          [33, 48, 16],
-          [300, 2304, 768],
-        ] as const;
+        // B from storage (-d) runs whole K steps only: the shapes it cannot run give way to
+        // aligned ones, with N still ragged against the tile.
+        const shapes = (
+          [
+            [197, 112, 208],
+            [77, 1008, 192],
+            [33, 48, 16],
+            [197, 112, 256],
+            [33, 48, 128],
+            [300, 2304, 768],
+          ] as const
+        ).filter(
+          ([, N, K], i) =>
+            int8VariantSupports(variant, K, N) &&
+            (i < 3 || i === 5 || (variant.kind !== 'dot4' && variant.directB === true)),
+        );
         for (const [epilogue, outInt8] of CASES) {
           // The big shape once per tile: its CPU integer reference takes a second.
-          for (const [M, N, K] of epilogue === 'bias' && !outInt8 ? shapes : shapes.slice(0, 3)) {
+          for (const [M, N, K] of epilogue === 'bias' && !outInt8 ? shapes : shapes.slice(0, -1)) {
             const { got, expected } = await run(variant, epilogue, outInt8, M, N, K);
             check(
               got,
