@@ -34,9 +34,12 @@ const EPI_ROWS: u32 = 2u; // vitstream:const EPI_ROWS
 // Main loop in MmaPipelined order: tile 0 staged before the loop, a k-group's fragments loaded
 // while the previous group multiplies, the next tile's stores and barrier only in the last group.
 const PIPELINED: u32 = 0u; // vitstream:const PIPELINED
-// Epilogue strips (0: none, the slots above): 1 in tileA (two barriers a round), 2 alternating
-// between tileA and tileB (one barrier a round).
+// Epilogue strips of SF fragments a round (0: none, the slots above): 1 region (two barriers a
+// round), or 2 that rounds alternate between (one barrier a round). Region 0 is tileA, 1 tileB;
+// STRIP_B swaps them (tileB alone holds a round's strips).
 const STRIPS: u32 = 0u; // vitstream:const STRIPS
+const STRIP_B: u32 = 0u; // vitstream:const STRIP_B
+const SF: u32 = 2u; // vitstream:const SF
 // B fragments straight from storage (K % BK == 0): no B tile, half the staging.
 const DIRECT_B: u32 = 0u; // vitstream:const DIRECT_B
 const BKW = BK / 4u;        // words of K per A row in a stage
@@ -53,8 +56,9 @@ const_assert FN % 2u == 0u;  // int8 output stores fragments in pairs
 const_assert BK >= 64u;  // at least two k-groups a tile
 // vitstream:end
 // vitstream:if STRIPS
-// A strip: 16 rows of this subgroup's 16 * FN columns, int32, padded rows of SSW words.
-const SSW = 16u * FN + 4u;
+const_assert FN % SF == 0u && SF % 2u == 0u;  // int8 output stores units in pairs
+// A strip: 16 rows of SF of this subgroup's fragments, int32, padded rows of SSW words.
+const SSW = 16u * SF + 4u;
 const STRIP = 16u * SSW;
 // vitstream:end
 
@@ -84,9 +88,9 @@ fn getFragment4(o: u32) -> vec4<f32> { return vec4<f32>(scratch[o / 4u]); }
 // vitstream:end
 
 // vitstream:if STRIPS
-// Strip regions: 0 in tileA, 1 in tileB; round g uses region g % STRIPS.
+// Strip regions (round q uses region q % STRIPS): region R in tileB when R + STRIP_B is odd.
 // vitstream:unroll R < STRIPS
-// vitstream:if R
+// vitstream:if (R + STRIP_B) % 2
 fn putStrip{R}(o: u32, frag: subgroup_matrix_result<i32, 16, 16>) { subgroupMatrixStore<row_major>(&tileB, o / 4u, frag, SSW / 4u); }
 fn getStrip{R}(o: u32) -> vec4<f32> { return vec4<f32>(tileB[o / 4u]); }
 // vitstream:else
@@ -324,61 +328,67 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // vitstream:end
 
   // vitstream:if STRIPS
-  // Round g takes fragment row g of this subgroup (16 x 16 * FN) through a strip; each lane then
-  // finishes FN units of 8 columns of whole rows and stores them, neighbouring lanes neighbouring
-  // units (int8 output: two units side by side a lane, 16 bytes).
-  // The strips overlap the tiles the other subgroups may still be multiplying out of.
+  // Round (g, h) takes fragments h * SF .. h * SF + SF - 1 of this subgroup's fragment row g
+  // through a strip; each lane then finishes SF units of 8 columns of whole strip rows and stores
+  // them, neighbouring lanes neighbouring units (int8 output: two units side by side a lane, 16
+  // bytes). The strips overlap the tiles the other subgroups may still be multiplying out of.
   workgroupBarrier();
-  // vitstream:unroll u < FN
+  // vitstream:unroll u < SF
   let d{u} = select(lane + 32u * {u}u, 2u * (lane + 32u * {=u / 2}u) + {=u % 2}u, OUT_INT8 == 1u);
-  let ur{u} = d{u} / (2u * FN);
-  let uc{u} = (d{u} % (2u * FN)) * 8u;
-  let un{u} = col0 + sc + uc{u};
-  var uws{u}0 = vec4<f32>();
-  var uws{u}1 = vec4<f32>();
-  var ubs{u}0 = vec4<f32>();
-  var ubs{u}1 = vec4<f32>();
-  if (un{u} < N) {
-    uws{u}0 = wScale[un{u} / 4u] * params.aScale;
-    uws{u}1 = wScale[un{u} / 4u + 1u] * params.aScale;
-    ubs{u}0 = bias[un{u} / 4u];
-    ubs{u}1 = bias[un{u} / 4u + 1u];
+  let ur{u} = d{u} / (2u * SF);
+  let uc{u} = (d{u} % (2u * SF)) * 8u;
+  // vitstream:end
+  // vitstream:unroll h < FN / SF
+  // vitstream:unroll u < SF
+  let un{h}{u} = col0 + sc + 16u * SF * {h}u + uc{u};
+  var uws{h}{u}0 = vec4<f32>();
+  var uws{h}{u}1 = vec4<f32>();
+  var ubs{h}{u}0 = vec4<f32>();
+  var ubs{h}{u}1 = vec4<f32>();
+  if (un{h}{u} < N) {
+    uws{h}{u}0 = wScale[un{h}{u} / 4u] * params.aScale;
+    uws{h}{u}1 = wScale[un{h}{u} / 4u + 1u] * params.aScale;
+    ubs{h}{u}0 = bias[un{h}{u} / 4u];
+    ubs{h}{u}1 = bias[un{h}{u} / 4u + 1u];
   }
   // vitstream:end
+  // vitstream:end
   // vitstream:unroll g < FM
+  // vitstream:unroll h < FN / SF
   {
-    // vitstream:unroll u < FN
+    // vitstream:unroll u < SF
     let m{u} = row0 + sr + 16u * {g}u + ur{u};
-    let live{u} = m{u} < M && un{u} < N;
+    let live{u} = m{u} < M && un{h}{u} < N;
     var r{u} = vec4<u32>();
-    if (EPILOGUE == 3u && live{u}) { r{u} = c[(m{u} * N + un{u}) / 8u]; }
+    if (EPILOGUE == 3u && live{u}) { r{u} = c[(m{u} * N + un{h}{u}) / 8u]; }
     // vitstream:end
-    // vitstream:if (2 - STRIPS) * g
-    // One strip: every lane of the subgroup must have read the previous round's.
+    // vitstream:if (2 - STRIPS) * (g * FN / SF + h)
+    // One region: every lane of the subgroup must have read the previous round's strip.
     workgroupBarrier();
     // vitstream:end
-    // vitstream:unroll j < FN
-    putStrip{=g % STRIPS}(sg * STRIP + 16u * {j}u, acc{g}{j});
+    // vitstream:unroll j < SF
+    putStrip{=(g * FN / SF + h) % STRIPS}(sg * STRIP + 16u * {j}u, acc{g}{=h * SF + j});
     // vitstream:end
     workgroupBarrier();
-    // vitstream:unroll u < FN
+    // vitstream:unroll u < SF
     let e{u} = sg * STRIP + ur{u} * SSW + uc{u};
-    let y{u}0 = activate4(getStrip{=g % STRIPS}(e{u}) * uws{u}0 + ubs{u}0) + vec4<f32>(bitcast<vec4<f16>>(r{u}.xy));
-    let y{u}1 = activate4(getStrip{=g % STRIPS}(e{u} + 4u) * uws{u}1 + ubs{u}1) + vec4<f32>(bitcast<vec4<f16>>(r{u}.zw));
+    let y{u}0 = activate4(getStrip{=(g * FN / SF + h) % STRIPS}(e{u}) * uws{h}{u}0 + ubs{h}{u}0) + vec4<f32>(bitcast<vec4<f16>>(r{u}.xy));
+    let y{u}1 = activate4(getStrip{=(g * FN / SF + h) % STRIPS}(e{u} + 4u) * uws{h}{u}1 + ubs{h}{u}1) + vec4<f32>(bitcast<vec4<f16>>(r{u}.zw));
     // vitstream:end
     if (OUT_INT8 == 1u) {
       let inv = params.outInvScale;
-      // vitstream:unroll t < FN / 2
+      // vitstream:unroll t < SF / 2
       if (live{=2 * t}) {
-        cq[(m{=2 * t} * N + un{=2 * t}) / 16u] = vec4<u32>(quantize4(y{=2 * t}0, inv), quantize4(y{=2 * t}1, inv), quantize4(y{=2 * t + 1}0, inv), quantize4(y{=2 * t + 1}1, inv));
+        cq[(m{=2 * t} * N + un{h}{=2 * t}) / 16u] = vec4<u32>(quantize4(y{=2 * t}0, inv), quantize4(y{=2 * t}1, inv), quantize4(y{=2 * t + 1}0, inv), quantize4(y{=2 * t + 1}1, inv));
       }
       // vitstream:end
     } else {
-      // vitstream:unroll u < FN
-      if (live{u}) { c[(m{u} * N + un{u}) / 8u] = vec4<u32>(bitcast<vec2<u32>>(vec4<f16>(y{u}0)), bitcast<vec2<u32>>(vec4<f16>(y{u}1))); }
+      // vitstream:unroll u < SF
+      if (live{u}) { c[(m{u} * N + un{h}{u}) / 8u] = vec4<u32>(bitcast<vec2<u32>>(vec4<f16>(y{u}0)), bitcast<vec2<u32>>(vec4<f16>(y{u}1))); }
       // vitstream:end
     }
   }
+  // vitstream:end
   // vitstream:end
   // vitstream:else
   // The slots may overlap the tile the other subgroups are still multiplying out of.

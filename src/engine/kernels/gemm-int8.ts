@@ -123,11 +123,14 @@ export function parseInt8Variant(key: string): Int8GemmVariant {
     throw new EngineError(`INT8 GEMM variant '${key}': fragments per subgroup along N must be even`, {
       input: key,
     });
-  if (v.kind === 'subgroup-matrix' && v.strips && int8StripCount(v) === 0)
-    throw new EngineError(
-      `INT8 GEMM variant '${key}': the epilogue strips (${int8StripWords(v)} words) do not fit in its A tiles`,
-      { input: key },
-    );
+  if (v.kind === 'subgroup-matrix' && v.pipelined && (v.bk ?? 64) < 64)
+    throw new EngineError(`INT8 GEMM variant '${key}': the pipelined main loop needs bk 64 or more`, {
+      input: key,
+    });
+  if (v.kind === 'subgroup-matrix' && v.strips && !int8StripLayout(v))
+    throw new EngineError(`INT8 GEMM variant '${key}': the epilogue strips fit in neither tile`, {
+      input: key,
+    });
   return v;
 }
 
@@ -171,21 +174,39 @@ function int8TileWords(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): {
   return { tileA: stages * bm * row, tileB, tiles: stages * bm * row + tileB };
 }
 
-/** Words of one round of the strip epilogue: a 16-row strip per subgroup, rows of 16·fn + 4 words. */
-function int8StripWords(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): number {
-  return v.sgM * v.sgN * 16 * (16 * v.fn + 4);
+/** Words of one round of the strip epilogue: a 16-row strip of sf fragments per subgroup, rows padded by 4. */
+function int8StripWords(v: Int8GemmVariant & { kind: 'subgroup-matrix' }, sf: number): number {
+  return v.sgM * v.sgN * 16 * (16 * sf + 4);
+}
+
+/** Where the strip epilogue's rounds go (the kernel's SF, STRIPS and STRIP_B). */
+export interface Int8StripLayout {
+  /** Fragments per strip: the subgroup's fn, or half of it (even either way: int8 output pairs them). */
+  sf: number;
+  /** Regions: 2 (tileA and tileB, rounds alternate, one barrier a round) or 1 (two barriers). */
+  regions: 1 | 2;
+  /** The single region is tileB (tileA too small). */
+  inB: boolean;
 }
 
 /**
- * Strip regions of the strip epilogue (STRIPS in the kernel): 2 when tileA and tileB each hold a
- * round's strips (rounds alternate, one barrier each), 1 when only tileA does (two barriers), 0
- * when the strips do not fit (such a variant is refused).
+ * The strip epilogue's layout with the fewest barriers (wider strips where equal), or undefined
+ * when no strip fits in tileA or tileB (such a variant is refused).
  */
-export function int8StripCount(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): 0 | 1 | 2 {
+export function int8StripLayout(
+  v: Int8GemmVariant & { kind: 'subgroup-matrix' },
+): Int8StripLayout | undefined {
   const { tileA, tileB } = int8TileWords(v);
-  const words = int8StripWords(v);
-  if (tileA < words) return 0;
-  return tileB >= words ? 2 : 1;
+  const options: Int8StripLayout[] = [];
+  for (const sf of [v.fn, v.fn / 2]) {
+    if (!Number.isInteger(sf) || sf % 2 !== 0) continue;
+    const words = int8StripWords(v, sf);
+    if (tileA >= words && tileB >= words) options.push({ sf, regions: 2, inB: false });
+    else if (tileA >= words || tileB >= words) options.push({ sf, regions: 1, inB: tileA < words });
+  }
+  // Rounds times barriers per round: one with two regions, two with one.
+  const barriers = (o: Int8StripLayout) => ((v.fm * v.fn) / o.sf) * (3 - o.regions);
+  return options.sort((a, b) => barriers(a) - barriers(b) || b.sf - a.sf)[0];
 }
 
 /**
@@ -224,15 +245,17 @@ function designConsts(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): Record<
   if (v.pipelined) consts.PIPELINED = 1;
   if (v.directB) consts.DIRECT_B = 1;
   if (v.strips) {
-    const strips = int8StripCount(v);
-    if (strips === 0)
+    const layout = int8StripLayout(v);
+    if (!layout)
       throw new EngineError(
-        `INT8 GEMM variant ${int8VariantKey(v)}: the epilogue strips do not fit in its A tiles`,
+        `INT8 GEMM variant ${int8VariantKey(v)}: the epilogue strips fit in neither tile`,
         {
           input: int8VariantKey(v),
         },
       );
-    consts.STRIPS = strips;
+    consts.STRIPS = layout.regions;
+    consts.SF = layout.sf;
+    if (layout.inB) consts.STRIP_B = 1;
   }
   return consts;
 }

@@ -6,7 +6,7 @@ import {
   INT8_SUBGROUP_MATRIX_TILES,
   type Int8Epilogue,
   type Int8GemmVariant,
-  int8StripCount,
+  int8StripLayout,
   int8TensorCoreSource,
   int8VariantKey,
   int8VariantSupports,
@@ -134,7 +134,8 @@ describe('portable INT8 GEMM (dot4I8Packed)', () => {
 
 // The designs of issue #23 on today's tiles: MmaPipelined main loop (-p), strip epilogue (-e), B
 // fragments from storage (-d), alone and combined, on a 128x128 tile with one K-128 buffer and
-// on 64x64 and 128x128 ones with two K-64 buffers.
+// on 64x64 and 128x128 ones with two K-64 buffers, and on the default large tile (128x256, one
+// K-64 buffer).
 const DESIGN_KEYS = [
   'i8mat-2x4-f4x2-bk128-st1-p',
   'i8mat-2x4-f4x2-bk128-st1-e',
@@ -147,6 +148,10 @@ const DESIGN_KEYS = [
   'i8mat-2x2-f2x2-p-e-d',
   'i8mat-2x4-f4x2-p-e',
   'i8mat-2x2-f4x4-bk128-st1-p-e',
+  'i8mat-2x4-f4x4-st1-p',
+  'i8mat-2x4-f4x4-st1-e',
+  'i8mat-2x4-f4x4-st1-p-e',
+  'i8mat-2x4-f4x4-st1-p-d',
 ];
 
 describe('INT8 tensor-core variant keys and sources (no GPU needed)', () => {
@@ -169,20 +174,23 @@ describe('INT8 tensor-core variant keys and sources (no GPU needed)', () => {
     );
   });
 
-  it('refuses a strip epilogue whose strips do not fit in the A tiles, naming the key', () => {
-    // 4x2 subgroups of 2x4 fragments: 8 strips of 16 rows x 68 words against 128 x 36 words of A.
-    expect(() => parseInt8Variant('i8mat-4x2-f2x4-bk128-st1-e')).toThrow(
-      /i8mat-4x2-f2x4-bk128-st1-e.*strips/,
-    );
+  it('refuses a strip epilogue whose strips fit in neither tile, naming the key', () => {
+    // 4x4 subgroups, 16 strips of 16 rows x 36 words against 256 x 20 words of A and 128 x 20 of B.
+    expect(() => parseInt8Variant('i8mat-4x4-f4x2-st1-e')).toThrow(/'i8mat-4x4-f4x2-st1-e'.*strips/);
+    expect(() => parseInt8Variant('i8mat-2x2-f2x2-bk32-p')).toThrow(/'i8mat-2x2-f2x2-bk32-p'.*bk 64/);
   });
 
-  it('strips alternate between tileA and tileB where both hold them; tileA alone without a B tile', () => {
-    const strips = (key: string) => {
+  it('strips: both tiles where each holds a round, else the one that does, else half-width strips', () => {
+    const layout = (key: string) => {
       const v = parseInt8Variant(key);
-      return v.kind === 'subgroup-matrix' ? int8StripCount(v) : -1;
+      return v.kind === 'subgroup-matrix' ? int8StripLayout(v) : undefined;
     };
-    expect(strips('i8mat-2x4-f4x2-bk128-st1-e')).toBe(2);
-    expect(strips('i8mat-2x4-f4x2-bk128-st1-e-d')).toBe(1);
+    expect(layout('i8mat-2x4-f4x2-bk128-st1-e')).toEqual({ sf: 2, regions: 2, inB: false });
+    expect(layout('i8mat-2x4-f4x2-bk128-st1-e-d')).toEqual({ sf: 2, regions: 1, inB: false });
+    // 128x256, K 64: full-width strips fit nowhere; half-width ones in tileB only.
+    expect(layout('i8mat-2x4-f4x4-st1-e')).toEqual({ sf: 2, regions: 1, inB: true });
+    // 128x128 of 64x64 subgroups, K 128: full-width strips in both tiles.
+    expect(layout('i8mat-2x2-f4x4-bk128-st1-e')).toEqual({ sf: 4, regions: 2, inB: false });
   });
 
   it('B from storage needs whole K steps; its variants hold no B tile', () => {
@@ -203,6 +211,9 @@ describe('INT8 tensor-core variant keys and sources (no GPU needed)', () => {
       expect(src.replace(/\/\/.*$/gm, ''), key).not.toMatch(/vitstream:|\{=|\{[a-zA-Z]\}/);
       expect(src.includes('const PIPELINED: u32 = 1u;'), key).toBe(v.pipelined === true);
       expect(src.includes('putStrip0('), key).toBe(v.strips === true);
+      // Every fragment goes through a strip once.
+      if (v.strips)
+        expect(src.match(/putStrip\d\(/g), key).toHaveLength(v.fm * v.fn + int8StripLayout(v)!.regions);
       expect(src.includes('var<workgroup> tileB'), key).toBe(v.directB !== true);
       // The last k-group alone stores the next tile (its barrier with it) in MmaPipelined order.
       if (v.pipelined) expect(src.match(/storeA\(tid \+ 0u \* THREADS, nb \* A_TILE/g), key).toHaveLength(1);
