@@ -137,6 +137,7 @@ fn loadB(e: u32, col0: u32, k0: u32, N: u32, K16: u32) -> vec4<i32> {
   if (e < B_VECS && col0 + n < N && k0 / 16u + v < K16) { return b[(col0 + n) * K16 + k0 / 16u + v]; }
   return vec4<i32>();
 }
+// vitstream:end
 
 fn storeA(e: u32, base: u32, v: vec4<i32>) {
   if (e < A_VECS) {
@@ -145,6 +146,7 @@ fn storeA(e: u32, base: u32, v: vec4<i32>) {
   }
 }
 
+// vitstream:if !DIRECT_B
 fn storeB(e: u32, base: u32, v: vec4<i32>) {
   if (e < B_VECS) {
     let o = base + (e / (BKW / 4u)) * SAW + (e % (BKW / 4u)) * 4u;

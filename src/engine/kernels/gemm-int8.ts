@@ -253,6 +253,8 @@ function designConsts(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): Record<
           input: int8VariantKey(v),
         },
       );
+    // The slots go unused: no scratch array of their own.
+    consts.SLOTS_IN_TILE = 1;
     consts.STRIPS = layout.regions;
     consts.SF = layout.sf;
     if (layout.inB) consts.STRIP_B = 1;
