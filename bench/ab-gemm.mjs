@@ -61,7 +61,12 @@ for (let r = 0; r < Number(roundsText); r++) {
         continue;
       }
       const int8 = key.startsWith('i8mat');
-      const v = int8 ? b.int8Keys.parseInt8Variant(key) : b.fp16Keys.parseVariant(key);
+      let v;
+      try {
+        v = int8 ? b.int8Keys.parseInt8Variant(key) : b.fp16Keys.parseVariant(key);
+      } catch {
+        continue; // a key this build does not know (e.g. a design it lacks): '-' in its row
+      }
       for (const [shape, [M, N, K, epilogue, outInt8]] of Object.entries(shapes)) {
         if (outInt8 && !int8) continue;
         const ms = await (int8
@@ -78,15 +83,16 @@ for (let r = 0; r < Number(roundsText); r++) {
   }
 }
 console.log(`batch ${batch}, ${tokensText} tokens an image, best of ${roundsText} rounds, ms`);
+const width = Math.max(28, ...keys.map((k) => k.length + 2));
 console.log(
-  `${'variant'.padEnd(28)}${'build'.padEnd(6)}${Object.keys(shapes)
+  `${'variant'.padEnd(width)}${'build'.padEnd(6)}${Object.keys(shapes)
     .map((s) => s.padStart(8))
     .join('')}`,
 );
 for (const key of keys)
   for (const name of Object.keys(builds))
     console.log(
-      `${key.padEnd(28)}${name.padEnd(6)}${Object.keys(shapes)
+      `${key.padEnd(width)}${name.padEnd(6)}${Object.keys(shapes)
         .map((s) => {
           const v = best.get(`${key}|${name}|${s}`);
           return (v === undefined ? '-' : v.toFixed(3)).padStart(8);

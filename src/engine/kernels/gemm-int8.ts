@@ -41,9 +41,30 @@ export type Int8GemmVariant =
       bk?: number;
       /** Tile buffers, 2 (default) or 1 (needed for bk 128 with 128x128 tiles). */
       stages?: number;
+      /** Main loop in CUTLASS MmaPipelined order (key suffix `-p`). */
+      pipelined?: boolean;
+      /** Epilogue a row of fragments per round through strips in the tiles (`-e`). */
+      strips?: boolean;
+      /** B fragments straight from storage, only A staged; needs K % bk == 0 (`-d`). */
+      directB?: boolean;
     };
 
-const tile = (sgM: number, sgN: number, fm: number, fn: number, bk = 64, stages = 2): Int8GemmVariant => ({
+/** The designs of issue #23 a tensor-core tile can add, each off unless set. */
+export interface Int8TileOptions {
+  pipelined?: boolean;
+  strips?: boolean;
+  directB?: boolean;
+}
+
+const tile = (
+  sgM: number,
+  sgN: number,
+  fm: number,
+  fn: number,
+  bk = 64,
+  stages = 2,
+  options: Int8TileOptions = {},
+): Int8GemmVariant => ({
   kind: 'subgroup-matrix',
   sgM,
   sgN,
@@ -51,6 +72,9 @@ const tile = (sgM: number, sgN: number, fm: number, fn: number, bk = 64, stages 
   fn,
   ...(bk === 64 ? {} : { bk }),
   ...(stages === 2 ? {} : { stages }),
+  ...(options.pipelined ? { pipelined: true } : {}),
+  ...(options.strips ? { strips: true } : {}),
+  ...(options.directB ? { directB: true } : {}),
 });
 /**
  * Tuning candidates (subgroups sgM x sgN, fragments fm x fn each); see int8WorkgroupBytes. On an
@@ -73,16 +97,18 @@ export function int8VariantKey(v: Int8GemmVariant): string {
   if (v.kind === 'dot4') return 'dot4';
   const bk = (v.bk ?? 64) === 64 ? '' : `-bk${v.bk}`;
   const st = (v.stages ?? 2) === 2 ? '' : `-st${v.stages}`;
-  return `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${bk}${st}`;
+  const designs = `${v.pipelined ? '-p' : ''}${v.strips ? '-e' : ''}${v.directB ? '-d' : ''}`;
+  return `i8mat-${v.sgM}x${v.sgN}-f${v.fm}x${v.fn}${bk}${st}${designs}`;
 }
 
 export function parseInt8Variant(key: string): Int8GemmVariant {
   if (key === 'dot4') return { kind: 'dot4' };
-  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)(?:-bk(\d+))?(?:-st(\d))?$/.exec(key);
+  const m = /^i8mat-(\d)x(\d)-f(\d)x(\d)(?:-bk(\d+))?(?:-st(\d))?(-p)?(-e)?(-d)?$/.exec(key);
   if (!m)
-    throw new EngineError(`unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n>-f<m>x<n> expected)`, {
-      input: key,
-    });
+    throw new EngineError(
+      `unknown INT8 GEMM variant '${key}' (dot4 or i8mat-<m>x<n>-f<m>x<n>[-bk<k>][-st<s>][-p][-e][-d] expected)`,
+      { input: key },
+    );
   const v = tile(
     Number(m[1]),
     Number(m[2]),
@@ -90,10 +116,19 @@ export function parseInt8Variant(key: string): Int8GemmVariant {
     Number(m[4]),
     m[5] ? Number(m[5]) : 64,
     m[6] ? Number(m[6]) : 2,
+    { pipelined: m[7] !== undefined, strips: m[8] !== undefined, directB: m[9] !== undefined },
   );
   // The epilogue stores int8 output two fragments at a time.
   if (Number(m[4]) % 2 !== 0)
     throw new EngineError(`INT8 GEMM variant '${key}': fragments per subgroup along N must be even`, {
+      input: key,
+    });
+  if (v.kind === 'subgroup-matrix' && v.pipelined && (v.bk ?? 64) < 64)
+    throw new EngineError(`INT8 GEMM variant '${key}': the pipelined main loop needs bk 64 or more`, {
+      input: key,
+    });
+  if (v.kind === 'subgroup-matrix' && v.strips && !int8StripLayout(v))
+    throw new EngineError(`INT8 GEMM variant '${key}': the epilogue strips fit in neither tile`, {
       input: key,
     });
   return v;
@@ -123,12 +158,55 @@ export function int8EpilogueSlots(v: Int8GemmVariant & { kind: 'subgroup-matrix'
   return { slots: 1, inTile: tileA >= slotWords };
 }
 
-/** 32-bit words of the padded A tile buffers and of the A and B ones together (bk int8 deep). */
-function int8TileWords(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): { tileA: number; tiles: number } {
+/**
+ * 32-bit words of the padded A tile buffers, the B ones (none when B is read from storage) and
+ * both together (bk int8 deep).
+ */
+function int8TileWords(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): {
+  tileA: number;
+  tileB: number;
+  tiles: number;
+} {
   const { bm, bn } = int8TileOf(v);
   const row = (v.bk ?? 64) / 4 + 4;
   const stages = v.stages ?? 2;
-  return { tileA: stages * bm * row, tiles: stages * (bm + bn) * row };
+  const tileB = v.directB ? 0 : stages * bn * row;
+  return { tileA: stages * bm * row, tileB, tiles: stages * bm * row + tileB };
+}
+
+/** Words of one round of the strip epilogue: a 16-row strip of sf fragments per subgroup, rows padded by 4. */
+function int8StripWords(v: Int8GemmVariant & { kind: 'subgroup-matrix' }, sf: number): number {
+  return v.sgM * v.sgN * 16 * (16 * sf + 4);
+}
+
+/** Where the strip epilogue's rounds go (the kernel's SF, STRIPS and STRIP_B). */
+export interface Int8StripLayout {
+  /** Fragments per strip: the subgroup's fn, or half of it (even either way: int8 output pairs them). */
+  sf: number;
+  /** Regions: 2 (tileA and tileB, rounds alternate, one barrier a round) or 1 (two barriers). */
+  regions: 1 | 2;
+  /** The single region is tileB (tileA too small). */
+  inB: boolean;
+}
+
+/**
+ * The strip epilogue's layout with the fewest barriers (wider strips where equal), or undefined
+ * when no strip fits in tileA or tileB (such a variant is refused).
+ */
+export function int8StripLayout(
+  v: Int8GemmVariant & { kind: 'subgroup-matrix' },
+): Int8StripLayout | undefined {
+  const { tileA, tileB } = int8TileWords(v);
+  const options: Int8StripLayout[] = [];
+  for (const sf of [v.fn, v.fn / 2]) {
+    if (!Number.isInteger(sf) || sf % 2 !== 0) continue;
+    const words = int8StripWords(v, sf);
+    if (tileA >= words && tileB >= words) options.push({ sf, regions: 2, inB: false });
+    else if (tileA >= words || tileB >= words) options.push({ sf, regions: 1, inB: tileA < words });
+  }
+  // Rounds times barriers per round: one with two regions, two with one.
+  const barriers = (o: Int8StripLayout) => ((v.fm * v.fn) / o.sf) * (3 - o.regions);
+  return options.sort((a, b) => barriers(a) - barriers(b) || b.sf - a.sf)[0];
 }
 
 /**
@@ -145,16 +223,47 @@ function epilogueRows(fm: number, fn: number): number {
 export function int8WorkgroupBytes(v: Int8GemmVariant): number {
   if (v.kind === 'dot4') return 2 * 8 * 64 * 4;
   const { slots, inTile } = int8EpilogueSlots(v);
+  if (v.strips) return 4 * int8TileWords(v).tiles;
   return 4 * (int8TileWords(v).tiles + (inTile ? 0 : slots * 256 * v.sgM * v.sgN));
 }
 
-/** Whether a variant can run a shape: dot4 needs K, N multiples of 4; tensor cores 16 (vec4 word loads). */
+/**
+ * Whether a variant can run a shape: dot4 needs K, N multiples of 4; tensor cores 16 (vec4 word
+ * loads), and B read from storage whole K steps (its fragments have no edge handling along K).
+ */
 export function int8VariantSupports(v: Int8GemmVariant, K: number, N: number): boolean {
-  return v.kind === 'dot4' ? K % 4 === 0 && N % 4 === 0 : K % 16 === 0 && N % 16 === 0;
+  if (v.kind === 'dot4') return K % 4 === 0 && N % 4 === 0;
+  return K % 16 === 0 && N % 16 === 0 && (!v.directB || K % (v.bk ?? 64) === 0);
+}
+
+/**
+ * The template constants of the designs a variant adds; none for a variant without them, whose
+ * source thus stays as it was before they existed.
+ */
+function designConsts(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): Record<string, number> {
+  const consts: Record<string, number> = {};
+  if (v.pipelined) consts.PIPELINED = 1;
+  if (v.directB) consts.DIRECT_B = 1;
+  if (v.strips) {
+    const layout = int8StripLayout(v);
+    if (!layout)
+      throw new EngineError(
+        `INT8 GEMM variant ${int8VariantKey(v)}: the epilogue strips fit in neither tile`,
+        {
+          input: int8VariantKey(v),
+        },
+      );
+    // The slots go unused: no scratch array of their own.
+    consts.SLOTS_IN_TILE = 1;
+    consts.STRIPS = layout.regions;
+    consts.SF = layout.sf;
+    if (layout.inB) consts.STRIP_B = 1;
+  }
+  return consts;
 }
 
 /** kernels/gemm_int8_subgroup_matrix.wgsl with its template constants for a tile. */
-function tensorCoreSource(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): string {
+export function int8TensorCoreSource(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): string {
   const { slots, inTile } = int8EpilogueSlots(v);
   return kernelSource('gemm_int8_subgroup_matrix', {
     params: INT8_GEMM_PARAMS,
@@ -168,6 +277,7 @@ function tensorCoreSource(v: Int8GemmVariant & { kind: 'subgroup-matrix' }): str
       SLOTS: slots,
       SLOTS_IN_TILE: inTile ? 1 : 0,
       EPI_ROWS: epilogueRows(v.fm, v.fn),
+      ...designConsts(v),
     },
   });
 }
@@ -205,7 +315,7 @@ export async function createInt8GemmKernel(
   const code =
     variant.kind === 'dot4'
       ? kernelSource('gemm_int8', { params: INT8_GEMM_PARAMS })
-      : tensorCoreSource(variant);
+      : int8TensorCoreSource(variant);
   const pipeline = await computePipeline(device, label, code, 'main', constants);
   const { bm, bn } = int8TileOf(variant);
   return {

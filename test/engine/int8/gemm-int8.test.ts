@@ -6,8 +6,12 @@ import {
   INT8_SUBGROUP_MATRIX_TILES,
   type Int8Epilogue,
   type Int8GemmVariant,
+  int8StripLayout,
+  int8TensorCoreSource,
   int8VariantKey,
+  int8VariantSupports,
   int8WorkgroupBytes,
+  parseInt8Variant,
 } from '../../../src/engine/kernels/gemm-int8.js';
 import { bindGroup } from '../../../src/engine/kernels/source.js';
 import { geluErf, geluTanh } from '../../../src/engine/reference.js';
@@ -128,25 +132,124 @@ describe('portable INT8 GEMM (dot4I8Packed)', () => {
   }
 });
 
+// The designs of issue #23 on today's tiles: MmaPipelined main loop (-p), strip epilogue (-e), B
+// fragments from storage (-d), alone and combined, on a 128x128 tile with one K-128 buffer and
+// on 64x64 and 128x128 ones with two K-64 buffers, and on the default large tile (128x256, one
+// K-64 buffer).
+const DESIGN_KEYS = [
+  'i8mat-2x4-f4x2-bk128-st1-p',
+  'i8mat-2x4-f4x2-bk128-st1-e',
+  'i8mat-2x4-f4x2-bk128-st1-d',
+  'i8mat-2x4-f4x2-bk128-st1-p-e',
+  'i8mat-2x4-f4x2-bk128-st1-p-d',
+  'i8mat-2x4-f4x2-bk128-st1-p-e-d',
+  'i8mat-2x2-f2x2-p',
+  'i8mat-2x2-f2x2-p-e',
+  'i8mat-2x2-f2x2-p-e-d',
+  'i8mat-2x4-f4x2-p-e',
+  'i8mat-2x2-f4x4-bk128-st1-p-e',
+  'i8mat-2x4-f4x4-st1-p',
+  'i8mat-2x4-f4x4-st1-e',
+  'i8mat-2x4-f4x4-st1-p-e',
+  'i8mat-2x4-f4x4-st1-p-d',
+];
+
+describe('INT8 tensor-core variant keys and sources (no GPU needed)', () => {
+  it('round-trip through int8VariantKey and parseInt8Variant, designs included', () => {
+    for (const key of [...INT8_SUBGROUP_MATRIX_TILES.map(int8VariantKey), ...DESIGN_KEYS])
+      expect(int8VariantKey(parseInt8Variant(key)), key).toBe(key);
+    expect(parseInt8Variant('i8mat-2x2-f2x2-p-e-d')).toEqual({
+      kind: 'subgroup-matrix',
+      sgM: 2,
+      sgN: 2,
+      fm: 2,
+      fn: 2,
+      pipelined: true,
+      strips: true,
+      directB: true,
+    });
+    // Designs in another order are not a key.
+    expect(() => parseInt8Variant('i8mat-2x2-f2x2-e-p')).toThrow(
+      /unknown INT8 GEMM variant 'i8mat-2x2-f2x2-e-p'/,
+    );
+  });
+
+  it('refuses a strip epilogue whose strips fit in neither tile, naming the key', () => {
+    // 4x4 subgroups, 16 strips of 16 rows x 36 words against 256 x 20 words of A and 128 x 20 of B.
+    expect(() => parseInt8Variant('i8mat-4x4-f4x2-st1-e')).toThrow(/'i8mat-4x4-f4x2-st1-e'.*strips/);
+    expect(() => parseInt8Variant('i8mat-2x2-f2x2-bk32-p')).toThrow(/'i8mat-2x2-f2x2-bk32-p'.*bk 64/);
+  });
+
+  it('strips: both tiles where each holds a round, else the one that does, else half-width strips', () => {
+    const layout = (key: string) => {
+      const v = parseInt8Variant(key);
+      return v.kind === 'subgroup-matrix' ? int8StripLayout(v) : undefined;
+    };
+    expect(layout('i8mat-2x4-f4x2-bk128-st1-e')).toEqual({ sf: 2, regions: 2, inB: false });
+    expect(layout('i8mat-2x4-f4x2-bk128-st1-e-d')).toEqual({ sf: 2, regions: 1, inB: false });
+    // 128x256, K 64: full-width strips fit nowhere; half-width ones in tileB only.
+    expect(layout('i8mat-2x4-f4x4-st1-e')).toEqual({ sf: 2, regions: 1, inB: true });
+    // 128x128 of 64x64 subgroups, K 128: full-width strips in both tiles.
+    expect(layout('i8mat-2x2-f4x4-bk128-st1-e')).toEqual({ sf: 4, regions: 2, inB: false });
+  });
+
+  it('B from storage needs whole K steps; its variants hold no B tile', () => {
+    const direct = parseInt8Variant('i8mat-2x4-f4x2-bk128-st1-d');
+    expect(int8VariantSupports(direct, 768, 2304)).toBe(true);
+    expect(int8VariantSupports(direct, 208, 2304)).toBe(false);
+    expect(int8WorkgroupBytes(direct)).toBeLessThan(
+      int8WorkgroupBytes(parseInt8Variant('i8mat-2x4-f4x2-bk128-st1')),
+    );
+  });
+
+  it('every design variant expands; the designs change the source only when asked for', () => {
+    for (const key of DESIGN_KEYS) {
+      const v = parseInt8Variant(key);
+      if (v.kind !== 'subgroup-matrix') throw new Error(key);
+      const src = int8TensorCoreSource(v);
+      // Comments may quote the directives (the included fragments' headers do).
+      expect(src.replace(/\/\/.*$/gm, ''), key).not.toMatch(/vitstream:|\{=|\{[a-zA-Z]\}/);
+      expect(src.includes('const PIPELINED: u32 = 1u;'), key).toBe(v.pipelined === true);
+      expect(src.includes('putStrip0('), key).toBe(v.strips === true);
+      // Every fragment goes through a strip once.
+      if (v.strips)
+        expect(src.match(/putStrip\d\(/g), key).toHaveLength(v.fm * v.fn + int8StripLayout(v)!.regions);
+      expect(src.includes('var<workgroup> tileB'), key).toBe(v.directB !== true);
+      // The last k-group alone stores the next tile (its barrier with it) in MmaPipelined order.
+      if (v.pipelined) expect(src.match(/storeA\(tid \+ 0u \* THREADS, nb \* A_TILE/g), key).toHaveLength(1);
+    }
+  });
+});
+
 // [gpu] i8 tensor cores exist only where the adapter has i8 subgroup matrices (the H100
 // machine; lavapipe has none).
 describe.runIf(gpu.hasI8TensorCores)('[gpu] subgroup-matrix INT8 GEMM (i8 tensor cores)', () => {
   // One test per tile: each compiles its pipelines and checks every epilogue (~10 s on an H100).
-  for (const variant of INT8_SUBGROUP_MATRIX_TILES) {
+  for (const variant of [...INT8_SUBGROUP_MATRIX_TILES, ...DESIGN_KEYS.map(parseInt8Variant)]) {
     const fits = int8WorkgroupBytes(variant) <= gpu.limits.maxComputeWorkgroupStorageSize;
     it.skipIf(!fits)(
       `${int8VariantKey(variant)}: every epilogue matches the exact integer product`,
       async () => {
         // Tensor cores load K and N in 16s; M stays ragged, and K = 208 ends on half a 64-deep stage.
-        const shapes = [
-          [197, 112, 208],
-          [77, 1008, 192],
-          [33, 48, 16],
-          [300, 2304, 768],
-        ] as const;
+        // B from storage (-d) runs whole K steps only: the shapes it cannot run give way to
+        // aligned ones, with N still ragged against the tile.
+        const shapes = (
+          [
+            [197, 112, 208],
+            [77, 1008, 192],
+            [33, 48, 16],
+            [197, 112, 256],
+            [33, 48, 128],
+            [300, 2304, 768],
+          ] as const
+        ).filter(
+          ([, N, K], i) =>
+            int8VariantSupports(variant, K, N) &&
+            (i < 3 || i === 5 || (variant.kind !== 'dot4' && variant.directB === true)),
+        );
         for (const [epilogue, outInt8] of CASES) {
           // The big shape once per tile: its CPU integer reference takes a second.
-          for (const [M, N, K] of epilogue === 'bias' && !outInt8 ? shapes : shapes.slice(0, 3)) {
+          for (const [M, N, K] of epilogue === 'bias' && !outInt8 ? shapes : shapes.slice(0, -1)) {
             const { got, expected } = await run(variant, epilogue, outInt8, M, N, K);
             check(
               got,
