@@ -31,7 +31,6 @@ run() {
 }
 run cuda 8
 run cuda 8 --input-path infer
-run cuda 16
 run none 8
 [ -n "${CLASSIFY_PROFILE:-}" ] && {
   # One NVDEC run under the V8 profiler: where the main thread goes.
