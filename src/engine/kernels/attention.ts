@@ -139,12 +139,17 @@ export function attentionTensorSource(
   const key = attentionKey(io, design);
   const subgroups = design.subgroups ?? DEFAULT_SUBGROUPS;
   if (design.directKv && io === 'int8')
-    throw new EngineError(`attention design ${key}: direct K/V needs f16 in storage (int8 becomes f16 when staged)`, {
-      input: key,
-    });
+    throw new EngineError(
+      `attention design ${key}: direct K/V needs f16 in storage (int8 becomes f16 when staged)`,
+      {
+        input: key,
+      },
+    );
   // Fewer than 4 subgroups gave wrong results on an H100 (docs/kernels.md).
   if (!Number.isInteger(subgroups) || subgroups < 4 || subgroups > 8)
-    throw new EngineError(`attention design ${key}: subgroups must be 4 to 8, got ${subgroups}`, { input: key });
+    throw new EngineError(`attention design ${key}: subgroups must be 4 to 8, got ${subgroups}`, {
+      input: key,
+    });
   // O leaves through OC fragments at a time; with kt64 the scratch is only that wide, so fewer
   // fragments per pass make room for more queries.
   let oc = Math.min(headDim, KEYS_TENSOR) / 16;
