@@ -26,6 +26,7 @@ const load = async (root) => ({
   int8: await import(path.resolve(root, 'dist/src/engine/int8/int8-tuning.js')),
   fp16Keys: await import(path.resolve(root, 'dist/src/engine/kernels/gemm.js')),
   int8Keys: await import(path.resolve(root, 'dist/src/engine/kernels/gemm-int8.js')),
+  attentionKeys: await import(path.resolve(root, 'dist/src/engine/kernels/attention.js')),
 });
 // Several other builds: comma-separated roots, named by their last path component.
 const builds = { new: await load('.') };
@@ -48,10 +49,12 @@ for (let r = 0; r < Number(roundsText); r++) {
     for (const [name, b] of Object.entries(builds)) {
       if (key.startsWith('attention')) {
         const shape = { tokens: Number(tokensText), numHeads: 12, headDim: 64, count: Number(batch) };
-        const io = key.startsWith('attention-int8') ? 'int8' : 'float';
+        // Design keys (attention-dkv-kt64, ...: parseAttentionKey); builds without them time today's kernel.
+        const parsed = b.attentionKeys.parseAttentionKey?.(key);
+        const io = parsed?.io ?? (key.startsWith('attention-int8') ? 'int8' : 'float');
         // Builds before the timing probes left the kernels took a probe number before io.
         const hasProbe = b.gemm.timeAttention.toString().includes('probe');
-        const rest = hasProbe ? [0, io] : [io];
+        const rest = hasProbe ? [0, io] : [io, parsed?.design ?? {}];
         const ms = await b.gemm.timeAttention(gpu.device, 'subgroup-matrix', 'f16', shape, 20, ...rest).then(
           (t) => t.ms,
           () => Number.NaN,

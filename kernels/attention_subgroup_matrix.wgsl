@@ -6,6 +6,9 @@
 // 32 (rows past T zeroed, their scores masked): S = Q Kᵀ, a softmax with one lane per row and a
 // lazily moved max (O is rescaled only when a row's max grows by more than THRESH), O += P V.
 // INT8_IO = 1 (INT8 mode 2): int8 q, k, v in, int8 out, scales through params.
+// Designs, each off by default: DIRECT_KV reads full key tiles' K and V fragments straight from
+// storage (f16 only); KT64 walks 64-key tiles with f16 scores computed from a pre-scaled Q, the
+// scores overwritten by P in place and K and V staged one after the other; QSG sets the subgroups.
 // Design notes and the variants that lost: docs/kernels.md.
 enable f16;
 enable subgroups;
@@ -16,12 +19,16 @@ enable chromium_experimental_subgroup_matrix;
 const HEAD_DIM: u32 = 64u; // vitstream:const HEAD_DIM
 // 1: int8 q, k, v in and int8 out (see top); 0: f16.
 const INT8_IO: u32 = 0u; // vitstream:const INT8_IO
+// 1: full key tiles' K and V fragments from storage, only a ragged last tile staged; 0: all staged.
+const DIRECT_KV: u32 = 0u; // vitstream:const DIRECT_KV
+// 1: 64-key tiles (BKV) with f16 scores; 0: 32-key tiles with f32 scores.
+const KT64: u32 = 0u; // vitstream:const KT64
 const EPV = 8u + 8u * INT8_IO;        // elements per 16-byte global vector
-const QSG = 4u;
+const QSG: u32 = 4u; // vitstream:const QSG
 const RF = 2u;                        // row fragments per subgroup
 const ROWS = 16u * RF;                // query rows per subgroup: one per lane
 const BQ = ROWS * QSG;
-const BKV = 32u;
+const BKV: u32 = 32u; // vitstream:const BKV
 const THREADS = 32u * QSG;
 const HF = HEAD_DIM / 16u;            // fragments along the head dimension
 const KF = BKV / 16u;                 // fragments along a key tile
@@ -31,7 +38,11 @@ const NCH = HF / OC;                  // such passes
 const DV = HEAD_DIM / EPV;            // 16-byte vectors per head row
 const SKV = HEAD_DIM + 8u;            // K/V (and Q) tile row stride (f16), padded against bank conflicts
 const SP = BKV + 8u;                  // P row stride (f16)
+// vitstream:if KT64
+const SW = 16u * OC + 4u;             // output scratch row stride (f32): scores live in the P tile
+// vitstream:else
 const SW = BKV + 4u;                  // score / output scratch row stride (f32)
+// vitstream:end
 const SV = BKV / 4u;                  // score vec4s per lane (its whole row)
 const OV = OC * 4u;                   // output vec4s per lane and pass
 const LOG2E = 1.4426950408889634;
@@ -40,6 +51,12 @@ const THRESH = 8.0;                   // lazy rescale: log2 of the largest P
 const_assert ROWS == 32u;             // softmax: one lane per row
 const_assert HEAD_DIM % 16u == 0u;
 const_assert HF % OC == 0u && OC <= KF;
+// vitstream:if DIRECT_KV
+const_assert INT8_IO == 0u;           // int8 K and V become f16 only as they are staged
+// vitstream:end
+// vitstream:if KT64
+const_assert BKV == 64u;              // the module sets both
+// vitstream:end
 const KV_VECS = BKV * DV;             // 16-byte vectors per K (and V) tile
 const KV_PER_THREAD = (KV_VECS + THREADS - 1u) / THREADS;
 const Q_PER_THREAD = BQ * DV / THREADS;
@@ -49,7 +66,12 @@ const PQ_TILE = max(BQ * SKV, BQ * SP) / 4u;  // the P tile, which first holds Q
 
 @group(0) @binding(0) var<uniform> params: Params;
 // Read 16 bytes at a time (8 halves or 16 int8 as vec4<u32>): fewer load instructions.
+// vitstream:if DIRECT_KV
+// As f16 vectors: matrix loads need an f16 array (8-byte vectors; offsets and strides count them).
+@group(0) @binding(1) var<storage, read> qkv: array<vec4<f16>>;        // [N * T, 3D]: q | k | v
+// vitstream:else
 @group(0) @binding(1) var<storage, read> qkv: array<vec4<u32>>;        // [N * T, 3D]: q | k | v
+// vitstream:end
 // vitstream:if INT8_IO
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;        // [N * T, D / 4] packed int8
 // vitstream:else
@@ -58,8 +80,12 @@ const PQ_TILE = max(BQ * SKV, BQ * SP) / 4u;  // the P tile, which first holds Q
 
 // Tiles of f16 as vec4s: one store per staged vector (as in the GEMM); matrix loads through the
 // vector-array overload count offsets and strides in vectors.
+// vitstream:if KT64
+var<workgroup> kTile: array<vec4<f16>, BKV * SKV / 4u>;  // K, then V, of a staged key tile
+// vitstream:else
 var<workgroup> kTile: array<vec4<f16>, BKV * SKV / 4u>;
 var<workgroup> vTile: array<vec4<f16>, BKV * SKV / 4u>;
+// vitstream:end
 var<workgroup> pTile: array<vec4<f16>, PQ_TILE>;
 var<workgroup> sTile: array<vec4<f32>, BQ * SW / 4u>;
 var<workgroup> grown: array<u32, QSG>;
@@ -74,6 +100,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let base = wid.z * Tn;
   let q0 = wid.x * BQ;
   let scale = params.scale * LOG2E;
+  // vitstream:if DIRECT_KV
+  // Fragment offsets and strides in qkv's 8-byte vectors: K row 0 of this image and head, a row.
+  let row4 = 3u * params.hidden / 4u;
+  let kBase = base * row4 + params.hidden / 4u + wid.y * HEAD_DIM / 4u;
+  let vBase = kBase + params.hidden / 4u;
+  // vitstream:end
 
   // Q through the P tile into registers, once. P is first written after the first key tile's
   // staging barrier, which every subgroup reaches only after loading its Q fragments.
@@ -82,10 +114,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let e = tid + {i}u * THREADS;
     let r = e / DV;
     var v = vec4<u32>();
+    // vitstream:if DIRECT_KV
+    if (q0 + r < Tn) { v = qkvVec((base + q0 + r) * row8 + h8 + e % DV); }
+    // vitstream:else
     if (q0 + r < Tn) { v = qkv[(base + q0 + r) * row8 + h8 + e % DV]; }
+    // vitstream:end
     let t = (r * SKV + (e % DV) * EPV) / 4u;
     // vitstream:unroll j < EPV / 4
+    // vitstream:if KT64
+    // f16 scores come out scaled (log2 units): int8 q·k sums would pass f16's range unscaled.
+    pTile[t + {j}u] = vec4<f16>(vec4<f32>(quad(v, {j}u)) * scale);
+    // vitstream:else
     pTile[t + {j}u] = quad(v, {j}u);
+    // vitstream:end
     // vitstream:end
   }
   // vitstream:end
@@ -96,6 +137,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var o{f}{d} = subgroup_matrix_result<f32, 16, 16>();
   // vitstream:end
   // vitstream:end
+  // vitstream:if DIRECT_KV
+  // A first full tile has no staging barrier, and P or S rows overlap other subgroups' Q rows.
+  workgroupBarrier();
+  // vitstream:end
 
   // This lane's query row.
   let sRow = (sg * ROWS + lane) * SW;
@@ -103,18 +148,45 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var m = NEG;
   var l = 0.0;
 
+  // vitstream:if !DIRECT_KV
   // vitstream:unroll i < KV_PER_THREAD
   var kr{i} = loadKey(tid + {i}u * THREADS, base, 0u, Tn, row8, h8 + D8);
   var vr{i} = loadKey(tid + {i}u * THREADS, base, 0u, Tn, row8, h8 + 2u * D8);
   // vitstream:end
+  // vitstream:end
   for (var k0 = 0u; k0 < Tn; k0 += BKV) {
+    // vitstream:if DIRECT_KV
+    // Only a ragged last tile (keys past T zeroed) is staged; it is loaded as it is staged.
+    let full = k0 + BKV <= Tn;
+    if (!full) {
+      // vitstream:unroll i < KV_PER_THREAD
+      if (tid + {i}u * THREADS < KV_VECS) {
+        let e = tid + {i}u * THREADS;
+        let t = ((e / DV) * SKV + (e % DV) * EPV) / 4u;
+        let kw = loadKey(e, base, k0, Tn, row8, h8 + D8);
+        // vitstream:if !KT64
+        let vw = loadKey(e, base, k0, Tn, row8, h8 + 2u * D8);
+        // vitstream:end
+        // vitstream:unroll j < EPV / 4
+        kTile[t + {j}u] = quad(kw, {j}u);
+        // vitstream:if !KT64
+        vTile[t + {j}u] = quad(vw, {j}u);
+        // vitstream:end
+        // vitstream:end
+      }
+      // vitstream:end
+      workgroupBarrier();
+    }
+    // vitstream:else
     // vitstream:unroll i < KV_PER_THREAD
     if (tid + {i}u * THREADS < KV_VECS) {
       let e = tid + {i}u * THREADS;
       let t = ((e / DV) * SKV + (e % DV) * EPV) / 4u;
       // vitstream:unroll j < EPV / 4
       kTile[t + {j}u] = quad(kr{i}, {j}u);
+      // vitstream:if !KT64
       vTile[t + {j}u] = quad(vr{i}, {j}u);
+      // vitstream:end
       // vitstream:end
     }
     // vitstream:end
@@ -122,15 +194,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (k0 + BKV < Tn) {
       // vitstream:unroll i < KV_PER_THREAD
       kr{i} = loadKey(tid + {i}u * THREADS, base, k0 + BKV, Tn, row8, h8 + D8);
+      // vitstream:if !KT64
       vr{i} = loadKey(tid + {i}u * THREADS, base, k0 + BKV, Tn, row8, h8 + 2u * D8);
       // vitstream:end
+      // vitstream:end
     }
+    // vitstream:end
 
     // S = Q Kᵀ: Kᵀ is the K tile read column-major; each K fragment serves both row fragments.
+    // vitstream:if DIRECT_KV
+    if (full) {
+      // vitstream:unroll j < KF
+      {
+        // vitstream:unroll f < RF
+        // vitstream:if KT64
+        var s{f} = subgroup_matrix_result<f16, 16, 16>();
+        // vitstream:else
+        var s{f} = subgroup_matrix_result<f32, 16, 16>();
+        // vitstream:end
+        // vitstream:end
+        // vitstream:unroll d < HF
+        {
+          let kb = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&qkv, kBase + (k0 + {j}u * 16u) * row4 + {d}u * 4u, row4);
+          // vitstream:unroll f < RF
+          s{f} = subgroupMatrixMultiplyAccumulate(qf{f}{d}, kb, s{f});
+          // vitstream:end
+        }
+        // vitstream:end
+        // vitstream:unroll f < RF
+        // vitstream:if KT64
+        subgroupMatrixStore<row_major>(&pTile, ((sg * ROWS + {f}u * 16u) * SP + {j}u * 16u) / 4u, s{f}, SP / 4u);
+        // vitstream:else
+        subgroupMatrixStore<row_major>(&sTile, ((sg * ROWS + {f}u * 16u) * SW + {j}u * 16u) / 4u, s{f}, SW / 4u);
+        // vitstream:end
+        // vitstream:end
+      }
+      // vitstream:end
+    } else {
+    // vitstream:end
     // vitstream:unroll j < KF
     if (k0 + {j}u * 16u < Tn) {
       // vitstream:unroll f < RF
+      // vitstream:if KT64
+      var s{f} = subgroup_matrix_result<f16, 16, 16>();
+      // vitstream:else
       var s{f} = subgroup_matrix_result<f32, 16, 16>();
+      // vitstream:end
       // vitstream:end
       // vitstream:unroll d < HF
       {
@@ -141,18 +250,69 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
       // vitstream:end
       // vitstream:unroll f < RF
+      // vitstream:if KT64
+      subgroupMatrixStore<row_major>(&pTile, ((sg * ROWS + {f}u * 16u) * SP + {j}u * 16u) / 4u, s{f}, SP / 4u);
+      // vitstream:else
       subgroupMatrixStore<row_major>(&sTile, ((sg * ROWS + {f}u * 16u) * SW + {j}u * 16u) / 4u, s{f}, SW / 4u);
       // vitstream:end
+      // vitstream:end
+    }
+    // vitstream:end
+    // vitstream:if DIRECT_KV
     }
     // vitstream:end
     workgroupBarrier();
 
+    // vitstream:if KT64
+    // V into the K tile, which every subgroup has finished reading (barrier above); the barrier of
+    // the max vote below publishes it.
+    // vitstream:if DIRECT_KV
+    if (!full) {
+      // vitstream:unroll i < KV_PER_THREAD
+      if (tid + {i}u * THREADS < KV_VECS) {
+        let e = tid + {i}u * THREADS;
+        let t = ((e / DV) * SKV + (e % DV) * EPV) / 4u;
+        let vw = loadKey(e, base, k0, Tn, row8, h8 + 2u * D8);
+        // vitstream:unroll j < EPV / 4
+        kTile[t + {j}u] = quad(vw, {j}u);
+        // vitstream:end
+      }
+      // vitstream:end
+    }
+    // vitstream:else
+    // vitstream:unroll i < KV_PER_THREAD
+    if (tid + {i}u * THREADS < KV_VECS) {
+      let e = tid + {i}u * THREADS;
+      let t = ((e / DV) * SKV + (e % DV) * EPV) / 4u;
+      // vitstream:unroll j < EPV / 4
+      kTile[t + {j}u] = quad(vr{i}, {j}u);
+      // vitstream:end
+    }
+    // vitstream:end
+    if (k0 + BKV < Tn) {
+      // vitstream:unroll i < KV_PER_THREAD
+      vr{i} = loadKey(tid + {i}u * THREADS, base, k0 + BKV, Tn, row8, h8 + 2u * D8);
+      // vitstream:end
+    }
+    // vitstream:end
+    // vitstream:end
+
     // Softmax over this tile against the lazily moved max m, in base 2.
     let valid = min(BKV, Tn - k0);
     var tileMax = NEG;
+    // vitstream:if KT64
+    // The f16 scores are read twice rather than held: 64 more registers a lane would spill.
+    // vitstream:unroll v < SV
+    {
+      let x = scoreQuad16(pRow + {v}u * 4u, {v}u * 4u, valid);
+      tileMax = max(tileMax, max(max(x.x, x.y), max(x.z, x.w)));
+    }
+    // vitstream:end
+    // vitstream:else
     // vitstream:unroll v < SV
     let x{v} = scoreQuad(sRow + {v}u * 4u, {v}u * 4u, valid, scale);
     tileMax = max(tileMax, max(max(x{v}.x, x{v}.y), max(x{v}.z, x{v}.w)));
+    // vitstream:end
     // vitstream:end
     let grow = k0 != 0u && tileMax > m + THRESH;
     var mNew = m;
@@ -160,7 +320,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var psum = 0.0;
     // vitstream:unroll v < SV
     {
+      // vitstream:if KT64
+      let p = exp2(scoreQuad16(pRow + {v}u * 4u, {v}u * 4u, valid) - vec4<f32>(mNew));
+      // vitstream:else
       let p = exp2(x{v} - vec4<f32>(mNew));
+      // vitstream:end
       psum += (p.x + p.y) + (p.z + p.w);
       pTile[(pRow + {v}u * 4u) / 4u] = vec4<f16>(p);
     }
@@ -204,6 +368,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 
     // O += P V; each V fragment serves both row fragments.
+    // vitstream:if DIRECT_KV
+    if (full) {
+      // vitstream:unroll j < KF
+      {
+        // vitstream:unroll f < RF
+        let pf{f} = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&pTile, ((sg * ROWS + {f}u * 16u) * SP + {j}u * 16u) / 4u, SP / 4u);
+        // vitstream:end
+        // vitstream:unroll d < HF
+        {
+          let vb = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&qkv, vBase + (k0 + {j}u * 16u) * row4 + {d}u * 4u, row4);
+          // vitstream:unroll f < RF
+          o{f}{d} = subgroupMatrixMultiplyAccumulate(pf{f}, vb, o{f}{d});
+          // vitstream:end
+        }
+        // vitstream:end
+      }
+      // vitstream:end
+    } else {
+    // vitstream:end
     // vitstream:unroll j < KF
     if (k0 + {j}u * 16u < Tn) {
       // vitstream:unroll f < RF
@@ -211,7 +394,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // vitstream:end
       // vitstream:unroll d < HF
       {
+        // vitstream:if KT64
+        let vb = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&kTile, ({j}u * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u);
+        // vitstream:else
         let vb = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, row_major>(&vTile, ({j}u * 16u * SKV + {d}u * 16u) / 4u, SKV / 4u);
+        // vitstream:end
         // vitstream:unroll f < RF
         o{f}{d} = subgroupMatrixMultiplyAccumulate(pf{f}, vb, o{f}{d});
         // vitstream:end
@@ -219,8 +406,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       // vitstream:end
     }
     // vitstream:end
-    // Every subgroup is done with the K, V and P tiles before they are overwritten.
+    // vitstream:if DIRECT_KV
+    }
+    // vitstream:end
+    // Every subgroup is done with the K, V and P tiles before they are overwritten. Direct 32-key
+    // tiles need none: S goes to the scratch, P and the one staged tile are separated by barriers.
+    // vitstream:if KT64 + !DIRECT_KV
     workgroupBarrier();
+    // vitstream:end
   }
 
   // O / l through the scratch rows, OC fragments at a time, a lane's row as vec4<f16>.
@@ -269,6 +462,26 @@ fn scoreQuad(o: u32, c: u32, valid: u32, scale: f32) -> vec4<f32> {
 // past T (and for e past the tile, when a tile has fewer vectors than the workgroup threads).
 fn loadKey(e: u32, base: u32, k0: u32, Tn: u32, row8: u32, col: u32) -> vec4<u32> {
   let j = k0 + e / DV;
+  // vitstream:if DIRECT_KV
+  if (e < KV_VECS && j < Tn) { return qkvVec((base + j) * row8 + col + e % DV); }
+  // vitstream:else
   if (e < KV_VECS && j < Tn) { return qkv[(base + j) * row8 + col + e % DV]; }
+  // vitstream:end
   return vec4<u32>();
 }
+// vitstream:if DIRECT_KV
+
+// 16-byte vector i of qkv, from its view as 8-byte f16 vectors.
+fn qkvVec(i: u32) -> vec4<u32> {
+  return vec4<u32>(bitcast<vec2<u32>>(qkv[2u * i]), bitcast<vec2<u32>>(qkv[2u * i + 1u]));
+}
+// vitstream:end
+// vitstream:if KT64
+
+// Four f16 scores of a row from the P tile (o: tile index, c: column in the key tile), already
+// scaled; columns at or past `valid` masked in f32 (NEG is -inf in f16).
+fn scoreQuad16(o: u32, c: u32, valid: u32) -> vec4<f32> {
+  let s = vec4<f32>(pTile[o / 4u]);
+  return select(vec4<f32>(NEG), s, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(valid));
+}
+// vitstream:end

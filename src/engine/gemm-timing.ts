@@ -3,6 +3,7 @@ import { fromHalfArray, toHalfArray } from '../util/half.js';
 import { PlanRecorder } from './forward-plan.js';
 import { BufferUsage, MapMode } from './gpu.js';
 import {
+  type AttentionDesign,
   type AttentionIO,
   type AttentionShape,
   type AttentionVariant,
@@ -251,6 +252,7 @@ export async function compareGemm(
 /**
  * Times one attention kernel (all heads of `count` images) the way timeGemm times a GEMM:
  * `iterations` dispatches in one command buffer after a warm-up, wall clock to completion.
+ * `design`: the tensor-core kernel's issue-#23 options (createAttentionKernel).
  */
 export async function timeAttention(
   device: GPUDevice,
@@ -259,12 +261,13 @@ export async function timeAttention(
   shape: AttentionShape & { count: number },
   iterations = 20,
   io: AttentionIO = 'float',
+  design: AttentionDesign = {},
 ): Promise<GemmTiming> {
   const { count, tokens, numHeads, headDim } = shape;
   const D = numHeads * headDim;
   const int8 = io === 'int8';
   const el = int8 ? 1 : type === 'f16' ? 2 : 4;
-  const kernel = await createAttentionKernel(device, shape, type, variant, io);
+  const kernel = await createAttentionKernel(device, shape, type, variant, io, design);
   const storage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
   // int8: noise bytes of +-127 with scales that keep scores at a few units, as calibrated ones do.
   const packed = kernel.params(count, int8 ? { q: 0.02, k: 0.02, v: 0.02, out: 0.02 } : undefined);

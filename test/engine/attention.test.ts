@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { BufferUsage, type GpuContext, MapMode, openGpu } from '../../src/engine/gpu.js';
 import {
+  type AttentionDesign,
   type AttentionKernel,
   type AttentionVariant,
+  attentionKey,
   attentionSupports,
+  attentionTensorSource,
   createAttentionKernel,
+  parseAttentionKey,
 } from '../../src/engine/kernels/attention.js';
 import { bindGroup, type ElementType } from '../../src/engine/kernels/source.js';
+import { EngineError } from '../../src/errors.js';
 import { fromHalfArray, toHalfArray } from '../../src/util/half.js';
 import { relMaxError } from '../helpers/compare.js';
 
@@ -81,7 +86,7 @@ async function runAttention(
   tokens: number,
   heads: number,
   hd: number,
-  opts: { rise?: number } = {},
+  opts: { rise?: number; design?: AttentionDesign } = {},
 ) {
   const { device } = gpu;
   const D = heads * hd;
@@ -89,7 +94,14 @@ async function runAttention(
   let raw = rand(count * tokens * 3 * D, tokens * 31 + hd, 2);
   if (opts.rise) raw = risingKeys(raw, count, tokens, D, opts.rise);
   const qkv = type === 'f16' ? fromHalfArray(toHalfArray(raw)) : raw;
-  const kernel = await createAttentionKernel(device, { tokens, numHeads: heads, headDim: hd }, type, variant);
+  const kernel = await createAttentionKernel(
+    device,
+    { tokens, numHeads: heads, headDim: hd },
+    type,
+    variant,
+    'float',
+    opts.design,
+  );
   const el = type === 'f16' ? 2 : 4;
   const data = type === 'f16' ? toHalfArray(qkv) : qkv;
   const n = count * tokens * D;
@@ -239,7 +251,7 @@ async function runInt8Attention(
   tokens: number,
   heads: number,
   hd: number,
-  opts: { rise?: number } = {},
+  opts: { rise?: number; design?: AttentionDesign } = {},
 ) {
   const { device } = gpu;
   const D = heads * hd;
@@ -253,6 +265,7 @@ async function runInt8Attention(
     'f16',
     variant,
     'int8',
+    opts.design,
   );
   // An Int8Array's bytes are the packed layout: element i of a word in bits 8i..8i+7.
   const packed = new Int8Array(Math.ceil(qkv.length / 4) * 4);
@@ -311,4 +324,130 @@ describe.runIf(tensorCores)('[gpu] subgroup-matrix int8 attention (tensor cores,
       expect(r.exactShare, at).toBeGreaterThan(0.9);
     }
   });
+});
+
+// Issue #23's designs of the tensor-core kernel (attentionKey suffixes): -dkv (K and V fragments
+// from storage), -kt64 (64-key tiles, f16 scores), -q<n> (subgroups per workgroup).
+const FLOAT_DESIGNS: AttentionDesign[] = [
+  { directKv: true },
+  { kt64: true },
+  { directKv: true, kt64: true },
+  { directKv: true, kt64: true, subgroups: 5 },
+  { kt64: true, subgroups: 5 },
+];
+const INT8_DESIGNS: AttentionDesign[] = [{ kt64: true }, { kt64: true, subgroups: 5 }];
+
+describe('tensor-core attention designs (template expansion, every adapter)', () => {
+  it('round-trip through attentionKey and parseAttentionKey', () => {
+    for (const io of ['float', 'int8'] as const)
+      for (const design of [{}, ...FLOAT_DESIGNS, { subgroups: 6 }]) {
+        const key = attentionKey(io, design);
+        const parsed = parseAttentionKey(key);
+        expect(parsed?.io, key).toBe(io);
+        expect(attentionKey(parsed!.io, parsed!.design), key).toBe(key);
+      }
+    expect(attentionKey('float')).toBe('attention');
+    expect(attentionKey('int8', { directKv: true, kt64: true, subgroups: 5 })).toBe(
+      'attention-int8-dkv-kt64-q5',
+    );
+    expect(parseAttentionKey('attention-q')).toBeUndefined();
+    expect(parseAttentionKey('attention-kt64-dkv')).toBeUndefined();
+  });
+
+  it('expands every design that fits 48 KiB, at head dimensions 16 and 64', () => {
+    for (const hd of [16, 64]) {
+      for (const design of FLOAT_DESIGNS) {
+        const code = attentionTensorSource(hd, 'float', design);
+        const at = `${attentionKey('float', design)} hd=${hd}`;
+        // Direct fragment loads need qkv as an f16 array; f16 scores need f16 results.
+        expect(code.includes('var<storage, read> qkv: array<vec4<f16>>'), at).toBe(!!design.directKv);
+        expect(code.includes('subgroup_matrix_result<f16, 16, 16>'), at).toBe(!!design.kt64);
+        expect(code, at).toContain(`@workgroup_size(THREADS)`);
+        expect(code, at).toContain(`const QSG: u32 = ${design.subgroups ?? 4}u;`);
+      }
+      for (const design of INT8_DESIGNS)
+        expect(attentionTensorSource(hd, 'int8', design)).toContain('INT8_IO: u32 = 1u');
+    }
+    // Today's kernel: staged K and V through vec4<u32> loads, f32 scores.
+    const today = attentionTensorSource(64, 'float');
+    expect(today).toContain('var<storage, read> qkv: array<vec4<u32>>');
+    expect(today).not.toContain('subgroup_matrix_result<f16');
+  });
+
+  it('refuses designs that cannot run, naming the design', () => {
+    const refuse = (f: () => unknown, message: RegExp) => {
+      expect(f).toThrow(EngineError);
+      expect(f).toThrow(message);
+    };
+    refuse(
+      () => attentionTensorSource(64, 'int8', { directKv: true }),
+      /attention-int8-dkv: direct K\/V needs f16/,
+    );
+    refuse(
+      () => attentionTensorSource(64, 'float', { subgroups: 5 }),
+      /attention-q5: needs \d+ bytes of workgroup memory/,
+    );
+    refuse(
+      () => attentionTensorSource(64, 'float', { subgroups: 2 }),
+      /attention-q2: subgroups must be 4 to 8/,
+    );
+  });
+
+  it('refuses a design for the portable kernel', async () => {
+    await expect(
+      createAttentionKernel(
+        gpu.device,
+        { tokens: 17, numHeads: 1, headDim: 16 },
+        'f32',
+        'portable',
+        'float',
+        {
+          kt64: true,
+        },
+      ),
+    ).rejects.toThrow(/attention design attention-kt64 is for the subgroup-matrix kernel/);
+  });
+});
+
+// [gpu] Each design against the float64 reference: ragged T (the staged last tile), B/16-224's
+// T = 197 and B/16-384's T = 577, and rising keys (the lazy rescale).
+describe.runIf(tensorCores)('[gpu] subgroup-matrix attention designs (tensor cores)', () => {
+  for (const design of FLOAT_DESIGNS) {
+    const key = attentionKey('float', design);
+    it(`${key} matches a float64 softmax(qkᵀ/√d)v`, async () => {
+      // f16 scores (kt64) round each score to f16 in log2 units: a looser bound, the accuracy gate.
+      const bound = design.kt64 ? 1e-2 : 4e-3;
+      for (const { tokens, hd, rise } of [
+        ...CASES,
+        { tokens: 577, hd: 64 },
+        { tokens: 577, hd: 64, rise: 6 },
+        { tokens: 197, hd: 64, rise: 6 },
+      ]) {
+        const { got, expected } = await runAttention('subgroup-matrix', 'f16', 2, tokens, 3, hd, {
+          rise,
+          design,
+        });
+        expect(
+          relMaxError(got, expected),
+          `${key} T=${tokens} hd=${hd}${rise ? ' rising' : ''}`,
+        ).toBeLessThan(bound);
+      }
+    });
+  }
+  for (const design of INT8_DESIGNS) {
+    const key = attentionKey('int8', design);
+    it(`${key} matches the float64 int8 reference to within one step`, async () => {
+      for (const { tokens, hd, rise } of [
+        ...INT8_CASES,
+        { tokens: 577, hd: 64 },
+        { tokens: 577, hd: 64, rise: 6 },
+      ]) {
+        const r = await runInt8Attention('subgroup-matrix', 2, tokens, 3, hd, { rise, design });
+        const at = `${key} T=${tokens} hd=${hd}${rise ? ' rising' : ''}`;
+        expect(r.spread, at).toBeGreaterThan(40);
+        expect(r.maxDiff, at).toBeLessThanOrEqual(1);
+        expect(r.exactShare, at).toBeGreaterThan(0.9);
+      }
+    });
+  }
 });

@@ -32,7 +32,12 @@ const kernels: [string, BindingNames, ParamsLayout, Record<string, number>[]][] 
   ['gemm_int8', INT8_GEMM_BINDINGS, INT8_GEMM_PARAMS, [{}]],
   ['gemm_int8_subgroup_matrix', INT8_GEMM_BINDINGS, INT8_GEMM_PARAMS, [{}]],
   ['attention', ATTENTION_BINDINGS, ATTENTION_PARAMS, [{ INT8_IO: 0 }, { INT8_IO: 1 }]],
-  ['attention_subgroup_matrix', ATTENTION_BINDINGS, ATTENTION_PARAMS, [{ INT8_IO: 0 }, { INT8_IO: 1 }]],
+  [
+    'attention_subgroup_matrix',
+    ATTENTION_BINDINGS,
+    ATTENTION_PARAMS,
+    [{ INT8_IO: 0 }, { INT8_IO: 1 }, { DIRECT_KV: 1, KT64: 1, BKV: 64 }],
+  ],
   ['embed', EMBED_BINDINGS, EMBED_PARAMS, [{}]],
   ['layernorm', LAYERNORM_BINDINGS, LAYERNORM_PARAMS, [{ SUBGROUPS: 0 }, { SUBGROUPS: 1 }]],
   ['layernorm_int8', LAYERNORM_BINDINGS, LAYERNORM_INT8_PARAMS, [{ SUBGROUPS: 0 }, { SUBGROUPS: 1 }]],
