@@ -22,7 +22,7 @@ timeout 75 node bench/ab-gemm.mjs - 32 sgmat-2x4-f4x4-w-st1,sgmat-2x4-f4x4-w-st1
 step "INT8 GEMM A/B, batch 32"
 timeout 70 node bench/ab-gemm.mjs - 32 i8mat-2x4-f4x4-st1,i8mat-2x4-f4x4-st1-p,i8mat-2x4-f4x4-st1-e,i8mat-2x4-f4x4-st1-d,i8mat-2x4-f4x4-st1-p-d,i8mat-2x4-f4x2-bk128-st1,i8mat-2x4-f4x2-bk128-st1-p,i8mat-2x4-f4x2-bk128-st1-e 2 2>&1 | quiet | tee "$out/ab-int8.txt"
 step "attention designs (ViT-B/16-384, batch 8 and 32)"
-timeout 35 node bench/attention-timing.mjs vit-b16-384 8,32 attention,attention-dkv,attention-kt64,attention-dkv-kt64,attention-q5,attention-int8,attention-int8-kt64 2 2>&1 | quiet | tee "$out/attention.txt"
+timeout 35 node bench/attention-timing.mjs vit-b16-384 8,32 attention,attention-dkv,attention-kt64,attention-dkv-kt64,attention-kt64-q5,attention-int8,attention-int8-kt64 2 2>&1 | quiet | tee "$out/attention.txt"
 step "classify 8 x 1080p H.264 files"; timeout 130 bash bench/classify-files.sh "$clip" 8 1800 2>&1 | quiet | tee "$out/classify.txt"
 step "32 live 1080p30 feeds, --fps 2"; timeout 95 bash bench/live-feeds.sh --seconds 30 --warmup 5 2>&1 | quiet | tee "$out/live.txt"
 step "GPU pinning (#27)"; timeout 30 bash bench/gpu-select-check.sh 2>&1 | quiet
