@@ -137,6 +137,30 @@ const SHAPES = [
   [130, 20, 36],
 ] as const;
 const EPILOGUES: Epilogue[] = ['bias', 'bias-gelu-erf', 'bias-gelu-tanh', 'bias-residual'];
+// [77, 400, 192]: ragged M and N past the last tile; [5, 96, 64]: fewer rows than a fragment.
+const TILE_SHAPES: (readonly [number, number, number])[] = [
+  [197, 96, 64],
+  [77, 1000, 192],
+  [77, 400, 192],
+  [5, 96, 64],
+  [300, 2304, 768],
+];
+
+/** Every epilogue of an f16 variant on each [M, N, K] it supports, within tolerance(K) of the CPU reference. */
+async function expectEveryEpilogue(
+  variant: GemmVariant,
+  shapes: (readonly [number, number, number])[],
+  tolerance: (K: number) => number,
+): Promise<void> {
+  for (const epilogue of EPILOGUES)
+    for (const [M, N, K] of shapes) {
+      if (!variantSupports(variant, 'f16', K, N)) continue;
+      const { got, expected } = await runGemm(variant, 'f16', epilogue, M, N, K);
+      expect(relMaxError(got, expected), `${variantKey(variant)} ${epilogue} ${M}x${N}x${K}`).toBeLessThan(
+        tolerance(K),
+      );
+    }
+}
 
 describe('portable GEMM (every adapter)', () => {
   for (const type of ['f32', 'f16'] as const) {
@@ -171,25 +195,9 @@ describe.runIf(gpu.hasF16TensorCores)('[gpu] subgroup-matrix GEMM (tensor cores)
   ];
   for (const variant of [...SUBGROUP_MATRIX_TILES, bk64, ...layouts, ...DIRECT_TILES]) {
     const fits = workgroupBytes(variant) <= gpu.limits.maxComputeWorkgroupStorageSize;
-    it.skipIf(!fits)(`${variantKey(variant)}: every epilogue matches the CPU reference`, async () => {
-      for (const epilogue of EPILOGUES) {
-        // [77, 400, 192]: ragged M and N past the last tile; [5, 96, 64]: fewer rows than a fragment.
-        for (const [M, N, K] of [
-          [197, 96, 64],
-          [77, 1000, 192],
-          [77, 400, 192],
-          [5, 96, 64],
-          [300, 2304, 768],
-        ] as const) {
-          if (!variantSupports(variant, 'f16', K, N)) continue;
-          const { got, expected } = await runGemm(variant, 'f16', epilogue, M, N, K);
-          expect(
-            relMaxError(got, expected),
-            `${variantKey(variant)} ${epilogue} ${M}x${N}x${K}`,
-          ).toBeLessThan(4e-3);
-        }
-      }
-    });
+    it.skipIf(!fits)(`${variantKey(variant)}: every epilogue matches the CPU reference`, () =>
+      expectEveryEpilogue(variant, TILE_SHAPES, () => 4e-3),
+    );
   }
 });
 
@@ -261,26 +269,12 @@ function f16AccTolerance(K: number): number {
 describe.runIf(gpu.hasF16TensorCores)('[gpu] subgroup-matrix GEMM options -h, -e, -p (tensor cores)', () => {
   for (const variant of OPTION_VARIANTS) {
     const fits = workgroupBytes(variant) <= gpu.limits.maxComputeWorkgroupStorageSize;
-    it.skipIf(!fits)(`${variantKey(variant)}: every epilogue matches the CPU reference`, async () => {
-      const f16Acc = variant.kind === 'subgroup-matrix' && variant.f16Acc;
-      for (const epilogue of EPILOGUES) {
-        for (const [M, N, K] of [
-          [197, 96, 64],
-          [77, 1000, 192],
-          [77, 400, 192],
-          [5, 96, 64],
-          [300, 2304, 768],
-          [130, 768, 3072],
-        ] as const) {
-          if (!variantSupports(variant, 'f16', K, N)) continue;
-          const { got, expected } = await runGemm(variant, 'f16', epilogue, M, N, K);
-          expect(
-            relMaxError(got, expected),
-            `${variantKey(variant)} ${epilogue} ${M}x${N}x${K}`,
-          ).toBeLessThan(f16Acc ? f16AccTolerance(K) : 4e-3);
-        }
-      }
-    });
+    const f16Acc = variant.kind === 'subgroup-matrix' && variant.f16Acc;
+    it.skipIf(!fits)(`${variantKey(variant)}: every epilogue matches the CPU reference`, () =>
+      expectEveryEpilogue(variant, [...TILE_SHAPES, [130, 768, 3072]], (K) =>
+        f16Acc ? f16AccTolerance(K) : 4e-3,
+      ),
+    );
   }
 });
 
