@@ -25,6 +25,7 @@ import { childProcesses } from '../src/server/processStats.js';
 import { guarded } from '../src/video/spawn.js';
 import { type DmonRecorder, recordDmon, type UtilSummary } from './nvidia-dmon.js';
 import { clockTicks, machineCpu, processArgs, processCpu } from './proc-cpu.js';
+import { type PromSample, parsePromText } from './prom-text.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MAIN = path.resolve(HERE, '../src/cli/main.js');
@@ -294,22 +295,14 @@ async function connect(server: Server): Promise<PredictionCounter> {
   return counter;
 }
 
-type Series = { name: string; labels: Record<string, string>; value: number }[];
+type Series = PromSample[];
 
 async function scrape(server: Server): Promise<Series> {
   const res = await fetch(new URL('/metrics', server.base), {
     headers: { Authorization: `Bearer ${server.token}` },
     signal: AbortSignal.timeout(10_000),
   });
-  const out: Series = [];
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    out.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return out;
+  return parsePromText(await res.text());
 }
 
 /** Per stream (and per `key` label when given), the growth of a counter between two scrapes. */

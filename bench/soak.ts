@@ -16,6 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { VideoSourceError, VitstreamError } from '../src/errors.js';
+import { type PromSample, parsePromText } from './prom-text.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -134,19 +135,8 @@ function rssOf(pid: number): number {
 
 // ---- metrics ------------------------------------------------------------------------------------
 
-type Series = { name: string; labels: Record<string, string>; value: number };
-function parseMetrics(text: string): Series[] {
-  const out: Series[] = [];
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    out.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return out;
-}
+type Series = PromSample;
+const parseMetrics = parsePromText;
 const one = (s: Series[], name: string) => s.find((x) => x.name === name)?.value ?? Number.NaN;
 const byStream = (s: Series[], name: string) => {
   const r: Record<string, number> = {};
