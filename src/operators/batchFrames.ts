@@ -5,7 +5,7 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import type { BatchRequest, DirectBatch } from '../engine/types.js';
+import type { BatchRequest, DirectBatch, Engine } from '../engine/types.js';
 import { InputError, OptionError } from '../errors.js';
 import { frameBytes } from '../video/args.js';
 import { BufferPool } from '../video/bufferPool.js';
@@ -42,6 +42,14 @@ export interface EngineFrameBatch extends FrameBatch {
 
 export function isEngineFrameBatch(batch: FrameBatch): batch is EngineFrameBatch {
   return typeof (batch as Partial<EngineFrameBatch>).submit === 'function';
+}
+
+/**
+ * The `beginBatch` option for this engine: its own beginBatch, bound, where it has one (frames
+ * written into its memory); undefined where it has none (pooled buffers, then infer()).
+ */
+export function engineBeginBatch(engine: Pick<Engine, 'beginBatch'>): BatchOptions['beginBatch'] {
+  return engine.beginBatch?.bind(engine);
 }
 
 type Layout = 'rgb' | 'nv12';
