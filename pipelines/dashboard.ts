@@ -109,7 +109,13 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
       noFrameTimeoutMs: o.noFrameTimeoutMs,
       keepAlive: o.keepAlive ?? true,
       onSkipped: (f) => server.stats.skipped(f.streamId, 'sampling'),
-      beginBatch: o.inputPath === 'infer' ? undefined : engineBeginBatch(engine),
+      // A batch the engine cannot begin goes through infer(), whose failure classify skips: the feeds go on.
+      beginBatch:
+        o.inputPath === 'infer'
+          ? undefined
+          : engineBeginBatch(engine, (e) =>
+              logger.warn({ err: e }, 'engine batch not begun; this one goes through infer'),
+            ),
     },
   );
   server.hub.setStreams(feeds.list().map((s) => s.id));

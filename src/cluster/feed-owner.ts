@@ -46,7 +46,9 @@ export function startFeedOwner(o: FeedOwnerOptions): FeedOwner {
     size: o.engine.config.imageSize,
     maxBatch: o.engine.maxBatch,
     keepAlive: true,
-    beginBatch: engineBeginBatch(o.engine),
+    beginBatch: engineBeginBatch(o.engine, (e) =>
+      log.warn({ err: (e as Error).message }, 'engine batch not begun; this one goes through infer'),
+    ),
   });
   const sub: Subscription = registry.batches
     .pipe(

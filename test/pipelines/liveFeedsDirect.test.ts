@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDashboardPipeline } from '../../pipelines/dashboard.js';
@@ -7,6 +9,7 @@ import { openGpu } from '../../src/engine/gpu.js';
 import type { BatchRequest, DirectBatch, Engine } from '../../src/engine/types.js';
 import { WebGpuEngine } from '../../src/engine/webgpu-engine.js';
 import { loadWeights } from '../../src/engine/weights/index.js';
+import { GpuUnavailableError } from '../../src/errors.js';
 import { engineBeginBatch } from '../../src/operators/batchFrames.js';
 import { classify } from '../../src/operators/classify.js';
 import type { Prediction } from '../../src/predictions.js';
@@ -21,8 +24,8 @@ const gpu = await openGpu();
 const tmp = new TempDir();
 
 /** An engine passing everything to `inner`, counting infer() calls and how each begun batch ended. */
-function countingEngine(inner: WebGpuEngine) {
-  const counts = { infer: 0, begun: 0, submitted: 0, cancelled: 0, written: 0 };
+function countingEngine(inner: WebGpuEngine, failBegins = 0) {
+  const counts = { infer: 0, begun: 0, submitted: 0, cancelled: 0, written: 0, refused: 0 };
   let onWrite: (() => void) | undefined;
   const engine: Engine = {
     config: inner.config,
@@ -34,6 +37,10 @@ function countingEngine(inner: WebGpuEngine) {
       return inner.infer(input);
     },
     beginBatch: async (request: BatchRequest): Promise<DirectBatch> => {
+      if (counts.refused < failBegins) {
+        counts.refused++;
+        throw new GpuUnavailableError('GPU device was lost (test); open a new engine');
+      }
       const b = await inner.beginBatch(request);
       counts.begun++;
       return {
@@ -169,6 +176,51 @@ describe('live feeds into the engine’s own batches', () => {
     );
     // Both slots serve batches again.
     for (let i = 0; i < 2; i++) (await inner.beginBatch({ kind: 'nv12', count: 1 })).cancel();
+  });
+
+  it('serve’s pipeline goes on when the engine cannot begin a batch: that batch goes through infer, every frame classified', async () => {
+    const c = countingEngine(inner, 1);
+    const server = await createServer({
+      port: 0,
+      token: 'live-direct-token',
+      heartbeatMs: 0,
+      statsIntervalMs: 200,
+    });
+    // Warnings and errors as pino writes them: 'pipeline stopped' would be one.
+    const warnings: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        warnings.push(JSON.parse(String(chunk)).msg);
+        done();
+      },
+    });
+    const logger = pino({ level: 'warn' }, sink);
+    try {
+      const pipeline = runDashboardPipeline({
+        engine: c.engine,
+        server,
+        feeds: [
+          { id: 'a', path: clipA },
+          { id: 'b', path: clipB },
+        ],
+        maxBatch: 4,
+        maxDelayMs: 20,
+        decode: { pixelFormat: 'nv12' },
+        keepAlive: false,
+        streamControl: false,
+        logger,
+      });
+      await pipeline.done;
+      pipeline.stop();
+      const streams = server.stats.snapshot().streams;
+      expect([streams.a?.classified, streams.b?.classified]).toEqual([13, 11]);
+      expect(c.counts.refused).toBe(1);
+      expect(c.counts.infer).toBe(1);
+      expect(c.counts.begun).toBe(c.counts.submitted + c.counts.cancelled);
+      expect(warnings).toEqual(['engine batch not begun; this one goes through infer']);
+    } finally {
+      await server.close();
+    }
   });
 
   it.each(['direct', 'infer'] as const)('serve’s pipeline takes the %s input path', async (inputPath) => {
