@@ -11,6 +11,7 @@
 #   bash bench/live-feeds.sh --feeds 4 --seconds 20 --height 360 \
 #     --model ../shared/fixtures/vit-tiny-test --weights ../shared/fixtures/vit-tiny-test/weights.safetensors
 # Other flags (--warmup, --fps, --hwaccel, --min-share, --start-timeout, -- <serve flags>) go to live-feeds.js.
+# Input path A/B (serve's default is direct): bash .gpu/enter.sh bash bench/live-feeds.sh -- --input-path infer
 set -euo pipefail
 feeds=32 seconds=60 height=1080 clip_seconds=20 model=vit-b16-224 weights='' source='' clip=''
 work=${LIVE_DIR:-/tmp/vitstream-live}

@@ -1,5 +1,6 @@
 import { type Subscription, tap } from 'rxjs';
 import type { Engine } from '../src/engine/types.js';
+import { engineBeginBatch } from '../src/operators/batchFrames.js';
 import { classify } from '../src/operators/classify.js';
 import type { BackoffOptions } from '../src/operators/reconnect.js';
 import type { StreamInfo, StreamStateName } from '../src/server/protocol.js';
@@ -28,6 +29,12 @@ export interface DashboardPipelineOptions {
   /** Where and how the feeds decode (decodeFrames' options of the same names). */
   decode?: Pick<DecodeOptions, 'hwaccel' | 'pixelFormat' | 'keyframesOnly'>;
   topK?: number;
+  /**
+   * How frames reach the engine: 'direct' (default) writes them straight into its batches where
+   * it has beginBatch (the GPU engines' mapped staging memory); 'infer' fills a pooled batch
+   * buffer that infer() copies (engines without beginBatch always take this road).
+   */
+  inputPath?: 'direct' | 'infer';
   backoff?: BackoffOptions;
   /** Stall watchdog defaults for live feeds (each feed may override them). */
   firstFrameTimeoutMs?: number;
@@ -102,6 +109,13 @@ export function runDashboardPipeline(o: DashboardPipelineOptions): DashboardPipe
       noFrameTimeoutMs: o.noFrameTimeoutMs,
       keepAlive: o.keepAlive ?? true,
       onSkipped: (f) => server.stats.skipped(f.streamId, 'sampling'),
+      // A batch the engine cannot begin goes through infer(), whose failure classify skips: the feeds go on.
+      beginBatch:
+        o.inputPath === 'infer'
+          ? undefined
+          : engineBeginBatch(engine, (e) =>
+              logger.warn({ err: e }, 'engine batch not begun; this one goes through infer'),
+            ),
     },
   );
   server.hub.setStreams(feeds.list().map((s) => s.id));

@@ -11,7 +11,7 @@ import {
   takeUntil,
 } from 'rxjs';
 import { FeedRegistryError } from '../src/errors.js';
-import { batchFrames } from '../src/operators/batchFrames.js';
+import { type BatchOptions, batchFrames } from '../src/operators/batchFrames.js';
 import type { DropPolicy } from '../src/video/decodeFrames.js';
 import type { SourceEvent } from '../src/video/events.js';
 import type { Frame, FrameBatch } from '../src/video/frame.js';
@@ -39,6 +39,12 @@ export interface LiveFeedsOptions extends Omit<LiveOptions, 'onEvent' | 'maxUnre
   keepAlive?: boolean;
   /** Told of each frame the sampling (`sample`, `every`/`fps`) left out. */
   onSkipped?: (frame: Frame) => void;
+  /**
+   * Frames written straight into the engine's batches (batchFrames' `beginBatch`, see
+   * engineBeginBatch); absent: pooled batch buffers for engine.infer(). Frames waiting for a
+   * batch stay unreleased either way, so the sources' drop policy sees the same back-pressure.
+   */
+  beginBatch?: BatchOptions['beginBatch'];
 }
 
 /** A source as given to liveFeeds or `add`: where frames come from, plus per-feed sampling and drop policy. */
@@ -92,6 +98,7 @@ export function liveFeeds(sources: (string | FeedSource)[], options: LiveFeedsOp
     maxUnreleasedPerSource = 2,
     keepAlive = false,
     onSkipped,
+    beginBatch,
     ...decode
   } = options;
   const events = new Subject<FeedEvent>();
@@ -155,7 +162,7 @@ export function liveFeeds(sources: (string | FeedSource)[], options: LiveFeedsOp
         }),
       );
     }),
-    batchFrames({ maxBatch, maxDelayMs, maxInFlight }),
+    batchFrames({ maxBatch, maxDelayMs, maxInFlight, beginBatch }),
   );
   if (entries.size === 0 && !keepAlive) {
     ended = true;

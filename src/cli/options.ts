@@ -32,6 +32,20 @@ export function parseChoice<T extends string>(text: string, what: string, choice
   return text as T;
 }
 
+/** How frames reach the engine (`--input-path` of classify and serve). */
+export const INPUT_PATHS = ['direct', 'infer'] as const;
+export type InputPath = (typeof INPUT_PATHS)[number];
+
+export const INPUT_PATH_HELP =
+  'how frames reach the engine: direct (written into its upload memory where it has some) or infer (a batch buffer the engine copies; for comparison)';
+
+/** `--input-path direct|infer`. */
+export function parseInputPath(text: string): InputPath {
+  if (!isOneOf(INPUT_PATHS, text))
+    throw new InputError(`--input-path: expected direct or infer, got "${text}"`, { input: '--input-path' });
+  return text;
+}
+
 /** `--precision` of the commands that also take int8 (bench, tune): the FP ones and whether int8 is in. */
 export function parsePrecisionsWithInt8(text: string): { fp: ('fp32' | 'fp16')[]; int8: boolean } {
   const xs = text.split(',').map((s) => s.trim());

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Subscription } from 'rxjs';
 import { type FeedSource, liveFeeds } from '../../pipelines/liveFeeds.js';
 import type { Engine } from '../engine/types.js';
+import { engineBeginBatch } from '../operators/batchFrames.js';
 import { classify } from '../operators/classify.js';
 import type { Logger } from '../util/logger.js';
 import { feedSourceProblem } from './feeds.js';
@@ -45,6 +46,9 @@ export function startFeedOwner(o: FeedOwnerOptions): FeedOwner {
     size: o.engine.config.imageSize,
     maxBatch: o.engine.maxBatch,
     keepAlive: true,
+    beginBatch: engineBeginBatch(o.engine, (e) =>
+      log.warn({ err: (e as Error).message }, 'engine batch not begun; this one goes through infer'),
+    ),
   });
   const sub: Subscription = registry.batches
     .pipe(

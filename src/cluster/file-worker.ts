@@ -4,6 +4,7 @@ import { from, lastValueFrom, mergeMap, Subject, takeUntil, tap } from 'rxjs';
 import { fileBatch } from '../../pipelines/fileBatch.js';
 import type { Engine } from '../engine/types.js';
 import { ClusterError } from '../errors.js';
+import { engineBeginBatch } from '../operators/batchFrames.js';
 import { classify } from '../operators/classify.js';
 import type { Logger } from '../util/logger.js';
 import { type DeadLetter, decode, encode, type FileDone, WorkItem } from './messages.js';
@@ -150,7 +151,7 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
       resize: item.resize,
       sample: item.sample,
       maxBatch: o.engine.maxBatch,
-      ...(o.engine.beginBatch && { beginBatch: (request) => o.engine.beginBatch!(request) }),
+      beginBatch: engineBeginBatch(o.engine),
     }).pipe(classify(o.engine, { topK: item.topK }), takeUntil(stop$));
     await lastValueFrom(
       predictions.pipe(

@@ -15,7 +15,14 @@ import {
  * submit hands to infer(). Callers write frames the same way whichever engine runs them.
  */
 export function beginBatch(engine: Engine, request: BatchRequest): Promise<DirectBatch> {
-  if (engine.beginBatch) return engine.beginBatch(request);
+  return engine.beginBatch ? engine.beginBatch(request) : hostBatch(engine, request);
+}
+
+/**
+ * A batch in a JS buffer that submit hands to infer(), whatever the engine: for engines without
+ * memory of their own, and for a caller whose engine could not begin one (live feeds go on).
+ */
+export function hostBatch(engine: Engine, request: BatchRequest): Promise<DirectBatch> {
   try {
     const what = `${engine.backend} engine (${engine.config.name}) beginBatch`;
     const frameBytes = checkBatchRequest(engine.config, engine.maxBatch, request, what);

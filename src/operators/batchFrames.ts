@@ -5,7 +5,8 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import type { BatchRequest, DirectBatch } from '../engine/types.js';
+import { hostBatch } from '../engine/direct-batch.js';
+import type { BatchRequest, DirectBatch, Engine } from '../engine/types.js';
 import { InputError, OptionError } from '../errors.js';
 import { frameBytes } from '../video/args.js';
 import { BufferPool } from '../video/bufferPool.js';
@@ -42,6 +43,28 @@ export interface EngineFrameBatch extends FrameBatch {
 
 export function isEngineFrameBatch(batch: FrameBatch): batch is EngineFrameBatch {
   return typeof (batch as Partial<EngineFrameBatch>).submit === 'function';
+}
+
+/**
+ * The `beginBatch` option for this engine: its own beginBatch, bound, where it has one (frames
+ * written into its memory); undefined where it has none (pooled buffers, then infer()).
+ *
+ * With `onBeginError` (live feeds): a batch the engine cannot begin (a lost device not yet
+ * replaced) is told there and filled in a host buffer for infer() instead, whose error, if any,
+ * classify's errors: 'skip' reports; without it, the batch stream ends with the error, as the
+ * infer path never would.
+ */
+export function engineBeginBatch(
+  engine: Engine,
+  onBeginError?: (error: unknown) => void,
+): BatchOptions['beginBatch'] {
+  const own = engine.beginBatch?.bind(engine);
+  if (!own || !onBeginError) return own;
+  return (request) =>
+    new Promise<DirectBatch>((resolve) => resolve(own(request))).catch((e: unknown) => {
+      onBeginError(e);
+      return hostBatch(engine, request);
+    });
 }
 
 type Layout = 'rgb' | 'nv12';

@@ -214,7 +214,7 @@ describe('vitstream serve', { timeout: 2 * STARTUP_MS }, () => {
     }
   });
 
-  it('takes the engine flags classify takes: --scales reaches the INT8 engine, --int8-mode and --top-k are checked', async () => {
+  it('takes the engine flags classify takes: --scales reaches the INT8 engine, --int8-mode, --top-k and --input-path are checked', async () => {
     const clip = sharedPath('media', 'bottles_640x360.mp4');
     const scales = await runCli([
       'serve',
@@ -231,6 +231,9 @@ describe('vitstream serve', { timeout: 2 * STARTUP_MS }, () => {
     expect(mode.stderr).toContain('vitstream: --int8-mode: expected 1 or 2, got "3"');
     const topK = await runCli(['serve', clip, '--top-k', '0']);
     expect(topK.stderr).toContain('vitstream: --top-k: expected a positive integer, got "0"');
+    const inputPath = await runCli(['serve', clip, '--input-path', 'mmap']);
+    expect(inputPath.code).toBe(2);
+    expect(inputPath.stderr).toContain('vitstream: --input-path: expected direct or infer, got "mmap"');
   });
 
   it('--loop until SIGTERM: /metrics counts the stream, SIGTERM exits 0 and leaves no ffmpeg behind', async () => {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { from, lastValueFrom, mergeMap, tap } from 'rxjs';
 import { fileBatch } from '../../../pipelines/fileBatch.js';
 import { InputError } from '../../errors.js';
+import { engineBeginBatch } from '../../operators/batchFrames.js';
 import { classify } from '../../operators/classify.js';
 import type { SampleOptions } from '../../operators/sampleFrames.js';
 import { type FileFormat, openPredictionFile, openPredictionStream } from '../../sinks/file.js';
@@ -17,7 +18,7 @@ import { probeMedia } from '../../video/probe.js';
 import { detectKind } from '../../video/source.js';
 import { addDecodeOptions, type DecodeFlags, defaultDecoders, parseDecodeFlags } from '../decode-options.js';
 import { addEngineOptions, type EngineFlags, openEngineFromFlags } from '../engine-options.js';
-import { parsePositiveInt } from '../options.js';
+import { INPUT_PATH_HELP, parseInputPath, parsePositiveInt } from '../options.js';
 import { progressBoard } from '../progress.js';
 import { parseSample } from '../sample-options.js';
 
@@ -54,11 +55,7 @@ export function registerClassify(program: Command): void {
     .option('--top-k <k>', 'classes per prediction', '5')
     .option('--resize <mode>', 'squash, center-crop or letterbox', 'squash')
     .option('--report <file>', 'also write a self-contained HTML report: timeline, thumbnails, summary')
-    .option(
-      '--input-path <path>',
-      'how frames reach the engine: direct (written into its upload memory where it has some) or infer (a batch buffer the engine copies; for comparison)',
-      'direct',
-    );
+    .option('--input-path <path>', INPUT_PATH_HELP, 'direct');
   addEngineOptions(addDecodeOptions(cmd)).action(async (files: string[], f: ClassifyFlags) => {
     const sample = parseSample(f);
     const decode = parseDecodeFlags(f);
@@ -70,10 +67,7 @@ export function registerClassify(program: Command): void {
         input: '--resize',
       });
     const topK = parsePositiveInt(f.topK, '--top-k');
-    if (f.inputPath !== 'direct' && f.inputPath !== 'infer')
-      throw new InputError(`--input-path: expected direct or infer, got "${f.inputPath}"`, {
-        input: '--input-path',
-      });
+    const inputPath = parseInputPath(f.inputPath);
     // Inputs and the outputs are checked before the model is loaded (or downloaded): a typo costs nothing.
     const missing = await missingInputs(files);
     if (missing.size === files.length)
@@ -142,8 +136,7 @@ export function registerClassify(program: Command): void {
         concurrency: decode.decoders ?? (await defaultDecoders(decode.hwaccel, ff)),
         sample,
         maxBatch: engine.maxBatch,
-        ...(f.inputPath === 'direct' &&
-          engine.beginBatch && { beginBatch: (request) => engine.beginBatch!(request) }),
+        ...(inputPath === 'direct' && { beginBatch: engineBeginBatch(engine) }),
         onFileError: (src, e) => {
           const s = summaries.get(src.id ?? '');
           if (s) s.error = e.message;

@@ -23,7 +23,7 @@ import { detectKind } from '../../video/source.js';
 import { signalGroup } from '../../video/spawn.js';
 import { HWACCEL_HELP, KEYFRAMES_HELP } from '../decode-options.js';
 import { openEngineWithProgress } from '../engine-options.js';
-import { parseChoice, parseInt8Mode, parsePositiveInt } from '../options.js';
+import { INPUT_PATH_HELP, parseChoice, parseInputPath, parseInt8Mode, parsePositiveInt } from '../options.js';
 import { serveFromNats } from './serve-nats.js';
 
 interface ServeFlags {
@@ -60,6 +60,7 @@ interface ServeFlags {
   allowUnverified?: boolean;
   exitWhenDone?: boolean;
   nats?: string;
+  inputPath: string;
 }
 
 export function registerServe(program: Command): void {
@@ -134,6 +135,7 @@ export function registerServe(program: Command): void {
       '--stall-timeout <ms>',
       'stall watchdog: restart a live feed that sends no frame for ms (default 10000; 0 = off)',
     )
+    .option('--input-path <path>', INPUT_PATH_HELP, 'direct')
     .option('--cache-dir <dir>', 'where downloaded weights are kept')
     .option('--allow-unverified', 'allow downloading checkpoints that have no pinned SHA-256')
     .option('--exit-when-done', 'exit once every feed has ended (files played once) instead of serving on')
@@ -148,6 +150,7 @@ export function registerServe(program: Command): void {
       if (f.nats)
         return serveFromNats({ ...f, nats: f.nats, localFeeds: sources.length > 0 || !!f.config }, logger);
       const config = buildConfig(sources, f);
+      const inputPath = parseInputPath(f.inputPath);
       const token = chooseToken(config, f);
       await checkFeedInputs(config, f.config ?? 'command line');
       const checkSource = sourcePolicy(config.server.mediaRoots ?? []);
@@ -203,6 +206,7 @@ export function registerServe(program: Command): void {
           keyframesOnly: config.keyframesOnly,
         },
         topK: config.model.topK,
+        inputPath,
         backoff: {
           ...config.reconnect,
           maxRetries:
