@@ -81,6 +81,23 @@ describe('live feeds into the engine’s own batches', () => {
     clipA = makeClip(tmp.file('a.mp4'), { frames: 13, rate: 25 });
     clipB = makeClip(tmp.file('b.mp4'), { frames: 11, rate: 25, size: '96x128' });
   });
+
+  /** serve's pipeline over clips a and b, NV12, batches of 4, ending with the files. */
+  const twoFeeds = (engine: Engine, server: Awaited<ReturnType<typeof createServer>>) =>
+    ({
+      engine,
+      server,
+      feeds: [
+        { id: 'a', path: clipA },
+        { id: 'b', path: clipB },
+      ],
+      maxBatch: 4,
+      maxDelayMs: 20,
+      decode: { pixelFormat: 'nv12' },
+      keepAlive: false,
+      streamControl: false,
+    }) as const;
+
   afterAll(async () => {
     await inner?.close();
     tmp.dispose();
@@ -196,20 +213,7 @@ describe('live feeds into the engine’s own batches', () => {
     });
     const logger = pino({ level: 'warn' }, sink);
     try {
-      const pipeline = runDashboardPipeline({
-        engine: c.engine,
-        server,
-        feeds: [
-          { id: 'a', path: clipA },
-          { id: 'b', path: clipB },
-        ],
-        maxBatch: 4,
-        maxDelayMs: 20,
-        decode: { pixelFormat: 'nv12' },
-        keepAlive: false,
-        streamControl: false,
-        logger,
-      });
+      const pipeline = runDashboardPipeline({ ...twoFeeds(c.engine, server), logger });
       await pipeline.done;
       pipeline.stop();
       const streams = server.stats.snapshot().streams;
@@ -232,20 +236,7 @@ describe('live feeds into the engine’s own batches', () => {
       statsIntervalMs: 200,
     });
     try {
-      const pipeline = runDashboardPipeline({
-        engine: c.engine,
-        server,
-        feeds: [
-          { id: 'a', path: clipA },
-          { id: 'b', path: clipB },
-        ],
-        maxBatch: 4,
-        maxDelayMs: 20,
-        decode: { pixelFormat: 'nv12' },
-        keepAlive: false,
-        streamControl: false,
-        inputPath,
-      });
+      const pipeline = runDashboardPipeline({ ...twoFeeds(c.engine, server), inputPath });
       await pipeline.done;
       pipeline.stop();
       const streams = server.stats.snapshot().streams;
