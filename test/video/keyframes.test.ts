@@ -1,8 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrames } from '../../src/video/decodeFrames.js';
-import { makeClip, TempDir } from './media.js';
+import { ffprobeFrameRows, makeClip, TempDir } from './media.js';
 
 const tmp = new TempDir();
 let clip: string;
@@ -19,25 +18,7 @@ afterAll(() => tmp.dispose());
 
 /** The keyframes ffprobe lists (key_frame=1), their pts in ms. */
 function probedKeyframesMs(file: string): number[] {
-  const out = execFileSync(
-    'ffprobe',
-    [
-      '-v',
-      'error',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'frame=key_frame,pts_time',
-      '-of',
-      'csv=p=0',
-      file,
-    ],
-    { encoding: 'utf8' },
-  );
-  return out
-    .trim()
-    .split('\n')
-    .map((l) => l.split(','))
+  return ffprobeFrameRows(file, ['key_frame', 'pts_time'])
     .filter(([key]) => key === '1')
     .map(([, pts]) => Math.round(Number(pts) * 1e6) / 1e3);
 }

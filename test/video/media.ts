@@ -13,7 +13,8 @@ export function ffmpeg(args: string[], input?: Buffer): Buffer {
   return r.stdout;
 }
 
-export function ffprobeFramesPtsMs(file: string): number[] {
+/** ffprobe's per-frame `fields` of the first video stream, one row of strings a frame (ffmpeg's view, not vitstream's). */
+export function ffprobeFrameRows(file: string, fields: string[]): string[][] {
   const out = execFileSync(
     'ffprobe',
     [
@@ -22,24 +23,25 @@ export function ffprobeFramesPtsMs(file: string): number[] {
       '-select_streams',
       'v:0',
       '-show_entries',
-      'frame=pts_time,best_effort_timestamp_time',
+      `frame=${fields.join(',')}`,
       '-of',
       'csv=p=0',
       file,
     ],
-    {
-      encoding: 'utf8',
-      maxBuffer: 1 << 26,
-    },
+    { encoding: 'utf8', maxBuffer: 1 << 26 },
   );
   return out
     .trim()
     .split('\n')
-    .filter((l) => /^\d/.test(l))
-    .map((l) => {
-      const [pts, best] = l.split(',');
-      return Math.round(Number(pts === 'N/A' || pts === '' ? best : pts) * 1e6) / 1e3;
-    });
+    .filter((l) => l !== '')
+    .map((l) => l.split(','));
+}
+
+/** Every frame's pts in ms, frames without a pts left out. */
+export function ffprobeFramesPtsMs(file: string): number[] {
+  return ffprobeFrameRows(file, ['pts_time'])
+    .filter(([pts]) => /^\d/.test(pts))
+    .map(([pts]) => Math.round(Number(pts) * 1e6) / 1e3);
 }
 
 /** ffmpeg's own raw RGB24 output for `file` through `vf`, split into frames. */
