@@ -10,12 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { from, lastValueFrom, mergeMap, Observable, tap } from 'rxjs';
 import { progressBoard } from '../dist/src/cli/progress.js';
-import { FramesBatch } from '../dist/src/engine/direct-batch.js';
 import { yuvFrameBytes } from '../dist/src/engine/yuv.js';
-import { batchFrames } from '../dist/src/operators/batchFrames.js';
+import { batchFrames, engineBeginBatch } from '../dist/src/operators/batchFrames.js';
 import { classify } from '../dist/src/operators/classify.js';
 import { openPredictionFile } from '../dist/src/sinks/file.js';
 import { BufferPool } from '../dist/src/video/bufferPool.js';
+import { twoSlotMockEngine } from './mock-engine.mjs';
 
 const [framesArg = '20000', batchArg = '32', layout = 'rgb', roundsArg = '3'] = process.argv.slice(2);
 const N = Number(framesArg);
@@ -64,63 +64,24 @@ function frames() {
   });
 }
 
-function mockEngine(direct) {
-  const slots = [0, 1].map(() => ({
-    busy: Promise.resolve(),
-    staging: new Uint8Array(maxBatch * S * S * 3),
-  }));
-  let next = 0;
-  const logits = (n) => {
-    const out = new Float32Array(n * classes);
-    for (let j = 0; j < out.length; j++) out[j] = ((j * 2654435761) % 1000) / 100;
-    return out;
-  };
-  return {
-    config: {
-      numClasses: classes,
-      labels: Array.from({ length: classes }, (_, i) => `class ${i}`),
-      imageSize: S,
-    },
-    backend: 'webgpu',
-    precision: 'fp16',
-    maxBatch,
-    async infer(input) {
-      // The GPU engines copy infer()'s input into their mapped staging buffer.
-      slots[next++ % 2].staging.set(input.data);
-      return logits(input.count);
-    },
-    ...(direct && {
-      beginBatch(request) {
-        const slot = slots[next++ % 2];
-        const previous = slot.busy;
-        let release;
-        slot.busy = new Promise((resolve) => (release = resolve));
-        return previous.then(
-          () =>
-            new FramesBatch(
-              request.kind,
-              request.count,
-              frameBytes,
-              slot.staging.buffer,
-              request.color,
-              (_c, n) => {
-                release();
-                return Promise.resolve(logits(n));
-              },
-              () => release(),
-            ),
-        );
-      },
-    }),
-    async close() {},
-  };
+/** Logits with some spread, so that top-k has work to do. */
+function logits(n) {
+  const out = new Float32Array(n * classes);
+  for (let j = 0; j < out.length; j++) out[j] = ((j * 2654435761) % 1000) / 100;
+  return out;
 }
 
 const out = path.join(os.tmpdir(), `vitstream-host-cost-${process.pid}.jsonl`);
 const stages = ['batch', 'classify', 'counts+board', 'jsonl sink'];
 
 async function run(pathKind, upTo) {
-  const engine = mockEngine(pathKind === 'direct');
+  const engine = twoSlotMockEngine({
+    size: S,
+    classes,
+    maxBatch,
+    direct: pathKind === 'direct',
+    run: logits,
+  });
   const board = progressBoard({ isTTY: false, write: () => true });
   for (let i = 0; i < streams; i++) board.add(`file${i}.mp4`, `file${i}.mp4`, Math.ceil(N / streams));
   const counts = new Map();
@@ -130,7 +91,7 @@ async function run(pathKind, upTo) {
       maxBatch,
       maxDelayMs: 1e9,
       maxInFlight: 3,
-      ...(engine.beginBatch && { beginBatch: (r) => engine.beginBatch(r) }),
+      beginBatch: engineBeginBatch(engine),
     }),
   );
   if (upTo === 0)

@@ -17,10 +17,10 @@ import { parseArgs } from 'node:util';
 import { from, lastValueFrom, mergeMap, tap } from 'rxjs';
 import { fileBatch } from '../dist/pipelines/fileBatch.js';
 import { progressBoard } from '../dist/src/cli/progress.js';
-import { FramesBatch } from '../dist/src/engine/direct-batch.js';
-import { yuvFrameBytes } from '../dist/src/engine/yuv.js';
+import { engineBeginBatch } from '../dist/src/operators/batchFrames.js';
 import { classify } from '../dist/src/operators/classify.js';
 import { openPredictionFile } from '../dist/src/sinks/file.js';
+import { twoSlotMockEngine } from './mock-engine.mjs';
 
 const { values: o, positionals: files } = parseArgs({
   allowPositionals: true,
@@ -69,61 +69,12 @@ function engineWait() {
   return new Promise((resolve) => setTimeout(resolve, delayMs));
 }
 
-// Two slots, as the GPU engines have: a batch runs after the previous one on its slot; infer()
-// copies its input into the slot's staging memory (the GPU engines' fillStaging).
-const slots = [0, 1].map(() => ({ busy: Promise.resolve(), staging: new Uint8Array(maxBatch * S * S * 3) }));
-let next = 0;
-const takeSlot = () => slots[next++ % 2];
 const run = async (count) => {
   sizes.set(count, (sizes.get(count) ?? 0) + 1);
   await engineWait();
   return new Float32Array(count * classes);
 };
-const engine = {
-  config: {
-    numClasses: classes,
-    labels: Array.from({ length: classes }, (_, i) => `class ${i}`),
-    imageSize: S,
-  },
-  backend: 'webgpu',
-  precision: 'fp16',
-  maxBatch,
-  infer(input) {
-    const slot = takeSlot();
-    const done = slot.busy.then(() => {
-      slot.staging.set(input.data);
-      return run(input.count);
-    });
-    slot.busy = done.catch(() => undefined);
-    return done;
-  },
-  ...(o.path === 'direct' && {
-    beginBatch(request) {
-      const slot = takeSlot();
-      const previous = slot.busy;
-      let release;
-      slot.busy = new Promise((resolve) => (release = resolve));
-      const frameBytes = request.kind === 'rgb' ? S * S * 3 : yuvFrameBytes(S, S);
-      return previous.then(
-        () =>
-          new FramesBatch(
-            request.kind,
-            request.count,
-            frameBytes,
-            slot.staging.buffer,
-            request.color,
-            (_colors, n) => {
-              const r = run(n);
-              release(r.catch(() => undefined));
-              return r;
-            },
-            () => release(),
-          ),
-      );
-    },
-  }),
-  async close() {},
-};
+const engine = twoSlotMockEngine({ size: S, classes, maxBatch, direct: o.path === 'direct', run });
 
 // What the classify command does per prediction (src/cli/commands/classify.ts): counts per file,
 // the progress board, then the sink, one write at a time.
@@ -144,7 +95,7 @@ await lastValueFrom(
       maxBatch,
       concurrency: decoders,
       pixelFormat: o['pixel-format'],
-      ...(engine.beginBatch && { beginBatch: (r) => engine.beginBatch(r) }),
+      beginBatch: engineBeginBatch(engine),
     },
   ).pipe(
     classify(engine),
