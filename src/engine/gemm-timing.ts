@@ -1,6 +1,6 @@
 import { EngineError } from '../errors.js';
 import { fromHalfArray, toHalfArray } from '../util/half.js';
-import { PlanRecorder } from './forward-plan.js';
+import { encodeDispatches, PlanRecorder } from './forward-plan.js';
 import { BufferUsage, MapMode } from './gpu.js';
 import {
   type AttentionDesign,
@@ -81,13 +81,7 @@ export async function timeDispatchList(
   const run = async (n: number) => {
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    for (let i = 0; i < n; i++) {
-      for (const d of dispatches) {
-        pass.setPipeline(d.pipeline);
-        pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(...d.workgroups);
-      }
-    }
+    for (let i = 0; i < n; i++) encodeDispatches(pass, dispatches);
     pass.end();
     device.queue.submit([enc.finish()]);
     await device.queue.onSubmittedWorkDone();
@@ -198,11 +192,7 @@ async function gemmOutput(
   });
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
-  for (const d of gemm.dispatches) {
-    pass.setPipeline(d.pipeline);
-    pass.setBindGroup(0, d.bindGroup);
-    pass.dispatchWorkgroups(...d.workgroups);
-  }
+  encodeDispatches(pass, gemm.dispatches);
   pass.end();
   enc.copyBufferToBuffer(gemm.c, 0, readback, 0, readback.size);
   device.queue.submit([enc.finish()]);
