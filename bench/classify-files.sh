@@ -8,7 +8,7 @@ clip=$1; files=${2:-8}; frames=${3:-3600}; model=${4:-vit-b16-224}
 work=${CLASSIFY_DIR:-/tmp/vitstream-files}; mkdir -p "$work"
 cli() { node dist/src/cli/main.js "$@" 2>&1 | grep -v '^Warning'; }
 busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat; }
-ffmpeg -v error -y -stream_loop -1 -i "$clip" -frames:v "$frames" -vf scale=1920:1080 -c:v libx264 -preset veryfast -an "$work/1080p.mp4"
+bash bench/make-1080p.sh "$clip" "$frames" "$work/1080p.mp4"
 for i in $(seq "$files"); do ln -f "$work/1080p.mp4" "$work/f$i.mp4"; done
 node bench/random-weights.mjs "$model" "$work/w.safetensors" >/dev/null
 # scale_cuda's kernels are compiled on first use (~6 s); not part of any run below.

@@ -10,7 +10,7 @@ clip=$1; files=${2:-8}; frames=${3:-1800}; counts=${4:-"1 2"}; extra=${5:-}
 model=${MODEL:-vit-b16-224}
 work=${SCALE_DIR:-/tmp/vitstream-scale}; rm -rf "$work"; mkdir -p "$work/js"
 cli() { node dist/src/cli/main.js "$@"; }
-ffmpeg -v error -y -stream_loop -1 -i "$clip" -frames:v "$frames" -vf scale=1920:1080 -c:v libx264 -preset veryfast -an "$work/1080p.mp4"
+bash bench/make-1080p.sh "$clip" "$frames" "$work/1080p.mp4"
 for i in $(seq "$files"); do ln -f "$work/1080p.mp4" "$work/f$i.mp4"; done
 node bench/random-weights.mjs "$model" "$work/w.safetensors" >/dev/null
 port=$((20000 + RANDOM % 20000)); url=nats://127.0.0.1:$port

@@ -10,7 +10,7 @@ set -uo pipefail
 clip=$1; model=${2:-vit-b16-224}; frames=${3:-7200}; rounds=${4:-5}
 # Outside $OUT: the 1080p clip is too large to bring back.
 work=${E2E_DIR:-/tmp/vitstream-e2e}; mkdir -p "$work"
-ffmpeg -v error -y -stream_loop -1 -i "$clip" -frames:v "$frames" -vf scale=1920:1080 -c:v libx264 -preset veryfast -an "$work/1080p.mp4"
+bash bench/make-1080p.sh "$clip" "$frames" "$work/1080p.mp4"
 node bench/random-weights.mjs "$model" "$work/w.safetensors"
 echo "=== engine only"; node dist/src/cli/main.js bench --model "$model" --precision fp16 --batch 16,32 --iterations 20 --gemm tuned 2>&1 | grep -v ^Warning | head -9
 ratios=()

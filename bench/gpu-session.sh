@@ -17,7 +17,7 @@ timeout 150 node node_modules/vitest/vitest.mjs run test/engine/yuv.test.ts test
 sed 's/\x1b\[[0-9;]*m//g' "$out/tests.txt" | grep -E '×|Test Files|Tests ' | tail -12
 step "classify 1080p"
 w=/tmp/c1080; mkdir -p "$w"
-ffmpeg -v error -y -stream_loop -1 -i "$clip" -frames:v 1800 -vf scale=1920:1080 -c:v libx264 -preset veryfast -an "$w/1080p.mp4"
+bash bench/make-1080p.sh "$clip" 1800 "$w/1080p.mp4"
 for i in 1 2 3 4 5 6 7 8; do ln -f "$w/1080p.mp4" "$w/f$i.mp4"; done
 node bench/random-weights.mjs vit-b16-224 "$w/w.safetensors" >/dev/null
 timeout 90 node dist/src/cli/main.js bench engine --model vit-b16-224 --precision fp16 --batch 32 --iterations 20 --gemm auto 2>&1 | grep -E '^\| fp16 +\| +32 ' | head -1

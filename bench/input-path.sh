@@ -10,8 +10,7 @@ set -uo pipefail
 clip=${1:-$(ls "${VITSTREAM_SHARED:-../shared}"/media/*.mp4 | head -1)}
 frames=${FRAMES:-1800}
 w=/tmp/input-path-$frames; mkdir -p "$w"
-[ -f "$w/1080p.mp4" ] || ffmpeg -v error -y -stream_loop -1 -i "$clip" -frames:v "$frames" -vf scale=1920:1080 \
-  -c:v libx264 -preset veryfast -an "$w/1080p.mp4"
+[ -f "$w/1080p.mp4" ] || bash bench/make-1080p.sh "$clip" "$frames" "$w/1080p.mp4"
 for i in 1 2 3 4 5 6 7 8; do ln -f "$w/1080p.mp4" "$w/f$i.mp4"; done
 if [ -z "${MODEL_ARGS:-}" ]; then
   [ -f "$w/w.safetensors" ] || node bench/random-weights.mjs vit-b16-224 "$w/w.safetensors" >/dev/null
