@@ -32,6 +32,7 @@ run() {
 run cuda 8
 run cuda 8 --input-path infer
 run none 8
+run none 2
 [ -n "${CLASSIFY_PROFILE:-}" ] && {
   # One NVDEC run under the V8 profiler: where the main thread goes.
   node --cpu-prof --cpu-prof-dir="$CLASSIFY_PROFILE" dist/src/cli/main.js classify "$work"/f*.mp4 --model "$model" \

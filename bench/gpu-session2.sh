@@ -26,4 +26,8 @@ step "GPU tests: INT8 GEMM options (-p/-e/-d), attention designs, direct batches
 timeout 60 node node_modules/vitest/vitest.mjs run test/engine/int8/gemm-int8.test.ts test/engine/attention.test.ts \
   test/engine/direct-batch.test.ts test/engine/waiting.test.ts test/operators/engineBatches.test.ts >"$out/tests.txt" 2>&1
 sed 's/\x1b\[[0-9;]*m//g' "$out/tests.txt" | grep -E '×|✗|FAIL|Test Files|Tests ' | head -30
+
+step "baseline: vitstream bench FP16 vs PyTorch eager FP16, ViT-B/16-384, same call"
+timeout 50 node dist/src/cli/main.js bench --model vit-b16-384 --precision fp16 --batch 8,32 2>&1 | quiet | tee "$out/bench384.txt"
+timeout 40 python3 bench/pytorch_vit.py --model vit_base_patch16_384 --batch 8,32 --precision fp16 --iterations 30 2>&1 | tail -6 | tee "$out/pytorch384.txt"
 kill $smi 2>/dev/null

@@ -17,7 +17,12 @@ import {
 import { defaultTensorPolicy, type GemmPolicy } from './gemm-policy.js';
 import { BufferUsage, type GpuContext, MapMode, type OpenGpuOptions, openGpu } from './gpu.js';
 import { type GpuWeights, uploadWeights } from './gpu-weights.js';
-import { type AttentionVariant, attentionSupports, createAttentionKernel } from './kernels/attention.js';
+import {
+  type AttentionDesign,
+  type AttentionVariant,
+  attentionSupports,
+  createAttentionKernel,
+} from './kernels/attention.js';
 import { createEmbedKernel } from './kernels/embed.js';
 import {
   createGemmKernel,
@@ -47,6 +52,8 @@ export interface WebGpuEngineOptions {
   gemm?: 'auto' | 'portable' | 'subgroup-matrix' | GemmPolicy;
   /** 'auto' (default): the tensor-core kernel where the adapter has f16 subgroup matrices, else portable. */
   attention?: 'auto' | AttentionVariant;
+  /** Design of the tensor-core attention (default: none of its options); an EngineError where it cannot run. */
+  attentionDesign?: AttentionDesign;
   logger?: Logger;
 }
 
@@ -129,7 +136,7 @@ export class WebGpuEngine extends SlottedEngine<SlotBuffers, ForwardPlan> {
       createEmbedKernel(device, config, type),
       createLayerNormKernel(device, type, config.hiddenSize),
       createPoolKernel(device, type),
-      createAttentionKernel(device, config, type, attentionVariant),
+      createAttentionKernel(device, config, type, attentionVariant, 'float', opts.attentionDesign),
     ]);
     // GEMM pipelines, one per (epilogue, variant) actually used, compiled once.
     const shapes = gemmShapes(config);

@@ -4,7 +4,7 @@ import type { ViTConfig } from '../config.js';
 import { vitDims } from '../config.js';
 import { defaultTensorPolicy } from '../gemm-policy.js';
 import { type GpuContext, type OpenGpuOptions, openGpu } from '../gpu.js';
-import { attentionSupports, createAttentionKernel } from '../kernels/attention.js';
+import { type AttentionDesign, attentionSupports, createAttentionKernel } from '../kernels/attention.js';
 import { createEmbedKernel } from '../kernels/embed.js';
 import {
   createGemmKernel,
@@ -57,6 +57,8 @@ export interface Int8EngineOptions {
    * ranges and the head dimension is a multiple of 4), or false for FP16 attention.
    */
   int8Attention?: boolean;
+  /** Design of the tensor-core attention (default: none of its options); an EngineError where it cannot run. */
+  attentionDesign?: AttentionDesign;
   logger?: Logger;
 }
 
@@ -221,7 +223,14 @@ export class Int8Engine extends SlottedEngine<Int8SlotBuffers, Int8Plan> {
         createLayerNormInt8Kernel(device, D),
         createPoolKernel(device, 'f16'),
         // One attention kernel: mode 2's int8 one where it applies, else FP16.
-        createAttentionKernel(device, config, 'f16', attentionVariant, int8Attention ? 'int8' : 'float'),
+        createAttentionKernel(
+          device,
+          config,
+          'f16',
+          attentionVariant,
+          int8Attention ? 'int8' : 'float',
+          opts.attentionDesign,
+        ),
         createQuantizeKernel(device, 'f16'),
         createGemmKernel(
           device,

@@ -1,0 +1,192 @@
+// Whole-model A/B of issue #23's kernel designs in one process: the engine's default GEMM tiles
+// with design options added (FP16: -e strip epilogue, -p pipelined loop, -h f16 accumulators;
+// INT8: -p, -e, -d direct B) and attention designs (dkv, kt64, q<n>), each set one engine on
+// the same random weights, timed as `vitstream bench` times a batch (uint8 upload, pass, logits
+// readback), interleaved over rounds, median per set and batch; logits compared with the base set.
+// Usage (after a build): node bench/policy-ab.mjs <model> <batches> <fp16|int8-m2> <sets> [rounds]
+//   sets: comma-separated, options joined by '+', 'base' for none, e.g. base,e,p,e+p,dkv,kt64,e+dkv
+
+import { defaultTensorPolicy } from '../dist/src/engine/gemm-policy.js';
+import { openGpu } from '../dist/src/engine/gpu.js';
+import { calibrateOnGpu } from '../dist/src/engine/int8/calibrate.js';
+import { Int8Engine } from '../dist/src/engine/int8/int8-engine.js';
+import { defaultTile } from '../dist/src/engine/int8/int8-policy.js';
+import {
+  parseVariant,
+  variantKey,
+  variantSupports,
+  workgroupBytes,
+} from '../dist/src/engine/kernels/gemm.js';
+import {
+  int8VariantKey,
+  int8VariantSupports,
+  int8WorkgroupBytes,
+  parseInt8Variant,
+} from '../dist/src/engine/kernels/gemm-int8.js';
+import { randomFrames, randomWeights } from '../dist/src/engine/random-weights.js';
+import { WebGpuEngine } from '../dist/src/engine/webgpu-engine.js';
+import { resolveModel } from '../dist/src/models/presets.js';
+
+const [
+  model = 'vit-b16-384',
+  batchText = '8,16,32',
+  precision = 'fp16',
+  setText = 'base,e,p',
+  roundsText = '3',
+] = process.argv.slice(2);
+const GEMM_OPTIONS = { fp16: ['h', 'e', 'p'], 'int8-m2': ['p', 'e', 'd'] }[precision];
+if (!GEMM_OPTIONS) {
+  console.error(`policy-ab: precision must be fp16 or int8-m2, got ${precision}`);
+  process.exit(2);
+}
+const batches = batchText.split(',').map(Number);
+const rounds = Number(roundsText);
+const config = resolveModel(model);
+const gpu = await openGpu();
+const weights = randomWeights(config);
+const maxBatch = Math.max(...batches);
+const limit = gpu.limits.maxComputeWorkgroupStorageSize;
+
+/** One set: its GEMM option suffix (in the key's order) and its attention design. */
+function parseSet(text) {
+  const design = {};
+  const gemm = new Set();
+  for (const o of text === 'base' ? [] : text.split('+')) {
+    if (o === 'dkv') design.directKv = true;
+    else if (o === 'kt64') design.kt64 = true;
+    else if (/^q\d+$/.test(o)) design.subgroups = Number(o.slice(1));
+    else if (GEMM_OPTIONS.includes(o)) gemm.add(o);
+    else {
+      console.error(
+        `policy-ab: unknown option '${o}' in set '${text}' (${GEMM_OPTIONS.join(', ')}, dkv, kt64, q<n>)`,
+      );
+      process.exit(2);
+    }
+  }
+  return {
+    name: text,
+    design,
+    suffix: GEMM_OPTIONS.filter((o) => gemm.has(o))
+      .map((o) => `-${o}`)
+      .join(''),
+  };
+}
+
+/** The default choice with the set's options where that tile takes them, else the default itself. */
+function withOptions(choose, key, parse, supports, bytes, suffix, used) {
+  return (role, M, N, K) => {
+    const base = choose(role, M, N, K);
+    if (!suffix || base.kind !== 'subgroup-matrix') return base;
+    // The split-K suffix (-s<n>) comes last in FP16 keys; options go before it.
+    const k = key(base).replace(/(-s\d+)?$/, (sk) => `${suffix}${sk}`);
+    let v;
+    try {
+      v = parse(k);
+    } catch {
+      v = undefined;
+    }
+    const ok = v && supports(v, K, N) && bytes(v) <= limit;
+    used.add(`${role}:${ok ? k : `${key(base)} (kept)`}`);
+    return ok ? v : base;
+  };
+}
+
+let scales;
+if (precision !== 'fp16')
+  scales = await calibrateOnGpu({
+    config,
+    weights,
+    frames: randomFrames(config, 2, 5),
+    count: 2,
+    batch: 1,
+    gpu,
+  });
+
+const sets = [];
+for (const text of setText.split(',')) {
+  const set = parseSet(text);
+  const used = new Set();
+  try {
+    set.engine =
+      precision === 'fp16'
+        ? await WebGpuEngine.open({
+            config,
+            weights,
+            precision,
+            maxBatch,
+            gpu,
+            attentionDesign: set.design,
+            gemm: withOptions(
+              defaultTensorPolicy(gpu),
+              variantKey,
+              parseVariant,
+              (v, K, N) => variantSupports(v, 'f16', K, N),
+              workgroupBytes,
+              set.suffix,
+              used,
+            ),
+          })
+        : await Int8Engine.open({
+            config,
+            weights,
+            scales,
+            mode: 2,
+            maxBatch,
+            gpu,
+            attentionDesign: set.design,
+            gemm: withOptions(
+              (_role, M, N) => defaultTile(M, N),
+              int8VariantKey,
+              parseInt8Variant,
+              int8VariantSupports,
+              int8WorkgroupBytes,
+              set.suffix,
+              used,
+            ),
+          });
+  } catch (e) {
+    console.log(`${text}: cannot open (${e.message.split('\n')[0]})`);
+    continue;
+  }
+  set.used = [...used].sort();
+  set.ms = new Map(batches.map((b) => [b, []]));
+  sets.push(set);
+}
+
+const inputs = new Map(batches.map((b) => [b, { kind: 'rgb', data: randomFrames(config, b, 7), count: b }]));
+const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const logits = new Map();
+for (let r = 0; r < rounds; r++)
+  for (const set of sets)
+    for (const b of batches) {
+      const input = inputs.get(b);
+      for (let i = 0; i < 2; i++) await set.engine.infer(input);
+      for (let i = 0; i < 10; i++) {
+        const t0 = performance.now();
+        const out = await set.engine.infer(input);
+        set.ms.get(b).push(performance.now() - t0);
+        if (r === 0 && i === 0) logits.set(`${set.name}/${b}`, Float32Array.from(out.logits ?? out));
+      }
+    }
+
+const maxDiff = (a, b) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+console.log(
+  `\n${model} ${precision} on ${gpu.info.description}: ms a batch (median of ${rounds}x10), upload and readback included`,
+);
+console.log(
+  `| set | ${batches.map((b) => `b${b} ms`).join(' | ')} | ${batches.map((b) => `b${b} vs base`).join(' | ')} | max abs logit diff vs base |`,
+);
+console.log(`|---|${batches.map(() => '---|---|').join('')}---|`);
+const base = sets.find((s) => s.name === 'base') ?? sets[0];
+for (const set of sets) {
+  const ms = batches.map((b) => med(set.ms.get(b)));
+  const ratio = batches.map((b, i) => (ms[i] / med(base.ms.get(b))).toFixed(3));
+  const diff = Math.max(
+    ...batches.map((b) => maxDiff(logits.get(`${set.name}/${b}`), logits.get(`${base.name}/${b}`))),
+  );
+  console.log(
+    `| ${set.name} | ${ms.map((x) => x.toFixed(2)).join(' | ')} | ${ratio.join(' | ')} | ${diff.toExponential(2)} |`,
+  );
+}
+for (const set of sets) if (set.suffix) console.log(`${set.name} GEMMs: ${set.used.join(', ')}`);
+process.exit(0);
