@@ -25,9 +25,11 @@ step "whole model A/B, ViT-B/16-224 FP16, and PyTorch"
 timeout 45 node bench/policy-ab.mjs vit-b16-224 8,16,32 fp16 base,e,p,e+p,dkv 3 2>&1 | quiet | tee "$out/policy-fp16-224.txt"
 timeout 30 python3 bench/pytorch_vit.py --model vit_base_patch16_224 --batch 8,16,32 --precision fp16 --iterations 30 2>&1 | grep '^pytorch' | tee "$out/pytorch224.txt"
 step "per-GEMM FP16 A/B with accuracy, batch 32"
-timeout 60 node bench/ab-gemm.mjs - 32 sgmat-2x4-f4x4-w-st1,sgmat-2x4-f4x4-w-st1-h,sgmat-2x4-f4x4-w-st1-e,sgmat-2x4-f4x4-w-st1-p,sgmat-2x4-f4x2-bk64-w-st1,sgmat-2x4-f4x2-bk64-w-st1-e 1 2>&1 | quiet | tee "$out/ab-fp16.txt"
+timeout 45 node bench/ab-gemm.mjs - 32 sgmat-2x4-f4x4-w-st1,sgmat-2x4-f4x4-w-st1-h,sgmat-2x4-f4x4-w-st1-e,sgmat-2x4-f4x4-w-st1-p,sgmat-2x4-f4x2-bk64-w-st1,sgmat-2x4-f4x2-bk64-w-st1-e 1 2>&1 | quiet | tee "$out/ab-fp16.txt"
+step "what a batch costs besides kernels (#23 item 7), ViT-B/16-384 FP16"
+timeout 20 node bench/pass-timing.mjs vit-b16-384 32 fp16 2>&1 | quiet | tee "$out/pass-timing.txt"
 step "GPU tests: INT8 GEMM options, attention designs, direct batches"
-timeout 60 node node_modules/vitest/vitest.mjs run test/engine/int8/gemm-int8.test.ts test/engine/attention.test.ts \
+timeout 45 node node_modules/vitest/vitest.mjs run test/engine/int8/gemm-int8.test.ts test/engine/attention.test.ts \
   test/engine/direct-batch.test.ts test/engine/waiting.test.ts test/operators/engineBatches.test.ts >"$out/tests.txt" 2>&1
 sed 's/\x1b\[[0-9;]*m//g' "$out/tests.txt" | grep -E '×|✗|FAIL|Test Files|Tests ' | head -30
 kill $smi 2>/dev/null
