@@ -79,6 +79,11 @@ const SMALL_UPLOAD = 1 << 20;
  */
 const SLEEP_FROM_MS = 4;
 const SLEEP_SHARE = 0.85;
+/**
+ * "Fastest" is of a plan's last this many runs, so that a GPU slowed for a while (shared with another
+ * process; lavapipe on a busy CPU) is slept through too instead of polled through its extra time.
+ */
+const RECENT_RUNS = 8;
 
 /**
  * The batch machinery the GPU engines share (FP32/FP16 and INT8): input checks, two slots used
@@ -93,11 +98,11 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
   protected readonly slots: Slot<B, P>[];
   private next = 0;
   /**
-   * Fastest submit-to-results time of each plan that has run without error, ms; Infinity after
-   * its first run alone, which may include the driver's lazy work (pipeline compilation took
+   * Submit-to-results times of each plan's last RECENT_RUNS runs without error, ms; Infinity for
+   * its first run, which may include the driver's lazy work (pipeline compilation took
    * seconds on lavapipe) and would otherwise set the sleep of the runs after it.
    */
-  private readonly fastestMs = new WeakMap<P, number>();
+  private readonly recentMs = new WeakMap<P, number[]>();
   /**
    * When the GPU should be done with everything submitted so far (performance.now() ms, from the
    * plans' fastest times), and when the last batch's results were seen. A batch submitted while
@@ -411,7 +416,8 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
       throw new GpuUnavailableError(`GPU device was lost (${this.lostReason}); open a new engine`);
     const device = this.gpu.device;
     const plan = this.planFor(slot, count, format);
-    const fastest = this.fastestMs.get(plan);
+    const recent = this.recentMs.get(plan);
+    const fastest = recent && Math.min(...recent);
     // A validation error would otherwise surface only as logits of zero: a plan's first run fails
     // the batch instead. Later runs replay the same commands on the same buffers and skip the
     // scope (one GPU promise less to wait for).
@@ -466,7 +472,10 @@ export abstract class SlottedEngine<B extends SlotIO, P extends RecordedPlan> im
     const began = this.sleepFrom === 'queue' ? Math.max(submittedAt, this.lastSeenDoneAt) : submittedAt;
     const took = firstRun ? Number.POSITIVE_INFINITY : doneAt - began;
     this.lastSeenDoneAt = doneAt;
-    this.fastestMs.set(plan, Math.min(fastest ?? took, took));
+    const runs = recent ?? [];
+    runs.push(took);
+    if (runs.length > RECENT_RUNS) runs.shift();
+    this.recentMs.set(plan, runs);
     const out = this.readFloats(readback.getMappedRange(0, bytes), count * this.config.numClasses);
     readback.unmap();
     return out;

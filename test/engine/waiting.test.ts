@@ -47,8 +47,10 @@ describe('WebGPU engine waiting for a batch', () => {
     const { engine, input } = await longWorkload();
     const before = performance.eventLoopUtilization();
     const started = performance.now();
-    for (let i = 0; i < 4; i++) await engine.infer(input);
-    const perBatch = (performance.now() - started) / 4;
+    // Eight batches: the engine sleeps by the fastest of a plan's recent runs, which follow the
+    // load this busy machine puts on lavapipe.
+    for (let i = 0; i < 8; i++) await engine.infer(input);
+    const perBatch = (performance.now() - started) / 8;
     const { utilization } = performance.eventLoopUtilization(before);
     // Batches under SLEEP_FROM_MS are waited for by polling, on purpose (batch-1 latency).
     expect(perBatch).toBeGreaterThan(LONG_BATCH_MS);
