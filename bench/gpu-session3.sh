@@ -8,6 +8,9 @@ out=${OUT:-/tmp/out}; mkdir -p "$out"
 export VITSTREAM_SHARED=$PWD/.gpu-shared VITSTREAM_CACHE=/tmp/vcache
 clip=$(ls .gpu-shared/media/*.mp4 | head -1)
 step() { echo; echo "=== $* ($(date +%T))"; }
+# Steps after the first few run only while BUDGET seconds (default 560) leave room for their limit.
+t0=$(date +%s); budget=${BUDGET:-560}
+room() { [ $(( $(date +%s) - t0 + $1 )) -le "$budget" ] || { echo "(skipped: $1 s would pass BUDGET=$budget)"; return 1; }; }
 quiet() { grep -v '^Warning'; }
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu,clocks_event_reasons.active \
   --format=csv -lms 500 >"$out/clocks.csv" 2>&1 &
@@ -19,17 +22,21 @@ step "PyTorch eager FP16, ViT-B/16-384"
 timeout 45 python3 bench/pytorch_vit.py --model vit_base_patch16_384 --batch 1,8,16,32 --precision fp16 --iterations 30 2>&1 | grep '^pytorch' | tee "$out/pytorch384.txt"
 step "whole model A/B, ViT-B/16-384 INT8 mode 2"
 timeout 75 node bench/policy-ab.mjs vit-b16-384 1,8,16,32 int8-m2 base,p,e,d,p+e,p+d,kt64 3 2>&1 | quiet | tee "$out/policy-int8-384.txt"
-step "classify 8 x 1080p H.264 files"; timeout 120 bash bench/classify-files.sh "$clip" 8 1200 2>&1 | quiet | tee "$out/classify.txt"
-step "32 live 1080p30 feeds, --fps 2"; timeout 70 bash bench/live-feeds.sh --seconds 20 --warmup 3 2>&1 | quiet | tee "$out/live.txt"
+step "classify 8 x 1080p H.264 files"; room 120 && timeout 120 bash bench/classify-files.sh "$clip" 8 1200 2>&1 | quiet | tee "$out/classify.txt"
+step "32 live 1080p30 feeds, --fps 2"; room 70 && timeout 70 bash bench/live-feeds.sh --seconds 20 --warmup 3 2>&1 | quiet | tee "$out/live.txt"
 step "whole model A/B, ViT-B/16-224 FP16, and PyTorch"
+room 75 && {
 timeout 45 node bench/policy-ab.mjs vit-b16-224 8,16,32 fp16 base,e,p,e+p,dkv 3 2>&1 | quiet | tee "$out/policy-fp16-224.txt"
-timeout 30 python3 bench/pytorch_vit.py --model vit_base_patch16_224 --batch 8,16,32 --precision fp16 --iterations 30 2>&1 | grep '^pytorch' | tee "$out/pytorch224.txt"
+timeout 30 python3 bench/pytorch_vit.py --model vit_base_patch16_224 --batch 8,16,32 --precision fp16 --iterations 30 2>&1 | grep '^pytorch' | tee "$out/pytorch224.txt"; }
 step "per-GEMM FP16 A/B with accuracy, batch 32"
+room 45 &&
 timeout 45 node bench/ab-gemm.mjs - 32 sgmat-2x4-f4x4-w-st1,sgmat-2x4-f4x4-w-st1-h,sgmat-2x4-f4x4-w-st1-e,sgmat-2x4-f4x4-w-st1-p,sgmat-2x4-f4x2-bk64-w-st1,sgmat-2x4-f4x2-bk64-w-st1-e 1 2>&1 | quiet | tee "$out/ab-fp16.txt"
 step "what a batch costs besides kernels (#23 item 7), ViT-B/16-384 FP16"
+room 20 &&
 timeout 20 node bench/pass-timing.mjs vit-b16-384 32 fp16 2>&1 | quiet | tee "$out/pass-timing.txt"
 step "GPU tests: INT8 GEMM options, attention designs, direct batches"
+room 45 && {
 timeout 45 node node_modules/vitest/vitest.mjs run test/engine/int8/gemm-int8.test.ts test/engine/attention.test.ts \
   test/engine/direct-batch.test.ts test/engine/waiting.test.ts test/operators/engineBatches.test.ts >"$out/tests.txt" 2>&1
-sed 's/\x1b\[[0-9;]*m//g' "$out/tests.txt" | grep -E '×|✗|FAIL|Test Files|Tests ' | head -30
+sed 's/\x1b\[[0-9;]*m//g' "$out/tests.txt" | grep -E '×|✗|FAIL|Test Files|Tests ' | head -30; }
 kill $smi 2>/dev/null
