@@ -1,7 +1,8 @@
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_CPU_DECODERS,
   DEFAULT_NVDEC_DECODERS,
+  defaultCpuDecoders,
   defaultDecoders,
   parseDecodeFlags,
 } from '../../src/cli/decode-options.js';
@@ -32,11 +33,15 @@ describe('decode flags', () => {
     expect(() => parseDecodeFlags({ decoders: '0' })).toThrow(/--decoders/);
   });
 
-  it('--decoders defaults to 8 with NVDEC, 2 on the CPU', async () => {
+  it('--decoders defaults to 8 with NVDEC, a quarter of the cores (2 to 8) on the CPU', async () => {
+    expect([1, 2, 8, 12, 16, 32, 64, 128].map((cores) => defaultCpuDecoders(cores))).toEqual([
+      2, 2, 2, 3, 4, 8, 8, 8,
+    ]);
     const ff = await resolveFfmpeg();
-    expect(await defaultDecoders('none', ff)).toBe(DEFAULT_CPU_DECODERS);
-    expect(await defaultDecoders('cuda', ff)).toBe(DEFAULT_NVDEC_DECODERS);
+    const cpu = defaultCpuDecoders(os.availableParallelism());
+    expect(await defaultDecoders('none', ff)).toBe(cpu);
+    expect(await defaultDecoders('cuda', ff)).toBe(8);
     const nvdec = (await nvdecSupport(ff)).available;
-    expect(await defaultDecoders('auto', ff)).toBe(nvdec ? DEFAULT_NVDEC_DECODERS : DEFAULT_CPU_DECODERS);
+    expect(await defaultDecoders('auto', ff)).toBe(nvdec ? DEFAULT_NVDEC_DECODERS : cpu);
   });
 });
