@@ -248,3 +248,44 @@ describe('uint8 uploads through the staging buffers (vit-mini-224, batches over 
     }
   });
 });
+
+// Issue #23's attention designs reach the engine through `attentionDesign` (bench/policy-ab.mjs times them there).
+describe('attention designs through the engine', () => {
+  const fixture = 'vit-mini-224'; // head dimension 32, 197 tokens: a ragged last key tile
+  const open = async (attentionDesign: { directKv?: boolean; kt64?: boolean }) => {
+    const config = readViTConfigFile(sharedPath('fixtures', fixture, 'config.json'));
+    const weights = await loadWeights(sharedPath('fixtures', fixture, 'weights.npz'), config);
+    return {
+      config,
+      engine: WebGpuEngine.open({ config, weights, precision: 'fp16', maxBatch: 4, gpu, attentionDesign }),
+    };
+  };
+
+  it.runIf(gpu.hasF16TensorCores)(
+    'FP16 with direct K/V, 64-key tiles or both matches the fixture logits',
+    async () => {
+      const golden = readNpy(sharedPath('fixtures', fixture, 'logits.npy')).data as Float32Array;
+      const rgb = readNpy(sharedPath('fixtures', fixture, 'rgb.npy')).data as Uint8Array;
+      for (const design of [{ directKv: true }, { kt64: true }, { directKv: true, kt64: true }]) {
+        const { config, engine: opening } = await open(design);
+        const engine = await opening;
+        try {
+          const got = await engine.infer({ kind: 'rgb', data: rgb, count: 4 });
+          expect(relMaxError(got, golden), JSON.stringify(design)).toBeLessThan(TOL.fp16);
+          expect(argmaxRows(got, config.numClasses)).toEqual(argmaxRows(golden, config.numClasses));
+        } finally {
+          await engine.close();
+        }
+      }
+    },
+  );
+
+  it.skipIf(gpu.hasF16TensorCores || !gpu.features.has('shader-f16'))(
+    'a design where the tensor-core attention cannot run is refused, naming it',
+    async () => {
+      const { engine } = await open({ kt64: true });
+      await expect(engine).rejects.toThrow(EngineError);
+      await expect(engine).rejects.toThrow(/attention-kt64/);
+    },
+  );
+});
