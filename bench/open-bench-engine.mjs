@@ -9,20 +9,17 @@ import { randomFrames, randomWeights } from '../dist/src/engine/random-weights.j
 import { readTuningCache, tunedPolicy } from '../dist/src/engine/tuning.js';
 import { WebGpuEngine } from '../dist/src/engine/webgpu-engine.js';
 
+/** INT8 scales for random weights: SCALES=scales.json, or calibrated on 2 random frames on the GPU. */
+export async function benchScales(gpu, config, weights) {
+  if (process.env.SCALES) return readScales(process.env.SCALES, config);
+  return calibrateOnGpu({ config, weights, frames: randomFrames(config, 2, 5), count: 2, batch: 1, gpu });
+}
+
 export async function openBenchEngine(gpu, config, precision, maxBatch) {
   const weights = randomWeights(config);
   const cache = readTuningCache();
   if (precision.startsWith('int8')) {
-    const scales = process.env.SCALES
-      ? readScales(process.env.SCALES, config)
-      : await calibrateOnGpu({
-          config,
-          weights,
-          frames: randomFrames(config, 2, 5),
-          count: 2,
-          batch: 1,
-          gpu,
-        });
+    const scales = await benchScales(gpu, config, weights);
     return Int8Engine.open({
       config,
       weights,

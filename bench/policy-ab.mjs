@@ -8,7 +8,6 @@
 
 import { defaultTensorPolicy } from '../dist/src/engine/gemm-policy.js';
 import { openGpu } from '../dist/src/engine/gpu.js';
-import { calibrateOnGpu } from '../dist/src/engine/int8/calibrate.js';
 import { Int8Engine } from '../dist/src/engine/int8/int8-engine.js';
 import { defaultTile } from '../dist/src/engine/int8/int8-policy.js';
 import {
@@ -26,6 +25,7 @@ import {
 import { randomFrames, randomWeights } from '../dist/src/engine/random-weights.js';
 import { WebGpuEngine } from '../dist/src/engine/webgpu-engine.js';
 import { resolveModel } from '../dist/src/models/presets.js';
+import { benchScales } from './open-bench-engine.mjs';
 
 const [
   model = 'vit-b16-384',
@@ -91,16 +91,7 @@ function withOptions(choose, key, parse, supports, bytes, suffix, used) {
   };
 }
 
-let scales;
-if (precision !== 'fp16')
-  scales = await calibrateOnGpu({
-    config,
-    weights,
-    frames: randomFrames(config, 2, 5),
-    count: 2,
-    batch: 1,
-    gpu,
-  });
+const scales = precision === 'fp16' ? undefined : await benchScales(gpu, config, weights);
 
 const sets = [];
 for (const text of setText.split(',')) {
