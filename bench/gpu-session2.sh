@@ -16,18 +16,18 @@ nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu
   --format=csv -lms 500 >"$out/clocks.csv" 2>&1 &
 smi=$!
 step "subgroup-matrix forms"; timeout 10 node bench/subgroup-matrix-probe.mjs 2>&1 | quiet | tail -8
-step "whole model A/B, ViT-B/16-384 FP16"
-timeout 75 node bench/policy-ab.mjs vit-b16-384 1,8,16,32 fp16 base,e,p,e+p,h,dkv,kt64,dkv+kt64 3 2>&1 | quiet | tee "$out/policy-fp16-384.txt"
 step "PyTorch eager FP16, ViT-B/16-384"
 timeout 45 python3 bench/pytorch_vit.py --model vit_base_patch16_384 --batch 1,8,16,32 --precision fp16 --iterations 30 2>&1 | grep '^pytorch' | tee "$out/pytorch384.txt"
+step "whole model A/B, ViT-B/16-384 FP16 (ratios to PyTorch from the step before)"
+PYTORCH=$out/pytorch384.txt timeout 75 node bench/policy-ab.mjs vit-b16-384 1,8,16,32 fp16 base,e,p,e+p,h,dkv,kt64,dkv+kt64 3 2>&1 | quiet | tee "$out/policy-fp16-384.txt"
 step "whole model A/B, ViT-B/16-384 INT8 mode 2"
-timeout 75 node bench/policy-ab.mjs vit-b16-384 1,8,16,32 int8-m2 base,p,e,d,p+e,p+d,kt64 3 2>&1 | quiet | tee "$out/policy-int8-384.txt"
+PYTORCH=$out/pytorch384.txt timeout 75 node bench/policy-ab.mjs vit-b16-384 1,8,16,32 int8-m2 base,p,e,d,p+e,p+d,kt64 3 2>&1 | quiet | tee "$out/policy-int8-384.txt"
 step "classify 8 x 1080p H.264 files"; room 120 && timeout 120 bash bench/classify-files.sh "$clip" 8 1200 2>&1 | quiet | tee "$out/classify.txt"
 step "32 live 1080p30 feeds, --fps 2"; room 70 && timeout 70 bash bench/live-feeds.sh --seconds 20 --warmup 3 2>&1 | quiet | tee "$out/live.txt"
 step "whole model A/B, ViT-B/16-224 FP16, and PyTorch"
 room 75 && {
-timeout 45 node bench/policy-ab.mjs vit-b16-224 8,16,32 fp16 base,e,p,e+p,dkv 3 2>&1 | quiet | tee "$out/policy-fp16-224.txt"
-timeout 30 python3 bench/pytorch_vit.py --model vit_base_patch16_224 --batch 8,16,32 --precision fp16 --iterations 30 2>&1 | grep '^pytorch' | tee "$out/pytorch224.txt"; }
+timeout 30 python3 bench/pytorch_vit.py --model vit_base_patch16_224 --batch 8,16,32 --precision fp16 --iterations 30 2>&1 | grep '^pytorch' | tee "$out/pytorch224.txt"
+PYTORCH=$out/pytorch224.txt timeout 45 node bench/policy-ab.mjs vit-b16-224 8,16,32 fp16 base,e,p,e+p,dkv 3 2>&1 | quiet | tee "$out/policy-fp16-224.txt"; }
 step "per-GEMM FP16 A/B with accuracy, batch 32"
 room 45 &&
 timeout 45 node bench/ab-gemm.mjs - 32 sgmat-2x4-f4x4-w-st1,sgmat-2x4-f4x4-w-st1-h,sgmat-2x4-f4x4-w-st1-e,sgmat-2x4-f4x4-w-st1-p,sgmat-2x4-f4x2-bk64-w-st1,sgmat-2x4-f4x2-bk64-w-st1-e 1 2>&1 | quiet | tee "$out/ab-fp16.txt"

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 // Whole-model A/B of issue #23's kernel designs in one process: the engine's default GEMM tiles
 // with design options added (FP16: -e strip epilogue, -p pipelined loop, -h f16 accumulators;
 // INT8: -p, -e, -d direct B) and attention designs (dkv, kt64, q<n>), each set one engine on
@@ -5,6 +6,8 @@
 // readback), interleaved over rounds, median per set and batch; logits compared with the base set.
 // Usage (after a build): node bench/policy-ab.mjs <model> <batches> <fp16|int8-m2> <sets> [rounds]
 //   sets: comma-separated, options joined by '+', 'base' for none, e.g. base,e,p,e+p,dkv,kt64,e+dkv
+// PYTORCH=file (bench/pytorch_vit.py's output from the same call) adds each set's ratio to PyTorch
+// eager FP16 with the same upload and readback, issue #23's yardstick.
 
 import { defaultTensorPolicy } from '../dist/src/engine/gemm-policy.js';
 import { openGpu } from '../dist/src/engine/gpu.js';
@@ -41,7 +44,35 @@ if (!GEMM_OPTIONS) {
 }
 const batches = batchText.split(',').map(Number);
 const rounds = Number(roundsText);
-const config = resolveModel(model);
+if (!batches.every((b) => Number.isInteger(b) && b >= 1) || !(Number.isInteger(rounds) && rounds >= 1)) {
+  console.error(`policy-ab: batches (${batchText}) and rounds (${roundsText}) must be whole numbers >= 1`);
+  process.exit(2);
+}
+let config;
+try {
+  config = resolveModel(model);
+} catch (e) {
+  console.error(`policy-ab: ${e.message}`);
+  process.exit(2);
+}
+
+/** PyTorch FP16 end-to-end ms per batch from pytorch_vit.py's lines, when PYTORCH names its output. */
+function pytorchMs() {
+  const ms = new Map();
+  if (!process.env.PYTORCH) return ms;
+  let text;
+  try {
+    text = fs.readFileSync(process.env.PYTORCH, 'utf8');
+  } catch (e) {
+    console.error(`policy-ab: PYTORCH=${process.env.PYTORCH}: cannot read it (${e.code ?? e.message})`);
+    process.exit(2);
+  }
+  for (const m of text.matchAll(/ fp16 batch (\d+): [\d.]+ ms \(inputs on GPU\), ([\d.]+) ms/g))
+    ms.set(Number(m[1]), Number(m[2]));
+  return ms;
+}
+const torch = pytorchMs();
+const torchBatches = batches.filter((b) => torch.has(b));
 const gpu = await openGpu();
 const weights = randomWeights(config);
 const maxBatch = Math.max(...batches);
@@ -161,23 +192,31 @@ for (let r = 0; r < rounds; r++)
     }
 
 const maxDiff = (a, b) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+const base = sets.find((s) => s.name === 'base') ?? sets[0];
+const columns = [
+  ...batches.map((b) => [`b${b} ms`, (set) => med(set.ms.get(b)).toFixed(2)]),
+  ...batches.map((b) => [`b${b} vs base`, (set) => (med(set.ms.get(b)) / med(base.ms.get(b))).toFixed(3)]),
+  ...torchBatches.map((b) => [
+    `b${b} vs PyTorch`,
+    (set) => `${(med(set.ms.get(b)) / torch.get(b)).toFixed(2)}x`,
+  ]),
+  [
+    'max abs logit diff vs base',
+    (set) =>
+      Math.max(
+        ...batches.map((b) => maxDiff(logits.get(`${set.name}/${b}`), logits.get(`${base.name}/${b}`))),
+      ).toExponential(2),
+  ],
+];
 console.log(
   `\n${model} ${precision} on ${gpu.info.description}: ms a batch (median of ${rounds}x10), upload and readback included`,
 );
-console.log(
-  `| set | ${batches.map((b) => `b${b} ms`).join(' | ')} | ${batches.map((b) => `b${b} vs base`).join(' | ')} | max abs logit diff vs base |`,
-);
-console.log(`|---|${batches.map(() => '---|---|').join('')}---|`);
-const base = sets.find((s) => s.name === 'base') ?? sets[0];
-for (const set of sets) {
-  const ms = batches.map((b) => med(set.ms.get(b)));
-  const ratio = batches.map((b, i) => (ms[i] / med(base.ms.get(b))).toFixed(3));
-  const diff = Math.max(
-    ...batches.map((b) => maxDiff(logits.get(`${set.name}/${b}`), logits.get(`${base.name}/${b}`))),
-  );
+if (torchBatches.length)
   console.log(
-    `| ${set.name} | ${ms.map((x) => x.toFixed(2)).join(' | ')} | ${ratio.join(' | ')} | ${diff.toExponential(2)} |`,
+    `PyTorch eager FP16 (same upload and readback): ${torchBatches.map((b) => `b${b} ${torch.get(b)} ms`).join(', ')}`,
   );
-}
+console.log(`| set | ${columns.map(([name]) => name).join(' | ')} |`);
+console.log(`|---|${columns.map(() => '---|').join('')}`);
+for (const set of sets) console.log(`| ${set.name} | ${columns.map(([, cell]) => cell(set)).join(' | ')} |`);
 for (const set of sets) if (set.suffix) console.log(`${set.name} GEMMs: ${set.used.join(', ')}`);
 process.exit(0);
