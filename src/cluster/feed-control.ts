@@ -96,6 +96,10 @@ export async function createClusterStreamControl(
   await load(feeds, applyFeed);
   await load(leases, applyLease);
 
+  const refresh = async (id: string) => {
+    const e = await feeds.get(id);
+    if (e) applyFeed(e);
+  };
   const liveFeeds = () => [...feedView.values()].flatMap((c) => (c.value ? [c.value] : []));
   const show = (def: FeedDefinition): StreamInfo => {
     const lease = leaseView.get(def.id);
@@ -160,6 +164,8 @@ export async function createClusterStreamControl(
             throw new SourceRefusedError(redactCredentials(shorten(e.message, 300)), { input: 'url' });
           throw e;
         }
+        // Into the view now, not when the watch gets to it: the next add counts it against the limit.
+        await refresh(id);
         logger.info({ stream: id, input: redactCredentials(url) }, 'cluster feed added');
         return show(def);
       } finally {
@@ -182,6 +188,7 @@ export async function createClusterStreamControl(
         if (e instanceof ClusterError) throw notFound();
         throw e;
       }
+      await refresh(id);
       logger.info({ stream: id }, 'cluster feed removed');
     },
   };

@@ -82,6 +82,10 @@ describe.skipIf(!hasNatsServer)('cluster stream control through the HTTP and Web
     const badScheme = await call('POST', '/streams', { id: 'cam-b', url: 'file:///etc/passwd' });
     expect(badScheme.status).toBe(400);
     expect(badScheme.body.error).toMatch(/url "file:\/\/\/etc\/passwd"/);
+    // Past the API's URL check (the URL parser drops the newline) but not addFeed's own.
+    const twoLines = await call('POST', '/streams', { id: 'cam-b', url: 'rtsp://10.0.0.5/a\nb' });
+    expect(twoLines.status).toBe(400);
+    expect(twoLines.body.error).toMatch(/^feed cam-b: the source must be one line/);
     const path = await call('POST', '/streams', { id: 'cam-b', path: '/etc/passwd' });
     expect(path.status).toBe(400);
     expect(path.body.error).toMatch(/^path: /);
@@ -97,6 +101,14 @@ describe.skipIf(!hasNatsServer)('cluster stream control through the HTTP and Web
     expect(unknown.status).toBe(400);
     expect(unknown.body.error).toMatch(/colour/);
     expect(await storedIds()).not.toContain('cam-b');
+  });
+
+  it('without an id, the feed is named after its URL in feed-id characters', async () => {
+    const added = await call('POST', '/streams', { url: 'rtsp://user:pw@10.0.0.12:554/live?token=x' });
+    expect(added.status).toBe(201);
+    expect(added.body.stream).toMatchObject({ id: '10_0_0_12_554_live' });
+    expect(added.body.stream.input).not.toMatch(/pw/);
+    expect((await call('DELETE', '/streams/10_0_0_12_554_live')).status).toBe(200);
   });
 
   it('DELETE /streams/:id deletes the feed from KV; a missing one is 404', async () => {
