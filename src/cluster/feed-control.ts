@@ -90,11 +90,27 @@ export async function createClusterStreamControl(
       o.onChange?.({ type: feedView.get(e.key)?.value ? 'added' : 'removed', id: e.key });
   };
   const applyLease = (e: KvEntry) => apply(leaseView, e, () => decode(FeedLease, e.value, `lease ${e.key}`));
+  let loaded = false;
+  // Once the first load is done, the watch (in revision order) brings nothing older for a key it has
+  // passed: a removed feed's tombstone and lease can go, so ids added and removed do not pile up.
+  const watchFeed = (e: KvEntry) => {
+    applyFeed(e);
+    const held = feedView.get(e.key);
+    if (loaded && !held?.value && held!.revision <= e.revision) {
+      feedView.delete(e.key);
+      leaseView.delete(e.key);
+    }
+  };
+  const watchLease = (e: KvEntry) => {
+    applyLease(e);
+    if (loaded && !leaseView.get(e.key)?.value) leaseView.delete(e.key);
+  };
 
   // Watches first, then the stored entries: nothing written in between is missed.
-  const watchers = await Promise.all([follow(feeds, applyFeed), follow(leases, applyLease)]);
+  const watchers = await Promise.all([follow(feeds, watchFeed), follow(leases, watchLease)]);
   await load(feeds, applyFeed);
   await load(leases, applyLease);
+  loaded = true;
 
   const refresh = async (id: string) => {
     const e = await feeds.get(id);
