@@ -17,7 +17,7 @@ import type { StreamController } from '../server/streams.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { redactCredentials } from '../util/redact.js';
 import { detectKind } from '../video/source.js';
-import { addFeed, removeFeed } from './feeds.js';
+import { addFeed, FeedExistsError, removeFeed } from './feeds.js';
 import { openBuckets } from './layout.js';
 import { decode, FeedDefinition, FeedLease } from './messages.js';
 import { checkToken } from './subjects.js';
@@ -165,16 +165,15 @@ export async function createClusterStreamControl(
       if (full()) throw limitError();
       adding.add(id);
       try {
-        // The view may lag behind KV: the stored entry is asked for before the put (as `feeds add` would
-        // overwrite it). Two servers adding one id in the same instant both succeed, the later put winning.
-        const stored = await feeds.get(id);
-        if (stored?.operation === 'PUT')
-          throw new StreamConflictError(`a cluster feed with id "${id}" already exists`, { input: id });
+        // The view may lag behind KV, and another server may add the same id: the write is a KV create,
+        // which only one of them wins (`feeds add` puts, replacing a feed).
         const sample = spec.every ? { every: spec.every } : spec.fps ? { fps: spec.fps } : undefined;
         let def: FeedDefinition;
         try {
-          def = await addFeed(nc, { id, url, sample, loop: spec.loop });
+          def = await addFeed(nc, { id, url, sample, loop: spec.loop }, { onlyNew: true });
         } catch (e) {
+          if (e instanceof FeedExistsError)
+            throw new StreamConflictError(`a cluster feed with id "${id}" already exists`, { input: id });
           // addFeed's own checks (the source, with `feeds add`'s rules): the id was checked above.
           if (e instanceof ClusterError)
             throw new SourceRefusedError(redactCredentials(shorten(e.message, 300)), { input: 'url' });

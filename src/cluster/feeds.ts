@@ -7,10 +7,21 @@ import { openBuckets } from './layout.js';
 import { decode, encode, FeedDefinition, FeedLease } from './messages.js';
 import { checkToken } from './subjects.js';
 
-/** Stores a camera definition; the id is checked first, since it becomes a subject token and a KV key. */
+/** Thrown by addFeed with `onlyNew` when the id is already a feed. */
+export class FeedExistsError extends ClusterError {}
+
+/** JetStream's answer to a write whose expected last revision is not the stream's (a KV create of a taken key). */
+const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
+
+/**
+ * Stores a camera definition; the id is checked first, since it becomes a subject token and a KV key.
+ * `onlyNew`: a KV create, which only one writer of an id can win (FeedExistsError for the others);
+ * otherwise a put, which replaces a feed of the same id (`feeds add`).
+ */
 export async function addFeed(
   nc: NatsConnection,
   f: { id: string; url: string; sample?: SampleOptions; loop?: boolean },
+  options: { onlyNew?: boolean } = {},
 ): Promise<FeedDefinition> {
   checkToken(f.id, 'feed id');
   if (!f.url || f.url.length > 4096 || /[\0\n\r]/.test(f.url))
@@ -27,7 +38,16 @@ export async function addFeed(
     addedAt: new Date().toISOString(),
   };
   const { feeds } = await openBuckets(nc);
-  await feeds.put(f.id, encode(def));
+  if (!options.onlyNew) await feeds.put(f.id, encode(def));
+  else
+    await feeds.create(f.id, encode(def)).catch((e: unknown) => {
+      if (WRONG_LAST_SEQUENCE.has((e as { code?: number }).code ?? 0))
+        throw new FeedExistsError(`feed ${f.id}: a feed with this id already exists`, {
+          input: f.id,
+          cause: e,
+        });
+      throw e;
+    });
   return def;
 }
 

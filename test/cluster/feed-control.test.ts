@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterStreamControl, createClusterStreamControl } from '../../src/cluster/feed-control.js';
 import { addFeed, listFeeds } from '../../src/cluster/feeds.js';
+import { StreamConflictError } from '../../src/errors.js';
 import { createServer, type VitstreamServer } from '../../src/server/server.js';
 import { type Msg, TestClient } from '../server/helpers.js';
 import { hasNatsServer, type NatsServer, startNatsServer } from './nats-server.js';
@@ -135,6 +136,28 @@ describe.skipIf(!hasNatsServer)('cluster stream control through the HTTP and Web
       input: 'rtsp://10.0.0.8/live',
       sample: { every: 3 },
     });
+  });
+
+  it('two serving nodes adding one id at once: one defines it, the other is refused (409)', async () => {
+    // A second node's controller on the same cluster: its view cannot know of the first's add.
+    const other = await createClusterStreamControl(nc, { maxStreams: 4 });
+    try {
+      const results = await Promise.allSettled([
+        control.add({ id: 'cam-race', url: 'rtsp://10.0.0.7/a' }),
+        other.add({ id: 'cam-race', url: 'rtsp://10.0.0.8/b' }),
+      ]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect(lost[0]!.reason).toBeInstanceOf(StreamConflictError);
+      // KV holds the winner's definition.
+      const winner = results[0]!.status === 'fulfilled' ? 'rtsp://10.0.0.7/a' : 'rtsp://10.0.0.8/b';
+      expect((await listFeeds(nc)).find((f) => f.def.id === 'cam-race')?.def.url).toBe(winner);
+      await control.remove('cam-race');
+    } finally {
+      other.stop();
+    }
   });
 
   it('WebSocket add-stream and remove-stream define and delete feeds; past the limit it is 429', async () => {
