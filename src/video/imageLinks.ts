@@ -1,4 +1,4 @@
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { VideoSourceError } from '../errors.js';
@@ -10,11 +10,40 @@ export interface ImageLinks {
   dispose(): Promise<void>;
 }
 
+const PREFIX = 'vitstream-images-';
+
+/**
+ * Removes link folders that a killed process (SIGKILL, power) left behind: those named after a pid
+ * that no longer runs and owned by this user. Best effort: anything in the way is left alone.
+ */
+async function removeOrphans(root: string): Promise<void> {
+  const names = await readdir(root).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(/^vitstream-images-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || isRunning(pid)) continue;
+    const dir = path.join(root, name);
+    const st = await lstat(dir).catch(() => undefined);
+    if (!st?.isDirectory() || st.uid !== process.getuid?.()) continue;
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Lets ffmpeg read exactly `files`, in that order, as an image sequence: a private temporary folder
  * (mode 0700, from mkdtemp) of links named 00000000.ext, 00000001.ext... to the files. ffmpeg then
  * never expands a glob or lists a folder itself, so what the caller checked (the stream API's media
  * roots) is all it reads. One image type per list: image2 picks its decoder from the first name.
+ * The folder's name carries this process's pid, so that a later run can remove it if this one is killed.
  */
 export async function linkImages(input: string, files: readonly string[]): Promise<ImageLinks> {
   const fail = (reason: string) => new VideoSourceError(`video source ${input}: ${reason}`, { input });
@@ -26,7 +55,8 @@ export async function linkImages(input: string, files: readonly string[]): Promi
     );
   const exts = [...new Set(files.map((f) => path.extname(f).toLowerCase()))];
   if (exts.length > 1) throw fail(`the files mix image types (${exts.join(', ')}); name one type`);
-  const dir = await mkdtemp(path.join(tmpdir(), 'vitstream-images-'));
+  await removeOrphans(tmpdir());
+  const dir = await mkdtemp(path.join(tmpdir(), `${PREFIX}${process.pid}-`));
   const dispose = () => rm(dir, { recursive: true, force: true });
   try {
     const width = Math.max(8, String(files.length - 1).length);

@@ -1,7 +1,10 @@
-import { mkdirSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { firstValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeFrames } from '../../src/video/decodeFrames.js';
+import { linkImages } from '../../src/video/imageLinks.js';
 import { ffmpeg, TempDir, waitFor } from './media.js';
 
 // Issue #20 item 1: a source given as an explicit list of image files reads exactly those, in that
@@ -48,5 +51,21 @@ describe('decodeFrames of a list of files', () => {
     );
     await expect(read([])).rejects.toThrow(/video source shots: no image files/);
     expect(linkFolders()).toEqual([]);
+  });
+
+  it('removes link folders of processes that are gone (killed before their clean-up), not of running ones', async () => {
+    const gone = spawnSync('true').pid!; // exited: its pid no longer runs
+    const orphan = path.join(privateTmp, `vitstream-images-${gone}-abc123`);
+    const running = path.join(privateTmp, `vitstream-images-${process.ppid}-def456`);
+    const other = path.join(privateTmp, 'vitstream-images-notapid');
+    for (const dir of [orphan, running, other]) {
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, '00000000.png'), '');
+    }
+    const links = await linkImages('shots', [image('b.png', 'blue')]);
+    expect(linkFolders()).toContain(path.basename(links.dir));
+    expect(path.basename(links.dir)).toMatch(new RegExp(`^vitstream-images-${process.pid}-`));
+    await links.dispose();
+    expect(linkFolders().sort()).toEqual([path.basename(running), path.basename(other)].sort());
   });
 });
