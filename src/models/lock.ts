@@ -1,6 +1,7 @@
 import { open, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive } from '../util/process-alive.js';
 
 export interface LockOptions {
   signal?: AbortSignal;
@@ -27,16 +28,6 @@ function parseHolder(text: string): Holder | undefined {
     return typeof v.pid === 'number' && typeof v.host === 'string' ? { pid: v.pid, host: v.host } : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

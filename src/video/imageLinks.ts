@@ -2,6 +2,7 @@ import { lstat, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { VideoSourceError } from '../errors.js';
+import { processAlive } from '../util/process-alive.js';
 import { isImagePath } from './source.js';
 
 /** A private folder of numbered links to an explicit list of images; `dispose` removes it. */
@@ -20,21 +21,11 @@ async function removeOrphans(root: string): Promise<void> {
   const names = await readdir(root).catch(() => [] as string[]);
   for (const name of names) {
     const pid = Number(/^vitstream-images-(\d+)-/.exec(name)?.[1]);
-    if (!pid || pid === process.pid || isRunning(pid)) continue;
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
     const dir = path.join(root, name);
     const st = await lstat(dir).catch(() => undefined);
     if (!st?.isDirectory() || st.uid !== process.getuid?.()) continue;
     await rm(dir, { recursive: true, force: true }).catch(() => {});
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it runs, as another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
