@@ -67,7 +67,7 @@ export async function createClusterStreamControl(
   const leaseTtlMs = (await leases.status()).ttl;
   const feedView = new Map<string, Cached<FeedDefinition>>();
   const leaseView = new Map<string, Cached<FeedLease>>();
-  // Ids whose add is between its checks and its put: counted against the limit, taken for others.
+  // Ids whose add is between its checks and its KV create: counted against the limit, taken for others.
   const adding = new Set<string>();
 
   const apply = <T>(view: Map<string, Cached<T>>, e: KvEntry, read: () => T): boolean => {
@@ -154,14 +154,8 @@ export async function createClusterStreamControl(
       const spec = parseClusterRequest(request);
       const url = spec.url!;
       await networkUrlsOnly({ url });
-      const id = spec.id ?? feedIdOf(url);
-      try {
-        checkToken(id, 'id');
-      } catch (e) {
-        throw new StreamRequestError((e as Error).message, { input: 'id' });
-      }
-      if (adding.has(id) || feedView.get(id)?.value)
-        throw new StreamConflictError(`a cluster feed with id "${id}" already exists`, { input: id });
+      const id = checkedId(spec.id ?? feedIdOf(url));
+      if (adding.has(id) || feedView.get(id)?.value) throw conflict(id);
       if (full()) throw limitError();
       adding.add(id);
       try {
@@ -172,8 +166,7 @@ export async function createClusterStreamControl(
         try {
           def = await addFeed(nc, { id, url, sample, loop: spec.loop }, { onlyNew: true });
         } catch (e) {
-          if (e instanceof FeedExistsError)
-            throw new StreamConflictError(`a cluster feed with id "${id}" already exists`, { input: id });
+          if (e instanceof FeedExistsError) throw conflict(id);
           // addFeed's own checks (the source, with `feeds add`'s rules): the id was checked above.
           if (e instanceof ClusterError)
             throw new SourceRefusedError(redactCredentials(shorten(e.message, 300)), { input: 'url' });
@@ -188,19 +181,13 @@ export async function createClusterStreamControl(
       }
     },
     remove: async (id) => {
-      try {
-        checkToken(id, 'id');
-      } catch (e) {
-        throw new StreamRequestError((e as Error).message, { input: 'id' });
-      }
-      const notFound = () => new StreamNotFoundError(`no cluster feed with id "${id}"`, { input: id });
-      const stored = await feeds.get(id);
-      if (stored?.operation !== 'PUT') throw notFound();
+      checkedId(id);
       try {
         await removeFeed(nc, id);
       } catch (e) {
-        // Removed by someone else between our look and removeFeed's.
-        if (e instanceof ClusterError) throw notFound();
+        // With the id checked, removeFeed's only own error is a feed that is not there.
+        if (e instanceof ClusterError)
+          throw new StreamNotFoundError(`no cluster feed with id "${id}"`, { input: id });
         throw e;
       }
       await refresh(id);
@@ -208,6 +195,19 @@ export async function createClusterStreamControl(
     },
   };
 }
+
+/** A feed id as a subject token and KV key (checkToken), or a 400 naming `id`. */
+function checkedId(id: string): string {
+  try {
+    checkToken(id, 'id');
+  } catch (e) {
+    throw new StreamRequestError((e as Error).message, { input: 'id' });
+  }
+  return id;
+}
+
+const conflict = (id: string) =>
+  new StreamConflictError(`a cluster feed with id "${id}" already exists`, { input: id });
 
 /** The API's request shape (POST /streams, add-stream), narrowed to what a cluster feed can hold. */
 function parseClusterRequest(request: unknown): ReturnType<typeof parseStreamRequest> {

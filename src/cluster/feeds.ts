@@ -1,3 +1,4 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { feedInputProblem } from '../../pipelines/startupFeeds.js';
 import { ClusterError } from '../errors.js';
@@ -9,9 +10,6 @@ import { checkToken } from './subjects.js';
 
 /** Thrown by addFeed with `onlyNew` when the id is already a feed. */
 export class FeedExistsError extends ClusterError {}
-
-/** JetStream's answer to a write whose expected last revision is not the stream's (a KV create of a taken key). */
-const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
 
 /**
  * Stores a camera definition; the id is checked first, since it becomes a subject token and a KV key.
@@ -41,7 +39,12 @@ export async function addFeed(
   if (!options.onlyNew) await feeds.put(f.id, encode(def));
   else
     await feeds.create(f.id, encode(def)).catch((e: unknown) => {
-      if (WRONG_LAST_SEQUENCE.has((e as { code?: number }).code ?? 0))
+      // JetStream's answer to a create whose key is taken: the stream's last revision is not the expected 0.
+      const taken =
+        e instanceof JetStreamApiError &&
+        (e.code === JetStreamApiCodes.StreamWrongLastSequence ||
+          e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+      if (taken)
         throw new FeedExistsError(`feed ${f.id}: a feed with this id already exists`, {
           input: f.id,
           cause: e,
