@@ -37,8 +37,32 @@ const [
   setText = 'base,e,p',
   roundsText = '3',
 ] = process.argv.slice(2);
-const GEMM_OPTIONS = { fp16: ['h', 'e', 'p'], 'int8-m2': ['p', 'e', 'd'] }[precision];
-if (!GEMM_OPTIONS) {
+/**
+ * Per precision: the GEMM options in their key order, the engine's default tile, the tile's key
+ * functions, and how to open the engine.
+ */
+const KINDS = {
+  fp16: {
+    options: ['h', 'e', 'p'],
+    defaultPolicy: (gpu) => defaultTensorPolicy(gpu),
+    key: variantKey,
+    parse: parseVariant,
+    supports: (v, K, N) => variantSupports(v, 'f16', K, N),
+    bytes: workgroupBytes,
+    open: (o) => WebGpuEngine.open({ ...o, precision: 'fp16' }),
+  },
+  'int8-m2': {
+    options: ['p', 'e', 'd'],
+    defaultPolicy: () => (_role, M, N) => defaultTile(M, N),
+    key: int8VariantKey,
+    parse: parseInt8Variant,
+    supports: int8VariantSupports,
+    bytes: int8WorkgroupBytes,
+    open: (o) => Int8Engine.open({ ...o, scales, mode: 2 }),
+  },
+};
+const kind = KINDS[precision];
+if (!kind) {
   console.error(`policy-ab: precision must be fp16 or int8-m2, got ${precision}`);
   process.exit(2);
 }
@@ -86,10 +110,10 @@ function parseSet(text) {
     if (o === 'dkv') design.directKv = true;
     else if (o === 'kt64') design.kt64 = true;
     else if (/^q\d+$/.test(o)) design.subgroups = Number(o.slice(1));
-    else if (GEMM_OPTIONS.includes(o)) gemm.add(o);
+    else if (kind.options.includes(o)) gemm.add(o);
     else {
       console.error(
-        `policy-ab: unknown option '${o}' in set '${text}' (${GEMM_OPTIONS.join(', ')}, dkv, kt64, q<n>)`,
+        `policy-ab: unknown option '${o}' in set '${text}' (${kind.options.join(', ')}, dkv, kt64, q<n>)`,
       );
       process.exit(2);
     }
@@ -97,27 +121,29 @@ function parseSet(text) {
   return {
     name: text,
     design,
-    suffix: GEMM_OPTIONS.filter((o) => gemm.has(o))
+    suffix: kind.options
+      .filter((o) => gemm.has(o))
       .map((o) => `-${o}`)
       .join(''),
   };
 }
 
 /** The default choice with the set's options where that tile takes them, else the default itself. */
-function withOptions(choose, key, parse, supports, bytes, suffix, used) {
+function withOptions(suffix, used) {
+  const choose = kind.defaultPolicy(gpu);
   return (role, M, N, K) => {
     const base = choose(role, M, N, K);
     if (!suffix || base.kind !== 'subgroup-matrix') return base;
     // The split-K suffix (-s<n>) comes last in FP16 keys; options go before it.
-    const k = key(base).replace(/(-s\d+)?$/, (sk) => `${suffix}${sk}`);
+    const k = kind.key(base).replace(/(-s\d+)?$/, (sk) => `${suffix}${sk}`);
     let v;
     try {
-      v = parse(k);
+      v = kind.parse(k);
     } catch {
       v = undefined;
     }
-    const ok = v && supports(v, K, N) && bytes(v) <= limit;
-    used.add(`${role}:${ok ? k : `${key(base)} (kept)`}`);
+    const ok = v && kind.supports(v, K, N) && kind.bytes(v) <= limit;
+    used.add(`${role}:${ok ? k : `${kind.key(base)} (kept)`}`);
     return ok ? v : base;
   };
 }
@@ -129,43 +155,14 @@ for (const text of setText.split(',')) {
   const set = parseSet(text);
   const used = new Set();
   try {
-    set.engine =
-      precision === 'fp16'
-        ? await WebGpuEngine.open({
-            config,
-            weights,
-            precision,
-            maxBatch,
-            gpu,
-            attentionDesign: set.design,
-            gemm: withOptions(
-              defaultTensorPolicy(gpu),
-              variantKey,
-              parseVariant,
-              (v, K, N) => variantSupports(v, 'f16', K, N),
-              workgroupBytes,
-              set.suffix,
-              used,
-            ),
-          })
-        : await Int8Engine.open({
-            config,
-            weights,
-            scales,
-            mode: 2,
-            maxBatch,
-            gpu,
-            attentionDesign: set.design,
-            gemm: withOptions(
-              (_role, M, N) => defaultTile(M, N),
-              int8VariantKey,
-              parseInt8Variant,
-              int8VariantSupports,
-              int8WorkgroupBytes,
-              set.suffix,
-              used,
-            ),
-          });
+    set.engine = await kind.open({
+      config,
+      weights,
+      maxBatch,
+      gpu,
+      attentionDesign: set.design,
+      gemm: withOptions(set.suffix, used),
+    });
   } catch (e) {
     console.log(`${text}: cannot open (${e.message.split('\n')[0]})`);
     continue;
