@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, haveChromium, launchChromium, SCREENSHOTS } from '../helpers/chromium.js';
+import { boxOf, CHROMIUM, haveChromium, launchChromium, SCREENSHOTS } from '../helpers/chromium.js';
 import { cifarModel, ensureBuilt, runCli } from '../helpers/cli.js';
 import { sharedPath } from '../helpers/shared.js';
 
@@ -151,7 +151,7 @@ describe.skipIf(!haveChromium)('classify --report: the HTML report in Chromium',
         await section.locator('.vt-plot').scrollIntoViewIfNeeded();
         for (const [k, [label, start]] of expected.slice(0, 4).entries()) {
           const line = lines.find((l) => l.ptsMs === start)!;
-          const box = (await section.locator('.vt-band').nth(k).boundingBox())!;
+          const box = await boxOf(section.locator('.vt-band').nth(k));
           await page.mouse.move(box.x + Math.min(2, box.width / 3), box.y + box.height / 2);
           await expect
             .poll(() => section.locator('.vt-tip').textContent())

@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain browser ES module without type declarations
 import * as timeline from '../../../src/server/public/timeline.js';
-import { haveChromium, launchChromium, SCREENSHOTS } from '../../helpers/chromium.js';
+import { boxOf, haveChromium, launchChromium, SCREENSHOTS } from '../../helpers/chromium.js';
 
 // The timeline module against a hand-made list: its pure parts in Node, its drawing in Chromium.
 
@@ -182,13 +182,13 @@ window.done = true;</script>`,
       expect(ticks.map((t) => t.text)).toContain('0:10');
 
       // Hover over the middle of the second truck band: the point at or before the pointer.
-      const box = (await p.locator('.vt-band').nth(3).boundingBox())!;
+      const box = await boxOf(p.locator('.vt-band').nth(3));
       await p.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2);
       await expect.poll(() => p.locator('.vt-tip').textContent()).toBe('truck · 85.0% · 0:09.5');
       await p.mouse.move(box.x + box.width * 0.25, box.y + box.height / 2);
       await expect.poll(() => p.locator('.vt-tip').textContent()).toBe('truck · 95.0% · 0:09.0');
       // Nothing is shown over the gap.
-      const gap = (await p.locator('.vt-band').nth(2).boundingBox())!;
+      const gap = await boxOf(p.locator('.vt-band').nth(2));
       await p.mouse.move(gap.x + gap.width + 10, gap.y + 5);
       await expect.poll(() => p.locator('.vt-tip').isHidden()).toBe(true);
 
