@@ -1,13 +1,10 @@
 import { catchError, EMPTY, from, mergeMap, type Observable } from 'rxjs';
 import { type BatchOptions, batchFrames } from '../src/operators/batchFrames.js';
-import { type SampleOptions, sampleFrames } from '../src/operators/sampleFrames.js';
 import { type DecodeOptions, decodeFrames } from '../src/video/decodeFrames.js';
 import type { FrameBatch } from '../src/video/frame.js';
 import type { VideoSource } from '../src/video/source.js';
 
 export interface FileBatchOptions extends Omit<DecodeOptions, 'maxUnreleased' | 'policy' | 'maxQueued'> {
-  /** Which decoded frames to keep (default: all). */
-  sample?: SampleOptions;
   maxBatch: number;
   /**
    * Default 250 ms. Files have no latency to keep, so batches should fill: 1080p H.264 decodes at
@@ -35,7 +32,7 @@ export interface FileBatchOptions extends Omit<DecodeOptions, 'maxUnreleased' | 
 }
 
 /**
- * Files -> frames -> sample -> batches, never dropping a frame: when the consumer is slow (batches
+ * Files -> sampled frames -> batches, never dropping a frame: when the consumer is slow (batches
  * not released), decoders pause ffmpeg's stdout. Errors with the first bad file's VideoSourceError,
  * after the batches of the frames that did decode. Consumers must call `batch.release()`.
  */
@@ -44,7 +41,6 @@ export function fileBatch(
   options: FileBatchOptions,
 ): Observable<FrameBatch> {
   const {
-    sample,
     maxBatch,
     maxDelayMs = 250,
     concurrency = 2,
@@ -58,19 +54,19 @@ export function fileBatch(
   return from(files).pipe(
     mergeMap((file) => {
       const src: VideoSource = typeof file === 'string' ? { path: file } : file;
+      // decode.sample samples inside ffmpeg where it can: frames left out are never scaled or piped.
       const frames = decodeFrames(
         { ...src, live: false },
         { ...decode, ...decodeFor?.(src), maxUnreleased: maxUnreleasedPerFile },
       );
-      const sampled = sample ? frames.pipe(sampleFrames(sample)) : frames;
       return onFileError
-        ? sampled.pipe(
+        ? frames.pipe(
             catchError((e: Error) => {
               onFileError(src, e);
               return EMPTY;
             }),
           )
-        : sampled;
+        : frames;
     }, concurrency),
     batchFrames({ maxBatch, maxDelayMs, maxInFlight, beginBatch }),
   );

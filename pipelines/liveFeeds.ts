@@ -14,7 +14,7 @@ import { FeedRegistryError } from '../src/errors.js';
 import { type BatchOptions, batchFrames } from '../src/operators/batchFrames.js';
 import type { DropPolicy } from '../src/video/decodeFrames.js';
 import type { SourceEvent } from '../src/video/events.js';
-import type { Frame, FrameBatch } from '../src/video/frame.js';
+import type { Frame, FrameBatch, SkippedFrame } from '../src/video/frame.js';
 import { checkSampleOptions, type SampleOptions } from '../src/video/frameSampler.js';
 import { type ResolvedSource, resolveSource, type VideoSource } from '../src/video/source.js';
 import { type LiveOptions, openSource } from './liveSource.js';
@@ -38,7 +38,7 @@ export interface LiveFeedsOptions extends Omit<LiveOptions, 'onEvent' | 'maxUnre
    */
   keepAlive?: boolean;
   /** Told of each frame the sampling (`sample`, `every`/`fps`) left out. */
-  onSkipped?: (frame: Frame) => void;
+  onSkipped?: (frame: SkippedFrame) => void;
   /**
    * Frames written straight into the engine's batches (batchFrames' `beginBatch`, see
    * engineBeginBatch); absent: pooled batch buffers for engine.infer(). Frames waiting for a

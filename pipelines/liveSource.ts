@@ -88,7 +88,7 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
       const targetMs = hls ? longestTargetMs || DEFAULT_TARGET_DURATION_MS : 0;
       const noFrameMs = src.noFrameTimeoutMs ?? options.noFrameTimeoutMs;
       // Frames the sampling leaves out still prove the feed alive and still count in indices.
-      const skipped = new Subject<void>();
+      const decoded = new Subject<void>();
       // The first-frame limit counts from ffmpeg's start, not from the NVDEC probe before it.
       const started = new Subject<void>();
       return decodeFrames(src, {
@@ -97,9 +97,12 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
         maxQueuedMs: hls ? Math.max(options.maxQueuedMs ?? 0, 2 * targetMs) : options.maxQueuedMs,
         onSkip: (f) => {
           f.index += base;
-          next = f.index + 1;
-          skipped.next();
+          next = Math.max(next, f.index + 1);
           options.onSkip?.(f);
+        },
+        onDecoded: () => {
+          decoded.next();
+          options.onDecoded?.();
         },
         onEvent: (e) => {
           if (e.type === 'started') pid = e.pid;
@@ -114,7 +117,7 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
             hls && noFrameMs !== 0
               ? Math.max(noFrameMs ?? DEFAULT_NO_FRAME_TIMEOUT_MS, 3 * targetMs)
               : noFrameMs,
-          activity: skipped,
+          activity: decoded,
           started,
           onStall: ({ kind, waitedMs }) => {
             onEvent?.({ type: 'stalled', streamId: src.id, atMs: Date.now(), kind, waitedMs, pid });
@@ -156,7 +159,7 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
     }).pipe(
       map((f) => {
         f.index += base;
-        next = f.index + 1;
+        next = Math.max(next, f.index + 1);
         if (downSince !== undefined) {
           onEvent?.({
             type: 'recovered',

@@ -56,6 +56,11 @@ export interface FilterOptions {
   path?: DecodePath;
   /** Default 'rgb'. */
   pixelFormat?: PixelFormat;
+  /**
+   * A `select` expression (see selectExpression) run before any scaling, behind a showinfo of its
+   * own (`Parsed_showinfo_0`) that lists every decoded frame. CPU path, ffmpeg 5 on (checksum=0).
+   */
+  select?: string;
 }
 
 /**
@@ -119,7 +124,9 @@ export function scaleFilter(
       pixelFormat === 'nv12' ? 'format=nv12' : 'format=rgb24',
     ];
   }
-  return [...chain, checksums ? 'showinfo' : 'showinfo=checksum=0'].join(',');
+  // Quoted for the graph parser: the expression's commas are its own, not filter separators.
+  const tap = options.select ? ['showinfo=checksum=0', `select='${options.select}'`] : [];
+  return [...tap, ...chain, checksums ? 'showinfo' : 'showinfo=checksum=0'].join(',');
 }
 
 function escapeGlob(p: string): string {
@@ -280,6 +287,8 @@ export interface DecodeArgsOptions {
   pixelFormat?: PixelFormat;
   /** Decode keyframes only (`-skip_frame nokey`): the decoder skips the rest, timestamps stay the stream's. */
   keyframesOnly?: boolean;
+  /** Frames kept before scaling (FilterOptions.select). */
+  select?: string;
 }
 
 /** The full ffmpeg command line for raw frames (RGB24 or NV12) on stdout and showinfo lines on stderr. */
@@ -309,7 +318,11 @@ export async function decodeArgs(
     '-dn',
     ...passthroughArgs(ff),
     '-vf',
-    scaleFilter(opts.size, opts.resize, opts.scaleFlags, ff.major < 5, { path: opts.path, pixelFormat }),
+    scaleFilter(opts.size, opts.resize, opts.scaleFlags, ff.major < 5, {
+      path: opts.path,
+      pixelFormat,
+      select: opts.select,
+    }),
     '-f',
     'rawvideo',
     '-pix_fmt',

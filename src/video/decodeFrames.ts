@@ -18,15 +18,16 @@ import { exitFailure } from './exitReason.js';
 import { type FfmpegHandle, resolveFfmpeg } from './ffmpeg.js';
 import { FfmpegProcess } from './ffmpegProcess.js';
 import { type DropPolicy, FlowControl } from './flowControl.js';
-import type { Frame, FrameColor } from './frame.js';
-import { FrameAssembler } from './frameAssembler.js';
+import type { Frame, FrameColor, SkippedFrame } from './frame.js';
+import { type AssembledFrame, FrameAssembler } from './frameAssembler.js';
 import { FrameClock } from './frameClock.js';
-import { FrameSampler, type SampleOptions } from './frameSampler.js';
+import { FrameSampler, type SampleOptions, selectExpression } from './frameSampler.js';
 import { type DecodePath, HWACCELS, type Hwaccel, isNvdecFailure, startingPath } from './hwaccel.js';
 import { ImageFiles } from './imageFiles.js';
 import { type ImageLinks, linkImages } from './imageLinks.js';
 import { PooledFrame } from './pooledFrame.js';
 import { rtspTransportHint } from './rtspTransport.js';
+import { SelectedFrames } from './selectedFrames.js';
 import { resolveSource, type VideoSource } from './source.js';
 
 export type { DropPolicy } from './flowControl.js';
@@ -65,8 +66,14 @@ export interface DecodeOptions {
    * the drop policy looks at it, so the policy never drops a wanted frame for an unwanted one.
    */
   sample?: SampleOptions;
-  /** Told of each frame `sample` left out (already counted in `frames`, never emitted). */
-  onSkip?: (frame: Frame) => void;
+  /**
+   * Told of each frame `sample` left out (already counted in `frames`, never emitted). Where ffmpeg
+   * does the sampling (the CPU path, ffmpeg 5 on), it is told when the next kept frame or the end
+   * comes, so a feed's liveness is better read from `onDecoded`.
+   */
+  onSkip?: (frame: SkippedFrame) => void;
+  /** Told of each frame decoded, kept or not: a sparsely sampled feed is still alive. */
+  onDecoded?: () => void;
   /** Error out, after the frames that did decode, when a file exits cleanly but ffmpeg reported decode errors (default true). */
   strict?: boolean;
   /** Delay between SIGTERM and SIGKILL when stopping ffmpeg (default 2000 ms). */
@@ -151,6 +158,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       links = undefined;
     };
     let decoded = 0;
+    // Where ffmpeg samples: each output frame's decoded index, and the frames it left out.
+    let selected: SelectedFrames | undefined;
     let attempt = 0;
     let closed = false; // unsubscribed or terminated
     let terminal: { error?: Error } | undefined; // held until flow control has nothing waiting
@@ -188,16 +197,17 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       return path === 'cuda' ? c : { matrix: c.matrix, range: 'limited' };
     };
 
-    const onFrame = ({ pixels, ptsMs: pts }: { pixels: Uint8Array; ptsMs: number | undefined }) => {
+    const onFrame = ({ pixels, ptsMs: pts, index }: AssembledFrame) => {
       if (closed) {
         pool?.release(pixels);
         return;
       }
       const now = Date.now();
       const ptsMs = clock.ptsOf(pts, now);
+      if (!selected) options.onDecoded?.();
       const frame = new PooledFrame(
         src.id,
-        decoded++,
+        selected ? (index ?? decoded - 1) : decoded++,
         ptsMs,
         now,
         size.width,
@@ -210,7 +220,9 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         frame.pixelFormat = 'nv12';
         frame.color = frameColor();
       }
-      if (sampler && !sampler.keep(frame)) {
+      // ffmpeg's select already chose the frames with a pts; those without get the wall clock here.
+      const chosen = selected !== undefined && pts !== undefined;
+      if (sampler && !chosen && !sampler.keep(frame)) {
         options.onSkip?.(frame);
         frame.release();
         return;
@@ -245,6 +257,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
       unlink();
       if (closed || !ffmpeg) return;
       const partial = assembler?.end() ?? 0;
+      selected?.end();
       if (partial > 0)
         log.warn({ input: src.input, bytes: partial }, 'ffmpeg ended inside a frame; partial frame dropped');
       const problems = ffmpeg.stderr.problems();
@@ -287,6 +300,17 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
 
     const spawn = async (ff: FfmpegHandle, on: DecodePath) => {
       path = on;
+      // Sampling in ffmpeg spares the scaling and piping of every frame left out. Its tap needs
+      // showinfo's checksum=0 (ffmpeg 5); NVDEC keeps sampling here (select on CUDA frames is untried).
+      const select =
+        sampler && path === 'none' && ff.major >= 5
+          ? selectExpression(options.sample as SampleOptions)
+          : undefined;
+      selected = select
+        ? new SelectedFrames(decoded, ({ index, ptsMs }) => {
+            if (!closed) options.onSkip?.({ streamId: src.id, index, ptsMs: ptsMs ?? Number.NaN });
+          })
+        : undefined;
       const args = await decodeArgs(readSrc, ff, {
         size,
         resize: options.resize ?? 'squash',
@@ -295,6 +319,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         path,
         pixelFormat,
         keyframesOnly: options.keyframesOnly,
+        select,
       });
       if (closed) return unlink();
       const bytes = frameBytes(size, pixelFormat);
@@ -305,7 +330,14 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         stdin: src.stream ?? (src.kind === 'stdin' ? process.stdin : undefined),
         processGroup: options.processGroup,
         onStdout: (chunk) => assembler?.write(chunk),
-        onPts: (pts) => assembler?.pts(pts),
+        onPts: (ptsMs, pts) => assembler?.pts(ptsMs, selected?.selected(pts)),
+        onDecoded: selected
+          ? (ptsMs, pts) => {
+              selected?.tapped(ptsMs, pts);
+              decoded++;
+              if (!closed) options.onDecoded?.();
+            }
+          : undefined,
         onExit: (code, signal) => {
           if (ffmpeg === proc) onExit(ff, code, signal);
         },

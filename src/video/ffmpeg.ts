@@ -127,5 +127,10 @@ export function passthroughArgs(ff: FfmpegHandle): string[] {
   // accepted by current releases. Git builds report no version number (major 0): some are years
   // old (ffmpeg-static's 2018 "N-47683" build has no -fps_mode), so they get the old spelling.
   const hasFpsMode = ff.major > 5 || (ff.major === 5 && ff.minor >= 1);
-  return hasFpsMode ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough'];
+  // The stream's own time base for the rawvideo output, not 1/frame rate: VFR frames closer
+  // together than the nominal rate would share an output tick, and the muxer logs each one as an
+  // error, which fails a file that decoded whole. (-1 is 'demux' before ffmpeg 7 named it.)
+  const timeBase =
+    ff.major >= 7 ? ['-enc_time_base', 'demux'] : ff.major >= 5 ? ['-enc_time_base', '-1'] : [];
+  return [...(hasFpsMode ? ['-fps_mode', 'passthrough'] : ['-vsync', 'passthrough']), ...timeBase];
 }

@@ -1,17 +1,15 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { killFfmpeg, spawnFfmpeg } from './spawn.js';
-import { StderrLog } from './stderrLog.js';
+import { type ShowinfoHandlers, StderrLog } from './stderrLog.js';
 
-export interface FfmpegProcessOptions {
+export interface FfmpegProcessOptions extends ShowinfoHandlers {
   /** Piped into ffmpeg's stdin. */
   stdin?: Readable;
   /** A process group of its own (see spawnFfmpeg). */
   processGroup?: boolean;
   /** Bytes from stdout (rawvideo). */
   onStdout(chunk: Buffer): void;
-  /** One showinfo pts line from stderr (undefined: the frame had none). */
-  onPts(ptsMs: number | undefined): void;
   /** ffmpeg has exited and its pipes are closed; `stderr` holds what it said. */
   onExit(code: number | null, signal: NodeJS.Signals | null): void;
   /** ffmpeg could not be started at all. */
@@ -25,7 +23,7 @@ export class FfmpegProcess {
   private paused = false;
 
   constructor(bin: string, args: string[], options: FfmpegProcessOptions) {
-    this.stderr = new StderrLog(options.onPts);
+    this.stderr = new StderrLog(options);
     this.child = spawnFfmpeg(bin, args, options.stdin, { processGroup: options.processGroup });
     this.child.on('error', options.onSpawnError);
     this.child.stdout?.on('data', options.onStdout);

@@ -38,6 +38,9 @@ export interface Frame {
   release?(): void;
 }
 
+/** A decoded frame the sampling left out: no pixels, just which frame it was. */
+export type SkippedFrame = Pick<Frame, 'streamId' | 'index' | 'ptsMs'>;
+
 /** Frame metadata without pixels, carried alongside a batch. */
 export type FrameInfo = Omit<Frame, 'rgb' | 'release'>;
 

@@ -2,6 +2,8 @@
 export interface AssembledFrame {
   pixels: Uint8Array;
   ptsMs: number | undefined;
+  /** Its decoded index, where a select left frames out before the output (see SelectedFrames). */
+  index?: number;
 }
 
 /**
@@ -13,7 +15,7 @@ export class FrameAssembler {
   private filling: Uint8Array | undefined;
   private filled = 0;
   private readonly pixelsWaiting: Uint8Array[] = [];
-  private readonly ptsWaiting: (number | undefined)[] = [];
+  private readonly ptsWaiting: { ptsMs: number | undefined; index?: number }[] = [];
 
   constructor(
     private readonly frameBytes: number,
@@ -43,8 +45,8 @@ export class FrameAssembler {
   }
 
   /** One showinfo pts line from stderr. */
-  pts(ptsMs: number | undefined): void {
-    this.ptsWaiting.push(ptsMs);
+  pts(ptsMs: number | undefined, index?: number): void {
+    this.ptsWaiting.push({ ptsMs, index });
     this.pair();
   }
 
@@ -63,7 +65,7 @@ export class FrameAssembler {
   private pair(): void {
     while (this.pixelsWaiting.length > 0 && this.ptsWaiting.length > 0) {
       const pixels = this.pixelsWaiting.shift() as Uint8Array;
-      this.onFrame({ pixels, ptsMs: this.ptsWaiting.shift() });
+      this.onFrame({ pixels, ...(this.ptsWaiting.shift() as { ptsMs: number | undefined; index?: number }) });
     }
   }
 }

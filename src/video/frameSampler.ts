@@ -20,6 +20,9 @@ export function checkSampleOptions(options: SampleOptions): { every?: number; fp
   return { every, fps };
 }
 
+// Frame times are in ms with sub-ms rounding; a small slack lets 30 fps -> 10 fps keep every 3rd frame.
+const SLACK = 0.01;
+
 /**
  * Decides which frames the user asked for, per stream: every Nth decoded frame (by frame index,
  * so drops do not shift the pattern), or at most `fps` frames per second of stream time (by
@@ -29,7 +32,6 @@ export function checkSampleOptions(options: SampleOptions): { every?: number; fp
 export class FrameSampler {
   private readonly every: number | undefined;
   private readonly periodMs: number;
-  // Frame times are in ms with sub-ms rounding; a small slack lets 30 fps -> 10 fps keep every 3rd frame.
   private readonly slack: number;
   private readonly due = new Map<string, { next: number; last: number }>();
 
@@ -37,7 +39,7 @@ export class FrameSampler {
     const { every, fps } = checkSampleOptions(options);
     this.every = every;
     this.periodMs = fps ? 1000 / fps : 0;
-    this.slack = this.periodMs * 0.01;
+    this.slack = this.periodMs * SLACK;
   }
 
   keep(f: Pick<Frame, 'streamId' | 'index' | 'ptsMs'>): boolean {
@@ -54,4 +56,22 @@ export class FrameSampler {
     d.next += this.periodMs * Math.max(1, Math.floor((f.ptsMs + this.slack - d.next) / this.periodMs) + 1);
     return true;
   }
+}
+
+/**
+ * FrameSampler's rule as an ffmpeg `select` expression, so that ffmpeg drops the unwanted frames
+ * before scaling them and piping them over: `n` is the decoded index, `t` the pts in seconds.
+ * Registers: 0 the next slot, 1 the last time seen, 2 set once a frame was seen. A frame without a
+ * pts (t is NAN) is always kept: FrameSampler then times it by the wall clock.
+ */
+export function selectExpression(options: SampleOptions): string {
+  const { every, fps } = checkSampleOptions(options);
+  if (every !== undefined) return `not(mod(n,${every}))`;
+  const p = 1 / (fps as number);
+  const s = p * SLACK;
+  const restart = 'st(2,1);st(1,t);st(0,t+P);1';
+  const onGrid = 'st(1,t);if(lt(t+S,ld(0)),0,st(0,ld(0)+P*max(1,floor((t+S-ld(0))/P)+1));1)';
+  return `if(isnan(t),1,if(not(ld(2))+lt(t,ld(1)),${restart},${onGrid}))`
+    .replaceAll('P', String(p))
+    .replaceAll('S', String(s));
 }

@@ -1,4 +1,12 @@
 import type { FrameColor } from './frame.js';
+
+/** Where showinfo's per-frame lines go; `pts` is the line's own integer pts, or 'NOPTS'. */
+export interface ShowinfoHandlers {
+  /** A frame of the output (the last showinfo). */
+  onPts(ptsMs: number | undefined, pts: string): void;
+  /** A decoded frame at the tap before a select (`Parsed_showinfo_0`); without it, there is no tap. */
+  onDecoded?(ptsMs: number | undefined, pts: string): void;
+}
 /**
  * Reads ffmpeg's stderr (run with `-loglevel level+info` and a trailing `showinfo` filter): turns
  * showinfo's per-frame lines into presentation times, and keeps a short tail of everything else to
@@ -15,7 +23,7 @@ export class StderrLog {
   private color: FrameColor | undefined;
 
   constructor(
-    private readonly onPts: (ptsMs: number | undefined) => void,
+    private readonly handlers: ShowinfoHandlers,
     private readonly tailLines = 40,
   ) {}
 
@@ -41,8 +49,14 @@ export class StderrLog {
     if (line.startsWith('[Parsed_showinfo')) {
       const n = line.indexOf('] n:');
       if (n >= 0) {
-        this.framesSeen++;
-        this.onPts(this.ptsMs(line, n));
+        const pts = / pts:\s*(-?\d+|NOPTS)/.exec(line.slice(n))?.[1] ?? 'NOPTS';
+        // The tap before a select is the graph's first filter; every other showinfo is the output's.
+        if (this.handlers.onDecoded && line.startsWith('[Parsed_showinfo_0 '))
+          this.handlers.onDecoded(this.ptsMs(pts), pts);
+        else {
+          this.framesSeen++;
+          this.handlers.onPts(this.ptsMs(pts), pts);
+        }
         return;
       }
       const tb = /config in time_base: (\d+)\/(\d+)/.exec(line);
@@ -60,10 +74,9 @@ export class StderrLog {
   }
 
   // The integer pts times the time base is exact; showinfo's pts_time is printed with 6 significant digits only.
-  private ptsMs(line: string, from: number): number | undefined {
-    const m = / pts:\s*(-?\d+|NOPTS)/.exec(line.slice(from));
-    if (!m || m[1] === 'NOPTS' || !this.timeBase || this.timeBase[1] === 0) return undefined;
-    return (Number(m[1]) * this.timeBase[0] * 1000) / this.timeBase[1];
+  private ptsMs(pts: string): number | undefined {
+    if (pts === 'NOPTS' || !this.timeBase || this.timeBase[1] === 0) return undefined;
+    return (Number(pts) * this.timeBase[0] * 1000) / this.timeBase[1];
   }
 
   /** The input video stream's colour description, once ffmpeg has printed it (before any frame). */

@@ -169,3 +169,36 @@ exec ffmpeg "$@"
     expect(await waitFor(() => ffmpegChildren().length === 0, 15_000)).toBe(true);
   });
 });
+
+describe('sampling in ffmpeg', { timeout: 120_000 }, () => {
+  it('a feed sampled every 5 s is alive in between: no stall at a 3 s no-frame limit, indices count every frame', async () => {
+    const clip = makeClip(tmp.file('sparse-clip.mp4'), { frames: 90, rate: 30, size: '64x48' });
+    const events: SourceEvent[] = [];
+    const indices: number[] = [];
+    const sub = openSource(
+      { id: 'cam', path: clip, realtime: true, loop: true },
+      {
+        size: 16,
+        sample: { fps: 0.2 },
+        firstFrameTimeoutMs: 30_000,
+        noFrameTimeoutMs: 3000,
+        backoff: { initialMs: 100, maxMs: 200 },
+        onEvent: (e) => events.push(e),
+      },
+    ).subscribe((f) => {
+      indices.push(f.index);
+      f.release?.();
+    });
+    try {
+      expect(await waitFor(() => indices.length >= 2, 60_000)).toBe(true);
+      expect(events.filter((e) => e.type === 'stalled')).toEqual([]);
+      expect(events.filter((e) => e.type === 'started')).toHaveLength(1);
+      // The frames left out in ffmpeg still count: the second kept is the first of the 30 fps clip
+      // within the sampler's 1% slack (50 ms) of 5 s, frame 149 at 4.967 s.
+      expect(indices.slice(0, 2)).toEqual([0, 149]);
+    } finally {
+      sub.unsubscribe();
+    }
+    expect(await waitFor(() => ffmpegChildren().length === 0, 15_000)).toBe(true);
+  });
+});
