@@ -488,7 +488,7 @@ async function main(): Promise<number> {
             `${total(stalls)} / ${total(restarts)} (${sumOf(metricsA, 'vitstream_stream_stalls_total')} / ${sumOf(metricsA, 'vitstream_stream_restarts_total')})`,
             [...pathCount].map(([w, n]) => `${w} ${n}`).join(', ') +
               (fallbacks ? `; ${fallbacks} NVDEC->CPU fallbacks` : ''),
-            `${fmt(cpu.machine)} / ${fmt(cpu.vitstream)} / ${fmt(cpu.ffmpeg)}`,
+            `${fmt(cpu.machine, 2)} / ${fmt(cpu.vitstream, 2)} / ${fmt(cpu.ffmpeg, 2)}`,
             util(gpu?.dec),
             util(gpu?.sm),
           ],
