@@ -335,6 +335,8 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
           ? (ptsMs, pts) => {
               selected?.tapped(ptsMs, pts);
               decoded++;
+              // An image left out was still decoded: it is not among those that could not be.
+              if (ptsMs !== undefined) images?.fileAt(ptsMs);
               if (!closed) options.onDecoded?.();
             }
           : undefined,

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleFrames } from '../../src/operators/sampleFrames.js';
@@ -158,4 +158,27 @@ describe('decodeFrames with sample: ffmpeg leaves the frames out', () => {
         expect(skipped.map((f) => f.index)).toEqual(all.map((f) => f.index).filter((i) => !kept.has(i)));
         for (const s of skipped) expect(s.ptsMs).toBeCloseTo(all[s.index]!.ptsMs, 6);
       });
+});
+
+describe('decodeFrames with sample: image folders', () => {
+  it('an image left out by the sampling is not named as one that could not be decoded', async () => {
+    const dir = tmp.file('imgs');
+    mkdirSync(dir);
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=5', '-frames:v', '5', `${dir}/img-%02d.png`]);
+    writeFileSync(`${dir}/img-02.png`, 'not a png');
+    const files: (string | undefined)[] = [];
+    const error = await new Promise<Error | undefined>((resolve) =>
+      decodeFrames(dir, { size: 16, sample: { every: 2 } }).subscribe({
+        next: (f) => {
+          files.push(f.file);
+          f.release?.();
+        },
+        error: resolve,
+        complete: () => resolve(undefined),
+      }),
+    );
+    // Decoded: 01, 03, 04, 05 (02 is broken); every second of those is kept.
+    expect(files).toEqual([`${dir}/img-01.png`, `${dir}/img-04.png`]);
+    expect(error?.message).toBe(`video source ${dir}: 1 of 5 images could not be decoded: ${dir}/img-02.png`);
+  });
 });
