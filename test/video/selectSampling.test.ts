@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleFrames } from '../../src/operators/sampleFrames.js';
 import { decodeArgs } from '../../src/video/args.js';
 import { decodeFrames } from '../../src/video/decodeFrames.js';
-import { type FfmpegHandle, resolveFfmpeg } from '../../src/video/ffmpeg.js';
+import { resolveFfmpeg } from '../../src/video/ffmpeg.js';
 import type { SkippedFrame } from '../../src/video/frame.js';
 import { FrameSampler, type SampleOptions, selectExpression } from '../../src/video/frameSampler.js';
 import { resolveSource } from '../../src/video/source.js';
@@ -184,35 +184,23 @@ describe('decodeFrames with sample: image folders', () => {
 });
 
 describe('decodeFrames with sample: frames without a pts', () => {
-  // Raw MJPEG read without filling in timestamps: every frame after the first has none (NOPTS), as
-  // from cameras that send none.
-  const noPts = (): FfmpegHandle => {
-    const bin = tmp.file('ffmpeg-nofillin');
-    writeFileSync(
-      bin,
-      `#!/bin/bash
-args=()
-for a in "$@"; do [ "$a" = "-i" ] && args+=(-fflags +nofillin); args+=("$a"); done
-exec ffmpeg "\${args[@]}"
-`,
-    );
-    chmodSync(bin, 0o755);
-    return { path: bin, from: 'FFMPEG_PATH', version: '5.1.9', major: 5, minor: 1 };
-  };
-
   it('every: keeps every Nth decoded frame, by its decoded index', async () => {
+    // Raw MJPEG read without filling in timestamps: every frame after the first has none (NOPTS),
+    // as from cameras that send none.
     const mjpeg = tmp.file('raw.mjpeg');
     ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=10', '-frames:v', '30', '-f', 'mjpeg', mjpeg]);
     const skipped: number[] = [];
     let decodedCount = 0;
     const frames = await lastValueFrom(
-      decodeFrames(mjpeg, {
-        size: 8,
-        ffmpeg: noPts(),
-        sample: { every: 7 },
-        onSkip: (f) => skipped.push(f.index),
-        onDecoded: () => decodedCount++,
-      }).pipe(toArray()),
+      decodeFrames(
+        { path: mjpeg, inputArgs: ['-fflags', '+nofillin'] },
+        {
+          size: 8,
+          sample: { every: 7 },
+          onSkip: (f) => skipped.push(f.index),
+          onDecoded: () => decodedCount++,
+        },
+      ).pipe(toArray()),
     );
     expect(decodedCount).toBe(30);
     expect(frames.map((f) => f.index)).toEqual([0, 7, 14, 21, 28]);
