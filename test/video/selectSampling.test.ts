@@ -10,7 +10,8 @@ import type { SkippedFrame } from '../../src/video/frame.js';
 import { FrameSampler, type SampleOptions, selectExpression } from '../../src/video/frameSampler.js';
 import { resolveSource } from '../../src/video/source.js';
 import { sharedPath } from '../helpers/shared.js';
-import { ffmpeg, makeClip, TempDir } from './media.js';
+import { ffmpeg, makeClip, TempDir, waitFor } from './media.js';
+import { startMjpegServer } from './mjpegServer.js';
 
 // Live feeds at --fps 2 from 30 fps cameras: ffmpeg's select drops the unwanted frames before
 // scaling and piping them (issue #21), by FrameSampler's rule written as a select expression.
@@ -205,5 +206,33 @@ describe('decodeFrames with sample: frames without a pts', () => {
     expect(decodedCount).toBe(30);
     expect(frames.map((f) => f.index)).toEqual([0, 7, 14, 21, 28]);
     expect(skipped.sort((a, b) => a - b)).toEqual([...Array(30).keys()].filter((i) => i % 7 !== 0));
+  });
+});
+
+describe('decodeFrames with sample: a kept frame comes without waiting for the next one', {
+  timeout: 120_000,
+}, () => {
+  it('a camera that sends 20 frames then nothing: the one frame kept of them still arrives', async () => {
+    // ffmpeg's rawvideo encoder, frame-threaded by default, gives a packet back when the next frame
+    // goes in: with the frames between kept ones left out, that is the next kept one (here: never).
+    const cam = await startMjpegServer(tmp.dir, { stopAfterFrames: 20 });
+    const indices: number[] = [];
+    let decodedCount = 0;
+    // A read timeout longer than the wait: ffmpeg's exit would hand the frame over too.
+    const sub = decodeFrames(
+      { url: cam.url, timeoutMs: 120_000 },
+      { size: 16, sample: { every: 1000 }, onDecoded: () => decodedCount++ },
+    ).subscribe((f) => {
+      indices.push(f.index);
+      f.release?.();
+    });
+    try {
+      expect(await waitFor(() => decodedCount >= 20, 60_000)).toBe(true);
+      expect(await waitFor(() => indices.length >= 1, 30_000)).toBe(true);
+      expect(indices).toEqual([0]);
+    } finally {
+      sub.unsubscribe();
+      await cam.close();
+    }
   });
 });
