@@ -18,6 +18,7 @@ import { startMjpegServer } from './mjpegServer.js';
 
 const tmp = new TempDir();
 let jump: string;
+let jumpMkv: string;
 let clip: string;
 const REAL = sharedPath('media/parking_cars_768x432.mp4');
 
@@ -47,6 +48,9 @@ beforeAll(() => {
   ]);
   jump = tmp.file('jump.ts');
   writeFileSync(jump, Buffer.concat([readFileSync(a), readFileSync(b)]));
+  // The same in Matroska's millisecond time base: frames under 1 ms apart share a pts.
+  jumpMkv = tmp.file('jump.mkv');
+  ffmpeg(['-i', jump, '-c', 'copy', jumpMkv]);
 });
 afterAll(() => tmp.dispose());
 
@@ -234,5 +238,14 @@ describe('decodeFrames with sample: a kept frame comes without waiting for the n
       sub.unsubscribe();
       await cam.close();
     }
+  });
+});
+
+describe('decodeFrames: frames that share a pts', () => {
+  it('decode whole under strict mode: the rawvideo muxer complains of their timestamps, and writes them', async () => {
+    const frames = await lastValueFrom(decodeFrames(jumpMkv, { size: 8 }).pipe(toArray()));
+    const pts = frames.map((f) => f.ptsMs);
+    expect(pts.some((t, i) => i > 0 && t === pts[i - 1])).toBe(true);
+    expect(frames.map((f) => f.index)).toEqual([...pts.keys()]);
   });
 });
