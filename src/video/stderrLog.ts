@@ -7,6 +7,8 @@ export interface ShowinfoHandlers {
   /** A decoded frame at the tap before a select (`Parsed_showinfo_0`); without it, there is no tap. */
   onDecoded?(ptsMs: number | undefined, pts: string): void;
 }
+const MUXER_DTS = /non monotonically increasing dts to muxer/;
+
 /**
  * Reads ffmpeg's stderr (run with `-loglevel level+info` and a trailing `showinfo` filter): turns
  * showinfo's per-frame lines into presentation times, and keeps a short tail of everything else to
@@ -65,7 +67,8 @@ export class StderrLog {
     }
     // The first "Stream #0:N...: Video:" line describes the input (outputs are listed after it).
     if (this.inputStream === undefined && /Stream #0:\d+.*: Video: /.test(line)) this.inputStream = line;
-    if (this.framesSeen > 0 && /\[(error|fatal)\]/.test(line)) {
+    // The rawvideo muxer logs frames that share a pts as an error, and writes them all the same.
+    if (this.framesSeen > 0 && /\[(error|fatal)\]/.test(line) && !MUXER_DTS.test(line)) {
       this.decodeErrors.push(line);
       if (this.decodeErrors.length > 20) this.decodeErrors.shift();
     }
