@@ -135,6 +135,7 @@ describe('decodeFrames with sample: ffmpeg leaves the frames out', () => {
   for (const [name, file] of [
     ['a real clip', () => REAL],
     ['VFR with a restart', () => jump],
+    ['VFR with a restart, frames that share a pts', () => jumpMkv],
   ] as const)
     for (const options of [{ fps: 2 }, { every: 7 }] as SampleOptions[])
       it(`gives the frames, indices, times and pixels of sampling in Node: ${name}, ${JSON.stringify(options)}`, async () => {
