@@ -1,11 +1,15 @@
 import type { FrameColor } from './frame.js';
 
-/** Where showinfo's per-frame lines go; `pts` is the line's own integer pts, or 'NOPTS'. */
+/**
+ * Where showinfo's per-frame lines go; `key` is the line's own integer pts (or 'NOPTS') and the
+ * frame's byte position in the input: frames that share a pts (a restart in a millisecond time
+ * base) still differ by position.
+ */
 export interface ShowinfoHandlers {
   /** A frame of the output (the last showinfo). */
-  onPts(ptsMs: number | undefined, pts: string): void;
+  onPts(ptsMs: number | undefined, key: string): void;
   /** A decoded frame at the tap before a select (`Parsed_showinfo_0`); without it, there is no tap. */
-  onDecoded?(ptsMs: number | undefined, pts: string): void;
+  onDecoded?(ptsMs: number | undefined, key: string): void;
 }
 const MUXER_DTS = /non monotonically increasing dts to muxer/;
 
@@ -52,12 +56,13 @@ export class StderrLog {
       const n = line.indexOf('] n:');
       if (n >= 0) {
         const pts = / pts:\s*(-?\d+|NOPTS)/.exec(line.slice(n))?.[1] ?? 'NOPTS';
+        const key = `${pts} ${/ pos:\s*(-?\d+)/.exec(line.slice(n))?.[1] ?? ''}`;
         // The tap before a select is the graph's first filter; every other showinfo is the output's.
         if (this.handlers.onDecoded && line.startsWith('[Parsed_showinfo_0 '))
-          this.handlers.onDecoded(this.ptsMs(pts), pts);
+          this.handlers.onDecoded(this.ptsMs(pts), key);
         else {
           this.framesSeen++;
-          this.handlers.onPts(this.ptsMs(pts), pts);
+          this.handlers.onPts(this.ptsMs(pts), key);
         }
         return;
       }
