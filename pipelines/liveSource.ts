@@ -89,6 +89,7 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
       const noFrameMs = src.noFrameTimeoutMs ?? options.noFrameTimeoutMs;
       // Frames the sampling leaves out still prove the feed alive and still count in indices.
       const decoded = new Subject<void>();
+      let decodedHere = 0;
       // The first-frame limit counts from ffmpeg's start, not from the NVDEC probe before it.
       const started = new Subject<void>();
       return decodeFrames(src, {
@@ -101,6 +102,8 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
           options.onSkip?.(f);
         },
         onDecoded: () => {
+          // A frame ffmpeg left out is told of late, or not at all when a stall ends the connection.
+          next = Math.max(next, base + ++decodedHere);
           decoded.next();
           options.onDecoded?.();
         },

@@ -323,6 +323,11 @@ export async function decodeArgs(
       pixelFormat,
       select: opts.select,
     }),
+    // No frame threads for the rawvideo encoder: it would hand a packet over only when the next frame
+    // goes in, which with sampling is the next kept frame (a period late, never when a feed goes
+    // quiet). Not `-threads 1`: ffmpeg gives an output's -threads to its filter graph too.
+    '-thread_type',
+    'slice',
     '-f',
     'rawvideo',
     '-pix_fmt',

@@ -330,10 +330,10 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         stdin: src.stream ?? (src.kind === 'stdin' ? process.stdin : undefined),
         processGroup: options.processGroup,
         onStdout: (chunk) => assembler?.write(chunk),
-        onPts: (ptsMs, pts) => assembler?.pts(ptsMs, selected?.selected(pts)),
+        onPts: (ptsMs, key) => assembler?.pts(ptsMs, selected?.selected(key)),
         onDecoded: selected
-          ? (ptsMs, pts) => {
-              selected?.tapped(ptsMs, pts);
+          ? (ptsMs, key) => {
+              selected?.tapped(ptsMs, key);
               decoded++;
               // An image left out was still decoded: it is not among those that could not be.
               if (ptsMs !== undefined) images?.fileAt(ptsMs);

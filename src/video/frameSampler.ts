@@ -62,11 +62,12 @@ export class FrameSampler {
  * FrameSampler's rule as an ffmpeg `select` expression, so that ffmpeg drops the unwanted frames
  * before scaling them and piping them over: `n` is the decoded index, `t` the pts in seconds.
  * Registers: 0 the next slot, 1 the last time seen, 2 set once a frame was seen. A frame without a
- * pts (t is NAN) is always kept: FrameSampler then times it by the wall clock.
+ * pts (t is NAN) is always kept, for `every` too: SelectedFrames can only match such frames in
+ * order, and FrameSampler then decides (by index, or by the wall clock).
  */
 export function selectExpression(options: SampleOptions): string {
   const { every, fps } = checkSampleOptions(options);
-  if (every !== undefined) return `not(mod(n,${every}))`;
+  if (every !== undefined) return `if(isnan(t),1,not(mod(n,${every})))`;
   const p = 1 / (fps as number);
   const s = p * SLACK;
   const restart = 'st(2,1);st(1,t);st(0,t+P);1';

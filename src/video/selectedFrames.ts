@@ -11,11 +11,12 @@ const MAX_PENDING = 1024;
 /**
  * Gives each frame that comes out of ffmpeg's `select` its decoded index. ffmpeg runs a showinfo
  * before the select (the tap: every decoded frame, in order) and one at the output; an output
- * frame is the first pending tapped frame with its pts, and the tapped frames before it were
- * left out. Pure: fed the two showinfo streams in the order ffmpeg wrote them.
+ * frame is the first pending tapped frame with its key (pts and byte position, see
+ * ShowinfoHandlers), and the tapped frames before it were left out. Pure: fed the two showinfo
+ * streams in the order ffmpeg wrote them.
  */
 export class SelectedFrames {
-  private pending: { index: number; pts: string; ptsMs: number | undefined }[] = [];
+  private pending: { index: number; key: string; ptsMs: number | undefined }[] = [];
   private count = 0;
 
   constructor(
@@ -30,14 +31,14 @@ export class SelectedFrames {
   }
 
   /** A frame at the tap (before the select). */
-  tapped(ptsMs: number | undefined, pts: string): void {
-    this.pending.push({ index: this.base + this.count++, pts, ptsMs });
+  tapped(ptsMs: number | undefined, key: string): void {
+    this.pending.push({ index: this.base + this.count++, key, ptsMs });
     if (this.pending.length > MAX_PENDING) this.leaveOut(this.pending.length - MAX_PENDING);
   }
 
-  /** A frame at the output; its decoded index (undefined if the tap never saw its pts). */
-  selected(pts: string): number | undefined {
-    const at = this.pending.findIndex((f) => f.pts === pts);
+  /** A frame at the output; its decoded index (undefined if the tap never saw its key). */
+  selected(key: string): number | undefined {
+    const at = this.pending.findIndex((f) => f.key === key);
     if (at < 0) return undefined;
     this.leaveOut(at);
     return this.pending.shift()?.index;

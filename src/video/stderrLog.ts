@@ -1,12 +1,18 @@
 import type { FrameColor } from './frame.js';
 
-/** Where showinfo's per-frame lines go; `pts` is the line's own integer pts, or 'NOPTS'. */
+/**
+ * Where showinfo's per-frame lines go; `key` is the line's own integer pts (or 'NOPTS') and the
+ * frame's byte position in the input: frames that share a pts (a restart in a millisecond time
+ * base) still differ by position.
+ */
 export interface ShowinfoHandlers {
   /** A frame of the output (the last showinfo). */
-  onPts(ptsMs: number | undefined, pts: string): void;
+  onPts(ptsMs: number | undefined, key: string): void;
   /** A decoded frame at the tap before a select (`Parsed_showinfo_0`); without it, there is no tap. */
-  onDecoded?(ptsMs: number | undefined, pts: string): void;
+  onDecoded?(ptsMs: number | undefined, key: string): void;
 }
+const MUXER_DTS = /non monotonically increasing dts to muxer/;
+
 /**
  * Reads ffmpeg's stderr (run with `-loglevel level+info` and a trailing `showinfo` filter): turns
  * showinfo's per-frame lines into presentation times, and keeps a short tail of everything else to
@@ -50,12 +56,13 @@ export class StderrLog {
       const n = line.indexOf('] n:');
       if (n >= 0) {
         const pts = / pts:\s*(-?\d+|NOPTS)/.exec(line.slice(n))?.[1] ?? 'NOPTS';
+        const key = `${pts} ${/ pos:\s*(-?\d+)/.exec(line.slice(n))?.[1] ?? ''}`;
         // The tap before a select is the graph's first filter; every other showinfo is the output's.
         if (this.handlers.onDecoded && line.startsWith('[Parsed_showinfo_0 '))
-          this.handlers.onDecoded(this.ptsMs(pts), pts);
+          this.handlers.onDecoded(this.ptsMs(pts), key);
         else {
           this.framesSeen++;
-          this.handlers.onPts(this.ptsMs(pts), pts);
+          this.handlers.onPts(this.ptsMs(pts), key);
         }
         return;
       }
@@ -65,7 +72,8 @@ export class StderrLog {
     }
     // The first "Stream #0:N...: Video:" line describes the input (outputs are listed after it).
     if (this.inputStream === undefined && /Stream #0:\d+.*: Video: /.test(line)) this.inputStream = line;
-    if (this.framesSeen > 0 && /\[(error|fatal)\]/.test(line)) {
+    // The rawvideo muxer logs frames that share a pts as an error, and writes them all the same.
+    if (this.framesSeen > 0 && /\[(error|fatal)\]/.test(line) && !MUXER_DTS.test(line)) {
       this.decodeErrors.push(line);
       if (this.decodeErrors.length > 20) this.decodeErrors.shift();
     }

@@ -202,3 +202,36 @@ describe('sampling in ffmpeg', { timeout: 120_000 }, () => {
     expect(await waitFor(() => ffmpegChildren().length === 0, 15_000)).toBe(true);
   });
 });
+
+describe('sampling in ffmpeg across a stall', { timeout: 120_000 }, () => {
+  it('the frames left out before a stall still count: the next connection goes on from them', async () => {
+    // 20 frames a connection, then silence: each connection ends in a no-frame stall.
+    const cam = await camera({ stopAfterFrames: 20 });
+    const events: SourceEvent[] = [];
+    const indices: number[] = [];
+    const sub = openSource(
+      { id: 'cam', url: cam.url },
+      {
+        size: 16,
+        sample: { every: 1000 },
+        firstFrameTimeoutMs: 8000,
+        noFrameTimeoutMs: 2500,
+        backoff: { initialMs: 100, maxMs: 200 },
+        onEvent: (e) => events.push(e),
+      },
+    ).subscribe((f) => {
+      indices.push(f.index);
+      f.release?.();
+    });
+    try {
+      expect(await waitFor(() => indices.length >= 2, 60_000)).toBe(true);
+      expect(events.some((e) => e.type === 'stalled')).toBe(true);
+      // The first connection decoded frames 0-19 and kept frame 0; the second's first is frame 20.
+      expect(indices.slice(0, 2)).toEqual([0, 20]);
+    } finally {
+      sub.unsubscribe();
+      await cam.close();
+    }
+    expect(await waitFor(() => ffmpegChildren().length === 0, 15_000)).toBe(true);
+  });
+});

@@ -10,13 +10,15 @@ import type { SkippedFrame } from '../../src/video/frame.js';
 import { FrameSampler, type SampleOptions, selectExpression } from '../../src/video/frameSampler.js';
 import { resolveSource } from '../../src/video/source.js';
 import { sharedPath } from '../helpers/shared.js';
-import { ffmpeg, makeClip, TempDir } from './media.js';
+import { ffmpeg, makeClip, TempDir, waitFor } from './media.js';
+import { startMjpegServer } from './mjpegServer.js';
 
 // Live feeds at --fps 2 from 30 fps cameras: ffmpeg's select drops the unwanted frames before
 // scaling and piping them (issue #21), by FrameSampler's rule written as a select expression.
 
 const tmp = new TempDir();
 let jump: string;
+let jumpMkv: string;
 let clip: string;
 const REAL = sharedPath('media/parking_cars_768x432.mp4');
 
@@ -46,6 +48,9 @@ beforeAll(() => {
   ]);
   jump = tmp.file('jump.ts');
   writeFileSync(jump, Buffer.concat([readFileSync(a), readFileSync(b)]));
+  // The same in Matroska's millisecond time base: frames under 1 ms apart share a pts.
+  jumpMkv = tmp.file('jump.mkv');
+  ffmpeg(['-i', jump, '-c', 'copy', jumpMkv]);
 });
 afterAll(() => tmp.dispose());
 
@@ -130,6 +135,7 @@ describe('decodeFrames with sample: ffmpeg leaves the frames out', () => {
   for (const [name, file] of [
     ['a real clip', () => REAL],
     ['VFR with a restart', () => jump],
+    ['VFR with a restart, frames that share a pts', () => jumpMkv],
   ] as const)
     for (const options of [{ fps: 2 }, { every: 7 }] as SampleOptions[])
       it(`gives the frames, indices, times and pixels of sampling in Node: ${name}, ${JSON.stringify(options)}`, async () => {
@@ -180,5 +186,67 @@ describe('decodeFrames with sample: image folders', () => {
     // Decoded: 01, 03, 04, 05 (02 is broken); every second of those is kept.
     expect(files).toEqual([`${dir}/img-01.png`, `${dir}/img-04.png`]);
     expect(error?.message).toBe(`video source ${dir}: 1 of 5 images could not be decoded: ${dir}/img-02.png`);
+  });
+});
+
+describe('decodeFrames with sample: frames without a pts', () => {
+  it('every: keeps every Nth decoded frame, by its decoded index', async () => {
+    // Raw MJPEG read without filling in timestamps: every frame after the first has none (NOPTS),
+    // as from cameras that send none.
+    const mjpeg = tmp.file('raw.mjpeg');
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=10', '-frames:v', '30', '-f', 'mjpeg', mjpeg]);
+    const skipped: number[] = [];
+    let decodedCount = 0;
+    const frames = await lastValueFrom(
+      decodeFrames(
+        { path: mjpeg, inputArgs: ['-fflags', '+nofillin'] },
+        {
+          size: 8,
+          sample: { every: 7 },
+          onSkip: (f) => skipped.push(f.index),
+          onDecoded: () => decodedCount++,
+        },
+      ).pipe(toArray()),
+    );
+    expect(decodedCount).toBe(30);
+    expect(frames.map((f) => f.index)).toEqual([0, 7, 14, 21, 28]);
+    expect(skipped.sort((a, b) => a - b)).toEqual([...Array(30).keys()].filter((i) => i % 7 !== 0));
+  });
+});
+
+describe('decodeFrames with sample: a kept frame comes without waiting for the next one', {
+  timeout: 120_000,
+}, () => {
+  it('a camera that sends 20 frames then nothing: the one frame kept of them still arrives', async () => {
+    // ffmpeg's rawvideo encoder, frame-threaded by default, gives a packet back when the next frame
+    // goes in: with the frames between kept ones left out, that is the next kept one (here: never).
+    const cam = await startMjpegServer(tmp.dir, { stopAfterFrames: 20 });
+    const indices: number[] = [];
+    let decodedCount = 0;
+    // A read timeout longer than the wait: ffmpeg's exit would hand the frame over too.
+    const sub = decodeFrames(
+      { url: cam.url, timeoutMs: 120_000 },
+      { size: 16, sample: { every: 1000 }, onDecoded: () => decodedCount++ },
+    ).subscribe((f) => {
+      indices.push(f.index);
+      f.release?.();
+    });
+    try {
+      expect(await waitFor(() => decodedCount >= 20, 60_000)).toBe(true);
+      expect(await waitFor(() => indices.length >= 1, 30_000)).toBe(true);
+      expect(indices).toEqual([0]);
+    } finally {
+      sub.unsubscribe();
+      await cam.close();
+    }
+  });
+});
+
+describe('decodeFrames: frames that share a pts', () => {
+  it('decode whole under strict mode: the rawvideo muxer complains of their timestamps, and writes them', async () => {
+    const frames = await lastValueFrom(decodeFrames(jumpMkv, { size: 8 }).pipe(toArray()));
+    const pts = frames.map((f) => f.ptsMs);
+    expect(pts.some((t, i) => i > 0 && t === pts[i - 1])).toBe(true);
+    expect(frames.map((f) => f.index)).toEqual([...pts.keys()]);
   });
 });
