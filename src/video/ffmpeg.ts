@@ -27,21 +27,24 @@ export function probeVersion(
     let out = '';
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(bin, ['-hide_banner', '-version'], {
-        stdio: ['ignore', 'pipe', 'ignore'],
-        timeout: timeoutMs,
-        env,
-      });
+      child = spawn(bin, ['-hide_banner', '-version'], { stdio: ['ignore', 'pipe', 'ignore'], env });
     } catch (err) {
       reject(err);
       return;
     }
+    // Our own timer, not spawn's `timeout`: Node clears that one only on exit, so a binary that
+    // cannot start (ffmpeg-static installed without its download) kept every command alive 10 s.
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (s: string) => {
       out += s;
     });
-    child.on('error', reject);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     child.on('close', (code) => {
+      clearTimeout(timer);
       const m = /^ffmpeg version (\S+)/m.exec(out);
       if (code !== 0 || !m) {
         reject(new Error(`"${bin} -version" exited with ${code} and printed no ffmpeg version`));

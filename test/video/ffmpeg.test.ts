@@ -1,7 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeArgs } from '../../src/video/args.js';
 import { passthroughArgs, resolveFfmpeg } from '../../src/video/ffmpeg.js';
 import { detectKind, resolveSource } from '../../src/video/source.js';
+import { ensureBuilt, repoRoot } from '../helpers/cli.js';
 
 describe('resolveFfmpeg', () => {
   it('finds the system ffmpeg and its version', async () => {
@@ -9,6 +12,16 @@ describe('resolveFfmpeg', () => {
     expect(['PATH', 'ffmpeg-static']).toContain(ff.from);
     expect(ff.major).toBeGreaterThanOrEqual(4);
     expect(passthroughArgs(ff).slice(0, 2)).toHaveLength(2);
+  });
+
+  it('a binary that cannot start leaves no timer behind to keep the process alive (ffmpeg-static without its download)', () => {
+    // The compiled module in a child of its own: its resources are only its own.
+    ensureBuilt();
+    const script = `import { probeVersion } from ${JSON.stringify(path.join(repoRoot, 'dist/src/video/ffmpeg.js'))};
+await probeVersion('/nonexistent/ffmpeg').then(() => { throw new Error('resolved'); }, () => {});
+console.log(JSON.stringify(process.getActiveResourcesInfo()));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(out)).not.toContain('Timeout');
   });
 
   it('rejects a broken FFMPEG_PATH by name', async () => {
