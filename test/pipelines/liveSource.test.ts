@@ -1,11 +1,12 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import type { Subscription } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openSource } from '../../pipelines/liveSource.js';
+import { type LiveOptions, openSource } from '../../pipelines/liveSource.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { PipelineStats } from '../../src/server/stats.js';
 import type { SourceEvent } from '../../src/video/events.js';
 import type { FfmpegHandle } from '../../src/video/ffmpeg.js';
+import type { VideoSource } from '../../src/video/source.js';
 import { ffmpegChildren, makeClip, TempDir, waitFor } from '../video/media.js';
 import { startMjpegServer } from '../video/mjpegServer.js';
 
@@ -170,25 +171,29 @@ exec ffmpeg "$@"
   });
 });
 
+/** A sampled source, recording its events and the indices of the frames it delivers. */
+function runSampled(source: VideoSource, options: Omit<LiveOptions, 'size'>) {
+  const events: SourceEvent[] = [];
+  const indices: number[] = [];
+  const sub = openSource(source, {
+    size: 16,
+    backoff: { initialMs: 100, maxMs: 200 },
+    onEvent: (e) => events.push(e),
+    ...options,
+  }).subscribe((f) => {
+    indices.push(f.index);
+    f.release?.();
+  });
+  return { events, indices, stop: () => sub.unsubscribe() };
+}
+
 describe('sampling in ffmpeg', { timeout: 120_000 }, () => {
   it('a feed sampled every 5 s is alive in between: no stall at a 3 s no-frame limit, indices count every frame', async () => {
     const clip = makeClip(tmp.file('sparse-clip.mp4'), { frames: 90, rate: 30, size: '64x48' });
-    const events: SourceEvent[] = [];
-    const indices: number[] = [];
-    const sub = openSource(
+    const { events, indices, stop } = runSampled(
       { id: 'cam', path: clip, realtime: true, loop: true },
-      {
-        size: 16,
-        sample: { fps: 0.2 },
-        firstFrameTimeoutMs: 30_000,
-        noFrameTimeoutMs: 3000,
-        backoff: { initialMs: 100, maxMs: 200 },
-        onEvent: (e) => events.push(e),
-      },
-    ).subscribe((f) => {
-      indices.push(f.index);
-      f.release?.();
-    });
+      { sample: { fps: 0.2 }, firstFrameTimeoutMs: 30_000, noFrameTimeoutMs: 3000 },
+    );
     try {
       expect(await waitFor(() => indices.length >= 2, 60_000)).toBe(true);
       expect(events.filter((e) => e.type === 'stalled')).toEqual([]);
@@ -197,39 +202,25 @@ describe('sampling in ffmpeg', { timeout: 120_000 }, () => {
       // within the sampler's 1% slack (50 ms) of 5 s, frame 149 at 4.967 s.
       expect(indices.slice(0, 2)).toEqual([0, 149]);
     } finally {
-      sub.unsubscribe();
+      stop();
     }
     expect(await waitFor(() => ffmpegChildren().length === 0, 15_000)).toBe(true);
   });
-});
 
-describe('sampling in ffmpeg across a stall', { timeout: 120_000 }, () => {
   it('the frames left out before a stall still count: the next connection goes on from them', async () => {
     // 20 frames a connection, then silence: each connection ends in a no-frame stall.
     const cam = await camera({ stopAfterFrames: 20 });
-    const events: SourceEvent[] = [];
-    const indices: number[] = [];
-    const sub = openSource(
+    const { events, indices, stop } = runSampled(
       { id: 'cam', url: cam.url },
-      {
-        size: 16,
-        sample: { every: 1000 },
-        firstFrameTimeoutMs: 8000,
-        noFrameTimeoutMs: 2500,
-        backoff: { initialMs: 100, maxMs: 200 },
-        onEvent: (e) => events.push(e),
-      },
-    ).subscribe((f) => {
-      indices.push(f.index);
-      f.release?.();
-    });
+      { sample: { every: 1000 }, firstFrameTimeoutMs: 8000, noFrameTimeoutMs: 2500 },
+    );
     try {
       expect(await waitFor(() => indices.length >= 2, 60_000)).toBe(true);
       expect(events.some((e) => e.type === 'stalled')).toBe(true);
       // The first connection decoded frames 0-19 and kept frame 0; the second's first is frame 20.
       expect(indices.slice(0, 2)).toEqual([0, 20]);
     } finally {
-      sub.unsubscribe();
+      stop();
       await cam.close();
     }
     expect(await waitFor(() => ffmpegChildren().length === 0, 15_000)).toBe(true);
