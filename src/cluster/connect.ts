@@ -76,7 +76,10 @@ export const redact = (url: string) => url.replace(/\/\/[^@/]*@/g, '//***@');
 
 /** Drains (pending publishes flushed), but never waits longer than `ms` for a server that is gone. */
 export async function closeNats(nc: NatsConnection, ms = 3000): Promise<void> {
-  await atMost(nc.drain().catch(() => undefined), ms);
+  await atMost(
+    nc.drain().catch(() => undefined),
+    ms,
+  );
   if (!nc.isClosed()) await nc.close().catch(() => undefined);
 }
 

@@ -39,7 +39,10 @@ export function startHeartbeat(
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await atMost(kv.delete(record().id).catch(() => undefined), goodbyeMs);
+      await atMost(
+        kv.delete(record().id).catch(() => undefined),
+        goodbyeMs,
+      );
     },
   };
 }
