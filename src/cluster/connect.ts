@@ -76,13 +76,31 @@ export const redact = (url: string) => url.replace(/\/\/[^@/]*@/g, '//***@');
 
 /** Drains (pending publishes flushed), but never waits longer than `ms` for a server that is gone. */
 export async function closeNats(nc: NatsConnection, ms = 3000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
+  await atMost(
     nc.drain().catch(() => undefined),
-    new Promise((r) => {
-      timer = setTimeout(r, ms);
-    }),
-  ]);
-  clearTimeout(timer);
+    ms,
+  );
   if (!nc.isClosed()) await nc.close().catch(() => undefined);
+}
+
+/**
+ * How long a stopping worker waits for its goodbyes (leases handed back, its record removed). They
+ * only tell the cluster sooner what the TTLs tell it anyway; a server that does not answer (gone,
+ * restarting) held each one for the 5 s request timeout, one after the other.
+ */
+export const GOODBYE_MS = 1000;
+
+/** `work`'s value, or undefined after `ms` (its own timer, cleared when `work` settles first). */
+export async function atMost<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

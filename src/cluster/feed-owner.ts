@@ -5,6 +5,7 @@ import type { Engine } from '../engine/types.js';
 import { engineBeginBatch } from '../operators/batchFrames.js';
 import { classify } from '../operators/classify.js';
 import type { Logger } from '../util/logger.js';
+import { atMost, GOODBYE_MS } from './connect.js';
 import { feedSourceProblem } from './feeds.js';
 import type { Buckets } from './layout.js';
 import { decode, encode, FeedDefinition, type FeedLease, WorkerRecord } from './messages.js';
@@ -23,6 +24,8 @@ export interface FeedOwnerOptions {
   logger: Logger;
   onChange?: () => void;
   metrics?: WorkerMetrics;
+  /** How long stop() waits for the server at most (default GOODBYE_MS). */
+  goodbyeMs?: number;
 }
 
 export interface FeedOwner {
@@ -189,10 +192,17 @@ export function startFeedOwner(o: FeedOwnerOptions): FeedOwner {
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await running;
+      // The feeds stop here first: what follows waits on the server, which may not answer.
       sub.unsubscribe();
-      // Leases are handed back at once: the feeds move now, not after the TTL.
-      for (const feed of owned.keys()) await leases.delete(feed).catch(() => undefined);
+      // Leases are handed back at once: the feeds move now, not after the TTL (which frees them
+      // anyway, so a scan in flight or a server that is gone holds the stop `goodbyeMs` at most).
+      await atMost(
+        (async () => {
+          await running;
+          await Promise.all([...owned.keys()].map((feed) => leases.delete(feed).catch(() => undefined)));
+        })(),
+        o.goodbyeMs ?? GOODBYE_MS,
+      );
       owned.clear();
     },
   };

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Consumer, type JetStreamClient, type JsMsg, jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { from, lastValueFrom, mergeMap, Subject, takeUntil, tap } from 'rxjs';
@@ -49,6 +50,8 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
   const capacity = o.capacity ?? 1;
   const maxDeliver = o.maxDeliver ?? 3;
   const stop$ = new Subject<void>();
+  // Ends a pending pull and the pause after a failed one: stop() waits for neither.
+  const halt = new AbortController();
   const busy = new Map<string, WorkItem>();
   const active = new Set<Promise<void>>();
   let stopping = false;
@@ -63,10 +66,11 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
       }
       let m: JsMsg | null = null;
       try {
-        m = await consumer.next({ expires: 2000 });
+        m = await pullOne(consumer);
       } catch (e) {
+        if (stopping) break;
         log.warn({ err: (e as Error).message }, 'pulling work failed; retrying');
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000, undefined, { signal: halt.signal }).catch(() => undefined);
       }
       if (!m) continue;
       if (stopping) {
@@ -80,6 +84,25 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
       active.add(p);
     }
     await Promise.allSettled(active);
+  };
+
+  /**
+   * One message, or null when the pull expires or stop() ends it. stop() ends it at once: waiting
+   * for the expiry held every idle worker's Ctrl-C up to 2 s. A message already delivered to the
+   * pull still comes out (and is handed back by the loop); the server does not deliver to a pull
+   * whose inbox is gone.
+   */
+  const pullOne = async (consumer: Consumer): Promise<JsMsg | null> => {
+    const messages = await consumer.fetch({ max_messages: 1, expires: 2000 });
+    const end = () => messages.stop();
+    if (halt.signal.aborted) end();
+    else halt.signal.addEventListener('abort', end, { once: true });
+    try {
+      for await (const m of messages) return m;
+      return null;
+    } finally {
+      halt.signal.removeEventListener('abort', end);
+    }
   };
 
   const handle = async (js: JetStreamClient, m: JsMsg): Promise<void> => {
@@ -221,6 +244,7 @@ export function startFileWorker(o: FileWorkerOptions): FileWorker {
     async stop() {
       stopping = true;
       stop$.next();
+      halt.abort();
       await done;
     },
   };

@@ -1,11 +1,15 @@
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../util/logger.js';
+import { atMost, GOODBYE_MS } from './connect.js';
 import { encode, type WorkerRecord } from './messages.js';
 
 export interface Heartbeat {
   /** Publishes now (after a change worth telling: a file started, a feed taken). */
   beat(): Promise<void>;
-  /** Stops beating and removes the record: the worker leaves at once rather than by expiry. */
+  /**
+   * Stops beating and removes the record: the worker leaves at once rather than by expiry. Waits
+   * `goodbyeMs` at most for the server: the record expires anyway.
+   */
   stop(): Promise<void>;
 }
 
@@ -18,6 +22,7 @@ export function startHeartbeat(
   record: () => WorkerRecord,
   intervalMs: number,
   log: Logger,
+  goodbyeMs = GOODBYE_MS,
 ): Heartbeat {
   let stopped = false;
   const beat = async () => {
@@ -34,7 +39,10 @@ export function startHeartbeat(
     async stop() {
       stopped = true;
       clearInterval(timer);
-      await kv.delete(record().id).catch(() => undefined);
+      await atMost(
+        kv.delete(record().id).catch(() => undefined),
+        goodbyeMs,
+      );
     },
   };
 }

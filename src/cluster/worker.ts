@@ -95,8 +95,8 @@ export async function startWorker(o: WorkerOptions): Promise<Worker> {
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await Promise.allSettled([files.stop(), feedOwner?.stop()]);
-      await heartbeat.stop();
+      // Together: each goodbye waits for a server that may not answer (GOODBYE_MS at most).
+      await Promise.allSettled([files.stop(), feedOwner?.stop(), heartbeat.stop()]);
     })());
   return { id: o.id, done: files.done, stop };
 }

@@ -139,11 +139,14 @@ export function registerWorker(program: Command): void {
  * environment (pinEnvironment), since Dawn shows identical cards as one adapter name. A child that
  * dies is started again after a pause; SIGINT/SIGTERM stop them all.
  */
-async function superviseChildren(gpus: PciGpu[], log: Logger): Promise<void> {
+export async function superviseChildren(gpus: PciGpu[], log: Logger): Promise<void> {
   const args = process.argv.slice(2);
   const at = args.findIndex((a) => a === '--gpu' || a.startsWith('--gpu='));
   let stopping = false;
   const children = new Set<ReturnType<typeof spawn>>();
+  // Restarts waiting out their pause: a stop cancels them (one left to fire started a worker after
+  // the stop, which nobody stopped).
+  const restarts = new Set<() => void>();
   const run = (gpu: PciGpu): Promise<void> =>
     new Promise((resolve) => {
       const childArgs = [...args];
@@ -160,12 +163,22 @@ async function superviseChildren(gpus: PciGpu[], log: Logger): Promise<void> {
         children.delete(child);
         if (stopping) return resolve();
         log.error({ gpu: gpu.index, code, signal }, 'GPU worker exited; restarting in 2 s');
-        setTimeout(() => void run(gpu).then(resolve), 2000);
+        const timer = setTimeout(() => {
+          restarts.delete(cancel);
+          void run(gpu).then(resolve);
+        }, 2000);
+        const cancel = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        restarts.add(cancel);
       });
     });
   const stop = (signal: NodeJS.Signals) => {
     stopping = true;
     for (const c of children) c.kill(signal);
+    for (const cancel of restarts) cancel();
+    restarts.clear();
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
