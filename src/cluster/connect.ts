@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { jetstreamManager } from '@nats-io/jetstream';
 import {
   connect,
   type NatsConnection,
@@ -61,14 +62,27 @@ export async function connectNats(o: NatsOptions): Promise<NatsConnection> {
   }
   if (o.tlsCa || o.tlsCert || o.tlsKey)
     opts.tls = { caFile: o.tlsCa, certFile: o.tlsCert, keyFile: o.tlsKey };
+  let nc: NatsConnection;
   try {
-    return await connect(opts);
+    nc = await connect(opts);
   } catch (e) {
     throw new ClusterError(`--nats ${redact(o.url)}: cannot connect: ${(e as Error).message}`, {
       input: '--nats',
       cause: e,
     });
   }
+  // Every use of the cluster is JetStream: a server started without -js is one line, not a stack later.
+  try {
+    await jetstreamManager(nc);
+  } catch (e) {
+    await closeNats(nc, 1000);
+    const off = (e as Error).name === 'JetStreamNotEnabled';
+    throw new ClusterError(
+      `--nats ${redact(o.url)}: ${off ? 'JetStream is not enabled on this server (start nats-server with -js)' : `JetStream does not answer: ${(e as Error).message}`}`,
+      { input: '--nats', cause: e },
+    );
+  }
+  return nc;
 }
 
 /** user:password@ in a URL is not for logs. */

@@ -7,6 +7,7 @@ import {
   requirePinning,
 } from '../../src/cluster/gpus.js';
 import { cifarModel, ensureBuilt, runCli } from '../helpers/cli.js';
+import { hasNatsServer, startNatsServer } from './nats-server.js';
 
 const model = cifarModel();
 const card = (index: number): PciGpu => ({
@@ -81,4 +82,26 @@ describe('vitstream worker: bad flags fail in one line before anything starts', 
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^vitstream: --nats nats:\/\/127\.0\.0\.1:9: cannot connect/);
   });
+  it.skipIf(!hasNatsServer)(
+    'a server without JetStream is one line naming it, for every cluster command',
+    async () => {
+      ensureBuilt();
+      const server = await startNatsServer(20_000, { jetstream: false });
+      try {
+        for (const args of [
+          ['results', 'j1'],
+          ['feeds', 'list'],
+          ['submit', import.meta.filename],
+        ]) {
+          const r = await runCli([...args, '--nats', server.url]);
+          expect(r.code, args.join(' ')).toBe(2);
+          expect(r.stderr).toBe(
+            `vitstream: --nats ${server.url}: JetStream is not enabled on this server (start nats-server with -js)\n`,
+          );
+        }
+      } finally {
+        await server.stop();
+      }
+    },
+  );
 });

@@ -19,9 +19,13 @@ export interface NatsServer {
  * nats-server with JetStream on loopback, a random port (-p -1) and its store in a temp dir. Ready
  * when its log names the port and a client has connected: no sleeping.
  */
-export async function startNatsServer(timeoutMs = 20_000): Promise<NatsServer> {
+export async function startNatsServer(
+  timeoutMs = 20_000,
+  o: { jetstream?: boolean } = {},
+): Promise<NatsServer> {
   const store = mkdtempSync(path.join(os.tmpdir(), 'vitstream-nats-'));
-  let { child, port } = await launch(store, -1, timeoutMs);
+  const jetstream = o.jetstream ?? true;
+  let { child, port } = await launch(store, -1, timeoutMs, jetstream);
   const url = `nats://127.0.0.1:${port}`;
   const kill = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -35,7 +39,7 @@ export async function startNatsServer(timeoutMs = 20_000): Promise<NatsServer> {
     connect: () => connect({ servers: url }),
     async restart() {
       await kill();
-      ({ child, port } = await launch(store, port, timeoutMs));
+      ({ child, port } = await launch(store, port, timeoutMs, jetstream));
     },
     async stop() {
       await kill();
@@ -48,10 +52,11 @@ async function launch(
   store: string,
   wantPort: number,
   timeoutMs: number,
+  jetstream: boolean,
 ): Promise<{ child: ChildProcess; port: number }> {
   const child: ChildProcess = spawn(
     'nats-server',
-    ['-js', '-a', '127.0.0.1', '-p', String(wantPort), '-sd', store],
+    [...(jetstream ? ['-js'] : []), '-a', '127.0.0.1', '-p', String(wantPort), '-sd', store],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
