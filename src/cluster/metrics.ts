@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { KV } from '@nats-io/kv';
 import { Counter, collectDefaultMetrics, Gauge, Registry as PromRegistry, type Registry } from 'prom-client';
+import { ClusterError } from '../errors.js';
 import { decode, WorkerRecord } from './messages.js';
 
 /** One worker's Prometheus metrics, on its own registry. */
@@ -62,7 +63,14 @@ export async function serveMetrics(
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new ClusterError(`--metrics-port: cannot listen on ${host}:${port}: ${err.code ?? err.message}`, {
+          input: '--metrics-port',
+          cause: err,
+        }),
+      ),
+    );
     server.listen(port, host, () => resolve());
   });
   const bound = (server.address() as { port: number }).port;

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   chooseGpus,
@@ -82,6 +83,30 @@ describe('vitstream worker: bad flags fail in one line before anything starts', 
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^vitstream: --nats nats:\/\/127\.0\.0\.1:9: cannot connect/);
   });
+  it.skipIf(!hasNatsServer)(
+    'a worker whose --metrics-port is taken: one line naming it, exit 2',
+    async () => {
+      ensureBuilt();
+      const taken = net.createServer();
+      await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+      const port = (taken.address() as net.AddressInfo).port;
+      const server = await startNatsServer();
+      try {
+        const r = await runCli([
+          ...['worker', '--nats', server.url, '--backend', 'cpu', ...model.args],
+          ...['--metrics-host', '127.0.0.1', '--metrics-port', String(port)],
+        ]);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(
+          `vitstream: --metrics-port: cannot listen on 127.0.0.1:${port}: EADDRINUSE\n`,
+        );
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+      } finally {
+        await server.stop();
+        taken.close();
+      }
+    },
+  );
   it.skipIf(!hasNatsServer)(
     'a server without JetStream is one line naming it, for every cluster command',
     async () => {
