@@ -251,6 +251,14 @@ const NETWORK_CODES = new Set([
 ]);
 
 /** The first errno-like code in an error's cause chain (undici wraps them: TypeError('fetch failed').cause). */
+/** The message of the deepest cause ("bad port" under fetch's "fetch failed"). */
+function innermostMessage(e: unknown): string {
+  let cur = e;
+  for (let depth = 0; depth < 5 && (cur as { cause?: unknown })?.cause; depth++)
+    cur = (cur as { cause: unknown }).cause;
+  return cur instanceof Error ? cur.message : String(cur);
+}
+
 function errorCode(e: unknown): string | undefined {
   for (let cur = e, depth = 0; cur && depth < 5; depth++) {
     const c = (cur as { code?: unknown }).code;
@@ -459,10 +467,9 @@ async function transfer(
     if ((e instanceof Interrupted && !timedOut) || e instanceof HttpFailure || e instanceof DownloadError)
       throw e;
     const code = timedOut ? 'timeout' : (errorCode(e) ?? 'network error');
-    if (!responded) {
-      if (timedOut || NETWORK_CODES.has(code)) throw new Unreachable(url, code, e);
-      throw e;
-    }
+    // No answer at all: fetch's own refusals (a port fetch blocks, a bad URL) carry no code, only a cause.
+    if (!responded)
+      throw new Unreachable(url, timedOut || NETWORK_CODES.has(code) ? code : innermostMessage(e), e);
     // The body stopped mid-way (socket closed, reset, or idle): keep the bytes for a resume.
     throw new Interrupted(`${code}${e instanceof Error && e.message ? `: ${e.message}` : ''}`);
   } finally {

@@ -181,6 +181,16 @@ describe('fetchWeights', () => {
     expect(err.message).toContain(`http://127.0.0.1:${port}/ok/${FILE}`);
   });
 
+  it('a URL fetch itself refuses (a blocked port) is a DownloadError naming why, not a TypeError', async () => {
+    // Port 1 is on the Fetch standard's list of bad ports: no connection is ever tried.
+    const err = await fetchWeights(`http://127.0.0.1:1/ok/${FILE}#sha256=${SHA}`, { cacheDir }).catch(
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(DownloadError);
+    expect(err.message).toContain('127.0.0.1:1 (bad port)');
+    expect(err.message).toContain(`--weights /path/to/${FILE}`);
+  });
+
   it('names an unreachable host once when several of its URLs failed (issue #25 item 4)', async () => {
     const closed = http.createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
