@@ -98,12 +98,12 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
         maxQueuedMs: hls ? Math.max(options.maxQueuedMs ?? 0, 2 * targetMs) : options.maxQueuedMs,
         onSkip: (f) => {
           f.index += base;
-          next = Math.max(next, f.index + 1);
           options.onSkip?.(f);
         },
         onDecoded: () => {
-          // A frame ffmpeg left out is told of late, or not at all when a stall ends the connection.
-          next = Math.max(next, base + ++decodedHere);
+          // Every frame is counted here, before it is emitted or told of as skipped (late, or never
+          // when a stall ends the connection, where ffmpeg samples).
+          next = base + ++decodedHere;
           decoded.next();
           options.onDecoded?.();
         },
@@ -162,7 +162,6 @@ export function openSource(source: VideoSource | string, options: LiveOptions): 
     }).pipe(
       map((f) => {
         f.index += base;
-        next = Math.max(next, f.index + 1);
         if (downSince !== undefined) {
           onEvent?.({
             type: 'recovered',

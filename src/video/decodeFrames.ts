@@ -307,7 +307,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
           ? selectExpression(options.sample as SampleOptions)
           : undefined;
       selected = select
-        ? new SelectedFrames(decoded, ({ index, ptsMs }) => {
+        ? new SelectedFrames(({ index, ptsMs }) => {
             if (!closed) options.onSkip?.({ streamId: src.id, index, ptsMs: ptsMs ?? Number.NaN });
           })
         : undefined;
@@ -333,8 +333,7 @@ export function decodeFrames(source: VideoSource | string, options: DecodeOption
         onPts: (ptsMs, key) => assembler?.pts(ptsMs, selected?.selected(key)),
         onDecoded: selected
           ? (ptsMs, key) => {
-              selected?.tapped(ptsMs, key);
-              decoded++;
+              selected?.tapped(decoded++, ptsMs, key);
               // An image left out was still decoded: it is not among those that could not be.
               if (ptsMs !== undefined) images?.fileAt(ptsMs);
               if (!closed) options.onDecoded?.();

@@ -15,7 +15,7 @@ export class FrameAssembler {
   private filling: Uint8Array | undefined;
   private filled = 0;
   private readonly pixelsWaiting: Uint8Array[] = [];
-  private readonly ptsWaiting: { ptsMs: number | undefined; index?: number }[] = [];
+  private readonly ptsWaiting: Omit<AssembledFrame, 'pixels'>[] = [];
 
   constructor(
     private readonly frameBytes: number,
@@ -65,7 +65,7 @@ export class FrameAssembler {
   private pair(): void {
     while (this.pixelsWaiting.length > 0 && this.ptsWaiting.length > 0) {
       const pixels = this.pixelsWaiting.shift() as Uint8Array;
-      this.onFrame({ pixels, ...(this.ptsWaiting.shift() as { ptsMs: number | undefined; index?: number }) });
+      this.onFrame({ pixels, ...(this.ptsWaiting.shift() as Omit<AssembledFrame, 'pixels'>) });
     }
   }
 }

@@ -17,22 +17,12 @@ const MAX_PENDING = 1024;
  */
 export class SelectedFrames {
   private pending: { index: number; key: string; ptsMs: number | undefined }[] = [];
-  private count = 0;
 
-  constructor(
-    /** Index of the first decoded frame. */
-    private readonly base: number,
-    private readonly onLeftOut: (frame: LeftOutFrame) => void,
-  ) {}
+  constructor(private readonly onLeftOut: (frame: LeftOutFrame) => void) {}
 
-  /** Frames the tap has seen. */
-  get decoded(): number {
-    return this.count;
-  }
-
-  /** A frame at the tap (before the select). */
-  tapped(ptsMs: number | undefined, key: string): void {
-    this.pending.push({ index: this.base + this.count++, key, ptsMs });
+  /** A frame at the tap (before the select), with its decoded index. */
+  tapped(index: number, ptsMs: number | undefined, key: string): void {
+    this.pending.push({ index, key, ptsMs });
     if (this.pending.length > MAX_PENDING) this.leaveOut(this.pending.length - MAX_PENDING);
   }
 

@@ -55,8 +55,9 @@ export class StderrLog {
     if (line.startsWith('[Parsed_showinfo')) {
       const n = line.indexOf('] n:');
       if (n >= 0) {
-        const pts = / pts:\s*(-?\d+|NOPTS)/.exec(line.slice(n))?.[1] ?? 'NOPTS';
-        const key = `${pts} ${/ pos:\s*(-?\d+)/.exec(line.slice(n))?.[1] ?? ''}`;
+        const fields = line.slice(n);
+        const pts = / pts:\s*(-?\d+|NOPTS)/.exec(fields)?.[1] ?? 'NOPTS';
+        const key = `${pts} ${/ pos:\s*(-?\d+)/.exec(fields)?.[1] ?? ''}`;
         // The tap before a select is the graph's first filter; every other showinfo is the output's.
         if (this.handlers.onDecoded && line.startsWith('[Parsed_showinfo_0 '))
           this.handlers.onDecoded(this.ptsMs(pts), key);
